@@ -1,0 +1,63 @@
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import { openStores } from '../core/stores.js';
+import { migrateAll, migrationStatus } from '../core/migrate.js';
+import { resolveAdminKey } from '../core/adminkey.js';
+import { createRegistry } from '../core/metrics.js';
+import { createApi } from '../api/app.js';
+
+export interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export class PendingMigrationsError extends Error {
+  constructor(pending: string[]) {
+    super(`the stores are not migrated (pending: ${pending.join(', ')}); run \`tally migrate\` first`);
+    this.name = 'PendingMigrationsError';
+  }
+}
+
+/**
+ * Opens the stores, applies (start) or checks (serve) the migrations, and serves HTTP.
+ * `out` receives the human-readable start-up lines, including the admin key when it was
+ * generated or read from the data dir.
+ */
+export async function runServer(config: Config, logger: Logger, opts: { migrate: boolean; out: (line: string) => void }): Promise<RunningServer> {
+  const stores = await openStores(config);
+  try {
+    if (opts.migrate) {
+      const applied = await migrateAll(stores);
+      for (const [engine, names] of Object.entries(applied)) if (names.length > 0) logger.info({ engine, applied: names }, 'migrations applied');
+    } else {
+      const status = await migrationStatus(stores);
+      const pending = [...status.postgres.pending.map((n) => `postgres ${n}`), ...status.clickhouse.pending.map((n) => `clickhouse ${n}`)];
+      if (pending.length > 0) throw new PendingMigrationsError(pending);
+    }
+    const admin = resolveAdminKey(config);
+    const api = createApi({ config, stores, logger, registry: createRegistry(), adminKey: admin.key });
+    const port = await api.listen();
+
+    const ch = stores.clickhouse.kind === 'embedded' ? `embedded chDB in ${config.dataDir}/clickhouse` : 'server at CLICKHOUSE_URL';
+    const pg = stores.postgres.kind === 'embedded' ? `embedded PGlite in ${config.dataDir}/postgres` : 'server at DATABASE_URL';
+    opts.out(`tally: listening on http://${config.host}:${port}`);
+    opts.out(`tally: ClickHouse: ${ch}; Postgres: ${pg}`);
+    if (admin.origin === 'generated' || admin.origin === 'data-dir') {
+      opts.out(`tally: admin key (${admin.origin === 'generated' ? 'generated, ' : ''}kept in ${admin.file}): ${admin.key}`);
+    } else if (admin.origin === 'none') {
+      opts.out('tally: admin routes disabled: set TALLY_ADMIN_KEY to create tenants');
+    }
+    logger.info({ port, clickhouse: stores.clickhouse.kind, postgres: stores.postgres.kind }, 'listening');
+
+    return {
+      port,
+      stop: async () => {
+        await api.stop();
+        await stores.close();
+      },
+    };
+  } catch (e) {
+    await stores.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,212 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. `loadConfig` validates every variable, names the
+ * variable and what is allowed when one is wrong, and returns a frozen object that is passed
+ * down; nothing else touches `process.env`.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function int(name: string, min: number, max: number, dflt: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return dflt;
+      if (!/^\d+$/.test(raw.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${raw}")` });
+        return z.NEVER;
+      }
+      const n = Number(raw.trim());
+      if (n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .describe(name);
+}
+
+function url(protocols: readonly string[]) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(raw.trim());
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a URL (${protocols.join(' or ')}), got an unparsable value` });
+        return z.NEVER;
+      }
+      const proto = parsed.protocol.replace(/:$/, '');
+      if (!protocols.includes(proto)) {
+        ctx.addIssue({ code: 'custom', message: `must be a URL with scheme ${protocols.join(' or ')} (got "${proto}:")` });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+}
+
+function secret(prefixes: readonly string[], what: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      if (!prefixes.some((p) => raw.startsWith(p))) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} starting with ${prefixes.join(' or ')}` });
+        return z.NEVER;
+      }
+      return raw;
+    });
+}
+
+const EnvSchema = z.object({
+  PORT: int('PORT', 0, 65535, 8080),
+  HOST: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? '0.0.0.0' : v.trim())),
+  TALLY_DATA_DIR: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? './.tally' : v.trim())),
+  TALLY_ADMIN_KEY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      if (raw.length < 24 || /\s/.test(raw)) {
+        ctx.addIssue({ code: 'custom', message: 'must be at least 24 characters with no spaces (use a random secret)' });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  CLICKHOUSE_URL: url(['http', 'https']),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = raw === undefined || raw.trim() === '' ? 'tally' : raw.trim();
+      if (!IDENTIFIER.test(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be an identifier of letters, digits and _ (got "${raw}")` });
+        return z.NEVER;
+      }
+      return v;
+    }),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  STRIPE_SECRET_KEY: secret(['sk_', 'rk_'], 'a Stripe secret or restricted key'),
+  STRIPE_WEBHOOK_SECRET: secret(['whsec_'], 'a Stripe webhook signing secret'),
+  STRIPE_API_BASE: url(['http', 'https']),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = raw === undefined || raw.trim() === '' ? 'info' : raw.trim().toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS.join(', ')} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return v as (typeof LOG_LEVELS)[number];
+    }),
+  TALLY_MAX_BODY_BYTES: int('TALLY_MAX_BODY_BYTES', 1024, 256 * 1024 * 1024, 5 * 1024 * 1024),
+  TALLY_SHUTDOWN_TIMEOUT_MS: int('TALLY_SHUTDOWN_TIMEOUT_MS', 0, 600_000, 10_000),
+  TALLY_PG_POOL_SIZE: int('TALLY_PG_POOL_SIZE', 1, 1000, 10),
+  TALLY_AUTH_CACHE_SECONDS: int('TALLY_AUTH_CACHE_SECONDS', 0, 3600, 60),
+  TALLY_HEALTH_TIMEOUT_MS: int('TALLY_HEALTH_TIMEOUT_MS', 50, 60_000, 2_000),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Absolute path of the data directory (embedded stores, generated admin key). */
+  readonly dataDir: string;
+  readonly adminKey: string | undefined;
+  readonly clickhouse: { readonly url: string | undefined; readonly database: string };
+  readonly postgres: { readonly url: string | undefined; readonly poolSize: number };
+  readonly stripe: {
+    readonly secretKey: string | undefined;
+    readonly webhookSecret: string | undefined;
+    readonly apiBase: string | undefined;
+  };
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly http: { readonly maxBodyBytes: number; readonly shutdownTimeoutMs: number; readonly healthTimeoutMs: number };
+  readonly auth: { readonly cacheSeconds: number };
+}
+
+/** A configuration problem: every bad variable with what is allowed. */
+export class ConfigError extends Error {
+  readonly problems: readonly { variable: string; message: string }[];
+  constructor(problems: readonly { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(cwd, e.TALLY_DATA_DIR),
+    adminKey: e.TALLY_ADMIN_KEY,
+    clickhouse: { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE },
+    postgres: { url: e.DATABASE_URL, poolSize: e.TALLY_PG_POOL_SIZE },
+    stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
+    logLevel: e.LOG_LEVEL,
+    http: {
+      maxBodyBytes: e.TALLY_MAX_BODY_BYTES,
+      shutdownTimeoutMs: e.TALLY_SHUTDOWN_TIMEOUT_MS,
+      healthTimeoutMs: e.TALLY_HEALTH_TIMEOUT_MS,
+    },
+    auth: { cacheSeconds: e.TALLY_AUTH_CACHE_SECONDS },
+  };
+  return deepFreeze(config);
+}
+
+/** Whether either store runs in-process (and so the data dir belongs to one process). */
+export function isEmbedded(config: Config): boolean {
+  return config.clickhouse.url === undefined || config.postgres.url === undefined;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Documentation of every variable, used by `--help` and kept beside the schema so they agree. */
+export const CONFIG_DOC: readonly { variable: string; default: string; meaning: string }[] = [
+  { variable: 'PORT', default: '8080', meaning: 'HTTP port (0 picks a free port)' },
+  { variable: 'HOST', default: '0.0.0.0', meaning: 'HTTP bind address' },
+  { variable: 'TALLY_DATA_DIR', default: './.tally', meaning: 'embedded stores and the generated admin key' },
+  { variable: 'TALLY_ADMIN_KEY', default: '(generated in embedded mode)', meaning: 'admin key for /v1/tenants, 24+ chars' },
+  { variable: 'CLICKHOUSE_URL', default: '(embedded chDB)', meaning: 'ClickHouse server, http(s)://user:pass@host:8123' },
+  { variable: 'CLICKHOUSE_DATABASE', default: 'tally', meaning: 'ClickHouse database for Tally tables' },
+  { variable: 'DATABASE_URL', default: '(embedded PGlite)', meaning: 'Postgres server, postgres://user:pass@host:5432/db' },
+  { variable: 'STRIPE_SECRET_KEY', default: '(none)', meaning: 'Stripe key, sk_... or rk_...' },
+  { variable: 'STRIPE_WEBHOOK_SECRET', default: '(none)', meaning: 'Stripe webhook signing secret, whsec_...' },
+  { variable: 'STRIPE_API_BASE', default: '(api.stripe.com)', meaning: 'a Stripe-compatible server, e.g. http://127.0.0.1:12111' },
+  { variable: 'LOG_LEVEL', default: 'info', meaning: LOG_LEVELS.join(', ') },
+  { variable: 'TALLY_MAX_BODY_BYTES', default: '5242880', meaning: 'largest request body accepted (413 above)' },
+  { variable: 'TALLY_SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'how long shutdown waits for in-flight work' },
+  { variable: 'TALLY_PG_POOL_SIZE', default: '10', meaning: 'Postgres connections (server mode; embedded uses 1)' },
+  { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached' },
+  { variable: 'TALLY_HEALTH_TIMEOUT_MS', default: '2000', meaning: 'store ping timeout for /readyz' },
+];

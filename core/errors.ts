@@ -1,0 +1,63 @@
+/**
+ * The error catalogue. Every error Tally reports to a client or an operator has a stable code
+ * from this table; messages may improve, codes never change meaning. `retryable` says whether
+ * sending the same request again later can succeed.
+ */
+export const ERRORS = {
+  TALLY_ERR_UNAUTHORIZED: { status: 401, retryable: false },
+  TALLY_ERR_FORBIDDEN: { status: 403, retryable: false },
+  TALLY_ERR_ADMIN_DISABLED: { status: 403, retryable: false },
+  TALLY_ERR_NOT_FOUND: { status: 404, retryable: false },
+  TALLY_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false },
+  TALLY_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  TALLY_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  TALLY_ERR_INVALID_JSON: { status: 400, retryable: false },
+  TALLY_ERR_INVALID_BODY: { status: 400, retryable: false },
+  TALLY_ERR_MISSING_FIELD: { status: 400, retryable: false },
+  TALLY_ERR_INVALID_TYPE: { status: 400, retryable: false },
+  TALLY_ERR_INVALID_VALUE: { status: 400, retryable: false },
+  TALLY_ERR_UNKNOWN_FIELD: { status: 400, retryable: false },
+  TALLY_ERR_TOO_LONG: { status: 400, retryable: false },
+  TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
+  TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },
+  TALLY_ERR_INTERNAL: { status: 500, retryable: true },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface TallyErrorOptions {
+  field?: string | undefined;
+  cause?: unknown;
+  /** Extra response headers, e.g. Retry-After. */
+  headers?: Record<string, string>;
+}
+
+export class TallyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly field: string | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, options: TallyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TallyError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryable = ERRORS[code].retryable;
+    this.field = options.field;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isTallyError(e: unknown): e is TallyError {
+  return e instanceof TallyError;
+}
+
+/** The JSON error body of the HTTP API: `{"error": {"code", "message", "field"?, "request_id"?}}`. */
+export function errorBody(e: TallyError, requestId?: string): { error: Record<string, string> } {
+  const error: Record<string, string> = { code: e.code, message: e.message };
+  if (e.field !== undefined) error.field = e.field;
+  if (requestId !== undefined) error.request_id = requestId;
+  return { error };
+}

@@ -1,0 +1,41 @@
+import { Registry, collectDefaultMetrics, Counter, Histogram, Gauge } from 'prom-client';
+
+/**
+ * One registry per process (or per test server), holding prom-client's default process metrics
+ * and every component's own. Label sets are bounded: routes are patterns, never raw paths, and
+ * no customer or tenant id is ever a label.
+ */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface HttpMetrics {
+  requests: Counter<'method' | 'route' | 'status'>;
+  duration: Histogram<'method' | 'route'>;
+  inFlight: Gauge;
+}
+
+export function httpMetrics(registry: Registry): HttpMetrics {
+  return {
+    requests: new Counter({
+      name: 'tally_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'tally_http_request_duration_seconds',
+      help: 'Time from a request arriving to its response being written, by method and route pattern.',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'tally_http_requests_in_flight',
+      help: 'Requests being handled right now.',
+      registers: [registry],
+    }),
+  };
+}
