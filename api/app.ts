@@ -25,8 +25,6 @@ export function createApi(deps: ApiDeps): HttpServer {
   const { config, stores } = deps;
   const tenants = pgTenantRepository(stores.postgres);
   const authenticator = createAuthenticator({ adminKey: deps.adminKey, tenants, cacheSeconds: config.auth.cacheSeconds });
-  // `server` is assigned below; readiness reads it lazily.
-  let server: HttpServer | undefined;
   const timeout = config.http.healthTimeoutMs;
   const routes: Route[] = [
     ...healthRoutes({
@@ -35,12 +33,13 @@ export function createApi(deps: ApiDeps): HttpServer {
         clickhouse: () => stores.clickhouse.ping(timeout),
         postgres: () => stores.postgres.ping(timeout),
       },
-      isShuttingDown: () => server?.shuttingDown ?? false,
+      // Called per request, after `server` below exists.
+      isShuttingDown: () => server.shuttingDown,
     }),
     ...tenantRoutes(tenants),
     ...(deps.extraRoutes ?? []),
   ];
-  server = createHttpServer({
+  const server: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,
     maxBodyBytes: config.http.maxBodyBytes,

@@ -40,13 +40,14 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
 
     const ch = stores.clickhouse.kind === 'embedded' ? `embedded chDB in ${config.dataDir}/clickhouse` : 'server at CLICKHOUSE_URL';
     const pg = stores.postgres.kind === 'embedded' ? `embedded PGlite in ${config.dataDir}/postgres` : 'server at DATABASE_URL';
-    opts.out(`tally: listening on http://${config.host}:${port}`);
     opts.out(`tally: ClickHouse: ${ch}; Postgres: ${pg}`);
     if (admin.origin === 'generated' || admin.origin === 'data-dir') {
       opts.out(`tally: admin key (${admin.origin === 'generated' ? 'generated, ' : ''}kept in ${admin.file}): ${admin.key}`);
     } else if (admin.origin === 'none') {
       opts.out('tally: admin routes disabled: set TALLY_ADMIN_KEY to create tenants');
     }
+    // Last, so that a supervisor (or a test) reading this line knows start-up is complete.
+    opts.out(`tally: listening on http://${config.host}:${port}`);
     logger.info({ port, clickhouse: stores.clickhouse.kind, postgres: stores.postgres.kind }, 'listening');
 
     return {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 
 /**
  * ClickHouse behind one small interface. With a URL it is a server reached over HTTP; without,
@@ -43,6 +43,8 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       clickhouse_settings: EXACT_JSON_SETTINGS,
       request_timeout: 60_000,
       compression: { request: false, response: true },
+      // Failures reach the caller as exceptions and are logged there, with context.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     kind = 'server';
   } else {
@@ -53,7 +55,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     // chdb compiles against its own copy of @clickhouse/client-common; the runtime contract is
     // the same, only the nominal types differ.
     const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] & object;
-    client = createClient({ connection, clickhouse_settings: EXACT_JSON_SETTINGS });
+    client = createClient({ connection, clickhouse_settings: EXACT_JSON_SETTINGS, log: { level: ClickHouseLogLevel.OFF } });
     kind = 'embedded';
   }
   const quotedDb = quoteIdent(opts.database);

@@ -16,6 +16,7 @@ export interface StoredKey {
 /** Tenants and their keys in Postgres. */
 export interface TenantRepository {
   create(name: string): Promise<Tenant & { api_key: string }>;
+  get(id: string): Promise<Tenant | undefined>;
   /** The stored hash of an active key, by key id. */
   findKey(keyId: string): Promise<StoredKey | undefined>;
 }
@@ -34,6 +35,11 @@ export function pgTenantRepository(pg: PostgresStore): TenantRepository {
         return rows[0]!;
       });
       return { id: tenant.id, name: tenant.name, created_at: tenant.created_at.toISOString(), api_key: key.key };
+    },
+    async get(id) {
+      const { rows } = await pg.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
+      const row = rows[0];
+      return row === undefined ? undefined : { id: row.id, name: row.name, created_at: row.created_at.toISOString() };
     },
     async findKey(keyId) {
       const { rows } = await pg.query<{ tenant_id: string; secret_hash: Buffer }>(

@@ -186,7 +186,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
             return;
           }
           listenSocket = socket;
-          resolve(uws.us_socket_local_port(socket as unknown as uws.us_socket));
+          resolve(uws.us_socket_local_port(socket));
         });
       }),
     stop: async () => {

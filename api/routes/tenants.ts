@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import type { TenantRepository } from '../../core/tenants.js';
 import { jsonBody } from '../http/body.js';
-import type { Route } from '../http/types.js';
+import { tenantOf, type Route } from '../http/types.js';
+import { TallyError } from '../../core/errors.js';
 
 const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
 });
 
-/** `POST /v1/tenants` (admin key): a tenant and its first API key, shown once. */
+/**
+ * `POST /v1/tenants` (admin key): a tenant and its first API key, shown once.
+ * `GET /v1/tenant` (tenant key): the tenant the key belongs to, to check a key works.
+ */
 export function tenantRoutes(tenants: TenantRepository): Route[] {
   return [
     {
@@ -18,6 +22,16 @@ export function tenantRoutes(tenants: TenantRepository): Route[] {
         const { name } = jsonBody(req, CreateTenant);
         const tenant = await tenants.create(name);
         return { status: 201, body: tenant };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/tenant',
+      access: 'tenant',
+      handler: async (req) => {
+        const tenant = await tenants.get(tenantOf(req));
+        if (tenant === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', 'tenant not found');
+        return { status: 200, body: tenant };
       },
     },
   ];

@@ -1,0 +1,135 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runTally, startTally } from '../support/cli.js';
+import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prepared = false): string {
+  const d = prepared ? preparedDataDir() : mkdtempSync(path.join(os.tmpdir(), 'tally-e2e-'));
+  dirs.push(d);
+  return d;
+}
+
+async function createTenant(url: string, adminKey: string, name: string) {
+  const res = await fetch(`${url}/v1/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; api_key: string };
+}
+
+async function whoami(url: string, key: string) {
+  const res = await fetch(`${url}/v1/tenant`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: (await res.json()) as { id?: string } };
+}
+
+describe('tally start on the embedded defaults', () => {
+  it('starts from nothing, prints the admin key, serves, exits cleanly on Ctrl-C and restarts on the same data', async () => {
+    const dataDir = tempDir();
+    const t0 = Date.now();
+    const first = await startTally(['start'], { TALLY_DATA_DIR: dataDir });
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    // Acceptance: healthy within 30 s of a fresh start (measured, not a benchmark).
+    expect(Date.now() - t0).toBeLessThan(30_000);
+
+    const key = /admin key \(generated, kept in (.+?)\): (tly_admin_\S+)/.exec(first.stdout());
+    expect(key, first.stdout()).not.toBeNull();
+    const adminKey = key![2]!;
+    expect(readFileSync(key![1]!, 'utf8').trim()).toBe(adminKey);
+
+    const tenant = await createTenant(first.url, adminKey, 'acme');
+    expect((await whoami(first.url, tenant.api_key)).body.id).toBe(tenant.id);
+
+    // While it runs, the data dir is locked against a second process.
+    const locked = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
+    expect(locked.code).toBe(75);
+    expect(locked.stderr).toMatch(/in use by process \d+/);
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(existsSync(path.join(dataDir, 'tally.pid'))).toBe(false);
+
+    const second = await startTally(['start'], { TALLY_DATA_DIR: dataDir });
+    expect(second.stdout()).toContain(`admin key (kept in ${path.join(dataDir, 'admin.key')}): ${adminKey}`);
+    expect(await whoami(second.url, tenant.api_key)).toMatchObject({ status: 200, body: { id: tenant.id } });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('tally migrate applies once, then reports up to date', async () => {
+    const dataDir = tempDir(true);
+    const a = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/postgres: applied 0001_tenants/);
+    expect(a.stdout).toMatch(/clickhouse: applied 0001_raw_events/);
+    const b = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
+    expect(b.code).toBe(0);
+    expect(b.stdout).toBe('postgres: up to date\nclickhouse: up to date\n');
+  });
+
+  it('tally serve refuses unmigrated stores with exit code 1 and says what to run', async () => {
+    const r = await runTally(['serve'], { TALLY_DATA_DIR: tempDir(true) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not migrated .*run `tally migrate` first/);
+  });
+});
+
+describe.runIf(process.env.DATABASE_URL)('tally start against the Postgres server', () => {
+  it('keeps tenants across restarts and uses TALLY_ADMIN_KEY', async () => {
+    const db = await freshDatabaseUrl(process.env.DATABASE_URL!);
+    const adminKey = 'server-mode-admin-key-0123456789';
+    const env = { TALLY_DATA_DIR: tempDir(), DATABASE_URL: db.url, TALLY_ADMIN_KEY: adminKey };
+    try {
+      const first = await startTally(['start'], env);
+      expect(first.stdout()).not.toMatch(/admin key/);
+      const tenant = await createTenant(first.url, adminKey, 'server-tenant');
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      const second = await startTally(['start'], env);
+      expect((await whoami(second.url, tenant.api_key)).body.id).toBe(tenant.id);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('command line', () => {
+  it.each([
+    [['--help'], 0, /Usage: tally <command>[\s\S]*start[\s\S]*serve[\s\S]*migrate[\s\S]*TALLY_DATA_DIR[\s\S]*Exit codes/],
+    [['start', '--help'], 0, /Usage: tally start/],
+    [['serve', '-h'], 0, /Usage: tally serve/],
+    [['migrate', '--help'], 0, /Usage: tally migrate/],
+    [['--version'], 0, /^\d+\.\d+\.\d+\n$/],
+  ])('tally %j exits %i', async (args, code, output) => {
+    const r = await runTally(args);
+    expect(r.code).toBe(code);
+    expect(r.stdout).toMatch(output);
+  });
+
+  it.each([
+    [[], /Usage: tally <command>/],
+    [['bogus'], /unknown command "bogus"/],
+    [['start', 'extra'], /unexpected argument "extra"/],
+    [['start', '--nope'], /Unknown option '--nope'/],
+  ])('tally %j is a usage error (exit 2)', async (args, message) => {
+    const r = await runTally(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('a bad configuration exits 78 naming the variable', async () => {
+    const r = await runTally(['start'], { PORT: 'eighty', TALLY_DATA_DIR: tempDir() });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/PORT: must be a whole number from 0 to 65535 \(got "eighty"\)/);
+  });
+});

@@ -1,0 +1,220 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../support/api.js';
+
+let api: TestApi;
+const LIMIT = 4096;
+
+beforeAll(async () => {
+  api = await startTestApi({
+    env: { TALLY_MAX_BODY_BYTES: String(LIMIT) },
+    extraRoutes: [
+      { method: 'POST', pattern: '/test/echo', access: 'public', handler: (req) => ({ status: 200, body: { bytes: req.body.length } }) },
+      {
+        method: 'POST',
+        pattern: '/test/boom',
+        access: 'public',
+        handler: () => {
+          throw new Error('secret internal detail');
+        },
+      },
+    ],
+  });
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+async function call(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) {
+  const res = await fetch(`${api.url}${path}`, { method, ...init });
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+/** Sends raw bytes over one socket and returns the first response's status line and body. */
+function rawRequest(payload: string | Buffer): Promise<string> {
+  const { port } = new URL(api.url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d.toString()));
+    socket.on('error', (e) => (data === '' ? reject(e) : resolve(data)));
+    socket.on('close', () => resolve(data));
+    socket.write(payload);
+    setTimeout(() => socket.end(), 1500);
+  });
+}
+
+describe('health, readiness and metrics', () => {
+  it('GET /healthz answers 200 without a key', async () => {
+    expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+  });
+
+  it('GET /readyz checks both stores', async () => {
+    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready', checks: { clickhouse: 'ok', postgres: 'ok' } } });
+  });
+
+  it('GET /metrics exposes default process metrics and the HTTP metrics', async () => {
+    await call('GET', '/healthz');
+    const { status, body, headers } = await call('GET', '/metrics');
+    expect(status).toBe(200);
+    expect(headers.get('content-type')).toMatch(/text\/plain/);
+    expect(body).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(body).toMatch(/^nodejs_heap_size_used_bytes /m);
+    expect(body).toMatch(/^tally_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/m);
+    expect(body).toMatch(/^tally_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/healthz"\} \d+/m);
+    expect(body).toMatch(/^tally_http_requests_in_flight /m);
+  });
+
+  it('labels unknown paths as one bounded route, not by their raw path', async () => {
+    await call('GET', '/no/such/path/123');
+    const { body } = await call('GET', '/metrics');
+    expect(body).toMatch(/route="unmatched",status="404"/);
+    expect(body).not.toMatch(/no\/such\/path/);
+  });
+});
+
+describe('errors and routing', () => {
+  it('unknown route: 404 in the error shape', async () => {
+    const r = await call('GET', '/v1/nothing');
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_NOT_FOUND', message: expect.stringContaining('/v1/nothing') });
+  });
+
+  it('known route, wrong method: 405 with Allow', async () => {
+    const r = await call('DELETE', '/v1/tenants');
+    expect(r.status).toBe(405);
+    expect(r.headers.get('allow')).toBe('POST');
+    expect(r.body.error.code).toBe('TALLY_ERR_METHOD_NOT_ALLOWED');
+  });
+
+  it('a request id is generated, or the caller’s is echoed, in the header and in errors', async () => {
+    const generated = await call('GET', '/v1/nothing');
+    expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-z]{20}$/);
+    expect(generated.body.error.request_id).toBe(generated.headers.get('x-request-id'));
+    const given = await call('GET', '/healthz', { headers: { 'x-request-id': 'trace-abc.123' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-abc.123');
+    const unsafe = await call('GET', '/healthz', { headers: { 'x-request-id': 'has spaces and <html>' } });
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^req_/);
+  });
+
+  it('an unexpected error is a 500 that leaks no detail', async () => {
+    const r = await call('POST', '/test/boom', { body: '{}' });
+    expect(r.status).toBe(500);
+    expect(r.body.error.code).toBe('TALLY_ERR_INTERNAL');
+    expect(JSON.stringify(r.body)).not.toContain('secret internal detail');
+  });
+});
+
+describe('body size limit', () => {
+  it('accepts a body at the limit', async () => {
+    expect(await call('POST', '/test/echo', { body: 'x'.repeat(LIMIT) })).toMatchObject({ status: 200, body: { bytes: LIMIT } });
+  });
+
+  it('refuses a declared Content-Length over the limit with 413 before reading it', async () => {
+    const r = await call('POST', '/test/echo', { body: 'x'.repeat(LIMIT + 1) });
+    expect(r.status).toBe(413);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_PAYLOAD_TOO_LARGE', message: expect.stringContaining(String(LIMIT)) });
+  });
+
+  it('refuses a chunked body that grows over the limit with 413', async () => {
+    const chunk = 'y'.repeat(1000);
+    const chunks = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+    const reply = await rawRequest(`POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1.1 413/);
+    expect(reply).toContain('TALLY_ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  it('the limit applies to admin routes too', async () => {
+    const r = await call('POST', '/v1/tenants', { headers: api.admin, body: JSON.stringify({ name: 'x'.repeat(LIMIT) }) });
+    expect(r.status).toBe(413);
+  });
+});
+
+describe('authentication', () => {
+  it.each([
+    ['no Authorization header', {}, /missing API key/],
+    ['a non-Bearer scheme', { authorization: 'Basic dXNlcjpwYXNz' }, /malformed Authorization/],
+    ['an empty Bearer token', { authorization: 'Bearer ' }, /malformed Authorization/],
+    ['a wrong admin key', { authorization: 'Bearer test-admin-key-0123456789abcdeX' }, /invalid API key/],
+    ['a well-formed but unknown tenant key', { authorization: `Bearer tly_0123456789abcdef_${'a'.repeat(43)}` }, /invalid API key/],
+  ])('401 for %s on an admin route', async (_what, headers, message) => {
+    const r = await call('POST', '/v1/tenants', { headers: { 'content-type': 'application/json', ...headers }, body: '{"name":"x"}' });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_UNAUTHORIZED', message: expect.stringMatching(message) });
+  });
+
+  it('401 for a missing or wrong key on a tenant route', async () => {
+    expect((await call('GET', '/v1/tenant')).status).toBe(401);
+    const { key } = await api.tenant('k');
+    const tampered = key.slice(0, -2) + (key.endsWith('AA') ? 'BB' : 'AA');
+    const r = await call('GET', '/v1/tenant', { headers: { authorization: `Bearer ${tampered}` } });
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('TALLY_ERR_UNAUTHORIZED');
+  });
+
+  it('a tenant key cannot create tenants (403), and the admin key is not a tenant key (403)', async () => {
+    const t = await api.tenant('tenant-a');
+    const r = await call('POST', '/v1/tenants', { headers: t.auth, body: '{"name":"evil"}' });
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('TALLY_ERR_FORBIDDEN');
+    const a = await call('GET', '/v1/tenant', { headers: api.admin });
+    expect(a.status).toBe(403);
+    const count = await api.stores.postgres.query<{ n: string }>("SELECT count(*) AS n FROM tenants WHERE name = 'evil'");
+    expect(count.rows[0]!.n).toBe('0');
+  });
+});
+
+describe('tenants', () => {
+  it('POST /v1/tenants returns id, name and a working key, stored only as a hash', async () => {
+    const r = await call('POST', '/v1/tenants', { headers: api.admin, body: JSON.stringify({ name: '  Acme Inc  ' }) });
+    expect(r.status).toBe(201);
+    expect(r.body).toEqual({ id: expect.stringMatching(/^ten_/), name: 'Acme Inc', created_at: expect.any(String), api_key: expect.stringMatching(/^tly_/) });
+    const me = await call('GET', '/v1/tenant', { headers: { authorization: `Bearer ${r.body.api_key}` } });
+    expect(me).toMatchObject({ status: 200, body: { id: r.body.id, name: 'Acme Inc' } });
+
+    const stored = await api.stores.postgres.query<{ secret_hash: Buffer }>('SELECT secret_hash FROM api_keys WHERE tenant_id = $1', [r.body.id]);
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0]!.secret_hash.toString('utf8')).not.toContain(r.body.api_key);
+    expect(stored.rows[0]!.secret_hash.length).toBe(32);
+  });
+
+  it('each tenant sees only itself', async () => {
+    const a = await api.tenant('a');
+    const b = await api.tenant('b');
+    expect((await call('GET', '/v1/tenant', { headers: a.auth })).body.id).toBe(a.id);
+    expect((await call('GET', '/v1/tenant', { headers: b.auth })).body.id).toBe(b.id);
+  });
+
+  it.each([
+    ['a missing name', '{}', 400, 'TALLY_ERR_MISSING_FIELD', 'name'],
+    ['a name of the wrong type', '{"name": 42}', 400, 'TALLY_ERR_INVALID_TYPE', 'name'],
+    ['an empty name', '{"name": "   "}', 400, 'TALLY_ERR_INVALID_VALUE', 'name'],
+    ['a name too long', JSON.stringify({ name: 'n'.repeat(201) }), 400, 'TALLY_ERR_TOO_LONG', 'name'],
+    ['an unknown field', '{"name": "x", "plan": "gold"}', 400, 'TALLY_ERR_UNKNOWN_FIELD', 'plan'],
+    ['malformed JSON', '{"name": ', 400, 'TALLY_ERR_INVALID_JSON', undefined],
+    ['a JSON array', '[]', 400, 'TALLY_ERR_INVALID_TYPE', undefined],
+    ['JSON null', 'null', 400, 'TALLY_ERR_INVALID_TYPE', undefined],
+  ])('refuses %s with a stable code and the field', async (_what, body, status, code, field) => {
+    const before = await api.stores.postgres.query<{ n: string }>('SELECT count(*) AS n FROM tenants');
+    const r = await call('POST', '/v1/tenants', { headers: api.admin, body });
+    expect(r.status).toBe(status);
+    expect(r.body.error.code).toBe(code);
+    expect(r.body.error.field).toBe(field);
+    const after = await api.stores.postgres.query<{ n: string }>('SELECT count(*) AS n FROM tenants');
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+  });
+
+  it('refuses a non-JSON content type with 415', async () => {
+    const r = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
+    expect(r.status).toBe(415);
+    expect(r.body.error.code).toBe('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+});

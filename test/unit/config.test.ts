@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isEmbedded, loadConfig } from '../../core/config.js';
+
+function problems(env: Record<string, string>): { variable: string; message: string }[] {
+  try {
+    loadConfig(env, '/srv');
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('has documented defaults for an empty environment', () => {
+    const c = loadConfig({}, '/srv');
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.dataDir).toBe(path.resolve('/srv', '.tally'));
+    expect(c.clickhouse).toEqual({ url: undefined, database: 'tally' });
+    expect(c.postgres).toEqual({ url: undefined, poolSize: 10 });
+    expect(c.adminKey).toBeUndefined();
+    expect(c.logLevel).toBe('info');
+    expect(c.http).toEqual({ maxBodyBytes: 5 * 1024 * 1024, shutdownTimeoutMs: 10_000, healthTimeoutMs: 2_000 });
+    expect(c.auth.cacheSeconds).toBe(60);
+    expect(isEmbedded(c)).toBe(true);
+  });
+
+  it('is frozen, so nothing can change it after start-up', () => {
+    const c = loadConfig({}, '/srv');
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig(
+      {
+        PORT: '9000',
+        HOST: '127.0.0.1',
+        TALLY_DATA_DIR: 'data',
+        TALLY_ADMIN_KEY: 'a'.repeat(32),
+        CLICKHOUSE_URL: 'https://u:p@ch.example:8443',
+        CLICKHOUSE_DATABASE: 'metering',
+        DATABASE_URL: 'postgres://u:p@db:5432/tally',
+        STRIPE_SECRET_KEY: 'sk_test_123',
+        STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+        STRIPE_API_BASE: 'http://127.0.0.1:12111',
+        LOG_LEVEL: 'DEBUG',
+        TALLY_MAX_BODY_BYTES: '2048',
+        TALLY_SHUTDOWN_TIMEOUT_MS: '500',
+        TALLY_PG_POOL_SIZE: '3',
+        TALLY_AUTH_CACHE_SECONDS: '0',
+        TALLY_HEALTH_TIMEOUT_MS: '100',
+      },
+      '/srv',
+    );
+    expect(c).toMatchObject({
+      port: 9000,
+      host: '127.0.0.1',
+      dataDir: '/srv/data',
+      adminKey: 'a'.repeat(32),
+      clickhouse: { url: 'https://u:p@ch.example:8443', database: 'metering' },
+      postgres: { url: 'postgres://u:p@db:5432/tally', poolSize: 3 },
+      stripe: { secretKey: 'sk_test_123', webhookSecret: 'whsec_abc', apiBase: 'http://127.0.0.1:12111' },
+      logLevel: 'debug',
+      http: { maxBodyBytes: 2048, shutdownTimeoutMs: 500, healthTimeoutMs: 100 },
+      auth: { cacheSeconds: 0 },
+    });
+    expect(isEmbedded(c)).toBe(false);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '', TALLY_ADMIN_KEY: '' }, '/srv')).toMatchObject({ port: 8080, postgres: { url: undefined }, adminKey: undefined });
+  });
+
+  it.each([
+    ['PORT', 'abc', /whole number from 0 to 65535/],
+    ['PORT', '70000', /whole number from 0 to 65535/],
+    ['PORT', '-1', /whole number/],
+    ['PORT', '80.5', /whole number/],
+    ['TALLY_ADMIN_KEY', 'short', /at least 24 characters/],
+    ['TALLY_ADMIN_KEY', `${'a'.repeat(20)} ${'b'.repeat(10)}`, /no spaces/],
+    ['CLICKHOUSE_URL', 'not a url', /must be a URL/],
+    ['CLICKHOUSE_URL', 'tcp://ch:9000', /scheme http or https/],
+    ['CLICKHOUSE_DATABASE', 'bad-name', /identifier/],
+    ['CLICKHOUSE_DATABASE', '1abc', /identifier/],
+    ['DATABASE_URL', 'mysql://db/x', /scheme postgres or postgresql/],
+    ['DATABASE_URL', '::::', /must be a URL/],
+    ['STRIPE_SECRET_KEY', 'pk_test_123', /sk_ or rk_/],
+    ['STRIPE_WEBHOOK_SECRET', 'secret', /whsec_/],
+    ['STRIPE_API_BASE', 'ftp://x', /scheme http or https/],
+    ['LOG_LEVEL', 'loud', /one of fatal, error, warn, info, debug, trace, silent/],
+    ['TALLY_MAX_BODY_BYTES', '10', /from 1024 to/],
+    ['TALLY_SHUTDOWN_TIMEOUT_MS', 'soon', /whole number/],
+    ['TALLY_PG_POOL_SIZE', '0', /from 1 to 1000/],
+    ['TALLY_AUTH_CACHE_SECONDS', '99999', /from 0 to 3600/],
+    ['TALLY_HEALTH_TIMEOUT_MS', '1', /from 50 to/],
+  ])('rejects %s=%j naming the variable and what is allowed', (variable, value, message) => {
+    const found = problems({ [variable]: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]!.variable).toBe(variable);
+    expect(found[0]!.message).toMatch(message);
+  });
+
+  it('reports every bad variable at once, in a message naming each', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'x', LOG_LEVEL: 'y' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(/PORT: .*\n.*LOG_LEVEL: /s);
+  });
+});
