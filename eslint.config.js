@@ -1,7 +1,16 @@
 import tseslint from 'typescript-eslint';
 
+const exactMoney = {
+  'no-restricted-properties': [
+    'error',
+    { object: 'Math', property: 'round', message: 'Money and quantities stay exact: use decimal.js.' },
+    { object: 'Number', property: 'parseFloat', message: 'Money and quantities stay exact: use decimal.js.' },
+  ],
+  'no-restricted-globals': ['error', { name: 'parseFloat', message: 'Money and quantities stay exact: use decimal.js.' }],
+};
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],
@@ -10,13 +19,12 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-properties': [
-        'error',
-        { object: 'Math', property: 'round', message: 'Money and quantities stay exact: use decimal.js.' },
-        { object: 'Number', property: 'parseFloat', message: 'Money and quantities stay exact: use decimal.js.' },
-      ],
-      'no-restricted-globals': ['error', { name: 'parseFloat', message: 'Money and quantities stay exact: use decimal.js.' }],
     },
+  },
+  {
+    // The paths that carry quantities and money.
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'api/**/*.ts'],
+    rules: exactMoney,
   },
   {
     // Tests read JSON responses whose shape is what they assert.

@@ -35,7 +35,7 @@ export function machine(): Machine {
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
   };
