@@ -9,6 +9,12 @@ import { createHttpServer, type HttpServer } from './http/server.js';
 import type { Route } from './http/types.js';
 import { healthRoutes } from './routes/health.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { InsertBatcher } from '../ingest/batcher.js';
+import { RecentIds } from '../ingest/dedup.js';
+import { ingestMetrics } from '../ingest/metrics.js';
+import { eventsRoute } from '../ingest/route.js';
+import { IngestService } from '../ingest/service.js';
+import { clickHouseEventWriter, type EventWriter } from '../ingest/writer.js';
 
 export interface ApiDeps {
   config: Config;
@@ -18,6 +24,8 @@ export interface ApiDeps {
   adminKey: string | undefined;
   /** Extra routes (tests add fault or slow routes here). */
   extraRoutes?: readonly Route[];
+  /** Wraps the ClickHouse event writer (the fault seam of the ingest tests). */
+  wrapWriter?: (writer: EventWriter) => EventWriter;
 }
 
 /** Wires the HTTP API: the one place that knows which routes exist and what they depend on. */
@@ -26,20 +34,34 @@ export function createApi(deps: ApiDeps): HttpServer {
   const tenants = pgTenantRepository(stores.postgres);
   const authenticator = createAuthenticator({ adminKey: deps.adminKey, tenants, cacheSeconds: config.auth.cacheSeconds });
   const timeout = config.http.healthTimeoutMs;
+
+  const im = ingestMetrics(deps.registry);
+  const baseWriter = clickHouseEventWriter(stores.clickhouse);
+  const batcher = new InsertBatcher(deps.wrapWriter ? deps.wrapWriter(baseWriter) : baseWriter, {
+    batchRows: config.ingest.batchRows,
+    flushMs: config.ingest.flushMs,
+    maxBuffered: config.ingest.maxBuffered,
+    concurrency: config.ingest.flushConcurrency,
+    retryAfterSeconds: config.ingest.retryAfterSeconds,
+  }, im);
+  const ingest = new IngestService(batcher, new RecentIds(config.ingest.dedupCache), config.ingest, im);
+
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
       checks: {
         clickhouse: () => stores.clickhouse.ping(timeout),
         postgres: () => stores.postgres.ping(timeout),
+        ingest: () => (batcher.isDown ? Promise.reject(new Error('inserts are failing; probing the store')) : Promise.resolve()),
       },
       // Called per request, after `server` below exists.
       isShuttingDown: () => server.shuttingDown,
     }),
     ...tenantRoutes(tenants),
+    eventsRoute(ingest, config.ingest, im),
     ...(deps.extraRoutes ?? []),
   ];
-  const server: HttpServer = createHttpServer({
+  const http: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -50,5 +72,19 @@ export function createApi(deps: ApiDeps): HttpServer {
     logger: deps.logger,
     routes,
   });
+  const server: HttpServer = {
+    listen: () => http.listen(),
+    // HTTP first (in-flight requests are waiting on their batches), then whatever is left.
+    stop: async () => {
+      await http.stop();
+      await batcher.close();
+    },
+    get shuttingDown() {
+      return http.shuttingDown;
+    },
+    get inFlight() {
+      return http.inFlight;
+    },
+  };
   return server;
 }

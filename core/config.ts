@@ -119,6 +119,17 @@ const EnvSchema = z.object({
   TALLY_PG_POOL_SIZE: int('TALLY_PG_POOL_SIZE', 1, 1000, 10),
   TALLY_AUTH_CACHE_SECONDS: int('TALLY_AUTH_CACHE_SECONDS', 0, 3600, 60),
   TALLY_HEALTH_TIMEOUT_MS: int('TALLY_HEALTH_TIMEOUT_MS', 50, 60_000, 2_000),
+  TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
+  TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
+  TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
+  TALLY_EVENT_MAX_AGE_SECONDS: int('TALLY_EVENT_MAX_AGE_SECONDS', 0, 10 * 365 * 86_400, 35 * 86_400),
+  TALLY_EVENT_MAX_FUTURE_SECONDS: int('TALLY_EVENT_MAX_FUTURE_SECONDS', 0, 7 * 86_400, 300),
+  TALLY_INGEST_BATCH_ROWS: int('TALLY_INGEST_BATCH_ROWS', 1, 1_000_000, 20_000),
+  TALLY_INGEST_FLUSH_MS: int('TALLY_INGEST_FLUSH_MS', 0, 60_000, 2),
+  TALLY_INGEST_MAX_BUFFERED: int('TALLY_INGEST_MAX_BUFFERED', 1, 100_000_000, 200_000),
+  TALLY_INGEST_FLUSH_CONCURRENCY: int('TALLY_INGEST_FLUSH_CONCURRENCY', 1, 64, 1),
+  TALLY_INGEST_DEDUP_CACHE: int('TALLY_INGEST_DEDUP_CACHE', 0, 100_000_000, 250_000),
+  TALLY_INGEST_RETRY_AFTER_SECONDS: int('TALLY_INGEST_RETRY_AFTER_SECONDS', 1, 3600, 1),
 });
 
 export interface Config {
@@ -137,6 +148,27 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly http: { readonly maxBodyBytes: number; readonly shutdownTimeoutMs: number; readonly healthTimeoutMs: number };
   readonly auth: { readonly cacheSeconds: number };
+  readonly ingest: IngestConfig;
+}
+
+export interface IngestConfig {
+  /** Events in one request; more is a 413. */
+  readonly maxEvents: number;
+  readonly maxProperties: number;
+  /** Serialised size of one event's properties. */
+  readonly maxPropertiesBytes: number;
+  readonly maxAgeSeconds: number;
+  readonly maxFutureSeconds: number;
+  /** A batch is flushed when it has this many rows... */
+  readonly batchRows: number;
+  /** ...or when its oldest row has waited this long. */
+  readonly flushMs: number;
+  /** Events accepted but not yet committed, across requests; above it new requests get 429. */
+  readonly maxBuffered: number;
+  readonly flushConcurrency: number;
+  /** Recently accepted (tenant, id) pairs remembered to report resends as duplicates. */
+  readonly dedupCache: number;
+  readonly retryAfterSeconds: number;
 }
 
 /** A configuration problem: every bad variable with what is allowed. */
@@ -174,6 +206,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       healthTimeoutMs: e.TALLY_HEALTH_TIMEOUT_MS,
     },
     auth: { cacheSeconds: e.TALLY_AUTH_CACHE_SECONDS },
+    ingest: {
+      maxEvents: e.TALLY_INGEST_MAX_EVENTS,
+      maxProperties: e.TALLY_EVENT_MAX_PROPERTIES,
+      maxPropertiesBytes: e.TALLY_EVENT_MAX_PROPERTIES_BYTES,
+      maxAgeSeconds: e.TALLY_EVENT_MAX_AGE_SECONDS,
+      maxFutureSeconds: e.TALLY_EVENT_MAX_FUTURE_SECONDS,
+      batchRows: e.TALLY_INGEST_BATCH_ROWS,
+      flushMs: e.TALLY_INGEST_FLUSH_MS,
+      maxBuffered: e.TALLY_INGEST_MAX_BUFFERED,
+      flushConcurrency: e.TALLY_INGEST_FLUSH_CONCURRENCY,
+      dedupCache: e.TALLY_INGEST_DEDUP_CACHE,
+      retryAfterSeconds: e.TALLY_INGEST_RETRY_AFTER_SECONDS,
+    },
   };
   return deepFreeze(config);
 }
@@ -209,4 +254,15 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_PG_POOL_SIZE', default: '10', meaning: 'Postgres connections (server mode; embedded uses 1)' },
   { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached' },
   { variable: 'TALLY_HEALTH_TIMEOUT_MS', default: '2000', meaning: 'store ping timeout for /readyz' },
+  { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
+  { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
+  { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },
+  { variable: 'TALLY_EVENT_MAX_AGE_SECONDS', default: '3024000', meaning: 'oldest event timestamp accepted (35 days)' },
+  { variable: 'TALLY_EVENT_MAX_FUTURE_SECONDS', default: '300', meaning: 'how far in the future a timestamp may be' },
+  { variable: 'TALLY_INGEST_BATCH_ROWS', default: '20000', meaning: 'rows that trigger an insert batch' },
+  { variable: 'TALLY_INGEST_FLUSH_MS', default: '2', meaning: 'longest wait before a partial batch is inserted' },
+  { variable: 'TALLY_INGEST_MAX_BUFFERED', default: '200000', meaning: 'uncommitted events held in memory (429 above)' },
+  { variable: 'TALLY_INGEST_FLUSH_CONCURRENCY', default: '1', meaning: 'insert batches in flight at once (chDB runs one at a time; raise it for a ClickHouse server)' },
+  { variable: 'TALLY_INGEST_DEDUP_CACHE', default: '250000', meaning: 'recent event ids remembered to report resends' },
+  { variable: 'TALLY_INGEST_RETRY_AFTER_SECONDS', default: '1', meaning: 'Retry-After sent with 429 and 503' },
 ];

@@ -18,9 +18,32 @@ export const ERRORS = {
   TALLY_ERR_INVALID_VALUE: { status: 400, retryable: false },
   TALLY_ERR_UNKNOWN_FIELD: { status: 400, retryable: false },
   TALLY_ERR_TOO_LONG: { status: 400, retryable: false },
+  TALLY_ERR_BATCH_TOO_LARGE: { status: 413, retryable: false },
+  TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },
   TALLY_ERR_INTERNAL: { status: 500, retryable: true },
+
+  // Per-event rejections of POST /v1/events: reported in the 202 body, one per bad event,
+  // never failing the request (the status is what the event alone would have earned).
+  TALLY_ERR_EVENT_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_EVENT_UNKNOWN_FIELD: { status: 422, retryable: false },
+  TALLY_ERR_ID_MISSING: { status: 422, retryable: false },
+  TALLY_ERR_ID_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_CUSTOMER_MISSING: { status: 422, retryable: false },
+  TALLY_ERR_CUSTOMER_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_METER_MISSING: { status: 422, retryable: false },
+  TALLY_ERR_METER_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_VALUE_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_VALUE_TOO_PRECISE: { status: 422, retryable: false },
+  TALLY_ERR_VALUE_OUT_OF_RANGE: { status: 422, retryable: false },
+  TALLY_ERR_TIMESTAMP_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_TIMESTAMP_TOO_OLD: { status: 422, retryable: false },
+  TALLY_ERR_TIMESTAMP_IN_FUTURE: { status: 422, retryable: false },
+  TALLY_ERR_PROPERTIES_INVALID: { status: 422, retryable: false },
+  TALLY_ERR_PROPERTIES_TOO_MANY: { status: 422, retryable: false },
+  TALLY_ERR_PROPERTIES_TOO_LARGE: { status: 422, retryable: false },
+  TALLY_ERR_CLOUDEVENT_INVALID: { status: 422, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,204 @@
+import type { ErrorCode } from '../core/errors.js';
+import { exactValue, stringifyExact } from './json.js';
+import { clickhouseTime, parseTimestamp } from './timestamp.js';
+import { typeName } from './value.js';
+
+/**
+ * One usage event, validated. This is the ingest hot path, so it is a hand-written validator
+ * (its cost is part of the ingest benchmarks) rather than a schema library; every rule has its
+ * own stable rejection code.
+ */
+export interface EventRow {
+  tenant_id: string;
+  id: string;
+  customer: string;
+  meter: string;
+  /** Canonical decimal text, or null when the event carries no value (count meters, CloudEvents). */
+  value: string | null;
+  /** `YYYY-MM-DD hh:mm:ss.sss`, UTC. */
+  timestamp: string;
+  /** JSON object text. */
+  properties: string;
+  /** `YYYY-MM-DD hh:mm:ss.ffffff`, UTC: when this copy was accepted (the first copy wins). */
+  ingested_at: string;
+}
+
+export interface Rejection {
+  index: number;
+  id?: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface EventLimits {
+  maxProperties: number;
+  maxPropertiesBytes: number;
+  maxAgeSeconds: number;
+  maxFutureSeconds: number;
+}
+
+/** An event as one of the body formats delivered it, before validation. */
+export type RawEvent =
+  | { kind: 'native'; data: unknown; lossless: boolean }
+  | { kind: 'cloudevent'; data: unknown; lossless: boolean }
+  | { kind: 'malformed'; message: string };
+
+export interface ValidationContext {
+  tenantId: string;
+  limits: EventLimits;
+  /** Receive time, epoch ms: the default timestamp and the reference of the time window. */
+  now: number;
+  ingestedAt: string;
+}
+
+export type Validated = { ok: true; row: EventRow } | { ok: false; rejection: Rejection };
+
+const NATIVE_FIELDS = new Set(['id', 'customer', 'meter', 'value', 'timestamp', 'properties']);
+const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const MAX_TEXT = 256;
+
+export function validateEvent(raw: RawEvent, index: number, ctx: ValidationContext): Validated {
+  if (raw.kind === 'malformed') return reject(index, undefined, 'TALLY_ERR_EVENT_INVALID', raw.message);
+  const e = raw.data;
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) {
+    return reject(index, undefined, 'TALLY_ERR_EVENT_INVALID', `event must be an object, got ${typeName(e)}`);
+  }
+  const o = e as Record<string, unknown>;
+  return raw.kind === 'native' ? validateNative(o, index, ctx, raw.lossless) : validateCloudEvent(o, index, ctx, raw.lossless);
+}
+
+function validateNative(o: Record<string, unknown>, index: number, ctx: ValidationContext, lossless: boolean): Validated {
+  const idCheck = text(o.id, 'id', 'TALLY_ERR_ID_MISSING', 'TALLY_ERR_ID_INVALID');
+  const id = typeof o.id === 'string' ? o.id : undefined;
+  if (typeof idCheck !== 'string') return reject(index, undefined, idCheck.code, idCheck.message);
+  for (const k in o) {
+    if (!NATIVE_FIELDS.has(k)) return reject(index, id, 'TALLY_ERR_EVENT_UNKNOWN_FIELD', `unknown field ${JSON.stringify(k)}; events have ${[...NATIVE_FIELDS].join(', ')}`);
+  }
+  return finish(index, ctx, lossless, {
+    id: idCheck,
+    customer: o.customer,
+    meter: o.meter,
+    value: o.value,
+    hasValue: o.value !== undefined && o.value !== null,
+    timestamp: o.timestamp,
+    properties: o.properties,
+    customerField: 'customer',
+    meterField: 'meter',
+    timestampField: 'timestamp',
+    propertiesField: 'properties',
+  });
+}
+
+/**
+ * CloudEvents 1.0: `type` is the meter, `subject` the customer, `time` the timestamp and
+ * `data` the properties. The value is read from `data` by the meter's `value_property` when
+ * usage is aggregated, so a meter defined later still finds it. Extension attributes (any
+ * other field) are allowed by the spec and not stored.
+ */
+function validateCloudEvent(o: Record<string, unknown>, index: number, ctx: ValidationContext, lossless: boolean): Validated {
+  const idCheck = text(o.id, 'id', 'TALLY_ERR_ID_MISSING', 'TALLY_ERR_ID_INVALID');
+  const id = typeof o.id === 'string' ? o.id : undefined;
+  if (typeof idCheck !== 'string') return reject(index, undefined, idCheck.code, idCheck.message);
+  if (o.specversion !== '1.0') return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', `specversion must be "1.0", got ${JSON.stringify(o.specversion) ?? 'nothing'}`);
+  if (typeof o.source !== 'string' || o.source.length === 0) return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'source is required (a non-empty string)');
+  if (o.datacontenttype !== undefined && (typeof o.datacontenttype !== 'string' || !/^application\/(.+\+)?json(;|$)/.test(o.datacontenttype))) {
+    return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'datacontenttype must be a JSON type when given');
+  }
+  return finish(index, ctx, lossless, {
+    id: idCheck,
+    customer: o.subject,
+    meter: o.type,
+    value: undefined,
+    hasValue: false,
+    timestamp: o.time,
+    properties: o.data,
+    customerField: 'subject',
+    meterField: 'type',
+    timestampField: 'time',
+    propertiesField: 'data',
+  });
+}
+
+interface Fields {
+  id: string;
+  customer: unknown;
+  meter: unknown;
+  value: unknown;
+  hasValue: boolean;
+  timestamp: unknown;
+  properties: unknown;
+  customerField: string;
+  meterField: string;
+  timestampField: string;
+  propertiesField: string;
+}
+
+function finish(index: number, ctx: ValidationContext, lossless: boolean, f: Fields): Validated {
+  const { id } = f;
+  const customer = text(f.customer, f.customerField, 'TALLY_ERR_CUSTOMER_MISSING', 'TALLY_ERR_CUSTOMER_INVALID');
+  if (typeof customer !== 'string') return reject(index, id, customer.code, customer.message);
+
+  if (f.meter === undefined || f.meter === null) return reject(index, id, 'TALLY_ERR_METER_MISSING', `${f.meterField} is required`);
+  if (typeof f.meter !== 'string' || !METER_KEY.test(f.meter)) {
+    return reject(index, id, 'TALLY_ERR_METER_INVALID', `${f.meterField} must be a meter key: letters, digits, _ . : -, at most 128 characters`);
+  }
+
+  let value: string | null = null;
+  if (f.hasValue) {
+    const v = exactValue(f.value);
+    if (!v.ok) return reject(index, id, v.code, v.message);
+    value = v.value;
+  }
+
+  let at = ctx.now;
+  if (f.timestamp !== undefined && f.timestamp !== null) {
+    // msgpack may carry a native timestamp (a Date); JSON carries RFC 3339 text.
+    const parsed =
+      typeof f.timestamp === 'string' ? parseTimestamp(f.timestamp) : f.timestamp instanceof Date && !Number.isNaN(f.timestamp.getTime()) ? f.timestamp.getTime() : undefined;
+    if (parsed === undefined) {
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_INVALID', `${f.timestampField} must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-22T10:00:00.000Z`);
+    }
+    if (parsed < ctx.now - ctx.limits.maxAgeSeconds * 1000) {
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_TOO_OLD', `${f.timestampField} is more than ${ctx.limits.maxAgeSeconds} s in the past (TALLY_EVENT_MAX_AGE_SECONDS)`);
+    }
+    if (parsed > ctx.now + ctx.limits.maxFutureSeconds * 1000) {
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_IN_FUTURE', `${f.timestampField} is more than ${ctx.limits.maxFutureSeconds} s in the future (TALLY_EVENT_MAX_FUTURE_SECONDS)`);
+    }
+    at = parsed;
+  }
+
+  let properties = '{}';
+  if (f.properties !== undefined && f.properties !== null) {
+    const p = f.properties;
+    if (typeof p !== 'object' || Array.isArray(p)) return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} must be an object, got ${typeName(p)}`);
+    let count = 0;
+    for (const _ in p) count++;
+    if (count > ctx.limits.maxProperties) {
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_MANY', `${f.propertiesField} has ${count} keys; the limit is ${ctx.limits.maxProperties} (TALLY_EVENT_MAX_PROPERTIES)`);
+    }
+    properties = stringifyExact(p, lossless);
+    const bytes = Buffer.byteLength(properties);
+    if (bytes > ctx.limits.maxPropertiesBytes) {
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_LARGE', `${f.propertiesField} is ${bytes} bytes as JSON; the limit is ${ctx.limits.maxPropertiesBytes} (TALLY_EVENT_MAX_PROPERTIES_BYTES)`);
+    }
+  }
+
+  return {
+    ok: true,
+    row: { tenant_id: ctx.tenantId, id, customer, meter: f.meter, value, timestamp: clickhouseTime(at), properties, ingested_at: ctx.ingestedAt },
+  };
+}
+
+function text(v: unknown, field: string, missing: ErrorCode, invalid: ErrorCode): string | { code: ErrorCode; message: string } {
+  if (v === undefined || v === null || v === '') return { code: missing, message: `${field} is required` };
+  if (typeof v !== 'string') return { code: invalid, message: `${field} must be a string, got ${typeName(v)}` };
+  if (v.length > MAX_TEXT) return { code: invalid, message: `${field} is longer than ${MAX_TEXT} characters` };
+  if (CONTROL.test(v)) return { code: invalid, message: `${field} contains control characters` };
+  return v;
+}
+
+function reject(index: number, id: string | undefined, code: ErrorCode, message: string): Validated {
+  return { ok: false, rejection: id === undefined ? { index, code, message } : { index, id, code, message } };
+}

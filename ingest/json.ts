@@ -1,0 +1,47 @@
+import { isLosslessNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
+import { Decimal } from 'decimal.js';
+import { fromDecimalText, normalizeValue, type ValueResult } from './value.js';
+
+/**
+ * JSON with exact numbers. `JSON.parse` is fast but turns every number into a double, which
+ * holds any literal of at most 15 significant digits exactly and may silently round a longer
+ * one. A literal of 16 or more significant digits needs a run of at least 16 digit-or-dot
+ * characters in the text, so a body without such a run takes the fast path with nothing lost,
+ * and any other body is parsed by lossless-json, which keeps each number's literal text.
+ * (A long digit run inside a string, an id say, only costs the slower parser.)
+ */
+const LONG_NUMBER_RUN = /[0-9.]{16}/;
+
+export interface ParsedJson {
+  data: unknown;
+  /** True when numbers are lossless-json LosslessNumbers (the slow, exact path). */
+  lossless: boolean;
+}
+
+export function parseJsonExact(text: string): ParsedJson {
+  return LONG_NUMBER_RUN.test(text) ? { data: losslessParse(text), lossless: true } : { data: JSON.parse(text), lossless: false };
+}
+
+/** A value parsed by `parseJsonExact`: a plain number, or a number literal kept as text. */
+export function exactValue(v: unknown): ValueResult {
+  if (isLosslessNumber(v)) {
+    const literal = v.value;
+    // Exponent literals (2e3) are converted exactly; plain ones are checked as written.
+    if (/[eE]/.test(literal)) {
+      let d: Decimal;
+      try {
+        d = new Decimal(literal);
+      } catch {
+        return fromDecimalText(literal);
+      }
+      return d.isFinite() ? fromDecimalText(d.toFixed()) : fromDecimalText(literal);
+    }
+    return fromDecimalText(literal);
+  }
+  return normalizeValue(v);
+}
+
+/** JSON text of a parsed value, number literals as they were written. */
+export function stringifyExact(v: unknown, lossless: boolean): string {
+  return (lossless ? losslessStringify(v) : JSON.stringify(v)) ?? 'null';
+}

@@ -1,0 +1,106 @@
+import { Unpackr } from 'msgpackr';
+import { TallyError } from '../core/errors.js';
+import type { RawEvent } from './event.js';
+import { parseJsonExact } from './json.js';
+import { typeName } from './value.js';
+
+/**
+ * The body formats of POST /v1/events, each turned into a list of raw events. A body that
+ * cannot be parsed at all is a 400; inside a parsable body, an element that is not an event
+ * (an NDJSON line that is not JSON, say) becomes a per-event rejection, never a failed request.
+ */
+export type Format = 'json' | 'ndjson' | 'msgpack' | 'cloudevents' | 'cloudevents-batch';
+
+const MEDIA_TYPES: Record<string, Format> = {
+  'application/json': 'json',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+  'application/msgpack': 'msgpack',
+  'application/x-msgpack': 'msgpack',
+  'application/vnd.msgpack': 'msgpack',
+  'application/cloudevents+json': 'cloudevents',
+  'application/cloudevents-batch+json': 'cloudevents-batch',
+};
+
+export function formatOf(contentType: string | undefined): Format {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === '') return 'json';
+  const format = MEDIA_TYPES[type];
+  if (format === undefined) {
+    throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type ${type}; use one of ${Object.keys(MEDIA_TYPES).join(', ')}`);
+  }
+  return format;
+}
+
+// 64-bit integers come back as strings, so a big msgpack integer is checked exactly as text.
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'string' });
+
+/** Parses a body; `maxEvents` is checked before any event is looked at (413 above it). */
+export function parseEvents(format: Format, body: Buffer, maxEvents: number): RawEvent[] {
+  switch (format) {
+    case 'json':
+      return fromJsonDocument(body, 'native', maxEvents);
+    case 'cloudevents':
+      return fromJsonDocument(body, 'cloudevent', maxEvents, 'single');
+    case 'cloudevents-batch':
+      return fromJsonDocument(body, 'cloudevent', maxEvents, 'batch');
+    case 'ndjson':
+      return fromNdjson(body, maxEvents);
+    case 'msgpack':
+      return fromMsgpack(body, maxEvents);
+  }
+}
+
+function fromJsonDocument(body: Buffer, kind: 'native' | 'cloudevent', maxEvents: number, shape: 'any' | 'single' | 'batch' = 'any'): RawEvent[] {
+  let parsed;
+  try {
+    parsed = parseJsonExact(body.toString('utf8'));
+  } catch (e) {
+    throw new TallyError('TALLY_ERR_INVALID_JSON', `body is not valid JSON: ${(e as Error).message}`);
+  }
+  const { data, lossless } = parsed;
+  if (Array.isArray(data) && shape !== 'single') {
+    checkCount(data.length, maxEvents);
+    return data.map((d) => ({ kind, data: d, lossless }));
+  }
+  if (data !== null && typeof data === 'object' && !Array.isArray(data) && shape !== 'batch') return [{ kind, data, lossless }];
+  const expected = shape === 'batch' ? 'an array of CloudEvents' : shape === 'single' ? 'one CloudEvent object' : 'an event object or an array of events';
+  throw new TallyError('TALLY_ERR_INVALID_BODY', `body must be ${expected}, got ${typeName(data)}`);
+}
+
+function fromNdjson(body: Buffer, maxEvents: number): RawEvent[] {
+  const lines = body.toString('utf8').split('\n');
+  const events: RawEvent[] = [];
+  for (const line of lines) {
+    const trimmed = line.trim();
+    if (trimmed === '') continue;
+    if (events.length === maxEvents) checkCount(maxEvents + 1, maxEvents);
+    try {
+      const { data, lossless } = parseJsonExact(trimmed);
+      events.push({ kind: 'native', data, lossless });
+    } catch (e) {
+      events.push({ kind: 'malformed', message: `line is not valid JSON: ${(e as Error).message}` });
+    }
+  }
+  return events;
+}
+
+function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
+  let data: unknown;
+  try {
+    data = unpackr.unpack(body);
+  } catch (e) {
+    throw new TallyError('TALLY_ERR_INVALID_BODY', `body is not valid msgpack: ${(e as Error).message}`);
+  }
+  if (Array.isArray(data)) {
+    checkCount(data.length, maxEvents);
+    return data.map((d) => ({ kind: 'native', data: d, lossless: false }));
+  }
+  if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false }];
+  throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack body must be a map or an array of maps, got ${typeName(data)}`);
+}
+
+function checkCount(n: number, max: number): void {
+  if (n > max) throw new TallyError('TALLY_ERR_BATCH_TOO_LARGE', `request has more than ${max} events (TALLY_INGEST_MAX_EVENTS); split it`);
+}

@@ -1,0 +1,36 @@
+import { isTallyError } from '../core/errors.js';
+import type { IngestConfig } from '../core/config.js';
+import { tenantOf, type Route } from '../api/http/types.js';
+import type { IngestMetrics } from './metrics.js';
+import { formatOf, parseEvents } from './parse.js';
+import type { IngestService } from './service.js';
+
+const REFUSAL_REASON: Record<string, string> = {
+  TALLY_ERR_INGEST_OVERLOADED: 'overloaded',
+  TALLY_ERR_STORE_UNAVAILABLE: 'store_unavailable',
+  TALLY_ERR_SHUTTING_DOWN: 'shutting_down',
+  TALLY_ERR_BATCH_TOO_LARGE: 'too_large',
+  TALLY_ERR_INVALID_JSON: 'unparsable',
+  TALLY_ERR_INVALID_BODY: 'unparsable',
+  TALLY_ERR_UNSUPPORTED_MEDIA_TYPE: 'unparsable',
+};
+
+/** `POST /v1/events`: 202 with per-event results once every accepted event is committed. */
+export function eventsRoute(service: IngestService, config: IngestConfig, metrics: IngestMetrics): Route {
+  return {
+    method: 'POST',
+    pattern: '/v1/events',
+    access: 'tenant',
+    handler: async (req) => {
+      try {
+        const raws = parseEvents(formatOf(req.headers['content-type']), req.body, config.maxEvents);
+        const result = await service.ingest(tenantOf(req), raws);
+        return { status: 202, body: result };
+      } catch (e) {
+        const reason = isTallyError(e) ? REFUSAL_REASON[e.code] : undefined;
+        if (reason !== undefined) metrics.refused.inc({ reason });
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import type { EventRow } from './event.js';
+
+/** Where accepted events are committed. `insert` resolves only once the rows are durable. */
+export interface EventWriter {
+  insert(rows: readonly EventRow[]): Promise<void>;
+  /** Resolves when the store could take an insert now (used to recover after a failure). */
+  probe(): Promise<void>;
+}
+
+export function clickHouseEventWriter(store: ClickHouseStore): EventWriter {
+  const table = store.table('raw_events_v1');
+  return {
+    insert: async (rows) => {
+      await store.client.insert({ table, values: rows as EventRow[], format: 'JSONEachRow' });
+    },
+    probe: () => store.ping(),
+  };
+}
+
+/**
+ * A fault seam around a writer, for tests and failure drills: while `fail` is set every insert
+ * and probe is refused; `delayMs` makes inserts slow. The rows of a refused insert are not
+ * written.
+ */
+export interface FaultControl {
+  fail: Error | undefined;
+  delayMs: number;
+}
+
+export function faultyWriter(inner: EventWriter, control: FaultControl): EventWriter {
+  return {
+    insert: async (rows) => {
+      if (control.delayMs > 0) await new Promise((r) => setTimeout(r, control.delayMs));
+      if (control.fail !== undefined) throw control.fail;
+      await inner.insert(rows);
+    },
+    probe: async () => {
+      if (control.fail !== undefined) throw control.fail;
+      await inner.probe();
+    },
+  };
+}
