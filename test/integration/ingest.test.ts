@@ -45,13 +45,12 @@ async function stored(ids: string[], tenantId = tenant.id): Promise<StoredRow[]>
   return rs.json<StoredRow>();
 }
 
-const event = (over: Record<string, unknown> = {}) => ({ id: uid(), customer: 'acme', meter: 'api_calls', value: '1', ...over });
+const event = (over: Record<string, unknown> = {}): Record<string, unknown> & { id: string } => ({ id: uid(), customer: 'acme', meter: 'api_calls', value: '1', ...over });
 
 describe('formats', () => {
   it('one JSON object: accepted and stored exactly', async () => {
-    const e = event({ value: '12.5', timestamp: '2026-11-22T10:00:00.123Z', properties: { region: 'eu', n: 3 } });
     const ts = iso(-60_000);
-    e.timestamp = ts;
+    const e = event({ value: '12.5', timestamp: ts, properties: { region: 'eu', n: 3 } });
     const r = await post(e);
     expect(r).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, rejected: [] } });
     const [row] = await stored([e.id]);
@@ -256,6 +255,23 @@ describe('dedup by (tenant, id)', () => {
     expect(results.reduce((n, r) => n + r.body.accepted, 0)).toBe(1);
     expect(results.reduce((n, r) => n + r.body.duplicates, 0)).toBe(7);
     expect(await stored([e.id])).toHaveLength(1);
+  });
+
+  it('copies ingest could not recognise (another node, a restart) collapse to the first accepted one in events_v1', async () => {
+    const e = event({ value: '10' });
+    expect((await post(e)).body.accepted).toBe(1);
+    const raw = api.stores.clickhouse.table('raw_events_v1');
+    // A later copy with other content, as another node would have written it.
+    await api.stores.clickhouse.client.command({
+      query: `INSERT INTO ${raw} SELECT tenant_id, id, customer, meter, toDecimal128('99', 6), timestamp - INTERVAL 1 HOUR, '{"late":true}', ingested_at + INTERVAL 1 SECOND FROM ${raw} WHERE id = {id:String}`,
+      query_params: { id: e.id },
+    });
+    const rs = await api.stores.clickhouse.client.query({
+      query: `SELECT toString(value) AS value, properties, copies FROM ${api.stores.clickhouse.table('events_v1')} WHERE tenant_id = {t:String} AND id = {id:String}`,
+      query_params: { t: tenant.id, id: e.id },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([{ value: '10', properties: '{}', copies: '2' }]);
   });
 
   it('the same id from another tenant is a different event', async () => {

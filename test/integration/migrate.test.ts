@@ -46,7 +46,7 @@ describe(`migrations (Postgres ${process.env.DATABASE_URL ? 'server' : 'PGlite'}
     const pgAfterFirst = await pgTables();
     const chAfterFirst = await chSchema();
     expect(pgAfterFirst).toEqual(expect.arrayContaining(['schema_migrations', 'tenants', 'api_keys']));
-    expect(await chTables()).toEqual(expect.arrayContaining(['schema_migrations', 'raw_events_v1']));
+    expect(await chTables()).toEqual(expect.arrayContaining(['schema_migrations', 'raw_events_v1', 'events_v1']));
 
     const second = await migrateAll(stores);
     expect(second).toEqual({ postgres: [], clickhouse: [] });

@@ -5,6 +5,7 @@ import { migrateAll } from '../../core/migrate.js';
 import { createApi } from '../../api/app.js';
 import type { HttpServer } from '../../api/http/server.js';
 import type { Route } from '../../api/http/types.js';
+import type { EventWriter } from '../../ingest/writer.js';
 import { openTestStores, type TestStores } from './stores.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -21,7 +22,9 @@ export interface TestApi {
 }
 
 /** The real API on real (fresh, migrated) stores, listening on a free loopback port. */
-export async function startTestApi(opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[] } = {}): Promise<TestApi> {
+export async function startTestApi(
+  opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[]; wrapWriter?: (w: EventWriter) => EventWriter } = {},
+): Promise<TestApi> {
   const stores = await openTestStores(opts.env);
   await migrateAll(stores);
   const adminKey = opts.adminKey === null ? undefined : (opts.adminKey ?? ADMIN_KEY);
@@ -32,6 +35,7 @@ export async function startTestApi(opts: { env?: Env; adminKey?: string | null; 
     registry: createRegistry(),
     adminKey,
     extraRoutes: opts.extraRoutes ?? [],
+    ...(opts.wrapWriter ? { wrapWriter: opts.wrapWriter } : {}),
   });
   const port = await server.listen();
   const url = `http://127.0.0.1:${port}`;
