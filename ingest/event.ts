@@ -55,7 +55,6 @@ export type Validated = { ok: true; row: EventRow } | { ok: false; rejection: Re
 
 const NATIVE_FIELDS = new Set(['id', 'customer', 'meter', 'value', 'timestamp', 'properties']);
 const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_TEXT = 256;
 

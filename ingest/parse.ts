@@ -62,7 +62,7 @@ function fromJsonDocument(body: Buffer, kind: 'native' | 'cloudevent', maxEvents
   const { data, lossless } = parsed;
   if (Array.isArray(data) && shape !== 'single') {
     checkCount(data.length, maxEvents);
-    return data.map((d) => ({ kind, data: d, lossless }));
+    return (data as unknown[]).map((d) => ({ kind, data: d, lossless }));
   }
   if (data !== null && typeof data === 'object' && !Array.isArray(data) && shape !== 'batch') return [{ kind, data, lossless }];
   const expected = shape === 'batch' ? 'an array of CloudEvents' : shape === 'single' ? 'one CloudEvent object' : 'an event object or an array of events';
@@ -95,7 +95,7 @@ function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   }
   if (Array.isArray(data)) {
     checkCount(data.length, maxEvents);
-    return data.map((d) => ({ kind: 'native', data: d, lossless: false }));
+    return (data as unknown[]).map((d) => ({ kind: 'native' as const, data: d, lossless: false }));
   }
   if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false }];
   throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack body must be a map or an array of maps, got ${typeName(data)}`);

@@ -252,8 +252,8 @@ describe('dedup by (tenant, id)', () => {
   it('concurrent resends of one id: exactly one is accepted', async () => {
     const e = event();
     const results = await Promise.all(Array.from({ length: 8 }, () => post(e)));
-    expect(results.reduce((n, r) => n + r.body.accepted, 0)).toBe(1);
-    expect(results.reduce((n, r) => n + r.body.duplicates, 0)).toBe(7);
+    expect(results.reduce((n: number, r) => n + (r.body.accepted as number), 0)).toBe(1);
+    expect(results.reduce((n: number, r) => n + (r.body.duplicates as number), 0)).toBe(7);
     expect(await stored([e.id])).toHaveLength(1);
   });
 

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { pack } from 'msgpackr';
+import { randomToken } from '../core/ids.js';
+import { machine, printTable, writeResult } from './lib/report.js';
+import { runLoad, script } from './lib/servers.js';
+import { startTally } from './lib/tally.js';
+
+/**
+ * ingest-batch (../shared/BENCH.md): 1,000 events per POST /v1/events, JSON and msgpack,
+ * 10 connections, acknowledged after commit. Reference in the same run: the engine's own
+ * INSERT ... SELECT ... FROM numbers(N) rate for the same row shape.
+ */
+const duration = Number(process.env.BENCH_DURATION ?? 20);
+const connections = 10;
+const perRequest = 1000;
+let n = 0;
+const events = () => {
+  const tag = randomToken(6);
+  return Array.from({ length: perRequest }, () => {
+    n++;
+    return { id: `b${n}_${tag}`, customer: `c${n % 1000}`, meter: 'api_calls', value: String(n % 100) };
+  });
+};
+
+const ref = JSON.parse(execFileSync(process.execPath, [script('dist/bench/refs/engine-insert.js')], { encoding: 'utf8' }).trim().split('\n').pop()!) as {
+  rows: number;
+  expected: number;
+  seconds: number;
+};
+const engineRate = ref.rows / ref.seconds;
+const checks = [`engine reference: ${ref.rows} of ${ref.expected} rows in ${ref.seconds.toFixed(2)} s`];
+let verified = ref.rows === ref.expected;
+
+const tally = await startTally();
+const headers = (type: string) => ({ 'content-type': type, authorization: tally.auth });
+const json = await runLoad({
+  url: `${tally.server.url}/v1/events`,
+  connections,
+  durationSec: duration,
+  headers: headers('application/json'),
+  makeBody: () => {
+    const ev = events();
+    return { body: JSON.stringify(ev), ids: ev.map((e) => e.id) };
+  },
+});
+const msgpack = await runLoad({
+  url: `${tally.server.url}/v1/events`,
+  connections,
+  durationSec: duration,
+  headers: headers('application/msgpack'),
+  makeBody: () => {
+    const ev = events();
+    return { body: pack(ev), ids: ev.map((e) => e.id) };
+  },
+});
+const rss = tally.rss.stop();
+const check = await tally.stopAndVerify([...json.acked, ...msgpack.acked]);
+verified &&= check.ok;
+checks.push(`tally: ${check.detail}`);
+
+const rows: Record<string, string | number>[] = [
+  { variant: 'engine INSERT ... SELECT FROM numbers', 'events/s': Math.floor(engineRate), 'p50 ms': '', 'p99 ms': '', 'non-2xx': '', 'max RSS MiB': '' },
+  { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': rss },
+  { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': rss },
+];
+printTable(rows);
+const ratios = {
+  'tally JSON / engine insert-select (aim ≥ 0.5)': json.eventsPerSec / engineRate,
+  'tally msgpack / engine insert-select (aim ≥ 0.5)': msgpack.eventsPerSec / engineRate,
+};
+for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v.toFixed(3)}`);
+console.log(checks.join('\n'));
+writeResult({
+  name: 'ingest-batch',
+  description: '1,000 events per POST /v1/events, JSON then msgpack, 10 connections, each 202 sent only after commit; the reference is the engine inserting the same row shape from numbers(N) in a separate process.',
+  unit: 'acknowledged events per second',
+  machine: machine(),
+  parameters: { connections, perRequest, durationSec: duration },
+  rows,
+  ratios,
+  verified,
+  verification: checks.join('; '),
+  finishedAt: new Date().toISOString(),
+});
+process.exitCode = verified ? 0 : 1;

@@ -1,0 +1,96 @@
+import pg from 'pg';
+import { randomToken } from '../core/ids.js';
+import { machine, printTable, writeResult } from './lib/report.js';
+import { runLoad, sampleRss, script, spawnServer, type LoadResult } from './lib/servers.js';
+import { startTally } from './lib/tally.js';
+
+/**
+ * ingest-single (../shared/BENCH.md): one event per POST /v1/events as JSON, 50 connections,
+ * acknowledged only after commit. References in the same run: a no-op uWS handler answering
+ * the same POST, and node:http + pg doing one INSERT per event.
+ */
+const duration = Number(process.env.BENCH_DURATION ?? 20);
+const connections = 50;
+let n = 0;
+const oneEvent = () => {
+  const id = `e${n++}_${randomToken(6)}`;
+  return { body: JSON.stringify({ id, customer: `c${n % 1000}`, meter: 'api_calls', value: '1' }), ids: [id] };
+};
+
+const rows: Record<string, string | number>[] = [];
+const checks: string[] = [];
+let verified = true;
+const row = (variant: string, r: LoadResult, rss: number) => {
+  rows.push({ variant, 'events/s': r.eventsPerSec, 'p50 ms': r.p50, 'p99 ms': r.p99, 'non-2xx': r.non2xx, errors: r.errors, 'max RSS MiB': rss });
+};
+
+// 1. no-op uWS
+{
+  const s = await spawnServer(script('dist/bench/refs/noop-uws.js'), [], {});
+  const rss = sampleRss(s.pid);
+  const r = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
+  row('no-op uWS handler', r, rss.stop());
+  await s.stop();
+}
+
+// 2. node:http + pg, one INSERT per event, on the Postgres server
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+let pgRef: LoadResult | undefined;
+try {
+  const dbName = `tally_bench_${randomToken(8)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const u = new URL(serverUrl);
+  u.pathname = `/${dbName}`;
+  const s = await spawnServer(script('dist/bench/refs/http-pg.js'), [], { REF_DATABASE_URL: u.toString() });
+  const rss = sampleRss(s.pid);
+  pgRef = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
+  row('node:http + pg INSERT per event', pgRef, rss.stop());
+  await s.stop();
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  const { rows: [found] } = await c.query<{ n: string }>('SELECT count(*) AS n FROM ref_events WHERE id = ANY($1)', [pgRef.acked]);
+  await c.end();
+  const ok = Number(found!.n) === pgRef.acked.length;
+  verified &&= ok;
+  checks.push(`pg reference: ${found!.n} of ${pgRef.acked.length} acknowledged rows stored`);
+  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  await admin.end();
+} catch (e) {
+  checks.push(`pg reference unavailable: ${(e as Error).message}`);
+}
+
+// 3. Tally
+const tally = await startTally();
+const t = await runLoad({
+  url: `${tally.server.url}/v1/events`,
+  connections,
+  durationSec: duration,
+  headers: { 'content-type': 'application/json', authorization: tally.auth },
+  makeBody: oneEvent,
+});
+row('tally (chDB embedded)', t, tally.rss.stop());
+const check = await tally.stopAndVerify(t.acked);
+verified &&= check.ok;
+checks.push(`tally: ${check.detail}`);
+
+printTable(rows);
+const noop = rows[0]!['events/s'] as number;
+const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.eventsPerSec / noop };
+if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
+for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v.toFixed(2)}`);
+console.log(checks.join('\n'));
+writeResult({
+  name: 'ingest-single',
+  description: 'One event per POST /v1/events (JSON), 50 connections, each 202 sent only after the event is committed; autocannon in the benchmark process.',
+  unit: 'acknowledged events per second',
+  machine: machine(),
+  parameters: { connections, durationSec: duration, flushMs: process.env.TALLY_INGEST_FLUSH_MS ?? 'default', concurrency: process.env.TALLY_INGEST_FLUSH_CONCURRENCY ?? 'default' },
+  rows,
+  ratios,
+  verified,
+  verification: checks.join('; '),
+  finishedAt: new Date().toISOString(),
+});
+process.exitCode = verified ? 0 : 1;

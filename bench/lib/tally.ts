@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openClickHouse } from '../../core/clickhouse.js';
+import { sampleRss, script, spawnServer, type ServerProcess } from './servers.js';
+
+const ADMIN = 'bench-admin-key-0123456789abcdef';
+
+/** A Tally server on the embedded stores in a fresh data dir, with one tenant. */
+export interface TallyUnderTest {
+  server: ServerProcess;
+  dataDir: string;
+  tenantId: string;
+  auth: string;
+  rss: { stop(): number };
+  /** Stops the server, then checks the stored events against what was acknowledged. */
+  stopAndVerify(acked: readonly string[]): Promise<{ ok: boolean; detail: string }>;
+}
+
+export async function startTally(env: Record<string, string> = {}): Promise<TallyUnderTest> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-'));
+  const server = await spawnServer(script('bin/tally.js'), ['start'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, ...env });
+  const res = await fetch(`${server.url}/v1/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: '{"name":"bench"}',
+  });
+  const tenant = (await res.json()) as { id: string; api_key: string };
+  const rss = sampleRss(server.pid);
+  return {
+    server,
+    dataDir,
+    tenantId: tenant.id,
+    auth: `Bearer ${tenant.api_key}`,
+    rss,
+    stopAndVerify: async (acked) => {
+      const code = await server.stop();
+      if (code !== 0) return { ok: false, detail: `server exited with ${code}` };
+      try {
+        return await verifyExactlyOnce(dataDir, tenant.id, acked);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * Every acknowledged event is stored exactly once, nothing is stored twice, and the
+ * deduplicated view has one row per stored id. Events committed whose 202 was cut off when
+ * the load generator stopped are counted but allowed.
+ */
+async function verifyExactlyOnce(dataDir: string, tenantId: string, acked: readonly string[]): Promise<{ ok: boolean; detail: string }> {
+  const ch = await openClickHouse({ url: undefined, database: 'tally', dataDir });
+  try {
+    const rs = await ch.client.query({
+      query: `SELECT id, count() AS n FROM ${ch.table('raw_events_v1')} WHERE tenant_id = {t:String} GROUP BY id`,
+      query_params: { t: tenantId },
+      format: 'JSONCompactEachRow',
+    });
+    const counts = new Map((await rs.json<[string, string]>()).map(([id, n]) => [id, Number(n)]));
+    const view = await ch.client.query({
+      query: `SELECT count() AS n FROM ${ch.table('events_v1')} WHERE tenant_id = {t:String}`,
+      query_params: { t: tenantId },
+      format: 'JSONEachRow',
+    });
+    const [v] = await view.json<{ n: string }>();
+    const missing = acked.filter((id) => counts.get(id) === undefined).length;
+    const twice = [...counts.values()].filter((n) => n !== 1).length;
+    const unackedStored = counts.size - new Set(acked).size;
+    const ok = missing === 0 && twice === 0 && Number(v!.n) === counts.size && acked.length === new Set(acked).size;
+    return {
+      ok,
+      detail: `${acked.length} acknowledged events: ${missing} missing, ${twice} stored more than once; ${unackedStored} committed while their 202 was cut off at the end of the run; events_v1 rows ${v!.n} for ${counts.size} ids`,
+    };
+  } finally {
+    await ch.close();
+  }
+}
