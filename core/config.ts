@@ -119,6 +119,17 @@ const EnvSchema = z.object({
   TALLY_PG_POOL_SIZE: int('TALLY_PG_POOL_SIZE', 1, 1000, 10),
   TALLY_AUTH_CACHE_SECONDS: int('TALLY_AUTH_CACHE_SECONDS', 0, 3600, 60),
   TALLY_HEALTH_TIMEOUT_MS: int('TALLY_HEALTH_TIMEOUT_MS', 50, 60_000, 2_000),
+  TALLY_PGLITE_SHARED_BUFFERS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = raw === undefined || raw.trim() === '' ? '32MB' : raw.trim();
+      if (!/^[1-9]\d{0,5}(kB|MB|GB)$/.test(v)) {
+        ctx.addIssue({ code: 'custom', message: `must be a Postgres memory size such as 32MB or 1GB (got "${raw}")` });
+        return z.NEVER;
+      }
+      return v;
+    }),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -139,7 +150,7 @@ export interface Config {
   readonly dataDir: string;
   readonly adminKey: string | undefined;
   readonly clickhouse: { readonly url: string | undefined; readonly database: string };
-  readonly postgres: { readonly url: string | undefined; readonly poolSize: number };
+  readonly postgres: { readonly url: string | undefined; readonly poolSize: number; readonly embeddedSharedBuffers: string };
   readonly stripe: {
     readonly secretKey: string | undefined;
     readonly webhookSecret: string | undefined;
@@ -197,7 +208,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dataDir: path.resolve(cwd, e.TALLY_DATA_DIR),
     adminKey: e.TALLY_ADMIN_KEY,
     clickhouse: { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE },
-    postgres: { url: e.DATABASE_URL, poolSize: e.TALLY_PG_POOL_SIZE },
+    postgres: { url: e.DATABASE_URL, poolSize: e.TALLY_PG_POOL_SIZE, embeddedSharedBuffers: e.TALLY_PGLITE_SHARED_BUFFERS },
     stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
     logLevel: e.LOG_LEVEL,
     http: {
@@ -254,6 +265,7 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_PG_POOL_SIZE', default: '10', meaning: 'Postgres connections (server mode; embedded uses 1)' },
   { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached' },
   { variable: 'TALLY_HEALTH_TIMEOUT_MS', default: '2000', meaning: 'store ping timeout for /readyz' },
+  { variable: 'TALLY_PGLITE_SHARED_BUFFERS', default: '32MB', meaning: 'shared_buffers of the embedded Postgres' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

@@ -1,9 +1,15 @@
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { withTimeout } from './clickhouse.js';
+import { packageRoot } from './paths.js';
+
+const execFileAsync = promisify(execFile);
+const INITDB = "const { PGlite } = await import('@electric-sql/pglite'); await (await PGlite.create(process.argv[1])).close();";
 
 /**
  * Postgres behind one small interface. With a URL it is a server; without, PGlite runs the
@@ -29,6 +35,8 @@ export interface PostgresOptions {
   url: string | undefined;
   poolSize: number;
   dataDir: string;
+  /** shared_buffers of the embedded engine (Postgres' 128MB default costs ~100 MB of RSS). */
+  embeddedSharedBuffers?: string;
 }
 
 // NUMERIC stays a string (pg's default); BIGINT (int8) too. Dates come back as JS Dates only
@@ -45,7 +53,12 @@ export async function openPostgres(opts: PostgresOptions): Promise<PostgresStore
   mkdirSync(dir, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db: PGlite = await PGlite.create(dir);
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    // initdb grows the WASM heap to ~750 MB, which this process would keep; a reopened
+    // database needs about a third of that. So initdb runs once in a short-lived child.
+    await execFileAsync(process.execPath, ['--input-type=module', '-e', INITDB, dir], { cwd: packageRoot() });
+  }
+  const db: PGlite = await PGlite.create(dir, { postgresqlconf: [`shared_buffers=${opts.embeddedSharedBuffers ?? '32MB'}`] });
   const server: PGLiteSocketServer = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
   await server.start();
   const [host, port] = splitHostPort(server.getServerConn());

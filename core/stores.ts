@@ -16,7 +16,12 @@ export async function openStores(config: Config): Promise<Stores> {
   let clickhouse: ClickHouseStore | undefined;
   try {
     clickhouse = await openClickHouse({ url: config.clickhouse.url, database: config.clickhouse.database, dataDir: config.dataDir });
-    const postgres = await openPostgres({ url: config.postgres.url, poolSize: config.postgres.poolSize, dataDir: config.dataDir });
+    const postgres = await openPostgres({
+      url: config.postgres.url,
+      poolSize: config.postgres.poolSize,
+      dataDir: config.dataDir,
+      embeddedSharedBuffers: config.postgres.embeddedSharedBuffers,
+    });
     const ch = clickhouse;
     let closing: Promise<void> | undefined;
     return {

@@ -26,8 +26,31 @@ function daysIn(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
-/** `YYYY-MM-DD hh:mm:ss.sss` in UTC: what ClickHouse parses into DateTime64(3, 'UTC'). */
+const DAY_MS = 86_400_000;
+let cachedDay = Number.NaN;
+let cachedDayText = '';
+
+/**
+ * `YYYY-MM-DD hh:mm:ss.sss` in UTC: what ClickHouse parses into DateTime64(3, 'UTC'). On the
+ * ingest hot path: the date part is cached (events of a batch mostly share a day) and the time
+ * of day is plain integer arithmetic.
+ */
 export function clickhouseTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  }
+  let rest = ms - day * DAY_MS;
+  const milli = rest % 1000;
+  rest = (rest - milli) / 1000;
+  const sec = rest % 60;
+  rest = (rest - sec) / 60;
+  const min = rest % 60;
+  const hour = (rest - min) / 60;
+  return `${cachedDayText} ${two(hour)}:${two(min)}:${two(sec)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }

@@ -19,7 +19,7 @@ describe('config', () => {
     expect(c.host).toBe('0.0.0.0');
     expect(c.dataDir).toBe(path.resolve('/srv', '.tally'));
     expect(c.clickhouse).toEqual({ url: undefined, database: 'tally' });
-    expect(c.postgres).toEqual({ url: undefined, poolSize: 10 });
+    expect(c.postgres).toEqual({ url: undefined, poolSize: 10, embeddedSharedBuffers: '32MB' });
     expect(c.adminKey).toBeUndefined();
     expect(c.logLevel).toBe('info');
     expect(c.http).toEqual({ maxBodyBytes: 5 * 1024 * 1024, shutdownTimeoutMs: 10_000, healthTimeoutMs: 2_000 });
@@ -96,6 +96,12 @@ describe('config', () => {
     ['TALLY_PG_POOL_SIZE', '0', /from 1 to 1000/],
     ['TALLY_AUTH_CACHE_SECONDS', '99999', /from 0 to 3600/],
     ['TALLY_HEALTH_TIMEOUT_MS', '1', /from 50 to/],
+    ['TALLY_PGLITE_SHARED_BUFFERS', 'lots', /memory size such as 32MB/],
+    ['TALLY_PGLITE_SHARED_BUFFERS', '16mb', /memory size/],
+    ['TALLY_INGEST_MAX_EVENTS', '0', /from 1 to/],
+    ['TALLY_EVENT_MAX_AGE_SECONDS', 'forever', /whole number/],
+    ['TALLY_INGEST_FLUSH_CONCURRENCY', '65', /from 1 to 64/],
+    ['TALLY_INGEST_MAX_BUFFERED', '0', /from 1 to/],
   ])('rejects %s=%j naming the variable and what is allowed', (variable, value, message) => {
     const found = problems({ [variable]: value });
     expect(found).toHaveLength(1);
