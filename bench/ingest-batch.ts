@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { pack } from 'msgpackr';
 import { randomToken } from '../core/ids.js';
-import { machine, printTable, writeResult } from './lib/report.js';
+import { finishBenchmark } from './lib/report.js';
 import { runLoad, script } from './lib/servers.js';
 import { startTally } from './lib/tally.js';
 
@@ -63,23 +63,16 @@ const rows: Record<string, string | number>[] = [
   { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': rss },
   { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': rss },
 ];
-printTable(rows);
-const ratios = {
-  'tally JSON / engine insert-select (aim ≥ 0.5)': json.eventsPerSec / engineRate,
-  'tally msgpack / engine insert-select (aim ≥ 0.5)': msgpack.eventsPerSec / engineRate,
-};
-for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v.toFixed(3)}`);
-console.log(checks.join('\n'));
-writeResult({
+finishBenchmark({
   name: 'ingest-batch',
   description: '1,000 events per POST /v1/events, JSON then msgpack, 10 connections, each 202 sent only after commit; the reference is the engine inserting the same row shape from numbers(N) in a separate process.',
   unit: 'acknowledged events per second',
-  machine: machine(),
   parameters: { connections, perRequest, durationSec: duration },
   rows,
-  ratios,
+  ratios: {
+    'tally JSON / engine insert-select (aim ≥ 0.5)': json.eventsPerSec / engineRate,
+    'tally msgpack / engine insert-select (aim ≥ 0.5)': msgpack.eventsPerSec / engineRate,
+  },
   verified,
-  verification: checks.join('; '),
-  finishedAt: new Date().toISOString(),
+  checks,
 });
-process.exitCode = verified ? 0 : 1;

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { randomToken } from '../core/ids.js';
-import { machine, printTable, writeResult } from './lib/report.js';
+import { finishBenchmark } from './lib/report.js';
 import { runLoad, sampleRss, script, spawnServer, type LoadResult } from './lib/servers.js';
 import { startTally } from './lib/tally.js';
 
@@ -75,22 +75,16 @@ const check = await tally.stopAndVerify(t.acked);
 verified &&= check.ok;
 checks.push(`tally: ${check.detail}`);
 
-printTable(rows);
 const noop = rows[0]!['events/s'] as number;
 const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.eventsPerSec / noop };
 if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
-for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v.toFixed(2)}`);
-console.log(checks.join('\n'));
-writeResult({
+finishBenchmark({
   name: 'ingest-single',
   description: 'One event per POST /v1/events (JSON), 50 connections, each 202 sent only after the event is committed; autocannon in the benchmark process.',
   unit: 'acknowledged events per second',
-  machine: machine(),
   parameters: { connections, durationSec: duration, flushMs: process.env.TALLY_INGEST_FLUSH_MS ?? 'default', concurrency: process.env.TALLY_INGEST_FLUSH_CONCURRENCY ?? 'default' },
   rows,
   ratios,
   verified,
-  verification: checks.join('; '),
-  finishedAt: new Date().toISOString(),
+  checks,
 });
-process.exitCode = verified ? 0 : 1;

@@ -60,6 +60,19 @@ export function printTable(rows: readonly Record<string, string | number>[]): vo
   for (const r of rows) console.log(line(cols.map((c) => String(r[c] ?? ''))));
 }
 
+/**
+ * The end of every benchmark: print the table, the ratios and what the post-run check found,
+ * write bench/results/<name>.json, and fail the process if the check failed.
+ */
+export function finishBenchmark(r: Omit<BenchResult, 'machine' | 'finishedAt' | 'verification'> & { checks: readonly string[] }): void {
+  printTable(r.rows);
+  for (const [k, v] of Object.entries(r.ratios)) console.log(`${k}: ${v.toFixed(3)}`);
+  console.log(r.checks.join('\n'));
+  const { checks, ...rest } = r;
+  writeResult({ ...rest, machine: machine(), verification: checks.join('; '), finishedAt: new Date().toISOString() });
+  process.exitCode = r.verified ? 0 : 1;
+}
+
 /** bench/RESULTS.md from every result file present. */
 export function renderResultsMarkdown(): string {
   const files = readdirSync(resultsDir()).filter((f) => f.endsWith('.json')).sort();
