@@ -127,3 +127,20 @@ describe('slow store', () => {
     for (const { i } of overloaded) expect(counts.has(`s${i}_a`)).toBe(false);
   });
 });
+
+describe('shutdown during ingest', () => {
+  it('requests in flight when the server stops still get their 202, and their events are committed', async () => {
+    const control: FaultControl = { fail: undefined, delayMs: 400 };
+    const { post, countById } = await start(control);
+    const pending = Promise.all([0, 1, 2].map((i) => post([ev(`sd${i}_a`), ev(`sd${i}_b`)])));
+    await new Promise((r) => setTimeout(r, 100)); // inserts are now in flight (slowed to 400 ms)
+    const stopped = api!.server.stop();
+    const results = await pending;
+    await stopped;
+    for (const r of results) expect(r.status).toBe(202);
+    const counts = await countById();
+    for (const i of [0, 1, 2]) for (const s of ['a', 'b']) expect(counts.get(`sd${i}_${s}`)).toBe(1);
+    await api!.stores.cleanup();
+    api = undefined;
+  });
+});

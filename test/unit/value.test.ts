@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { fromDecimalText, normalizeValue } from '../../ingest/value.js';
+import { exactValue, parseJsonExact } from '../../ingest/json.js';
+
+describe('event values', () => {
+  it.each([
+    ['0', '0'],
+    ['-0', '0'],
+    ['+5', '5'],
+    ['0005.100', '5.1'],
+    ['-0.000001', '-0.000001'],
+    ['99999999999999999999.999999', '99999999999999999999.999999'],
+    ['1.000000000', '1'],
+  ])('decimal text %j is canonical %j', (text, canonical) => {
+    expect(fromDecimalText(text)).toEqual({ ok: true, value: canonical });
+  });
+
+  it.each([
+    [0.1, '0.1'],
+    [-2.5, '-2.5'],
+    [123456789012345, '123456789012345'],
+    [0.000001, '0.000001'],
+  ])('number %d is %j', (n, text) => {
+    expect(normalizeValue(n)).toEqual({ ok: true, value: text });
+  });
+
+  it.each([
+    ['1.', 'TALLY_ERR_VALUE_INVALID'],
+    ['.5', 'TALLY_ERR_VALUE_INVALID'],
+    ['1,5', 'TALLY_ERR_VALUE_INVALID'],
+    ['0x10', 'TALLY_ERR_VALUE_INVALID'],
+    ['1e5', 'TALLY_ERR_VALUE_INVALID'],
+    ['', 'TALLY_ERR_VALUE_INVALID'],
+    ['0.0000001', 'TALLY_ERR_VALUE_TOO_PRECISE'],
+    ['100000000000000000000', 'TALLY_ERR_VALUE_OUT_OF_RANGE'],
+  ])('decimal text %j is refused with %s', (text, code) => {
+    expect(fromDecimalText(text)).toMatchObject({ ok: false, code });
+  });
+
+  it.each([
+    [Number.NaN, 'TALLY_ERR_VALUE_INVALID'],
+    [Number.POSITIVE_INFINITY, 'TALLY_ERR_VALUE_INVALID'],
+    [1e-7, 'TALLY_ERR_VALUE_TOO_PRECISE'],
+    [0.30000000000000004, 'TALLY_ERR_VALUE_TOO_PRECISE'],
+    [1e21, 'TALLY_ERR_VALUE_OUT_OF_RANGE'],
+    [null, 'TALLY_ERR_VALUE_INVALID'],
+  ])('%s is refused with %s', (v, code) => {
+    expect(normalizeValue(v)).toMatchObject({ ok: false, code });
+  });
+
+  it('takes the exact path for long literals and checks them as written', () => {
+    const long = parseJsonExact('{"v": 0.1000000000000000001, "w": 1234567890123456789}');
+    expect(long.lossless).toBe(true);
+    const { v, w } = long.data as { v: unknown; w: unknown };
+    expect(exactValue(v)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
+    expect(exactValue(w)).toEqual({ ok: true, value: '1234567890123456789' });
+    const short = parseJsonExact('{"v": 0.25}');
+    expect(short.lossless).toBe(false);
+    expect(exactValue((short.data as { v: unknown }).v)).toEqual({ ok: true, value: '0.25' });
+  });
+
+  it('a random decimal of at most 15 significant digits survives a double exactly (why the fast path is safe)', () => {
+    for (let i = 0; i < 5000; i++) {
+      const digits = 1 + Math.floor(Math.random() * 15);
+      let s = '';
+      for (let d = 0; d < digits; d++) s += String(Math.floor(Math.random() * 10));
+      const decimals = Math.min(6, Math.floor(Math.random() * (digits + 1)));
+      const intPart = s.slice(0, digits - decimals).replace(/^0+/, '') || '0'; // JSON allows no leading zeros
+      const literal = decimals === 0 ? intPart : `${intPart}.${s.slice(digits - decimals)}`;
+      expect(normalizeValue(JSON.parse(literal)), literal).toEqual(fromDecimalText(literal));
+      // And whichever path the parser picks, the result is the same.
+      expect(exactValue((parseJsonExact(`{"v": ${literal}}`).data as { v: unknown }).v), literal).toEqual(fromDecimalText(literal));
+    }
+  });
+});
