@@ -9,6 +9,8 @@ import { createHttpServer, type HttpServer } from './http/server.js';
 import type { Route } from './http/types.js';
 import { healthRoutes } from './routes/health.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { meterRoutes } from '../aggregator/meter-routes.js';
+import { pgMeterRepository } from '../aggregator/meters.js';
 import { InsertBatcher } from '../ingest/batcher.js';
 import { RecentIds } from '../ingest/dedup.js';
 import { ingestMetrics } from '../ingest/metrics.js';
@@ -59,6 +61,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     }),
     ...tenantRoutes(tenants),
     eventsRoute(ingest, config.ingest, im),
+    ...meterRoutes(pgMeterRepository(stores.postgres)),
     ...(deps.extraRoutes ?? []),
   ];
   const http: HttpServer = createHttpServer({

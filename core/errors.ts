@@ -18,6 +18,8 @@ export const ERRORS = {
   TALLY_ERR_INVALID_VALUE: { status: 400, retryable: false },
   TALLY_ERR_UNKNOWN_FIELD: { status: 400, retryable: false },
   TALLY_ERR_TOO_LONG: { status: 400, retryable: false },
+  TALLY_ERR_ALREADY_EXISTS: { status: 409, retryable: false },
+  TALLY_ERR_IMMUTABLE_FIELD: { status: 400, retryable: false },
   TALLY_ERR_BATCH_TOO_LARGE: { status: 413, retryable: false },
   TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
