@@ -28,7 +28,6 @@ export interface Meter {
 }
 
 export const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-// eslint-disable-next-line no-control-regex
 const PROPERTY = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 const property = z.string().regex(PROPERTY, 'must be a property name of 1 to 128 characters without control characters');

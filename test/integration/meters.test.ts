@@ -33,7 +33,7 @@ describe('meters', () => {
     expect((await call('GET', '/v1/meters/api_calls')).body).toEqual(created.body);
     await call('POST', '/v1/meters', { key: 'seats', name: 'Seats', aggregation: 'max' });
     const list = await call('GET', '/v1/meters');
-    expect(list.body.data.map((m: { key: string }) => m.key)).toEqual(['api_calls', 'seats']);
+    expect((list.body.data as { key: string }[]).map((m) => m.key)).toEqual(['api_calls', 'seats']);
     expect(list.body.has_more).toBe(false);
 
     const renamed = await call('PATCH', '/v1/meters/api_calls', { name: 'Requests', unit: null });
