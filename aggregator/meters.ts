@@ -80,6 +80,8 @@ export interface MeterRepository {
   get(tenantId: string, key: string): Promise<Meter | undefined>;
   list(tenantId: string): Promise<Meter[]>;
   update(tenantId: string, key: string, input: UpdateMeterInput): Promise<Meter | undefined>;
+  /** The meter with the aggregator's bookkeeping. */
+  record(tenantId: string, key: string): Promise<MeterRecord | undefined>;
   /** Every meter of every tenant, for the aggregator. */
   all(): Promise<MeterRecord[]>;
   markBackfilled(tenantId: string, key: string, through: Date): Promise<void>;
@@ -113,6 +115,10 @@ function toMeter(r: Row): Meter {
   };
 }
 
+function toRecord(r: Row): MeterRecord {
+  return { ...toMeter(r), tenant_id: r.tenant_id, backfilled_through: r.backfilled_through?.toISOString() ?? null };
+}
+
 export function pgMeterRepository(pg: PostgresStore): MeterRepository {
   return {
     async create(tenantId, m) {
@@ -139,9 +145,13 @@ export function pgMeterRepository(pg: PostgresStore): MeterRepository {
       );
       return rows[0] === undefined ? undefined : toMeter(rows[0]);
     },
+    async record(tenantId, key) {
+      const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM meters WHERE tenant_id = $1 AND key = $2`, [tenantId, key]);
+      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    },
     async all() {
       const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM meters ORDER BY tenant_id, key`);
-      return rows.map((r) => ({ ...toMeter(r), tenant_id: r.tenant_id, backfilled_through: r.backfilled_through?.toISOString() ?? null }));
+      return rows.map(toRecord);
     },
     async markBackfilled(tenantId, key, through) {
       await pg.query('UPDATE meters SET backfilled_through = $3 WHERE tenant_id = $1 AND key = $2', [tenantId, key, through]);

@@ -11,6 +11,8 @@ import { healthRoutes } from './routes/health.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { meterRoutes } from '../aggregator/meter-routes.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
+import { readWatermark } from '../aggregator/aggregator.js';
+import { usageRoute } from '../aggregator/usage-route.js';
 import { InsertBatcher } from '../ingest/batcher.js';
 import { RecentIds } from '../ingest/dedup.js';
 import { ingestMetrics } from '../ingest/metrics.js';
@@ -37,6 +39,7 @@ export function createApi(deps: ApiDeps): HttpServer {
   const authenticator = createAuthenticator({ adminKey: deps.adminKey, tenants, cacheSeconds: config.auth.cacheSeconds });
   const timeout = config.http.healthTimeoutMs;
 
+  const meters = pgMeterRepository(stores.postgres);
   const im = ingestMetrics(deps.registry);
   const baseWriter = clickHouseEventWriter(stores.clickhouse);
   const batcher = new InsertBatcher(deps.wrapWriter ? deps.wrapWriter(baseWriter) : baseWriter, {
@@ -61,7 +64,8 @@ export function createApi(deps: ApiDeps): HttpServer {
     }),
     ...tenantRoutes(tenants),
     eventsRoute(ingest, config.ingest, im),
-    ...meterRoutes(pgMeterRepository(stores.postgres)),
+    ...meterRoutes(meters),
+    usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...(deps.extraRoutes ?? []),
   ];
   const http: HttpServer = createHttpServer({

@@ -130,6 +130,10 @@ const EnvSchema = z.object({
       }
       return v;
     }),
+  TALLY_AGGREGATOR_INTERVAL_MS: int('TALLY_AGGREGATOR_INTERVAL_MS', 100, 3_600_000, 5_000),
+  TALLY_AGGREGATOR_OVERLAP_SECONDS: int('TALLY_AGGREGATOR_OVERLAP_SECONDS', 0, 86_400, 120),
+  TALLY_AGGREGATOR_SETTLE_MS: int('TALLY_AGGREGATOR_SETTLE_MS', 0, 600_000, 1_000),
+  TALLY_AGGREGATOR_LEASE_SECONDS: int('TALLY_AGGREGATOR_LEASE_SECONDS', 1, 3600, 30),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -160,6 +164,12 @@ export interface Config {
   readonly http: { readonly maxBodyBytes: number; readonly shutdownTimeoutMs: number; readonly healthTimeoutMs: number };
   readonly auth: { readonly cacheSeconds: number };
   readonly ingest: IngestConfig;
+  readonly aggregator: {
+    readonly intervalMs: number;
+    readonly overlapMs: number;
+    readonly settleMs: number;
+    readonly leaseSeconds: number;
+  };
 }
 
 export interface IngestConfig {
@@ -217,6 +227,12 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       healthTimeoutMs: e.TALLY_HEALTH_TIMEOUT_MS,
     },
     auth: { cacheSeconds: e.TALLY_AUTH_CACHE_SECONDS },
+    aggregator: {
+      intervalMs: e.TALLY_AGGREGATOR_INTERVAL_MS,
+      overlapMs: e.TALLY_AGGREGATOR_OVERLAP_SECONDS * 1000,
+      settleMs: e.TALLY_AGGREGATOR_SETTLE_MS,
+      leaseSeconds: e.TALLY_AGGREGATOR_LEASE_SECONDS,
+    },
     ingest: {
       maxEvents: e.TALLY_INGEST_MAX_EVENTS,
       maxProperties: e.TALLY_EVENT_MAX_PROPERTIES,
@@ -266,6 +282,10 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached' },
   { variable: 'TALLY_HEALTH_TIMEOUT_MS', default: '2000', meaning: 'store ping timeout for /readyz' },
   { variable: 'TALLY_PGLITE_SHARED_BUFFERS', default: '32MB', meaning: 'shared_buffers of the embedded Postgres' },
+  { variable: 'TALLY_AGGREGATOR_INTERVAL_MS', default: '5000', meaning: 'pause between aggregator runs' },
+  { variable: 'TALLY_AGGREGATOR_OVERLAP_SECONDS', default: '120', meaning: 'how far before its watermark each run re-reads (inserts still committing)' },
+  { variable: 'TALLY_AGGREGATOR_SETTLE_MS', default: '1000', meaning: 'events younger than this wait for the next run' },
+  { variable: 'TALLY_AGGREGATOR_LEASE_SECONDS', default: '30', meaning: 'lease of a run; a crashed run is taken over after it' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

@@ -1,8 +1,9 @@
 -- One row per (tenant, event id): the first accepted copy. Ingest writes every copy it could
 -- not recognise as a resend (after a restart, on another node, or a retry of a request whose
--- 202 was lost); this view is the exact dedup over all of them. The order that picks the
--- first copy is total: acceptance time, then the copy's own content, so the pick is the
--- same on every read. (A Nullable value inside the tuple keeps argMin from skipping NULLs.)
+-- 202 was lost); this view is the exact dedup over all of them. Copies are ordered by
+-- acceptance time, then by a hash of their content, so the pick is the same on every read and
+-- the same one the aggregator makes. (A Nullable value inside the tuple keeps argMin from
+-- skipping NULLs.)
 CREATE VIEW IF NOT EXISTS {db}.events_v1 AS
 SELECT
   tenant_id,
@@ -21,7 +22,7 @@ FROM
     id,
     argMin(
       tuple(customer, meter, value, timestamp, properties, ingested_at),
-      tuple(ingested_at, timestamp, customer, meter, ifNull(toString(value), ''), properties)
+      tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties))
     ) AS first,
     count() AS copies
   FROM {db}.raw_events_v1

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import type { PostgresStore } from '../core/postgres.js';
+import type { Logger } from '../core/log.js';
+import type { MeterRecord, MeterRepository } from './meters.js';
+import { recomputeHours } from './rollup.js';
+
+/**
+ * The aggregator turns raw events into hourly usage. Each run:
+ *  1. takes the lease (one run at a time across every process);
+ *  2. finds the (tenant, meter, hour)s that received events since the watermark — re-reading
+ *     a margin before it, because an event's acceptance time is stamped before its insert
+ *     commits, so rows can appear slightly "in the past";
+ *  3. recomputes those hours whole from the deduplicated raw events (late events simply
+ *     land in their own hour and it is recomputed);
+ *  4. backfills meters defined after their events arrived;
+ *  5. only then moves the watermark.
+ * A run killed at any point leaves the watermark where it was; the next run redoes the same
+ * hours and writes the same rows.
+ */
+export interface AggregatorOptions {
+  ch: ClickHouseStore;
+  pg: PostgresStore;
+  meters: MeterRepository;
+  logger: Logger;
+  metrics: AggregatorMetrics;
+  /** How far before the watermark each run re-reads (covers inserts still committing). */
+  overlapMs: number;
+  /** Events newer than now minus this are left for the next run. */
+  settleMs: number;
+  leaseSeconds: number;
+  clock?: () => number;
+}
+
+export interface RunReport {
+  ran: boolean;
+  watermark: Date;
+  hoursRecomputed: number;
+  metersBackfilled: number;
+}
+
+export interface Progress {
+  start(total: number, label: string): void;
+  tick(n: number): void;
+  stop(): void;
+}
+
+export interface AggregatorMetrics {
+  lag: Gauge;
+  runs: Counter<'outcome'>;
+  runDuration: Histogram;
+  hours: Counter;
+  backfillHoursLeft: Gauge;
+}
+
+export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
+  return {
+    lag: new Gauge({ name: 'tally_aggregator_lag_seconds', help: 'Age of the aggregator watermark: events accepted since then are not in the hourly usage yet.', registers: [registry] }),
+    runs: new Counter({ name: 'tally_aggregator_runs_total', help: 'Aggregator runs, by outcome (ok, busy, error).', labelNames: ['outcome'] as const, registers: [registry] }),
+    runDuration: new Histogram({
+      name: 'tally_aggregator_run_duration_seconds',
+      help: 'Duration of aggregator runs that did work.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    hours: new Counter({ name: 'tally_aggregator_hours_recomputed_total', help: '(tenant, meter, hour)s recomputed.', registers: [registry] }),
+    backfillHoursLeft: new Gauge({ name: 'tally_aggregator_backfill_hours_remaining', help: 'Hours a running backfill still has to recompute.', registers: [registry] }),
+  };
+}
+
+const CHUNK_HOURS = 200;
+
+export class Aggregator {
+  private readonly owner = randomUUID();
+  private readonly clock: () => number;
+
+  constructor(private readonly o: AggregatorOptions) {
+    this.clock = o.clock ?? Date.now;
+  }
+
+  watermark(): Promise<Date> {
+    return readWatermark(this.o.pg);
+  }
+
+  async runOnce(progress?: Progress): Promise<RunReport> {
+    const started = process.hrtime.bigint();
+    const watermark = await this.acquire();
+    if (watermark === undefined) {
+      this.o.metrics.runs.inc({ outcome: 'busy' });
+      return { ran: false, watermark: await this.watermark(), hoursRecomputed: 0, metersBackfilled: 0 };
+    }
+    try {
+      const now = this.clock();
+      const upper = new Date(now - this.o.settleMs);
+      const from = new Date(watermark.getTime() - this.o.overlapMs);
+      const version = BigInt(now) * 1000n;
+      const meters = await this.o.meters.all();
+      const byKey = new Map(meters.map((m) => [`${m.tenant_id}\n${m.key}`, m]));
+
+      let hoursRecomputed = 0;
+      const affected = await this.affected(from, upper);
+      for (const a of affected) {
+        const meter = byKey.get(`${a.tenant_id}\n${a.meter}`);
+        if (meter === undefined || meter.backfilled_through === null) continue; // no meter yet, or its backfill below covers it
+        await this.renew();
+        for (let i = 0; i < a.hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, a.hours.slice(i, i + CHUNK_HOURS), version);
+        hoursRecomputed += a.hours.length;
+      }
+
+      let metersBackfilled = 0;
+      for (const meter of meters.filter((m) => m.backfilled_through === null)) {
+        hoursRecomputed += await this.backfill(meter, upper, version, progress);
+        metersBackfilled++;
+      }
+
+      await this.release(upper);
+      this.o.metrics.hours.inc(hoursRecomputed);
+      this.o.metrics.lag.set((this.clock() - upper.getTime()) / 1000);
+      this.o.metrics.runs.inc({ outcome: 'ok' });
+      this.o.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled };
+    } catch (e) {
+      this.o.metrics.runs.inc({ outcome: 'error' });
+      await this.release(undefined).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Every hour that has events of this meter, recomputed in chunks (with progress). */
+  private async backfill(meter: MeterRecord, upper: Date, version: bigint, progress?: Progress): Promise<number> {
+    const rs = await this.o.ch.client.query({
+      query: `SELECT DISTINCT toString(toStartOfHour(timestamp)) AS hour FROM ${this.o.ch.table('raw_events_v1')}
+              WHERE tenant_id = {t:String} AND meter = {m:String} ORDER BY hour`,
+      query_params: { t: meter.tenant_id, m: meter.key },
+      format: 'JSONEachRow',
+    });
+    const hours = (await rs.json<{ hour: string }>()).map((r) => r.hour);
+    progress?.start(hours.length, `backfill ${meter.key}`);
+    for (let i = 0; i < hours.length; i += CHUNK_HOURS) {
+      await this.renew();
+      const chunk = hours.slice(i, i + CHUNK_HOURS);
+      await recomputeHours(this.o.ch, meter, chunk, version);
+      progress?.tick(chunk.length);
+      this.o.metrics.backfillHoursLeft.set(hours.length - i - chunk.length);
+    }
+    progress?.stop();
+    await this.o.meters.markBackfilled(meter.tenant_id, meter.key, upper);
+    this.o.logger.info({ tenant: meter.tenant_id, meter: meter.key, hours: hours.length }, 'meter backfilled');
+    return hours.length;
+  }
+
+  private async affected(from: Date, upper: Date): Promise<{ tenant_id: string; meter: string; hours: string[] }[]> {
+    const rs = await this.o.ch.client.query({
+      query: `SELECT tenant_id, meter, arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours
+              FROM ${this.o.ch.table('raw_events_v1')}
+              WHERE ingested_at > {from:DateTime64(6, 'UTC')} AND ingested_at <= {upper:DateTime64(6, 'UTC')}
+              GROUP BY tenant_id, meter`,
+      query_params: { from: chTime(from), upper: chTime(upper) },
+      format: 'JSONEachRow',
+    });
+    return rs.json();
+  }
+
+  /** Takes the lease; the stored watermark, or undefined when another run holds it. */
+  private async acquire(): Promise<Date | undefined> {
+    const { rows } = await this.o.pg.query<{ watermark: Date }>(
+      `UPDATE aggregator_state SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+       WHERE name = 'hourly' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1) RETURNING watermark`,
+      [this.owner, this.o.leaseSeconds],
+    );
+    return rows[0]?.watermark;
+  }
+
+  private async renew(): Promise<void> {
+    await this.o.pg.query(
+      "UPDATE aggregator_state SET lease_until = now() + make_interval(secs => $2) WHERE name = 'hourly' AND lease_owner = $1",
+      [this.owner, this.o.leaseSeconds],
+    );
+  }
+
+  private async release(watermark: Date | undefined): Promise<void> {
+    await this.o.pg.query(
+      `UPDATE aggregator_state SET lease_owner = NULL, lease_until = NULL, watermark = COALESCE($2, watermark), updated_at = now()
+       WHERE name = 'hourly' AND lease_owner = $1`,
+      [this.owner, watermark ?? null],
+    );
+  }
+}
+
+/** The stored watermark, read without taking the lease (for usage completeness). */
+export async function readWatermark(pg: PostgresStore): Promise<Date> {
+  const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
+  return rows[0]?.watermark ?? new Date(0);
+}
+
+/** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) for a DateTime64(6) parameter. */
+export function chTime(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
+}

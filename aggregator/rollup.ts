@@ -1,0 +1,62 @@
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import type { MeterRecord } from './meters.js';
+import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, uniqueExpr } from './sql.js';
+
+/**
+ * Recomputes whole hours of one tenant's meter from the raw events, counting each event's
+ * first accepted copy only, and writes them as a new version of those hours' rows. Rows of
+ * those hours that the recompute no longer produces are overwritten with empty ones, so the
+ * newest version of an hour is always exactly what the raw events say. Running it twice, or
+ * after a crash half-way, gives the same rows.
+ */
+export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, hours: readonly string[], version: bigint): Promise<void> {
+  if (hours.length === 0) return;
+  const raw = ch.table('raw_events_v1');
+  const first = ch.table('event_first_v1');
+  const hourly = ch.table('usage_hourly_v1');
+  const hasVp = meter.value_property !== null;
+  const num = numberExpr(hasVp);
+  const isUnique = meter.aggregation === 'unique_count';
+
+  const params: Record<string, unknown> = { t: meter.tenant_id, m: meter.key, hours, version: version.toString() };
+  if (hasVp) params.vp = meter.value_property;
+  meter.group_by.forEach((g, i) => (params[`g${i}`] = g));
+
+  const inHours = 'tenant_id = {t:String} AND meter = {m:String} AND toStartOfHour(timestamp) IN {hours:Array(DateTime)}';
+  const fresh = `
+    SELECT customer, groups, hour,
+      count() AS events,
+      sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
+      max(num) AS max_value,
+      min(num) AS min_value,
+      argMax(num, key) AS latest_value,
+      maxIf(key, isNotNull(num)) AS latest_key,
+      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state
+    FROM (
+      SELECT customer, ${groupsExpr(meter.group_by.length)} AS groups, toStartOfHour(timestamp) AS hour,
+        ${num} AS num, ${uniqueExpr(hasVp)} AS u,
+        tuple(timestamp, ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)) AS key
+      FROM ${raw}
+      WHERE ${inHours}
+        AND (id, ${COPY_ORDER}) IN (
+          SELECT id, minMerge(first) FROM ${first}
+          WHERE tenant_id = {t:String} AND id IN (SELECT id FROM ${raw} WHERE ${inHours})
+          GROUP BY id)
+    )
+    GROUP BY customer, groups, hour`;
+
+  await ch.client.command({
+    query: `
+      INSERT INTO ${hourly} (tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, version)
+      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, {version:UInt64}
+      FROM (${fresh})
+      UNION ALL
+      SELECT tenant_id, meter, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
+        CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
+        ${EPOCH_KEY}, arrayReduce('uniqExactState', CAST([] AS Array(String))), {version:UInt64}
+      FROM ${hourly} FINAL
+      WHERE tenant_id = {t:String} AND meter = {m:String} AND hour IN {hours:Array(DateTime)} AND events > 0
+        AND (customer, groups, hour) NOT IN (SELECT customer, groups, hour FROM (${fresh}))`,
+    query_params: params,
+  });
+}

@@ -1,0 +1,119 @@
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import { TallyError } from '../core/errors.js';
+import { tenantOf, type Route } from '../api/http/types.js';
+import { parseTimestamp } from '../ingest/timestamp.js';
+import type { MeterRepository } from './meters.js';
+import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
+
+const WINDOWS: readonly UsageWindow[] = ['hour', 'day', 'month', 'none'];
+const HOUR_MS = 3_600_000;
+
+export interface UsageRouteDeps {
+  ch: ClickHouseStore;
+  meters: MeterRepository;
+  /** The aggregator's watermark: events accepted after it are not in the rollups yet. */
+  watermark: () => Promise<Date>;
+}
+
+/**
+ * `GET /v1/usage?meter=&from=&to=[&customer=][&window=][&tz=][&group_by=a,b][&limit=][&page_token=]`.
+ * `complete: false` says the range has events the aggregator has not counted yet, so the
+ * numbers are not final; nothing is ever silently short.
+ */
+export function usageRoute(deps: UsageRouteDeps): Route {
+  return {
+    method: 'GET',
+    pattern: '/v1/usage',
+    access: 'tenant',
+    handler: async (req) => {
+      const tenantId = tenantOf(req);
+      const q = req.query;
+      const meterKey = required(q, 'meter');
+      const from = instant(q, 'from');
+      const to = instant(q, 'to');
+      if (to.getTime() <= from.getTime()) throw bad('to', 'must be after from');
+      const window = (q.get('window') ?? 'none') as UsageWindow;
+      if (!WINDOWS.includes(window)) throw bad('window', `must be one of ${WINDOWS.join(', ')}`);
+      const tz = q.get('tz') ?? 'UTC';
+      checkTimeZone(tz, from, to, window);
+      const limit = q.get('limit') === null ? 1000 : Number(q.get('limit'));
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
+      const offset = pageOffset(q.get('page_token'));
+
+      const meter = await deps.meters.get(tenantId, meterKey);
+      if (meter === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no meter with key ${JSON.stringify(meterKey)}`, { field: 'meter' });
+      const groupBy = (q.get('group_by') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      for (const g of groupBy) {
+        if (!meter.group_by.includes(g)) throw bad('group_by', `${JSON.stringify(g)} is not a group_by property of meter ${meter.key} (${meter.group_by.join(', ') || 'none'})`);
+      }
+      const customer = q.get('customer') ?? undefined;
+
+      const watermark = await deps.watermark();
+      const [{ rows, hasMore }, pending, backfilled] = await Promise.all([
+        queryUsage(deps.ch, { tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),
+        pendingEvents(deps.ch, tenantId, meter.key, from, to, watermark),
+        deps.meters.record(tenantId, meter.key).then((r) => r?.backfilled_through != null),
+      ]);
+      return {
+        status: 200,
+        body: {
+          meter: meter.key,
+          aggregation: meter.aggregation,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          window,
+          tz,
+          complete: backfilled && !pending,
+          aggregated_through: watermark.toISOString(),
+          data: rows,
+          next_page_token: hasMore ? Buffer.from(String(offset + limit)).toString('base64url') : null,
+        },
+      };
+    },
+  };
+}
+
+function bad(field: string, message: string): TallyError {
+  return new TallyError('TALLY_ERR_INVALID_VALUE', `${field} ${message}`, { field });
+}
+
+function required(q: URLSearchParams, field: string): string {
+  const v = q.get(field);
+  if (v === null || v === '') throw new TallyError('TALLY_ERR_MISSING_FIELD', `${field} is required`, { field });
+  return v;
+}
+
+/** An RFC 3339 instant on a whole UTC hour (usage is kept per hour). */
+function instant(q: URLSearchParams, field: string): Date {
+  const text = required(q, field);
+  const ms = parseTimestamp(text);
+  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
+  if (ms % HOUR_MS !== 0) throw bad(field, 'must be on a whole hour: usage is kept per hour');
+  return new Date(ms);
+}
+
+function pageOffset(token: string | null): number {
+  if (token === null || token === '') return 0;
+  const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!Number.isInteger(n) || n < 0) throw bad('page_token', 'is not a token this API returned');
+  return n;
+}
+
+/**
+ * The zone must exist, and for day and month windows its offset must be whole hours across
+ * the range: hourly usage cannot be cut at a boundary that falls inside an hour.
+ */
+function checkTimeZone(tz: string, from: Date, to: Date, window: UsageWindow): void {
+  let fmt: Intl.DateTimeFormat;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
+  } catch {
+    throw bad('tz', `${JSON.stringify(tz)} is not an IANA time zone`);
+  }
+  if (window !== 'day' && window !== 'month') return;
+  for (let t = from.getTime(); t <= to.getTime(); t += 6 * HOUR_MS) {
+    const name = fmt.formatToParts(new Date(t)).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const m = /GMT[+-]\d{2}:(\d{2})/.exec(name);
+    if (m !== null && m[1] !== '00') throw bad('tz', `${tz} is offset from UTC by a fraction of an hour; day and month windows need whole-hour offsets`);
+  }
+}

@@ -1,0 +1,55 @@
+-- Exact dedup for the aggregator: the order key of the first accepted copy of every
+-- (tenant, id), kept up to date by a materialized view on every insert into the raw table and
+-- looked up by id. min() is idempotent, so the backfill below may run more than once.
+CREATE TABLE IF NOT EXISTS {db}.event_first_v1
+(
+  tenant_id  LowCardinality(String),
+  id         String,
+  first      AggregateFunction(min, Tuple(DateTime64(6, 'UTC'), UInt64))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (tenant_id, id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_first_mv_v1 TO {db}.event_first_v1 AS
+SELECT
+  tenant_id,
+  id,
+  minState(tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties))) AS first
+FROM {db}.raw_events_v1
+GROUP BY tenant_id, id;
+
+INSERT INTO {db}.event_first_v1
+SELECT
+  tenant_id,
+  id,
+  minState(tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)))
+FROM {db}.raw_events_v1
+GROUP BY tenant_id, id;
+
+-- Lets each aggregator run read only the parts written since its watermark.
+ALTER TABLE {db}.raw_events_v1 ADD INDEX IF NOT EXISTS ingested_at_minmax ingested_at TYPE minmax GRANULARITY 1;
+
+-- Hourly usage per (tenant, meter, customer, group values, hour), recomputed whole from the
+-- deduplicated raw events whenever that hour receives events; the newest version of a row
+-- wins. Every column composes exactly into longer windows: sums and counts add, min/max take
+-- the min/max, latest takes the value with the greatest (timestamp, ingested_at, hash), and
+-- distinct values merge as uniqExact states (a sum of hourly distinct counts would be wrong).
+CREATE TABLE IF NOT EXISTS {db}.usage_hourly_v1
+(
+  tenant_id        LowCardinality(String),
+  meter            LowCardinality(String),
+  customer         String,
+  groups           Array(String),
+  hour             DateTime('UTC'),
+  events           UInt64,
+  sum_value        Decimal(38, 6),
+  max_value        Nullable(Decimal(38, 6)),
+  min_value        Nullable(Decimal(38, 6)),
+  latest_value     Nullable(Decimal(38, 6)),
+  latest_key       Tuple(DateTime64(3, 'UTC'), DateTime64(6, 'UTC'), UInt64),
+  uniq_state       AggregateFunction(uniqExact, String),
+  version          UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (tenant_id, meter, customer, groups, hour);
