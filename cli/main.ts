@@ -4,7 +4,10 @@ import path from 'node:path';
 import { CONFIG_DOC, ConfigError, loadConfig, type Config, type Env } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { DataDirLockedError } from '../core/datadir.js';
-import { MigrationError, migrateAll } from '../core/migrate.js';
+import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
+import { createRegistry } from '../core/metrics.js';
+import { createAggregator, startAggregatorLoop } from './aggregate.js';
+import { progressReporter } from './progress.js';
 import { openStores } from '../core/stores.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
@@ -15,15 +18,18 @@ interface Command {
   summary: string;
   usage: string;
   details: string;
-  run(ctx: { config: Config; logger: Logger; out: (line: string) => void }): Promise<number>;
+  /** Flags of this command (parseArgs options). */
+  options?: Record<string, { type: 'boolean' | 'string' }>;
+  run(ctx: { config: Config; logger: Logger; out: (line: string) => void; flags: Record<string, string | boolean | undefined> }): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    summary: 'everything in one process: migrations, then the HTTP server',
+    summary: 'everything in one process: migrations, the HTTP server and the aggregator',
     usage: 'tally start',
     details:
-      'Applies pending migrations, then serves ingest, the management API, /metrics, /healthz and /readyz.\n' +
+      'Applies pending migrations, then serves ingest, the management API, /metrics, /healthz and /readyz,\n' +
+      'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS).\n' +
       'With no CLICKHOUSE_URL / DATABASE_URL it runs both stores in-process under TALLY_DATA_DIR.\n' +
       'Stops gracefully on SIGTERM or Ctrl-C: no new requests, in-flight ones finish, stores close.',
     run: ({ config, logger, out }) => serve(config, logger, out, true),
@@ -35,6 +41,36 @@ const COMMANDS: Record<string, Command> = {
       'Serves the HTTP API. It checks that every migration is applied and exits with code 1 if not,\n' +
       'so run `tally migrate` once per deployment before starting serve nodes.',
     run: ({ config, logger, out }) => serve(config, logger, out, false),
+  },
+  aggregate: {
+    summary: 'roll raw events up into hourly usage, in a loop (or once)',
+    usage: 'tally aggregate [--once]',
+    details:
+      'Recomputes every hour that received events since the last run, and backfills meters defined after\n' +
+      'their events (with a progress bar on a terminal). Several can run at once: a lease lets one work at a\n' +
+      'time. Killing it at any point is safe; the next run redoes the same hours with the same result.\n' +
+      '  --once  one run, then exit (for cron jobs and backfills)',
+    options: { once: { type: 'boolean' } },
+    run: async ({ config, logger, flags }) => {
+      const stores = await openStores(config);
+      try {
+        const status = await migrationStatus(stores);
+        const pending = [...status.postgres.pending, ...status.clickhouse.pending];
+        if (pending.length > 0) throw new PendingMigrationsError(pending);
+        const aggregator = createAggregator(config, stores, logger, createRegistry());
+        const progress = progressReporter(logger, process.stderr);
+        if (flags.once === true) {
+          const r = await aggregator.runOnce(progress);
+          if (!r.ran) process.stderr.write('tally aggregate: another aggregator holds the lease; nothing done\n');
+          else process.stderr.write(`tally aggregate: ${r.hoursRecomputed} hours recomputed, ${r.metersBackfilled} meters backfilled, watermark ${r.watermark.toISOString()}\n`);
+          return EXIT.OK;
+        }
+        const loop = startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress);
+        return await runUntilSignal(logger, () => loop.stop());
+      } finally {
+        await stores.close();
+      }
+    },
   },
   migrate: {
     summary: 'apply ClickHouse and Postgres migrations (idempotent)',
@@ -105,7 +141,7 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, once: { type: 'boolean' } },
     });
   } catch (e) {
     err(`tally: ${(e as Error).message}\n\n${mainHelp()}`);
@@ -133,6 +169,15 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
     err(`tally ${name}: unexpected argument "${rest[0]}"\n\n${commandHelp(name, command)}`);
     return EXIT.USAGE;
   }
+  const flags: Record<string, string | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (k === 'help' || k === 'version') continue;
+    if (command.options?.[k] === undefined) {
+      err(`tally ${name}: unknown option --${k}\n\n${commandHelp(name, command)}`);
+      return EXIT.USAGE;
+    }
+    flags[k] = v;
+  }
 
   let config: Config;
   try {
@@ -150,7 +195,7 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
     process.exit(EXIT.FAILURE);
   });
   try {
-    return await command.run({ config, logger, out });
+    return await command.run({ config, logger, out, flags });
   } catch (e) {
     if (e instanceof DataDirLockedError) {
       err(`tally: ${e.message}`);

@@ -5,6 +5,8 @@ import { migrateAll, migrationStatus } from '../core/migrate.js';
 import { resolveAdminKey } from '../core/adminkey.js';
 import { createRegistry } from '../core/metrics.js';
 import { createApi } from '../api/app.js';
+import { createAggregator, startAggregatorLoop } from './aggregate.js';
+import { progressReporter } from './progress.js';
 
 export interface RunningServer {
   port: number;
@@ -23,6 +25,7 @@ export class PendingMigrationsError extends Error {
  * `out` receives the human-readable start-up lines, including the admin key when it was
  * generated or read from the data dir.
  */
+/** `migrate` (tally start) also runs the aggregator loop in the same process. */
 export async function runServer(config: Config, logger: Logger, opts: { migrate: boolean; out: (line: string) => void }): Promise<RunningServer> {
   const stores = await openStores(config);
   try {
@@ -35,8 +38,12 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
       if (pending.length > 0) throw new PendingMigrationsError(pending);
     }
     const admin = resolveAdminKey(config);
-    const api = createApi({ config, stores, logger, registry: createRegistry(), adminKey: admin.key });
+    const registry = createRegistry();
+    const api = createApi({ config, stores, logger, registry, adminKey: admin.key });
     const port = await api.listen();
+    const loop = opts.migrate
+      ? startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, progressReporter(logger, process.stderr))
+      : undefined;
 
     const ch = stores.clickhouse.kind === 'embedded' ? `embedded chDB in ${config.dataDir}/clickhouse` : 'server at CLICKHOUSE_URL';
     const pg = stores.postgres.kind === 'embedded' ? `embedded PGlite in ${config.dataDir}/postgres` : 'server at DATABASE_URL';
@@ -54,6 +61,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
       port,
       stop: async () => {
         await api.stop();
+        await loop?.stop();
         await stores.close();
       },
     };

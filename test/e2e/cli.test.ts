@@ -109,6 +109,7 @@ describe('command line', () => {
     [['start', '--help'], 0, /Usage: tally start/],
     [['serve', '-h'], 0, /Usage: tally serve/],
     [['migrate', '--help'], 0, /Usage: tally migrate/],
+    [['aggregate', '--help'], 0, /Usage: tally aggregate \[--once\]/],
     [['--version'], 0, /^\d+\.\d+\.\d+\n$/],
   ])('tally %j exits %i', async (args, code, output) => {
     const r = await runTally(args);
@@ -121,6 +122,7 @@ describe('command line', () => {
     [['bogus'], /unknown command "bogus"/],
     [['start', 'extra'], /unexpected argument "extra"/],
     [['start', '--nope'], /Unknown option '--nope'/],
+    [['start', '--once'], /tally start: unknown option --once/],
   ])('tally %j is a usage error (exit 2)', async (args, message) => {
     const r = await runTally(args);
     expect(r.code).toBe(2);

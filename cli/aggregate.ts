@@ -1,0 +1,49 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Stores } from '../core/stores.js';
+import { Aggregator, aggregatorMetrics, type Progress } from '../aggregator/aggregator.js';
+import { pgMeterRepository } from '../aggregator/meters.js';
+
+export function createAggregator(config: Config, stores: Stores, logger: Logger, registry: Registry): Aggregator {
+  return new Aggregator({
+    ch: stores.clickhouse,
+    pg: stores.postgres,
+    meters: pgMeterRepository(stores.postgres),
+    logger: logger.child({ component: 'aggregator' }),
+    metrics: aggregatorMetrics(registry),
+    overlapMs: config.aggregator.overlapMs,
+    settleMs: config.aggregator.settleMs,
+    leaseSeconds: config.aggregator.leaseSeconds,
+  });
+}
+
+/**
+ * Runs the aggregator every `intervalMs` until stopped. A failed run is logged and retried at
+ * the next tick (the watermark did not move, so nothing is lost). `stop` waits for a run in
+ * progress to finish.
+ */
+export function startAggregatorLoop(aggregator: Aggregator, intervalMs: number, logger: Logger, progress?: Progress): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    running = aggregator
+      .runOnce(progress)
+      .then((r) => {
+        if (r.ran && r.hoursRecomputed > 0) logger.debug({ hours: r.hoursRecomputed, watermark: r.watermark }, 'aggregated');
+      })
+      .catch((e: unknown) => logger.error({ err: e }, 'aggregator run failed; retrying at the next interval'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  tick();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
