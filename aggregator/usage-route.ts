@@ -94,9 +94,9 @@ function instant(q: URLSearchParams, field: string): Date {
 
 function pageOffset(token: string | null): number {
   if (token === null || token === '') return 0;
-  const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!Number.isInteger(n) || n < 0) throw bad('page_token', 'is not a token this API returned');
-  return n;
+  const text = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  if (!/^\d{1,15}$/.test(text)) throw bad('page_token', 'is not a token this API returned');
+  return Number(text);
 }
 
 /**

@@ -1,10 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Aggregator, aggregatorMetrics } from '../../aggregator/aggregator.js';
-import { pgMeterRepository } from '../../aggregator/meters.js';
-import { createLogger } from '../../core/log.js';
-import { createRegistry } from '../../core/metrics.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import type { Aggregator } from '../../aggregator/aggregator.js';
+import { startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
 /**
  * The property of the aggregator: for random events — random hours, customers, values and
@@ -155,17 +152,7 @@ async function usage(params: Record<string, string>) {
 beforeAll(async () => {
   api = await startTestApi();
   t = await api.tenant('agg');
-  const logger = createLogger(api.stores.config);
-  aggregator = new Aggregator({
-    ch: api.stores.clickhouse,
-    pg: api.stores.postgres,
-    meters: pgMeterRepository(api.stores.postgres),
-    logger,
-    metrics: aggregatorMetrics(createRegistry()),
-    overlapMs: 120_000,
-    settleMs: 0,
-    leaseSeconds: 5,
-  });
+  aggregator = testAggregator(api);
   // Events first, some meters defined only afterwards (backfill).
   for (const m of METERS.slice(0, 3)) {
     const r = await fetch(`${api.url}/v1/meters`, { method: 'POST', headers: t.auth, body: JSON.stringify(m) });

@@ -6,6 +6,8 @@ import { createApi } from '../../api/app.js';
 import type { HttpServer } from '../../api/http/server.js';
 import type { Route } from '../../api/http/types.js';
 import type { EventWriter } from '../../ingest/writer.js';
+import { Aggregator, aggregatorMetrics } from '../../aggregator/aggregator.js';
+import { pgMeterRepository } from '../../aggregator/meters.js';
 import { openTestStores, type TestStores } from './stores.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -56,4 +58,18 @@ export async function startTestApi(
       await stores.cleanup();
     },
   };
+}
+
+/** An aggregator on the test API's stores that counts everything accepted so far. */
+export function testAggregator(api: TestApi): Aggregator {
+  return new Aggregator({
+    ch: api.stores.clickhouse,
+    pg: api.stores.postgres,
+    meters: pgMeterRepository(api.stores.postgres),
+    logger: createLogger(api.stores.config),
+    metrics: aggregatorMetrics(createRegistry()),
+    overlapMs: 120_000,
+    settleMs: 0,
+    leaseSeconds: 5,
+  });
 }
