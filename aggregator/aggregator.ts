@@ -47,7 +47,6 @@ export interface Progress {
 }
 
 export interface AggregatorMetrics {
-  lag: Gauge;
   runs: Counter<'outcome'>;
   runDuration: Histogram;
   hours: Counter;
@@ -56,7 +55,6 @@ export interface AggregatorMetrics {
 
 export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
   return {
-    lag: new Gauge({ name: 'tally_aggregator_lag_seconds', help: 'Age of the aggregator watermark: events accepted since then are not in the hourly usage yet.', registers: [registry] }),
     runs: new Counter({ name: 'tally_aggregator_runs_total', help: 'Aggregator runs, by outcome (ok, busy, error).', labelNames: ['outcome'] as const, registers: [registry] }),
     runDuration: new Histogram({
       name: 'tally_aggregator_run_duration_seconds',
@@ -116,7 +114,6 @@ export class Aggregator {
 
       await this.release(upper);
       this.o.metrics.hours.inc(hoursRecomputed);
-      this.o.metrics.lag.set((this.clock() - upper.getTime()) / 1000);
       this.o.metrics.runs.inc({ outcome: 'ok' });
       this.o.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled };
@@ -186,6 +183,22 @@ export class Aggregator {
       [this.owner, watermark ?? null],
     );
   }
+}
+
+/**
+ * `tally_aggregator_lag_seconds`, read from the stored watermark when Prometheus scrapes, so
+ * every API node reports it and it keeps growing when no aggregator runs at all.
+ */
+export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge {
+  return new Gauge({
+    name: 'tally_aggregator_lag_seconds',
+    help: 'Age of the aggregator watermark: events accepted since then are not in the hourly usage yet.',
+    registers: [registry],
+    async collect() {
+      const watermark = await readWatermark(pg);
+      this.set((Date.now() - watermark.getTime()) / 1000);
+    },
+  });
 }
 
 /** The stored watermark, read without taking the lease (for usage completeness). */

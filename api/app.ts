@@ -11,7 +11,7 @@ import { healthRoutes } from './routes/health.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { meterRoutes } from '../aggregator/meter-routes.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
-import { readWatermark } from '../aggregator/aggregator.js';
+import { aggregatorLagGauge, readWatermark } from '../aggregator/aggregator.js';
 import { usageRoute } from '../aggregator/usage-route.js';
 import { InsertBatcher } from '../ingest/batcher.js';
 import { RecentIds } from '../ingest/dedup.js';
@@ -40,6 +40,7 @@ export function createApi(deps: ApiDeps): HttpServer {
   const timeout = config.http.healthTimeoutMs;
 
   const meters = pgMeterRepository(stores.postgres);
+  aggregatorLagGauge(deps.registry, stores.postgres);
   const im = ingestMetrics(deps.registry);
   const baseWriter = clickHouseEventWriter(stores.clickhouse);
   const batcher = new InsertBatcher(deps.wrapWriter ? deps.wrapWriter(baseWriter) : baseWriter, {

@@ -232,6 +232,14 @@ describe('usage equals the deduplicated raw events', () => {
     expect(seen).toEqual(all.data);
   });
 
+  it('exports the aggregator lag from the stored watermark', async () => {
+    await aggregator.runOnce();
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    const lag = Number(/^tally_aggregator_lag_seconds ([\d.e+-]+)$/m.exec(text)?.[1]);
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan(60);
+  });
+
   it('says complete: false while events of the range wait for the aggregator', async () => {
     await post([randomEvent(9999, 'm_count')]);
     expect((await usage({ meter: 'm_count', from, to })).complete).toBe(false);
