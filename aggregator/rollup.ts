@@ -31,10 +31,17 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, ho
       min(num) AS min_value,
       argMax(num, key) AS latest_value,
       maxIf(key, isNotNull(num)) AS latest_key,
-      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state
+      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state,
+      minIf(ts, isNotNull(num)) AS gauge_first,
+      sumIf(num * (next_ms - ts_ms), isNotNull(num)) AS gauge_integral
     FROM (
+      SELECT *,
+        -- The gauge holds each number until the next numbered event of the hour, the last one to the end of the hour.
+        leadInFrame(ts_ms, 1, toInt64(toUnixTimestamp(hour)) * 1000 + 3600000)
+          OVER (PARTITION BY customer, groups, hour, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
+      FROM (
       SELECT customer, ${groupsExpr(meter.group_by.length)} AS groups, toStartOfHour(timestamp) AS hour,
-        ${num} AS num, ${uniqueExpr(hasVp)} AS u,
+        ${num} AS num, ${uniqueExpr(hasVp)} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
         tuple(timestamp, ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)) AS key
       FROM ${raw}
       WHERE ${inHours}
@@ -42,18 +49,19 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, ho
           SELECT id, minMerge(first) FROM ${first}
           WHERE tenant_id = {t:String} AND id IN (SELECT id FROM ${raw} WHERE ${inHours})
           GROUP BY id)
+      )
     )
     GROUP BY customer, groups, hour`;
 
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, version)
-      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, {version:UInt64}
+      INSERT INTO ${hourly} (tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, version)
+      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, {version:UInt64}
       FROM (${fresh})
       UNION ALL
       SELECT tenant_id, meter, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
         CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
-        ${EPOCH_KEY}, arrayReduce('uniqExactState', CAST([] AS Array(String))), {version:UInt64}
+        ${EPOCH_KEY}, arrayReduce('uniqExactState', CAST([] AS Array(String))), toDateTime64(0, 3, 'UTC'), toDecimal128(0, 6), {version:UInt64}
       FROM ${hourly} FINAL
       WHERE tenant_id = {t:String} AND meter = {m:String} AND hour IN {hours:Array(DateTime)} AND events > 0
         AND (customer, groups, hour) NOT IN (SELECT customer, groups, hour FROM (${fresh}))`,

@@ -49,6 +49,6 @@ export function valueExpr(aggregation: Aggregation): string {
     case 'unique_count':
       return 'toString(uniqExactMerge(uniq_state))';
     case 'weighted_sum':
-      throw new Error('weighted_sum is not computed yet');
+      throw new Error('weighted_sum windows are computed by queryGauge, not from one hourly column');
   }
 }

@@ -27,6 +27,7 @@ const METERS = [
   { key: 'm_latest', name: 'latest', aggregation: 'latest' },
   { key: 'm_unique', name: 'unique', aggregation: 'unique_count', value_property: 'user' },
   { key: 'm_prop', name: 'sum of a property', aggregation: 'sum', value_property: 'gb' },
+  { key: 'm_gauge', name: 'storage', aggregation: 'weighted_sum', group_by: ['region'] },
 ] as const;
 
 function randomEvent(i: number, meter: string, late = false) {
@@ -137,16 +138,61 @@ function reference(rows: RawRow[], meter: (typeof METERS)[number], window: strin
       case 'unique_count':
         v = String(new Set(rs.map((r) => (JSON.parse(r.properties) as Record<string, string>).user)).size);
         break;
+      case 'weighted_sum':
+        throw new Error('weighted_sum has its own reference');
     }
     out.set(key, v);
   }
   return out;
 }
 
+/**
+ * weighted_sum reference: per series (customer, region) the gauge holds each number from its
+ * timestamp until the next event's; integrate it over [a, b) in value x ms, exactly.
+ */
+function gaugeIntegral(rows: RawRow[], a: number, b: number): Decimal {
+  const sorted = [...rows].sort((x, y) => x.ts - y.ts || (x.ingested < y.ingested ? -1 : 1));
+  let cur = new Decimal(0);
+  let t = a;
+  let total = new Decimal(0);
+  for (const r of sorted) {
+    if (r.ts <= a) {
+      cur = new Decimal(r.value!);
+      continue;
+    }
+    if (r.ts >= b) break;
+    total = total.plus(cur.times(r.ts - t));
+    cur = new Decimal(r.value!);
+    t = r.ts;
+  }
+  return total.plus(cur.times(b - t));
+}
+
+function gaugeReference(rows: RawRow[], windows: Map<string, [number, number]>, groupBy: boolean): Map<string, string> {
+  const series = new Map<string, RawRow[]>();
+  for (const r of rows) {
+    const key = `${r.customer}|${(JSON.parse(r.properties) as Record<string, string>).region}`;
+    series.set(key, [...(series.get(key) ?? []), r]);
+  }
+  const sums = new Map<string, Decimal>();
+  for (const [sk, rs] of series) {
+    const [customer, region] = sk.split('|');
+    for (const [wk, [a, b]] of windows) {
+      const key = `${wk}|${customer}|${groupBy ? region : ''}`;
+      sums.set(key, (sums.get(key) ?? new Decimal(0)).plus(gaugeIntegral(rs, a, b)));
+    }
+  }
+  return new Map([...sums].map(([k, v]) => [k, v.div(3_600_000).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN).toFixed()]));
+}
+
 async function usage(params: Record<string, string>) {
   const res = await fetch(`${api.url}/v1/usage?${new URLSearchParams(params).toString()}`, { headers: t.auth });
   expect(res.status).toBe(200);
-  return (await res.json()) as { complete: boolean; data: { window_start: string; customer: string; value: string; groups?: Record<string, string> }[]; next_page_token: string | null };
+  return (await res.json()) as {
+    complete: boolean;
+    data: { window_start: string; window_end: string; customer: string; value: string; groups?: Record<string, string> }[];
+    next_page_token: string | null;
+  };
 }
 
 beforeAll(async () => {
@@ -189,13 +235,20 @@ describe('usage equals the deduplicated raw events', () => {
       ['month', 'Europe/Berlin'],
     ] as const) {
       it(`${meter.key} (${meter.aggregation}), window ${window}, ${tz}`, async () => {
-        const groupBy = meter.key === 'm_sum';
+        const groupBy = meter.key === 'm_sum' || meter.key === 'm_gauge';
         const params: Record<string, string> = { meter: meter.key, from, to, window, tz };
         if (groupBy) params.group_by = 'region';
         const answer = await usage(params);
         expect(answer.complete).toBe(true);
         const got = new Map(answer.data.map((r) => [`${localKey(Date.parse(r.window_start), window, tz)}|${r.customer}|${r.groups?.region ?? ''}`, r.value]));
-        const want = reference(await referenceRows(meter.key), meter, window, tz, Date.parse(from), Date.parse(to), groupBy);
+        let want: Map<string, string>;
+        if (meter.aggregation === 'weighted_sum') {
+          // Every window of the range, with the bounds the API reports (checked by the key comparison).
+          const windows = new Map<string, [number, number]>();
+          for (let h = Date.parse(from); h < Date.parse(to); h += HOUR) windows.set(localKey(h, window, tz), [0, 0]);
+          for (const r of answer.data) windows.set(localKey(Date.parse(r.window_start), window, tz), [Date.parse(r.window_start), Date.parse(r.window_end)]);
+          want = gaugeReference(await referenceRows(meter.key), windows, groupBy);
+        } else want = reference(await referenceRows(meter.key), meter, window, tz, Date.parse(from), Date.parse(to), groupBy);
         expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
         for (const [k, v] of want) expect(new Decimal(got.get(k)!).equals(new Decimal(v)), `${k}: got ${got.get(k)}, want ${v}`).toBe(true);
       });

@@ -31,6 +31,16 @@ beforeAll(async () => {
   await hourly('fall', '2026-10-30T00:00:00Z', '2026-11-04T00:00:00Z');
   await hourly('spring', '2026-03-07T00:00:00Z', '2026-03-10T00:00:00Z');
   await hourly('berlin', '2026-10-24T00:00:00Z', '2026-10-27T00:00:00Z');
+  await fetch(`${api.url}/v1/meters`, { method: 'POST', headers: t.auth, body: JSON.stringify({ key: 'storage', name: 'Storage', aggregation: 'weighted_sum', unit: 'GB' }) });
+  await fetch(`${api.url}/v1/events`, {
+    method: 'POST',
+    headers: t.auth,
+    body: JSON.stringify([
+      { id: 's1', customer: 'acme', meter: 'storage', value: '10', timestamp: '2026-10-30T00:30:00Z' },
+      { id: 's2', customer: 'acme', meter: 'storage', value: '20', timestamp: '2026-10-30T02:00:00Z' },
+      { id: 's3', customer: 'acme', meter: 'storage', value: '0.000001', timestamp: '2026-10-30T05:59:59.999Z' },
+    ]),
+  });
   await testAggregator(api).runOnce();
 }, 120_000);
 afterAll(async () => {
@@ -82,6 +92,22 @@ describe('time zones', () => {
       ['2026-11-01T05:00:00Z', '2026-11-01T06:00:00Z', '1'],
       ['2026-11-01T06:00:00Z', '2026-11-01T07:00:00Z', '1'],
     ]);
+  });
+});
+
+describe('weighted_sum', () => {
+  it('integrates the gauge in value x hours, carried across hours without events', async () => {
+    const none = await get('/v1/usage?meter=storage&from=2026-10-30T00:00:00Z&to=2026-10-30T04:00:00Z');
+    expect(rows(none.body)).toEqual([['2026-10-30T00:00:00Z', '2026-10-30T04:00:00Z', '55']]); // 10 x 1.5 h + 20 x 2 h
+    const hours = await get('/v1/usage?meter=storage&window=hour&from=2026-10-30T00:00:00Z&to=2026-10-30T04:00:00Z');
+    expect(rows(hours.body).map((r) => r[2])).toEqual(['5', '10', '20', '20']);
+  });
+
+  it('rounds half-even to 6 decimals only at the end', async () => {
+    // 10 GB x 1.5 h + 20 GB x 3 h 59 min 59.999 s + 0.000001 GB x 1 ms
+    // = 15 + 79.99999444... + 0.000000000000277... = 94.99999444... GB-hours.
+    const r = await get('/v1/usage?meter=storage&from=2026-10-30T00:00:00Z&to=2026-10-30T06:00:00Z');
+    expect(rows(r.body)[0]![2]).toBe('94.999994');
   });
 });
 

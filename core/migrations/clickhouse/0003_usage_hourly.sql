@@ -34,6 +34,9 @@ ALTER TABLE {db}.raw_events_v1 ADD INDEX IF NOT EXISTS ingested_at_minmax ingest
 -- wins. Every column composes exactly into longer windows: sums and counts add, min/max take
 -- the min/max, latest takes the value with the greatest (timestamp, ingested_at, hash), and
 -- distinct values merge as uniqExact states (a sum of hourly distinct counts would be wrong).
+-- For time-weighted gauges, `gauge_first` is the hour's first numbered event and
+-- `gauge_integral` the exact integral of the gauge from it to the end of the hour, in
+-- value x milliseconds; the value before it is carried from an earlier hour when queried.
 CREATE TABLE IF NOT EXISTS {db}.usage_hourly_v1
 (
   tenant_id        LowCardinality(String),
@@ -48,6 +51,8 @@ CREATE TABLE IF NOT EXISTS {db}.usage_hourly_v1
   latest_value     Nullable(Decimal(38, 6)),
   latest_key       Tuple(DateTime64(3, 'UTC'), DateTime64(6, 'UTC'), UInt64),
   uniq_state       AggregateFunction(uniqExact, String),
+  gauge_first      DateTime64(3, 'UTC'),
+  gauge_integral   Decimal(38, 6),
   version          UInt64
 )
 ENGINE = ReplacingMergeTree(version)
