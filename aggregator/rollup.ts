@@ -12,7 +12,7 @@ import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, uniqueExpr } from './sql
 export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, hours: readonly string[], version: bigint): Promise<void> {
   if (hours.length === 0) return;
   const raw = ch.table('raw_events_v1');
-  const first = ch.table('event_first_v1');
+  const ids = ch.table('event_ids_v1');
   const hourly = ch.table('usage_hourly_v1');
   const hasVp = meter.value_property !== null;
   const num = numberExpr(hasVp);
@@ -46,7 +46,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, ho
       FROM ${raw}
       WHERE ${inHours}
         AND (id, ${COPY_ORDER}) IN (
-          SELECT id, minMerge(first) FROM ${first}
+          SELECT id, min(ord) FROM ${ids}
           WHERE tenant_id = {t:String} AND id IN (SELECT id FROM ${raw} WHERE ${inHours})
           GROUP BY id)
       )

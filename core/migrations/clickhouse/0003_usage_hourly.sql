@@ -1,30 +1,24 @@
--- Exact dedup for the aggregator: the order key of the first accepted copy of every
--- (tenant, id), kept up to date by a materialized view on every insert into the raw table and
--- looked up by id. min() is idempotent, so the backfill below may run more than once.
-CREATE TABLE IF NOT EXISTS {db}.event_first_v1
+-- Exact dedup for the aggregator: every copy's (tenant, id, copy order), sorted by id so the
+-- first copy of a set of ids is found by its primary key (min of the order). Kept by a plain
+-- materialized view on inserts into the raw table: no aggregation on the insert path, which
+-- ingest pays for. The backfill below copies what the raw table held before the view existed;
+-- run twice, it only adds duplicate rows, which min() ignores.
+CREATE TABLE IF NOT EXISTS {db}.event_ids_v1
 (
   tenant_id  LowCardinality(String),
   id         String,
-  first      AggregateFunction(min, Tuple(DateTime64(6, 'UTC'), UInt64))
+  ord        Tuple(DateTime64(6, 'UTC'), UInt64)
 )
-ENGINE = AggregatingMergeTree
+ENGINE = MergeTree
 ORDER BY (tenant_id, id);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_first_mv_v1 TO {db}.event_first_v1 AS
-SELECT
-  tenant_id,
-  id,
-  minState(tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties))) AS first
-FROM {db}.raw_events_v1
-GROUP BY tenant_id, id;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_ids_mv_v1 TO {db}.event_ids_v1 AS
+SELECT tenant_id, id, tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)) AS ord
+FROM {db}.raw_events_v1;
 
-INSERT INTO {db}.event_first_v1
-SELECT
-  tenant_id,
-  id,
-  minState(tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)))
-FROM {db}.raw_events_v1
-GROUP BY tenant_id, id;
+INSERT INTO {db}.event_ids_v1
+SELECT tenant_id, id, tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties))
+FROM {db}.raw_events_v1;
 
 -- Lets each aggregator run read only the parts written since its watermark.
 ALTER TABLE {db}.raw_events_v1 ADD INDEX IF NOT EXISTS ingested_at_minmax ingested_at TYPE minmax GRANULARITY 1;
