@@ -4,6 +4,12 @@ import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { Aggregator, aggregatorMetrics, type Progress } from '../aggregator/aggregator.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
+import { aggregatorLagGauge } from '../aggregator/aggregator.js';
+import { createHttpServer, type HttpServer } from '../api/http/server.js';
+import { healthRoutes } from '../api/routes/health.js';
+import { createAuthenticator } from '../core/auth.js';
+import { httpMetrics } from '../core/metrics.js';
+import { pgTenantRepository } from '../core/tenants.js';
 
 export function createAggregator(config: Config, stores: Stores, logger: Logger, registry: Registry): Aggregator {
   return new Aggregator({
@@ -46,4 +52,30 @@ export function startAggregatorLoop(aggregator: Aggregator, intervalMs: number, 
       await running;
     },
   };
+}
+
+/**
+ * The HTTP face of a standalone `tally aggregate`: /healthz, /readyz (both stores) and
+ * /metrics (its runs, backfills and lag), so it can be probed and scraped like a serve node.
+ */
+export function aggregatorHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
+  aggregatorLagGauge(registry, stores.postgres);
+  const timeout = config.http.healthTimeoutMs;
+  const server: HttpServer = createHttpServer({
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.http.maxBodyBytes,
+    shutdownTimeoutMs: config.http.shutdownTimeoutMs,
+    // Only public routes are served; the authenticator is never asked.
+    authenticator: createAuthenticator({ adminKey: undefined, tenants: pgTenantRepository(stores.postgres), cacheSeconds: 0 }),
+    adminEnabled: false,
+    metrics: httpMetrics(registry),
+    logger,
+    routes: healthRoutes({
+      registry,
+      checks: { clickhouse: () => stores.clickhouse.ping(timeout), postgres: () => stores.postgres.ping(timeout) },
+      isShuttingDown: () => server.shuttingDown,
+    }),
+  });
+  return server;
 }

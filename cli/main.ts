@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { DataDirLockedError } from '../core/datadir.js';
 import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
 import { createRegistry } from '../core/metrics.js';
-import { createAggregator, startAggregatorLoop } from './aggregate.js';
+import { aggregatorHttp, createAggregator, startAggregatorLoop } from './aggregate.js';
 import { progressReporter } from './progress.js';
 import { openStores } from '../core/stores.js';
 import { packageRoot } from '../core/paths.js';
@@ -49,15 +49,17 @@ const COMMANDS: Record<string, Command> = {
       'Recomputes every hour that received events since the last run, and backfills meters defined after\n' +
       'their events (with a progress bar on a terminal). Several can run at once: a lease lets one work at a\n' +
       'time. Killing it at any point is safe; the next run redoes the same hours with the same result.\n' +
+      'The loop serves /healthz, /readyz and /metrics on HOST:PORT.\n' +
       '  --once  one run, then exit (for cron jobs and backfills)',
     options: { once: { type: 'boolean' } },
-    run: async ({ config, logger, flags }) => {
+    run: async ({ config, logger, flags, out }) => {
       const stores = await openStores(config);
       try {
         const status = await migrationStatus(stores);
         const pending = [...status.postgres.pending, ...status.clickhouse.pending];
         if (pending.length > 0) throw new PendingMigrationsError(pending);
-        const aggregator = createAggregator(config, stores, logger, createRegistry());
+        const registry = createRegistry();
+        const aggregator = createAggregator(config, stores, logger, registry);
         const progress = progressReporter(logger, process.stderr);
         if (flags.once === true) {
           const r = await aggregator.runOnce(progress);
@@ -65,8 +67,14 @@ const COMMANDS: Record<string, Command> = {
           else process.stderr.write(`tally aggregate: ${r.hoursRecomputed} hours recomputed, ${r.metersBackfilled} meters backfilled, watermark ${r.watermark.toISOString()}\n`);
           return EXIT.OK;
         }
+        const http = aggregatorHttp(config, stores, logger, registry);
+        const port = await http.listen();
         const loop = startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress);
-        return await runUntilSignal(logger, () => loop.stop());
+        out(`tally: aggregator running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
+        return await runUntilSignal(logger, async () => {
+          await http.stop();
+          await loop.stop();
+        });
       } finally {
         await stores.close();
       }

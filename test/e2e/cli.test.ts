@@ -75,6 +75,23 @@ describe('tally start on the embedded defaults', () => {
     expect(b.stdout).toBe('postgres: up to date\nclickhouse: up to date\n');
   });
 
+  it('tally aggregate serves health and its metrics, and stops cleanly', async () => {
+    const dataDir = tempDir(true);
+    expect((await runTally(['migrate'], { TALLY_DATA_DIR: dataDir })).code).toBe(0);
+    const agg = await startTally(['aggregate'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: 'aggregate-admin-key-0123456789ab' });
+    expect((await fetch(`${agg.url}/readyz`)).status).toBe(200);
+    let metrics = '';
+    for (let i = 0; i < 50 && !/tally_aggregator_runs_total\{outcome="ok"\} [1-9]/.test(metrics); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      metrics = await (await fetch(`${agg.url}/metrics`)).text();
+    }
+    expect(metrics).toMatch(/^tally_aggregator_runs_total\{outcome="ok"\} [1-9]/m);
+    expect(metrics).toMatch(/^tally_aggregator_lag_seconds \d/m);
+    expect((await fetch(`${agg.url}/v1/tenants`, { method: 'POST' })).status).toBe(404);
+    agg.child.kill('SIGTERM');
+    expect(await agg.exited).toBe(0);
+  });
+
   it('tally serve refuses unmigrated stores with exit code 1 and says what to run', async () => {
     const r = await runTally(['serve'], { TALLY_DATA_DIR: tempDir(true) });
     expect(r.code).toBe(1);
