@@ -49,6 +49,37 @@ function windowBounds(window: UsageWindow, hour = 'hour'): { start: string; end:
   }
 }
 
+/** GROUP BY / ORDER BY / LIMIT of a windowed usage query, per window, customer and group. */
+function windowedTail(groupNames: readonly string[]): string {
+  const groups = groupNames.length > 0 ? `, ${groupNames.join(', ')}` : '';
+  return `
+      GROUP BY ws, we, customer${groups}
+      ORDER BY ws, customer${groups}
+      LIMIT {limit:UInt32} OFFSET {offset:UInt64}`;
+}
+
+function baseParams(q: UsageQuery): Record<string, unknown> {
+  return { t: q.tenantId, m: q.meter.key, tz: q.tz, from: chTime(q.from), to: chTime(q.to), c: q.customer ?? '', limit: q.limit + 1, offset: q.offset };
+}
+
+interface RawUsageRow {
+  window_start: string;
+  window_end: string;
+  customer: string;
+  group_values: string[];
+  value: string;
+}
+
+/** The page of rows (one extra was fetched to know whether more follow). */
+function toPage(raw: RawUsageRow[], q: UsageQuery, value: (v: string) => string = (v) => v): { rows: UsageRow[]; hasMore: boolean } {
+  const rows = raw.slice(0, q.limit).map((r) => {
+    const row: UsageRow = { window_start: r.window_start, window_end: r.window_end, customer: r.customer, value: value(r.value) };
+    if (q.groupBy.length > 0) row.groups = Object.fromEntries(q.groupBy.map((g, i) => [g, r.group_values[i] ?? '']));
+    return row;
+  });
+  return { rows, hasMore: raw.length > q.limit };
+}
+
 export async function queryUsage(ch: ClickHouseStore, q: UsageQuery): Promise<{ rows: UsageRow[]; hasMore: boolean }> {
   if (q.meter.aggregation === 'weighted_sum') return queryGauge(ch, q);
   const { start, end } = windowBounds(q.window);
@@ -69,28 +100,11 @@ export async function queryUsage(ch: ClickHouseStore, q: UsageQuery): Promise<{ 
           AND hour >= toDateTime({from:DateTime64(6, 'UTC')}, 'UTC') AND hour < toDateTime({to:DateTime64(6, 'UTC')}, 'UTC')
           AND events > 0 ${q.customer === undefined ? '' : 'AND customer = {c:String}'}
       )
-      GROUP BY ws, we, customer${groupNames.length > 0 ? `, ${groupNames.join(', ')}` : ''}
-      ORDER BY ws, customer${groupNames.length > 0 ? `, ${groupNames.join(', ')}` : ''}
-      LIMIT {limit:UInt32} OFFSET {offset:UInt64}`,
-    query_params: {
-      t: q.tenantId,
-      m: q.meter.key,
-      tz: q.tz,
-      from: chTime(q.from),
-      to: chTime(q.to),
-      c: q.customer ?? '',
-      limit: q.limit + 1,
-      offset: q.offset,
-    },
+${windowedTail(groupNames)}`,
+    query_params: baseParams(q),
     format: 'JSONEachRow',
   });
-  const raw = await rs.json<{ window_start: string; window_end: string; customer: string; group_values: string[]; value: string }>();
-  const rows = raw.slice(0, q.limit).map((r) => {
-    const row: UsageRow = { window_start: r.window_start, window_end: r.window_end, customer: r.customer, value: r.value };
-    if (q.groupBy.length > 0) row.groups = Object.fromEntries(q.groupBy.map((g, i) => [g, r.group_values[i] ?? '']));
-    return row;
-  });
-  return { rows, hasMore: raw.length > q.limit };
+  return toPage(await rs.json<RawUsageRow>(), q);
 }
 
 const MS_PER_HOUR = 3_600_000;
@@ -139,30 +153,11 @@ async function queryGauge(ch: ClickHouseStore, q: UsageQuery): Promise<{ rows: U
         ) AS grid
         ASOF LEFT JOIN (${series}) AS s ON grid.customer = s.customer AND grid.groups = s.groups AND grid.g_hour >= s.hour
       )
-      GROUP BY ws, we, customer${groupNames.length > 0 ? `, ${groupNames.join(', ')}` : ''}
-      ORDER BY ws, customer${groupNames.length > 0 ? `, ${groupNames.join(', ')}` : ''}
-      LIMIT {limit:UInt32} OFFSET {offset:UInt64}`,
-    query_params: {
-      t: q.tenantId,
-      m: q.meter.key,
-      tz: q.tz,
-      from: chTime(q.from),
-      to: chTime(q.to),
-      fromS: q.from.getTime() / 1000,
-      gridEnd: gridEnd / 1000,
-      c: q.customer ?? '',
-      limit: q.limit + 1,
-      offset: q.offset,
-    },
+${windowedTail(groupNames)}`,
+    query_params: { ...baseParams(q), fromS: q.from.getTime() / 1000, gridEnd: gridEnd / 1000 },
     format: 'JSONEachRow',
   });
-  const raw = await rs.json<{ window_start: string; window_end: string; customer: string; group_values: string[]; value: string }>();
-  const rows = raw.slice(0, q.limit).map((r) => {
-    const row: UsageRow = { window_start: r.window_start, window_end: r.window_end, customer: r.customer, value: gaugeHours(r.value) };
-    if (q.groupBy.length > 0) row.groups = Object.fromEntries(q.groupBy.map((g, i) => [g, r.group_values[i] ?? '']));
-    return row;
-  });
-  return { rows, hasMore: raw.length > q.limit };
+  return toPage(await rs.json<RawUsageRow>(), q, gaugeHours);
 }
 
 /** value x milliseconds (exact) to value x hours, rounded half-even to 6 decimals. */
