@@ -10,6 +10,8 @@ import type { Route } from './http/types.js';
 import { healthRoutes } from './routes/health.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { meterRoutes } from '../aggregator/meter-routes.js';
+import { customerRoutes } from '../catalog/customer-routes.js';
+import { pgCustomerRepository } from '../catalog/customers.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../aggregator/aggregator.js';
 import { usageRoute } from '../aggregator/usage-route.js';
@@ -66,6 +68,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     ...tenantRoutes(tenants),
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
+    ...customerRoutes(pgCustomerRepository(stores.postgres)),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...(deps.extraRoutes ?? []),
   ];

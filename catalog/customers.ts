@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import type { PostgresStore } from '../core/postgres.js';
+import { isCountry } from '../core/country.js';
+import { isCurrency } from '../core/currency.js';
+
+/**
+ * Customers, identified by the tenant's own id: the `customer` its events name. The currency
+ * is fixed at creation (every price and invoice of the customer is in it); metadata follows
+ * Stripe's limits and merge rule (a key set to "" is removed).
+ */
+export interface Customer {
+  id: string;
+  name: string;
+  email: string | null;
+  currency: string;
+  country: string | null;
+  tax_exempt: boolean;
+  stripe_customer_id: string | null;
+  metadata: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+}
+
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const id = z.string().min(1, 'must not be empty').max(256).regex(NO_CONTROL, 'must not contain control characters');
+const name = z.string().trim().min(1, 'must not be empty').max(200);
+const email = z.string().trim().max(254).regex(EMAIL, 'must be an email address such as billing@example.com');
+const currency = z
+  .string()
+  .transform((c) => c.toUpperCase())
+  .refine(isCurrency, 'must be an ISO 4217 currency code such as USD, EUR or JPY');
+const country = z
+  .string()
+  .transform((c) => c.toUpperCase())
+  .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE');
+const stripeId = z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'must be a Stripe customer id (cus_...)');
+const metadata = z
+  .record(z.string().min(1, 'keys must not be empty').max(40, 'keys are at most 40 characters'), z.string().max(500, 'values are at most 500 characters'))
+  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+
+export const CreateCustomer = z.strictObject({
+  id,
+  name,
+  email: email.optional(),
+  currency,
+  country: country.optional(),
+  tax_exempt: z.boolean().optional(),
+  stripe_customer_id: stripeId.optional(),
+  metadata: metadata.optional(),
+});
+export type CreateCustomerInput = z.output<typeof CreateCustomer>;
+
+const IMMUTABLE = new Set(['id', 'currency']);
+export const UpdateCustomer = z
+  .object({
+    name: name.optional(),
+    email: email.nullable().optional(),
+    country: country.nullable().optional(),
+    tax_exempt: z.boolean().optional(),
+    stripe_customer_id: stripeId.nullable().optional(),
+    metadata: metadata.optional(),
+  })
+  .catchall(z.unknown())
+  .superRefine((m, ctx) => {
+    for (const k of Object.keys(m)) {
+      if (['name', 'email', 'country', 'tax_exempt', 'stripe_customer_id', 'metadata'].includes(k)) continue;
+      ctx.addIssue(
+        IMMUTABLE.has(k)
+          ? { code: 'custom', path: [k], message: 'cannot change once the customer exists', params: { code: 'TALLY_ERR_IMMUTABLE_FIELD' } }
+          : { code: 'custom', path: [k], message: 'is not a customer field', params: { code: 'TALLY_ERR_UNKNOWN_FIELD' } },
+      );
+    }
+  });
+export interface UpdateCustomerInput {
+  name?: string | undefined;
+  email?: string | null | undefined;
+  country?: string | null | undefined;
+  tax_exempt?: boolean | undefined;
+  stripe_customer_id?: string | null | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+export interface CustomerRepository {
+  /** Undefined when the id is taken (also by a deleted customer). */
+  create(tenantId: string, c: CreateCustomerInput): Promise<Customer | undefined>;
+  get(tenantId: string, id: string): Promise<Customer | undefined>;
+  /** Ordered by id; `after` is the last id of the previous page. */
+  list(tenantId: string, limit: number, after: string | undefined): Promise<{ data: Customer[]; has_more: boolean }>;
+  update(tenantId: string, id: string, u: UpdateCustomerInput): Promise<Customer | undefined>;
+  remove(tenantId: string, id: string): Promise<boolean>;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  email: string | null;
+  currency: string;
+  country: string | null;
+  tax_exempt: boolean;
+  stripe_customer_id: string | null;
+  metadata: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, created_at, updated_at';
+
+function toCustomer(r: Row): Customer {
+  return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
+}
+
+export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
+  return {
+    async create(tenantId, c) {
+      const { rows } = await pg.query<Row>(
+        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+        [tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {})],
+      );
+      return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+    },
+    async get(tenantId, id) {
+      const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, [tenantId, id]);
+      return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+    },
+    async list(tenantId, limit, after) {
+      const { rows } = await pg.query<Row>(
+        `SELECT ${COLUMNS} FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+        [tenantId, after ?? null, limit + 1],
+      );
+      return { data: rows.slice(0, limit).map(toCustomer), has_more: rows.length > limit };
+    },
+    async update(tenantId, id, u) {
+      const set = (v: unknown) => v !== undefined;
+      const { rows } = await pg.query<Row>(
+        `UPDATE customers SET
+           name = CASE WHEN $3 THEN $4 ELSE name END,
+           email = CASE WHEN $5 THEN $6 ELSE email END,
+           country = CASE WHEN $7 THEN $8 ELSE country END,
+           tax_exempt = CASE WHEN $9 THEN $10 ELSE tax_exempt END,
+           stripe_customer_id = CASE WHEN $11 THEN $12 ELSE stripe_customer_id END,
+           -- Stripe's rule: keys merge, and a key set to "" is removed.
+           metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
+           updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
+        [
+          tenantId, id,
+          set(u.name), u.name ?? null,
+          set(u.email), u.email ?? null,
+          set(u.country), u.country ?? null,
+          set(u.tax_exempt), u.tax_exempt ?? false,
+          set(u.stripe_customer_id), u.stripe_customer_id ?? null,
+          set(u.metadata), JSON.stringify(u.metadata ?? {}),
+        ],
+      );
+      return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+    },
+    async remove(tenantId, id) {
+      const r = await pg.query('UPDATE customers SET deleted_at = now() WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+  };
+}

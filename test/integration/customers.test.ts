@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { minorUnits } from '../../core/currency.js';
+import { startTestApi, type TestApi } from '../support/api.js';
+
+let api: TestApi;
+let t: { id: string; key: string; auth: Record<string, string> };
+beforeAll(async () => {
+  api = await startTestApi();
+  t = await api.tenant('customers');
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+async function call(method: string, path: string, body?: unknown, auth = t.auth) {
+  const res = await fetch(`${api.url}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+describe('customers', () => {
+  it('creates one with every field, normalised, and reads it back', async () => {
+    const r = await call('POST', '/v1/customers', {
+      id: 'acme',
+      name: ' Acme Inc ',
+      email: 'billing@acme.example',
+      currency: 'usd',
+      country: 'de',
+      tax_exempt: true,
+      stripe_customer_id: 'cus_123',
+      metadata: { plan: 'gold' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toEqual({
+      id: 'acme',
+      name: 'Acme Inc',
+      email: 'billing@acme.example',
+      currency: 'USD',
+      country: 'DE',
+      tax_exempt: true,
+      stripe_customer_id: 'cus_123',
+      metadata: { plan: 'gold' },
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    expect((await call('GET', '/v1/customers/acme')).body).toEqual(r.body);
+  });
+
+  it('defaults the optional fields', async () => {
+    const r = await call('POST', '/v1/customers', { id: 'min', name: 'Minimal', currency: 'JPY' });
+    expect(r.body).toMatchObject({ email: null, country: null, tax_exempt: false, stripe_customer_id: null, metadata: {} });
+  });
+
+  it('an id already taken is a 409', async () => {
+    await call('POST', '/v1/customers', { id: 'dup', name: 'A', currency: 'EUR' });
+    const r = await call('POST', '/v1/customers', { id: 'dup', name: 'B', currency: 'EUR' });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'id' });
+  });
+
+  it.each([
+    ['no id', { name: 'x', currency: 'USD' }, 'TALLY_ERR_MISSING_FIELD', 'id'],
+    ['an id with a newline', { id: 'a\nb', name: 'x', currency: 'USD' }, 'TALLY_ERR_INVALID_VALUE', 'id'],
+    ['an id too long', { id: 'x'.repeat(257), name: 'x', currency: 'USD' }, 'TALLY_ERR_TOO_LONG', 'id'],
+    ['no name', { id: 'n1', currency: 'USD' }, 'TALLY_ERR_MISSING_FIELD', 'name'],
+    ['no currency', { id: 'n2', name: 'x' }, 'TALLY_ERR_MISSING_FIELD', 'currency'],
+    ['an unknown currency', { id: 'n3', name: 'x', currency: 'ABC' }, 'TALLY_ERR_INVALID_VALUE', 'currency'],
+    ['a currency that is not a code', { id: 'n4', name: 'x', currency: 'dollars' }, 'TALLY_ERR_INVALID_VALUE', 'currency'],
+    ['an unknown country', { id: 'n5', name: 'x', currency: 'USD', country: 'XX' }, 'TALLY_ERR_INVALID_VALUE', 'country'],
+    ['a three-letter country', { id: 'n6', name: 'x', currency: 'USD', country: 'DEU' }, 'TALLY_ERR_INVALID_VALUE', 'country'],
+    ['an email without @', { id: 'n7', name: 'x', currency: 'USD', email: 'billing.acme.example' }, 'TALLY_ERR_INVALID_VALUE', 'email'],
+    ['tax_exempt as text', { id: 'n8', name: 'x', currency: 'USD', tax_exempt: 'yes' }, 'TALLY_ERR_INVALID_TYPE', 'tax_exempt'],
+    ['a Stripe id of another kind', { id: 'n9', name: 'x', currency: 'USD', stripe_customer_id: 'sub_1' }, 'TALLY_ERR_INVALID_VALUE', 'stripe_customer_id'],
+    ['a metadata value that is a number', { id: 'n10', name: 'x', currency: 'USD', metadata: { a: 1 } }, 'TALLY_ERR_INVALID_TYPE', 'metadata.a'],
+    ['a metadata key of 41 characters', { id: 'n11', name: 'x', currency: 'USD', metadata: { ['k'.repeat(41)]: 'v' } }, 'TALLY_ERR_INVALID_VALUE', `metadata.${'k'.repeat(41)}`],
+    ['a metadata value of 501 characters', { id: 'n12', name: 'x', currency: 'USD', metadata: { k: 'v'.repeat(501) } }, 'TALLY_ERR_TOO_LONG', 'metadata.k'],
+    ['51 metadata keys', { id: 'n13', name: 'x', currency: 'USD', metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) }, 'TALLY_ERR_INVALID_VALUE', 'metadata'],
+    ['an unknown field', { id: 'n14', name: 'x', currency: 'USD', plan: 'pro' }, 'TALLY_ERR_UNKNOWN_FIELD', 'plan'],
+  ])('refuses %s, and stores nothing', async (_what, body, code, field) => {
+    const r = await call('POST', '/v1/customers', body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code, field });
+    if (typeof (body as { id?: unknown }).id === 'string') expect((await call('GET', `/v1/customers/${encodeURIComponent((body as { id: string }).id)}`)).status).toBe(404);
+  });
+
+  it('updates details and merges metadata the Stripe way ("" removes a key)', async () => {
+    await call('POST', '/v1/customers', { id: 'upd', name: 'Before', currency: 'EUR', email: 'a@b.example', metadata: { keep: '1', drop: '2' } });
+    const r = await call('PATCH', '/v1/customers/upd', { name: 'After', email: null, country: 'fr', tax_exempt: true, metadata: { drop: '', add: '3' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ name: 'After', email: null, country: 'FR', tax_exempt: true, currency: 'EUR', metadata: { keep: '1', add: '3' } });
+    expect(Date.parse(r.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(r.body.created_at));
+  });
+
+  it.each([
+    ['currency', { currency: 'USD' }, 'TALLY_ERR_IMMUTABLE_FIELD'],
+    ['id', { id: 'other' }, 'TALLY_ERR_IMMUTABLE_FIELD'],
+    ['an unknown field', { plan: 'x' }, 'TALLY_ERR_UNKNOWN_FIELD'],
+  ])('PATCH refuses to change %s', async (field, body, code) => {
+    await call('POST', '/v1/customers', { id: `imm_${field.replace(/ /g, '_')}`, name: 'I', currency: 'EUR' });
+    const r = await call('PATCH', `/v1/customers/imm_${field.replace(/ /g, '_')}`, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe(code);
+    expect((await call('GET', `/v1/customers/imm_${field.replace(/ /g, '_')}`)).body.currency).toBe('EUR');
+  });
+
+  it('lists by id, page by page', async () => {
+    const other = await api.tenant('lister');
+    for (const id of ['c', 'a', 'e', 'b', 'd']) await call('POST', '/v1/customers', { id, name: id, currency: 'USD' }, other.auth);
+    const first = await call('GET', '/v1/customers?limit=2', undefined, other.auth);
+    expect((first.body.data as { id: string }[]).map((c) => c.id)).toEqual(['a', 'b']);
+    expect(first.body.has_more).toBe(true);
+    const rest = await call('GET', '/v1/customers?limit=10&starting_after=b', undefined, other.auth);
+    expect((rest.body.data as { id: string }[]).map((c) => c.id)).toEqual(['c', 'd', 'e']);
+    expect(rest.body.has_more).toBe(false);
+    expect((await call('GET', '/v1/customers?limit=0', undefined, other.auth)).status).toBe(400);
+  });
+
+  it('deletes: then 404, gone from lists, and the id stays taken', async () => {
+    await call('POST', '/v1/customers', { id: 'gone', name: 'G', currency: 'USD' });
+    expect((await call('DELETE', '/v1/customers/gone')).body).toEqual({ id: 'gone', deleted: true });
+    expect((await call('GET', '/v1/customers/gone')).status).toBe(404);
+    expect((await call('PATCH', '/v1/customers/gone', { name: 'x' })).status).toBe(404);
+    expect((await call('DELETE', '/v1/customers/gone')).status).toBe(404);
+    expect((await call('POST', '/v1/customers', { id: 'gone', name: 'G', currency: 'USD' })).status).toBe(409);
+  });
+
+  it("another tenant's customers are invisible on every route", async () => {
+    const other = await api.tenant('intruder');
+    await call('POST', '/v1/customers', { id: 'secret', name: 'Mine', currency: 'USD' });
+    expect((await call('GET', '/v1/customers/secret', undefined, other.auth)).status).toBe(404);
+    expect((await call('PATCH', '/v1/customers/secret', { name: 'x' }, other.auth)).status).toBe(404);
+    expect((await call('DELETE', '/v1/customers/secret', undefined, other.auth)).status).toBe(404);
+    expect((await call('GET', '/v1/customers', undefined, other.auth)).body.data).toEqual([]);
+    expect((await call('GET', '/v1/customers/secret')).body.name).toBe('Mine');
+  });
+});
+
+describe('currencies', () => {
+  it.each([
+    ['USD', 2],
+    ['EUR', 2],
+    ['BRL', 2],
+    ['MXN', 2],
+    ['JPY', 0],
+    ['KRW', 0],
+    ['BHD', 3],
+    ['IQD', 3],
+    ['CLF', 4],
+  ])('%s has %i minor units', (code, units) => {
+    expect(minorUnits(code)).toBe(units);
+  });
+});
