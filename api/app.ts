@@ -12,6 +12,8 @@ import { tenantRoutes } from './routes/tenants.js';
 import { meterRoutes } from '../aggregator/meter-routes.js';
 import { customerRoutes } from '../catalog/customer-routes.js';
 import { pgCustomerRepository } from '../catalog/customers.js';
+import { planRoutes } from '../catalog/plan-routes.js';
+import { pgPlanRepository } from '../catalog/plans.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../aggregator/aggregator.js';
 import { usageRoute } from '../aggregator/usage-route.js';
@@ -69,6 +71,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
     ...customerRoutes(pgCustomerRepository(stores.postgres)),
+    ...planRoutes(pgPlanRepository(stores.postgres), meters),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...(deps.extraRoutes ?? []),
   ];

@@ -1,0 +1,53 @@
+import { TallyError } from '../core/errors.js';
+import { jsonBody } from '../api/http/body.js';
+import { tenantOf, type Route } from '../api/http/types.js';
+import type { MeterRepository } from '../aggregator/meters.js';
+import { CreatePlan, type PlanRepository } from './plans.js';
+
+/**
+ * `POST /v1/plans` (201 for a new plan or version, 200 when nothing changed), `GET /v1/plans`
+ * (the latest version of each), `GET /v1/plans/:code[?version=n]`.
+ */
+export function planRoutes(plans: PlanRepository, meters: MeterRepository): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: '/v1/plans',
+      access: 'tenant',
+      handler: async (req) => {
+        const tenantId = tenantOf(req);
+        const input = jsonBody(req, CreatePlan);
+        for (const [i, c] of (input.charges ?? []).entries()) {
+          if ((await meters.get(tenantId, c.meter)) === undefined) {
+            throw new TallyError('TALLY_ERR_METER_NOT_FOUND', `charges[${i}].meter: no meter with key ${JSON.stringify(c.meter)}; define it first`, { field: `charges[${i}].meter` });
+          }
+        }
+        const { plan, created } = await plans.save(tenantId, input);
+        return { status: created ? 201 : 200, body: plan };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/plans',
+      access: 'tenant',
+      handler: async (req) => ({ status: 200, body: { data: await plans.list(tenantOf(req)), has_more: false } }),
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/plans/:code',
+      access: 'tenant',
+      handler: async (req) => {
+        const raw = req.query.get('version');
+        const version = raw === null ? undefined : Number(raw);
+        if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
+          throw new TallyError('TALLY_ERR_INVALID_VALUE', 'version must be a whole number from 1', { field: 'version' });
+        }
+        const plan = await plans.get(tenantOf(req), req.params.code!, version);
+        if (plan === undefined) {
+          throw new TallyError('TALLY_ERR_NOT_FOUND', `no plan ${JSON.stringify(req.params.code)}${version === undefined ? '' : ` version ${version}`}`, { field: 'code' });
+        }
+        return { status: 200, body: plan };
+      },
+    },
+  ];
+}

@@ -1,0 +1,191 @@
+import { Decimal } from 'decimal.js';
+import { z } from 'zod';
+import type { ErrorCode } from '../core/errors.js';
+import { isCurrency } from '../core/currency.js';
+import type { PostgresStore } from '../core/postgres.js';
+
+/**
+ * Plans and their rate cards. Prices carry up to 12 decimal places and quantities up to 6;
+ * both are decimal strings and never pass through a binary float. Every rule has its own
+ * error code. A plan is versioned: posting a changed plan under the same code makes the next
+ * version; posting an identical one changes nothing.
+ */
+export const MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
+
+const DECIMAL = /^-?\d{1,26}(\.\d+)?$/;
+
+function decimalField(kind: 'price' | 'quantity') {
+  const maxDp = kind === 'price' ? 12 : 6;
+  const invalid: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_INVALID' : 'TALLY_ERR_QUANTITY_INVALID';
+  const precise: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_TOO_PRECISE' : 'TALLY_ERR_QUANTITY_TOO_PRECISE';
+  const negative: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_NEGATIVE' : 'TALLY_ERR_QUANTITY_INVALID';
+  return z.string().superRefine((v, ctx) => {
+    if (!DECIMAL.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a decimal string such as "12.5"`, params: { code: invalid } });
+      return;
+    }
+    const d = new Decimal(v);
+    if (d.isNegative() && !d.isZero()) ctx.addIssue({ code: 'custom', message: 'must not be negative', params: { code: negative } });
+    else if (d.decimalPlaces() > maxDp) ctx.addIssue({ code: 'custom', message: `has more than ${maxDp} decimal places`, params: { code: precise } });
+  });
+}
+
+const price = decimalField('price');
+const quantity = decimalField('quantity');
+
+const Tier = z.strictObject({
+  up_to: quantity.nullable(),
+  unit_price: price,
+  flat_fee: price.optional(),
+});
+
+const Charge = z
+  .strictObject({
+    meter: z.string().min(1).max(128),
+    model: z.enum(MODELS),
+    unit_price: price.optional(),
+    tiers: z.array(Tier).min(1).max(100).optional(),
+    package_size: quantity.optional(),
+    round: z.enum(['up', 'down']).optional(),
+    included: quantity.optional(),
+    minimum: price.optional(),
+    maximum: price.optional(),
+  })
+  .superRefine((c, ctx) => {
+    const fields = (code: ErrorCode, path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message, params: { code } });
+    const tiered = c.model === 'graduated' || c.model === 'volume';
+    if (tiered && c.tiers === undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'tiers', `${c.model} charges need tiers`);
+    if (!tiered && c.tiers !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'tiers', `${c.model} charges have no tiers`);
+    if (!tiered && c.unit_price === undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'unit_price', `${c.model} charges need a unit_price`);
+    if (tiered && c.unit_price !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'unit_price', `${c.model} charges are priced by their tiers`);
+    if (c.model === 'package') {
+      if (c.package_size === undefined || new Decimal(c.package_size).lte(0)) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'package charges need a package_size above 0');
+    } else {
+      if (c.package_size !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'only package charges have a package_size');
+      if (c.round !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'round', 'only package charges round');
+    }
+    if (c.minimum !== undefined && c.maximum !== undefined && DECIMAL.test(c.minimum) && DECIMAL.test(c.maximum) && new Decimal(c.minimum).gt(c.maximum)) {
+      fields('TALLY_ERR_MINIMUM_ABOVE_MAXIMUM', 'minimum', 'must not be above maximum');
+    }
+    (c.tiers ?? []).forEach((t, i) => {
+      const last = i === (c.tiers ?? []).length - 1;
+      if (t.up_to === null && !last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'only the last tier is open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
+      if (t.up_to !== null && last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'the last tier must be open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
+      const prev = i > 0 ? (c.tiers ?? [])[i - 1]!.up_to : '0';
+      if (t.up_to !== null && prev !== null && DECIMAL.test(t.up_to) && DECIMAL.test(prev) && !new Decimal(t.up_to).gt(prev)) {
+        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: `must be above the previous tier's up_to (${prev})`, params: { code: 'TALLY_ERR_TIERS_NOT_ASCENDING' } });
+      }
+    });
+  });
+
+export const CreatePlan = z
+  .strictObject({
+    code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be letters, digits and _ . : - (at most 64)'),
+    name: z.string().trim().min(1, 'must not be empty').max(200),
+    currency: z
+      .string()
+      .transform((c) => c.toUpperCase())
+      .refine(isCurrency, { message: 'must be an ISO 4217 currency code', params: { code: 'TALLY_ERR_CURRENCY_INVALID' } }),
+    interval: z.enum(['month', 'year']),
+    base_fee: price.optional(),
+    trial_days: z.number().int().min(0).max(730).optional(),
+    charges: z.array(Charge).max(50).optional(),
+  })
+  .superRefine((p, ctx) => {
+    const seen = new Set<string>();
+    (p.charges ?? []).forEach((c, i) => {
+      if (seen.has(c.meter)) ctx.addIssue({ code: 'custom', path: ['charges', i, 'meter'], message: `meter ${c.meter} already has a charge in this plan`, params: { code: 'TALLY_ERR_DUPLICATE_CHARGE' } });
+      seen.add(c.meter);
+    });
+  });
+export type CreatePlanInput = z.output<typeof CreatePlan>;
+export type Charge = z.output<typeof Charge>;
+
+export interface Plan {
+  code: string;
+  version: number;
+  name: string;
+  currency: string;
+  interval: 'month' | 'year';
+  base_fee: string;
+  trial_days: number;
+  charges: Charge[];
+  created_at: string;
+}
+
+export interface PlanRepository {
+  /** A new version when the content differs from the latest (or the first), else the latest as it is. */
+  save(tenantId: string, p: CreatePlanInput): Promise<{ plan: Plan; created: boolean }>;
+  get(tenantId: string, code: string, version?: number): Promise<Plan | undefined>;
+  /** The latest version of every plan. */
+  list(tenantId: string): Promise<Plan[]>;
+}
+
+interface Row {
+  code: string;
+  version: number;
+  name: string;
+  currency: string;
+  interval: 'month' | 'year';
+  base_fee: string;
+  trial_days: number;
+  charges: Charge[];
+  created_at: Date;
+}
+
+const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, created_at';
+
+function toPlan(r: Row): Plan {
+  return { ...r, base_fee: new Decimal(r.base_fee).toFixed(), created_at: r.created_at.toISOString() };
+}
+
+/**
+ * What decides whether a post is a change: everything but the version and creation time, as
+ * canonical JSON (jsonb stores object keys in its own order).
+ */
+function content(p: Omit<Plan, 'version' | 'created_at'>): string {
+  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges]);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function pgPlanRepository(pg: PostgresStore): PlanRepository {
+  return {
+    save: (tenantId, p) =>
+      pg.transaction(async (tx) => {
+        // Serialises versioning of one plan code.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
+        const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
+        const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [] };
+        if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
+        const inserted = await tx.query<Row>(
+          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges)],
+        );
+        return { plan: toPlan(inserted.rows[0]!), created: true };
+      }),
+    async get(tenantId, code, version) {
+      const { rows } = await pg.query<Row>(
+        `SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1`,
+        [tenantId, code, version ?? null],
+      );
+      return rows[0] === undefined ? undefined : toPlan(rows[0]);
+    },
+    async list(tenantId) {
+      const { rows } = await pg.query<Row>(
+        `SELECT DISTINCT ON (code) ${COLUMNS} FROM plans WHERE tenant_id = $1 ORDER BY code, version DESC`,
+        [tenantId],
+      );
+      return rows.map(toPlan);
+    },
+  };
+}
