@@ -14,6 +14,8 @@ import { customerRoutes } from '../catalog/customer-routes.js';
 import { pgCustomerRepository } from '../catalog/customers.js';
 import { planRoutes } from '../catalog/plan-routes.js';
 import { pgPlanRepository } from '../catalog/plans.js';
+import { subscriptionRoutes } from '../catalog/subscription-routes.js';
+import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../aggregator/aggregator.js';
 import { usageRoute } from '../aggregator/usage-route.js';
@@ -72,6 +74,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     ...meterRoutes(meters),
     ...customerRoutes(pgCustomerRepository(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
+    ...subscriptionRoutes(new SubscriptionService(stores.postgres)),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...(deps.extraRoutes ?? []),
   ];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
@@ -89,6 +90,7 @@ export interface CustomerRepository {
   /** Ordered by id; `after` is the last id of the previous page. */
   list(tenantId: string, limit: number, after: string | undefined): Promise<{ data: Customer[]; has_more: boolean }>;
   update(tenantId: string, id: string, u: UpdateCustomerInput): Promise<Customer | undefined>;
+  /** false when there is no such customer; throws when a subscription of theirs is still live. */
   remove(tenantId: string, id: string): Promise<boolean>;
 }
 
@@ -157,9 +159,19 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
     },
-    async remove(tenantId, id) {
-      const r = await pg.query('UPDATE customers SET deleted_at = now() WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
-      return (r.rowCount ?? 0) > 0;
-    },
+    remove: (tenantId, id) =>
+      pg.transaction(async (tx) => {
+        const found = await tx.query('SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE', [tenantId, id]);
+        if (found.rows.length === 0) return false;
+        const live = await tx.query<{ id: string }>(
+          'SELECT id FROM subscriptions WHERE tenant_id = $1 AND customer_id = $2 AND (canceled_at IS NULL OR canceled_at > now()) LIMIT 1',
+          [tenantId, id],
+        );
+        if (live.rows[0] !== undefined) {
+          throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `customer ${JSON.stringify(id)} has a live subscription (${live.rows[0].id}); cancel it first`, { field: 'id' });
+        }
+        await tx.query('UPDATE customers SET deleted_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        return true;
+      }),
   };
 }

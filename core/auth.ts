@@ -3,7 +3,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { TallyError } from './errors.js';
 import type { TenantRepository } from './tenants.js';
 
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string };
+/** `keyId` names the API key that made a call (the audit trail's "who"). */
+export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string };
 
 export interface Authenticator {
   /** Resolves a bearer token to who is calling; throws TALLY_ERR_UNAUTHORIZED otherwise. */
@@ -29,7 +30,7 @@ const CACHE_LIMIT = 10_000;
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const now = opts.now ?? Date.now;
   const adminHash = opts.adminKey === undefined ? undefined : hashKey(opts.adminKey);
-  const cache = new Map<string, { tenantId: string; until: number }>();
+  const cache = new Map<string, { tenantId: string; keyId: string; until: number }>();
 
   const unauthorized = (message: string) => new TallyError('TALLY_ERR_UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': 'Bearer' } });
 
@@ -44,17 +45,17 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
       const cacheKey = presentedHash.toString('base64');
       const hit = cache.get(cacheKey);
-      if (hit !== undefined && hit.until > now()) return { kind: 'tenant', tenantId: hit.tenantId };
+      if (hit !== undefined && hit.until > now()) return { kind: 'tenant', tenantId: hit.tenantId, keyId: hit.keyId };
 
       const keyId = parseApiKey(token);
       const stored = keyId === undefined ? undefined : await opts.tenants.findKey(keyId);
-      if (stored === undefined || !keyMatches(token, stored.hash)) throw unauthorized('invalid API key');
+      if (keyId === undefined || stored === undefined || !keyMatches(token, stored.hash)) throw unauthorized('invalid API key');
 
       if (opts.cacheSeconds > 0) {
         if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(cacheKey, { tenantId: stored.tenantId, until: now() + opts.cacheSeconds * 1000 });
+        cache.set(cacheKey, { tenantId: stored.tenantId, keyId, until: now() + opts.cacheSeconds * 1000 });
       }
-      return { kind: 'tenant', tenantId: stored.tenantId };
+      return { kind: 'tenant', tenantId: stored.tenantId, keyId };
     },
   };
 }

@@ -35,6 +35,12 @@ export const ERRORS = {
   TALLY_ERR_MINIMUM_ABOVE_MAXIMUM: { status: 400, retryable: false },
   TALLY_ERR_DUPLICATE_CHARGE: { status: 400, retryable: false },
   TALLY_ERR_METER_NOT_FOUND: { status: 400, retryable: false },
+
+  // Subscriptions.
+  TALLY_ERR_CUSTOMER_NOT_FOUND: { status: 400, retryable: false },
+  TALLY_ERR_PLAN_NOT_FOUND: { status: 400, retryable: false },
+  TALLY_ERR_CURRENCY_MISMATCH: { status: 400, retryable: false },
+  TALLY_ERR_INVALID_TRANSITION: { status: 409, retryable: false },
   TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },

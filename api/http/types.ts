@@ -42,3 +42,9 @@ export function tenantOf(req: Request): string {
   if (req.principal?.kind !== 'tenant') throw new Error(`route ${req.route} reached without a tenant principal`);
   return req.principal.tenantId;
 }
+
+/** Who made a tenant request, for audit trails: `api_key:<key id>`. */
+export function actorOf(req: Request): string {
+  if (req.principal?.kind !== 'tenant') throw new Error(`route ${req.route} reached without a tenant principal`);
+  return `api_key:${req.principal.keyId}`;
+}

@@ -68,7 +68,7 @@ describe('tally start on the embedded defaults', () => {
     const dataDir = tempDir(true);
     const a = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
     expect(a.code).toBe(0);
-    expect(a.stdout).toMatch(/postgres: applied 0001_tenants, 0002_meters, 0003_aggregator_state, 0004_customers, 0005_plans/);
+    expect(a.stdout).toMatch(/postgres: applied 0001_tenants, 0002_meters, 0003_aggregator_state, 0004_customers, 0005_plans, 0006_subscriptions/);
     expect(a.stdout).toMatch(/clickhouse: applied 0001_raw_events, 0002_events_view/);
     const b = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
     expect(b.code).toBe(0);

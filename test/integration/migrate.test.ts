@@ -45,7 +45,7 @@ describe(`migrations (Postgres ${process.env.DATABASE_URL ? 'server' : 'PGlite'}
     expect(first.clickhouse).toHaveLength(chCount);
     const pgAfterFirst = await pgTables();
     const chAfterFirst = await chSchema();
-    expect(pgAfterFirst).toEqual(expect.arrayContaining(['schema_migrations', 'tenants', 'api_keys', 'meters', 'aggregator_state', 'customers', 'plans']));
+    expect(pgAfterFirst).toEqual(expect.arrayContaining(['schema_migrations', 'tenants', 'api_keys', 'meters', 'aggregator_state', 'customers', 'plans', 'subscriptions', 'subscription_plans', 'subscription_audit']));
     expect(await chTables()).toEqual(expect.arrayContaining(['schema_migrations', 'raw_events_v1', 'events_v1']));
 
     const second = await migrateAll(stores);

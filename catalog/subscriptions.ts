@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { parseTimestamp } from '../ingest/timestamp.js';
+import { periodAt, type Interval } from './periods.js';
+
+/**
+ * Subscriptions: a customer on a plan version from a start date. Nothing time-dependent is
+ * flipped by a job; the state at an instant is derived from stored facts (see 0006 migration):
+ * the plan in force, a cancellation (now or at a period end), the trial end, and the dunning
+ * state that billing sets. Every change is written to the audit table with who made it.
+ */
+export type Status = 'trialing' | 'active' | 'past_due' | 'suspended' | 'canceled';
+
+export interface Facts {
+  trial_end: Date | null;
+  canceled_at: Date | null;
+  dunning: 'past_due' | 'suspended' | null;
+}
+
+/** The status at `now`, from the facts. */
+export function statusAt(f: Facts, now: Date): Status {
+  if (f.canceled_at !== null && f.canceled_at.getTime() <= now.getTime()) return 'canceled';
+  if (f.dunning !== null) return f.dunning;
+  if (f.trial_end !== null && f.trial_end.getTime() > now.getTime()) return 'trialing';
+  return 'active';
+}
+
+const instant = z.string().refine((s) => parseTimestamp(s) !== undefined, 'must be an RFC 3339 timestamp with a time zone');
+
+export const CreateSubscription = z.strictObject({
+  customer: z.string().min(1).max(256),
+  plan: z.string().min(1).max(64),
+  start_date: instant.optional(),
+  trial_days: z.number().int().min(0).max(730).optional(),
+});
+export const ChangeSubscription = z.strictObject({
+  plan: z.string().min(1).max(64),
+  prorate: z.boolean().optional(),
+  at: z.enum(['now', 'period_end']).optional(),
+});
+export const CancelSubscription = z.strictObject({ at_period_end: z.boolean().optional() });
+
+export interface SubscriptionView {
+  id: string;
+  customer: string;
+  plan: { code: string; version: number };
+  status: Status;
+  start_date: string;
+  trial_end: string | null;
+  current_period: { start: string; end: string };
+  cancel_at: string | null;
+  canceled_at: string | null;
+  pending_change: { plan: { code: string; version: number }; at: string; prorate: boolean } | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface Row {
+  id: string;
+  customer_id: string;
+  interval: Interval;
+  start_date: Date;
+  trial_end: Date | null;
+  canceled_at: Date | null;
+  dunning: 'past_due' | 'suspended' | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface PlanRow {
+  effective_from: Date;
+  plan_code: string;
+  plan_version: number;
+  prorate: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+export class SubscriptionService {
+  constructor(private readonly pg: PostgresStore) {}
+
+  async create(tenantId: string, input: z.output<typeof CreateSubscription>, actor: string, now: Date): Promise<SubscriptionView> {
+    return this.pg.transaction(async (tx) => {
+      const customer = await tx.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, input.customer]);
+      if (customer.rows[0] === undefined) throw new TallyError('TALLY_ERR_CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(input.customer)}`, { field: 'customer' });
+      const plan = await latestPlan(tx, tenantId, input.plan);
+      if (plan.currency !== customer.rows[0].currency) {
+        throw new TallyError('TALLY_ERR_CURRENCY_MISMATCH', `plan ${plan.code} is priced in ${plan.currency} but the customer pays in ${customer.rows[0].currency}`, { field: 'plan' });
+      }
+      const start = input.start_date === undefined ? now : new Date(parseTimestamp(input.start_date)!);
+      if (start.getTime() > now.getTime()) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'start_date must not be in the future', { field: 'start_date' });
+      const trialDays = input.trial_days ?? plan.trial_days;
+      const trialEnd = trialDays > 0 ? new Date(start.getTime() + trialDays * DAY_MS) : null;
+      const id = newId('sub');
+      await tx.query('INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date, trial_end) VALUES ($1, $2, $3, $4, $5, $6)', [tenantId, id, input.customer, plan.interval, start, trialEnd]);
+      await tx.query('INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version) VALUES ($1, $2, $3, $4, $5)', [tenantId, id, start, plan.code, plan.version]);
+      await audit(tx, tenantId, id, actor, 'created', { plan: plan.code, version: plan.version, start_date: start.toISOString(), trial_end: trialEnd?.toISOString() ?? null });
+      return (await this.view(tx, tenantId, id, now))!;
+    });
+  }
+
+  get(tenantId: string, id: string, now: Date): Promise<SubscriptionView | undefined> {
+    return this.view(this.pg, tenantId, id, now);
+  }
+
+  async list(tenantId: string, customer: string | undefined, limit: number, after: string | undefined, now: Date): Promise<{ data: SubscriptionView[]; has_more: boolean }> {
+    const { rows } = await this.pg.query<{ id: string }>(
+      `SELECT id FROM subscriptions WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR id > $3) ORDER BY id LIMIT $4`,
+      [tenantId, customer ?? null, after ?? null, limit + 1],
+    );
+    const data: SubscriptionView[] = [];
+    for (const r of rows.slice(0, limit)) data.push((await this.view(this.pg, tenantId, r.id, now))!);
+    return { data, has_more: rows.length > limit };
+  }
+
+  async cancel(tenantId: string, id: string, atPeriodEnd: boolean, actor: string, now: Date): Promise<SubscriptionView | undefined> {
+    return this.pg.transaction(async (tx) => {
+      const sub = await lock(tx, tenantId, id);
+      if (sub === undefined) return undefined;
+      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'the subscription is already canceled');
+      const at = atPeriodEnd ? periodAt(sub.start_date, sub.interval, now).end : now;
+      if (sub.canceled_at === null || sub.canceled_at.getTime() !== at.getTime()) {
+        await tx.query('UPDATE subscriptions SET canceled_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id, at]);
+        await audit(tx, tenantId, id, actor, atPeriodEnd ? 'cancel_scheduled' : 'canceled', { at: at.toISOString() });
+      }
+      return this.view(tx, tenantId, id, now);
+    });
+  }
+
+  async change(tenantId: string, id: string, input: z.output<typeof ChangeSubscription>, actor: string, now: Date): Promise<SubscriptionView | undefined> {
+    return this.pg.transaction(async (tx) => {
+      const sub = await lock(tx, tenantId, id);
+      if (sub === undefined) return undefined;
+      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot change plan');
+      const plan = await latestPlan(tx, tenantId, input.plan);
+      const customer = await tx.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, sub.customer_id]);
+      if (plan.currency !== customer.rows[0]?.currency) {
+        throw new TallyError('TALLY_ERR_CURRENCY_MISMATCH', `plan ${plan.code} is priced in ${plan.currency} but the customer pays in ${customer.rows[0]?.currency ?? '?'}`, { field: 'plan' });
+      }
+      if (plan.interval !== sub.interval) {
+        throw new TallyError('TALLY_ERR_INVALID_VALUE', `plan ${plan.code} bills every ${plan.interval}; this subscription bills every ${sub.interval}`, { field: 'plan' });
+      }
+      const at = (input.at ?? 'now') === 'now' ? now : periodAt(sub.start_date, sub.interval, now).end;
+      const prorate = input.prorate ?? true;
+      const current = await planAt(tx, tenantId, id, now);
+      // A new change replaces any change not yet in force.
+      await tx.query('DELETE FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from > $3', [tenantId, id, now]);
+      const unchanged = at.getTime() === now.getTime() && current.plan_code === plan.code && current.plan_version === plan.version;
+      if (!unchanged) {
+        await tx.query(
+          `INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version, prorate) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (tenant_id, subscription_id, effective_from) DO UPDATE SET plan_code = EXCLUDED.plan_code, plan_version = EXCLUDED.plan_version, prorate = EXCLUDED.prorate`,
+          [tenantId, id, at, plan.code, plan.version, prorate],
+        );
+        await tx.query('UPDATE subscriptions SET updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        await audit(tx, tenantId, id, actor, at.getTime() === now.getTime() ? 'plan_changed' : 'plan_change_scheduled', {
+          from: { plan: current.plan_code, version: current.plan_version },
+          to: { plan: plan.code, version: plan.version },
+          at: at.toISOString(),
+          prorate,
+        });
+      }
+      return this.view(tx, tenantId, id, now);
+    });
+  }
+
+  async auditTrail(tenantId: string, id: string): Promise<{ at: string; actor: string; action: string; details: unknown }[]> {
+    const { rows } = await this.pg.query<{ at: Date; actor: string; action: string; details: unknown }>(
+      'SELECT at, actor, action, details FROM subscription_audit WHERE tenant_id = $1 AND subscription_id = $2 ORDER BY seq',
+      [tenantId, id],
+    );
+    return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+  }
+
+  private async view(q: Queryable, tenantId: string, id: string, now: Date): Promise<SubscriptionView | undefined> {
+    const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    const s = rows[0];
+    if (s === undefined) return undefined;
+    const current = await planAt(q, tenantId, id, now);
+    const pending = await q.query<PlanRow>(
+      'SELECT * FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from > $3 ORDER BY effective_from LIMIT 1',
+      [tenantId, id, now],
+    );
+    const p = periodAt(s.start_date, s.interval, now.getTime() < s.start_date.getTime() ? s.start_date : now);
+    const canceledNow = s.canceled_at !== null && s.canceled_at.getTime() <= now.getTime();
+    const next = pending.rows[0];
+    return {
+      id: s.id,
+      customer: s.customer_id,
+      plan: { code: current.plan_code, version: current.plan_version },
+      status: statusAt(s, now),
+      start_date: s.start_date.toISOString(),
+      trial_end: s.trial_end?.toISOString() ?? null,
+      current_period: { start: p.start.toISOString(), end: p.end.toISOString() },
+      cancel_at: s.canceled_at !== null && !canceledNow ? s.canceled_at.toISOString() : null,
+      canceled_at: canceledNow ? s.canceled_at!.toISOString() : null,
+      pending_change: next === undefined ? null : { plan: { code: next.plan_code, version: next.plan_version }, at: next.effective_from.toISOString(), prorate: next.prorate },
+      created_at: s.created_at.toISOString(),
+      updated_at: s.updated_at.toISOString(),
+    };
+  }
+}
+
+async function latestPlan(q: Queryable, tenantId: string, code: string) {
+  const { rows } = await q.query<{ code: string; version: number; currency: string; interval: Interval; trial_days: number }>(
+    'SELECT code, version, currency, interval, trial_days FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1',
+    [tenantId, code],
+  );
+  if (rows[0] === undefined) throw new TallyError('TALLY_ERR_PLAN_NOT_FOUND', `no plan ${JSON.stringify(code)}`, { field: 'plan' });
+  return rows[0];
+}
+
+async function lock(q: Queryable, tenantId: string, id: string): Promise<Row | undefined> {
+  const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id]);
+  return rows[0];
+}
+
+async function planAt(q: Queryable, tenantId: string, id: string, now: Date): Promise<PlanRow> {
+  const { rows } = await q.query<PlanRow>(
+    'SELECT * FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from <= $3 ORDER BY effective_from DESC LIMIT 1',
+    [tenantId, id, now],
+  );
+  return rows[0]!;
+}
+
+async function audit(q: Queryable, tenantId: string, id: string, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
+  await q.query('INSERT INTO subscription_audit (tenant_id, subscription_id, actor, action, details) VALUES ($1, $2, $3, $4, $5)', [tenantId, id, actor, action, JSON.stringify(details)]);
+}
