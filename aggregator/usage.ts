@@ -160,9 +160,13 @@ ${windowedTail(groupNames)}`,
   return toPage(await rs.json<RawUsageRow>(), q, gaugeHours);
 }
 
+// decimal.js rounds every division to `precision` significant digits (20 by default); value x
+// milliseconds reaches ~1e29, so the division is done at a precision no input can exceed.
+const Exact = Decimal.clone({ precision: 100 });
+
 /** value x milliseconds (exact) to value x hours, rounded half-even to 6 decimals. */
 export function gaugeHours(valueMs: string): string {
-  return new Decimal(valueMs).div(MS_PER_HOUR).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN).toFixed();
+  return new Exact(valueMs).div(MS_PER_HOUR).toDecimalPlaces(6, Exact.ROUND_HALF_EVEN).toFixed();
 }
 
 /** Whether raw events of this meter in [from, to) were accepted after the watermark (so are not counted yet). */
