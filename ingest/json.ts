@@ -1,6 +1,6 @@
 import { isLosslessNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 import { Decimal } from 'decimal.js';
-import { fromDecimalText, normalizeValue, type ValueResult } from './value.js';
+import { MAX_DECIMALS, fromDecimalText, normalizeValue, type ValueResult } from './value.js';
 
 /**
  * JSON with exact numbers. `JSON.parse` is fast but turns every number into a double, which
@@ -34,7 +34,12 @@ export function exactValue(v: unknown): ValueResult {
       } catch {
         return fromDecimalText(literal);
       }
-      return d.isFinite() ? fromDecimalText(d.toFixed()) : fromDecimalText(literal);
+      if (!d.isFinite()) return fromDecimalText(literal);
+      // Judge size and scale before writing digits out: 1e1000000000 must not become a
+      // billion-character string.
+      if (d.abs().gte('1e20')) return { ok: false, code: 'TALLY_ERR_VALUE_OUT_OF_RANGE', message: `value ${literal.slice(0, 40)} is not below 10^20 in magnitude` };
+      if (d.decimalPlaces() > MAX_DECIMALS) return { ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE', message: `value ${literal.slice(0, 40)} has more than ${MAX_DECIMALS} decimal places; it is never rounded` };
+      return fromDecimalText(d.toFixed());
     }
     return fromDecimalText(literal);
   }

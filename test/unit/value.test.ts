@@ -59,6 +59,15 @@ describe('event values', () => {
     expect(exactValue((short.data as { v: unknown }).v)).toEqual({ ok: true, value: '0.25' });
   });
 
+  it('judges huge or tiny exponent literals without writing their digits out', () => {
+    // Without the check this would try to build a billion-character string.
+    const { data } = parseJsonExact('{"a": 1.000000000000000e1000000000, "b": 1.000000000000000e-1000000000, "c": 1.234567890123456e3}');
+    const { a, b, c } = data as Record<string, unknown>;
+    expect(exactValue(a)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_OUT_OF_RANGE' });
+    expect(exactValue(b)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
+    expect(exactValue(c)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
+  });
+
   it('a random decimal of at most 15 significant digits survives a double exactly (why the fast path is safe)', () => {
     for (let i = 0; i < 5000; i++) {
       const digits = 1 + Math.floor(Math.random() * 15);
