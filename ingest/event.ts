@@ -177,7 +177,12 @@ function finish(index: number, ctx: ValidationContext, lossless: boolean, f: Fie
     if (count > ctx.limits.maxProperties) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_MANY', `${f.propertiesField} has ${count} keys; the limit is ${ctx.limits.maxProperties} (TALLY_EVENT_MAX_PROPERTIES)`);
     }
-    properties = stringifyExact(p, lossless);
+    try {
+      properties = stringifyExact(p, lossless);
+    } catch {
+      // Only a structure nested deeper than the stack can fail here (the body parsed as JSON).
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} is nested too deeply`);
+    }
     const bytes = Buffer.byteLength(properties);
     if (bytes > ctx.limits.maxPropertiesBytes) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_LARGE', `${f.propertiesField} is ${bytes} bytes as JSON; the limit is ${ctx.limits.maxPropertiesBytes} (TALLY_EVENT_MAX_PROPERTIES_BYTES)`);

@@ -197,6 +197,14 @@ describe('rejection codes (each with a good event beside it)', () => {
     expect(await stored([good.id])).toHaveLength(1);
   });
 
+  it('properties nested deeper than the stack are one rejected event, not a failed request', async () => {
+    const good = event();
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const r = await post(`[{"id":"deep1","customer":"c","meter":"m","value":"1","properties":{"x":${deep}}}, ${JSON.stringify(good)}]`);
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: [{ index: 0, id: 'deep1', code: 'TALLY_ERR_PROPERTIES_INVALID' }] });
+  });
+
   it.each([
     ['missing specversion', { specversion: undefined }],
     ['missing source', { source: undefined }],
