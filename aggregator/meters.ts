@@ -87,18 +87,8 @@ export interface MeterRepository {
   markBackfilled(tenantId: string, key: string, through: Date): Promise<void>;
 }
 
-interface Row {
-  tenant_id: string;
-  key: string;
-  name: string;
-  aggregation: Aggregation;
-  value_property: string | null;
-  unit: string | null;
-  group_by: string[];
-  created_at: Date;
-  updated_at: Date;
-  backfilled_through: Date | null;
-}
+/** A meters row: the API shape with timestamps as Dates, plus the aggregator's bookkeeping. */
+type Row = Omit<Meter, 'created_at' | 'updated_at'> & { tenant_id: string; created_at: Date; updated_at: Date; backfilled_through: Date | null };
 
 const COLUMNS = 'tenant_id, key, name, aggregation, value_property, unit, group_by, created_at, updated_at, backfilled_through';
 

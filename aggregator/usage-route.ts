@@ -40,7 +40,7 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
       const offset = pageOffset(q.get('page_token'));
 
-      const meter = await deps.meters.get(tenantId, meterKey);
+      const meter = await deps.meters.record(tenantId, meterKey);
       if (meter === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no meter with key ${JSON.stringify(meterKey)}`, { field: 'meter' });
       const groupBy = (q.get('group_by') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
       for (const g of groupBy) {
@@ -49,10 +49,10 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       const customer = q.get('customer') ?? undefined;
 
       const watermark = await deps.watermark();
-      const [{ rows, hasMore }, pending, backfilled] = await Promise.all([
+      const backfilled = meter.backfilled_through !== null;
+      const [{ rows, hasMore }, pending] = await Promise.all([
         queryUsage(deps.ch, { tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),
         pendingEvents(deps.ch, tenantId, meter.key, from, to, watermark),
-        deps.meters.record(tenantId, meter.key).then((r) => r?.backfilled_through != null),
       ]);
       return {
         status: 200,

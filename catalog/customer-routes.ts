@@ -1,5 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody } from '../api/http/body.js';
+import { jsonBody, listLimit } from '../api/http/body.js';
 import { tenantOf, type Route } from '../api/http/types.js';
 import { CreateCustomer, UpdateCustomer, type CustomerRepository, type UpdateCustomerInput } from './customers.js';
 
@@ -23,11 +23,7 @@ export function customerRoutes(customers: CustomerRepository): Route[] {
       pattern: '/v1/customers',
       access: 'tenant',
       handler: async (req) => {
-        const raw = req.query.get('limit');
-        const limit = raw === null ? 100 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-          throw new TallyError('TALLY_ERR_INVALID_VALUE', 'limit must be a whole number from 1 to 1000', { field: 'limit' });
-        }
+        const limit = listLimit(req, 100, 1000);
         const after = req.query.get('starting_after') ?? undefined;
         return { status: 200, body: await customers.list(tenantOf(req), limit, after) };
       },

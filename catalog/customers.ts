@@ -94,18 +94,8 @@ export interface CustomerRepository {
   remove(tenantId: string, id: string): Promise<boolean>;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  email: string | null;
-  currency: string;
-  country: string | null;
-  tax_exempt: boolean;
-  stripe_customer_id: string | null;
-  metadata: Record<string, string>;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A customers row: the API shape with timestamps as Dates. */
+type Row = Omit<Customer, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
 
 const COLUMNS = 'id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, created_at, updated_at';
 

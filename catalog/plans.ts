@@ -121,17 +121,8 @@ export interface PlanRepository {
   list(tenantId: string): Promise<Plan[]>;
 }
 
-interface Row {
-  code: string;
-  version: number;
-  name: string;
-  currency: string;
-  interval: 'month' | 'year';
-  base_fee: string;
-  trial_days: number;
-  charges: Charge[];
-  created_at: Date;
-}
+/** A plans row: the API shape with its timestamp as a Date. */
+type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 
 const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, created_at';
 

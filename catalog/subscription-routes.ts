@@ -1,5 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody } from '../api/http/body.js';
+import { jsonBody, listLimit } from '../api/http/body.js';
 import { actorOf, tenantOf, type Route } from '../api/http/types.js';
 import { CancelSubscription, ChangeSubscription, CreateSubscription, type SubscriptionService } from './subscriptions.js';
 
@@ -25,9 +25,7 @@ export function subscriptionRoutes(subs: SubscriptionService, clock: () => numbe
       pattern: '/v1/subscriptions',
       access: 'tenant',
       handler: async (req) => {
-        const raw = req.query.get('limit');
-        const limit = raw === null ? 100 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'limit must be a whole number from 1 to 1000', { field: 'limit' });
+        const limit = listLimit(req, 100, 1000);
         const body = await subs.list(tenantOf(req), req.query.get('customer') ?? undefined, limit, req.query.get('starting_after') ?? undefined, new Date(clock()));
         return { status: 200, body };
       },

@@ -69,3 +69,13 @@ function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
 function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
+
+/** `?limit=` of a list route: a whole number from 1 to `max`, `dflt` when absent. */
+export function listLimit(req: Request, dflt: number, max: number): number {
+  const raw = req.query.get('limit');
+  const limit = raw === null ? dflt : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new TallyError('TALLY_ERR_INVALID_VALUE', `limit must be a whole number from 1 to ${max}`, { field: 'limit' });
+  }
+  return limit;
+}
