@@ -133,7 +133,7 @@ export class Aggregator {
       format: 'JSONEachRow',
     });
     const hours = (await rs.json<{ hour: string }>()).map((r) => r.hour);
-    progress?.start(hours.length, `backfill ${meter.key}`);
+    progress?.start(hours.length, `backfill ${meter.key} (hours)`);
     for (let i = 0; i < hours.length; i += CHUNK_HOURS) {
       await this.renew();
       const chunk = hours.slice(i, i + CHUNK_HOURS);

@@ -1,6 +1,49 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
-import type { MeterRecord } from './meters.js';
+import type { Meter, MeterRecord } from './meters.js';
 import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, uniqueExpr } from './sql.js';
+
+/**
+ * The first accepted copy of every event matching `where` (SQL over the raw table's columns,
+ * with `{t:String}` the tenant), as rows of customer, group values, hour, the event's number,
+ * its unique-count text, timestamp and ordering key. Both the rollup and the rater's partial
+ * hours read events through this one definition of "first copy".
+ */
+export function firstCopies(ch: ClickHouseStore, meter: Pick<Meter, 'value_property'>, where: string, groups: number): string {
+  const raw = ch.table('raw_events_v1');
+  const hasVp = meter.value_property !== null;
+  return `
+      SELECT customer, ${groupsExpr(groups)} AS groups, toStartOfHour(timestamp) AS hour,
+        ${numberExpr(hasVp)} AS num, ${uniqueExpr(hasVp)} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
+        tuple(timestamp, ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)) AS key
+      FROM ${raw}
+      WHERE ${where}
+        AND (id, ${COPY_ORDER}) IN (
+          SELECT id, min(ord) FROM ${ch.table('event_ids_v1')}
+          WHERE tenant_id = {t:String} AND id IN (SELECT id FROM ${raw} WHERE ${where})
+          GROUP BY id)`;
+}
+
+/** Query parameters `firstCopies` needs for a meter (its key, value property and group names). */
+export function eventParams(meter: Pick<Meter, 'key' | 'value_property' | 'group_by'>): Record<string, unknown> {
+  const params: Record<string, unknown> = { m: meter.key };
+  if (meter.value_property !== null) params.vp = meter.value_property;
+  meter.group_by.forEach((g, i) => (params[`g${i}`] = g));
+  return params;
+}
+
+/**
+ * One hour's rollup columns from first-copy events (`num`, `u`, `key`, `ts`, and `next_ms`
+ * for gauges). unique_count states only for unique_count meters: they are the costly column.
+ */
+export function hourlyColumns(isUnique: boolean): string {
+  return `count() AS events,
+      sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
+      max(num) AS max_value,
+      min(num) AS min_value,
+      argMax(num, key) AS latest_value,
+      maxIf(key, isNotNull(num)) AS latest_key,
+      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state`;
+}
 
 /**
  * Recomputes whole hours of one tenant's meter from the raw events, counting each event's
@@ -11,27 +54,13 @@ import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, uniqueExpr } from './sql
  */
 export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, hours: readonly string[], version: bigint): Promise<void> {
   if (hours.length === 0) return;
-  const raw = ch.table('raw_events_v1');
-  const ids = ch.table('event_ids_v1');
   const hourly = ch.table('usage_hourly_v1');
-  const hasVp = meter.value_property !== null;
-  const num = numberExpr(hasVp);
-  const isUnique = meter.aggregation === 'unique_count';
-
-  const params: Record<string, unknown> = { t: meter.tenant_id, m: meter.key, hours, version: version.toString() };
-  if (hasVp) params.vp = meter.value_property;
-  meter.group_by.forEach((g, i) => (params[`g${i}`] = g));
+  const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, hours, version: version.toString() };
 
   const inHours = 'tenant_id = {t:String} AND meter = {m:String} AND toStartOfHour(timestamp) IN {hours:Array(DateTime)}';
   const fresh = `
     SELECT customer, groups, hour,
-      count() AS events,
-      sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
-      max(num) AS max_value,
-      min(num) AS min_value,
-      argMax(num, key) AS latest_value,
-      maxIf(key, isNotNull(num)) AS latest_key,
-      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state,
+      ${hourlyColumns(meter.aggregation === 'unique_count')},
       minIf(ts, isNotNull(num)) AS gauge_first,
       sumIf(num * (next_ms - ts_ms), isNotNull(num)) AS gauge_integral
     FROM (
@@ -39,17 +68,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, ho
         -- The gauge holds each number until the next numbered event of the hour, the last one to the end of the hour.
         leadInFrame(ts_ms, 1, toInt64(toUnixTimestamp(hour)) * 1000 + 3600000)
           OVER (PARTITION BY customer, groups, hour, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
-      FROM (
-      SELECT customer, ${groupsExpr(meter.group_by.length)} AS groups, toStartOfHour(timestamp) AS hour,
-        ${num} AS num, ${uniqueExpr(hasVp)} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
-        tuple(timestamp, ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)) AS key
-      FROM ${raw}
-      WHERE ${inHours}
-        AND (id, ${COPY_ORDER}) IN (
-          SELECT id, min(ord) FROM ${ids}
-          WHERE tenant_id = {t:String} AND id IN (SELECT id FROM ${raw} WHERE ${inHours})
-          GROUP BY id)
-      )
+      FROM (${firstCopies(ch, meter, inHours, meter.group_by.length)})
     )
     GROUP BY customer, groups, hour`;
 

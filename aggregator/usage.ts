@@ -118,9 +118,10 @@ const MS_PER_HOUR = 3_600_000;
  *
  * Every completed hour of [from, to) of every series is placed on a grid; an hour with events
  * adds its own integral plus the previous number up to its first event, an hour without adds
- * the previous number for the whole hour (an ASOF join finds it, however old).
+ * the previous number for the whole hour (an ASOF join finds it, however old). With `raw`,
+ * values stay in exact value x milliseconds (the rater accumulates them before rounding).
  */
-async function queryGauge(ch: ClickHouseStore, q: UsageQuery): Promise<{ rows: UsageRow[]; hasMore: boolean }> {
+export async function queryGauge(ch: ClickHouseStore, q: UsageQuery, opts: { raw?: boolean } = {}): Promise<{ rows: UsageRow[]; hasMore: boolean }> {
   const gridEnd = Math.min(q.to.getTime(), Math.floor(Date.now() / MS_PER_HOUR) * MS_PER_HOUR);
   if (gridEnd <= q.from.getTime()) return { rows: [], hasMore: false };
   const { start, end } = windowBounds(q.window, 'g_hour');
@@ -157,7 +158,7 @@ ${windowedTail(groupNames)}`,
     query_params: { ...baseParams(q), fromS: q.from.getTime() / 1000, gridEnd: gridEnd / 1000 },
     format: 'JSONEachRow',
   });
-  return toPage(await rs.json<RawUsageRow>(), q, gaugeHours);
+  return toPage(await rs.json<RawUsageRow>(), q, opts.raw === true ? undefined : gaugeHours);
 }
 
 // decimal.js rounds every division to `precision` significant digits (20 by default); value x

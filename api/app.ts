@@ -12,6 +12,14 @@ import { tenantRoutes } from './routes/tenants.js';
 import { meterRoutes } from '../aggregator/meter-routes.js';
 import { customerRoutes } from '../catalog/customer-routes.js';
 import { pgCustomerRepository } from '../catalog/customers.js';
+import { creditRoutes } from '../catalog/credit-routes.js';
+import { CreditService } from '../catalog/credits.js';
+import { couponRoutes } from '../catalog/coupon-routes.js';
+import { CouponService } from '../catalog/coupons.js';
+import { taxRateRoutes } from '../catalog/tax-rate-routes.js';
+import { TaxRateService } from '../catalog/tax-rates.js';
+import { commitmentRoutes } from '../catalog/commitment-routes.js';
+import { CommitmentService } from '../catalog/commitments.js';
 import { planRoutes } from '../catalog/plan-routes.js';
 import { pgPlanRepository } from '../catalog/plans.js';
 import { subscriptionRoutes } from '../catalog/subscription-routes.js';
@@ -25,6 +33,11 @@ import { ingestMetrics } from '../ingest/metrics.js';
 import { eventsRoute } from '../ingest/route.js';
 import { IngestService } from '../ingest/service.js';
 import { clickHouseEventWriter, type EventWriter } from '../ingest/writer.js';
+import { createRatingStack, type RatingStack } from '../rater/stack.js';
+import { billingRoutes } from '../rater/routes.js';
+import { InvoiceRepository } from '../rater/invoices.js';
+import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
+import { webhookRoute } from '../billing-sync/webhooks.js';
 
 export interface ApiDeps {
   config: Config;
@@ -34,6 +47,10 @@ export interface ApiDeps {
   adminKey: string | undefined;
   /** Extra routes (tests add fault or slow routes here). */
   extraRoutes?: readonly Route[];
+  /** Rating and billing (upcoming invoices); made here, with its own worker pool, when not given. */
+  rating?: RatingStack;
+  /** Billing-sync metrics, when a sync loop in the same process shares them. */
+  syncMetrics?: SyncMetrics;
   /** Wraps the ClickHouse event writer (the fault seam of the ingest tests). */
   wrapWriter?: (writer: EventWriter) => EventWriter;
 }
@@ -58,6 +75,7 @@ export function createApi(deps: ApiDeps): HttpServer {
   }, im);
   const ingest = new IngestService(batcher, new RecentIds(config.ingest.dedupCache), config.ingest, im);
 
+  const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -73,9 +91,15 @@ export function createApi(deps: ApiDeps): HttpServer {
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
     ...customerRoutes(pgCustomerRepository(stores.postgres)),
+    ...creditRoutes(new CreditService(stores.postgres)),
+    ...couponRoutes(new CouponService(stores.postgres)),
+    ...taxRateRoutes(new TaxRateService(stores.postgres)),
+    ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
-    ...subscriptionRoutes(new SubscriptionService(stores.postgres)),
+    ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs)),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
+    ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
+    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger }),
     ...(deps.extraRoutes ?? []),
   ];
   const http: HttpServer = createHttpServer({
@@ -95,6 +119,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     stop: async () => {
       await http.stop();
       await batcher.close();
+      if (deps.rating === undefined) await rating.pool.close();
     },
     get shuttingDown() {
       return http.shuttingDown;

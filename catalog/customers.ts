@@ -15,6 +15,8 @@ export interface Customer {
   email: string | null;
   currency: string;
   country: string | null;
+  /** A state or province within the country (e.g. CA), for regional tax rates. */
+  region: string | null;
   tax_exempt: boolean;
   stripe_customer_id: string | null;
   metadata: Record<string, string>;
@@ -32,6 +34,12 @@ const currency = z
   .string()
   .transform((c) => c.toUpperCase())
   .refine(isCurrency, 'must be an ISO 4217 currency code such as USD, EUR or JPY');
+const region = z
+  .string()
+  .trim()
+  .transform((r) => r.toUpperCase())
+  .pipe(z.string().regex(/^[A-Z0-9-]{1,10}$/, 'must be a region code such as CA or BY (letters, digits, -)'));
+
 const country = z
   .string()
   .transform((c) => c.toUpperCase())
@@ -47,6 +55,7 @@ export const CreateCustomer = z.strictObject({
   email: email.optional(),
   currency,
   country: country.optional(),
+  region: region.optional(),
   tax_exempt: z.boolean().optional(),
   stripe_customer_id: stripeId.optional(),
   metadata: metadata.optional(),
@@ -59,6 +68,7 @@ export const UpdateCustomer = z
     name: name.optional(),
     email: email.nullable().optional(),
     country: country.nullable().optional(),
+    region: region.nullable().optional(),
     tax_exempt: z.boolean().optional(),
     stripe_customer_id: stripeId.nullable().optional(),
     metadata: metadata.optional(),
@@ -66,7 +76,7 @@ export const UpdateCustomer = z
   .catchall(z.unknown())
   .superRefine((m, ctx) => {
     for (const k of Object.keys(m)) {
-      if (['name', 'email', 'country', 'tax_exempt', 'stripe_customer_id', 'metadata'].includes(k)) continue;
+      if (['name', 'email', 'country', 'region', 'tax_exempt', 'stripe_customer_id', 'metadata'].includes(k)) continue;
       ctx.addIssue(
         IMMUTABLE.has(k)
           ? { code: 'custom', path: [k], message: 'cannot change once the customer exists', params: { code: 'TALLY_ERR_IMMUTABLE_FIELD' } }
@@ -78,6 +88,7 @@ export interface UpdateCustomerInput {
   name?: string | undefined;
   email?: string | null | undefined;
   country?: string | null | undefined;
+  region?: string | null | undefined;
   tax_exempt?: boolean | undefined;
   stripe_customer_id?: string | null | undefined;
   metadata?: Record<string, string> | undefined;
@@ -97,7 +108,7 @@ export interface CustomerRepository {
 /** A customers row: the API shape with timestamps as Dates. */
 type Row = Omit<Customer, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
 
-const COLUMNS = 'id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, created_at, updated_at';
+const COLUMNS = 'id, name, email, currency, country, region, tax_exempt, stripe_customer_id, metadata, created_at, updated_at';
 
 function toCustomer(r: Row): Customer {
   return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
@@ -107,9 +118,9 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
   return {
     async create(tenantId, c) {
       const { rows } = await pg.query<Row>(
-        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
-        [tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {})],
+        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+        [tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
     },
@@ -134,6 +145,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
            tax_exempt = CASE WHEN $9 THEN $10 ELSE tax_exempt END,
            stripe_customer_id = CASE WHEN $11 THEN $12 ELSE stripe_customer_id END,
            -- Stripe's rule: keys merge, and a key set to "" is removed.
+           region = CASE WHEN $15 THEN $16 ELSE region END,
            metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
            updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
@@ -145,6 +157,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
           set(u.tax_exempt), u.tax_exempt ?? false,
           set(u.stripe_customer_id), u.stripe_customer_id ?? null,
           set(u.metadata), JSON.stringify(u.metadata ?? {}),
+          set(u.region), u.region ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);

@@ -90,6 +90,7 @@ export const CreatePlan = z
     base_fee: price.optional(),
     trial_days: z.number().int().min(0).max(730).optional(),
     charges: z.array(Charge).max(50).optional(),
+    billing_mode: z.enum(['invoice', 'meter']).optional(),
   })
   .superRefine((p, ctx) => {
     const seen = new Set<string>();
@@ -110,6 +111,8 @@ export interface Plan {
   base_fee: string;
   trial_days: number;
   charges: Charge[];
+  /** How Stripe bills it: Tally's invoices (`invoice`) or Stripe Billing Meters fed by Tally (`meter`). */
+  billing_mode: 'invoice' | 'meter';
   created_at: string;
 }
 
@@ -124,7 +127,7 @@ export interface PlanRepository {
 /** A plans row: the API shape with its timestamp as a Date. */
 type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 
-const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, created_at';
+const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, created_at';
 
 function toPlan(r: Row): Plan {
   return { ...r, base_fee: new Decimal(r.base_fee).toFixed(), created_at: r.created_at.toISOString() };
@@ -135,7 +138,7 @@ function toPlan(r: Row): Plan {
  * canonical JSON (jsonb stores object keys in its own order).
  */
 function content(p: Omit<Plan, 'version' | 'created_at'>): string {
-  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges]);
+  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode]);
 }
 
 function canonical(v: unknown): string {
@@ -155,12 +158,12 @@ export function pgPlanRepository(pg: PostgresStore): PlanRepository {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
         const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
         const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
-        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [] };
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice' };
         if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
         const inserted = await tx.query<Row>(
-          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges)],
+          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode],
         );
         return { plan: toPlan(inserted.rows[0]!), created: true };
       }),

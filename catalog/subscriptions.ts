@@ -17,11 +17,17 @@ export interface Facts {
   trial_end: Date | null;
   canceled_at: Date | null;
   dunning: 'past_due' | 'suspended' | null;
+  /** Since when billing has had a failed, unpaid invoice (set with dunning by webhooks). */
+  past_due_since?: Date | null;
 }
 
-/** The status at `now`, from the facts. */
-export function statusAt(f: Facts, now: Date): Status {
+/**
+ * The status at `now`, from the facts. A subscription past due for `suspendAfterMs` or longer
+ * is suspended (derived here, so no job flips it).
+ */
+export function statusAt(f: Facts, now: Date, suspendAfterMs = Infinity): Status {
   if (f.canceled_at !== null && f.canceled_at.getTime() <= now.getTime()) return 'canceled';
+  if (f.dunning === 'past_due' && f.past_due_since != null && now.getTime() - f.past_due_since.getTime() >= suspendAfterMs) return 'suspended';
   if (f.dunning !== null) return f.dunning;
   if (f.trial_end !== null && f.trial_end.getTime() > now.getTime()) return 'trialing';
   return 'active';
@@ -65,6 +71,7 @@ interface Row {
   trial_end: Date | null;
   canceled_at: Date | null;
   dunning: 'past_due' | 'suspended' | null;
+  past_due_since: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -79,7 +86,11 @@ interface PlanRow {
 const DAY_MS = 86_400_000;
 
 export class SubscriptionService {
-  constructor(private readonly pg: PostgresStore) {}
+  constructor(
+    private readonly pg: PostgresStore,
+    /** How long past due before suspended (TALLY_DUNNING_SUSPEND_DAYS). */
+    private readonly suspendAfterMs = Infinity,
+  ) {}
 
   async create(tenantId: string, input: z.output<typeof CreateSubscription>, actor: string, now: Date): Promise<SubscriptionView> {
     return this.pg.transaction(async (tx) => {
@@ -190,7 +201,7 @@ export class SubscriptionService {
       id: s.id,
       customer: s.customer_id,
       plan: { code: current.plan_code, version: current.plan_version },
-      status: statusAt(s, now),
+      status: statusAt(s, now, this.suspendAfterMs),
       start_date: s.start_date.toISOString(),
       trial_end: s.trial_end?.toISOString() ?? null,
       current_period: { start: p.start.toISOString(), end: p.end.toISOString() },

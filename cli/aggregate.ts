@@ -4,12 +4,12 @@ import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { Aggregator, aggregatorMetrics, type Progress } from '../aggregator/aggregator.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
-import { aggregatorLagGauge } from '../aggregator/aggregator.js';
 import { createHttpServer, type HttpServer } from '../api/http/server.js';
 import { healthRoutes } from '../api/routes/health.js';
 import { createAuthenticator } from '../core/auth.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
+import { startLoop } from './loop.js';
 
 export function createAggregator(config: Config, stores: Stores, logger: Logger, registry: Registry): Aggregator {
   return new Aggregator({
@@ -24,42 +24,25 @@ export function createAggregator(config: Config, stores: Stores, logger: Logger,
   });
 }
 
-/**
- * Runs the aggregator every `intervalMs` until stopped. A failed run is logged and retried at
- * the next tick (the watermark did not move, so nothing is lost). `stop` waits for a run in
- * progress to finish.
- */
+/** The aggregator loop of `tally aggregate` and `tally start`. */
 export function startAggregatorLoop(aggregator: Aggregator, intervalMs: number, logger: Logger, progress?: Progress): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = () => {
-    running = aggregator
-      .runOnce(progress)
-      .then((r) => {
-        if (r.ran && r.hoursRecomputed > 0) logger.debug({ hours: r.hoursRecomputed, watermark: r.watermark }, 'aggregated');
-      })
-      .catch((e: unknown) => logger.error({ err: e }, 'aggregator run failed; retrying at the next interval'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs);
-      });
-  };
-  tick();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+  return startLoop(
+    'aggregator',
+    async () => {
+      const r = await aggregator.runOnce(progress);
+      if (r.ran && r.hoursRecomputed > 0) logger.debug({ hours: r.hoursRecomputed, watermark: r.watermark }, 'aggregated');
     },
-  };
+    intervalMs,
+    logger,
+  );
 }
 
 /**
- * The HTTP face of a standalone `tally aggregate`: /healthz, /readyz (both stores) and
- * /metrics (its runs, backfills and lag), so it can be probed and scraped like a serve node.
+ * The HTTP face of a standalone worker (`tally aggregate`, `tally sync`): /healthz, /readyz
+ * (both stores) and /metrics (whatever the worker registered), so it can be probed and
+ * scraped like a serve node.
  */
-export function aggregatorHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
-  aggregatorLagGauge(registry, stores.postgres);
+export function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
   const timeout = config.http.healthTimeoutMs;
   const server: HttpServer = createHttpServer({
     host: config.host,

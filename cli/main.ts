@@ -6,9 +6,13 @@ import { createLogger, type Logger } from '../core/log.js';
 import { DataDirLockedError } from '../core/datadir.js';
 import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
 import { createRegistry } from '../core/metrics.js';
-import { aggregatorHttp, createAggregator, startAggregatorLoop } from './aggregate.js';
+import { createAggregator, startAggregatorLoop, workerHttp } from './aggregate.js';
+import { aggregatorLagGauge } from '../aggregator/aggregator.js';
+import { createSync, startSyncLoop, StripeNotConfiguredError } from './sync.js';
 import { progressReporter } from './progress.js';
-import { openStores } from '../core/stores.js';
+import { openStores, type Stores } from '../core/stores.js';
+import { parseTimestamp } from '../ingest/timestamp.js';
+import { closeNow, createRatingStack } from '../rater/stack.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
 import { runUntilSignal } from './lifecycle.js';
@@ -25,11 +29,12 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    summary: 'everything in one process: migrations, the HTTP server and the aggregator',
+    summary: 'everything in one process: migrations, the HTTP server, the aggregator, rating and close',
     usage: 'tally start',
     details:
       'Applies pending migrations, then serves ingest, the management API, /metrics, /healthz and /readyz,\n' +
-      'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS).\n' +
+      'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS) and the rating loop, which rates new usage\n' +
+      'and closes ended periods into invoices (TALLY_RATER_INTERVAL_MS).\n' +
       'With no CLICKHOUSE_URL / DATABASE_URL it runs both stores in-process under TALLY_DATA_DIR.\n' +
       'Stops gracefully on SIGTERM or Ctrl-C: no new requests, in-flight ones finish, stores close.',
     run: ({ config, logger, out }) => serve(config, logger, out, true),
@@ -67,7 +72,8 @@ const COMMANDS: Record<string, Command> = {
           else process.stderr.write(`tally aggregate: ${r.hoursRecomputed} hours recomputed, ${r.metersBackfilled} meters backfilled, watermark ${r.watermark.toISOString()}\n`);
           return EXIT.OK;
         }
-        const http = aggregatorHttp(config, stores, logger, registry);
+        aggregatorLagGauge(registry, stores.postgres);
+        const http = workerHttp(config, stores, logger, registry);
         const port = await http.listen();
         const loop = startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress);
         out(`tally: aggregator running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
@@ -79,6 +85,86 @@ const COMMANDS: Record<string, Command> = {
         await stores.close();
       }
     },
+  },
+  rate: {
+    summary: 'rate hourly usage into rated usage (incremental, or re-rate a range)',
+    usage: 'tally rate [--from ISO --to ISO]',
+    details:
+      'Without a range: rates again every billing period whose hourly usage changed since the last run\n' +
+      '(late events included), and every period of a subscription changed since then.\n' +
+      'With --from and --to: rates every period overlapping [from, to) and writes its hours in the range.\n' +
+      'Rating is idempotent: running it twice, or after a crash, writes the same rows.\n' +
+      '  --from ISO  start of the range (RFC 3339, e.g. 2026-10-01T00:00:00Z)\n' +
+      '  --to ISO    end of the range (exclusive)',
+    options: { from: { type: 'string' }, to: { type: 'string' } },
+    run: async ({ config, logger, flags }) => {
+      const range = rangeFlags(flags);
+      return withMigratedStores(config, async (stores) => {
+        const stack = createRatingStack(config, stores, createRegistry());
+        try {
+          const progress = progressReporter(logger, process.stderr);
+          const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
+          process.stderr.write(`tally rate: ${r.periods} periods rated, ${r.ratings} hourly ratings\n`);
+          return EXIT.OK;
+        } finally {
+          await stack.pool.close();
+        }
+      });
+    },
+  },
+  close: {
+    summary: 'close every billing period that ended (plus grace) into an invoice',
+    usage: 'tally close [--as-of ISO]',
+    details:
+      'Closes every subscription period that ended, plus TALLY_CLOSE_GRACE_SECONDS for late events, at or\n' +
+      'before --as-of (default: now) and that the aggregator has caught up with: a final rating, then the\n' +
+      'invoice (base fee, prorations, usage, minimums, adjustments for late usage of earlier periods) in\n' +
+      'Postgres. Closing twice changes nothing.\n' +
+      '  --as-of ISO  the instant to close as of (RFC 3339)',
+    options: { 'as-of': { type: 'string' } },
+    run: async ({ config, logger, flags }) => {
+      const asOf = flags['as-of'] === undefined ? new Date() : instantFlag('as-of', flags['as-of']);
+      return withMigratedStores(config, async (stores) => {
+        const stack = createRatingStack(config, stores, createRegistry());
+        try {
+          const r = await closeNow(stack, asOf, progressReporter(logger, process.stderr));
+          process.stderr.write(`tally close: ${r.invoices} invoices, ${r.adjustments} adjustment lines${r.waiting > 0 ? `, ${r.waiting} ended periods waiting for the aggregator` : ''}\n`);
+          return EXIT.OK;
+        } finally {
+          await stack.pool.close();
+        }
+      });
+    },
+  },
+  sync: {
+    summary: 'push closed invoices to Stripe through the outbox, in a loop (or once)',
+    usage: 'tally sync [--once]',
+    details:
+      'Works through the Stripe outbox: for each closed invoice, the Stripe customer, a draft invoice, its items\n' +
+      'and finalization, every write with an idempotency key built from Tally ids. Retries 429, 5xx, timeouts and\n' +
+      'dropped connections with backoff and jitter, within TALLY_STRIPE_WRITES_PER_SECOND. Several can run at once\n' +
+      '(rows are claimed with FOR UPDATE SKIP LOCKED); killing one at any point is safe. Needs STRIPE_SECRET_KEY\n' +
+      '(STRIPE_API_BASE points it at a Stripe-compatible server). The loop serves /healthz, /readyz and /metrics.\n' +
+      '  --once  work through every due row, then exit',
+    options: { once: { type: 'boolean' } },
+    run: async ({ config, logger, flags, out }) =>
+      withMigratedStores(config, async (stores) => {
+        const registry = createRegistry();
+        const sync = createSync(config, stores, logger, registry);
+        if (flags.once === true) {
+          const r = await sync.runOnce();
+          process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed\n`);
+          return EXIT.OK;
+        }
+        const http = workerHttp(config, stores, logger, registry);
+        const port = await http.listen();
+        const loop = startSyncLoop(sync, config.sync.intervalMs, logger);
+        out(`tally: billing sync running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
+        return await runUntilSignal(logger, async () => {
+          await http.stop();
+          await loop.stop();
+        });
+      }),
   },
   migrate: {
     summary: 'apply ClickHouse and Postgres migrations (idempotent)',
@@ -98,6 +184,35 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+export class UsageError extends Error {}
+
+function instantFlag(name: string, value: string | boolean | undefined): Date {
+  const ms = typeof value === 'string' ? parseTimestamp(value) : undefined;
+  if (ms === undefined) throw new UsageError(`--${name} must be an RFC 3339 timestamp with a time zone, e.g. 2026-10-01T00:00:00Z`);
+  return new Date(ms);
+}
+
+function rangeFlags(flags: Record<string, string | boolean | undefined>): { from: Date; to: Date } | undefined {
+  if (flags.from === undefined && flags.to === undefined) return undefined;
+  if (flags.from === undefined || flags.to === undefined) throw new UsageError('--from and --to go together');
+  const from = instantFlag('from', flags.from);
+  const to = instantFlag('to', flags.to);
+  if (to.getTime() <= from.getTime()) throw new UsageError('--to must be after --from');
+  return { from, to };
+}
+
+async function withMigratedStores(config: Config, fn: (stores: Stores) => Promise<number>): Promise<number> {
+  const stores = await openStores(config);
+  try {
+    const status = await migrationStatus(stores);
+    const pending = [...status.postgres.pending, ...status.clickhouse.pending];
+    if (pending.length > 0) throw new PendingMigrationsError(pending);
+    return await fn(stores);
+  } finally {
+    await stores.close();
+  }
+}
 
 async function serve(config: Config, logger: Logger, out: (line: string) => void, migrate: boolean): Promise<number> {
   const server = await runServer(config, logger, { migrate, out });
@@ -149,7 +264,14 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, once: { type: 'boolean' } },
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        once: { type: 'boolean' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'as-of': { type: 'string' },
+      },
     });
   } catch (e) {
     err(`tally: ${(e as Error).message}\n\n${mainHelp()}`);
@@ -205,11 +327,15 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
   try {
     return await command.run({ config, logger, out, flags });
   } catch (e) {
+    if (e instanceof UsageError) {
+      err(`tally ${name}: ${e.message}\n\n${commandHelp(name, command)}`);
+      return EXIT.USAGE;
+    }
     if (e instanceof DataDirLockedError) {
       err(`tally: ${e.message}`);
       return EXIT.LOCKED;
     }
-    if (e instanceof MigrationError || e instanceof PendingMigrationsError) {
+    if (e instanceof MigrationError || e instanceof PendingMigrationsError || e instanceof StripeNotConfiguredError) {
       err(`tally: ${e.message}`);
       return EXIT.FAILURE;
     }

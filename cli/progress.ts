@@ -11,7 +11,7 @@ export function progressReporter(logger: Logger, stream: NodeJS.WriteStream = pr
     let bar: cliProgress.SingleBar | undefined;
     return {
       start(total, label) {
-        bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} hours, eta {eta}s`, stream }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}, eta {eta}s`, stream }, cliProgress.Presets.shades_classic);
         bar.start(total, 0);
       },
       tick: (n) => bar?.increment(n),

@@ -7,6 +7,10 @@ import { createRegistry } from '../core/metrics.js';
 import { createApi } from '../api/app.js';
 import { createAggregator, startAggregatorLoop } from './aggregate.js';
 import { progressReporter } from './progress.js';
+import { createRatingStack } from '../rater/stack.js';
+import { startRatingLoop } from './rate.js';
+import { createSync, startSyncLoop } from './sync.js';
+import { syncMetrics } from '../billing-sync/metrics.js';
 
 export interface RunningServer {
   port: number;
@@ -25,7 +29,7 @@ export class PendingMigrationsError extends Error {
  * `out` receives the human-readable start-up lines, including the admin key when it was
  * generated or read from the data dir.
  */
-/** `migrate` (tally start) also runs the aggregator loop in the same process. */
+/** `migrate` (tally start) also runs the aggregator and rating loops in the same process. */
 export async function runServer(config: Config, logger: Logger, opts: { migrate: boolean; out: (line: string) => void }): Promise<RunningServer> {
   const stores = await openStores(config);
   try {
@@ -39,11 +43,18 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
     }
     const admin = resolveAdminKey(config);
     const registry = createRegistry();
-    const api = createApi({ config, stores, logger, registry, adminKey: admin.key });
+    const rating = createRatingStack(config, stores, registry);
+    const sm = syncMetrics(registry);
+    const api = createApi({ config, stores, logger, registry, adminKey: admin.key, rating, syncMetrics: sm });
     const port = await api.listen();
-    const loop = opts.migrate
-      ? startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, progressReporter(logger, process.stderr))
-      : undefined;
+    const loops = opts.migrate
+      ? [
+          startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, progressReporter(logger, process.stderr)),
+          startRatingLoop(rating, config.rater.intervalMs, logger.child({ component: 'rater' })),
+          // Billing sync runs when there is a Stripe to sync to.
+          ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger)]),
+        ]
+      : [];
 
     const ch = stores.clickhouse.kind === 'embedded' ? `embedded chDB in ${config.dataDir}/clickhouse` : 'server at CLICKHOUSE_URL';
     const pg = stores.postgres.kind === 'embedded' ? `embedded PGlite in ${config.dataDir}/postgres` : 'server at DATABASE_URL';
@@ -61,7 +72,8 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
       port,
       stop: async () => {
         await api.stop();
-        await loop?.stop();
+        for (const loop of loops) await loop.stop();
+        await rating.pool.close();
         await stores.close();
       },
     };

@@ -134,6 +134,15 @@ const EnvSchema = z.object({
   TALLY_AGGREGATOR_OVERLAP_SECONDS: int('TALLY_AGGREGATOR_OVERLAP_SECONDS', 0, 86_400, 120),
   TALLY_AGGREGATOR_SETTLE_MS: int('TALLY_AGGREGATOR_SETTLE_MS', 0, 600_000, 1_000),
   TALLY_AGGREGATOR_LEASE_SECONDS: int('TALLY_AGGREGATOR_LEASE_SECONDS', 1, 3600, 30),
+  TALLY_RATER_INTERVAL_MS: int('TALLY_RATER_INTERVAL_MS', 100, 3_600_000, 10_000),
+  TALLY_RATER_THREADS: int('TALLY_RATER_THREADS', 1, 256, 0),
+  TALLY_CLOSE_GRACE_SECONDS: int('TALLY_CLOSE_GRACE_SECONDS', 0, 30 * 86_400, 3_600),
+  TALLY_SYNC_INTERVAL_MS: int('TALLY_SYNC_INTERVAL_MS', 100, 3_600_000, 5_000),
+  TALLY_STRIPE_WRITES_PER_SECOND: int('TALLY_STRIPE_WRITES_PER_SECOND', 0, 10_000, 0),
+  TALLY_STRIPE_TIMEOUT_MS: int('TALLY_STRIPE_TIMEOUT_MS', 100, 600_000, 20_000),
+  TALLY_SYNC_MAX_ATTEMPTS: int('TALLY_SYNC_MAX_ATTEMPTS', 1, 10_000, 100),
+  TALLY_SYNC_LEASE_SECONDS: int('TALLY_SYNC_LEASE_SECONDS', 1, 3_600, 120),
+  TALLY_DUNNING_SUSPEND_DAYS: int('TALLY_DUNNING_SUSPEND_DAYS', 0, 3_650, 14),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -169,6 +178,24 @@ export interface Config {
     readonly overlapMs: number;
     readonly settleMs: number;
     readonly leaseSeconds: number;
+  };
+  readonly sync: {
+    readonly intervalMs: number;
+    /** Stripe writes per second; 25 for test-mode keys and 100 for live ones unless set. */
+    readonly writesPerSecond: number;
+    readonly timeoutMs: number;
+    readonly maxAttempts: number;
+    readonly leaseSeconds: number;
+    /** How long a subscription stays past_due before it counts as suspended. */
+    readonly suspendAfterMs: number;
+  };
+  readonly rater: {
+    /** Pause between incremental rating runs in `tally start`. */
+    readonly intervalMs: number;
+    /** Worker threads; 0 means one per core but one. */
+    readonly threads: number;
+    /** How long after a period ends it waits for late events before it is closed. */
+    readonly closeGraceMs: number;
   };
 }
 
@@ -233,6 +260,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       settleMs: e.TALLY_AGGREGATOR_SETTLE_MS,
       leaseSeconds: e.TALLY_AGGREGATOR_LEASE_SECONDS,
     },
+    sync: {
+      intervalMs: e.TALLY_SYNC_INTERVAL_MS,
+      writesPerSecond: e.TALLY_STRIPE_WRITES_PER_SECOND > 0 ? e.TALLY_STRIPE_WRITES_PER_SECOND : /^(sk|rk)_test_/.test(e.STRIPE_SECRET_KEY ?? '') ? 25 : 100,
+      timeoutMs: e.TALLY_STRIPE_TIMEOUT_MS,
+      maxAttempts: e.TALLY_SYNC_MAX_ATTEMPTS,
+      leaseSeconds: e.TALLY_SYNC_LEASE_SECONDS,
+      suspendAfterMs: e.TALLY_DUNNING_SUSPEND_DAYS * 86_400_000,
+    },
+    rater: {
+      intervalMs: e.TALLY_RATER_INTERVAL_MS,
+      threads: e.TALLY_RATER_THREADS,
+      closeGraceMs: e.TALLY_CLOSE_GRACE_SECONDS * 1000,
+    },
     ingest: {
       maxEvents: e.TALLY_INGEST_MAX_EVENTS,
       maxProperties: e.TALLY_EVENT_MAX_PROPERTIES,
@@ -286,6 +326,15 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_AGGREGATOR_OVERLAP_SECONDS', default: '120', meaning: 'how far before its watermark each run re-reads (inserts still committing)' },
   { variable: 'TALLY_AGGREGATOR_SETTLE_MS', default: '1000', meaning: 'events younger than this wait for the next run' },
   { variable: 'TALLY_AGGREGATOR_LEASE_SECONDS', default: '30', meaning: 'lease of a run; a crashed run is taken over after it' },
+  { variable: 'TALLY_RATER_INTERVAL_MS', default: '10000', meaning: 'pause between incremental rating runs' },
+  { variable: 'TALLY_RATER_THREADS', default: '0', meaning: 'rating worker threads (0: one per core but one, at least 1)' },
+  { variable: 'TALLY_CLOSE_GRACE_SECONDS', default: '3600', meaning: 'how long after a period ends it waits for late events before `tally close` invoices it' },
+  { variable: 'TALLY_SYNC_INTERVAL_MS', default: '5000', meaning: 'pause between billing-sync runs' },
+  { variable: 'TALLY_STRIPE_WRITES_PER_SECOND', default: '0', meaning: 'Stripe writes per second (0: 25 with a test-mode key, 100 with a live one)' },
+  { variable: 'TALLY_STRIPE_TIMEOUT_MS', default: '20000', meaning: 'timeout of one Stripe request' },
+  { variable: 'TALLY_SYNC_MAX_ATTEMPTS', default: '100', meaning: 'attempts before an outbox row is failed for good' },
+  { variable: 'TALLY_SYNC_LEASE_SECONDS', default: '120', meaning: 'how long a sync worker holds a claimed outbox row' },
+  { variable: 'TALLY_DUNNING_SUSPEND_DAYS', default: '14', meaning: 'days past due before a subscription counts as suspended' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

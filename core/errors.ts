@@ -8,6 +8,9 @@ export const ERRORS = {
   TALLY_ERR_FORBIDDEN: { status: 403, retryable: false },
   TALLY_ERR_ADMIN_DISABLED: { status: 403, retryable: false },
   TALLY_ERR_NOT_FOUND: { status: 404, retryable: false },
+  TALLY_ERR_NO_UPCOMING_INVOICE: { status: 404, retryable: false },
+  TALLY_ERR_WEBHOOK_SIGNATURE: { status: 400, retryable: false },
+  TALLY_ERR_STRIPE_NOT_CONFIGURED: { status: 503, retryable: false },
   TALLY_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   TALLY_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   TALLY_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
@@ -41,6 +44,12 @@ export const ERRORS = {
   TALLY_ERR_PLAN_NOT_FOUND: { status: 400, retryable: false },
   TALLY_ERR_CURRENCY_MISMATCH: { status: 400, retryable: false },
   TALLY_ERR_INVALID_TRANSITION: { status: 409, retryable: false },
+
+  // Coupons.
+  TALLY_ERR_COUPON_NOT_FOUND: { status: 400, retryable: false },
+  TALLY_ERR_COUPON_EXPIRED: { status: 409, retryable: false },
+  TALLY_ERR_COUPON_EXHAUSTED: { status: 409, retryable: false },
+  TALLY_ERR_COUPON_NOT_APPLICABLE: { status: 400, retryable: false },
   TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },

@@ -12,3 +12,8 @@ export type Dec = InstanceType<typeof Dec>;
 export function amount6(d: Dec): string {
   return d.toDecimalPlaces(6, Dec.ROUND_HALF_EVEN).toFixed(6);
 }
+
+/** A decimal string without trailing zeros ("150000.000000" → "150000", "0.500" → "0.5"). */
+export function plain(s: string): string {
+  return new Dec(s).toFixed();
+}

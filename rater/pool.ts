@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { packageRoot } from '../core/paths.js';
 import type { ChargeCard, Rated } from './core.js';
-import type { RateResult, RateTask } from './worker.js';
+import type { RaterTask, RateResult, RateSeriesResult } from './worker.js';
 
 export class RatingError extends Error {
   constructor(
@@ -15,26 +15,66 @@ export class RatingError extends Error {
   }
 }
 
+export interface RatedSeries {
+  /** added[i][h]: what hour h adds to series i (6 decimals); each series' increments sum to its total. */
+  added: string[][];
+  /** total[i]: the amount of series i's last quantity (6 decimals, before any minimum). */
+  total: string[];
+}
+
 export interface RatingPool {
   /** Rates each quantity against the card on a worker thread. */
   rate(card: ChargeCard, quantities: string[]): Promise<Rated[]>;
+  /**
+   * Hourly re-rating of one card (compiled.ts `rateSeries`): each series is one charge's
+   * cumulative quantities for consecutive hours. Large calls are split across the threads.
+   */
+  rateSeries(card: ChargeCard, series: readonly (readonly string[])[]): Promise<RatedSeries>;
   close(): Promise<void>;
 }
+
+/** Quantities per rateSeries task: enough to make a task's overhead vanish, few enough to spread a call over the threads. */
+const SERIES_TASK_QUANTITIES = 100_000;
 
 /**
  * Worker threads for rating. The worker is the built JavaScript (dist/rater/worker.js), which
  * `npm run build` (and so `npm test` and `npm start`) produces.
  */
 export function createRatingPool(opts: { threads?: number } = {}): RatingPool {
-  const pool = new Piscina<RateTask, RateResult>({
+  const pool = new Piscina<RaterTask, RateResult | RateSeriesResult>({
     filename: path.join(packageRoot(), 'dist', 'rater', 'worker.js'),
     maxThreads: opts.threads ?? Math.max(1, os.availableParallelism() - 1),
   });
+  // The worker answers each kind of task with that kind's result.
+  const rateOn = (task: RaterTask & { kind?: 'rate' }) => pool.run(task) as Promise<RateResult>;
+  const rateSeriesOn = (task: RaterTask & { kind: 'rateSeries' }) => pool.run(task) as Promise<RateSeriesResult>;
+
   return {
     rate: async (card, quantities) => {
-      const result = await pool.run({ card, quantities });
+      const result = await rateOn({ card, quantities });
       if (!result.ok) throw new RatingError(result.code, result.message);
       return result.rated;
+    },
+    rateSeries: async (card, series) => {
+      const chunks: (readonly (readonly string[])[])[] = [];
+      for (let from = 0, quantities = 0, i = 0; i < series.length; i++) {
+        quantities += series[i]!.length;
+        if (quantities >= SERIES_TASK_QUANTITIES || i === series.length - 1) {
+          chunks.push(series.slice(from, i + 1));
+          from = i + 1;
+          quantities = 0;
+        }
+      }
+      const parts = await Promise.all(
+        chunks.map(async (chunk) => {
+          // A series crosses as one string (its quantities joined by ','), not hundreds: the
+          // counts guard the framing against a quantity that holds a ','.
+          const result = await rateSeriesOn({ kind: 'rateSeries', card, joined: chunk.map((s) => s.join(',')), counts: chunk.map((s) => s.length) });
+          if (!result.ok) throw new RatingError(result.code, result.message);
+          return { added: result.added.map((line) => (line === '' ? [] : line.split(','))), total: result.total };
+        }),
+      );
+      return parts.length === 1 ? parts[0]! : { added: parts.flatMap((p) => p.added), total: parts.flatMap((p) => p.total) };
     },
     close: () => pool.close(),
   };

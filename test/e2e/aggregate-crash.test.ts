@@ -74,7 +74,7 @@ describe('aggregator crash', () => {
     const killed = new Promise<NodeJS.Signals | null>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (/backfill [a-z_]+: [1-9]\d*%/.test(out)) child.kill('SIGKILL');
+        if (/backfill [a-z_]+ \(hours\): [1-9]\d*%/.test(out)) child.kill('SIGKILL');
       });
       child.on('exit', (_code, signal) => resolve(signal));
     });

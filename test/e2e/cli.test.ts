@@ -68,8 +68,8 @@ describe('tally start on the embedded defaults', () => {
     const dataDir = tempDir(true);
     const a = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
     expect(a.code).toBe(0);
-    expect(a.stdout).toMatch(/postgres: applied 0001_tenants, 0002_meters, 0003_aggregator_state, 0004_customers, 0005_plans, 0006_subscriptions/);
-    expect(a.stdout).toMatch(/clickhouse: applied 0001_raw_events, 0002_events_view/);
+    expect(a.stdout).toMatch(/postgres: applied 0001_tenants, 0002_meters, 0003_aggregator_state, 0004_customers, 0005_plans, 0006_subscriptions, 0007_invoices/);
+    expect(a.stdout).toMatch(/clickhouse: applied 0001_raw_events, 0002_events_view, 0003_usage_hourly, 0004_rated_usage/);
     const b = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
     expect(b.code).toBe(0);
     expect(b.stdout).toBe('postgres: up to date\nclickhouse: up to date\n');
@@ -90,6 +90,19 @@ describe('tally start on the embedded defaults', () => {
     expect((await fetch(`${agg.url}/v1/tenants`, { method: 'POST' })).status).toBe(404);
     agg.child.kill('SIGTERM');
     expect(await agg.exited).toBe(0);
+  });
+
+  it('tally rate and tally close run once on migrated stores and report what they did', async () => {
+    const dataDir = tempDir(true);
+    expect((await runTally(['migrate'], { TALLY_DATA_DIR: dataDir })).code).toBe(0);
+    const rate = await runTally(['rate'], { TALLY_DATA_DIR: dataDir });
+    expect(rate.code).toBe(0);
+    expect(rate.stderr).toMatch(/tally rate: 0 periods rated, 0 hourly ratings/);
+    const range = await runTally(['rate', '--from', '2026-10-01T00:00:00Z', '--to', '2026-11-01T00:00:00Z'], { TALLY_DATA_DIR: dataDir });
+    expect(range.code).toBe(0);
+    const close = await runTally(['close', '--as-of', '2026-11-01T00:00:00Z'], { TALLY_DATA_DIR: dataDir });
+    expect(close.code).toBe(0);
+    expect(close.stderr).toMatch(/tally close: 0 invoices, 0 adjustment lines/);
   });
 
   it('tally serve refuses unmigrated stores with exit code 1 and says what to run', async () => {
@@ -127,6 +140,8 @@ describe('command line', () => {
     [['serve', '-h'], 0, /Usage: tally serve/],
     [['migrate', '--help'], 0, /Usage: tally migrate/],
     [['aggregate', '--help'], 0, /Usage: tally aggregate \[--once\]/],
+    [['rate', '--help'], 0, /Usage: tally rate \[--from ISO --to ISO\]/],
+    [['close', '--help'], 0, /Usage: tally close \[--as-of ISO\]/],
     [['--version'], 0, /^\d+\.\d+\.\d+\n$/],
   ])('tally %j exits %i', async (args, code, output) => {
     const r = await runTally(args);
@@ -140,6 +155,9 @@ describe('command line', () => {
     [['start', 'extra'], /unexpected argument "extra"/],
     [['start', '--nope'], /Unknown option '--nope'/],
     [['start', '--once'], /tally start: unknown option --once/],
+    [['rate', '--from', '2026-10-01T00:00:00Z'], /tally rate: --from and --to go together/],
+    [['rate', '--from', '2026-10-02T00:00:00Z', '--to', '2026-10-01T00:00:00Z'], /tally rate: --to must be after --from/],
+    [['close', '--as-of', 'yesterday'], /tally close: --as-of must be an RFC 3339 timestamp/],
   ])('tally %j is a usage error (exit 2)', async (args, message) => {
     const r = await runTally(args);
     expect(r.code).toBe(2);

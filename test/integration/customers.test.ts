@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minorUnits } from '../../core/currency.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
 
 let api: TestApi;
 let t: { id: string; key: string; auth: Record<string, string> };
@@ -12,10 +12,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function call(method: string, path: string, body?: unknown, auth = t.auth) {
-  const res = await fetch(`${api.url}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const call = (method: string, path: string, body?: unknown, auth = t.auth) => jsonRequest(api.url, auth, method, path, body);
 
 describe('customers', () => {
   it('creates one with every field, normalised, and reads it back', async () => {
@@ -36,6 +33,7 @@ describe('customers', () => {
       email: 'billing@acme.example',
       currency: 'USD',
       country: 'DE',
+      region: null,
       tax_exempt: true,
       stripe_customer_id: 'cus_123',
       metadata: { plan: 'gold' },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
 
 let api: TestApi;
 let t: { id: string; key: string; auth: Record<string, string> };
@@ -11,10 +11,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function call(method: string, path: string, body?: unknown, auth = t.auth) {
-  const res = await fetch(`${api.url}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const call = (method: string, path: string, body?: unknown, auth = t.auth) => jsonRequest(api.url, auth, method, path, body);
 
 describe('meters', () => {
   it('creates, reads, lists and renames a meter', async () => {

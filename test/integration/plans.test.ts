@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
 
 let api: TestApi;
 let t: { id: string; key: string; auth: Record<string, string> };
@@ -14,10 +14,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function call(method: string, path: string, body?: unknown, auth = t.auth) {
-  const res = await fetch(`${api.url}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const call = (method: string, path: string, body?: unknown, auth = t.auth) => jsonRequest(api.url, auth, method, path, body);
 
 const pro = {
   code: 'pro',
@@ -37,7 +34,7 @@ describe('plans', () => {
   it('creates the DESIGN example, with its decimal strings kept exactly', async () => {
     const r = await call('POST', '/v1/plans', pro);
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ ...pro, version: 1, base_fee: '199', created_at: expect.any(String) });
+    expect(r.body).toEqual({ ...pro, version: 1, base_fee: '199', billing_mode: 'invoice', created_at: expect.any(String) });
     expect((await call('GET', '/v1/plans/pro')).body).toEqual(r.body);
   });
 

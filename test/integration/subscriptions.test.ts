@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodAt } from '../../catalog/periods.js';
 import { statusAt } from '../../catalog/subscriptions.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
 
 describe('status at an instant', () => {
   const now = new Date('2026-11-22T00:00:00Z');
@@ -23,10 +23,7 @@ describe('status at an instant', () => {
 
 let api: TestApi;
 let t: { id: string; key: string; auth: Record<string, string> };
-async function call(method: string, path: string, body?: unknown, auth = t.auth) {
-  const res = await fetch(`${api.url}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const call = (method: string, path: string, body?: unknown, auth = t.auth) => jsonRequest(api.url, auth, method, path, body);
 
 beforeAll(async () => {
   api = await startTestApi();

@@ -73,3 +73,12 @@ export function testAggregator(api: TestApi): Aggregator {
     leaseSeconds: 5,
   });
 }
+
+/**
+ * A JSON request to the test API with the given headers; the status and the parsed body
+ * (typed loosely: tests look into it field by field).
+ */
+export async function jsonRequest(url: string, headers: Record<string, string>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: res.status, body: (await res.json()) as any };
+}

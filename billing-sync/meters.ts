@@ -1,0 +1,120 @@
+import { Decimal } from 'decimal.js';
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import type { PostgresStore } from '../core/postgres.js';
+import type { StripeGateway } from './gateway.js';
+import { idempotencyKey } from './keys.js';
+import type { WriteLimiter } from './rate-limit.js';
+
+/**
+ * Usage of `meter`-mode plans pushed to Stripe Billing Meters, hour by hour.
+ *
+ * For each such subscription, meter and hour of the last 34 days, the hourly quantity is what
+ * the hourly rated usage says the hour added (summed over plan segments). It is compared with
+ * what was pushed for that hour; a difference is pushed as one more meter event carrying the
+ * difference, with the identifier `<subscription>:<meter>:<hour>:<revision>` (a late event
+ * raises the revision). Values are integers in millionths of the meter's unit (Stripe meter
+ * values are whole numbers), so a Stripe price per unit is set per million of them.
+ *
+ * Exactly once: the push is recorded after Stripe accepted it; a crash in between repeats the
+ * same identifier and idempotency key, which Stripe recognises for 24 hours. Stripe takes
+ * events up to 35 days old: hours older than 34 days are no longer pushed or corrected.
+ */
+export const PUSH_WINDOW_MS = 34 * 86_400_000;
+
+const MICROS = new Decimal(1_000_000);
+
+export interface MeterPushDeps {
+  ch: ClickHouseStore;
+  pg: PostgresStore;
+  gateway: StripeGateway;
+  limiter: WriteLimiter;
+  /** Makes sure the tenant's customer has a Stripe customer; its id. */
+  stripeCustomer: (tenantId: string, customerId: string) => Promise<string>;
+  clock?: () => number;
+}
+
+interface MeterSub {
+  tenant_id: string;
+  subscription_id: string;
+  customer_id: string;
+}
+
+export function meterEventName(tenantId: string, meter: string): string {
+  return `tally.${tenantId}.${meter}`.slice(0, 100);
+}
+
+export async function pushMeterUsage(d: MeterPushDeps, deadline = Infinity): Promise<{ events: number }> {
+  const now = (d.clock ?? Date.now)();
+  const from = new Date(now - PUSH_WINDOW_MS);
+  // Subscriptions on a meter-mode plan at any time in the window.
+  const { rows: subs } = await d.pg.query<MeterSub>(
+    `SELECT DISTINCT s.tenant_id, s.id AS subscription_id, s.customer_id
+       FROM subscriptions s
+       JOIN subscription_plans sp ON sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id
+       JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
+      WHERE p.billing_mode = 'meter' AND (s.canceled_at IS NULL OR s.canceled_at > $1)`,
+    [from],
+  );
+  let events = 0;
+  for (const sub of subs) {
+    if (Date.now() >= deadline) break;
+    const hours = await hourlyQuantities(d.ch, sub, from);
+    if (hours.length === 0) continue;
+    const { rows: pushed } = await d.pg.query<{ meter: string; hour: Date; pushed: string; revision: number }>(
+      'SELECT meter, hour, pushed::text AS pushed, revision FROM stripe_meter_pushes WHERE tenant_id = $1 AND subscription_id = $2 AND hour >= $3',
+      [sub.tenant_id, sub.subscription_id, from],
+    );
+    const done = new Map(pushed.map((p) => [`${p.meter}\n${p.hour.getTime()}`, p]));
+    let customer: string | undefined;
+    for (const h of hours) {
+      const was = done.get(`${h.meter}\n${h.hour}`);
+      const delta = new Decimal(h.quantity).minus(was?.pushed ?? '0');
+      if (delta.isZero()) continue;
+      customer ??= await d.stripeCustomer(sub.tenant_id, sub.customer_id);
+      const eventName = await ensureMeter(d, sub.tenant_id, h.meter);
+      const revision = (was?.revision ?? 0) + 1;
+      const identifier = `${sub.subscription_id}:${h.meter}:${h.hour / 1000}:${revision}`;
+      await d.limiter.take();
+      await d.gateway.createMeterEvent(
+        { eventName, stripeCustomer: customer, value: delta.times(MICROS).toFixed(0), identifier, timestamp: h.hour / 1000 },
+        idempotencyKey(sub.tenant_id, 'meter_event', identifier),
+      );
+      await d.pg.query(
+        `INSERT INTO stripe_meter_pushes (tenant_id, subscription_id, meter, hour, pushed, revision) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id, subscription_id, meter, hour) DO UPDATE SET pushed = EXCLUDED.pushed, revision = EXCLUDED.revision, updated_at = now()`,
+        [sub.tenant_id, sub.subscription_id, h.meter, new Date(h.hour), h.quantity, revision],
+      );
+      events++;
+    }
+  }
+  return { events };
+}
+
+/** What each hour added to the subscription's rated quantity, per meter, from the newest rated rows. */
+async function hourlyQuantities(ch: ClickHouseStore, sub: MeterSub, from: Date): Promise<{ meter: string; hour: number; quantity: string }[]> {
+  const rs = await ch.client.query({
+    query: `SELECT meter, toUnixTimestamp(hour) AS h, toString(sum(added)) AS q FROM (
+              SELECT meter, hour, quantity - lagInFrame(quantity, 1, toDecimal128(0, 6))
+                       OVER (PARTITION BY meter, segment_start ORDER BY hour ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS added
+              FROM ${ch.table('rated_usage_v1')} FINAL
+              WHERE tenant_id = {t:String} AND subscription_id = {s:String})
+            WHERE hour >= toDateTime({from:UInt32}, 'UTC')
+            GROUP BY meter, hour ORDER BY meter, hour`,
+    query_params: { t: sub.tenant_id, s: sub.subscription_id, from: Math.ceil(from.getTime() / 3_600_000) * 3600 },
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<{ meter: string; h: number | string; q: string }>()).map((r) => ({ meter: r.meter, hour: Number(r.h) * 1000, quantity: r.q }));
+}
+
+async function ensureMeter(d: MeterPushDeps, tenantId: string, meter: string): Promise<string> {
+  const { rows } = await d.pg.query<{ event_name: string }>('SELECT event_name FROM stripe_meters WHERE tenant_id = $1 AND meter = $2', [tenantId, meter]);
+  if (rows[0] !== undefined) return rows[0].event_name;
+  const eventName = meterEventName(tenantId, meter);
+  let id = await d.gateway.findMeter(eventName);
+  if (id === undefined) {
+    await d.limiter.take();
+    id = await d.gateway.createMeter({ eventName, displayName: `${meter} (Tally, millionths)` }, idempotencyKey(tenantId, 'meter', meter));
+  }
+  await d.pg.query('INSERT INTO stripe_meters (tenant_id, meter, event_name, stripe_meter_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [tenantId, meter, eventName, id]);
+  return eventName;
+}

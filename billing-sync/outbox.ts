@@ -1,0 +1,89 @@
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+
+/**
+ * The Postgres outbox of Stripe writes (see the 0008 migration). `enqueue` runs inside the
+ * transaction that makes the write necessary; workers `claim` due rows under a lease with
+ * FOR UPDATE SKIP LOCKED (two workers never get the same row), then mark each done, due again
+ * later (with backoff), or failed for good.
+ */
+export type OutboxKind = 'invoice' | 'meter_usage';
+
+export interface OutboxRow {
+  id: string;
+  tenant_id: string;
+  kind: OutboxKind;
+  ref: string;
+  attempts: number;
+  created_at: Date;
+}
+
+export async function enqueue(q: Queryable, rows: readonly { tenantId: string; kind: OutboxKind; ref: string }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await q.query(
+    'INSERT INTO stripe_outbox (tenant_id, kind, ref) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (tenant_id, kind, ref) DO NOTHING',
+    [rows.map((r) => r.tenantId), rows.map((r) => r.kind), rows.map((r) => r.ref)],
+  );
+}
+
+/** Backoff before attempt n+1: exponential from 1 s, capped at 10 minutes, with full jitter. */
+export function backoffMs(attempts: number, random: () => number = Math.random): number {
+  const cap = Math.min(600_000, 1000 * 2 ** Math.min(attempts, 20));
+  return Math.floor(cap / 2 + (random() * cap) / 2);
+}
+
+export class Outbox {
+  constructor(
+    private readonly pg: PostgresStore,
+    private readonly owner: string,
+    private readonly leaseSeconds: number,
+  ) {}
+
+  async claim(limit: number): Promise<OutboxRow[]> {
+    const { rows } = await this.pg.query<OutboxRow>(
+      `UPDATE stripe_outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
+        WHERE id IN (
+          SELECT id FROM stripe_outbox
+           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+        RETURNING id::text AS id, tenant_id, kind, ref, attempts, created_at`,
+      [this.owner, this.leaseSeconds, limit],
+    );
+    return rows;
+  }
+
+  async done(id: string): Promise<void> {
+    await this.pg.query(
+      "UPDATE stripe_outbox SET state = 'done', done_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND locked_by = $2",
+      [id, this.owner],
+    );
+  }
+
+  async retry(id: string, error: string, delayMs: number): Promise<void> {
+    await this.pg.query(
+      `UPDATE stripe_outbox SET next_attempt_at = now() + make_interval(secs => $3), locked_by = NULL, locked_until = NULL, last_error = $4, updated_at = now()
+        WHERE id = $1 AND locked_by = $2`,
+      [id, this.owner, delayMs / 1000, error.slice(0, 2000)],
+    );
+  }
+
+  async fail(id: string, error: string): Promise<void> {
+    await this.pg.query(
+      "UPDATE stripe_outbox SET state = 'failed', locked_by = NULL, locked_until = NULL, last_error = $3, updated_at = now() WHERE id = $1 AND locked_by = $2",
+      [id, this.owner, error.slice(0, 2000)],
+    );
+  }
+
+  /** Rows by state, and the age of the oldest pending one (the sync lag). */
+  async stats(): Promise<{ byState: Record<string, number>; oldestPendingSeconds: number }> {
+    const { rows } = await this.pg.query<{ state: string; n: string; oldest: string | null }>(
+      "SELECT state, count(*)::text AS n, extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::text AS oldest FROM stripe_outbox GROUP BY state",
+    );
+    const byState: Record<string, number> = { pending: 0, done: 0, failed: 0 };
+    let oldest = 0;
+    for (const r of rows) {
+      byState[r.state] = Number(r.n);
+      if (r.oldest !== null) oldest = Number(r.oldest);
+    }
+    return { byState, oldestPendingSeconds: oldest };
+  }
+}

@@ -1,0 +1,129 @@
+import Stripe from 'stripe';
+import { TallyError } from '../core/errors.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+import type { Logger } from '../core/log.js';
+import type { Route } from '../api/http/types.js';
+import type { SyncMetrics } from './metrics.js';
+
+/**
+ * `POST /v1/stripe/webhooks`: Stripe events about what billing sync created. The raw body is
+ * verified with `stripe.webhooks.constructEvent` (a bad signature is a 400 and changes
+ * nothing); each event id is handled once (a replay is acknowledged and ignored); events are
+ * applied only if newer than the last one applied to the same object, so out-of-order delivery
+ * cannot undo a later state.
+ *
+ * - `invoice.paid` → the invoice is `paid`; `invoice.voided` → `void`;
+ *   `invoice.marked_uncollectible` → `uncollectible`;
+ * - `invoice.payment_failed` → the invoice stays `open` and records the failure;
+ * - dunning follows the invoices: a subscription with an open invoice whose payment failed is
+ *   `past_due` from the first such failure (and `suspended` once that is older than
+ *   TALLY_DUNNING_SUSPEND_DAYS, derived when read); when none is left it is back to normal;
+ * - `customer.subscription.updated|deleted` (for Stripe subscriptions carrying
+ *   `metadata.tally_subscription`): `past_due`/`unpaid` set dunning, `active` clears it,
+ *   `canceled` or a deletion cancels the Tally subscription at the event's time.
+ */
+export interface WebhookDeps {
+  pg: PostgresStore;
+  secret: string | undefined;
+  metrics: SyncMetrics;
+  logger: Logger;
+}
+
+type Outcome = 'applied' | 'stale' | 'unknown_object' | 'ignored';
+
+export function webhookRoute(d: WebhookDeps): Route {
+  return {
+    method: 'POST',
+    pattern: '/v1/stripe/webhooks',
+    access: 'public',
+    handler: async (req) => {
+      if (d.secret === undefined) throw new TallyError('TALLY_ERR_STRIPE_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified');
+      const signature = req.headers['stripe-signature'];
+      let event: Stripe.Event;
+      try {
+        event = Stripe.webhooks.constructEvent(req.body, signature ?? '', d.secret);
+      } catch (e) {
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
+        throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature header does not verify: ${e instanceof Error ? e.message : String(e)}`, { field: 'Stripe-Signature' });
+      }
+      const outcome = await d.pg.transaction(async (tx) => {
+        const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);
+        if (first.rowCount === 0) return 'duplicate' as const;
+        const result = await apply(tx, event);
+        await tx.query('UPDATE stripe_events SET outcome = $2 WHERE id = $1', [event.id, result]);
+        return result;
+      });
+      d.metrics.webhooks.inc({ type: event.type, result: outcome });
+      d.logger.info({ event: event.id, type: event.type, outcome }, 'stripe webhook');
+      return { status: 200, body: { received: true, outcome } };
+    },
+  };
+}
+
+const INVOICE_STATUS: Record<string, 'paid' | 'void' | 'uncollectible' | undefined> = {
+  'invoice.paid': 'paid',
+  'invoice.voided': 'void',
+  'invoice.marked_uncollectible': 'uncollectible',
+};
+
+async function apply(tx: Queryable, event: Stripe.Event): Promise<Outcome> {
+  const at = new Date(event.created * 1000);
+  if (event.type.startsWith('invoice.')) {
+    const obj = event.data.object as { id: string; metadata?: Record<string, string> | null };
+    const { rows } = await tx.query<{ tenant_id: string; id: string; subscription_id: string; stripe_status_at: Date | null }>(
+      `SELECT tenant_id, id, subscription_id, stripe_status_at FROM invoices
+        WHERE (tenant_id = $1 AND id = $2) OR stripe_invoice_id = $3 LIMIT 1 FOR UPDATE`,
+      [obj.metadata?.tally_tenant ?? null, obj.metadata?.tally_invoice ?? null, obj.id],
+    );
+    const inv = rows[0];
+    if (inv === undefined) return 'unknown_object';
+    const status = INVOICE_STATUS[event.type];
+    if (status === undefined && event.type !== 'invoice.payment_failed') return 'ignored';
+    if (inv.stripe_status_at !== null && inv.stripe_status_at.getTime() > at.getTime()) return 'stale';
+    if (status !== undefined) {
+      await tx.query('UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2', [inv.tenant_id, inv.id, status, at]);
+    } else {
+      await tx.query(
+        "UPDATE invoices SET status = 'open', stripe_status_at = $3, payment_failed_at = COALESCE(payment_failed_at, $3), updated_at = now() WHERE tenant_id = $1 AND id = $2",
+        [inv.tenant_id, inv.id, at],
+      );
+    }
+    await settleDunning(tx, inv.tenant_id, inv.subscription_id);
+    return 'applied';
+  }
+  if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
+    const obj = event.data.object as { status?: string; metadata?: Record<string, string> | null };
+    const tenant = obj.metadata?.tally_tenant;
+    const id = obj.metadata?.tally_subscription;
+    if (tenant === undefined || id === undefined) return 'unknown_object';
+    const { rows } = await tx.query<{ stripe_status_at: Date | null }>('SELECT stripe_status_at FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenant, id]);
+    if (rows[0] === undefined) return 'unknown_object';
+    if (rows[0].stripe_status_at !== null && rows[0].stripe_status_at.getTime() > at.getTime()) return 'stale';
+    const deleted = event.type === 'customer.subscription.deleted' || obj.status === 'canceled';
+    if (deleted) {
+      await tx.query('UPDATE subscriptions SET canceled_at = COALESCE(canceled_at, $3), stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenant, id, at]);
+    } else if (obj.status === 'past_due' || obj.status === 'unpaid') {
+      await tx.query("UPDATE subscriptions SET dunning = 'past_due', past_due_since = COALESCE(past_due_since, $3), stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2", [tenant, id, at]);
+    } else if (obj.status === 'active' || obj.status === 'trialing') {
+      await tx.query('UPDATE subscriptions SET dunning = NULL, past_due_since = NULL, stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenant, id, at]);
+    } else {
+      return 'ignored';
+    }
+    return 'applied';
+  }
+  return 'ignored';
+}
+
+/** Dunning from the subscription's invoices: past due since its oldest open, failed invoice, else none. */
+async function settleDunning(tx: Queryable, tenantId: string, subscriptionId: string): Promise<void> {
+  await tx.query(
+    `UPDATE subscriptions s SET
+       dunning = CASE WHEN f.since IS NULL THEN NULL ELSE 'past_due' END,
+       past_due_since = f.since,
+       updated_at = now()
+     FROM (SELECT min(payment_failed_at) AS since FROM invoices
+            WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'open' AND payment_failed_at IS NOT NULL) f
+     WHERE s.tenant_id = $1 AND s.id = $2`,
+    [tenantId, subscriptionId],
+  );
+}

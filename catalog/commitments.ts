@@ -1,0 +1,93 @@
+import { Decimal } from 'decimal.js';
+import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
+import { minorUnits } from '../core/currency.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { parseTimestamp } from '../ingest/timestamp.js';
+import { periodAt, type Interval, type Period } from './periods.js';
+
+/**
+ * A subscription's commitment (see the 0013 migration): a minimum spend per period and/or a
+ * committed-use discount, from the start of the period it is made in until `until`. Setting it
+ * again replaces it. It covers the periods that overlap [start, until).
+ */
+export const SetCommitment = z
+  .strictObject({
+    minimum_spend: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a decimal string such as "500.00"').optional(),
+    discount_percent: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,4})?$/, 'must be a decimal string such as "20"')
+      .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100')
+      .optional(),
+    until: z.string().refine((s) => parseTimestamp(s) !== undefined, 'must be an RFC 3339 timestamp with a time zone'),
+  })
+  .refine((c) => c.minimum_spend !== undefined || c.discount_percent !== undefined, { message: 'give minimum_spend, discount_percent or both', path: ['minimum_spend'] });
+
+export interface Commitment {
+  subscription: string;
+  minimum_spend: string | null;
+  discount_percent: string | null;
+  starts_at: string;
+  ends_at: string;
+}
+
+interface Row {
+  subscription_id: string;
+  minimum_spend: string | null;
+  discount_percent: string | null;
+  starts_at: Date;
+  ends_at: Date;
+}
+
+const dec = (s: string | null) => (s === null ? null : new Decimal(s).toFixed());
+const toCommitment = (r: Row): Commitment => ({ subscription: r.subscription_id, minimum_spend: dec(r.minimum_spend), discount_percent: dec(r.discount_percent), starts_at: r.starts_at.toISOString(), ends_at: r.ends_at.toISOString() });
+const COLUMNS = 'subscription_id, minimum_spend::text AS minimum_spend, discount_percent::text AS discount_percent, starts_at, ends_at';
+
+export class CommitmentService {
+  constructor(private readonly pg: PostgresStore) {}
+
+  async set(tenantId: string, subscriptionId: string, input: z.output<typeof SetCommitment>, actor: string, now: Date): Promise<Commitment> {
+    const { rows } = await this.pg.query<{ start_date: Date; interval: Interval; canceled_at: Date | null; currency: string }>(
+      'SELECT s.start_date, s.interval, s.canceled_at, c.currency FROM subscriptions s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.tenant_id = $1 AND s.id = $2',
+      [tenantId, subscriptionId],
+    );
+    const sub = rows[0];
+    if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(subscriptionId)}`, { field: 'id' });
+    if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot take a commitment');
+    if (input.minimum_spend !== undefined && new Decimal(input.minimum_spend).decimalPlaces() > minorUnits(sub.currency)) {
+      throw new TallyError('TALLY_ERR_INVALID_VALUE', `${sub.currency} has ${minorUnits(sub.currency)} decimal places; minimum_spend has more`, { field: 'minimum_spend' });
+    }
+    const starts = periodAt(sub.start_date, sub.interval, now.getTime() < sub.start_date.getTime() ? sub.start_date : now).start;
+    const ends = new Date(parseTimestamp(input.until)!);
+    if (ends.getTime() <= Math.max(starts.getTime(), now.getTime())) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'until must be in the future', { field: 'until' });
+    const { rows: saved } = await this.pg.query<Row>(
+      `INSERT INTO subscription_commitments (tenant_id, subscription_id, minimum_spend, discount_percent, starts_at, ends_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (tenant_id, subscription_id) DO UPDATE SET minimum_spend = EXCLUDED.minimum_spend, discount_percent = EXCLUDED.discount_percent,
+         starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, actor = EXCLUDED.actor, created_at = now()
+       RETURNING ${COLUMNS}`,
+      [tenantId, subscriptionId, input.minimum_spend ?? null, input.discount_percent ?? null, starts, ends, actor],
+    );
+    return toCommitment(saved[0]!);
+  }
+
+  async get(tenantId: string, subscriptionId: string): Promise<Commitment | undefined> {
+    const { rows } = await this.pg.query<Row>(`SELECT ${COLUMNS} FROM subscription_commitments WHERE tenant_id = $1 AND subscription_id = $2`, [tenantId, subscriptionId]);
+    return rows[0] === undefined ? undefined : toCommitment(rows[0]);
+  }
+}
+
+/** The commitment covering each (subscription, period), if any. */
+export async function commitmentsFor(q: Queryable, targets: readonly { tenantId: string; subscriptionId: string; period: Period }[]): Promise<(i: number) => { minimumSpend: string | null; discountPercent: string | null } | undefined> {
+  if (targets.length === 0) return () => undefined;
+  const { rows } = await q.query<Row & { tenant_id: string }>(
+    `SELECT tenant_id, ${COLUMNS} FROM subscription_commitments WHERE tenant_id = ANY($1) AND subscription_id = ANY($2)`,
+    [[...new Set(targets.map((t) => t.tenantId))], targets.map((t) => t.subscriptionId)],
+  );
+  const by = new Map(rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, r]));
+  return (i) => {
+    const t = targets[i]!;
+    const c = by.get(`${t.tenantId}\n${t.subscriptionId}`);
+    if (c === undefined || t.period.start.getTime() >= c.ends_at.getTime() || t.period.end.getTime() <= c.starts_at.getTime()) return undefined;
+    return { minimumSpend: dec(c.minimum_spend), discountPercent: dec(c.discount_percent) };
+  };
+}

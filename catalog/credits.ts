@@ -1,0 +1,142 @@
+import { Decimal } from 'decimal.js';
+import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
+import { minorUnits } from '../core/currency.js';
+import { newId } from '../core/ids.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+
+/**
+ * Customer credits (see the 0010 migration): grants and the entries that use them, never
+ * changed in place. Purchased credits never expire. Period close uses them (oldest first) to
+ * bring an invoice's total down, never below zero; an invoice whose charges come to less than
+ * zero adds its difference as a new grant. A grant's remaining balance is its amount plus its
+ * entries; the customer's balance is the sum of those, in the customer's currency.
+ */
+export const GrantCredit = z.strictObject({
+  amount: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a positive decimal string such as "25.00"'),
+  reason: z.string().trim().min(1).max(500).optional(),
+});
+
+export interface GrantView {
+  id: string;
+  customer: string;
+  currency: string;
+  amount: string;
+  remaining: string;
+  source: 'purchase' | 'invoice_credit';
+  reason: string | null;
+  invoice: string | null;
+  created_at: string;
+}
+
+export interface LedgerEntry {
+  at: string;
+  kind: 'grant' | 'consume';
+  grant: string;
+  amount: string;
+  invoice: string | null;
+  /** The customer's balance after this entry. */
+  balance: string;
+}
+
+/** A grant with a balance, for close and upcoming, in the order they are used (oldest first). */
+export interface Available {
+  grantId: string;
+  customer: string;
+  remaining: string;
+}
+
+interface GrantRow {
+  id: string;
+  customer_id: string;
+  currency: string;
+  amount: string;
+  remaining: string;
+  source: 'purchase' | 'invoice_credit';
+  reason: string | null;
+  invoice_id: string | null;
+  created_at: Date;
+}
+
+const GRANTS = `SELECT g.id, g.customer_id, g.currency, g.amount::text AS amount, (g.amount + COALESCE(sum(e.amount), 0))::text AS remaining,
+                       g.source, g.reason, g.invoice_id, g.created_at
+                  FROM credit_grants g LEFT JOIN credit_entries e ON e.tenant_id = g.tenant_id AND e.grant_id = g.id`;
+
+const trim = (s: string) => new Decimal(s).toFixed();
+
+export class CreditService {
+  constructor(private readonly pg: PostgresStore) {}
+
+  async grant(tenantId: string, customerId: string, input: z.output<typeof GrantCredit>, actor: string): Promise<GrantView> {
+    const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, customerId]);
+    const customer = rows[0];
+    if (customer === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customerId)}`, { field: 'id' });
+    const amount = new Decimal(input.amount);
+    const places = minorUnits(customer.currency);
+    if (amount.lte(0)) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'amount must be above zero', { field: 'amount' });
+    if (amount.decimalPlaces() > places) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${customer.currency} has ${places} decimal places; amount has more`, { field: 'amount' });
+    const id = newId('cred');
+    await this.pg.query(
+      "INSERT INTO credit_grants (tenant_id, id, customer_id, currency, amount, source, reason, actor) VALUES ($1, $2, $3, $4, $5, 'purchase', $6, $7)",
+      [tenantId, id, customerId, customer.currency, amount.toFixed(), input.reason ?? null, actor],
+    );
+    return (await this.grants(tenantId, customerId)).find((g) => g.id === id)!;
+  }
+
+  /** Every grant of the customer with its remaining balance, oldest first; undefined for an unknown customer. */
+  async balance(tenantId: string, customerId: string): Promise<{ customer: string; currency: string; balance: string; grants: GrantView[] } | undefined> {
+    const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
+    if (rows[0] === undefined) return undefined;
+    const grants = await this.grants(tenantId, customerId);
+    const balance = grants.reduce((s, g) => s.plus(g.remaining), new Decimal(0));
+    return { customer: customerId, currency: rows[0].currency, balance: balance.toFixed(minorUnits(rows[0].currency)), grants };
+  }
+
+  /** The audit trail: every grant and use, oldest first, with the balance after each. */
+  async ledger(tenantId: string, customerId: string): Promise<LedgerEntry[] | undefined> {
+    const { rows: c } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
+    if (c[0] === undefined) return undefined;
+    const { rows } = await this.pg.query<{ at: Date; kind: 'grant' | 'consume'; grant: string; amount: string; invoice: string | null }>(
+      `SELECT created_at AS at, 'grant' AS kind, id AS grant, amount::text AS amount, invoice_id AS invoice, 0 AS seq FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2
+       UNION ALL
+       SELECT at, 'consume', grant_id, amount::text, invoice_id, seq FROM credit_entries WHERE tenant_id = $1 AND customer_id = $2
+       ORDER BY at, seq`,
+      [tenantId, customerId],
+    );
+    let balance = new Decimal(0);
+    const places = minorUnits(c[0].currency);
+    return rows.map((r) => {
+      balance = balance.plus(r.amount);
+      return { at: r.at.toISOString(), kind: r.kind, grant: r.grant, amount: new Decimal(r.amount).toFixed(places), invoice: r.invoice, balance: balance.toFixed(places) };
+    });
+  }
+
+  private async grants(tenantId: string, customerId: string): Promise<GrantView[]> {
+    const { rows } = await this.pg.query<GrantRow>(`${GRANTS} WHERE g.tenant_id = $1 AND g.customer_id = $2 GROUP BY g.tenant_id, g.id ORDER BY g.created_at, g.id`, [tenantId, customerId]);
+    return rows.map((r) => ({
+      id: r.id,
+      customer: r.customer_id,
+      currency: r.currency,
+      amount: new Decimal(r.amount).toFixed(minorUnits(r.currency)),
+      remaining: new Decimal(r.remaining).toFixed(minorUnits(r.currency)),
+      source: r.source,
+      reason: r.reason,
+      invoice: r.invoice_id,
+      created_at: r.created_at.toISOString(),
+    }));
+  }
+}
+
+/** The grants with a balance of these customers, oldest first (the order close uses them in). */
+export async function availableCredits(q: Queryable, tenantIds: readonly string[], customerIds: readonly string[]): Promise<Available[]> {
+  if (customerIds.length === 0) return [];
+  const { rows } = await q.query<{ tenant_id: string; id: string; customer_id: string; remaining: string }>(
+    `SELECT g.tenant_id, g.id, g.customer_id, (g.amount + COALESCE(sum(e.amount), 0))::text AS remaining
+       FROM credit_grants g LEFT JOIN credit_entries e ON e.tenant_id = g.tenant_id AND e.grant_id = g.id
+      WHERE g.tenant_id = ANY($1) AND g.customer_id = ANY($2)
+      GROUP BY g.tenant_id, g.id HAVING g.amount + COALESCE(sum(e.amount), 0) > 0
+      ORDER BY g.created_at, g.id`,
+    [[...new Set(tenantIds)], [...new Set(customerIds)]],
+  );
+  return rows.map((r) => ({ grantId: r.id, customer: `${r.tenant_id}\n${r.customer_id}`, remaining: trim(r.remaining) }));
+}

@@ -1,0 +1,17 @@
+import type { Logger } from '../core/log.js';
+import { closeNow, type RatingStack } from '../rater/stack.js';
+import { startLoop } from './loop.js';
+
+/** `tally start`: incremental rating, then closing whatever has ended, every interval. */
+export function startRatingLoop(stack: RatingStack, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+  return startLoop(
+    'rater',
+    async () => {
+      const rated = await stack.rater.runOnce();
+      const closed = await closeNow(stack, new Date());
+      if (rated.periods > 0 || closed.invoices > 0) logger.debug({ ...rated, ...closed }, 'rated and closed');
+    },
+    intervalMs,
+    logger,
+  );
+}

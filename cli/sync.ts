@@ -1,0 +1,45 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Stores } from '../core/stores.js';
+import { stripeGateway } from '../billing-sync/gateway.js';
+import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
+import { WriteLimiter } from '../billing-sync/rate-limit.js';
+import { BillingSync } from '../billing-sync/sync.js';
+import { startLoop } from './loop.js';
+
+export class StripeNotConfiguredError extends Error {
+  constructor() {
+    super('STRIPE_SECRET_KEY is not set: billing sync has nothing to write to (set STRIPE_API_BASE too for a Stripe-compatible server)');
+    this.name = 'StripeNotConfiguredError';
+  }
+}
+
+/** Billing sync wired from the config. */
+export function createSync(config: Config, stores: Stores, logger: Logger, registry: Registry, metrics: SyncMetrics = syncMetrics(registry)): BillingSync {
+  const secretKey = config.stripe.secretKey;
+  if (secretKey === undefined) throw new StripeNotConfiguredError();
+  return new BillingSync({
+    pg: stores.postgres,
+    ch: stores.clickhouse,
+    gateway: stripeGateway({ secretKey, apiBase: config.stripe.apiBase, timeoutMs: config.sync.timeoutMs, observe: (endpoint, result) => metrics.requests.inc({ endpoint, result }) }),
+    limiter: new WriteLimiter(config.sync.writesPerSecond),
+    metrics,
+    logger: logger.child({ component: 'billing-sync' }),
+    leaseSeconds: config.sync.leaseSeconds,
+    maxAttempts: config.sync.maxAttempts,
+  });
+}
+
+/** The sync loop of `tally sync` and `tally start`. */
+export function startSyncLoop(sync: BillingSync, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+  return startLoop(
+    'billing sync',
+    async () => {
+      const r = await sync.runOnce();
+      if (r.claimed > 0) logger.debug({ ...r }, 'billing sync run');
+    },
+    intervalMs,
+    logger,
+  );
+}

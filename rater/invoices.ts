@@ -1,0 +1,119 @@
+import { minorUnits } from '../core/currency.js';
+import type { PostgresStore } from '../core/postgres.js';
+import type { InvoiceView } from './billing.js';
+import type { InvoiceLine, LineType } from './invoice.js';
+import { plain } from './decimal.js';
+
+/**
+ * Reading invoices back: the shape of DESIGN.md (the one upcoming invoices have too), with
+ * line amounts at 6 decimal places and totals at the currency's minor unit.
+ */
+interface InvoiceRow {
+  id: string;
+  subscription_id: string;
+  customer_id: string;
+  currency: string;
+  period_start: Date;
+  period_end: Date;
+  status: InvoiceView['status'];
+  subtotal: string;
+  discount: string;
+  credit: string;
+  tax: string;
+  total: string;
+  stripe_invoice_id: string | null;
+  created_at: Date;
+}
+
+interface LineRow {
+  invoice_id: string;
+  type: LineType;
+  meter: string | null;
+  quantity: string | null;
+  amount: string;
+  description: string;
+  plan_code: string | null;
+  plan_version: number | null;
+  line_start: Date | null;
+  line_end: Date | null;
+  adjusts_period_start: Date | null;
+}
+
+export interface InvoiceFilter {
+  customer?: string | undefined;
+  subscription?: string | undefined;
+  limit: number;
+  startingAfter?: string | undefined;
+}
+
+const INVOICE_COLUMNS = `id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal::text AS subtotal, discount::text AS discount, credit::text AS credit,
+  tax::text AS tax, total::text AS total, stripe_invoice_id, created_at`;
+
+/** numeric text at a fixed number of places ("329.000000" → "329.00"); the stored value already has no more. */
+function places(s: string, n: number): string {
+  const [i, f = ''] = s.split('.');
+  return n === 0 ? i! : `${i}.${(f + '0'.repeat(n)).slice(0, n)}`;
+}
+
+export class InvoiceRepository {
+  constructor(private readonly pg: PostgresStore) {}
+
+  async get(tenantId: string, id: string): Promise<InvoiceView | undefined> {
+    const { rows } = await this.pg.query<InvoiceRow>(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    return rows[0] === undefined ? undefined : (await this.withLines(tenantId, rows))[0];
+  }
+
+  async list(tenantId: string, f: InvoiceFilter): Promise<{ data: InvoiceView[]; has_more: boolean }> {
+    const { rows } = await this.pg.query<InvoiceRow>(
+      `SELECT ${INVOICE_COLUMNS} FROM invoices
+        WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR subscription_id = $3) AND ($4::text IS NULL OR id > $4)
+        ORDER BY id LIMIT $5`,
+      [tenantId, f.customer ?? null, f.subscription ?? null, f.startingAfter ?? null, f.limit + 1],
+    );
+    return { data: await this.withLines(tenantId, rows.slice(0, f.limit)), has_more: rows.length > f.limit };
+  }
+
+  private async withLines(tenantId: string, invoices: InvoiceRow[]): Promise<InvoiceView[]> {
+    if (invoices.length === 0) return [];
+    const { rows } = await this.pg.query<LineRow>(
+      `SELECT invoice_id, type, meter, quantity::text AS quantity, amount::text AS amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start
+         FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2) ORDER BY invoice_id, line_no`,
+      [tenantId, invoices.map((i) => i.id)],
+    );
+    const lines = new Map<string, InvoiceLine[]>();
+    for (const l of rows) {
+      const line: InvoiceLine = {
+        type: l.type,
+        meter: l.meter,
+        quantity: l.quantity === null ? null : plain(l.quantity),
+        amount: places(l.amount, 6),
+        description: l.description,
+        plan: l.plan_code === null ? null : { code: l.plan_code, version: l.plan_version! },
+        period: l.line_start === null ? null : { start: l.line_start.toISOString(), end: l.line_end!.toISOString() },
+      };
+      if (l.adjusts_period_start !== null) line.adjusts_period_start = l.adjusts_period_start.toISOString();
+      lines.set(l.invoice_id, [...(lines.get(l.invoice_id) ?? []), line]);
+    }
+    return invoices.map((i) => {
+      const n = minorUnits(i.currency);
+      return {
+        id: i.id,
+        subscription: i.subscription_id,
+        customer: i.customer_id,
+        currency: i.currency,
+        period_start: i.period_start.toISOString(),
+        period_end: i.period_end.toISOString(),
+        status: i.status,
+        lines: lines.get(i.id) ?? [],
+        subtotal: places(i.subtotal, n),
+        discount: places(i.discount, n),
+        credit: places(i.credit, n),
+        tax: places(i.tax, n),
+        total: places(i.total, n),
+        stripe_invoice_id: i.stripe_invoice_id,
+        created_at: i.created_at.toISOString(),
+      };
+    });
+  }
+}
+

@@ -1,0 +1,40 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config.js';
+import type { Stores } from '../core/stores.js';
+import { pgMeterRepository } from '../aggregator/meters.js';
+import { readWatermark, type Progress } from '../aggregator/aggregator.js';
+import { Billing } from './billing.js';
+import { raterMetrics, type RaterMetrics } from './metrics.js';
+import { createRatingPool, type RatingPool } from './pool.js';
+import { Rater } from './rater.js';
+
+/** The rater, billing and their worker pool, wired from the config (one pool for both). */
+export interface RatingStack {
+  rater: Rater;
+  billing: Billing;
+  metrics: RaterMetrics;
+  pool: RatingPool;
+}
+
+export function createRatingStack(config: Config, stores: Stores, registry: Registry, pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {})): RatingStack {
+  const meters = pgMeterRepository(stores.postgres);
+  const metrics = raterMetrics(registry);
+  return {
+    rater: new Rater({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, metrics }),
+    billing: new Billing({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, closeGraceMs: config.rater.closeGraceMs, watermark: () => readWatermark(stores.postgres) }),
+    metrics,
+    pool,
+  };
+}
+
+/** Closes every ended period as of now, with its metrics. */
+export async function closeNow(stack: RatingStack, asOf: Date, progress?: Progress) {
+  const started = process.hrtime.bigint();
+  const report = await stack.billing.close(asOf, progress);
+  stack.metrics.invoices.inc(report.invoices);
+  stack.metrics.adjustments.inc(report.adjustments);
+  stack.metrics.closeWaiting.inc(report.waiting);
+  stack.metrics.closeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  return report;
+}
+

@@ -1,0 +1,34 @@
+import type { Queryable } from '../core/postgres.js';
+import type { Period } from '../catalog/periods.js';
+import { commitmentsFor } from '../catalog/commitments.js';
+import { couponsFor } from '../catalog/coupons.js';
+import { taxRatesFor } from '../catalog/tax-rates.js';
+import type { Discount } from './invoice.js';
+import type { SubscriptionFacts } from './source.js';
+
+/**
+ * The commercial terms of invoices about to be composed — each period's commitment, the
+ * coupons in force for it, and its customer's tax rate — read for a whole batch at once, for
+ * close and the upcoming invoice alike. (Credits are read by their callers: close uses them up
+ * across a batch.)
+ */
+export interface Terms {
+  commitment: { minimumSpend: string | null; discountPercent: string | null } | undefined;
+  discounts: Discount[];
+  tax: { name: string; percent: string } | undefined;
+}
+
+/** The plan in force at the end of the period (the last one before it ends). */
+export function planAtEnd(c: { sub: SubscriptionFacts; period: Period }) {
+  let plan = c.sub.history[0]!.plan;
+  for (const h of c.sub.history) if (h.effective_from.getTime() < c.period.end.getTime()) plan = h.plan;
+  return plan;
+}
+
+export async function termsFor(q: Queryable, items: readonly { sub: SubscriptionFacts; period: Period }[]): Promise<Terms[]> {
+  const targets = items.map((b) => ({ tenantId: b.sub.tenantId, subscriptionId: b.sub.id, startDate: b.sub.startDate, interval: b.sub.interval, period: b.period, planCode: planAtEnd(b).code }));
+  const coupons = await couponsFor(q, targets);
+  const taxOf = await taxRatesFor(q, items.map((b) => b.sub.tenantId));
+  const commitmentOf = await commitmentsFor(q, targets);
+  return items.map((b, i) => ({ commitment: commitmentOf(i), discounts: coupons.get(targets[i]!)!, tax: taxOf(b.sub) }));
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../core/metrics.js';
+import { period } from '../../catalog/periods.js';
+import { createRatingStack, type RatingStack } from '../../rater/stack.js';
+import { testSync } from '../support/sync.js';
+import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
+import { Decimal } from 'decimal.js';
+import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+
+/**
+ * Customer credits: granted through the API with a ledger that is its own audit trail, used by
+ * period close oldest first, never taking a total below zero; charges below zero (a downgrade)
+ * are carried to the balance.
+ */
+const DAY = 86_400_000;
+const start = new Date(Math.floor((Date.now() - 75 * DAY) / DAY) * DAY);
+
+let api: TestApi;
+let t: { id: string; auth: Record<string, string> };
+let stack: RatingStack;
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+
+interface Invoice {
+  customer: string;
+  period_start: string;
+  subtotal: string;
+  credit: string;
+  total: string;
+  status: string;
+  lines: { type: string; amount: string; description: string }[];
+}
+
+beforeAll(async () => {
+  api = await startTestApi({ env: { TALLY_EVENT_MAX_AGE_SECONDS: String(200 * 86_400) } });
+  t = await api.tenant('credits');
+  stack = createRatingStack(api.stores.config, api.stores, createRegistry());
+  await call('POST', '/v1/plans', { code: 'basic', name: 'Basic', currency: 'USD', interval: 'month', base_fee: '49.00' });
+  await call('POST', '/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', base_fee: '199.00' });
+  await call('POST', '/v1/plans', { code: 'jp', name: 'Japan', currency: 'JPY', interval: 'month', base_fee: '4980' });
+  await call('POST', '/v1/customers', { id: 'acme', name: 'Acme', currency: 'USD' });
+  await call('POST', '/v1/customers', { id: 'yen', name: 'Yen', currency: 'JPY' });
+});
+afterAll(async () => {
+  await stack?.pool.close();
+  await api.stop();
+});
+
+describe('credits API', () => {
+  it('grants purchased credit and shows the balance and the ledger', async () => {
+    const a = await call('POST', '/v1/customers/acme/credits', { amount: '30.00', reason: 'prepaid' });
+    expect(a.status).toBe(201);
+    expect(a.body).toMatchObject({ id: expect.stringMatching(/^cred_/), customer: 'acme', currency: 'USD', amount: '30.00', remaining: '30.00', source: 'purchase', reason: 'prepaid' });
+    await call('POST', '/v1/customers/acme/credits', { amount: '50' });
+    const b = await call('GET', '/v1/customers/acme/credits');
+    expect(b.body).toMatchObject({ customer: 'acme', currency: 'USD', balance: '80.00' });
+    expect(b.body.grants).toHaveLength(2);
+    const ledger = await call('GET', '/v1/customers/acme/credits/ledger');
+    expect((ledger.body.data as { kind: string; amount: string; balance: string }[]).map((e) => [e.kind, e.amount, e.balance])).toEqual([
+      ['grant', '30.00', '30.00'],
+      ['grant', '50.00', '80.00'],
+    ]);
+  });
+
+  it.each([
+    ['a negative amount', 'acme', { amount: '-5' }, 400, 'TALLY_ERR_INVALID_VALUE'],
+    ['zero', 'acme', { amount: '0' }, 400, 'TALLY_ERR_INVALID_VALUE'],
+    ['a number, not a string', 'acme', { amount: 5 }, 400, 'TALLY_ERR_INVALID_TYPE'],
+    ['more places than the currency has (JPY)', 'yen', { amount: '10.5' }, 400, 'TALLY_ERR_INVALID_VALUE'],
+    ['an unknown field', 'acme', { amount: '5', expires: 'never' }, 400, 'TALLY_ERR_UNKNOWN_FIELD'],
+    ['an unknown customer', 'nobody', { amount: '5' }, 404, 'TALLY_ERR_NOT_FOUND'],
+  ])('refuses %s', async (_name, customer, body, status, code) => {
+    const r = await call('POST', `/v1/customers/${customer}/credits`, body);
+    expect(r.status).toBe(status);
+    expect(r.body.error.code).toBe(code);
+  });
+
+  it('hides another tenant’s customers', async () => {
+    const other = await api.tenant('other-credits');
+    expect((await jsonRequest(api.url, other.auth, 'GET', '/v1/customers/acme/credits')).status).toBe(404);
+    expect((await jsonRequest(api.url, other.auth, 'POST', '/v1/customers/acme/credits', { amount: '5' })).status).toBe(404);
+  });
+});
+
+describe('credits at period close', () => {
+  it('bring totals down oldest grant first, never below zero; the ledger balances', async () => {
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'acme', plan: 'basic', start_date: start.toISOString() })).body;
+    await testAggregator(api).runOnce();
+    expect((await stack.billing.close(new Date(period(start, 'month', 1).end.getTime() + 2 * 3_600_000))).invoices).toBe(2);
+    const invoices = ((await call('GET', `/v1/invoices?subscription=${sub.id}`)).body.data as Invoice[]).sort((a, b) => a.period_start.localeCompare(b.period_start));
+    // 80.00 of credit: the first invoice (49.00) takes 30.00 then 19.00; the second takes the last 31.00.
+    expect(invoices.map((i) => [i.subtotal, i.credit, i.total, i.status])).toEqual([
+      ['49.00', '49.00', '0.00', 'paid'],
+      ['49.00', '31.00', '18.00', 'open'],
+    ]);
+    expect(invoices[0]!.lines.filter((l) => l.type === 'credit').map((l) => l.amount)).toEqual(['-30.000000', '-19.000000']);
+    expect((await call('GET', '/v1/customers/acme/credits')).body.balance).toBe('0.00');
+    const ledger = (await call('GET', '/v1/customers/acme/credits/ledger')).body.data as { kind: string; amount: string; balance: string }[];
+    expect(ledger.map((e) => [e.kind, e.amount])).toEqual([
+      ['grant', '30.00'],
+      ['grant', '50.00'],
+      ['consume', '-30.00'],
+      ['consume', '-19.00'],
+      ['consume', '-31.00'],
+    ]);
+    expect(ledger.at(-1)!.balance).toBe('0.00');
+  });
+
+  it('carry charges below zero to the balance, the invoice at zero', async () => {
+    // Usage billed in one period, then taken back by a late negative event: the next invoice's
+    // adjustment is larger than its charges.
+    await call('POST', '/v1/meters', { key: 'units', name: 'Units', aggregation: 'sum' });
+    await call('POST', '/v1/plans', { code: 'metered', name: 'Metered', currency: 'USD', interval: 'month', base_fee: '5', charges: [{ meter: 'units', model: 'per_unit', unit_price: '1' }] });
+    await call('POST', '/v1/customers', { id: 'refund', name: 'Refund', currency: 'USD' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'refund', plan: 'metered', start_date: start.toISOString() })).body;
+    const p0 = period(start, 'month', 0);
+    const p1 = period(start, 'month', 1);
+    expect((await call('POST', '/v1/events', { id: 'u1', customer: 'refund', meter: 'units', value: '100', timestamp: new Date(p0.start.getTime() + DAY).toISOString() })).status).toBe(202);
+    await testAggregator(api).runOnce();
+    await stack.billing.close(new Date(p0.end.getTime() + 2 * 3_600_000));
+    expect((await call('POST', '/v1/events', { id: 'u2', customer: 'refund', meter: 'units', value: '-150', timestamp: new Date(p0.start.getTime() + 2 * DAY).toISOString() })).status).toBe(202);
+    await testAggregator(api).runOnce();
+    await stack.billing.close(new Date(p1.end.getTime() + 2 * 3_600_000));
+    const second = ((await call('GET', `/v1/invoices?subscription=${sub.id}`)).body.data as Invoice[]).find((i) => i.period_start === p1.start.toISOString())!;
+    // Period 0 now nets −50 units, which bills nothing (not −50): the adjustment is −100.
+    // 5 base fee + 0 usage − 100 = −95: carried to the balance, total 0.
+    expect([second.subtotal, second.credit, second.total, second.status]).toEqual(['-95.00', '-95.00', '0.00', 'paid']);
+    expect(second.lines.at(-1)).toMatchObject({ type: 'credit', amount: '95.000000' });
+    expect((await call('GET', '/v1/customers/refund/credits')).body).toMatchObject({ balance: '95.00', grants: [{ source: 'invoice_credit', remaining: '95.00' }] });
+  });
+
+  it('reach Stripe exactly: credit lines as negative items, totals equal to Tally’s', async () => {
+    const fake = await startStripeFake({ writesPerSecond: 100_000 });
+    try {
+      const sync = testSync(api, fake.url, { maxAttempts: 3 });
+      const r = await sync.runOnce();
+      expect(r.failed).toBe(0);
+      const { rows } = await api.stores.postgres.query<{ id: string; total: string }>('SELECT id, total::text AS total FROM invoices WHERE tenant_id = $1', [t.id]);
+      const inStripe = fake.state.invoices();
+      expect(inStripe).toHaveLength(rows.length);
+      for (const inv of rows) {
+        const s = inStripe.find((x) => x.metadata.tally_invoice === inv.id)!;
+        expect(s.total, inv.id).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+      }
+      expect(inStripe.some((s) => s.items.some((i) => i.amount < 0))).toBe(true);
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../core/metrics.js';
+import { period } from '../../catalog/periods.js';
+import { SubscriptionService } from '../../catalog/subscriptions.js';
+import { createRatingStack, type RatingStack } from '../../rater/stack.js';
+import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
+
+/**
+ * The incremental rater: `tally rate` keeps the hourly rated usage current as late events
+ * arrive and subscriptions change, and a run that finds nothing new changes nothing.
+ */
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const start = new Date(Math.floor((Date.now() - 20 * DAY) / DAY) * DAY);
+const p0 = period(start, 'month', 0);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+let api: TestApi;
+let t: { id: string; auth: Record<string, string> };
+let stack: RatingStack;
+let subId: string;
+
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+let seq = 0;
+async function usage(value: string, at: number, id = `e${++seq}`) {
+  const r = await call('POST', '/v1/events', { id, customer: 'gamma', meter: 'api_calls', value, timestamp: iso(at) });
+  expect(r.status).toBe(202);
+}
+
+async function rated(): Promise<{ plan: string; hour: string; quantity: string; amount: string }[]> {
+  const rs = await api.stores.clickhouse.client.query({
+    query: `SELECT plan_code AS plan, toString(hour) AS hour, toString(quantity) AS quantity, toString(amount) AS amount
+            FROM ${api.stores.clickhouse.table('rated_usage_v1')} FINAL WHERE subscription_id = {s:String} ORDER BY segment_start, hour`,
+    query_params: { s: subId },
+    format: 'JSONEachRow',
+  });
+  return rs.json();
+}
+const total = (rows: { amount: string }[]) => rows.reduce((s, r) => s + Number(r.amount) * 1e6, 0) / 1e6;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  t = await api.tenant('rater');
+  stack = createRatingStack(api.stores.config, api.stores, createRegistry());
+  await call('POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+  await call('POST', '/v1/customers', { id: 'gamma', name: 'Gamma', currency: 'USD' });
+  const card = (price: string) => [{ meter: 'api_calls', model: 'graduated', tiers: [{ up_to: '1000', unit_price: '0' }, { up_to: null, unit_price: price }] }];
+  await call('POST', '/v1/plans', { code: 'basic', name: 'Basic', currency: 'USD', interval: 'month', charges: card('0.01') });
+  await call('POST', '/v1/plans', { code: 'plus', name: 'Plus', currency: 'USD', interval: 'month', charges: card('0.005') });
+  subId = (await call('POST', '/v1/subscriptions', { customer: 'gamma', plan: 'basic', start_date: start.toISOString() })).body.id;
+});
+afterAll(async () => {
+  await stack?.pool.close();
+  await api.stop();
+});
+
+describe('incremental rating', () => {
+  it('rates the hours with usage, the amounts adding up to the period so far', async () => {
+    await usage('600', p0.start.getTime() + 2 * HOUR);
+    await usage('600', p0.start.getTime() + 5 * HOUR);
+    await testAggregator(api).runOnce();
+    const r = await stack.rater.runOnce();
+    expect(r.periods).toBe(1);
+    expect((await rated()).map((x) => [x.quantity, x.amount])).toEqual([
+      ['600', '0'],
+      ['1200', '2'],
+    ]);
+  });
+
+  it('rates a late event into its hour and every later cumulative quantity', async () => {
+    await usage('500', p0.start.getTime() + 1 * HOUR);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    const rows = await rated();
+    expect(rows.map((x) => [x.quantity, x.amount])).toEqual([
+      ['500', '0'],
+      ['1100', '1'],
+      ['1700', '6'],
+    ]);
+    expect(total(rows)).toBe(7); // (1700 - 1000) x 0.01
+  });
+
+  it('does not count a resent event twice', async () => {
+    await usage('999999', p0.start.getTime() + 3 * HOUR, 'e1');
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    expect(total(await rated())).toBe(7);
+  });
+
+  it('re-rates a subscription whose plan changed, each part on its own plan', async () => {
+    const at = new Date(p0.start.getTime() + 4 * HOUR);
+    await new SubscriptionService(api.stores.postgres).change(t.id, subId, { plan: 'plus', prorate: false, at: 'now' }, 'test', at);
+    await stack.rater.runOnce();
+    const rows = await rated();
+    // Basic until hour 4: 1100 (100 x 0.01 = 1); its hour-5 row from before the change now adds
+    // nothing. Plus from hour 4: 600 (all inside its 1000 free).
+    expect(rows.map((x) => [x.plan, x.quantity, x.amount])).toEqual([
+      ['basic', '500', '0'],
+      ['basic', '1100', '1'],
+      ['basic', '1100', '0'],
+      ['plus', '600', '0'],
+    ]);
+    expect(total(rows)).toBe(1);
+  });
+
+  it('changes nothing when run again', async () => {
+    const before = await rated();
+    await stack.rater.runOnce();
+    expect(await rated()).toEqual(before);
+  });
+
+  it('re-rates a range on request and writes only its hours', async () => {
+    const versions = async () => {
+      const rs = await api.stores.clickhouse.client.query({
+        query: `SELECT toString(hour) AS hour, toString(max(version)) AS v FROM ${api.stores.clickhouse.table('rated_usage_v1')} WHERE subscription_id = {s:String} GROUP BY hour ORDER BY hour`,
+        query_params: { s: subId },
+        format: 'JSONEachRow',
+      });
+      return new Map((await rs.json<{ hour: string; v: string }>()).map((x) => [x.hour, x.v]));
+    };
+    const before = await versions();
+    const r = await stack.rater.rateRange(new Date(p0.start.getTime() + 3 * HOUR), new Date(p0.start.getTime() + 6 * HOUR));
+    expect(r.periods).toBe(1);
+    const after = await versions();
+    const changed = [...after].filter(([h, v]) => before.get(h) !== v).map(([h]) => h);
+    expect(changed).toEqual([iso(p0.start.getTime() + 5 * HOUR).replace('T', ' ').slice(0, 19)]);
+    expect((await rated()).length).toBe(4);
+    expect(total(await rated())).toBe(1);
+  });
+});

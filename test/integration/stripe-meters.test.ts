@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../core/metrics.js';
+import { createRatingStack, type RatingStack } from '../../rater/stack.js';
+import { meterEventName } from '../../billing-sync/meters.js';
+import { BillingSync } from '../../billing-sync/sync.js';
+import { startStripeFake, type StripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
+import { testSync } from '../support/sync.js';
+
+/**
+ * Meter-mode plans: Tally pushes hourly rated quantities to Stripe Billing Meters, corrections
+ * as further events, and Stripe's meter sums exactly to Tally's rated quantity — under faults
+ * too.
+ */
+const HOUR = 3_600_000;
+const start = new Date(Math.floor((Date.now() - 3 * 86_400_000) / HOUR) * HOUR);
+
+let api: TestApi;
+let t: { id: string; auth: Record<string, string> };
+let fake: StripeFake;
+let stack: RatingStack;
+let subId: string;
+
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+let seq = 0;
+async function usage(value: string, at: number) {
+  expect((await call('POST', '/v1/events', { id: `m${++seq}`, customer: 'metered', meter: 'api_calls', value, timestamp: new Date(at).toISOString() })).status).toBe(202);
+}
+
+const worker = (): BillingSync => testSync(api, fake.url, { timeoutMs: 300, meters: true });
+
+/** Tally's rated quantity of the subscription, in millionths, and Stripe's meter total for the customer. */
+async function totals(): Promise<{ tally: bigint; stripe: bigint }> {
+  const rs = await api.stores.clickhouse.client.query({
+    query: `SELECT toString(sum(q)) AS q FROM (SELECT argMax(quantity, hour) AS q FROM ${api.stores.clickhouse.table('rated_usage_v1')} FINAL
+            WHERE subscription_id = {s:String} GROUP BY meter, segment_start)`,
+    query_params: { s: subId },
+    format: 'JSONEachRow',
+  });
+  const rows0 = await rs.json<{ q: string }>();
+  const [int, frac = ''] = rows0[0]!.q.split('.');
+  const tally = BigInt(int!) * 1_000_000n + BigInt((frac + '000000').slice(0, 6));
+  const { rows } = await api.stores.postgres.query<{ stripe_customer_id: string }>("SELECT stripe_customer_id FROM customers WHERE id = 'metered'");
+  return { tally, stripe: fake.state.meterTotal(meterEventName(t.id, 'api_calls'), rows[0]!.stripe_customer_id) };
+}
+
+beforeAll(async () => {
+  fake = await startStripeFake({ writesPerSecond: 100_000 });
+  api = await startTestApi();
+  t = await api.tenant('meters');
+  stack = createRatingStack(api.stores.config, api.stores, createRegistry());
+  await call('POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+  await call('POST', '/v1/customers', { id: 'metered', name: 'Metered', currency: 'USD' });
+  const plan = await call('POST', '/v1/plans', { code: 'usage', name: 'Usage', currency: 'USD', interval: 'month', billing_mode: 'meter', charges: [{ meter: 'api_calls', model: 'per_unit', unit_price: '0.001' }] });
+  expect(plan.body.billing_mode).toBe('meter');
+  subId = (await call('POST', '/v1/subscriptions', { customer: 'metered', plan: 'usage', start_date: start.toISOString() })).body.id;
+  for (let h = 1; h <= 6; h++) await usage(`${h * 100}.25`, start.getTime() + h * HOUR + 60_000);
+  await testAggregator(api).runOnce();
+  await stack.rater.runOnce();
+});
+afterAll(async () => {
+  await stack?.pool.close();
+  await fake?.close();
+  await api?.stop();
+});
+
+describe('stripe billing meters', () => {
+  it('push every hour’s quantity once; Stripe’s meter sums exactly to the rated quantity', async () => {
+    await worker().runOnce();
+    const { tally, stripe } = await totals();
+    expect(tally).toBe(2101_500_000n); // 100.25 + 200.25 + ... + 600.25 = 2101.5
+    expect(stripe).toBe(tally);
+    const events = fake.state.meterEvents();
+    expect(events).toHaveLength(6);
+    expect(events.every((e) => /:1$/.test(e.identifier))).toBe(true);
+    // Nothing new: nothing pushed.
+    await worker().runOnce();
+    expect(fake.state.meterEvents()).toHaveLength(6);
+  });
+
+  it('push a late event as a correction with the next revision', async () => {
+    await usage('0.5', start.getTime() + 2 * HOUR + 120_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    await worker().runOnce();
+    const { tally, stripe } = await totals();
+    expect(tally).toBe(2102_000_000n);
+    expect(stripe).toBe(tally);
+    const corrections = fake.state.meterEvents().filter((e) => /:2$/.test(e.identifier));
+    expect(corrections.map((e) => e.payload.value)).toEqual(['500000']);
+  });
+
+  it('stay exact when Stripe fails, drops connections or answers late', async () => {
+    for (let h = 7; h <= 30; h++) await usage(`${h}`, start.getTime() + h * HOUR + 60_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    fake.faults.set([
+      { kind: '500', rate: 0.2, pathPrefix: '/v1/billing/meter_events' },
+      { kind: 'drop', rate: 0.15, pathPrefix: '/v1/billing/meter_events' },
+      { kind: '500-after-write', rate: 0.15, pathPrefix: '/v1/billing/meter_events' },
+    ]);
+    for (let i = 0; i < 30; i++) {
+      await worker().runOnce();
+      const { tally, stripe } = await totals();
+      if (tally === stripe) break;
+    }
+    fake.faults.clear();
+    await worker().runOnce();
+    const { tally, stripe } = await totals();
+    expect(stripe).toBe(tally);
+    expect(fake.requests.some((r) => r.fault !== null)).toBe(true);
+    // No invoice goes to Stripe for a meter-mode plan.
+    expect(fake.state.invoices()).toEqual([]);
+  });
+});

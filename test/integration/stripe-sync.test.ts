@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Decimal } from 'decimal.js';
+import { createRegistry } from '../../core/metrics.js';
+import { period } from '../../catalog/periods.js';
+import { createRatingStack } from '../../rater/stack.js';
+import { BillingSync } from '../../billing-sync/sync.js';
+import { FAULT_KINDS, startStripeFake, type FaultKind, type StripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
+import { testSync } from '../support/sync.js';
+
+/**
+ * Invoice sync against the local Stripe-compatible server: every closed invoice ends up in
+ * Stripe exactly once, with exactly Tally's total, whatever the server does to the requests —
+ * 500s, 429s, 409s, timeouts, dropped connections (with or without the write applied) — and
+ * with two sync workers at once.
+ */
+const DAY = 86_400_000;
+const start = new Date(Math.floor((Date.now() - 75 * DAY) / DAY) * DAY);
+const CUSTOMERS = 8;
+
+let api: TestApi;
+let t: { id: string; auth: Record<string, string> };
+let fake: StripeFake;
+/** How far the Stripe fake's clock is ahead (to let it forget idempotency keys). */
+let skew = 0;
+
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+
+const worker = (timeoutMs = 2_000, backoffMs = 0): BillingSync => testSync(api, fake.url, { timeoutMs, backoffMs });
+
+/** Runs workers until no row is pending. */
+async function drain(workers: BillingSync[]): Promise<void> {
+  for (let round = 0; round < 500; round++) {
+    await Promise.all(workers.map((w) => w.runOnce(3)));
+    const { rows } = await api.stores.postgres.query<{ n: string }>("SELECT count(*)::text AS n FROM stripe_outbox WHERE state <> 'done'");
+    if (rows[0]!.n === '0') return;
+  }
+  const { rows } = await api.stores.postgres.query<{ state: string; last_error: string | null; attempts: number }>("SELECT state, last_error, attempts FROM stripe_outbox WHERE state <> 'done' LIMIT 3");
+  throw new Error(`the outbox did not drain: ${JSON.stringify(rows)}`);
+}
+
+/** Forget every Stripe id and make every row due again, with an empty Stripe: a fresh sync of the same invoices. */
+async function resetSync(): Promise<void> {
+  const pg = api.stores.postgres;
+  await pg.query("UPDATE stripe_outbox SET state = 'pending', attempts = 0, next_attempt_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, done_at = NULL");
+  await pg.query('UPDATE invoices SET stripe_invoice_id = NULL, synced_at = NULL');
+  await pg.query('UPDATE customers SET stripe_customer_id = NULL');
+  fake.reset();
+}
+
+/** Every closed invoice is in Stripe exactly once, open, with one item per line adding up to Tally's total; one Stripe customer per Tally customer. */
+async function expectExactlyOnce(): Promise<void> {
+  const { rows } = await api.stores.postgres.query<{ id: string; total: string; stripe_invoice_id: string | null; lines: string }>(
+    `SELECT i.id, i.total::text AS total, i.stripe_invoice_id, (SELECT count(*)::text FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
+       FROM invoices i WHERE i.tenant_id = $1`,
+    [t.id],
+  );
+  expect(rows.length).toBe(CUSTOMERS * 2);
+  const invoices = fake.state.invoices();
+  expect(invoices.length, 'Stripe invoices').toBe(rows.length);
+  for (const inv of rows) {
+    const copies = invoices.filter((s) => s.metadata.tally_invoice === inv.id);
+    expect(copies.length, `copies of ${inv.id}`).toBe(1);
+    const s = copies[0]!;
+    expect(s.id).toBe(inv.stripe_invoice_id);
+    expect(s.status).toBe('open');
+    expect(s.total).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+    expect(s.items.length).toBe(Number(inv.lines));
+    expect(s.items.reduce((n, i) => n + i.amount, 0)).toBe(s.total);
+  }
+  const customers = fake.state.customers();
+  expect(customers.length).toBe(CUSTOMERS);
+  expect(new Set(customers.map((c) => c.metadata.tally_customer)).size).toBe(CUSTOMERS);
+}
+
+beforeAll(async () => {
+  fake = await startStripeFake({ writesPerSecond: 100_000, clock: () => Date.now() + skew });
+  api = await startTestApi();
+  t = await api.tenant('sync');
+  await call('POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+  await call('POST', '/v1/plans', {
+    code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', base_fee: '19.99',
+    charges: [{ meter: 'api_calls', model: 'per_unit', unit_price: '0.0003333' }],
+  });
+  for (let c = 0; c < CUSTOMERS; c++) {
+    await call('POST', '/v1/customers', { id: `cust${c}`, name: `Customer ${c}`, currency: 'USD', email: `c${c}@example.com` });
+    await call('POST', '/v1/subscriptions', { customer: `cust${c}`, plan: 'pro', start_date: start.toISOString() });
+    await call('POST', '/v1/events', { id: `e${c}`, customer: `cust${c}`, meter: 'api_calls', value: String(1234 * (c + 1)), timestamp: new Date(Date.now() - 34 * DAY).toISOString() });
+  }
+  await testAggregator(api).runOnce();
+  const stack = createRatingStack(api.stores.config, api.stores, createRegistry());
+  await stack.billing.close(new Date(period(start, 'month', 1).end.getTime() + 2 * 3_600_000));
+  await stack.pool.close();
+});
+afterAll(async () => {
+  await fake?.close();
+  await api?.stop();
+});
+
+describe('invoice sync', () => {
+  it('puts every closed invoice in Stripe once, with its lines and Tally’s total', async () => {
+    await drain([worker()]);
+    await expectExactlyOnce();
+    const inv = (await call('GET', '/v1/invoices?customer=cust3')).body.data[0];
+    expect(inv.stripe_invoice_id).toMatch(/^in_/);
+    // Nothing left to do: a second run writes nothing.
+    const before = fake.requests.length;
+    await worker().runOnce();
+    expect(fake.requests.length).toBe(before);
+  });
+
+  it.each(FAULT_KINDS.map((k) => [k] as [FaultKind]))('survives %s faults on many requests', async (kind) => {
+    await resetSync();
+    // Timeouts and drops cost the client a wait each: fewer of them keep the test quick.
+    const rate = kind === 'timeout' || kind === 'drop' ? 0.15 : 0.35;
+    fake.faults.set([{ kind, rate, ...(kind === 'timeout' ? { delayMs: 600 } : {}) }]);
+    await drain([worker(250)]);
+    fake.faults.clear();
+    expect(fake.requests.some((r) => r.fault === kind), `some ${kind} faults happened`).toBe(true);
+    await expectExactlyOnce();
+  });
+
+  it('survives every fault at once, with two workers racing', async () => {
+    await resetSync();
+    fake.faults.set(FAULT_KINDS.map((kind) => ({ kind, rate: 0.05, ...(kind === 'timeout' ? { delayMs: 600 } : {}) })));
+    await drain([worker(250), worker(250)]);
+    fake.faults.clear();
+    await expectExactlyOnce();
+  });
+
+  it('after Stripe has forgotten its keys (24 h), finds what an earlier attempt wrote instead of writing it again', async () => {
+    await resetSync();
+    // A first attempt writes customers, invoices and items, but every finalization fails.
+    fake.faults.set([{ kind: '500', rate: 1, pathPrefix: '/v1/invoices/', method: 'POST' }]);
+    await worker(2_000, 3_600_000).runOnce();
+    fake.faults.clear();
+    expect(fake.state.invoices().every((i) => i.status === 'draft' && i.items.length > 0)).toBe(true);
+    // Tally lost what it recorded (as after a crash before each record), the rows are two days
+    // old, and Stripe no longer knows the idempotency keys.
+    const pg = api.stores.postgres;
+    await pg.query("UPDATE stripe_outbox SET state = 'pending', attempts = 0, next_attempt_at = now(), created_at = now() - interval '2 days'");
+    await pg.query('UPDATE invoices SET stripe_invoice_id = NULL, synced_at = NULL');
+    await pg.query('UPDATE customers SET stripe_customer_id = NULL');
+    // (Clocks only move forward: the fake stays a day ahead from here on.)
+    skew = 25 * 3_600_000;
+    await drain([worker()]);
+    await expectExactlyOnce();
+  });
+
+  it('fails a row Stripe refuses for good, keeping the error, and goes on with the others', async () => {
+    await resetSync();
+    // A customer Stripe refuses (an email it will not take) — the fake checks what it receives.
+    await api.stores.postgres.query("UPDATE customers SET email = 'not an email' WHERE tenant_id = $1 AND id = 'cust0'", [t.id]);
+    await worker().runOnce();
+    const { rows } = await api.stores.postgres.query<{ state: string; n: string; err: string | null }>(
+      'SELECT state, count(*)::text AS n, max(last_error) AS err FROM stripe_outbox GROUP BY state ORDER BY state',
+    );
+    expect(rows.map((r) => [r.state, r.n]), JSON.stringify(rows)).toEqual([
+      ['done', String(CUSTOMERS * 2 - 2)],
+      ['failed', '2'],
+    ]);
+    expect(rows.find((r) => r.state === 'failed')!.err).toMatch(/email/i);
+    await api.stores.postgres.query("UPDATE customers SET email = 'c0@example.com' WHERE tenant_id = $1 AND id = 'cust0'", [t.id]);
+  });
+});

@@ -1,0 +1,25 @@
+import { createLogger } from '../../core/log.js';
+import { createRegistry } from '../../core/metrics.js';
+import { stripeGateway } from '../../billing-sync/gateway.js';
+import { syncMetrics } from '../../billing-sync/metrics.js';
+import { WriteLimiter } from '../../billing-sync/rate-limit.js';
+import { BillingSync } from '../../billing-sync/sync.js';
+import type { TestApi } from './api.js';
+
+/**
+ * A billing-sync worker on the test API's stores against a Stripe-compatible server: no write
+ * limit to speak of, retries due at once (tests drive the runs), many attempts allowed.
+ */
+export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: number; backoffMs?: number; maxAttempts?: number; meters?: boolean } = {}): BillingSync {
+  return new BillingSync({
+    pg: api.stores.postgres,
+    ...(o.meters === true ? { ch: api.stores.clickhouse } : {}),
+    gateway: stripeGateway({ secretKey: 'sk_test_tally', apiBase: stripeUrl, timeoutMs: o.timeoutMs ?? 2_000 }),
+    limiter: new WriteLimiter(10_000),
+    metrics: syncMetrics(createRegistry()),
+    logger: createLogger(api.stores.config),
+    leaseSeconds: 30,
+    maxAttempts: o.maxAttempts ?? 1_000,
+    backoff: () => o.backoffMs ?? 0,
+  });
+}
