@@ -18,6 +18,8 @@ import { couponRoutes } from '../catalog/coupon-routes.js';
 import { CouponService } from '../catalog/coupons.js';
 import { taxRateRoutes } from '../catalog/tax-rate-routes.js';
 import { TaxRateService } from '../catalog/tax-rates.js';
+import { volumeDiscountRoutes } from '../catalog/volume-discount-routes.js';
+import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
 import { planRoutes } from '../catalog/plan-routes.js';
@@ -94,6 +96,7 @@ export function createApi(deps: ApiDeps): HttpServer {
     ...creditRoutes(new CreditService(stores.postgres)),
     ...couponRoutes(new CouponService(stores.postgres)),
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
+    ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
     ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs)),

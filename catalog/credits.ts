@@ -6,11 +6,14 @@ import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 
 /**
- * Customer credits (see the 0010 migration): grants and the entries that use them, never
- * changed in place. Purchased credits never expire. Period close uses them (oldest first) to
- * bring an invoice's total down, never below zero; an invoice whose charges come to less than
- * zero adds its difference as a new grant. A grant's remaining balance is its amount plus its
- * entries; the customer's balance is the sum of those, in the customer's currency.
+ * Customer credits (see the 0010 and 0014 migrations): grants and the entries that use them,
+ * never changed in place. Purchased credits never expire. Period close uses them (oldest
+ * first) to bring an invoice's total down, never below zero; an invoice whose charges come to
+ * less than zero adds its difference as a new grant. A plan's credit allowance is a grant per
+ * subscription and period, used by that period's invoice after the purchased credits; what
+ * the invoice leaves of it expires (an `expire` entry). A grant's remaining balance is its
+ * amount plus its entries; the customer's balance is the sum of those, in the customer's
+ * currency.
  */
 export const GrantCredit = z.strictObject({
   amount: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a positive decimal string such as "25.00"'),
@@ -23,15 +26,21 @@ export interface GrantView {
   currency: string;
   amount: string;
   remaining: string;
-  source: 'purchase' | 'invoice_credit';
+  source: Source;
   reason: string | null;
   invoice: string | null;
+  /** For an allowance: the subscription, the period it is for, and when it expires. */
+  subscription: string | null;
+  period_start: string | null;
+  expires_at: string | null;
   created_at: string;
 }
 
+type Source = 'purchase' | 'invoice_credit' | 'allowance';
+
 export interface LedgerEntry {
   at: string;
-  kind: 'grant' | 'consume';
+  kind: 'grant' | 'consume' | 'expire';
   grant: string;
   amount: string;
   invoice: string | null;
@@ -42,8 +51,11 @@ export interface LedgerEntry {
 /** A grant with a balance, for close and upcoming, in the order they are used (oldest first). */
 export interface Available {
   grantId: string;
+  /** tenant and customer id, joined by a newline. */
   customer: string;
   remaining: string;
+  /** For an allowance: the subscription and period start (ms) it is for. */
+  allowance: { subscription: string; periodStart: number } | null;
 }
 
 interface GrantRow {
@@ -52,14 +64,17 @@ interface GrantRow {
   currency: string;
   amount: string;
   remaining: string;
-  source: 'purchase' | 'invoice_credit';
+  source: Source;
   reason: string | null;
   invoice_id: string | null;
+  subscription_id: string | null;
+  period_start: Date | null;
+  expires_at: Date | null;
   created_at: Date;
 }
 
 const GRANTS = `SELECT g.id, g.customer_id, g.currency, g.amount::text AS amount, (g.amount + COALESCE(sum(e.amount), 0))::text AS remaining,
-                       g.source, g.reason, g.invoice_id, g.created_at
+                       g.source, g.reason, g.invoice_id, g.subscription_id, g.period_start, g.expires_at, g.created_at
                   FROM credit_grants g LEFT JOIN credit_entries e ON e.tenant_id = g.tenant_id AND e.grant_id = g.id`;
 
 const trim = (s: string) => new Decimal(s).toFixed();
@@ -96,10 +111,10 @@ export class CreditService {
   async ledger(tenantId: string, customerId: string): Promise<LedgerEntry[] | undefined> {
     const { rows: c } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
     if (c[0] === undefined) return undefined;
-    const { rows } = await this.pg.query<{ at: Date; kind: 'grant' | 'consume'; grant: string; amount: string; invoice: string | null }>(
+    const { rows } = await this.pg.query<{ at: Date; kind: LedgerEntry['kind']; grant: string; amount: string; invoice: string | null }>(
       `SELECT created_at AS at, 'grant' AS kind, id AS grant, amount::text AS amount, invoice_id AS invoice, 0 AS seq FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2
        UNION ALL
-       SELECT at, 'consume', grant_id, amount::text, invoice_id, seq FROM credit_entries WHERE tenant_id = $1 AND customer_id = $2
+       SELECT at, kind, grant_id, amount::text, invoice_id, seq FROM credit_entries WHERE tenant_id = $1 AND customer_id = $2
        ORDER BY at, seq`,
       [tenantId, customerId],
     );
@@ -122,6 +137,9 @@ export class CreditService {
       source: r.source,
       reason: r.reason,
       invoice: r.invoice_id,
+      subscription: r.subscription_id,
+      period_start: r.period_start?.toISOString() ?? null,
+      expires_at: r.expires_at?.toISOString() ?? null,
       created_at: r.created_at.toISOString(),
     }));
   }
@@ -130,13 +148,53 @@ export class CreditService {
 /** The grants with a balance of these customers, oldest first (the order close uses them in). */
 export async function availableCredits(q: Queryable, tenantIds: readonly string[], customerIds: readonly string[]): Promise<Available[]> {
   if (customerIds.length === 0) return [];
-  const { rows } = await q.query<{ tenant_id: string; id: string; customer_id: string; remaining: string }>(
-    `SELECT g.tenant_id, g.id, g.customer_id, (g.amount + COALESCE(sum(e.amount), 0))::text AS remaining
+  const { rows } = await q.query<{ tenant_id: string; id: string; customer_id: string; remaining: string; subscription_id: string | null; period_start: Date | null }>(
+    `SELECT g.tenant_id, g.id, g.customer_id, (g.amount + COALESCE(sum(e.amount), 0))::text AS remaining, g.subscription_id, g.period_start
        FROM credit_grants g LEFT JOIN credit_entries e ON e.tenant_id = g.tenant_id AND e.grant_id = g.id
       WHERE g.tenant_id = ANY($1) AND g.customer_id = ANY($2)
       GROUP BY g.tenant_id, g.id HAVING g.amount + COALESCE(sum(e.amount), 0) > 0
       ORDER BY g.created_at, g.id`,
     [[...new Set(tenantIds)], [...new Set(customerIds)]],
   );
-  return rows.map((r) => ({ grantId: r.id, customer: `${r.tenant_id}\n${r.customer_id}`, remaining: trim(r.remaining) }));
+  return rows.map((r) => ({
+    grantId: r.id,
+    customer: `${r.tenant_id}\n${r.customer_id}`,
+    remaining: trim(r.remaining),
+    allowance: r.subscription_id === null ? null : { subscription: r.subscription_id, periodStart: r.period_start!.getTime() },
+  }));
+}
+
+/** A period's credit allowance to grant: the plan's amount for one subscription and period. */
+export interface AllowanceDue {
+  tenantId: string;
+  subscriptionId: string;
+  customer: string;
+  currency: string;
+  period: { start: Date; end: Date };
+  amount: string;
+}
+
+/**
+ * Grants each period's allowance once (the unique index on subscription and period makes a
+ * second run, or a concurrent one, a no-op), expiring at the period's end.
+ */
+export async function allocateAllowances(q: Queryable, due: readonly AllowanceDue[]): Promise<void> {
+  const give = due.filter((a) => new Decimal(a.amount).gt(0));
+  if (give.length === 0) return;
+  await q.query(
+    `INSERT INTO credit_grants (tenant_id, id, customer_id, currency, amount, source, reason, actor, subscription_id, period_start, expires_at)
+     SELECT t, i, cu, cur, a, 'allowance', 'credit allowance of ' || s || ' for the period from ' || to_char(ps AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'close', s, ps, pe
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[], $7::timestamptz[], $8::timestamptz[]) AS x(t, i, cu, cur, a, s, ps, pe)
+     ON CONFLICT DO NOTHING`,
+    [
+      give.map((a) => a.tenantId),
+      give.map(() => newId('cred')),
+      give.map((a) => a.customer),
+      give.map((a) => a.currency),
+      give.map((a) => a.amount),
+      give.map((a) => a.subscriptionId),
+      give.map((a) => a.period.start),
+      give.map((a) => a.period.end),
+    ],
+  );
 }

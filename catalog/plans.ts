@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import type { ErrorCode } from '../core/errors.js';
-import { isCurrency } from '../core/currency.js';
+import { isCurrency, minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
 
 /**
@@ -91,8 +91,13 @@ export const CreatePlan = z
     trial_days: z.number().int().min(0).max(730).optional(),
     charges: z.array(Charge).max(50).optional(),
     billing_mode: z.enum(['invoice', 'meter']).optional(),
+    /** Credit granted to each subscription every period, used by that period's invoice only and expiring with it. */
+    credit_allowance: price.optional(),
   })
   .superRefine((p, ctx) => {
+    if (p.credit_allowance !== undefined && DECIMAL.test(p.credit_allowance) && isCurrency(p.currency) && new Decimal(p.credit_allowance).decimalPlaces() > minorUnits(p.currency)) {
+      ctx.addIssue({ code: 'custom', path: ['credit_allowance'], message: `${p.currency} has ${minorUnits(p.currency)} decimal places; credit_allowance has more`, params: { code: 'TALLY_ERR_PRICE_TOO_PRECISE' } });
+    }
     const seen = new Set<string>();
     (p.charges ?? []).forEach((c, i) => {
       if (seen.has(c.meter)) ctx.addIssue({ code: 'custom', path: ['charges', i, 'meter'], message: `meter ${c.meter} already has a charge in this plan`, params: { code: 'TALLY_ERR_DUPLICATE_CHARGE' } });
@@ -113,6 +118,8 @@ export interface Plan {
   charges: Charge[];
   /** How Stripe bills it: Tally's invoices (`invoice`) or Stripe Billing Meters fed by Tally (`meter`). */
   billing_mode: 'invoice' | 'meter';
+  /** Credit granted every period (0: none). */
+  credit_allowance: string;
   created_at: string;
 }
 
@@ -127,10 +134,10 @@ export interface PlanRepository {
 /** A plans row: the API shape with its timestamp as a Date. */
 type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 
-const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, created_at';
+const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, created_at';
 
 function toPlan(r: Row): Plan {
-  return { ...r, base_fee: new Decimal(r.base_fee).toFixed(), created_at: r.created_at.toISOString() };
+  return { ...r, base_fee: new Decimal(r.base_fee).toFixed(), credit_allowance: new Decimal(r.credit_allowance).toFixed(), created_at: r.created_at.toISOString() };
 }
 
 /**
@@ -138,7 +145,7 @@ function toPlan(r: Row): Plan {
  * canonical JSON (jsonb stores object keys in its own order).
  */
 function content(p: Omit<Plan, 'version' | 'created_at'>): string {
-  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode]);
+  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Decimal(p.credit_allowance).toFixed()]);
 }
 
 function canonical(v: unknown): string {
@@ -158,12 +165,12 @@ export function pgPlanRepository(pg: PostgresStore): PlanRepository {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
         const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
         const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
-        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice' };
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Decimal(p.credit_allowance ?? '0').toFixed() };
         if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
         const inserted = await tx.query<Row>(
-          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
-          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode],
+          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode, next.credit_allowance],
         );
         return { plan: toPlan(inserted.rows[0]!), created: true };
       }),

@@ -9,6 +9,7 @@ import { termsFor } from './terms.js';
 import { composeInvoice, type ComposedInvoice } from './invoice.js';
 import { lateUsage } from './late-usage.js';
 import { availableCredits } from '../catalog/credits.js';
+import { allowanceDue, grantsFor, planAt } from './allowance.js';
 import { baseFee, usageParts } from './parts.js';
 import { ratePeriods, type RatingDeps } from './rating.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
@@ -76,7 +77,10 @@ export class Billing {
     const period = periodAt(sub.startDate, sub.interval, at);
     const [rating] = await ratePeriods(this.live, [{ sub, period, horizon: now.getTime() }]);
     const late = (await lateUsage(this.live, this.d.pg, [{ sub, before: period.start }])).get(sub.id)!;
-    const credits = (await availableCredits(this.d.pg, [tenantId], [sub.customer])).map((a) => ({ grantId: a.grantId, remaining: a.remaining }));
+    const { grants, allowance } = grantsFor(await availableCredits(this.d.pg, [tenantId], [sub.customer]), sub, period);
+    // An allowance not granted yet (no close run since the period started) is shown as it will be.
+    const due = allowance === undefined ? allowanceDue(sub, period, planAt(sub, at))[0] : undefined;
+    const credits = due === undefined ? grants : [...grants, { grantId: 'allowance', remaining: due.amount, label: 'Credit allowance for the period' }];
     const [terms] = await termsFor(this.d.pg, [{ sub, period }]);
     const composed = composeInvoice({ minorUnits: minorUnits(sub.currency), baseFee: baseFee(rating!), usage: usageParts(rating!), adjustments: late.lines, ...terms!, credits });
     return this.view(sub, period, composed, { id: null, status: 'draft', created_at: null });

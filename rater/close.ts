@@ -1,12 +1,13 @@
 import { minorUnits } from '../core/currency.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
-import { period as periodK, type Period } from '../catalog/periods.js';
+import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { enqueue } from '../billing-sync/outbox.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { Dec } from './decimal.js';
-import { composeInvoice, meterTotals, type ComposedInvoice, type CreditGrant } from './invoice.js';
-import { availableCredits } from '../catalog/credits.js';
+import { composeInvoice, meterTotals, type ComposedInvoice } from './invoice.js';
+import { allocateAllowances, availableCredits } from '../catalog/credits.js';
+import { allowanceDue, allowanceLeft, grantsFor, planAt } from './allowance.js';
 import { lateUsage, type LateUsage } from './late-usage.js';
 import { baseFee, usageParts } from './parts.js';
 import { planAtEnd, termsFor } from './terms.js';
@@ -53,6 +54,8 @@ interface Closing extends Due {
   composed: ComposedInvoice;
   totals: ReturnType<typeof meterTotals>;
   late: LateUsage;
+  /** What the invoice leaves of its period's credit allowance, expired with it. */
+  expire: { grantId: string; amount: string } | null;
 }
 
 export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
@@ -64,6 +67,15 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
   );
   const closed = new Set(rows.map((r) => `${r.tenant_id}\n${r.subscription_id}\n${r.period_start.getTime()}`));
   const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };
+  // Credit allowances of the periods running now, so a customer's balance shows them while
+  // they can be used (the plan in force now decides the amount).
+  await allocateAllowances(
+    d.pg,
+    subs.flatMap((sub) => {
+      if (asOf.getTime() < sub.startDate.getTime() || (sub.canceledAt !== null && sub.canceledAt.getTime() <= asOf.getTime())) return [];
+      return allowanceDue(sub, periodAt(sub.startDate, sub.interval, asOf), planAt(sub, asOf));
+    }),
+  );
 
   // Rounds: round r holds the r-th due period of every subscription.
   const rounds: Due[][] = [];
@@ -108,23 +120,26 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
     { writeVersion: BigInt(asOf.getTime()) * 1000n + 999n },
   );
   const late = await lateUsage(rd, d.pg, batch.map((b) => ({ sub: b.sub, before: b.period.start })));
+  // A period's allowance is granted before its invoice is composed, if the run that saw the
+  // period start did not (the plan at the period's end decides the amount then).
+  await allocateAllowances(d.pg, batch.flatMap((b) => allowanceDue(b.sub, b.period, planAtEnd(b))));
   // Credits as read now; used up in memory as the batch's invoices take them (a customer may
   // have several subscriptions in one batch), and checked again under lock before writing.
   const snapshot = await availableCredits(d.pg, batch.map((b) => b.sub.tenantId), batch.map((b) => b.sub.customer));
-  const credits = new Map<string, CreditGrant[]>();
-  for (const a of snapshot) credits.set(a.customer, [...(credits.get(a.customer) ?? []), { grantId: a.grantId, remaining: a.remaining }]);
+  const remaining = new Map(snapshot.map((a) => [a.grantId, a]));
   const terms = await termsFor(d.pg, batch);
   const closing: Closing[] = batch.map((b, i) => {
     const rating = ratings[i]!;
     const usage = usageParts(rating);
     const l = late.get(b.sub.id)!;
-    const mine = credits.get(`${b.sub.tenantId}\n${b.sub.customer}`) ?? [];
-    const composed = composeInvoice({ minorUnits: minorUnits(b.sub.currency), baseFee: baseFee(rating), usage, adjustments: l.lines, ...terms[i]!, credits: mine });
+    const { grants, allowance } = grantsFor([...remaining.values()], b.sub, b.period);
+    const composed = composeInvoice({ minorUnits: minorUnits(b.sub.currency), baseFee: baseFee(rating), usage, adjustments: l.lines, ...terms[i]!, credits: grants });
     for (const c of composed.consumed ?? []) {
-      const g = mine.find((x) => x.grantId === c.grantId)!;
-      g.remaining = new Dec(g.remaining).minus(c.amount).toFixed();
+      const g = remaining.get(c.grantId)!;
+      remaining.set(c.grantId, { ...g, remaining: new Dec(g.remaining).minus(c.amount).toFixed() });
     }
-    return { ...b, id: newId('in'), composed, totals: meterTotals(usage), late: l };
+    const left = allowanceLeft(allowance, composed.consumed ?? []);
+    return { ...b, id: newId('in'), composed, totals: meterTotals(usage), late: l, expire: left === null ? null : { grantId: allowance!.grantId, amount: left } };
   });
 
   return d.pg.transaction(async (tx) => {
@@ -175,11 +190,14 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
         asOf,
       ],
     );
-    const uses = go.flatMap((c) => (c.composed.consumed ?? []).map((u) => ({ c, u })));
+    const uses = go.flatMap((c) => [
+      ...(c.composed.consumed ?? []).map((u) => ({ c, kind: 'consume', ...u })),
+      ...(c.expire === null ? [] : [{ c, kind: 'expire', ...c.expire }]),
+    ]);
     await tx.query(
       `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
-       SELECT t, g, cu, 'consume', -a, i FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[]) AS x(t, g, cu, a, i)`,
-      [uses.map((x) => x.c.sub.tenantId), uses.map((x) => x.u.grantId), uses.map((x) => x.c.sub.customer), uses.map((x) => x.u.amount), uses.map((x) => x.c.id)],
+       SELECT t, g, cu, k, -a, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[]) AS x(t, g, cu, k, a, i)`,
+      [uses.map((x) => x.c.sub.tenantId), uses.map((x) => x.grantId), uses.map((x) => x.c.sub.customer), uses.map((x) => x.kind), uses.map((x) => x.amount), uses.map((x) => x.c.id)],
     );
     const carried = go.filter((c) => c.composed.carried != null);
     await tx.query(

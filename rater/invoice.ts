@@ -14,10 +14,11 @@ import type { PlanVersionRef } from './segments.js';
  *  5. a commitment's minimum spend: a `minimum` line topping the charges so far up to it.
  * Line amounts carry 6 decimals. The subtotal is the exact sum of the lines rounded half-even
  * to the currency's minor unit. Then, in order: discounts (applyDiscounts: a committed-use
- * discount first, then coupons, each a `discount` line); credits (applyCredits: never below zero; an amount below zero is carried to the
- * customer's credit balance), each a `credit` line; tax at the customer's rate on what is left,
- * rounded half-even to the minor unit, a `tax` line. The total is
- * subtotal − discount − credit + tax.
+ * discount first, then those given — the volume discount, then coupons — each a `discount`
+ * line); credits (applyCredits, in the order given — purchased, then the period's allowance:
+ * never below zero; an amount below zero is carried to the customer's credit balance), each a
+ * `credit` line; tax at the customer's rate on what is left, rounded half-even to the minor
+ * unit, a `tax` line. The total is subtotal − discount − credit + tax.
  */
 export type LineType = 'base_fee' | 'usage' | 'minimum' | 'proration' | 'adjustment' | 'discount' | 'credit' | 'tax';
 
@@ -172,7 +173,7 @@ export function composeInvoice(input: {
   const discounted = new Dec(subtotal).minus(off.total);
   const credit = applyCredits(discounted, input.credits ?? []);
   for (const c of credit.consumed) {
-    lines.push({ type: 'credit', meter: null, quantity: null, amount: amount6(new Dec(c.amount).neg()), description: `Credit applied (${c.grantId})`, plan: null, period: null });
+    lines.push({ type: 'credit', meter: null, quantity: null, amount: amount6(new Dec(c.amount).neg()), description: input.credits?.find((g) => g.grantId === c.grantId)?.label ?? `Credit applied (${c.grantId})`, plan: null, period: null });
   }
   if (credit.carried !== null) {
     lines.push({ type: 'credit', meter: null, quantity: null, amount: amount6(new Dec(credit.carried)), description: 'Credit below zero carried to the customer’s credit balance', plan: null, period: null });
@@ -222,6 +223,8 @@ export function applyDiscounts(due: Dec, discounts: readonly Discount[], minorUn
 export interface CreditGrant {
   grantId: string;
   remaining: string;
+  /** The line's description when this grant is used (default: "Credit applied (id)"). */
+  label?: string;
 }
 
 export function applyCredits(due: Dec, grants: readonly CreditGrant[]): { consumed: { grantId: string; amount: string }[]; carried: string | null; applied: string } {

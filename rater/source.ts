@@ -15,6 +15,8 @@ export interface PlanVersion extends FeePlan {
   interval: Interval;
   charges: Charge[];
   billing_mode: 'invoice' | 'meter';
+  /** Credit granted each period (a plain decimal; "0" for none). */
+  credit_allowance: string;
 }
 
 export interface SubscriptionFacts {
@@ -47,7 +49,7 @@ interface Row {
   country: string | null;
   region: string | null;
   tax_exempt: boolean;
-  history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter' }[];
+  history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter'; credit_allowance: string }[];
 }
 
 export interface SubscriptionFilter {
@@ -64,7 +66,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
        (SELECT json_agg(json_build_object(
                  'effective_from', to_char(sp.effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'prorate', sp.prorate,
                  'code', p.code, 'version', p.version, 'name', p.name, 'base_fee', p.base_fee::text,
-                 'currency', p.currency, 'interval', p.interval, 'charges', p.charges, 'billing_mode', p.billing_mode) ORDER BY sp.effective_from)
+                 'currency', p.currency, 'interval', p.interval, 'charges', p.charges, 'billing_mode', p.billing_mode, 'credit_allowance', p.credit_allowance::text) ORDER BY sp.effective_from)
           FROM subscription_plans sp JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
          WHERE sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id) AS history
      FROM subscriptions s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
@@ -91,7 +93,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
     history: r.history.map((h) => ({
       effective_from: new Date(h.effective_from),
       prorate: h.prorate,
-      plan: { code: h.code, version: h.version, name: h.name, base_fee: plain(h.base_fee), currency: h.currency, interval: h.interval, charges: h.charges, billing_mode: h.billing_mode },
+      plan: { code: h.code, version: h.version, name: h.name, base_fee: plain(h.base_fee), currency: h.currency, interval: h.interval, charges: h.charges, billing_mode: h.billing_mode, credit_allowance: plain(h.credit_allowance) },
     })),
   }));
 }

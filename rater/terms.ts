@@ -3,12 +3,14 @@ import type { Period } from '../catalog/periods.js';
 import { commitmentsFor } from '../catalog/commitments.js';
 import { couponsFor } from '../catalog/coupons.js';
 import { taxRatesFor } from '../catalog/tax-rates.js';
+import { volumeDiscountsFor } from '../catalog/volume-discounts.js';
 import type { Discount } from './invoice.js';
 import type { SubscriptionFacts } from './source.js';
 
 /**
- * The commercial terms of invoices about to be composed — each period's commitment, the
- * coupons in force for it, and its customer's tax rate — read for a whole batch at once, for
+ * The commercial terms of invoices about to be composed — each period's commitment, its
+ * discounts (the tenant's volume discount, then the coupons in force for it), and its
+ * customer's tax rate — read for a whole batch at once, for
  * close and the upcoming invoice alike. (Credits are read by their callers: close uses them up
  * across a batch.)
  */
@@ -30,5 +32,10 @@ export async function termsFor(q: Queryable, items: readonly { sub: Subscription
   const coupons = await couponsFor(q, targets);
   const taxOf = await taxRatesFor(q, items.map((b) => b.sub.tenantId));
   const commitmentOf = await commitmentsFor(q, targets);
-  return items.map((b, i) => ({ commitment: commitmentOf(i), discounts: coupons.get(targets[i]!)!, tax: taxOf(b.sub) }));
+  const volume = await volumeDiscountsFor(q, items.map((b) => ({ tenantId: b.sub.tenantId, customer: b.sub.customer, period: b.period })));
+  return items.map((b, i) => {
+    const v = volume[i];
+    const volumeLine: Discount[] = v === undefined ? [] : [{ code: 'volume', name: `Volume discount for ${v.subscriptions} subscriptions`, percent_off: v.percent, amount_off: null }];
+    return { commitment: commitmentOf(i), discounts: [...volumeLine, ...coupons.get(targets[i]!)!], tax: taxOf(b.sub) };
+  });
 }

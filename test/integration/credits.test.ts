@@ -10,7 +10,8 @@ import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
 /**
  * Customer credits: granted through the API with a ledger that is its own audit trail, used by
  * period close oldest first, never taking a total below zero; charges below zero (a downgrade)
- * are carried to the balance.
+ * are carried to the balance; a plan's credit allowance is granted each period, used after
+ * purchased credit and expires with its period.
  */
 const DAY = 86_400_000;
 const start = new Date(Math.floor((Date.now() - 75 * DAY) / DAY) * DAY);
@@ -126,6 +127,66 @@ describe('credits at period close', () => {
     expect([second.subtotal, second.credit, second.total, second.status]).toEqual(['-95.00', '-95.00', '0.00', 'paid']);
     expect(second.lines.at(-1)).toMatchObject({ type: 'credit', amount: '95.000000' });
     expect((await call('GET', '/v1/customers/refund/credits')).body).toMatchObject({ balance: '95.00', grants: [{ source: 'invoice_credit', remaining: '95.00' }] });
+  });
+
+  it('use a plan’s credit allowance after purchased credit, once per period; what is left expires; the ledger balances', async () => {
+    await call('POST', '/v1/plans', { code: 'allow', name: 'Allowance', currency: 'USD', interval: 'month', base_fee: '40.00', credit_allowance: '25.00' });
+    await call('POST', '/v1/customers', { id: 'allow', name: 'Allow', currency: 'USD' });
+    await call('POST', '/v1/customers/allow/credits', { amount: '30.00' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'allow', plan: 'allow', start_date: start.toISOString() })).body;
+    const p1 = period(start, 'month', 1);
+    const p2 = period(start, 'month', 2);
+    const asOf = new Date(p1.end.getTime() + 2 * 3_600_000);
+    await stack.billing.close(asOf);
+    const invoices = ((await call('GET', `/v1/invoices?subscription=${sub.id}`)).body.data as Invoice[]).sort((a, b) => a.period_start.localeCompare(b.period_start));
+    // Period 0: 40.00 takes the 30.00 purchased first, then 10.00 of its 25.00 allowance (15.00 expires).
+    // Period 1: its own allowance takes 25.00 of 40.00.
+    expect(invoices.map((i) => [i.subtotal, i.credit, i.total])).toEqual([
+      ['40.00', '40.00', '0.00'],
+      ['40.00', '25.00', '15.00'],
+    ]);
+    expect(invoices[0]!.lines.filter((l) => l.type === 'credit').map((l) => [l.amount, /^Credit allowance for the period/.test(l.description)])).toEqual([
+      ['-30.000000', false],
+      ['-10.000000', true],
+    ]);
+    // Closing again grants, uses and expires nothing more.
+    expect((await stack.billing.close(asOf)).invoices).toBe(0);
+    const balance = (await call('GET', '/v1/customers/allow/credits')).body as { balance: string; grants: { source: string; remaining: string; period_start: string | null; expires_at: string | null; subscription: string | null }[] };
+    // What remains is the running period's allowance, granted by the close run that saw it start.
+    expect(balance.balance).toBe('25.00');
+    expect(balance.grants.filter((g) => g.remaining !== '0.00')).toEqual([
+      expect.objectContaining({ source: 'allowance', remaining: '25.00', subscription: sub.id, period_start: p2.start.toISOString(), expires_at: p2.end.toISOString() }),
+    ]);
+    const ledger = (await call('GET', '/v1/customers/allow/credits/ledger')).body.data as { kind: string; amount: string; balance: string }[];
+    expect(ledger.map((e) => `${e.kind} ${e.amount}`).sort()).toEqual(
+      ['grant 30.00', 'grant 25.00', 'grant 25.00', 'grant 25.00', 'consume -30.00', 'consume -10.00', 'expire -15.00', 'consume -25.00'].sort(),
+    );
+    const sum = ledger.reduce((s, e) => s.plus(e.amount), new Decimal(0));
+    expect(sum.toFixed(2)).toBe('25.00');
+    expect(ledger.at(-1)!.balance).toBe('25.00');
+
+    // The upcoming invoice of the running period uses it (nothing purchased is left).
+    const up = (await call('GET', `/v1/subscriptions/${sub.id}/upcoming`)).body as Invoice;
+    expect([up.subtotal, up.credit, up.total]).toEqual(['40.00', '25.00', '15.00']);
+  });
+
+  it('show an allowance not granted yet on the upcoming invoice as it will be', async () => {
+    await call('POST', '/v1/customers', { id: 'fresh', name: 'Fresh', currency: 'USD' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'fresh', plan: 'allow', start_date: new Date(Math.floor(Date.now() / DAY) * DAY).toISOString() })).body;
+    const up = (await call('GET', `/v1/subscriptions/${sub.id}/upcoming`)).body as Invoice;
+    expect(up.lines.filter((l) => l.type === 'credit').map((l) => [l.amount, l.description])).toEqual([['-25.000000', 'Credit allowance for the period']]);
+    expect(up.total).toBe('15.00');
+    expect((await call('GET', '/v1/customers/fresh/credits')).body.balance).toBe('0.00');
+  });
+
+  it.each([
+    ['more places than the currency has', { credit_allowance: '1.001' }, 'TALLY_ERR_PRICE_TOO_PRECISE'],
+    ['a negative allowance', { credit_allowance: '-5' }, 'TALLY_ERR_PRICE_NEGATIVE'],
+    ['a number, not a string', { credit_allowance: 5 }, 'TALLY_ERR_INVALID_TYPE'],
+  ])('refuse a plan with %s', async (_name, extra, code) => {
+    const r = await call('POST', '/v1/plans', { code: 'bad-allow', name: 'Bad', currency: 'USD', interval: 'month', base_fee: '1', ...extra });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code, field: 'credit_allowance' });
   });
 
   it('reach Stripe exactly: credit lines as negative items, totals equal to Tally’s', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
 import { applyCredits, type CreditGrant } from '../../rater/invoice.js';
 import { Dec } from '../../rater/decimal.js';
+import { allowanceLeft } from '../../rater/allowance.js';
 
 describe('credits against an amount due', () => {
   const g = (id: string, remaining: string): CreditGrant => ({ grantId: id, remaining });
@@ -31,10 +32,12 @@ describe('credit ledger: property', () => {
 
   it('always balances, never goes below zero, and no invoice total is negative (2,000 random histories)', () => {
     for (let h = 0; h < 2_000; h++) {
-      // The ledger as close writes it: grants, consumptions against grants, carried credits as new grants.
+      // The ledger as close writes it: grants, consumptions against grants, carried credits as
+      // new grants, and period allowances used after purchased credit, their rest expired.
       const grants: { id: string; amount: Decimal; used: Decimal }[] = [];
       let granted = new Decimal(0);
       let consumed = new Decimal(0);
+      let expired = new Decimal(0);
       for (let step = 0; step < 20; step++) {
         if (rnd() < 0.35) {
           const amount = cents(100).plus('0.01');
@@ -45,7 +48,12 @@ describe('credit ledger: property', () => {
         // An invoice: charges may be below zero (a downgrade credit).
         const due = cents(300).minus(rnd() < 0.15 ? 400 : 0);
         const available = grants.filter((x) => x.amount.gt(x.used)).map((x) => ({ grantId: x.id, remaining: x.amount.minus(x.used).toFixed() }));
-        const r = applyCredits(new Dec(due.toFixed()), available);
+        const allowance = rnd() < 0.5 ? { grantId: `a${step}`, remaining: cents(80).plus('0.01').toFixed() } : undefined;
+        if (allowance !== undefined) {
+          grants.push({ id: allowance.grantId, amount: new Decimal(allowance.remaining), used: new Decimal(0) });
+          granted = granted.plus(allowance.remaining);
+        }
+        const r = applyCredits(new Dec(due.toFixed()), allowance === undefined ? available : [...available, allowance]);
         const total = due.minus(r.applied);
         expect(total.isNegative(), `total ${total.toFixed()} of due ${due.toFixed()}`).toBe(false);
         for (const c of r.consumed) {
@@ -54,12 +62,22 @@ describe('credit ledger: property', () => {
           expect(grant.used.lte(grant.amount)).toBe(true);
           consumed = consumed.plus(c.amount);
         }
+        if (allowance !== undefined) {
+          const own = grants.find((x) => x.id === allowance.grantId)!;
+          // Purchased credit goes first: the allowance is touched only once none is left.
+          if (own.used.gt(0)) expect(grants.filter((x) => !x.id.startsWith('a')).every((x) => x.used.eq(x.amount))).toBe(true);
+          const left = allowanceLeft(allowance, r.consumed);
+          expect(new Decimal(left ?? 0).eq(own.amount.minus(own.used))).toBe(true);
+          // What the invoice leaves of its allowance expires with it.
+          own.used = own.amount;
+          expired = expired.plus(left ?? 0);
+        }
         if (r.carried !== null) {
           grants.push({ id: `g${grants.length}`, amount: new Decimal(r.carried), used: new Decimal(0) });
           granted = granted.plus(r.carried);
         }
         const balance = grants.reduce((s, x) => s.plus(x.amount.minus(x.used)), new Decimal(0));
-        expect(balance.eq(granted.minus(consumed))).toBe(true);
+        expect(balance.eq(granted.minus(consumed).minus(expired))).toBe(true);
         expect(balance.isNegative()).toBe(false);
       }
     }

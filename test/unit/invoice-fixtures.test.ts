@@ -7,11 +7,12 @@ import { baseFeeLines, type FeePlan } from '../../rater/base-fee.js';
 import { rate, type ChargeCard } from '../../rater/core.js';
 import { composeInvoice, type CreditGrant, type Discount, type UsagePart } from '../../rater/invoice.js';
 import type { Charge } from '../../catalog/plans.js';
+import { allowanceLeft } from '../../rater/allowance.js';
 
 /**
  * Golden invoices (test/fixtures/invoices.json): a period, a plan history and usage per plan
  * segment in, the lines and totals out — every model and option, prorations and trials,
- * commitments, coupons, credits and taxes alone and together, in two-, zero- and three-decimal currencies.
+ * commitments, volume discounts, coupons, credits, credit allowances and taxes alone and together, in two-, zero- and three-decimal currencies.
  */
 interface Fixture {
   name: string;
@@ -22,9 +23,11 @@ interface Fixture {
   usage: { plan: { code: string; version: number; name: string }; start: string; end: string; charges: { card: ChargeCard & { meter: string }; quantity: string }[] }[];
   discounts?: Discount[];
   credits?: CreditGrant[];
+  /** The period's credit allowance, used after the credits. */
+  allowance?: CreditGrant;
   tax?: { name: string; percent: string };
   commitment?: { minimumSpend: string | null; discountPercent: string | null };
-  expected: { lines: [string, string | null, string | null, string][]; subtotal: string; total: string };
+  expected: { lines: [string, string | null, string | null, string][]; subtotal: string; total: string; expired?: string | null };
 }
 const fixtures = JSON.parse(readFileSync(path.join(packageRoot(), 'test', 'fixtures', 'invoices.json'), 'utf8')) as Fixture[];
 
@@ -43,7 +46,8 @@ describe('invoices: golden fixtures', () => {
       end: new Date(u.end),
       charges: u.charges.map((c) => ({ meter: c.card.meter, charge: c.card as Charge, quantity: c.quantity, amount: rate(c.card, c.quantity).amount })),
     }));
-    const inv = composeInvoice({ minorUnits: minorUnits(f.currency), baseFee, usage, adjustments: [], commitment: f.commitment, discounts: f.discounts ?? [], credits: f.credits ?? [], tax: f.tax });
-    expect({ lines: inv.lines.map((l) => [l.type, l.meter, l.quantity, l.amount]), subtotal: inv.subtotal, total: inv.total }).toEqual(f.expected);
+    const inv = composeInvoice({ minorUnits: minorUnits(f.currency), baseFee, usage, adjustments: [], commitment: f.commitment, discounts: f.discounts ?? [], credits: [...(f.credits ?? []), ...(f.allowance === undefined ? [] : [f.allowance])], tax: f.tax });
+    const expired = f.allowance === undefined ? {} : { expired: allowanceLeft(f.allowance, inv.consumed ?? []) };
+    expect({ lines: inv.lines.map((l) => [l.type, l.meter, l.quantity, l.amount]), subtotal: inv.subtotal, total: inv.total, ...expired }).toEqual(f.expected);
   });
 });
