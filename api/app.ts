@@ -19,6 +19,12 @@ import { CouponService } from '../catalog/coupons.js';
 import { taxRateRoutes } from '../catalog/tax-rate-routes.js';
 import { TaxRateService } from '../catalog/tax-rates.js';
 import { volumeDiscountRoutes } from '../catalog/volume-discount-routes.js';
+import { analyticsRoutes } from '../analytics/routes.js';
+import { notifyRoutes } from '../notify/routes.js';
+import { alertRoutes } from '../alerts/routes.js';
+import { AlertService } from '../alerts/settings.js';
+import { EndpointService } from '../notify/endpoints.js';
+import { EventLog } from '../notify/log.js';
 import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
@@ -97,12 +103,15 @@ export function createApi(deps: ApiDeps): HttpServer {
     ...couponRoutes(new CouponService(stores.postgres)),
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
     ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
+    ...analyticsRoutes(stores.postgres),
+    ...notifyRoutes(new EndpointService(stores.postgres), new EventLog(stores.postgres)),
+    ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
     ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs)),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
-    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger }),
+    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),
     ...(deps.extraRoutes ?? []),
   ];
   const http: HttpServer = createHttpServer({

@@ -4,6 +4,8 @@ import { minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { pushMeterUsage } from './meters.js';
+import { emit } from '../notify/events.js';
+import { invoiceEvents } from '../notify/payloads.js';
 import type { Logger } from '../core/log.js';
 import { toItems } from './allocate.js';
 import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
@@ -208,7 +210,10 @@ export class BillingSync {
     const final = await this.d.gateway.getInvoice(stripeInvoice);
     const want = Number(new Decimal(inv.total).times(new Decimal(10).pow(minorUnits(inv.currency))).toFixed(0));
     if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
-    await pg.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);
+    await pg.transaction(async (tx) => {
+      await tx.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);
+      await emit(tx, await invoiceEvents(tx, [{ tenantId: t, id: inv.id }], 'invoice.finalized'));
+    });
   }
 }
 

@@ -4,6 +4,9 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { Route } from '../api/http/types.js';
 import type { SyncMetrics } from './metrics.js';
+import { emit } from '../notify/events.js';
+import { invoiceEvents } from '../notify/payloads.js';
+import { subscriptionView } from '../catalog/subscriptions.js';
 
 /**
  * `POST /v1/stripe/webhooks`: Stripe events about what billing sync created. The raw body is
@@ -27,6 +30,8 @@ export interface WebhookDeps {
   secret: string | undefined;
   metrics: SyncMetrics;
   logger: Logger;
+  /** TALLY_DUNNING_SUSPEND_DAYS, for the subscription status in outbound events. */
+  suspendAfterMs?: number;
 }
 
 type Outcome = 'applied' | 'stale' | 'unknown_object' | 'ignored';
@@ -49,7 +54,7 @@ export function webhookRoute(d: WebhookDeps): Route {
       const outcome = await d.pg.transaction(async (tx) => {
         const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);
         if (first.rowCount === 0) return 'duplicate' as const;
-        const result = await apply(tx, event);
+        const result = await apply(tx, event, d.suspendAfterMs ?? Infinity);
         await tx.query('UPDATE stripe_events SET outcome = $2 WHERE id = $1', [event.id, result]);
         return result;
       });
@@ -66,8 +71,18 @@ const INVOICE_STATUS: Record<string, 'paid' | 'void' | 'uncollectible' | undefin
   'invoice.marked_uncollectible': 'uncollectible',
 };
 
-async function apply(tx: Queryable, event: Stripe.Event): Promise<Outcome> {
+async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number): Promise<Outcome> {
   const at = new Date(event.created * 1000);
+  // Outbound webhooks about what this event changed, committed with the change.
+  const subscriptionEvent = async (tenantId: string, id: string, canceled: boolean) =>
+    emit(tx, [
+      {
+        tenantId,
+        type: canceled ? 'subscription.canceled' : 'subscription.updated',
+        key: canceled ? `subscription.canceled:${id}` : `subscription.updated:stripe:${event.id}`,
+        data: await subscriptionView(tx, tenantId, id, new Date(), suspendAfterMs),
+      },
+    ]);
   if (event.type.startsWith('invoice.')) {
     const obj = event.data.object as { id: string; metadata?: Record<string, string> | null };
     const { rows } = await tx.query<{ tenant_id: string; id: string; subscription_id: string; stripe_status_at: Date | null }>(
@@ -88,7 +103,10 @@ async function apply(tx: Queryable, event: Stripe.Event): Promise<Outcome> {
         [inv.tenant_id, inv.id, at],
       );
     }
-    await settleDunning(tx, inv.tenant_id, inv.subscription_id);
+    const ref = [{ tenantId: inv.tenant_id, id: inv.id }];
+    if (status === 'paid') await emit(tx, await invoiceEvents(tx, ref, 'invoice.paid'));
+    if (status === undefined) await emit(tx, await invoiceEvents(tx, ref, 'invoice.payment_failed', () => `invoice.payment_failed:${event.id}`));
+    if (await settleDunning(tx, inv.tenant_id, inv.subscription_id)) await subscriptionEvent(inv.tenant_id, inv.subscription_id, false);
     return 'applied';
   }
   if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
@@ -109,21 +127,28 @@ async function apply(tx: Queryable, event: Stripe.Event): Promise<Outcome> {
     } else {
       return 'ignored';
     }
+    await subscriptionEvent(tenant, id, deleted);
     return 'applied';
   }
   return 'ignored';
 }
 
-/** Dunning from the subscription's invoices: past due since its oldest open, failed invoice, else none. */
-async function settleDunning(tx: Queryable, tenantId: string, subscriptionId: string): Promise<void> {
-  await tx.query(
+/**
+ * Dunning from the subscription's invoices: past due since its oldest open, failed invoice,
+ * else none. Returns whether that changed the subscription's dunning state.
+ */
+async function settleDunning(tx: Queryable, tenantId: string, subscriptionId: string): Promise<boolean> {
+  const before = await tx.query<{ dunning: string | null }>('SELECT dunning FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, subscriptionId]);
+  const after = await tx.query<{ dunning: string | null }>(
     `UPDATE subscriptions s SET
        dunning = CASE WHEN f.since IS NULL THEN NULL ELSE 'past_due' END,
        past_due_since = f.since,
        updated_at = now()
      FROM (SELECT min(payment_failed_at) AS since FROM invoices
             WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'open' AND payment_failed_at IS NOT NULL) f
-     WHERE s.tenant_id = $1 AND s.id = $2`,
+     WHERE s.tenant_id = $1 AND s.id = $2
+     RETURNING s.dunning`,
     [tenantId, subscriptionId],
   );
+  return before.rows[0]?.dunning !== after.rows[0]?.dunning;
 }

@@ -3,6 +3,7 @@ import { TallyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
+import { emit } from '../notify/events.js';
 import { periodAt, type Interval } from './periods.js';
 
 /**
@@ -132,11 +133,18 @@ export class SubscriptionService {
       if (sub === undefined) return undefined;
       if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'the subscription is already canceled');
       const at = atPeriodEnd ? periodAt(sub.start_date, sub.interval, now).end : now;
-      if (sub.canceled_at === null || sub.canceled_at.getTime() !== at.getTime()) {
+      const changed = sub.canceled_at === null || sub.canceled_at.getTime() !== at.getTime();
+      let seq = '';
+      if (changed) {
         await tx.query('UPDATE subscriptions SET canceled_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id, at]);
-        await audit(tx, tenantId, id, actor, atPeriodEnd ? 'cancel_scheduled' : 'canceled', { at: at.toISOString() });
+        seq = await audit(tx, tenantId, id, actor, atPeriodEnd ? 'cancel_scheduled' : 'canceled', { at: at.toISOString() });
       }
-      return this.view(tx, tenantId, id, now);
+      const view = await this.view(tx, tenantId, id, now);
+      if (changed) {
+        // Canceled now: `subscription.canceled`; at the period's end: an update now, and the cancellation when that period is closed.
+        await emit(tx, [atPeriodEnd ? { tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view } : { tenantId, type: 'subscription.canceled', key: `subscription.canceled:${id}`, data: view }]);
+      }
+      return view;
     });
   }
 
@@ -166,12 +174,15 @@ export class SubscriptionService {
           [tenantId, id, at, plan.code, plan.version, prorate],
         );
         await tx.query('UPDATE subscriptions SET updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-        await audit(tx, tenantId, id, actor, at.getTime() === now.getTime() ? 'plan_changed' : 'plan_change_scheduled', {
+        const seq = await audit(tx, tenantId, id, actor, at.getTime() === now.getTime() ? 'plan_changed' : 'plan_change_scheduled', {
           from: { plan: current.plan_code, version: current.plan_version },
           to: { plan: plan.code, version: plan.version },
           at: at.toISOString(),
           prorate,
         });
+        const view = await this.view(tx, tenantId, id, now);
+        await emit(tx, [{ tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view }]);
+        return view;
       }
       return this.view(tx, tenantId, id, now);
     });
@@ -185,32 +196,8 @@ export class SubscriptionService {
     return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
   }
 
-  private async view(q: Queryable, tenantId: string, id: string, now: Date): Promise<SubscriptionView | undefined> {
-    const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-    const s = rows[0];
-    if (s === undefined) return undefined;
-    const current = await planAt(q, tenantId, id, now);
-    const pending = await q.query<PlanRow>(
-      'SELECT * FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from > $3 ORDER BY effective_from LIMIT 1',
-      [tenantId, id, now],
-    );
-    const p = periodAt(s.start_date, s.interval, now.getTime() < s.start_date.getTime() ? s.start_date : now);
-    const canceledNow = s.canceled_at !== null && s.canceled_at.getTime() <= now.getTime();
-    const next = pending.rows[0];
-    return {
-      id: s.id,
-      customer: s.customer_id,
-      plan: { code: current.plan_code, version: current.plan_version },
-      status: statusAt(s, now, this.suspendAfterMs),
-      start_date: s.start_date.toISOString(),
-      trial_end: s.trial_end?.toISOString() ?? null,
-      current_period: { start: p.start.toISOString(), end: p.end.toISOString() },
-      cancel_at: s.canceled_at !== null && !canceledNow ? s.canceled_at.toISOString() : null,
-      canceled_at: canceledNow ? s.canceled_at!.toISOString() : null,
-      pending_change: next === undefined ? null : { plan: { code: next.plan_code, version: next.plan_version }, at: next.effective_from.toISOString(), prorate: next.prorate },
-      created_at: s.created_at.toISOString(),
-      updated_at: s.updated_at.toISOString(),
-    };
+  private view(q: Queryable, tenantId: string, id: string, now: Date): Promise<SubscriptionView | undefined> {
+    return subscriptionView(q, tenantId, id, now, this.suspendAfterMs);
   }
 }
 
@@ -236,6 +223,40 @@ async function planAt(q: Queryable, tenantId: string, id: string, now: Date): Pr
   return rows[0]!;
 }
 
-async function audit(q: Queryable, tenantId: string, id: string, actor: string, action: string, details: Record<string, unknown>): Promise<void> {
-  await q.query('INSERT INTO subscription_audit (tenant_id, subscription_id, actor, action, details) VALUES ($1, $2, $3, $4, $5)', [tenantId, id, actor, action, JSON.stringify(details)]);
+/** Writes an audit entry; returns its sequence number (what makes a webhook event of it once). */
+async function audit(q: Queryable, tenantId: string, id: string, actor: string, action: string, details: Record<string, unknown>): Promise<string> {
+  const { rows } = await q.query<{ seq: string }>(
+    'INSERT INTO subscription_audit (tenant_id, subscription_id, actor, action, details) VALUES ($1, $2, $3, $4, $5) RETURNING seq::text AS seq',
+    [tenantId, id, actor, action, JSON.stringify(details)],
+  );
+  return rows[0]!.seq;
+}
+
+/** A subscription as the API shows it at `now` (also the `data` of its webhook events). */
+export async function subscriptionView(q: Queryable, tenantId: string, id: string, now: Date, suspendAfterMs = Infinity): Promise<SubscriptionView | undefined> {
+  const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+  const s = rows[0];
+  if (s === undefined) return undefined;
+  const current = await planAt(q, tenantId, id, now);
+  const pending = await q.query<PlanRow>(
+    'SELECT * FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from > $3 ORDER BY effective_from LIMIT 1',
+    [tenantId, id, now],
+  );
+  const p = periodAt(s.start_date, s.interval, now.getTime() < s.start_date.getTime() ? s.start_date : now);
+  const canceledNow = s.canceled_at !== null && s.canceled_at.getTime() <= now.getTime();
+  const next = pending.rows[0];
+  return {
+    id: s.id,
+    customer: s.customer_id,
+    plan: { code: current.plan_code, version: current.plan_version },
+    status: statusAt(s, now, suspendAfterMs),
+    start_date: s.start_date.toISOString(),
+    trial_end: s.trial_end?.toISOString() ?? null,
+    current_period: { start: p.start.toISOString(), end: p.end.toISOString() },
+    cancel_at: s.canceled_at !== null && !canceledNow ? s.canceled_at.toISOString() : null,
+    canceled_at: canceledNow ? s.canceled_at!.toISOString() : null,
+    pending_change: next === undefined ? null : { plan: { code: next.plan_code, version: next.plan_version }, at: next.effective_from.toISOString(), prorate: next.prorate },
+    created_at: s.created_at.toISOString(),
+    updated_at: s.updated_at.toISOString(),
+  };
 }

@@ -9,6 +9,7 @@ import { createRegistry } from '../core/metrics.js';
 import { createAggregator, startAggregatorLoop, workerHttp } from './aggregate.js';
 import { aggregatorLagGauge } from '../aggregator/aggregator.js';
 import { createSync, startSyncLoop, StripeNotConfiguredError } from './sync.js';
+import { createDispatcher, startDeliverLoop } from './deliver.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
@@ -33,8 +34,9 @@ const COMMANDS: Record<string, Command> = {
     usage: 'tally start',
     details:
       'Applies pending migrations, then serves ingest, the management API, /metrics, /healthz and /readyz,\n' +
-      'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS) and the rating loop, which rates new usage\n' +
-      'and closes ended periods into invoices (TALLY_RATER_INTERVAL_MS).\n' +
+      'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS), the rating loop, which rates new usage\n' +
+      'and closes ended periods into invoices (TALLY_RATER_INTERVAL_MS), outbound webhook delivery, and billing\n' +
+      'sync when STRIPE_SECRET_KEY is set.\n' +
       'With no CLICKHOUSE_URL / DATABASE_URL it runs both stores in-process under TALLY_DATA_DIR.\n' +
       'Stops gracefully on SIGTERM or Ctrl-C: no new requests, in-flight ones finish, stores close.',
     run: ({ config, logger, out }) => serve(config, logger, out, true),
@@ -160,6 +162,35 @@ const COMMANDS: Record<string, Command> = {
         const port = await http.listen();
         const loop = startSyncLoop(sync, config.sync.intervalMs, logger);
         out(`tally: billing sync running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
+        return await runUntilSignal(logger, async () => {
+          await http.stop();
+          await loop.stop();
+        });
+      }),
+  },
+  deliver: {
+    summary: 'deliver outbound webhooks to tenants\' endpoints, in a loop (or once)',
+    usage: 'tally deliver [--once]',
+    details:
+      'Sends every due webhook delivery, signed (Tally-Signature), and retries failures with backoff for over a\n' +
+      'day (10 s, 1 min, 5 min, 30 min, 1 h, 2 h, 4 h, 8 h, 10 h), logging each attempt. Several can run at once\n' +
+      '(deliveries are claimed with FOR UPDATE SKIP LOCKED under TALLY_WEBHOOK_LEASE_SECONDS). `tally start` runs it\n' +
+      'too. The loop serves /healthz, /readyz and /metrics.\n' +
+      '  --once  send every delivery due now, then exit',
+    options: { once: { type: 'boolean' } },
+    run: async ({ config, logger, flags, out }) =>
+      withMigratedStores(config, async (stores) => {
+        const registry = createRegistry();
+        const dispatcher = createDispatcher(config, stores, logger, registry);
+        if (flags.once === true) {
+          const r = await dispatcher.runOnce();
+          process.stderr.write(`tally deliver: ${r.delivered} delivered, ${r.retried} to retry, ${r.failed} failed\n`);
+          return EXIT.OK;
+        }
+        const http = workerHttp(config, stores, logger, registry);
+        const port = await http.listen();
+        const loop = startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger);
+        out(`tally: webhook delivery running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
         return await runUntilSignal(logger, async () => {
           await http.stop();
           await loop.stop();

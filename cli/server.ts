@@ -10,6 +10,7 @@ import { progressReporter } from './progress.js';
 import { createRatingStack } from '../rater/stack.js';
 import { startRatingLoop } from './rate.js';
 import { createSync, startSyncLoop } from './sync.js';
+import { createDispatcher, startDeliverLoop } from './deliver.js';
 import { syncMetrics } from '../billing-sync/metrics.js';
 
 export interface RunningServer {
@@ -53,6 +54,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
           startRatingLoop(rating, config.rater.intervalMs, logger.child({ component: 'rater' })),
           // Billing sync runs when there is a Stripe to sync to.
           ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger)]),
+          startDeliverLoop(createDispatcher(config, stores, logger, registry), config.webhooks.intervalMs, logger),
         ]
       : [];
 

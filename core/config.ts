@@ -143,6 +143,9 @@ const EnvSchema = z.object({
   TALLY_SYNC_MAX_ATTEMPTS: int('TALLY_SYNC_MAX_ATTEMPTS', 1, 10_000, 100),
   TALLY_SYNC_LEASE_SECONDS: int('TALLY_SYNC_LEASE_SECONDS', 1, 3_600, 120),
   TALLY_DUNNING_SUSPEND_DAYS: int('TALLY_DUNNING_SUSPEND_DAYS', 0, 3_650, 14),
+  TALLY_WEBHOOK_INTERVAL_MS: int('TALLY_WEBHOOK_INTERVAL_MS', 100, 3_600_000, 1_000),
+  TALLY_WEBHOOK_TIMEOUT_MS: int('TALLY_WEBHOOK_TIMEOUT_MS', 100, 120_000, 10_000),
+  TALLY_WEBHOOK_LEASE_SECONDS: int('TALLY_WEBHOOK_LEASE_SECONDS', 1, 3_600, 60),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -188,6 +191,13 @@ export interface Config {
     readonly leaseSeconds: number;
     /** How long a subscription stays past_due before it counts as suspended. */
     readonly suspendAfterMs: number;
+  };
+  readonly webhooks: {
+    /** Pause between outbound-webhook dispatcher runs. */
+    readonly intervalMs: number;
+    /** How long a receiver has to answer one delivery. */
+    readonly timeoutMs: number;
+    readonly leaseSeconds: number;
   };
   readonly rater: {
     /** Pause between incremental rating runs in `tally start`. */
@@ -268,6 +278,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       leaseSeconds: e.TALLY_SYNC_LEASE_SECONDS,
       suspendAfterMs: e.TALLY_DUNNING_SUSPEND_DAYS * 86_400_000,
     },
+    webhooks: {
+      intervalMs: e.TALLY_WEBHOOK_INTERVAL_MS,
+      timeoutMs: e.TALLY_WEBHOOK_TIMEOUT_MS,
+      leaseSeconds: e.TALLY_WEBHOOK_LEASE_SECONDS,
+    },
     rater: {
       intervalMs: e.TALLY_RATER_INTERVAL_MS,
       threads: e.TALLY_RATER_THREADS,
@@ -335,6 +350,9 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_SYNC_MAX_ATTEMPTS', default: '100', meaning: 'attempts before an outbox row is failed for good' },
   { variable: 'TALLY_SYNC_LEASE_SECONDS', default: '120', meaning: 'how long a sync worker holds a claimed outbox row' },
   { variable: 'TALLY_DUNNING_SUSPEND_DAYS', default: '14', meaning: 'days past due before a subscription counts as suspended' },
+  { variable: 'TALLY_WEBHOOK_INTERVAL_MS', default: '1000', meaning: 'pause between outbound-webhook dispatcher runs' },
+  { variable: 'TALLY_WEBHOOK_TIMEOUT_MS', default: '10000', meaning: 'how long a webhook receiver has to answer one delivery' },
+  { variable: 'TALLY_WEBHOOK_LEASE_SECONDS', default: '60', meaning: 'how long a dispatcher holds a claimed delivery' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

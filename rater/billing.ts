@@ -33,6 +33,8 @@ export interface BillingDeps extends Omit<RatingDeps, 'meter'> {
   meters: MeterRepository;
   closeGraceMs: number;
   watermark: () => Promise<Date>;
+  /** Billing sync to Stripe is configured (see CloseDeps). */
+  stripeSync?: boolean;
 }
 
 export interface InvoiceView extends Omit<ComposedInvoice, 'consumed' | 'carried'> {

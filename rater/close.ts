@@ -3,6 +3,9 @@ import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { enqueue } from '../billing-sync/outbox.js';
+import { emit } from '../notify/events.js';
+import { invoiceEvents } from '../notify/payloads.js';
+import { subscriptionView } from '../catalog/subscriptions.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { Dec } from './decimal.js';
 import { composeInvoice, meterTotals, type ComposedInvoice } from './invoice.js';
@@ -35,6 +38,12 @@ export interface CloseDeps {
   pg: PostgresStore;
   closeGraceMs: number;
   watermark: () => Promise<Date>;
+  /**
+   * Whether billing sync to Stripe is configured: then an invoice-mode plan's invoice is
+   * `invoice.finalized` when Stripe finalizes it; otherwise (and for meter-mode plans, which
+   * Stripe invoices itself) Tally's invoice is final as it is written.
+   */
+  stripeSync?: boolean;
 }
 
 const BATCH = 500;
@@ -246,6 +255,21 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
     // Plans billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
     const invoiced = go.filter((c) => planAtEnd(c).billing_mode === 'invoice');
     await enqueue(tx, invoiced.map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
+    // Outbound webhooks commit with the invoices too (notify/events.ts).
+    const refs = (cs: readonly Closing[]) => cs.map((c) => ({ tenantId: c.sub.tenantId, id: c.id }));
+    const finalHere = go.filter((c) => d.stripeSync !== true || planAtEnd(c).billing_mode !== 'invoice');
+    await emit(tx, [
+      ...(await invoiceEvents(tx, refs(go), 'invoice.created')),
+      ...(await invoiceEvents(tx, refs(finalHere), 'invoice.finalized')),
+      ...(await invoiceEvents(tx, refs(go.filter((c) => new Dec(c.composed.total).isZero())), 'invoice.paid')),
+      // The period that ends a canceled subscription is its last: it is now canceled for good
+      // (an immediate cancellation emitted this when it was made; the key makes it once).
+      ...(await Promise.all(
+        go
+          .filter((c) => c.sub.canceledAt !== null && c.sub.canceledAt.getTime() <= c.period.end.getTime())
+          .map(async (c) => ({ tenantId: c.sub.tenantId, type: 'subscription.canceled' as const, key: `subscription.canceled:${c.sub.id}`, data: await subscriptionView(tx, c.sub.tenantId, c.sub.id, asOf) })),
+      )),
+    ]);
     return { invoices: go.length, adjustments: go.reduce((n, c) => n + c.late.lines.length, 0) };
   });
 }

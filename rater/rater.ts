@@ -4,7 +4,7 @@ import type { MeterRepository } from '../aggregator/meters.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { periodAt, type Period } from '../catalog/periods.js';
 import type { RatingPool } from './pool.js';
-import { ratePeriods, type PeriodWork, type RatingDeps } from './rating.js';
+import { ratePeriods, type PeriodRating, type PeriodWork, type RatingDeps } from './rating.js';
 import { floorHour, HOUR_MS } from './segments.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
 import type { RaterMetrics } from './metrics.js';
@@ -29,6 +29,8 @@ export interface RaterDeps {
   meters: MeterRepository;
   metrics: RaterMetrics;
   clock?: () => number;
+  /** Called with each batch's ratings once they are written (usage alerts fire from here). */
+  onRated?: (ratings: readonly PeriodRating[]) => Promise<void>;
 }
 
 export interface RateReport {
@@ -96,7 +98,7 @@ export class Rater {
     try {
       for (let i = 0; i < work.length; i += BATCH_SUBSCRIPTIONS) {
         const batch = work.slice(i, i + BATCH_SUBSCRIPTIONS);
-        await ratePeriods(deps, batch, {
+        const rated = await ratePeriods(deps, batch, {
           writeVersion: o.version,
           writeFrom: o.from,
           writeTo: o.to,
@@ -105,6 +107,7 @@ export class Rater {
             this.d.metrics.ratings.inc(n);
           },
         });
+        await this.d.onRated?.(rated);
         progress?.tick(batch.length);
         this.d.metrics.periods.inc(batch.length);
       }

@@ -7,6 +7,7 @@ import { Billing } from './billing.js';
 import { raterMetrics, type RaterMetrics } from './metrics.js';
 import { createRatingPool, type RatingPool } from './pool.js';
 import { Rater } from './rater.js';
+import { fireAlerts } from '../alerts/evaluate.js';
 
 /** The rater, billing and their worker pool, wired from the config (one pool for both). */
 export interface RatingStack {
@@ -20,8 +21,17 @@ export function createRatingStack(config: Config, stores: Stores, registry: Regi
   const meters = pgMeterRepository(stores.postgres);
   const metrics = raterMetrics(registry);
   return {
-    rater: new Rater({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, metrics }),
-    billing: new Billing({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, closeGraceMs: config.rater.closeGraceMs, watermark: () => readWatermark(stores.postgres) }),
+    rater: new Rater({
+      ch: stores.clickhouse,
+      pg: stores.postgres,
+      pool,
+      meters,
+      metrics,
+      onRated: async (ratings) => {
+        await fireAlerts(stores.postgres, ratings, Date.now(), metrics.alertsFired);
+      },
+    }),
+    billing: new Billing({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, closeGraceMs: config.rater.closeGraceMs, watermark: () => readWatermark(stores.postgres), stripeSync: config.stripe.secretKey !== undefined }),
     metrics,
     pool,
   };

@@ -94,6 +94,9 @@ describe('credits at period close', () => {
       ['49.00', '31.00', '18.00', 'open'],
     ]);
     expect(invoices[0]!.lines.filter((l) => l.type === 'credit').map((l) => l.amount)).toEqual(['-30.000000', '-19.000000']);
+    // A total of zero is paid as it is written, and the tenant is told so.
+    const paid = (await call('GET', '/v1/webhook_events?type=invoice.paid')).body.data as { data: { id: string; total: string; status: string } }[];
+    expect(paid.map((e) => [e.data.id, e.data.total, e.data.status])).toEqual([[(invoices[0] as Invoice & { id: string }).id, '0.00', 'paid']]);
     expect((await call('GET', '/v1/customers/acme/credits')).body.balance).toBe('0.00');
     const ledger = (await call('GET', '/v1/customers/acme/credits/ledger')).body.data as { kind: string; amount: string; balance: string }[];
     expect(ledger.map((e) => [e.kind, e.amount])).toEqual([

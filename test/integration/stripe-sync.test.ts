@@ -88,7 +88,8 @@ beforeAll(async () => {
     await call('POST', '/v1/events', { id: `e${c}`, customer: `cust${c}`, meter: 'api_calls', value: String(1234 * (c + 1)), timestamp: new Date(Date.now() - 34 * DAY).toISOString() });
   }
   await testAggregator(api).runOnce();
-  const stack = createRatingStack(api.stores.config, api.stores, createRegistry());
+  // Closed as by a deployment with billing sync configured: the invoices are final once Stripe finalizes them.
+  const stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_sync' } }, api.stores, createRegistry());
   await stack.billing.close(new Date(period(start, 'month', 1).end.getTime() + 2 * 3_600_000));
   await stack.pool.close();
 });
@@ -107,6 +108,12 @@ describe('invoice sync', () => {
     const before = fake.requests.length;
     await worker().runOnce();
     expect(fake.requests.length).toBe(before);
+    // The tenant heard of each invoice when it was closed, and again, once, when Stripe finalized it.
+    const events = (await call('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { id: string; stripe_invoice_id: string | null } }[];
+    const { rows } = await api.stores.postgres.query<{ id: string; stripe_invoice_id: string }>('SELECT id, stripe_invoice_id FROM invoices WHERE tenant_id = $1 ORDER BY id', [t.id]);
+    const of = (type: string) => events.filter((e) => e.type === type).map((e) => [e.data.id, e.data.stripe_invoice_id]).sort();
+    expect(of('invoice.created')).toEqual(rows.map((r) => [r.id, null]));
+    expect(of('invoice.finalized')).toEqual(rows.map((r) => [r.id, r.stripe_invoice_id]));
   });
 
   it.each(FAULT_KINDS.map((k) => [k] as [FaultKind]))('survives %s faults on many requests', async (kind) => {

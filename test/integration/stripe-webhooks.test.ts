@@ -113,6 +113,18 @@ describe('stripe webhooks', () => {
     expect(Date.parse(sub.canceled_at)).toBe(Math.floor(at / 1000) * 1000);
   });
 
+  it('tell the tenant through outbound webhook events, each once: payments, failures, dunning and the cancellation', async () => {
+    const events = (await call('GET', '/v1/webhook_events?limit=100')).body.data as { type: string; data: { id: string; status?: string } }[];
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    // Closing made 3 invoices (final as written: no billing sync here).
+    expect([count('invoice.created'), count('invoice.finalized')]).toEqual([3, 3]);
+    // Three failures (the replay and the stale one made none), two payments (the voided invoice none).
+    expect([count('invoice.payment_failed'), count('invoice.paid')]).toEqual([3, 2]);
+    // Each change of dunning: past due, cleared, past due, cleared, past due, cleared by the void.
+    expect(events.filter((e) => e.type === 'subscription.updated').map((e) => e.data.status).reverse()).toEqual(['past_due', 'active', 'suspended', 'active', 'past_due', 'active']);
+    expect(events.filter((e) => e.type === 'subscription.canceled').map((e) => [e.data.id, e.data.status])).toEqual([[subId, 'canceled']]);
+  });
+
   it('counts events by type and result', async () => {
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/tally_stripe_webhook_events_total\{type="invoice.payment_failed",result="duplicate"\} 1/);

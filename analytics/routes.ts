@@ -1,0 +1,77 @@
+import { TallyError } from '../core/errors.js';
+import type { PostgresStore } from '../core/postgres.js';
+import { tenantOf, type Route } from '../api/http/types.js';
+import { periodStart } from '../catalog/periods.js';
+import { parseTimestamp } from '../ingest/timestamp.js';
+import { Dec, movementRow, movements, mrrRow, revenueAt, roundMoney } from './mrr.js';
+import { loadRevenueByPlan, loadSubscriptionHistories } from './queries.js';
+
+const MAX_RANGE_YEARS = 10;
+
+/**
+ * `GET /v1/analytics/mrr?at=`, `GET /v1/analytics/mrr_movements?from=&to=` and
+ * `GET /v1/analytics/revenue_by_plan?from=&to=`: the tenant's recurring revenue and revenue by
+ * plan, per currency, as decimal strings (definitions in analytics/mrr.ts and README.md).
+ */
+export function analyticsRoutes(pg: PostgresStore, clock: () => number = Date.now): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: '/v1/analytics/mrr',
+      access: 'tenant',
+      handler: async (req) => {
+        const text = req.query.get('at');
+        const at = text === null ? new Date(clock()) : parsed(text, 'at');
+        const subs = await loadSubscriptionHistories(pg, tenantOf(req), [at]);
+        return { status: 200, body: { at: at.toISOString(), data: revenueAt(subs, at).map(mrrRow) } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/analytics/mrr_movements',
+      access: 'tenant',
+      handler: async (req) => {
+        const { from, to } = range(req.query);
+        const subs = await loadSubscriptionHistories(pg, tenantOf(req), [from, to]);
+        return { status: 200, body: { from: from.toISOString(), to: to.toISOString(), data: movements(subs, from, to).map(movementRow) } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/analytics/revenue_by_plan',
+      access: 'tenant',
+      handler: async (req) => {
+        const { from, to } = range(req.query);
+        const rows = await loadRevenueByPlan(pg, tenantOf(req), from, to);
+        const data = rows.map((r) => ({ plan: r.plan, currency: r.currency, invoices: r.invoices, revenue: roundMoney(new Dec(r.revenue), r.currency) }));
+        return { status: 200, body: { from: from.toISOString(), to: to.toISOString(), data } };
+      },
+    },
+  ];
+}
+
+function bad(field: string, message: string): TallyError {
+  return new TallyError('TALLY_ERR_INVALID_VALUE', `${field} ${message}`, { field });
+}
+
+function parsed(text: string, field: string): Date {
+  const ms = parseTimestamp(text);
+  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
+  return new Date(ms);
+}
+
+/** A required RFC 3339 timestamp (an empty one is missing). */
+function instant(q: URLSearchParams, field: string): Date {
+  const text = q.get(field);
+  if (text === null || text === '') throw new TallyError('TALLY_ERR_MISSING_FIELD', `${field} is required`, { field });
+  return parsed(text, field);
+}
+
+/** [from, to): from before to, at most ten years apart (calendar years, as billing counts them). */
+function range(q: URLSearchParams): { from: Date; to: Date } {
+  const from = instant(q, 'from');
+  const to = instant(q, 'to');
+  if (to.getTime() <= from.getTime()) throw bad('to', 'must be after from');
+  if (to.getTime() > periodStart(from, 'year', MAX_RANGE_YEARS).getTime()) throw bad('to', `must be at most ${MAX_RANGE_YEARS} years after from`);
+  return { from, to };
+}

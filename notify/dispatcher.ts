@@ -1,0 +1,155 @@
+import type { PostgresStore } from '../core/postgres.js';
+import type { Logger } from '../core/log.js';
+import { eventBody } from './events.js';
+import type { NotifyMetrics } from './metrics.js';
+import { nextDelayMs, RETRY_DELAYS_MS } from './schedule.js';
+import { sign, SIGNATURE_HEADER } from './signature.js';
+
+/**
+ * Delivers outbound webhooks at least once. A run claims due deliveries under a lease (FOR
+ * UPDATE SKIP LOCKED: several dispatchers never send the same one at once), POSTs each event,
+ * signed, to its endpoint, and logs the attempt. A 2xx answer delivers it; anything else — a
+ * status, a timeout, a refused connection, a redirect (not followed) — schedules the next try
+ * (schedule.ts) until the schedule runs out, then fails it. A dispatcher killed mid-send
+ * leaves the delivery claimed until its lease runs out; it is then sent again, which is why
+ * receivers must treat the event id as the dedup key.
+ */
+export interface DispatcherDeps {
+  pg: PostgresStore;
+  metrics: NotifyMetrics;
+  logger: Logger;
+  /** Who claims (for the lease). */
+  owner: string;
+  leaseSeconds: number;
+  timeoutMs: number;
+  /** Retry delays (schedule.ts); tests shorten them. */
+  delays?: readonly number[];
+  /** Deliveries sent at once. */
+  concurrency?: number;
+  clock?: () => number;
+}
+
+export interface DispatchReport {
+  claimed: number;
+  delivered: number;
+  retried: number;
+  failed: number;
+}
+
+interface Claimed {
+  id: string;
+  tenant_id: string;
+  attempts: number;
+  schedule_from: number;
+  event_id: string;
+  type: string;
+  created_at: Date;
+  data: unknown;
+  url: string | null;
+  secret: string | null;
+  disabled: boolean | null;
+}
+
+export class WebhookDispatcher {
+  private readonly clock: () => number;
+
+  constructor(private readonly d: DispatcherDeps) {
+    this.clock = d.clock ?? Date.now;
+  }
+
+  /** Works through every due delivery (in claims of `batch`), then refreshes the gauges. */
+  async runOnce(batch = 100): Promise<DispatchReport> {
+    const report: DispatchReport = { claimed: 0, delivered: 0, retried: 0, failed: 0 };
+    for (;;) {
+      const claimed = await this.claim(batch);
+      if (claimed.length === 0) break;
+      report.claimed += claimed.length;
+      const queue = [...claimed];
+      const worker = async () => {
+        for (let c = queue.shift(); c !== undefined; c = queue.shift()) report[await this.deliver(c)]++;
+      };
+      await Promise.all(Array.from({ length: Math.min(this.d.concurrency ?? 8, claimed.length) }, worker));
+      if (claimed.length < batch) break;
+    }
+    await this.refreshGauges();
+    return report;
+  }
+
+  private async claim(limit: number): Promise<Claimed[]> {
+    const { rows } = await this.d.pg.query<Claimed>(
+      `WITH c AS (
+         UPDATE webhook_deliveries SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
+          WHERE id IN (SELECT id FROM webhook_deliveries
+                        WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                        ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+          RETURNING id, tenant_id, event_id, endpoint_id, attempts, schedule_from)
+       SELECT c.id::text AS id, c.tenant_id, c.attempts, c.schedule_from, e.id AS event_id, e.type, e.created_at, e.data, w.url, w.secret, w.disabled
+         FROM c JOIN webhook_events e ON e.tenant_id = c.tenant_id AND e.id = c.event_id
+         LEFT JOIN webhook_endpoints w ON w.tenant_id = c.tenant_id AND w.id = c.endpoint_id`,
+      [this.d.owner, this.d.leaseSeconds, limit],
+    );
+    return rows;
+  }
+
+  private async deliver(c: Claimed): Promise<'delivered' | 'retried' | 'failed'> {
+    if (c.url === null || c.secret === null || c.disabled === true) {
+      await this.finish(c, { status: null, error: c.url === null ? 'endpoint deleted' : 'endpoint disabled', durationMs: 0 }, 'failed');
+      return 'failed';
+    }
+    const body = eventBody({ id: c.event_id, type: c.type, created_at: c.created_at, data: c.data });
+    const started = performance.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await fetch(c.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Tally-Webhooks/1',
+          [SIGNATURE_HEADER]: sign(c.secret, Math.floor(this.clock() / 1000), body),
+          'tally-event-id': c.event_id,
+          'tally-event-type': c.type,
+          'tally-delivery-attempt': String(c.attempts),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.d.timeoutMs),
+      });
+      status = res.status;
+      // Read (a bounded part of) the answer so the connection can be reused; its content is not kept.
+      await res.body?.cancel().catch(() => undefined);
+      if (status < 200 || status >= 300) error = `answered ${status}`;
+    } catch (e) {
+      error = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer in ${this.d.timeoutMs} ms` : `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`) : String(e);
+    }
+    const durationMs = Math.floor(performance.now() - started);
+    this.d.metrics.duration.observe(durationMs / 1000);
+    if (error === null) {
+      await this.finish(c, { status, error: null, durationMs }, 'delivered');
+      return 'delivered';
+    }
+    const delay = nextDelayMs(c.attempts - c.schedule_from, this.d.delays ?? RETRY_DELAYS_MS);
+    await this.finish(c, { status, error, durationMs }, delay === null ? 'failed' : 'pending', delay ?? 0);
+    return delay === null ? 'failed' : 'retried';
+  }
+
+  private async finish(c: Claimed, a: { status: number | null; error: string | null; durationMs: number }, state: 'delivered' | 'pending' | 'failed', delayMs = 0): Promise<void> {
+    await this.d.pg.query(
+      `WITH a AS (INSERT INTO webhook_attempts (delivery_id, attempt, status, error, duration_ms) VALUES ($1, $3, $4, $5, $6) ON CONFLICT DO NOTHING)
+       UPDATE webhook_deliveries SET state = $7, last_status = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $8),
+              delivered_at = CASE WHEN $7 = 'delivered' THEN now() ELSE delivered_at END, locked_by = NULL, locked_until = NULL, updated_at = now()
+        WHERE id = $1 AND locked_by = $2`,
+      [c.id, this.d.owner, c.attempts, a.status, a.error?.slice(0, 1000) ?? null, a.durationMs, state, delayMs / 1000],
+    );
+    this.d.metrics.attempts.inc({ result: state === 'pending' ? 'retry' : state });
+    if (state === 'failed') this.d.logger.warn({ delivery: c.id, event: c.event_id, tenant: c.tenant_id, error: a.error }, 'webhook delivery failed for good');
+  }
+
+  private async refreshGauges(): Promise<void> {
+    const { rows } = await this.d.pg.query<{ state: string; n: string; oldest: string | null }>(
+      "SELECT state, count(*)::text AS n, extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::text AS oldest FROM webhook_deliveries GROUP BY state",
+    );
+    for (const s of ['pending', 'delivered', 'failed']) this.d.metrics.deliveries.set({ state: s }, Number(rows.find((r) => r.state === s)?.n ?? 0));
+    this.d.metrics.oldestPending.set(Number(rows.find((r) => r.oldest !== null)?.oldest ?? 0));
+  }
+}
