@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The paths that carry quantities and money.
-    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'catalog/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'notify/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'api/**/*.ts'],
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'catalog/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'notify/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts'],
     rules: exactMoney,
   },
   {

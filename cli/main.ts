@@ -14,6 +14,8 @@ import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
 import { closeNow, createRatingStack } from '../rater/stack.js';
+import { startRatingLoop } from './rate.js';
+import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
 import { runUntilSignal } from './lifecycle.js';
@@ -89,21 +91,36 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   rate: {
-    summary: 'rate hourly usage into rated usage (incremental, or re-rate a range)',
-    usage: 'tally rate [--from ISO --to ISO]',
+    summary: 'rate hourly usage into rated usage (incremental, re-rate a range, or a loop that also closes)',
+    usage: 'tally rate [--from ISO --to ISO | --loop]',
     details:
       'Without a range: rates again every billing period whose hourly usage changed since the last run\n' +
       '(late events included), and every period of a subscription changed since then.\n' +
       'With --from and --to: rates every period overlapping [from, to) and writes its hours in the range.\n' +
+      'With --loop: rates new usage (firing usage alerts), then closes ended periods into invoices, every\n' +
+      'TALLY_RATER_INTERVAL_MS, as `tally start` does; serves /healthz, /readyz and /metrics on HOST:PORT.\n' +
       'Rating is idempotent: running it twice, or after a crash, writes the same rows.\n' +
       '  --from ISO  start of the range (RFC 3339, e.g. 2026-10-01T00:00:00Z)\n' +
-      '  --to ISO    end of the range (exclusive)',
-    options: { from: { type: 'string' }, to: { type: 'string' } },
-    run: async ({ config, logger, flags }) => {
+      '  --to ISO    end of the range (exclusive)\n' +
+      '  --loop      run until stopped',
+    options: { from: { type: 'string' }, to: { type: 'string' }, loop: { type: 'boolean' } },
+    run: async ({ config, logger, flags, out }) => {
       const range = rangeFlags(flags);
+      if (range !== undefined && flags.loop === true) throw new UsageError('--loop rates new usage as it comes; it takes no range');
       return withMigratedStores(config, async (stores) => {
-        const stack = createRatingStack(config, stores, createRegistry());
+        const registry = createRegistry();
+        const stack = createRatingStack(config, stores, registry);
         try {
+          if (flags.loop === true) {
+            const http = workerHttp(config, stores, logger, registry);
+            const port = await http.listen();
+            const loop = startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' }));
+            out(`tally: rating and close running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
+            return await runUntilSignal(logger, async () => {
+              await http.stop();
+              await loop.stop();
+            });
+          }
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
           process.stderr.write(`tally rate: ${r.periods} periods rated, ${r.ratings} hourly ratings\n`);
@@ -196,6 +213,28 @@ const COMMANDS: Record<string, Command> = {
           await loop.stop();
         });
       }),
+  },
+  demo: {
+    summary: 'sample meters, plans, customers and a month of usage through the whole pipeline, then the invoices',
+    usage: 'tally demo [--customers N] [--seed N]',
+    details:
+      'Creates a demo tenant with three meters and the Free, Starter, Professional and Enterprise plans, a few\n' +
+      'hundred customers subscribed since 33 days ago and a month of synthetic usage, sent through the HTTP API;\n' +
+      'then aggregates, rates and closes the month that ended (with progress bars on a terminal), checks that every\n' +
+      'invoice bills exactly the rated usage, and prints the invoices. Runs on the embedded stores by default;\n' +
+      'each run adds a new tenant. The same seed makes the same customers and usage.\n' +
+      '  --customers N  how many customers (default 240, at most 5000)\n' +
+      '  --seed N       the seed of the synthetic data (default 42)',
+    options: { customers: { type: 'string' }, seed: { type: 'string' } },
+    run: async ({ config, logger, flags, out }) => {
+      const int = (name: string, value: string | boolean | undefined, dflt: number, max: number) => {
+        if (value === undefined) return dflt;
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
+        return n;
+      };
+      return runDemo(config, logger, out, { customers: int('customers', flags.customers, 240, 5000), seed: int('seed', flags.seed, 42, 2 ** 31 - 1) });
+    },
   },
   migrate: {
     summary: 'apply ClickHouse and Postgres migrations (idempotent)',
@@ -298,10 +337,8 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
       options: {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
-        once: { type: 'boolean' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        'as-of': { type: 'string' },
+        // Every command's flags; a flag of another command is refused below, naming the command.
+        ...(Object.assign({}, ...Object.values(COMMANDS).map((c) => c.options ?? {})) as Record<string, { type: 'boolean' | 'string' }>),
       },
     });
   } catch (e) {

@@ -15,6 +15,8 @@ export interface ClickHouseStore {
   readonly client: ClickHouseClient;
   readonly database: string;
   readonly kind: 'server' | 'embedded';
+  /** The cluster its DDL runs on (CLICKHOUSE_CLUSTER), if any. */
+  readonly cluster?: string | undefined;
   /** `` `db`.`name` `` for use in SQL text. */
   table(name: string): string;
   ping(timeoutMs?: number): Promise<void>;
@@ -26,6 +28,7 @@ export interface ClickHouseOptions {
   database: string;
   /** Where chDB keeps its data when there is no URL. */
   dataDir: string;
+  cluster?: string | undefined;
 }
 
 /** Decimals and 64-bit integers leave the engine as JSON strings, never as lossy numbers. */
@@ -63,6 +66,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     client,
     database: opts.database,
     kind,
+    cluster: opts.cluster,
     table: (name) => `${quotedDb}.${quoteIdent(name)}`,
     ping: async (timeoutMs = 2_000) => {
       const result = await withTimeout(client.ping(), timeoutMs, 'ClickHouse ping');

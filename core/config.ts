@@ -88,6 +88,17 @@ const EnvSchema = z.object({
       return raw;
     }),
   CLICKHOUSE_URL: url(['http', 'https']),
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      if (!IDENTIFIER.test(raw.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be the cluster's name from remote_servers, letters, digits and _ (got "${raw}")` });
+        return z.NEVER;
+      }
+      return raw.trim();
+    }),
   CLICKHOUSE_DATABASE: z
     .string()
     .optional()
@@ -165,7 +176,7 @@ export interface Config {
   /** Absolute path of the data directory (embedded stores, generated admin key). */
   readonly dataDir: string;
   readonly adminKey: string | undefined;
-  readonly clickhouse: { readonly url: string | undefined; readonly database: string };
+  readonly clickhouse: { readonly url: string | undefined; readonly database: string; readonly cluster: string | undefined };
   readonly postgres: { readonly url: string | undefined; readonly poolSize: number; readonly embeddedSharedBuffers: string };
   readonly stripe: {
     readonly secretKey: string | undefined;
@@ -249,12 +260,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     );
   }
   const e = parsed.data;
+  if (e.CLICKHOUSE_CLUSTER !== undefined && e.CLICKHOUSE_URL === undefined) {
+    throw new ConfigError([{ variable: 'CLICKHOUSE_CLUSTER', message: 'needs CLICKHOUSE_URL: the embedded ClickHouse is a single server' }]);
+  }
   const config: Config = {
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(cwd, e.TALLY_DATA_DIR),
     adminKey: e.TALLY_ADMIN_KEY,
-    clickhouse: { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE },
+    clickhouse: { url: e.CLICKHOUSE_URL, database: e.CLICKHOUSE_DATABASE, cluster: e.CLICKHOUSE_CLUSTER },
     postgres: { url: e.DATABASE_URL, poolSize: e.TALLY_PG_POOL_SIZE, embeddedSharedBuffers: e.TALLY_PGLITE_SHARED_BUFFERS },
     stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE },
     logLevel: e.LOG_LEVEL,
@@ -326,6 +340,7 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_ADMIN_KEY', default: '(generated in embedded mode)', meaning: 'admin key for /v1/tenants, 24+ chars' },
   { variable: 'CLICKHOUSE_URL', default: '(embedded chDB)', meaning: 'ClickHouse server, http(s)://user:pass@host:8123' },
   { variable: 'CLICKHOUSE_DATABASE', default: 'tally', meaning: 'ClickHouse database for Tally tables' },
+  { variable: 'CLICKHOUSE_CLUSTER', default: '(none)', meaning: 'run ClickHouse DDL ON CLUSTER with Replicated engines (one shard, any replicas)' },
   { variable: 'DATABASE_URL', default: '(embedded PGlite)', meaning: 'Postgres server, postgres://user:pass@host:5432/db' },
   { variable: 'STRIPE_SECRET_KEY', default: '(none)', meaning: 'Stripe key, sk_... or rk_...' },
   { variable: 'STRIPE_WEBHOOK_SECRET', default: '(none)', meaning: 'Stripe webhook signing secret, whsec_...' },

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseStore } from './clickhouse.js';
 import { quoteIdent } from './clickhouse.js';
+import { distributedRawEvents, forCluster } from './clickhouse-cluster.js';
 import type { PostgresStore } from './postgres.js';
 import { packageRoot } from './paths.js';
 
@@ -84,16 +85,18 @@ async function postgresApplied(store: PostgresStore): Promise<{ version: number;
 
 export async function migrateClickHouse(store: ClickHouseStore, migrations: readonly Migration[]): Promise<string[]> {
   const { client } = store;
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(store.database)}` });
+  // On a cluster, the same statements run ON CLUSTER with Replicated engines (clickhouse-cluster.ts).
+  const ddl = (sql: string) => (store.cluster === undefined ? sql : forCluster(sql, store.cluster));
+  await client.command({ query: ddl(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(store.database)}`) });
   await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${store.table('schema_migrations')}
+    query: ddl(`CREATE TABLE IF NOT EXISTS ${store.table('schema_migrations')}
       (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-      ENGINE = ReplacingMergeTree ORDER BY version`,
+      ENGINE = ReplacingMergeTree ORDER BY version`),
   });
   const pending = comparePending('clickhouse', migrations, await clickhouseApplied(store));
   for (const m of pending) {
     for (const statement of splitStatements(m.sql.replaceAll('{db}', quoteIdent(store.database)))) {
-      await client.command({ query: statement });
+      await client.command({ query: ddl(statement) });
     }
     await client.insert({
       table: store.table('schema_migrations'),
@@ -101,6 +104,7 @@ export async function migrateClickHouse(store: ClickHouseStore, migrations: read
       format: 'JSONEachRow',
     });
   }
+  if (store.cluster !== undefined) await client.command({ query: distributedRawEvents(store.database, store.cluster) });
   return pending.map((m) => m.name);
 }
 

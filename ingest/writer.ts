@@ -34,11 +34,14 @@ export function clickHouseEventWriter(store: ClickHouseStore): EventWriter {
 export interface FaultControl {
   fail: Error | undefined;
   delayMs: number;
+  /** Rows handed to the writer so far (tests wait on it to know inserts are in flight). */
+  rowsStarted?: number;
 }
 
 export function faultyWriter(inner: EventWriter, control: FaultControl): EventWriter {
   return {
     insert: async (rows) => {
+      control.rowsStarted = (control.rowsStarted ?? 0) + rows.length;
       if (control.delayMs > 0) await new Promise((r) => setTimeout(r, control.delayMs));
       if (control.fail !== undefined) throw control.fail;
       await inner.insert(rows);

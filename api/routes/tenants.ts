@@ -11,6 +11,9 @@ const CreateTenant = z.strictObject({
 /**
  * `POST /v1/tenants` (admin key): a tenant and its first API key, shown once.
  * `GET /v1/tenant` (tenant key): the tenant the key belongs to, to check a key works.
+ * `POST/GET /v1/tenant/api_keys`, `DELETE /v1/tenant/api_keys/:id` (tenant key): rotation —
+ * another key (shown once), the keys with when each was made and revoked, and revocation (never
+ * of the last active key).
  */
 export function tenantRoutes(tenants: TenantRepository): Route[] {
   return [
@@ -22,6 +25,23 @@ export function tenantRoutes(tenants: TenantRepository): Route[] {
         const { name } = jsonBody(req, CreateTenant);
         const tenant = await tenants.create(name);
         return { status: 201, body: tenant };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/v1/tenant/api_keys',
+      access: 'tenant',
+      handler: async (req) => ({ status: 201, body: await tenants.createKey(tenantOf(req)) }),
+    },
+    { method: 'GET', pattern: '/v1/tenant/api_keys', access: 'tenant', handler: async (req) => ({ status: 200, body: { data: await tenants.listKeys(tenantOf(req)) } }) },
+    {
+      method: 'DELETE',
+      pattern: '/v1/tenant/api_keys/:id',
+      access: 'tenant',
+      handler: async (req) => {
+        const key = await tenants.revokeKey(tenantOf(req), req.params.id!);
+        if (key === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no API key ${JSON.stringify(req.params.id)}`, { field: 'id' });
+        return { status: 200, body: key };
       },
     },
     {

@@ -7,7 +7,7 @@ const LIMIT = 4096;
 
 beforeAll(async () => {
   api = await startTestApi({
-    env: { TALLY_MAX_BODY_BYTES: String(LIMIT) },
+    env: { TALLY_MAX_BODY_BYTES: String(LIMIT), TALLY_AUTH_CACHE_SECONDS: '0' },
     extraRoutes: [
       { method: 'POST', pattern: '/test/echo', access: 'public', handler: (req) => ({ status: 200, body: { bytes: req.body.length } }) },
       {
@@ -184,6 +184,26 @@ describe('tenants', () => {
     expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0]!.secret_hash.toString('utf8')).not.toContain(r.body.api_key);
     expect(stored.rows[0]!.secret_hash.length).toBe(32);
+  });
+
+  it('rotates keys: a second key works, the first is revoked, the last active one cannot be', async () => {
+    const t = await api.tenant('rotate');
+    const first = (await call('GET', '/v1/tenant/api_keys', { headers: t.auth })).body.data as { id: string }[];
+    expect(first).toHaveLength(1);
+    const made = await call('POST', '/v1/tenant/api_keys', { headers: t.auth });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ id: expect.any(String), revoked_at: null, api_key: expect.stringMatching(/^tly_/) });
+    const next = { authorization: `Bearer ${made.body.api_key}` };
+    expect((await call('GET', '/v1/tenant', { headers: next })).body.id).toBe(t.id);
+    const revoked = await call('DELETE', `/v1/tenant/api_keys/${first[0]!.id}`, { headers: next });
+    expect(revoked.body).toMatchObject({ id: first[0]!.id, revoked_at: expect.any(String) });
+    // The API-key cache of this server is off (TALLY_AUTH_CACHE_SECONDS=0): revoked means refused now.
+    expect((await call('GET', '/v1/tenant', { headers: t.auth })).status).toBe(401);
+    const last = await call('DELETE', `/v1/tenant/api_keys/${made.body.id}`, { headers: next });
+    expect([last.status, last.body.error.code]).toEqual([409, 'TALLY_ERR_INVALID_TRANSITION']);
+    // Another tenant's key ids are unknown here.
+    const other = await api.tenant('rotate-other');
+    expect((await call('DELETE', `/v1/tenant/api_keys/${made.body.id}`, { headers: other.auth })).status).toBe(404);
   });
 
   it('each tenant sees only itself', async () => {

@@ -130,10 +130,12 @@ describe('slow store', () => {
 
 describe('shutdown during ingest', () => {
   it('requests in flight when the server stops still get their 202, and their events are committed', async () => {
-    const control: FaultControl = { fail: undefined, delayMs: 400 };
+    const control: FaultControl = { fail: undefined, delayMs: 600 };
     const { post, countById } = await start(control);
     const pending = Promise.all([0, 1, 2].map((i) => post([ev(`sd${i}_a`), ev(`sd${i}_b`)])));
-    await new Promise((r) => setTimeout(r, 100)); // inserts are now in flight (slowed to 400 ms)
+    // Stop once all six events are in inserts (each slowed to 600 ms), however busy the machine.
+    for (let i = 0; i < 500 && (control.rowsStarted ?? 0) < 6; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(control.rowsStarted).toBe(6);
     const stopped = api!.server.stop();
     const results = await pending;
     await stopped;
