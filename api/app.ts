@@ -46,6 +46,7 @@ import { billingRoutes } from '../rater/routes.js';
 import { InvoiceRepository } from '../rater/invoices.js';
 import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
 import { webhookRoute } from '../billing-sync/webhooks.js';
+import { openApiRoute } from './routes/openapi.js';
 
 export interface ApiDeps {
   config: Config;
@@ -64,7 +65,7 @@ export interface ApiDeps {
 }
 
 /** Wires the HTTP API: the one place that knows which routes exist and what they depend on. */
-export function createApi(deps: ApiDeps): HttpServer {
+export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readonly Route[] } {
   const { config, stores } = deps;
   const tenants = pgTenantRepository(stores.postgres);
   const authenticator = createAuthenticator({ adminKey: deps.adminKey, tenants, cacheSeconds: config.auth.cacheSeconds });
@@ -112,6 +113,8 @@ export function createApi(deps: ApiDeps): HttpServer {
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),
+    // Documents the table as it ends up, less the extra routes tests add.
+    openApiRoute(() => routes.filter((r) => !(deps.extraRoutes ?? []).includes(r))),
     ...(deps.extraRoutes ?? []),
   ];
   const http: HttpServer = createHttpServer({
@@ -125,7 +128,8 @@ export function createApi(deps: ApiDeps): HttpServer {
     logger: deps.logger,
     routes,
   });
-  const server: HttpServer = {
+  const server: HttpServer & { readonly routes: readonly Route[] } = {
+    routes,
     listen: () => http.listen(),
     // HTTP first (in-flight requests are waiting on their batches), then whatever is left.
     stop: async () => {

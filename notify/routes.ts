@@ -6,7 +6,7 @@ import { CreateEndpoint, UpdateEndpoint, type EndpointService } from './endpoint
 import { EVENT_TYPES } from './events.js';
 import type { EventLog } from './log.js';
 
-const Redeliver = z.strictObject({ endpoint: z.string().min(1).max(100).optional() });
+export const Redeliver = z.strictObject({ endpoint: z.string().min(1).max(100).optional() });
 
 /** `/v1/webhook_endpoints` and `/v1/webhook_events` (the delivery log and manual redelivery). */
 export function notifyRoutes(endpoints: EndpointService, log: EventLog): Route[] {

@@ -37,6 +37,10 @@ function issueToError(issue: Issue, data: unknown): TallyError {
   }
   const field = path.length === 0 ? undefined : formatPath(path);
   const at = field === undefined ? 'body' : field;
+  // An absent field is missing, whatever kind of value it should have been (an enum, a literal).
+  if (path.length > 0 && valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
+    return new TallyError('TALLY_ERR_MISSING_FIELD', `${at} is required`, { field });
+  }
   if (issue.code === 'invalid_type') {
     if (valueAt(data, path) === undefined) return new TallyError('TALLY_ERR_MISSING_FIELD', `${at} is required`, { field });
     return new TallyError('TALLY_ERR_INVALID_TYPE', `${at} must be ${article(issue.expected)}`, { field });

@@ -4,7 +4,7 @@ import { jsonBody } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../../core/errors.js';
 
-const CreateTenant = z.strictObject({
+export const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
 });
 

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../core/paths.js';
+import type { Route } from '../http/types.js';
+import { CATALOGUE } from '../openapi-catalog.js';
+import { openApiDocument } from '../openapi.js';
+
+/**
+ * `GET /openapi.json`: the OpenAPI 3.1 document of `routes()`. It is asked for the list on the
+ * first request (by then the route table, this route included, is complete), and the document
+ * is built once and kept as JSON text.
+ */
+export function openApiRoute(routes: () => readonly Route[]): Route {
+  let text: string | undefined;
+  return {
+    method: 'GET',
+    pattern: '/openapi.json',
+    access: 'public',
+    handler: () => {
+      text ??= JSON.stringify(openApiDocument(routes(), CATALOGUE, packageInfo()));
+      return { status: 200, body: text, contentType: 'application/json' };
+    },
+  };
+}
+
+function packageInfo(): { version: string; license?: string } {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string; license?: string };
+  return pkg.license === undefined ? { version: pkg.version } : { version: pkg.version, license: pkg.license };
+}
