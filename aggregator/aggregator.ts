@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ClickHouseStore } from '../core/clickhouse.js';
+import { withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
@@ -190,13 +190,20 @@ export class Aggregator {
  * every API node reports it and it keeps growing when no aggregator runs at all.
  */
 export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge {
+  // The last watermark read: while Postgres cannot be reached the lag keeps growing from it,
+  // and the scrape still answers (the store's own health shows on /readyz).
+  let known: Date | undefined;
   return new Gauge({
     name: 'tally_aggregator_lag_seconds',
     help: 'Age of the aggregator watermark: events accepted since then are not in the hourly usage yet.',
     registers: [registry],
     async collect() {
-      const watermark = await readWatermark(pg);
-      this.set((Date.now() - watermark.getTime()) / 1000);
+      try {
+        known = await withTimeout(readWatermark(pg), 2_000, 'reading the aggregator watermark');
+      } catch {
+        // Keep the last value read; with none yet, there is nothing to report.
+      }
+      if (known !== undefined) this.set((Date.now() - known.getTime()) / 1000);
     },
   });
 }

@@ -134,6 +134,22 @@ describe('readiness', () => {
     await deadClickHouse.close();
     await stores.cleanup();
   });
+
+  it('/metrics still answers while Postgres cannot be reached, and /readyz names it', async () => {
+    const stores = await openTestStores({ TALLY_HEALTH_TIMEOUT_MS: '500' });
+    const refused = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    const deadPostgres = Object.assign(Object.create(stores.postgres) as typeof stores.postgres, { query: refused, ping: refused });
+    const server = createApi({ config: stores.config, stores: { ...stores, postgres: deadPostgres }, logger: createLogger(stores.config), registry: createRegistry(), adminKey: undefined });
+    const port = await server.listen();
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^process_resident_memory_bytes /m);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks.postgres).toMatch(/^unreachable/);
+    await server.stop();
+    await stores.cleanup();
+  });
 });
 
 describe('admin key not configured', () => {
