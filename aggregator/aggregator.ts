@@ -62,8 +62,8 @@ export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
-    hours: new Counter({ name: 'tally_aggregator_hours_recomputed_total', help: '(tenant, meter, hour)s recomputed.', registers: [registry] }),
-    backfillHoursLeft: new Gauge({ name: 'tally_aggregator_backfill_hours_remaining', help: 'Hours a running backfill still has to recompute.', registers: [registry] }),
+    hours: new Counter({ name: 'tally_aggregator_rollups_recomputed_total', help: 'Hourly rollups, one per (tenant, meter, hour), recomputed.', registers: [registry] }),
+    backfillHoursLeft: new Gauge({ name: 'tally_aggregator_backfill_rollups_remaining', help: 'Hourly rollups a running backfill still has to recompute.', registers: [registry] }),
   };
 }
 

@@ -140,8 +140,10 @@ describe('command line', () => {
     [['serve', '-h'], 0, /Usage: tally serve/],
     [['migrate', '--help'], 0, /Usage: tally migrate/],
     [['aggregate', '--help'], 0, /Usage: tally aggregate \[--once\]/],
-    [['rate', '--help'], 0, /Usage: tally rate \[--from ISO --to ISO\]/],
+    [['rate', '--help'], 0, /Usage: tally rate \[--from ISO --to ISO \| --loop\]/],
     [['close', '--help'], 0, /Usage: tally close \[--as-of ISO\]/],
+    [['deliver', '--help'], 0, /Usage: tally deliver \[--once\]/],
+    [['demo', '--help'], 0, /Usage: tally demo \[--customers N\] \[--seed N\]/],
     [['--version'], 0, /^\d+\.\d+\.\d+\n$/],
   ])('tally %j exits %i', async (args, code, output) => {
     const r = await runTally(args);
@@ -158,6 +160,8 @@ describe('command line', () => {
     [['rate', '--from', '2026-10-01T00:00:00Z'], /tally rate: --from and --to go together/],
     [['rate', '--from', '2026-10-02T00:00:00Z', '--to', '2026-10-01T00:00:00Z'], /tally rate: --to must be after --from/],
     [['close', '--as-of', 'yesterday'], /tally close: --as-of must be an RFC 3339 timestamp/],
+    [['rate', '--loop', '--from', '2026-10-01T00:00:00Z', '--to', '2026-10-02T00:00:00Z'], /tally rate: --loop rates new usage as it comes; it takes no range/],
+    [['sync', '--customers', '5'], /tally sync: unknown option --customers/],
   ])('tally %j is a usage error (exit 2)', async (args, message) => {
     const r = await runTally(args);
     expect(r.code).toBe(2);

@@ -346,8 +346,6 @@ describe('the /metrics exposition of tally start', () => {
     const known = [
       // prom-client's default metrics: gauges that keep the names Node's own counters have.
       /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/,
-      // These count units of work (tenant, meter, hour), not durations.
-      /^tally_aggregator_(backfill_hours_remaining|hours_recomputed_total) use base unit "seconds" instead of "hours"$/,
     ];
     expect(findings.filter((f) => !known.some((k) => k.test(f)))).toEqual([]);
   });
@@ -370,7 +368,7 @@ describe('the /metrics exposition of tally start', () => {
     ['ingest: commits', 'tally_ingest_flush_duration_seconds_count', { outcome: 'ok' }],
     ['ingest: the store is up', 'tally_ingest_store_up', {}],
     ['aggregator: runs', 'tally_aggregator_runs_total', { outcome: 'ok' }],
-    ['aggregator: hours recomputed', 'tally_aggregator_hours_recomputed_total', {}],
+    ['aggregator: hourly rollups recomputed', 'tally_aggregator_rollups_recomputed_total', {}],
     ['aggregator: run durations', 'tally_aggregator_run_duration_seconds_count', {}],
     ['rating: runs', 'tally_rater_runs_total', { outcome: 'ok' }],
     ['rating: periods rated', 'tally_rater_periods_rated_total', {}],
