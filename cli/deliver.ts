@@ -17,6 +17,7 @@ export function createDispatcher(config: Config, stores: Stores, logger: Logger,
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     leaseSeconds: config.webhooks.leaseSeconds,
     timeoutMs: config.webhooks.timeoutMs,
+    retentionMs: config.webhooks.retentionMs,
   });
 }
 

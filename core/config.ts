@@ -157,6 +157,7 @@ const EnvSchema = z.object({
   TALLY_WEBHOOK_INTERVAL_MS: int('TALLY_WEBHOOK_INTERVAL_MS', 100, 3_600_000, 1_000),
   TALLY_WEBHOOK_TIMEOUT_MS: int('TALLY_WEBHOOK_TIMEOUT_MS', 100, 120_000, 10_000),
   TALLY_WEBHOOK_LEASE_SECONDS: int('TALLY_WEBHOOK_LEASE_SECONDS', 1, 3_600, 60),
+  TALLY_WEBHOOK_RETENTION_DAYS: int('TALLY_WEBHOOK_RETENTION_DAYS', 0, 3_650, 30),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -209,6 +210,8 @@ export interface Config {
     /** How long a receiver has to answer one delivery. */
     readonly timeoutMs: number;
     readonly leaseSeconds: number;
+    /** How long events and their delivery log are kept (0: for ever). */
+    readonly retentionMs: number;
   };
   readonly rater: {
     /** Pause between incremental rating runs in `tally start`. */
@@ -296,6 +299,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       intervalMs: e.TALLY_WEBHOOK_INTERVAL_MS,
       timeoutMs: e.TALLY_WEBHOOK_TIMEOUT_MS,
       leaseSeconds: e.TALLY_WEBHOOK_LEASE_SECONDS,
+      retentionMs: e.TALLY_WEBHOOK_RETENTION_DAYS * 86_400_000,
     },
     rater: {
       intervalMs: e.TALLY_RATER_INTERVAL_MS,
@@ -368,6 +372,7 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_WEBHOOK_INTERVAL_MS', default: '1000', meaning: 'pause between outbound-webhook dispatcher runs' },
   { variable: 'TALLY_WEBHOOK_TIMEOUT_MS', default: '10000', meaning: 'how long a webhook receiver has to answer one delivery' },
   { variable: 'TALLY_WEBHOOK_LEASE_SECONDS', default: '60', meaning: 'how long a dispatcher holds a claimed delivery' },
+  { variable: 'TALLY_WEBHOOK_RETENTION_DAYS', default: '30', meaning: 'days outbound events and their delivery log are kept (0: for ever)' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

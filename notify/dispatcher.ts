@@ -26,6 +26,8 @@ export interface DispatcherDeps {
   delays?: readonly number[];
   /** Deliveries sent at once. */
   concurrency?: number;
+  /** Events (with their deliveries and attempts) older than this are deleted; 0 keeps them. */
+  retentionMs?: number;
   clock?: () => number;
 }
 
@@ -71,8 +73,20 @@ export class WebhookDispatcher {
       await Promise.all(Array.from({ length: Math.min(this.d.concurrency ?? 8, claimed.length) }, worker));
       if (claimed.length < batch) break;
     }
+    await this.prune();
     await this.refreshGauges();
     return report;
+  }
+
+  /** Deletes events past the retention period whose deliveries are all finished (a pending one is kept). */
+  private async prune(): Promise<void> {
+    if (this.d.retentionMs === undefined || this.d.retentionMs <= 0) return;
+    await this.d.pg.query(
+      `DELETE FROM webhook_events e
+        WHERE e.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.state = 'pending')`,
+      [new Date(this.clock() - this.d.retentionMs)],
+    );
   }
 
   private async claim(limit: number): Promise<Claimed[]> {

@@ -59,8 +59,17 @@ async function receiver(secret: () => string): Promise<Receiver> {
   return r;
 }
 
-const dispatcher = (owner = 'test') =>
-  new WebhookDispatcher({ pg: api.stores.postgres, metrics: notifyMetrics(createRegistry()), logger: createLogger(api.stores.config), owner, leaseSeconds: 30, timeoutMs: 300, delays: [30, 30, 30, 30] });
+const dispatcher = (owner = 'test', retentionMs?: number) =>
+  new WebhookDispatcher({
+    pg: api.stores.postgres,
+    metrics: notifyMetrics(createRegistry()),
+    logger: createLogger(api.stores.config),
+    owner,
+    leaseSeconds: 30,
+    timeoutMs: 300,
+    delays: [30, 30, 30, 30],
+    ...(retentionMs === undefined ? {} : { retentionMs }),
+  });
 
 /** Runs the dispatcher until nothing is pending (each run sends what is due). */
 async function drain(d = dispatcher(), rounds = 50): Promise<void> {
@@ -219,5 +228,25 @@ describe('events and their delivery', () => {
     const d = (await call('GET', `/v1/webhook_events/${event!.id}`)).body.deliveries[0];
     expect(d).toMatchObject({ state: 'failed', last_error: 'endpoint deleted' });
     expect(d.log).toHaveLength(1);
+  });
+
+  it('delete events past the retention period with their log, keeping any with a delivery still pending', async () => {
+    // One event whose delivery is still pending: a new endpoint, and a change not dispatched yet.
+    expect((await call('POST', '/v1/webhook_endpoints', { url: rcv.url })).status).toBe(201);
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'acme', plan: 'basic' })).body;
+    await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' });
+    const all = (await call('GET', '/v1/webhook_events?limit=500')).body.data as { id: string; deliveries: { state: string }[] }[];
+    const finished = all.find((e) => e.deliveries.every((d) => d.state !== 'pending'))!;
+    const pending = all.find((e) => e.deliveries.some((d) => d.state === 'pending'))!;
+    expect(finished).toBeDefined();
+    expect(pending).toBeDefined();
+    await api.stores.postgres.query("UPDATE webhook_events SET created_at = now() - interval '40 days' WHERE tenant_id = $1 AND id = ANY($2)", [t.id, [finished.id, pending.id]]);
+    // Its delivery is not due yet (a minute from now): this run only prunes.
+    await api.stores.postgres.query("UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 minute' WHERE tenant_id = $1 AND state = 'pending'", [t.id]);
+    await dispatcher('prune', 30 * 86_400_000).runOnce();
+    expect((await call('GET', `/v1/webhook_events/${finished.id}`)).status).toBe(404);
+    expect((await call('GET', `/v1/webhook_events/${pending.id}`)).status).toBe(200);
+    const { rows } = await api.stores.postgres.query<{ n: string }>('SELECT count(*)::text AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1', [finished.id]);
+    expect(rows[0]!.n).toBe('0');
   });
 });
