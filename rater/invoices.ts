@@ -1,5 +1,5 @@
 import { minorUnits } from '../core/currency.js';
-import type { PostgresStore } from '../core/postgres.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './billing.js';
 import type { InvoiceLine, LineType } from './invoice.js';
 import { plain } from './decimal.js';
@@ -94,26 +94,41 @@ export class InvoiceRepository {
       if (l.adjusts_period_start !== null) line.adjusts_period_start = l.adjusts_period_start.toISOString();
       lines.set(l.invoice_id, [...(lines.get(l.invoice_id) ?? []), line]);
     }
-    return invoices.map((i) => {
-      const n = minorUnits(i.currency);
-      return {
-        id: i.id,
-        subscription: i.subscription_id,
-        customer: i.customer_id,
-        currency: i.currency,
-        period_start: i.period_start.toISOString(),
-        period_end: i.period_end.toISOString(),
-        status: i.status,
-        lines: lines.get(i.id) ?? [],
-        subtotal: places(i.subtotal, n),
-        discount: places(i.discount, n),
-        credit: places(i.credit, n),
-        tax: places(i.tax, n),
-        total: places(i.total, n),
-        stripe_invoice_id: i.stripe_invoice_id,
-        created_at: i.created_at.toISOString(),
-      };
-    });
+    return invoices.map((i) => ({ ...summary(i), lines: lines.get(i.id) ?? [] }));
   }
+}
+
+/** A stored invoice without its lines (the `data` of invoice webhook events). */
+export type InvoiceSummary = Omit<InvoiceView, 'lines' | 'id' | 'created_at'> & { id: string; created_at: string };
+
+function summary(i: InvoiceRow): InvoiceSummary {
+  const n = minorUnits(i.currency);
+  return {
+    id: i.id,
+    subscription: i.subscription_id,
+    customer: i.customer_id,
+    currency: i.currency,
+    period_start: i.period_start.toISOString(),
+    period_end: i.period_end.toISOString(),
+    status: i.status,
+    subtotal: places(i.subtotal, n),
+    discount: places(i.discount, n),
+    credit: places(i.credit, n),
+    tax: places(i.tax, n),
+    total: places(i.total, n),
+    stripe_invoice_id: i.stripe_invoice_id,
+    created_at: i.created_at.toISOString(),
+  };
+}
+
+/** These invoices without their lines, read with `q` (a transaction sees what it wrote), with their tenants. */
+export async function invoiceSummaries(q: Queryable, refs: readonly { tenantId: string; id: string }[]): Promise<{ tenantId: string; invoice: InvoiceSummary }[]> {
+  if (refs.length === 0) return [];
+  const { rows } = await q.query<InvoiceRow & { tenant_id: string }>(`SELECT tenant_id, ${INVOICE_COLUMNS} FROM invoices WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY id`, [
+    [...new Set(refs.map((r) => r.tenantId))],
+    refs.map((r) => r.id),
+  ]);
+  const wanted = new Set(refs.map((r) => `${r.tenantId}\n${r.id}`));
+  return rows.filter((r) => wanted.has(`${r.tenant_id}\n${r.id}`)).map((r) => ({ tenantId: r.tenant_id, invoice: summary(r) }));
 }
 
