@@ -5,7 +5,7 @@ import type { Interval } from '../catalog/periods.js';
 /**
  * Recurring revenue, as a pure core: given subscription facts, what each customer pays per
  * month at an instant, summed per currency, and how it moved between two instants. No IO, no
- * clock: callers pass the instants (see analytics/README.md for the definitions in full).
+ * clock: callers pass the instants (the README's "Revenue analytics" has the definitions in full).
  *
  * - A subscription is **paying** at D when start_date <= D, it is not canceled at or before D
  *   (canceled_at is null or after D) and it is not in a trial at D (trial_end is null or
