@@ -105,7 +105,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
     ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
     ...analyticsRoutes(stores.postgres),
-    ...notifyRoutes(new EndpointService(stores.postgres), new EventLog(stores.postgres)),
+    ...notifyRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),

@@ -18,6 +18,7 @@ export function createDispatcher(config: Config, stores: Stores, logger: Logger,
     leaseSeconds: config.webhooks.leaseSeconds,
     timeoutMs: config.webhooks.timeoutMs,
     retentionMs: config.webhooks.retentionMs,
+    allowPrivate: config.webhooks.allowPrivateUrls,
   });
 }
 

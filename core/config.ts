@@ -30,6 +30,20 @@ function int(name: string, min: number, max: number, dflt: number) {
     .describe(name);
 }
 
+function bool(dflt: boolean) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return dflt;
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (or 1/0, yes/no, on/off; got "${raw}")` });
+      return z.NEVER;
+    });
+}
+
 function url(protocols: readonly string[]) {
   return z
     .string()
@@ -158,6 +172,7 @@ const EnvSchema = z.object({
   TALLY_WEBHOOK_TIMEOUT_MS: int('TALLY_WEBHOOK_TIMEOUT_MS', 100, 120_000, 10_000),
   TALLY_WEBHOOK_LEASE_SECONDS: int('TALLY_WEBHOOK_LEASE_SECONDS', 1, 3_600, 60),
   TALLY_WEBHOOK_RETENTION_DAYS: int('TALLY_WEBHOOK_RETENTION_DAYS', 0, 3_650, 30),
+  TALLY_WEBHOOK_ALLOW_PRIVATE_URLS: bool(false),
   TALLY_INGEST_MAX_EVENTS: int('TALLY_INGEST_MAX_EVENTS', 1, 1_000_000, 10_000),
   TALLY_EVENT_MAX_PROPERTIES: int('TALLY_EVENT_MAX_PROPERTIES', 0, 10_000, 100),
   TALLY_EVENT_MAX_PROPERTIES_BYTES: int('TALLY_EVENT_MAX_PROPERTIES_BYTES', 2, 1024 * 1024, 16 * 1024),
@@ -212,6 +227,8 @@ export interface Config {
     readonly leaseSeconds: number;
     /** How long events and their delivery log are kept (0: for ever). */
     readonly retentionMs: number;
+    /** Whether endpoints may be addresses inside the network (loopback, private ranges, link-local). */
+    readonly allowPrivateUrls: boolean;
   };
   readonly rater: {
     /** Pause between incremental rating runs in `tally start`. */
@@ -300,6 +317,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       timeoutMs: e.TALLY_WEBHOOK_TIMEOUT_MS,
       leaseSeconds: e.TALLY_WEBHOOK_LEASE_SECONDS,
       retentionMs: e.TALLY_WEBHOOK_RETENTION_DAYS * 86_400_000,
+      allowPrivateUrls: e.TALLY_WEBHOOK_ALLOW_PRIVATE_URLS,
     },
     rater: {
       intervalMs: e.TALLY_RATER_INTERVAL_MS,
@@ -373,6 +391,7 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'TALLY_WEBHOOK_TIMEOUT_MS', default: '10000', meaning: 'how long a webhook receiver has to answer one delivery' },
   { variable: 'TALLY_WEBHOOK_LEASE_SECONDS', default: '60', meaning: 'how long a dispatcher holds a claimed delivery' },
   { variable: 'TALLY_WEBHOOK_RETENTION_DAYS', default: '30', meaning: 'days outbound events and their delivery log are kept (0: for ever)' },
+  { variable: 'TALLY_WEBHOOK_ALLOW_PRIVATE_URLS', default: 'false', meaning: 'let webhook endpoints be loopback, private or link-local addresses' },
   { variable: 'TALLY_INGEST_MAX_EVENTS', default: '10000', meaning: 'events in one POST /v1/events (413 above)' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES', default: '100', meaning: 'properties of one event' },
   { variable: 'TALLY_EVENT_MAX_PROPERTIES_BYTES', default: '16384', meaning: 'serialised properties of one event' },

@@ -3,13 +3,15 @@ import type { Logger } from '../core/log.js';
 import { eventBody } from './events.js';
 import type { NotifyMetrics } from './metrics.js';
 import { nextDelayMs, RETRY_DELAYS_MS } from './schedule.js';
+import { postWebhook } from './post.js';
 import { sign, SIGNATURE_HEADER } from './signature.js';
 
 /**
  * Delivers outbound webhooks at least once. A run claims due deliveries under a lease (FOR
  * UPDATE SKIP LOCKED: several dispatchers never send the same one at once), POSTs each event,
  * signed, to its endpoint, and logs the attempt. A 2xx answer delivers it; anything else — a
- * status, a timeout, a refused connection, a redirect (not followed) — schedules the next try
+ * status, a timeout, a refused connection, a redirect (not followed), an address inside the
+ * network (address.ts) — schedules the next try
  * (schedule.ts) until the schedule runs out, then fails it. A dispatcher killed mid-send
  * leaves the delivery claimed until its lease runs out; it is then sent again, which is why
  * receivers must treat the event id as the dedup key.
@@ -22,6 +24,8 @@ export interface DispatcherDeps {
   owner: string;
   leaseSeconds: number;
   timeoutMs: number;
+  /** Whether endpoints may be inside the network (TALLY_WEBHOOK_ALLOW_PRIVATE_URLS; see address.ts). */
+  allowPrivate?: boolean;
   /** Retry delays (schedule.ts); tests shorten them. */
   delays?: readonly number[];
   /** Deliveries sent at once. */
@@ -115,9 +119,9 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const res = await fetch(c.url, {
-        method: 'POST',
-        headers: {
+      status = await postWebhook(
+        c.url,
+        {
           'content-type': 'application/json',
           'user-agent': 'Tally-Webhooks/1',
           [SIGNATURE_HEADER]: sign(c.secret, Math.floor(this.clock() / 1000), body),
@@ -126,15 +130,11 @@ export class WebhookDispatcher {
           'tally-delivery-attempt': String(c.attempts),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.d.timeoutMs),
-      });
-      status = res.status;
-      // Read (a bounded part of) the answer so the connection can be reused; its content is not kept.
-      await res.body?.cancel().catch(() => undefined);
+        { timeoutMs: this.d.timeoutMs, allowPrivate: this.d.allowPrivate ?? false },
+      );
       if (status < 200 || status >= 300) error = `answered ${status}`;
     } catch (e) {
-      error = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer in ${this.d.timeoutMs} ms` : `${e.message}${e.cause instanceof Error ? `: ${e.cause.message}` : ''}`) : String(e);
+      error = e instanceof Error ? e.message : String(e);
     }
     const durationMs = Math.floor(performance.now() - started);
     this.d.metrics.duration.observe(durationMs / 1000);

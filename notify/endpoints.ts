@@ -4,6 +4,7 @@ import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { EVENT_TYPES } from './events.js';
 import { newSecret } from './signature.js';
+import { isPrivateHost } from './address.js';
 
 /**
  * A tenant's webhook endpoints. The signing secret is shown once, when the endpoint is made
@@ -73,9 +74,21 @@ const toView = (r: Row): EndpointView => ({
 const notFound = (id: string) => new TallyError('TALLY_ERR_NOT_FOUND', `no webhook endpoint ${JSON.stringify(id)}`, { field: 'id' });
 
 export class EndpointService {
-  constructor(private readonly pg: PostgresStore) {}
+  constructor(
+    private readonly pg: PostgresStore,
+    /** TALLY_WEBHOOK_ALLOW_PRIVATE_URLS (see address.ts). */
+    private readonly allowPrivate = false,
+  ) {}
+
+  private checkHost(url: string | undefined): void {
+    if (url === undefined || this.allowPrivate) return;
+    if (isPrivateHost(new URL(url).hostname)) {
+      throw new TallyError('TALLY_ERR_INVALID_VALUE', 'url must reach a public address, not one inside the network (TALLY_WEBHOOK_ALLOW_PRIVATE_URLS allows it)', { field: 'url' });
+    }
+  }
 
   async create(tenantId: string, input: z.output<typeof CreateEndpoint>): Promise<EndpointView & { secret: string }> {
+    this.checkHost(input.url);
     const secret = newSecret();
     const { rows } = await this.pg.query<Row>(
       'INSERT INTO webhook_endpoints (tenant_id, id, url, secret, events, description) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
@@ -96,6 +109,7 @@ export class EndpointService {
   }
 
   async update(tenantId: string, id: string, u: z.output<typeof UpdateEndpoint>): Promise<EndpointView> {
+    this.checkHost(u.url);
     const { rows } = await this.pg.query<Row>(
       `UPDATE webhook_endpoints SET url = COALESCE($3, url), events = COALESCE($4, events),
               description = CASE WHEN $5 THEN $6 ELSE description END, disabled = COALESCE($7, disabled), updated_at = now()

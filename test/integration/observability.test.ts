@@ -225,6 +225,7 @@ beforeAll(async () => {
     TALLY_CLOSE_GRACE_SECONDS: '0',
     TALLY_SYNC_INTERVAL_MS: '200',
     TALLY_WEBHOOK_INTERVAL_MS: '200',
+    TALLY_WEBHOOK_ALLOW_PRIVATE_URLS: 'true', // the receiver is on 127.0.0.1
     STRIPE_SECRET_KEY: 'sk_test_observability',
     STRIPE_API_BASE: fake.url,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,

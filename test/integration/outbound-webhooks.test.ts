@@ -8,6 +8,7 @@ import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
 import { WebhookDispatcher } from '../../notify/dispatcher.js';
 import { notifyMetrics } from '../../notify/metrics.js';
+import { EndpointService } from '../../notify/endpoints.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**
@@ -68,6 +69,7 @@ const dispatcher = (owner = 'test', retentionMs?: number) =>
     leaseSeconds: 30,
     timeoutMs: 300,
     delays: [30, 30, 30, 30],
+    allowPrivate: true,
     ...(retentionMs === undefined ? {} : { retentionMs }),
   });
 
@@ -86,7 +88,8 @@ let rcv: Receiver;
 let endpointId = '';
 
 beforeAll(async () => {
-  api = await startTestApi();
+  // The receivers of these tests listen on 127.0.0.1.
+  api = await startTestApi({ env: { TALLY_WEBHOOK_ALLOW_PRIVATE_URLS: 'true' } });
   t = await api.tenant('outbound');
   stack = createRatingStack(api.stores.config, api.stores, createRegistry());
   rcv = await receiver(() => secret);
@@ -250,3 +253,31 @@ describe('events and their delivery', () => {
     expect(rows[0]!.n).toBe('0');
   });
 });
+
+describe('addresses inside the network', () => {
+  it.each(['http://127.0.0.1:8080/x', 'http://localhost/x', 'https://api.localhost/x', 'http://10.1.2.3/x', 'http://192.168.0.10/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]:8080/x', 'http://[::ffff:10.0.0.1]/x'])(
+    'are refused for an endpoint by default: %s',
+    async (url) => {
+      const strict = new EndpointService(api.stores.postgres);
+      await expect(strict.create(t.id, { url })).rejects.toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'url' });
+    },
+  );
+
+  it('are not delivered to by default, whatever name leads there', async () => {
+    const strict = new EndpointService(api.stores.postgres);
+    const ep = await strict.create(t.id, { url: 'https://hooks.example.com/tally' });
+    // A public name that now resolves inside the network (here: localhost, put in its place).
+    await api.stores.postgres.query('UPDATE webhook_endpoints SET url = $3 WHERE tenant_id = $1 AND id = $2', [t.id, ep.id, rcv.url.replace('127.0.0.1', 'localhost')]);
+    rcv.received.length = 0;
+    rcv.answer = () => 200;
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'acme', plan: 'basic' })).body;
+    await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' });
+    await new WebhookDispatcher({ pg: api.stores.postgres, metrics: notifyMetrics(createRegistry()), logger: createLogger(api.stores.config), owner: 'strict', leaseSeconds: 30, timeoutMs: 2_000, delays: [] }).runOnce();
+    const [event] = (await call('GET', '/v1/webhook_events?type=subscription.updated&limit=1')).body.data as { id: string }[];
+    const d = ((await call('GET', `/v1/webhook_events/${event!.id}`)).body.deliveries as { endpoint: string; state: string; last_error: string }[]).find((x) => x.endpoint === ep.id)!;
+    expect(d.state).toBe('failed');
+    expect(d.last_error).toMatch(/localhost resolves to (127\.0\.0\.1|::1), an address inside the network: refused/);
+    expect(rcv.received).toEqual([]);
+  });
+});
+
