@@ -1,5 +1,5 @@
 import type { Queryable } from '../core/postgres.js';
-import { invoiceSummaries } from '../rater/invoices.js';
+import { invoiceSummaries, type InvoiceSummary } from '../rater/invoices.js';
 import type { EventType, NewEvent } from './events.js';
 
 /**
@@ -7,6 +7,11 @@ import type { EventType, NewEvent } from './events.js';
  * `GET /v1/invoices/{id}`), read in the transaction that emits them so it is what committed.
  * One event of `type` per invoice, keyed `<type>:<invoice id>` unless `key` says otherwise.
  */
-export async function invoiceEvents(q: Queryable, refs: readonly { tenantId: string; id: string }[], type: EventType, key: (invoiceId: string) => string = (id) => `${type}:${id}`): Promise<NewEvent[]> {
-  return (await invoiceSummaries(q, refs)).map(({ tenantId, invoice }) => ({ tenantId, type, key: key(invoice.id), data: invoice }));
+export async function invoiceEvents(q: Queryable, refs: readonly { tenantId: string; id: string }[], type: EventType, key?: (invoiceId: string) => string): Promise<NewEvent[]> {
+  return eventsOf(await invoiceSummaries(q, refs), type, key);
+}
+
+/** The events of `type` for invoices already read. */
+export function eventsOf(invoices: readonly { tenantId: string; invoice: InvoiceSummary }[], type: EventType, key: (invoiceId: string) => string = (id) => `${type}:${id}`): NewEvent[] {
+  return invoices.map(({ tenantId, invoice }) => ({ tenantId, type, key: key(invoice.id), data: invoice }));
 }

@@ -4,7 +4,8 @@ import type { PostgresStore } from '../core/postgres.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { enqueue } from '../billing-sync/outbox.js';
 import { emit } from '../notify/events.js';
-import { invoiceEvents } from '../notify/payloads.js';
+import { eventsOf } from '../notify/payloads.js';
+import { invoiceSummaries } from './invoices.js';
 import { subscriptionView } from '../catalog/subscriptions.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { Dec } from './decimal.js';
@@ -256,12 +257,13 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
     const invoiced = go.filter((c) => planAtEnd(c).billing_mode === 'invoice');
     await enqueue(tx, invoiced.map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
     // Outbound webhooks commit with the invoices too (notify/events.ts).
-    const refs = (cs: readonly Closing[]) => cs.map((c) => ({ tenantId: c.sub.tenantId, id: c.id }));
-    const finalHere = go.filter((c) => d.stripeSync !== true || planAtEnd(c).billing_mode !== 'invoice');
+    const written = await invoiceSummaries(tx, go.map((c) => ({ tenantId: c.sub.tenantId, id: c.id })));
+    const finalHere = new Set(go.filter((c) => d.stripeSync !== true || planAtEnd(c).billing_mode !== 'invoice').map((c) => c.id));
+    const paid = new Set(go.filter((c) => new Dec(c.composed.total).isZero()).map((c) => c.id));
     await emit(tx, [
-      ...(await invoiceEvents(tx, refs(go), 'invoice.created')),
-      ...(await invoiceEvents(tx, refs(finalHere), 'invoice.finalized')),
-      ...(await invoiceEvents(tx, refs(go.filter((c) => new Dec(c.composed.total).isZero())), 'invoice.paid')),
+      ...eventsOf(written, 'invoice.created'),
+      ...eventsOf(written.filter((w) => finalHere.has(w.invoice.id)), 'invoice.finalized'),
+      ...eventsOf(written.filter((w) => paid.has(w.invoice.id)), 'invoice.paid'),
       // The period that ends a canceled subscription is its last: it is now canceled for good
       // (an immediate cancellation emitted this when it was made; the key makes it once).
       ...(await Promise.all(
