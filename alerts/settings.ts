@@ -4,6 +4,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { periodAt, type Interval } from '../catalog/periods.js';
 import { DEFAULT_INCLUDED_PERCENTS, type AlertSettings } from './core.js';
+import { plain } from '../rater/decimal.js';
 
 /**
  * A subscription's usage-alert thresholds (see the 0017 migration). Without settings it has
@@ -38,7 +39,6 @@ export interface AlertsView {
   fired: { meter: string | null; kind: string; threshold: string; quantity: string; amount: string; fired_at: string }[];
 }
 
-const trim = (s: string) => new Decimal(s).toFixed();
 
 export class AlertService {
   constructor(private readonly pg: PostgresStore) {}
@@ -46,8 +46,8 @@ export class AlertService {
   async set(tenantId: string, subscriptionId: string, input: z.output<typeof SetAlerts>, actor: string, now: Date): Promise<AlertsView> {
     await this.subscription(tenantId, subscriptionId);
     const was = await this.settings(tenantId, subscriptionId);
-    const includedPercents = [...new Set((input.included_percents ?? was.includedPercents).map(trim))].sort((a, b) => new Decimal(a).cmp(b));
-    const spend = input.spend === undefined ? was.spend : input.spend.map((s) => ({ meter: s.meter ?? null, amount: trim(s.amount) }));
+    const includedPercents = [...new Set((input.included_percents ?? was.includedPercents).map(plain))].sort((a, b) => new Decimal(a).cmp(b));
+    const spend = input.spend === undefined ? was.spend : input.spend.map((s) => ({ meter: s.meter ?? null, amount: plain(s.amount) }));
     await this.pg.query(
       `INSERT INTO alert_settings (tenant_id, subscription_id, included_percents, spend, actor) VALUES ($1, $2, $3::numeric[], $4, $5)
        ON CONFLICT (tenant_id, subscription_id) DO UPDATE SET included_percents = EXCLUDED.included_percents, spend = EXCLUDED.spend, actor = EXCLUDED.actor, updated_at = now()`,
@@ -69,7 +69,7 @@ export class AlertService {
       subscription: subscriptionId,
       included_percents: [...s.includedPercents],
       spend: s.spend.map((x) => ({ ...x })),
-      fired: rows.map((r) => ({ meter: r.meter === '' ? null : r.meter, kind: r.kind, threshold: trim(r.threshold), quantity: trim(r.quantity), amount: trim(r.amount), fired_at: r.fired_at.toISOString() })),
+      fired: rows.map((r) => ({ meter: r.meter === '' ? null : r.meter, kind: r.kind, threshold: plain(r.threshold), quantity: plain(r.quantity), amount: plain(r.amount), fired_at: r.fired_at.toISOString() })),
     };
   }
 
@@ -91,5 +91,5 @@ export async function settingsFor(q: Queryable, refs: readonly { tenantId: strin
     'SELECT tenant_id, subscription_id, included_percents::text[] AS included_percents, spend FROM alert_settings WHERE tenant_id = ANY($1) AND subscription_id = ANY($2)',
     [[...new Set(refs.map((r) => r.tenantId))], refs.map((r) => r.subscriptionId)],
   );
-  return new Map(rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, { includedPercents: r.included_percents.map(trim), spend: r.spend }]));
+  return new Map(rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, { includedPercents: r.included_percents.map(plain), spend: r.spend }]));
 }

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../rater/decimal.js';
 import { minorUnits } from '../core/currency.js';
 import type { Interval } from '../catalog/periods.js';
 
@@ -24,11 +24,11 @@ import type { Interval } from '../catalog/periods.js';
  * currency's minor unit. Each figure is rounded on its own.
  */
 
-// A base fee is numeric(38, 12), so sums of fees × 12 stay far below 100 significant digits
-// and are exact; a quotient rounded to 100 digits is close enough to a tie at a currency's
-// minor unit (or 4 decimals) that it can never round the other way.
-export const Dec = Decimal.clone({ precision: 100, rounding: Decimal.ROUND_HALF_EVEN });
-export type Dec = InstanceType<typeof Dec>;
+// The rater's decimal (100 significant digits, half-even): a base fee is numeric(38, 12), so
+// sums of fees × 12 stay far below 100 digits and are exact, and a quotient rounded to 100
+// digits is close enough to a tie at a currency's minor unit (or 4 decimals) that it can never
+// round the other way.
+export { Dec };
 
 const ZERO = new Dec(0);
 const TWELVE = new Dec(12);

@@ -6,6 +6,7 @@ import { taxRatesFor } from '../catalog/tax-rates.js';
 import { volumeDiscountsFor } from '../catalog/volume-discounts.js';
 import type { Discount } from './invoice.js';
 import type { SubscriptionFacts } from './source.js';
+import { planAt } from './allowance.js';
 
 /**
  * The commercial terms of invoices about to be composed — each period's commitment, its
@@ -20,11 +21,9 @@ export interface Terms {
   tax: { name: string; percent: string } | undefined;
 }
 
-/** The plan in force at the end of the period (the last one before it ends). */
+/** The plan in force at the end of the period (the last one before it ends; the first, if none is). */
 export function planAtEnd(c: { sub: SubscriptionFacts; period: Period }) {
-  let plan = c.sub.history[0]!.plan;
-  for (const h of c.sub.history) if (h.effective_from.getTime() < c.period.end.getTime()) plan = h.plan;
-  return plan;
+  return planAt(c.sub, new Date(c.period.end.getTime() - 1)) ?? c.sub.history[0]!.plan;
 }
 
 export async function termsFor(q: Queryable, items: readonly { sub: SubscriptionFacts; period: Period }[]): Promise<Terms[]> {
