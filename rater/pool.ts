@@ -30,6 +30,11 @@ export interface RatingPool {
    * cumulative quantities for consecutive hours. Large calls are split across the threads.
    */
   rateSeries(card: ChargeCard, series: readonly (readonly string[])[]): Promise<RatedSeries>;
+  /**
+   * rateSeries on series already joined by ',' (joined[i] holds counts[i] quantities); each
+   * series' increments come back joined by ',' too, as the rated rows are written.
+   */
+  rateJoined(card: ChargeCard, joined: readonly string[], counts: readonly number[]): Promise<{ added: string[]; total: string[] }>;
   close(): Promise<void>;
 }
 
@@ -49,6 +54,29 @@ export function createRatingPool(opts: { threads?: number } = {}): RatingPool {
   const rateOn = (task: RaterTask & { kind?: 'rate' }) => pool.run(task) as Promise<RateResult>;
   const rateSeriesOn = (task: RaterTask & { kind: 'rateSeries' }) => pool.run(task) as Promise<RateSeriesResult>;
 
+  const rateJoined = async (card: ChargeCard, joined: readonly string[], counts: readonly number[]) => {
+    if (joined.length !== counts.length) throw new Error(`${joined.length} series but ${counts.length} counts`);
+    const chunks: { from: number; to: number }[] = [];
+    for (let from = 0, quantities = 0, i = 0; i < joined.length; i++) {
+      quantities += counts[i]!;
+      if (quantities >= SERIES_TASK_QUANTITIES || i === joined.length - 1) {
+        chunks.push({ from, to: i + 1 });
+        from = i + 1;
+        quantities = 0;
+      }
+    }
+    const parts = await Promise.all(
+      chunks.map(async ({ from, to }) => {
+        // A series crosses as one string, not hundreds; the counts guard the framing against a
+        // quantity that holds a ','.
+        const result = await rateSeriesOn({ kind: 'rateSeries', card, joined: joined.slice(from, to), counts: counts.slice(from, to) });
+        if (!result.ok) throw new RatingError(result.code, result.message);
+        return result;
+      }),
+    );
+    return parts.length === 1 ? { added: parts[0]!.added, total: parts[0]!.total } : { added: parts.flatMap((p) => p.added), total: parts.flatMap((p) => p.total) };
+  };
+
   return {
     rate: async (card, quantities) => {
       const result = await rateOn({ card, quantities });
@@ -56,26 +84,14 @@ export function createRatingPool(opts: { threads?: number } = {}): RatingPool {
       return result.rated;
     },
     rateSeries: async (card, series) => {
-      const chunks: (readonly (readonly string[])[])[] = [];
-      for (let from = 0, quantities = 0, i = 0; i < series.length; i++) {
-        quantities += series[i]!.length;
-        if (quantities >= SERIES_TASK_QUANTITIES || i === series.length - 1) {
-          chunks.push(series.slice(from, i + 1));
-          from = i + 1;
-          quantities = 0;
-        }
-      }
-      const parts = await Promise.all(
-        chunks.map(async (chunk) => {
-          // A series crosses as one string (its quantities joined by ','), not hundreds: the
-          // counts guard the framing against a quantity that holds a ','.
-          const result = await rateSeriesOn({ kind: 'rateSeries', card, joined: chunk.map((s) => s.join(',')), counts: chunk.map((s) => s.length) });
-          if (!result.ok) throw new RatingError(result.code, result.message);
-          return { added: result.added.map((line) => (line === '' ? [] : line.split(','))), total: result.total };
-        }),
+      const { added, total } = await rateJoined(
+        card,
+        series.map((s) => s.join(',')),
+        series.map((s) => s.length),
       );
-      return parts.length === 1 ? parts[0]! : { added: parts.flatMap((p) => p.added), total: parts.flatMap((p) => p.total) };
+      return { added: added.map((line) => (line === '' ? [] : line.split(','))), total };
     },
+    rateJoined: (card, joined, counts) => rateJoined(card, joined, counts),
     close: () => pool.close(),
   };
 }

@@ -4,7 +4,7 @@ import type { MeterRepository } from '../aggregator/meters.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { periodAt, type Period } from '../catalog/periods.js';
 import type { RatingPool } from './pool.js';
-import { ratePeriods, type PeriodRating, type PeriodWork, type RatingDeps } from './rating.js';
+import { ratePeriods, writeRated, type PeriodRating, type PeriodWork, type RatingDeps } from './rating.js';
 import { floorHour, HOUR_MS } from './segments.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
 import type { RaterMetrics } from './metrics.js';
@@ -95,24 +95,28 @@ export class Rater {
     const deps: RatingDeps = { ch: this.d.ch, pool: this.d.pool, meter: (t, k) => this.d.meters.get(t, k) };
     let ratings = 0;
     progress?.start(work.length, 'rate (periods)');
+    // Each batch's rows are written while the next batch is read and rated: the engine runs
+    // the insert on its own threads, so reading, rating and writing overlap.
+    let writing: Promise<void> | undefined;
     try {
       for (let i = 0; i < work.length; i += BATCH_SUBSCRIPTIONS) {
         const batch = work.slice(i, i + BATCH_SUBSCRIPTIONS);
         const rated = await ratePeriods(deps, batch, {
-          writeVersion: o.version,
-          writeFrom: o.from,
-          writeTo: o.to,
           onRated: (n) => {
             ratings += n;
             this.d.metrics.ratings.inc(n);
           },
         });
-        await this.d.onRated?.(rated);
-        progress?.tick(batch.length);
-        this.d.metrics.periods.inc(batch.length);
+        await writing;
+        writing = this.write(rated, o, progress);
+        // Awaited on the next turn or after the loop; until then a failure must not go unhandled.
+        writing.catch(() => undefined);
       }
+      await writing;
       this.d.metrics.runs.inc({ outcome: 'ok' });
     } catch (e) {
+      // A batch still being written finishes (or fails) before the run reports its failure.
+      await writing?.catch(() => undefined);
       this.d.metrics.runs.inc({ outcome: 'error' });
       throw e;
     } finally {
@@ -120,6 +124,14 @@ export class Rater {
       this.d.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
     return { periods: work.length, ratings };
+  }
+
+  /** Writes a batch's rated rows, then tells onRated (usage alerts) and counts the batch. */
+  private async write(rated: PeriodRating[], o: { version: bigint; from?: number; to?: number }, progress?: Progress): Promise<void> {
+    await writeRated(this.d.ch, rated, o.version, o.from, o.to);
+    await this.d.onRated?.(rated);
+    progress?.tick(rated.length);
+    this.d.metrics.periods.inc(rated.length);
   }
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from '../aggregator/meters.js';
 import type { Charge } from '../catalog/plans.js';
@@ -29,7 +28,8 @@ export interface ChargeRating {
   quantity: string;
   amount: string;
   series: Series;
-  added: string[];
+  /** What each hour of the series adds, joined by ','. */
+  added: string;
 }
 
 export interface SegmentRating {
@@ -46,9 +46,6 @@ export interface PeriodRating {
 export interface RateOptions {
   /** Write the hourly rated rows with this version (newer wins); undefined: rate only. */
   writeVersion?: bigint | undefined;
-  /** Only write rows of hours in [from, to) (epoch ms). */
-  writeFrom?: number | undefined;
-  writeTo?: number | undefined;
   onRated?: (ratings: number) => void;
 }
 
@@ -111,56 +108,50 @@ export async function ratePeriods(deps: RatingDeps, work: readonly PeriodWork[],
   }
   await Promise.all(
     [...byCard.values()].map(async (list) => {
-      const { added, total } = await deps.pool.rateSeries(list[0]!.job.charge, list.map((r) => r.series.quantities));
+      const { added, total } = await deps.pool.rateJoined(
+        list[0]!.job.charge,
+        list.map((r) => r.series.quantitiesText),
+        list.map((r) => r.series.count),
+      );
       list.forEach(({ job, series }, i) => {
         results[job.period]!.segments[job.segment]!.charges.push({
           meter: job.charge.meter,
           charge: job.charge,
-          quantity: series.quantities.at(-1) ?? '0',
+          quantity: series.last,
           amount: total[i]!,
           series,
           added: added[i]!,
         });
       });
-      opts.onRated?.(list.reduce((n, r) => n + r.series.hours.length, 0));
+      opts.onRated?.(list.reduce((n, r) => n + r.series.count, 0));
     }),
   );
   // Charges in the plan's order, whatever order the tasks finished in.
   for (const r of results) for (const s of r.segments) s.charges.sort((a, b) => s.segment.plan.charges.indexOf(a.charge) - s.segment.plan.charges.indexOf(b.charge));
 
-  if (opts.writeVersion !== undefined) await writeRated(deps.ch, results, opts.writeVersion, opts.writeFrom ?? -Infinity, opts.writeTo ?? Infinity);
+  if (opts.writeVersion !== undefined) await writeRated(deps.ch, results, opts.writeVersion);
   return results;
 }
 
-/** Values (hours x series) per staging insert. */
+/** Values (hours x series) per insert. */
 const WRITE_BATCH = 1_000_000;
 
 /**
- * Writes the rated rows through the staging table (see its migration): one row of arrays per
- * series, then one INSERT ... SELECT ... ARRAY JOIN, keeping only hours in [from, to).
+ * Writes the rated rows of hours in [from, to) (epoch ms): one row of arrays per series into
+ * rated_input_v1, which its materialized view spreads into rated_usage_v1 (see its migration).
  */
-async function writeRated(ch: ClickHouseStore, results: readonly PeriodRating[], version: bigint, from: number, to: number): Promise<void> {
-  const staging = ch.table('rated_staging_v1');
+export async function writeRated(ch: ClickHouseStore, results: readonly PeriodRating[], version: bigint, from = -Infinity, to = Infinity): Promise<void> {
   const v = version.toString();
   let lines: string[] = [];
   let size = 0;
   const flush = async () => {
     if (lines.length === 0) return;
-    const batch = randomUUID();
     // Quantities and amounts go as JSON number tokens: the engine reads a Decimal from the
     // token's digits exactly (no float on the way), and parses them faster than strings.
     await ch.client.command({
-      query: `INSERT INTO ${staging} (batch, tenant_id, subscription_id, meter, segment_start, period_start, customer, plan_code, plan_version, hours, quantities, amounts, version)
-              FORMAT JSONCompactEachRow\n${lines.map((l) => `[${JSON.stringify(batch)},${l}]`).join('\n')}`,
+      query: `INSERT INTO ${ch.table('rated_input_v1')} (tenant_id, subscription_id, meter, segment_start, period_start, customer, plan_code, plan_version, hours, quantities, amounts, version)
+              FORMAT JSONCompactEachRow\n${lines.join('\n')}`,
     });
-    await ch.client.command({
-      query: `INSERT INTO ${ch.table('rated_usage_v1')} (tenant_id, subscription_id, meter, segment_start, period_start, customer, plan_code, plan_version, hour, quantity, amount, version)
-              SELECT tenant_id, subscription_id, meter, segment_start, period_start, customer, plan_code, plan_version, toDateTime(h, 'UTC'), q, a, version
-              FROM ${staging} ARRAY JOIN hours AS h, quantities AS q, amounts AS a
-              WHERE batch = {b:String} AND h >= {from:UInt32} AND h < {to:UInt32}`,
-      query_params: { b: batch, from: Math.max(0, Math.ceil(from / 1000)), to: Math.min(4_294_967_295, Math.ceil(to / 1000)) },
-    });
-    await ch.client.command({ query: `DELETE FROM ${staging} WHERE batch = {b:String}`, query_params: { b: batch } });
     lines = [];
     size = 0;
   };
@@ -170,10 +161,11 @@ async function writeRated(ch: ClickHouseStore, results: readonly PeriodRating[],
     for (const s of r.segments) {
       const segStart = ch64(s.segment.start);
       for (const c of s.charges) {
-        if (c.series.hours.length === 0) continue;
-        const head = JSON.stringify([sub.tenantId, sub.id, c.meter, segStart, periodStart, sub.customer, s.segment.plan.code, s.segment.plan.version]).slice(1, -1);
-        lines.push(`${head},[${c.series.hours.map((h) => h / 1000).join(',')}],[${c.series.quantities.map(decimalToken).join(',')}],[${c.added.map(decimalToken).join(',')}],${v}`);
-        size += c.series.hours.length;
+        const rows = inRange(c, from, to);
+        if (rows === undefined) continue;
+        const head = JSON.stringify([sub.tenantId, sub.id, c.meter, segStart, periodStart, sub.customer, s.segment.plan.code, s.segment.plan.version]).slice(0, -1);
+        lines.push(`${head},[${integers(rows.hours)}],[${decimals(rows.quantities)}],[${decimals(rows.added)}],${v}]`);
+        size += rows.count;
         if (size >= WRITE_BATCH) await flush();
       }
     }
@@ -181,8 +173,33 @@ async function writeRated(ch: ClickHouseStore, results: readonly PeriodRating[],
   await flush();
 }
 
-/** A decimal string as a JSON number token; anything else is refused rather than sent. */
-function decimalToken(d: string): string {
-  if (!/^-?\d+(\.\d+)?$/.test(d)) throw new Error(`not a decimal: ${JSON.stringify(d)}`);
-  return d;
+/** A charge's hours in [from, to), as joined text: the whole series when it lies inside. */
+function inRange(c: ChargeRating, from: number, to: number): { count: number; hours: string; quantities: string; added: string } | undefined {
+  const span = c.series.span;
+  if (span === undefined || span.last < from || span.first >= to) return undefined;
+  if (span.first >= from && span.last < to) return { count: c.series.count, hours: c.series.hoursText, quantities: c.series.quantitiesText, added: c.added };
+  // The series' hours ascend: keep the run of them inside [from, to).
+  const { hours, quantities } = c.series;
+  const added = c.added.split(',');
+  let a = 0;
+  while (a < hours.length && hours[a]! < from) a++;
+  let b = a;
+  while (b < hours.length && hours[b]! < to) b++;
+  if (a === b) return undefined;
+  return { count: b - a, hours: hours.slice(a, b).map((h) => h / 1000).join(','), quantities: quantities.slice(a, b).join(','), added: added.slice(a, b).join(',') };
+}
+
+const INTEGERS = /^\d+(,\d+)*$/;
+const DECIMALS = /^-?\d+(\.\d+)?(,-?\d+(\.\d+)?)*$/;
+
+/** Epoch seconds joined by ','; anything else is refused rather than sent. */
+function integers(joined: string): string {
+  if (!INTEGERS.test(joined)) throw new Error(`not integers joined by ',': ${JSON.stringify(joined.slice(0, 80))}`);
+  return joined;
+}
+
+/** Decimal strings joined by ',', sent as JSON number tokens; anything else is refused rather than sent. */
+function decimals(joined: string): string {
+  if (!DECIMALS.test(joined)) throw new Error(`not decimals joined by ',': ${JSON.stringify(joined.slice(0, 80))}`);
+  return joined;
 }

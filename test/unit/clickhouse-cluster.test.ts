@@ -23,6 +23,8 @@ describe('ClickHouse DDL on a cluster', () => {
       'CREATE MATERIALIZED VIEW IF NOT EXISTS `tally`.`mv` ON CLUSTER `main` TO `tally`.`t` AS SELECT 1',
     ],
     ['an ALTER', 'ALTER TABLE `tally`.`t` ADD INDEX IF NOT EXISTS i a TYPE minmax GRANULARITY 1', 'ALTER TABLE `tally`.`t` ON CLUSTER `main` ADD INDEX IF NOT EXISTS i a TYPE minmax GRANULARITY 1'],
+    ['a DROP', 'DROP TABLE IF EXISTS `tally`.`t`', 'DROP TABLE IF EXISTS `tally`.`t` ON CLUSTER `main`'],
+    ['a Null table (it keeps nothing to replicate)', 'CREATE TABLE IF NOT EXISTS `tally`.`n` (a UInt8) ENGINE = Null', 'CREATE TABLE IF NOT EXISTS `tally`.`n` ON CLUSTER `main` (a UInt8) ENGINE = Null'],
     ['the database', 'CREATE DATABASE IF NOT EXISTS `tally`', 'CREATE DATABASE IF NOT EXISTS `tally` ON CLUSTER `main`'],
     ['an INSERT (unchanged: it runs once, and replication copies it)', 'INSERT INTO `tally`.`t` SELECT 1', 'INSERT INTO `tally`.`t` SELECT 1'],
   ])('rewrites %s', (_name, sql, expected) => {
@@ -33,8 +35,8 @@ describe('ClickHouse DDL on a cluster', () => {
     const statements = loadMigrations(migrationsDir('clickhouse')).flatMap((m) => splitStatements(m.sql.replaceAll('{db}', '`tally`')));
     expect(statements.length).toBeGreaterThan(5);
     for (const s of statements.map((x) => forCluster(x, 'main'))) {
-      if (/^(CREATE|ALTER)\b/i.test(s)) expect(s, s.slice(0, 80)).toMatch(/ ON CLUSTER `main`/);
-      if (/ENGINE\s*=/i.test(s)) expect(s, s.slice(0, 80)).toMatch(/ENGINE = Replicated\w*MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'/);
+      if (/^(CREATE|ALTER|DROP)\b/i.test(s)) expect(s, s.slice(0, 80)).toMatch(/ ON CLUSTER `main`/);
+      if (/ENGINE\s*=/i.test(s) && !/ENGINE\s*=\s*Null\b/i.test(s)) expect(s, s.slice(0, 80)).toMatch(/ENGINE = Replicated\w*MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'/);
     }
   });
 
