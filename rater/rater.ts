@@ -29,6 +29,8 @@ export interface RaterDeps {
   meters: MeterRepository;
   metrics: RaterMetrics;
   clock?: () => number;
+  /** Periods rated per batch (default 500: bounds memory, as a batch's hourly series are held at once). */
+  batchSize?: number;
   /** Called with each batch's ratings once they are written (usage alerts fire from here). */
   onRated?: (ratings: readonly PeriodRating[]) => Promise<void>;
 }
@@ -39,8 +41,9 @@ export interface RateReport {
 }
 
 const MARGIN_MS = 10 * 60_000;
-/** Subscriptions rated per batch (bounds memory: one batch's hourly series are held at once). */
-const BATCH_SUBSCRIPTIONS = 500;
+const BATCH_PERIODS = 500;
+/** Batches in flight at once (see rate). */
+const LANES = 3;
 
 export class Rater {
   private readonly clock: () => number;
@@ -95,28 +98,24 @@ export class Rater {
     const deps: RatingDeps = { ch: this.d.ch, pool: this.d.pool, meter: (t, k) => this.d.meters.get(t, k) };
     let ratings = 0;
     progress?.start(work.length, 'rate (periods)');
-    // Each batch's rows are written while the next batch is read and rated: the engine runs
-    // the insert on its own threads, so reading, rating and writing overlap.
-    let writing: Promise<void> | undefined;
+    // Batches run in LANES lanes, each reading, rating and writing its batch in turn: while
+    // one lane waits on the engine, the other rates on the worker threads or builds its insert,
+    // and the engine runs one lane's read beside the other's insert.
+    const lanes = new Set<Promise<void>>();
     try {
-      for (let i = 0; i < work.length; i += BATCH_SUBSCRIPTIONS) {
-        const batch = work.slice(i, i + BATCH_SUBSCRIPTIONS);
-        const rated = await ratePeriods(deps, batch, {
-          onRated: (n) => {
-            ratings += n;
-            this.d.metrics.ratings.inc(n);
-          },
-        });
-        await writing;
-        writing = this.write(rated, o, progress);
-        // Awaited on the next turn or after the loop; until then a failure must not go unhandled.
-        writing.catch(() => undefined);
+      const size = this.d.batchSize ?? BATCH_PERIODS;
+      for (let i = 0; i < work.length; i += size) {
+        while (lanes.size >= LANES) await Promise.race(lanes);
+        const lane: Promise<void> = this.rateBatch(deps, work.slice(i, i + size), o, progress, (n) => (ratings += n)).finally(() => lanes.delete(lane));
+        lanes.add(lane);
+        // Awaited in the loop or after it; until then a failure must not go unhandled.
+        lane.catch(() => undefined);
       }
-      await writing;
+      await Promise.all(lanes);
       this.d.metrics.runs.inc({ outcome: 'ok' });
     } catch (e) {
-      // A batch still being written finishes (or fails) before the run reports its failure.
-      await writing?.catch(() => undefined);
+      // Batches still in flight finish (or fail) before the run reports its failure.
+      await Promise.allSettled(lanes);
       this.d.metrics.runs.inc({ outcome: 'error' });
       throw e;
     } finally {
@@ -126,12 +125,18 @@ export class Rater {
     return { periods: work.length, ratings };
   }
 
-  /** Writes a batch's rated rows, then tells onRated (usage alerts) and counts the batch. */
-  private async write(rated: PeriodRating[], o: { version: bigint; from?: number; to?: number }, progress?: Progress): Promise<void> {
+  /** Reads and rates a batch, writes its rated rows, then tells onRated (usage alerts) and counts it. */
+  private async rateBatch(deps: RatingDeps, batch: PeriodWork[], o: { version: bigint; from?: number; to?: number }, progress: Progress | undefined, count: (n: number) => void): Promise<void> {
+    const rated = await ratePeriods(deps, batch, {
+      onRated: (n) => {
+        count(n);
+        this.d.metrics.ratings.inc(n);
+      },
+    });
     await writeRated(this.d.ch, rated, o.version, o.from, o.to);
     await this.d.onRated?.(rated);
-    progress?.tick(rated.length);
-    this.d.metrics.periods.inc(rated.length);
+    progress?.tick(batch.length);
+    this.d.metrics.periods.inc(batch.length);
   }
 }
 

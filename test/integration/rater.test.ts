@@ -3,6 +3,9 @@ import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
+import { Rater } from '../../rater/rater.js';
+import { raterMetrics } from '../../rater/metrics.js';
+import { pgMeterRepository } from '../../aggregator/meters.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 
 /**
@@ -126,5 +129,66 @@ describe('incremental rating', () => {
     expect(changed).toEqual([iso(p0.start.getTime() + 5 * HOUR).replace('T', ' ').slice(0, 19)]);
     expect((await rated()).length).toBe(4);
     expect(total(await rated())).toBe(1);
+  });
+});
+
+describe('rating in batches', () => {
+  const subs: string[] = [];
+  const everything = async () => {
+    const rs = await api.stores.clickhouse.client.query({
+      query: `SELECT subscription_id AS s, toString(hour) AS hour, toString(quantity) AS quantity, toString(amount) AS amount
+              FROM ${api.stores.clickhouse.table('rated_usage_v1')} FINAL WHERE tenant_id = {t:String} ORDER BY s, segment_start, hour`,
+      query_params: { t: t.id },
+      format: 'JSONEachRow',
+    });
+    return rs.json();
+  };
+  const rater = (ch = api.stores.clickhouse, metrics = stack.metrics) =>
+    new Rater({ ch, pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 1 });
+
+  beforeAll(async () => {
+    for (let i = 0; i < 6; i++) {
+      await call('POST', '/v1/customers', { id: `lane${i}`, name: `Lane ${i}`, currency: 'USD' });
+      subs.push((await call('POST', '/v1/subscriptions', { customer: `lane${i}`, plan: 'basic', start_date: start.toISOString() })).body.id);
+      const r = await call('POST', '/v1/events', { id: `lane-e${i}`, customer: `lane${i}`, meter: 'api_calls', value: String(1000 + 100 * i), timestamp: iso(p0.start.getTime() + (2 + i) * HOUR) });
+      expect(r.status).toBe(202);
+    }
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+  });
+
+  it('one period per batch, several batches at once: the same rows as one batch', async () => {
+    const before = await everything();
+    expect(before.length).toBeGreaterThanOrEqual(6);
+    const r = await rater().rateRange(p0.start, new Date());
+    expect(r.periods).toBeGreaterThanOrEqual(7);
+    expect(await everything()).toEqual(before);
+  });
+
+  it('a write that fails fails the run, once every batch in flight has settled', async () => {
+    const ch = api.stores.clickhouse;
+    let inserts = 0;
+    let settledAfterFailure = 0;
+    const client = new Proxy(ch.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
+        return async (params: { query: string }) => {
+          if (!params.query.includes('rated_input_v1')) return target.command(params);
+          if (++inserts === 2) throw new Error('the store refused the insert');
+          const out = await target.command(params);
+          if (inserts > 2) settledAfterFailure++;
+          return out;
+        };
+      },
+    });
+    const failing = { ...ch, client, table: (n: string) => ch.table(n) };
+    const metrics = raterMetrics(createRegistry());
+    await expect(rater(failing, metrics).rateRange(p0.start, new Date())).rejects.toThrow(/refused the insert/);
+    expect(inserts).toBeGreaterThanOrEqual(2);
+    expect((await metrics.runs.get()).values.find((v) => v.labels.outcome === 'error')?.value).toBe(1);
+    // Nothing is still writing once the run has failed.
+    const settled = settledAfterFailure;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settledAfterFailure).toBe(settled);
   });
 });
