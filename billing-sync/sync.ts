@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Decimal } from 'decimal.js';
-import { minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { pushMeterUsage } from './meters.js';
@@ -8,6 +6,7 @@ import { emit } from '../notify/events.js';
 import { invoiceEvents } from '../notify/payloads.js';
 import type { Logger } from '../core/log.js';
 import { toItems } from './allocate.js';
+import { stripeAmount, stripeScale } from './currency.js';
 import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
 import { backoffMs, Outbox, type OutboxRow } from './outbox.js';
@@ -162,6 +161,12 @@ export class BillingSync {
     if (inv === undefined) throw new InvalidRow(`invoice ${row.ref} does not exist`);
     if (inv.synced_at !== null) return;
 
+    // Stripe's unit must carry Tally's total exactly (see currency.ts); otherwise nothing is written.
+    const want = stripeAmount(inv.total, inv.currency);
+    if (want === undefined) {
+      throw new InvalidRow(`Stripe takes ${inv.currency} in whole units only; invoice ${inv.id} totals ${inv.total}, which it cannot carry exactly`);
+    }
+
     // 1. The Stripe customer.
     const stripeCustomer = await this.stripeCustomer(t, inv.customer_id, old);
 
@@ -192,14 +197,15 @@ export class BillingSync {
     const current = await this.d.gateway.getInvoice(stripeInvoice);
     if (current.status === 'draft') {
       const lines = (await pg.query<{ description: string; amount: string }>('SELECT description, amount::text AS amount FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no', [t, inv.id])).rows;
-      const items = toItems(lines, minorUnits(inv.currency));
+      const scale = stripeScale(inv.currency);
+      const items = toItems(lines, scale.decimals);
       const present = old ? await this.d.gateway.itemLines(stripeInvoice) : new Set<string>();
       for (const [n, item] of items.entries()) {
         const tag = item.lines.length === 1 ? String(item.lines[0]) : `${item.lines[0]}-${item.lines.at(-1)}`;
         if (present.has(tag)) continue;
         await this.write(() =>
           this.d.gateway.createInvoiceItem(
-            { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
+            { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor * scale.factor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
             idempotencyKey(t, 'invoice', inv.id, 'item', n + 1),
           ),
         );
@@ -208,7 +214,6 @@ export class BillingSync {
       await this.write(() => this.d.gateway.finalizeInvoice(stripeInvoice, idempotencyKey(t, 'invoice', inv.id, 'finalize')));
     }
     const final = await this.d.gateway.getInvoice(stripeInvoice);
-    const want = Number(new Decimal(inv.total).times(new Decimal(10).pow(minorUnits(inv.currency))).toFixed(0));
     if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
     await pg.transaction(async (tx) => {
       await tx.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);

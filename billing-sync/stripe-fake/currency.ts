@@ -20,6 +20,14 @@ const SUPPORTED = new Set([
   sar sbd scr sek sgd shp sle sos srd std szl thb tjs top try ttd twd tzs uah uyu uzs wst xcd yer zar zmw`.split(/\s+/),
 ]);
 
+/** Currencies Stripe keeps two-decimal in the API but charges in whole units only (amounts divisible by 100). */
+const WHOLE_UNITS_ONLY = new Set(['isk']);
+
+/** Whether a charged amount (minor units) is one Stripe takes in this currency. */
+export function isChargeableAmount(amount: number, currency: string): boolean {
+  return !WHOLE_UNITS_ONLY.has(currency.toLowerCase()) || amount % 100 === 0;
+}
+
 export function isSupportedCurrency(code: string): boolean {
   return SUPPORTED.has(code);
 }

@@ -1,4 +1,5 @@
 import { errors } from './errors.js';
+import { isChargeableAmount } from './currency.js';
 import type { Invoice, InvoiceItem, LineItem } from './objects.js';
 import type { InvoiceEntry, ItemEntry, Store } from './store.js';
 import type { StripeEvent, Webhooks } from './webhooks.js';
@@ -103,6 +104,14 @@ export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, au
   const now = store.now();
   const customer = store.customer(i.customer, 'customer');
   recompute(store, inv);
+  // Finalizing creates the payment of the amount due, which Stripe refuses in fractions of an ISK.
+  if (!isChargeableAmount(i.amount_due, i.currency)) {
+    throw errors.invalidRequest(
+      `Invalid amount. Currency ${i.currency.toUpperCase()} has become effectively zero-decimal and charged amounts must be evenly divisible by 100. See https://stripe.com/docs/currencies#special-cases for more information.`,
+      undefined,
+      'invalid_charge_amount_no_decimal_compatible',
+    );
+  }
   i.status = 'open';
   i.number = `${customer.obj.invoice_prefix}-${String(customer.obj.next_invoice_sequence).padStart(4, '0')}`;
   customer.obj.next_invoice_sequence += 1;

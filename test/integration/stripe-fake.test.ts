@@ -339,6 +339,18 @@ describe('invoices and invoice items', () => {
     expect([minorUnits('jpy'), minorUnits('usd'), minorUnits('bhd'), minorUnits('isk'), minorUnits('ugx')]).toEqual([0, 2, 3, 2, 0]);
   });
 
+  it('ISK is charged in whole krónur: finalizing a total that is not a multiple of 100 is refused, the draft kept', async () => {
+    const c = await stripe.customers.create({});
+    const inv = await stripe.invoices.create({ customer: c.id, currency: 'isk' });
+    await stripe.invoiceItems.create({ customer: c.id, invoice: inv.id, amount: 499_050 });
+    const e = await stripeError(stripe.invoices.finalizeInvoice(inv.id));
+    expect(e).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount_no_decimal_compatible' });
+    expect((await stripe.invoices.retrieve(inv.id)).status).toBe('draft');
+    await stripe.invoiceItems.create({ customer: c.id, invoice: inv.id, amount: 50 });
+    expect(await stripe.invoices.finalizeInvoice(inv.id)).toMatchObject({ status: 'open', total: 499_100 });
+    expect(formatMinor(499_100, 'isk')).toBe('4991.00');
+  });
+
   it.each([
     ['a currency other than the invoice', { currency: 'eur', amount: 1 }, 'currency'],
     ['an unknown nested parameter', { amount: 1, period: { start: 1, end: 2, middle: 1 } }, 'period[middle]'],
