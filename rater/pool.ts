@@ -91,7 +91,7 @@ export function createRatingPool(opts: { threads?: number } = {}): RatingPool {
       );
       return { added: added.map((line) => (line === '' ? [] : line.split(','))), total };
     },
-    rateJoined: (card, joined, counts) => rateJoined(card, joined, counts),
+    rateJoined,
     close: () => pool.close(),
   };
 }

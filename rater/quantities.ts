@@ -32,7 +32,6 @@ export interface SeriesRequest {
   end: number;
 }
 
-
 const BATCH = 4_000;
 
 /** `YYYY-MM-DD hh:mm:ss.fff` (UTC) for a DateTime64(3) parameter. */
