@@ -70,3 +70,16 @@ export async function fireAlerts(pg: PostgresStore, all: readonly PeriodRating[]
     return news.length;
   });
 }
+
+/**
+ * A firing matters while its period runs: it keeps the threshold from firing twice, and
+ * `GET .../alerts` shows the current period's. Periods last a year at most (366 days), so
+ * firings of periods that started more than 367 days ago belong to ended periods and are
+ * deleted (their `usage.threshold_reached` events have their own retention).
+ */
+export const FIRING_RETENTION_MS = 367 * 86_400_000;
+
+export async function pruneFirings(pg: PostgresStore, now: number): Promise<number> {
+  const r = await pg.query('DELETE FROM alert_firings WHERE period_start < $1', [new Date(now - FIRING_RETENTION_MS)]);
+  return r.rowCount ?? 0;
+}

@@ -7,7 +7,7 @@ import { Billing } from './billing.js';
 import { raterMetrics, type RaterMetrics } from './metrics.js';
 import { createRatingPool, type RatingPool } from './pool.js';
 import { Rater } from './rater.js';
-import { fireAlerts } from '../alerts/evaluate.js';
+import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
 
 /** The rater, billing and their worker pool, wired from the config (one pool for both). */
 export interface RatingStack {
@@ -15,6 +15,8 @@ export interface RatingStack {
   billing: Billing;
   metrics: RaterMetrics;
   pool: RatingPool;
+  /** Deletes the usage-alert firings of long-ended periods (see pruneFirings). */
+  pruneAlerts(now: number): Promise<number>;
 }
 
 export function createRatingStack(config: Config, stores: Stores, registry: Registry, pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {})): RatingStack {
@@ -34,6 +36,7 @@ export function createRatingStack(config: Config, stores: Stores, registry: Regi
     billing: new Billing({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, closeGraceMs: config.rater.closeGraceMs, watermark: () => readWatermark(stores.postgres), stripeSync: config.stripe.secretKey !== undefined }),
     metrics,
     pool,
+    pruneAlerts: (now) => pruneFirings(stores.postgres, now),
   };
 }
 

@@ -123,3 +123,28 @@ describe('usage alerts', () => {
     expect((await jsonRequest(api.url, other.auth, 'PUT', `/v1/subscriptions/${subId}/alerts`, { included_percents: [] })).status).toBe(404);
   });
 });
+
+describe('alert firings of ended periods', () => {
+  it('are deleted once their period must have ended (it started over 367 days ago); the rest stay', async () => {
+    const pg = api.stores.postgres;
+    const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY);
+    for (const daysAgo of [368, 366]) {
+      await pg.query(
+        `INSERT INTO alert_firings (tenant_id, subscription_id, period_start, meter, kind, threshold, quantity, amount) VALUES ($1, $2, $3, 'api_calls', 'included_percent', 75, 750, 0)`,
+        [t.id, subId, at(daysAgo)],
+      );
+    }
+    const before = (await call('GET', `/v1/subscriptions/${subId}/alerts`)).body.fired as unknown[];
+    expect(before.length).toBeGreaterThan(0);
+    const count = async () => Number((await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM alert_firings WHERE tenant_id = $1', [t.id])).rows[0]!.n);
+    const total = await count();
+
+    expect(await stack.pruneAlerts(Date.now())).toBe(1);
+    expect(await count()).toBe(total - 1);
+    const left = await pg.query<{ period_start: Date }>('SELECT period_start FROM alert_firings WHERE tenant_id = $1 AND period_start < $2', [t.id, at(300)]);
+    expect(left.rows.map((r) => Math.round((Date.now() - r.period_start.getTime()) / DAY))).toEqual([366]);
+    // The running period's firings are untouched.
+    expect((await call('GET', `/v1/subscriptions/${subId}/alerts`)).body.fired).toEqual(before);
+    expect(await stack.pruneAlerts(Date.now())).toBe(0);
+  });
+});
