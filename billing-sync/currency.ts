@@ -1,5 +1,5 @@
-import { Decimal } from 'decimal.js';
 import { minorUnits } from '../core/currency.js';
+import { Dec } from '../rater/decimal.js';
 
 /**
  * How Tally's amounts become Stripe API amounts. Stripe counts amounts in its own table of
@@ -39,6 +39,6 @@ export function stripeScale(currency: string): StripeScale {
  * (an MGA total with fractions of an ariary).
  */
 export function stripeAmount(total: string, currency: string): number | undefined {
-  const scaled = new Decimal(total).times(new Decimal(10).pow(stripeDecimals(currency)));
+  const scaled = new Dec(total).times(new Dec(10).pow(stripeDecimals(currency)));
   return scaled.isInteger() ? scaled.toNumber() : undefined;
 }

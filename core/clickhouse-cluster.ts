@@ -4,12 +4,12 @@ import { quoteIdent } from './clickhouse.js';
  * Tally's ClickHouse DDL for a cluster (CLICKHOUSE_CLUSTER), as a pure rewrite of the same
  * migrations a single server runs: every CREATE and ALTER runs `ON CLUSTER`, and every
  * MergeTree-family engine becomes its Replicated twin, keyed in Keeper by the `{shard}`,
- * `{database}`, `{table}` and `{replica}` macros each server defines (a Null table keeps no data,
- * so it stays as it is). Tally reads and writes
- * the replicated tables on whichever replica it reaches, so the supported layout is one shard
- * with any number of replicas (every replica holds all the data; see the README's "Running at
- * scale"). A Distributed table over the raw events, `raw_events_v1_all`, serves ad hoc reads
- * across the cluster.
+ * `{database}`, `{table}` and `{replica}` macros each server defines (a Null table keeps no
+ * data, so it stays as it is). Tally reads and writes the replicated tables on whichever replica
+ * it reaches, so the supported layout is one shard with any number of replicas (every replica
+ * holds all the data; see the README's "Running at scale"). A Distributed table over the raw
+ * events, `raw_events_v1_all`, serves ad hoc reads across the cluster; `DROP`s run `ON CLUSTER`
+ * too.
  */
 const CREATE = /^(CREATE\s+(?:TABLE|VIEW|MATERIALIZED\s+VIEW|DATABASE)\s+IF\s+NOT\s+EXISTS\s+[^\s(]+)/i;
 const ALTER = /^(ALTER\s+TABLE\s+[^\s(]+)/i;

@@ -7,8 +7,6 @@ import { Dec } from './decimal.js';
 import { ceilHour, floorHour, HOUR_MS, usageRanges } from './segments.js';
 import { Series } from './series.js';
 
-export { Series };
-
 /**
  * Reads what the rater rates: for each requested segment (a customer's usage of one meter over
  * a range of whole hours), the cumulative quantity of the segment at the end of every hour

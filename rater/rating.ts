@@ -3,7 +3,8 @@ import type { Meter } from '../aggregator/meters.js';
 import type { Charge } from '../catalog/plans.js';
 import type { Period } from '../catalog/periods.js';
 import type { RatingPool } from './pool.js';
-import { ch64, readSeries, type Series, type SeriesRequest } from './quantities.js';
+import { ch64, readSeries, type SeriesRequest } from './quantities.js';
+import type { Series } from './series.js';
 import { liveWindow, segmentsOf, type Segment } from './segments.js';
 import type { PlanVersion, SubscriptionFacts } from './source.js';
 
