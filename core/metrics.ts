@@ -39,3 +39,34 @@ export function httpMetrics(registry: Registry): HttpMetrics {
     }),
   };
 }
+
+/** The label values of `tally_loop_item_failures_total`: one per background loop. */
+export const LOOPS = ['aggregator', 'rater', 'close', 'sync', 'deliver', 'alerts'] as const;
+export type LoopName = (typeof LOOPS)[number];
+
+export interface LoopMetrics {
+  /**
+   * One item (a tenant, subscription, outbox row, delivery, meter) that failed and was set aside
+   * so the rest of the run could go on. An SRE alerts on its rate: the logs name the item.
+   */
+  itemFailures: Counter<'loop'>;
+}
+
+/**
+ * Shared by every loop in a process; registered once per registry (`tally start` runs several
+ * loops on one registry), so a second call returns the same counter.
+ */
+export function loopMetrics(registry: Registry): LoopMetrics {
+  const name = 'tally_loop_item_failures_total';
+  const existing = registry.getSingleMetric(name) as Counter<'loop'> | undefined;
+  if (existing !== undefined) return { itemFailures: existing };
+  const itemFailures = new Counter({
+    name,
+    help: 'Items a background loop could not process and skipped so the rest went on (a tenant, subscription, outbox row or delivery), by loop. The logs name each item.',
+    labelNames: ['loop'] as const,
+    registers: [registry],
+  });
+  // Every loop shows a zero from the start, so a rate() over it is defined before any failure.
+  for (const loop of LOOPS) itemFailures.inc({ loop }, 0);
+  return { itemFailures };
+}
