@@ -1,9 +1,10 @@
-import { Decimal } from 'decimal.js';
+import { createHash } from 'node:crypto';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
 import type { WriteLimiter } from './rate-limit.js';
+import { Dec } from '../rater/decimal.js';
 
 /**
  * Usage of `meter`-mode plans pushed to Stripe Billing Meters, hour by hour.
@@ -21,7 +22,12 @@ import type { WriteLimiter } from './rate-limit.js';
  */
 export const PUSH_WINDOW_MS = 34 * 86_400_000;
 
-const MICROS = new Decimal(1_000_000);
+// 100 significant digits: a quantity below 10^20 with 6 decimals has 26, which the default
+// 20-digit decimal would round before it reached Stripe.
+const MICROS = new Dec(1_000_000);
+
+/** Stripe's limit on a meter's `event_name` and on a meter event's `identifier`. */
+export const STRIPE_NAME_MAX = 100;
 
 export interface MeterPushDeps {
   ch: ClickHouseStore;
@@ -39,8 +45,43 @@ interface MeterSub {
   customer_id: string;
 }
 
+/**
+ * The Stripe `event_name` of a tenant's meter: `tally.<tenant>.<meter>` when that fits in
+ * Stripe's 100 characters; otherwise the meter key is cut and followed by `~` and a digest of
+ * the whole key, so two long keys sharing a prefix still get different names. Meter keys never
+ * hold `~`, so a shortened name can never equal a whole one.
+ */
 export function meterEventName(tenantId: string, meter: string): string {
-  return `tally.${tenantId}.${meter}`.slice(0, 100);
+  return fitName(`tally.${tenantId}.`, meter, '');
+}
+
+/**
+ * The identifier of one meter event: `<subscription>:<meter>:<hour>:<revision>`, the meter part
+ * shortened as in {@link meterEventName} when the whole would pass Stripe's 100 characters.
+ * Stripe refuses a second event with an identifier it has seen in 24 hours, so the identifier
+ * must be the same on every retry of one push (it is: built from ids only) and different for
+ * every other push (the digest keeps long keys apart).
+ */
+export function meterEventIdentifier(subscriptionId: string, meter: string, hourSeconds: number, revision: number): string {
+  return fitName(`${subscriptionId}:`, meter, `:${hourSeconds}:${revision}`);
+}
+
+/**
+ * What one push adds to Stripe's meter: the hour's quantity less what was pushed before, in
+ * millionths (quantities carry at most 6 decimals, so this is a whole number, and exact).
+ */
+export function meterValue(quantity: string, pushed: string): string {
+  return new Dec(quantity).minus(pushed).times(MICROS).toFixed(0);
+}
+
+function fitName(prefix: string, meter: string, suffix: string): string {
+  const whole = `${prefix}${meter}${suffix}`;
+  if (whole.length <= STRIPE_NAME_MAX) return whole;
+  const digest = `~${createHash('sha256').update(meter).digest('hex').slice(0, 24)}`;
+  const room = STRIPE_NAME_MAX - prefix.length - suffix.length - digest.length;
+  // Ids and hours are short (ids ~25 characters): the room left is never negative.
+  if (room < 0) throw new Error(`cannot fit a Stripe name for meter ${meter.slice(0, 32)}: prefix ${prefix.length} and suffix ${suffix.length} characters`);
+  return `${prefix}${meter.slice(0, room)}${digest}${suffix}`;
 }
 
 export async function pushMeterUsage(d: MeterPushDeps, deadline = Infinity): Promise<{ events: number }> {
@@ -68,15 +109,15 @@ export async function pushMeterUsage(d: MeterPushDeps, deadline = Infinity): Pro
     let customer: string | undefined;
     for (const h of hours) {
       const was = done.get(`${h.meter}\n${h.hour}`);
-      const delta = new Decimal(h.quantity).minus(was?.pushed ?? '0');
-      if (delta.isZero()) continue;
+      const value = meterValue(h.quantity, was?.pushed ?? '0');
+      if (value === '0') continue;
       customer ??= await d.stripeCustomer(sub.tenant_id, sub.customer_id);
       const eventName = await ensureMeter(d, sub.tenant_id, h.meter);
       const revision = (was?.revision ?? 0) + 1;
-      const identifier = `${sub.subscription_id}:${h.meter}:${h.hour / 1000}:${revision}`;
+      const identifier = meterEventIdentifier(sub.subscription_id, h.meter, h.hour / 1000, revision);
       await d.limiter.take();
       await d.gateway.createMeterEvent(
-        { eventName, stripeCustomer: customer, value: delta.times(MICROS).toFixed(0), identifier, timestamp: h.hour / 1000 },
+        { eventName, stripeCustomer: customer, value, identifier, timestamp: h.hour / 1000 },
         idempotencyKey(sub.tenant_id, 'meter_event', identifier),
       );
       await d.pg.query(
