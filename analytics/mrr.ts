@@ -1,4 +1,4 @@
-import { Dec } from '../rater/decimal.js';
+import { Dec } from '../core/money.js';
 import { minorUnits } from '../core/currency.js';
 import type { Interval } from '../catalog/periods.js';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
@@ -57,7 +57,7 @@ await pg.query(`INSERT INTO customers (tenant_id, id, name, currency) SELECT $1,
 await pg.query(`INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date) SELECT $1, 's' || lpad(i::text, 7, '0'), 'c' || i, 'month', $3 FROM generate_series(0, $2 - 1) i`, [tenant, subscriptions, from]);
 await pg.query(`INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version) SELECT $1, 's' || lpad(i::text, 7, '0'), $3, 'pro', 1 FROM generate_series(0, $2 - 1) i`, [tenant, subscriptions, from]);
 // Usage: hoursOfUsage hours per customer; the aggregator's watermark says it is all counted.
-const hourly = (c: number, h: number) => new Decimal((c * 7919 + h * 104_729) % 4_000).plus(new Decimal((c + h) % 1000).div(1000));
+const hourly = (c: number, h: number) => new Dec((c * 7919 + h * 104_729) % 4_000).plus(new Dec((c + h) % 1000).div(1000));
 await ch.client.command({
   query: `INSERT INTO ${ch.table('usage_hourly_v1')} (tenant_id, meter, customer, groups, hour, events, sum_value, version)
     SELECT {t:String}, 'api_calls', concat('c', toString(c)), [], toDateTime({from:UInt32} + (h * 37 % 600) * 3600, 'UTC'), 1,
@@ -85,9 +85,9 @@ const { rows: invoices } = await pg.query<{ customer_id: string; total: string; 
 let wrong = 0;
 for (const inv of invoices) {
   const c = Number(inv.customer_id.slice(1));
-  let q = new Decimal(0);
+  let q = new Dec(0);
   for (let h = 0; h < hoursOfUsage; h++) q = q.plus(hourly(c, h));
-  const want = new Decimal('49.99').plus(rate(plan.charges![0]!, q.toFixed()).amount).toDecimalPlaces(2, Decimal.ROUND_HALF_EVEN);
+  const want = new Dec('49.99').plus(rate(plan.charges![0]!, q.toFixed()).amount).toDecimalPlaces(2, Dec.ROUND_HALF_EVEN);
   if (!want.eq(inv.total) || inv.lines !== '2') wrong++;
 }
 const closeOk = report.invoices === subscriptions && invoices.length === subscriptions && wrong === 0;
@@ -120,7 +120,7 @@ const inStripe = fake.state.invoices();
 let syncWrong = 0;
 for (const s of synced) {
   const copies = inStripe.filter((i) => i.metadata.tally_invoice === s.id);
-  if (copies.length !== 1 || copies[0]!.id !== s.stripe_invoice_id || copies[0]!.total !== Number(new Decimal(s.total).times(100).toFixed(0))) syncWrong++;
+  if (copies.length !== 1 || copies[0]!.id !== s.stripe_invoice_id || copies[0]!.total !== Number(new Dec(s.total).times(100).toFixed(0))) syncWrong++;
 }
 const syncOk = synced.length > 0 && syncWrong === 0;
 checks.push(`sync: ${synced.length} invoices finished in ${syncElapsed.toFixed(1)} s, ${syncWrong} missing, duplicated or with another total in the Stripe fake`);

@@ -1,6 +1,6 @@
 import { compileCard, rateSeries } from '../rater/compiled.js';
 import { rate, type ChargeCard } from '../rater/core.js';
-import { Dec } from '../rater/decimal.js';
+import { Dec } from '../core/money.js';
 import { createRatingPool } from '../rater/pool.js';
 
 /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { loadConfig } from '../core/config.js';
 import { createRegistry } from '../core/metrics.js';
 import { migrateAll } from '../core/migrate.js';
@@ -89,7 +89,7 @@ await pg.query(
 /** The hourly quantity of customer c, meter m, hour h: a deterministic decimal with 3 places (the same formula in SQL). */
 const hourly = (c: number, m: number, h: number) => {
   const x = (c * 7919 + h * 104_729 + m * 31_337) % 100_000;
-  return new Decimal(x).div(1000);
+  return new Dec(x).div(1000);
 };
 const rows = subscriptions * meters.length * hours;
 console.log(`writing ${rows} hourly rollup rows...`);
@@ -127,10 +127,10 @@ let rowsWritten = 0;
 for (const r of totals) {
   const c = Number(r.s.slice(1));
   const m = meters.indexOf(r.meter as (typeof meters)[number]);
-  let q = new Decimal(0);
+  let q = new Dec(0);
   for (let h = 0; h < hours; h++) q = q.plus(hourly(c, m, h));
   const want = rate(cards.get(c % 2 === 0 ? 'graduated' : 'volume')![m]!, q.toFixed()).amount;
-  if (!new Decimal(r.amount).eq(want)) mismatches++;
+  if (!new Dec(r.amount).eq(want)) mismatches++;
   rowsWritten += Number(r.n);
 }
 const totalsOk = totals.length === subscriptions * meters.length && mismatches === 0 && rowsWritten === rows;
@@ -150,11 +150,11 @@ for (const r of await sample.json<{ s: string; meter: string; amounts: string[] 
   const c = Number(r.s.slice(1));
   const m = meters.indexOf(r.meter as (typeof meters)[number]);
   const card = cards.get(c % 2 === 0 ? 'graduated' : 'volume')![m]!;
-  let q = new Decimal(0);
-  let before = new Decimal(0);
+  let q = new Dec(0);
+  let before = new Dec(0);
   r.amounts.forEach((got, h) => {
     q = q.plus(hourly(c, m, h));
-    const now = new Decimal(rate(card, q.toFixed()).amount);
+    const now = new Dec(rate(card, q.toFixed()).amount);
     if (!now.minus(before).eq(got)) hourlyMismatches++;
     before = now;
     sampled++;

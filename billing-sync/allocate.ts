@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 
 /**
  * Invoice lines as Stripe invoice items, as a pure core. Stripe items carry whole minor units
@@ -24,20 +24,18 @@ export interface Item extends ItemLine {
   minor: number;
 }
 
-const Exact = Decimal.clone({ precision: 100 });
-
 export function toItems(lines: readonly { description: string; amount: string }[], minorUnits: number): Item[] {
   let grouped: ItemLine[] = lines.map((l, i) => ({ description: l.description, amount: l.amount, lines: [i + 1] }));
   if (grouped.length > MAX_ITEMS) {
     const rest = grouped.slice(MAX_ITEMS - 1);
-    const sum = rest.reduce((s, l) => s.plus(l.amount), new Exact(0));
+    const sum = rest.reduce((s, l) => s.plus(l.amount), new Dec(0));
     grouped = [...grouped.slice(0, MAX_ITEMS - 1), { description: `${rest.length} further lines (see the invoice in Tally)`, amount: sum.toFixed(6), lines: rest.flatMap((l) => l.lines) }];
   }
-  const scale = new Exact(10).pow(minorUnits);
-  const scaled = grouped.map((l) => new Exact(l.amount).times(scale));
+  const scale = new Dec(10).pow(minorUnits);
+  const scaled = grouped.map((l) => new Dec(l.amount).times(scale));
   const floors = scaled.map((s) => s.floor());
-  const target = scaled.reduce((a, s) => a.plus(s), new Exact(0)).toDecimalPlaces(0, Exact.ROUND_HALF_EVEN);
-  let left = target.minus(floors.reduce((a, f) => a.plus(f), new Exact(0))).toNumber();
+  const target = scaled.reduce((a, s) => a.plus(s), new Dec(0)).toDecimalPlaces(0, Dec.ROUND_HALF_EVEN);
+  let left = target.minus(floors.reduce((a, f) => a.plus(f), new Dec(0))).toNumber();
   const order = scaled.map((s, i) => ({ i, rem: s.minus(floors[i]!) })).sort((a, b) => b.rem.comparedTo(a.rem) || a.i - b.i);
   const minor = floors.map((f) => f.toNumber());
   for (const { i } of order) {

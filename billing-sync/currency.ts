@@ -1,5 +1,5 @@
 import { minorUnits } from '../core/currency.js';
-import { Dec } from '../rater/decimal.js';
+import { Dec } from '../core/money.js';
 
 /**
  * How Tally's amounts become Stripe API amounts. Stripe counts amounts in its own table of

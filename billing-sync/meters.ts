@@ -4,7 +4,7 @@ import type { PostgresStore } from '../core/postgres.js';
 import type { StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
 import type { WriteLimiter } from './rate-limit.js';
-import { Dec } from '../rater/decimal.js';
+import { Dec } from '../core/money.js';
 
 /**
  * Usage of `meter`-mode plans pushed to Stripe Billing Meters, hour by hour.

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
@@ -122,20 +122,20 @@ async function allInvoices(call: (m: string, p: string) => Promise<unknown>): Pr
 /** The invoices as a text table: the 20 largest, then totals per plan. */
 export function invoiceTable(invoices: readonly InvoiceRow[], customers: readonly { id: string; name: string; plan: string }[]): string[] {
   const byId = new Map(customers.map((c) => [c.id, c]));
-  const usage = (i: InvoiceRow) => i.lines.filter((l) => l.type === 'usage' || l.type === 'minimum').reduce((s, l) => s.plus(l.amount), new Decimal(0));
-  const base = (i: InvoiceRow) => i.lines.filter((l) => l.type === 'base_fee' || l.type === 'proration').reduce((s, l) => s.plus(l.amount), new Decimal(0));
-  const sorted = [...invoices].sort((a, b) => new Decimal(b.total).cmp(a.total) || a.customer.localeCompare(b.customer));
+  const usage = (i: InvoiceRow) => i.lines.filter((l) => l.type === 'usage' || l.type === 'minimum').reduce((s, l) => s.plus(l.amount), new Dec(0));
+  const base = (i: InvoiceRow) => i.lines.filter((l) => l.type === 'base_fee' || l.type === 'proration').reduce((s, l) => s.plus(l.amount), new Dec(0));
+  const sorted = [...invoices].sort((a, b) => new Dec(b.total).cmp(a.total) || a.customer.localeCompare(b.customer));
   const rows = sorted.slice(0, 20).map((i) => [byId.get(i.customer)?.name ?? i.customer, byId.get(i.customer)?.plan ?? '', `${i.period_start.slice(0, 10)} – ${i.period_end.slice(0, 10)}`, base(i).toFixed(2), usage(i).toFixed(2), i.total]);
   const head = ['customer', 'plan', 'period', 'base fee', 'usage', 'total USD'];
   const lines = table(head, rows, [false, false, false, true, true, true]);
   if (sorted.length > rows.length) lines.push(`… and ${sorted.length - rows.length} more invoices (GET /v1/invoices)`);
-  const plans = new Map<string, { n: number; total: Decimal }>();
+  const plans = new Map<string, { n: number; total: Dec }>();
   for (const i of invoices) {
     const p = byId.get(i.customer)?.plan ?? '?';
-    const t = plans.get(p) ?? { n: 0, total: new Decimal(0) };
+    const t = plans.get(p) ?? { n: 0, total: new Dec(0) };
     plans.set(p, { n: t.n + 1, total: t.total.plus(i.total) });
   }
-  const grand = invoices.reduce((s, i) => s.plus(i.total), new Decimal(0));
+  const grand = invoices.reduce((s, i) => s.plus(i.total), new Dec(0));
   lines.push('');
   const order = (p: string) => DEMO_PLANS.findIndex((x) => x.code === p);
   lines.push(...table(['plan', 'invoices', 'total USD'], [...[...plans].sort(([a], [b]) => order(a) - order(b)).map(([p, t]) => [p, String(t.n), t.total.toFixed(2)]), ['all', String(invoices.length), grand.toFixed(2)]], [false, true, true]));

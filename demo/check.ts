@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import type { Stores } from '../core/stores.js';
 
 /**
@@ -35,8 +35,8 @@ export async function checkInvoicesAgainstRated(stores: Stores, tenantId: string
   for (const l of lines) {
     const r = rated.get(`${l.subscription_id}\n${l.meter}\n${l.line_start.getTime()}`);
     // A segment without usage has no rated rows; its line bills nothing.
-    const amount = new Decimal(r?.amount ?? '0');
-    const quantity = new Decimal(r?.quantity ?? '0');
+    const amount = new Dec(r?.amount ?? '0');
+    const quantity = new Dec(r?.quantity ?? '0');
     if (!amount.eq(l.amount) || !quantity.eq(l.quantity)) {
       mismatches.push(`${l.invoice_id} ${l.meter}: invoiced ${l.quantity} for ${l.amount}, rated ${quantity.toFixed()} for ${amount.toFixed()}`);
     }

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import type { DemoPlanCode } from './catalog.js';
 
 /**
@@ -77,7 +77,7 @@ export function demoUsage(customers: readonly DemoCustomer[], from: number, days
         out.push({ id: `${c.id}-api-${d}-${k}`, customer: c.id, meter: 'api_calls', value: String(calls), timestamp: new Date(dayStart + k * 6 * 3_600_000 + Math.floor(rnd() * 3_600_000)).toISOString() });
       }
       // Whole thousandths of a GB, written as an exact decimal.
-      const storage = new Decimal(Math.floor(p.storage * 1000 * scale * (0.5 + d / days))).div(1000).toFixed(3);
+      const storage = new Dec(Math.floor(p.storage * 1000 * scale * (0.5 + d / days))).div(1000).toFixed(3);
       out.push({ id: `${c.id}-storage-${d}`, customer: c.id, meter: 'storage_gb', value: storage, timestamp: new Date(dayStart + 12 * 3_600_000).toISOString() });
       if (d % 7 === 0) {
         const seats = Math.max(1, Math.floor(p.seats * scale * (0.8 + rnd() * 0.4) + 0.5));

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { errors } from './errors.js';
 import { type Param, str } from './params.js';
 
@@ -43,7 +43,7 @@ export function minorUnits(currency: string): number {
 /** An amount in minor units as a decimal string in major units: (32900, 'usd') → '329.00'. */
 export function formatMinor(amount: number, currency: string): string {
   const places = minorUnits(currency);
-  return new Decimal(amount).dividedBy(new Decimal(10).pow(places)).toFixed(places);
+  return new Dec(amount).dividedBy(new Dec(10).pow(places)).toFixed(places);
 }
 
 /** A currency parameter: three letters, one Stripe supports; returned lower-case. */

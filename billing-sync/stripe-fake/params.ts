@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { errors } from './errors.js';
 import { type FormObject, type FormValue, isFormObject } from './form.js';
 
@@ -73,14 +73,14 @@ export function bool(): Param<boolean> {
 }
 
 /** A decimal string with at most `places` decimals (Stripe's `*_decimal` parameters allow 12). */
-export function decimal(o: { places?: number; min?: number } = {}): Param<Decimal> {
+export function decimal(o: { places?: number; min?: number } = {}): Param<Dec> {
   const places = o.places ?? 12;
   return required((raw, name) => {
     const s = scalar(raw, name);
     const m = /^-?\d+(?:\.(\d+))?$/.exec(s);
     if (m === null) throw errors.invalidDecimal(name, s);
     if ((m[1]?.length ?? 0) > places) throw errors.invalidRequest(`Invalid ${name}: ${s} has more than ${places} decimal places`, name);
-    const d = new Decimal(s);
+    const d = new Dec(s);
     if (o.min !== undefined && d.lessThan(o.min)) throw errors.atLeast(name, o.min);
     return d;
   });

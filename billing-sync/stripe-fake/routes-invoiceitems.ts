@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { currency } from './currency.js';
 import { errors } from './errors.js';
 import { MAX_ITEMS_PER_INVOICE, recompute, renderItem } from './invoices.js';
@@ -58,15 +58,15 @@ export const invoiceItemRoutes: Route[] = [
           throw errors.invalidRequest(`Invoice ${inv.id} already has ${MAX_ITEMS_PER_INVOICE} invoice items, the most an invoice can have.`, 'invoice');
         }
       }
-      const quantity = p.quantity_decimal ?? new Decimal(p.quantity ?? 1);
+      const quantity = p.quantity_decimal ?? new Dec(p.quantity ?? 1);
       let amount: number;
-      let unit: Decimal;
+      let unit: Dec;
       if (p.amount !== undefined) {
         amount = p.amount;
-        unit = new Decimal(p.amount);
+        unit = new Dec(p.amount);
       } else {
-        unit = p.unit_amount_decimal ?? new Decimal(0);
-        const exact = unit.times(quantity).toDecimalPlaces(0, Decimal.ROUND_HALF_UP);
+        unit = p.unit_amount_decimal ?? new Dec(0);
+        const exact = unit.times(quantity).toDecimalPlaces(0, Dec.ROUND_HALF_UP);
         if (!exact.abs().lessThanOrEqualTo(Number.MAX_SAFE_INTEGER)) throw errors.invalidRequest('Invalid unit_amount_decimal: the item amount is too large.', 'unit_amount_decimal');
         amount = exact.toNumber();
       }
@@ -111,7 +111,7 @@ export const invoiceItemRoutes: Route[] = [
         if (p.amount === undefined && p.unit_amount_decimal === undefined) {
           throw errors.invalidRequest('Missing required param: amount or unit_amount_decimal (price, pricing and price_data are not implemented by this server).', 'amount', 'parameter_missing');
         }
-        const q = p.quantity_decimal ?? (p.quantity === undefined ? undefined : new Decimal(p.quantity));
+        const q = p.quantity_decimal ?? (p.quantity === undefined ? undefined : new Dec(p.quantity));
         if (p.amount !== undefined && q !== undefined && !q.equals(1)) {
           throw errors.invalidRequest('`amount` is the whole item; with a quantity other than 1 pass `unit_amount_decimal` instead.', 'quantity');
         }
