@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { loadConfig } from '../../core/config.js';
 import { openStores } from '../../core/stores.js';
 import { checkInvoicesAgainstRated } from '../../demo/check.js';
@@ -44,7 +44,7 @@ describe('tally demo', () => {
           [tenant],
         );
         expect(rows.map((x) => x.plan)).toEqual(['enterprise', 'free', 'pro', 'starter']);
-        const grand = rows.reduce((s, x) => s.plus(x.total), new Decimal(0)).toFixed(2);
+        const grand = rows.reduce((s, x) => s.plus(x.total), new Dec(0)).toFixed(2);
         expect(r.stdout).toMatch(new RegExp(`^all\\s+60\\s+${grand.replace('.', '\\.')}$`, 'm'));
       } finally {
         await stores.close();

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { loadConfig } from '../../core/config.js';
 import { createRegistry } from '../../core/metrics.js';
 import { migrateAll } from '../../core/migrate.js';
@@ -57,7 +57,7 @@ async function expectExactlyOnce(dataDir: string, dbUrl: string | undefined, fak
     expect(copies.length, inv.id).toBe(1);
     expect(copies[0]!.id).toBe(inv.stripe_invoice_id);
     expect(copies[0]!.status).toBe('open');
-    expect(copies[0]!.total).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+    expect(copies[0]!.total).toBe(Number(new Dec(inv.total).times(100).toFixed(0)));
   }
   expect(fake.state.customers().length).toBe(6);
 }

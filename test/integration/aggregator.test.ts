@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Aggregator } from '../../aggregator/aggregator.js';
 import { startTestApi, testAggregator, type TestApi } from '../support/api.js';
@@ -107,24 +107,24 @@ function reference(rows: RawRow[], meter: (typeof METERS)[number], window: strin
   const out = new Map<string, string>();
   for (const [key, rs] of buckets) {
     const nums = rs.map((r) => {
-      if (r.value !== null) return new Decimal(r.value);
+      if (r.value !== null) return new Dec(r.value);
       const vp = 'value_property' in meter ? (JSON.parse(r.properties) as Record<string, string>)[meter.value_property] : undefined;
-      return vp === undefined ? null : new Decimal(vp);
+      return vp === undefined ? null : new Dec(vp);
     });
-    const present = nums.filter((n): n is Decimal => n !== null);
+    const present = nums.filter((n): n is Dec => n !== null);
     let v: string;
     switch (meter.aggregation) {
       case 'sum':
-        v = present.reduce((a, b) => a.plus(b), new Decimal(0)).toString();
+        v = present.reduce((a, b) => a.plus(b), new Dec(0)).toString();
         break;
       case 'count':
         v = String(rs.length);
         break;
       case 'max':
-        v = Decimal.max(...present).toString();
+        v = Dec.max(...present).toString();
         break;
       case 'min':
-        v = Decimal.min(...present).toString();
+        v = Dec.min(...present).toString();
         break;
       case 'latest': {
         let best = 0;
@@ -150,19 +150,19 @@ function reference(rows: RawRow[], meter: (typeof METERS)[number], window: strin
  * weighted_sum reference: per series (customer, region) the gauge holds each number from its
  * timestamp until the next event's; integrate it over [a, b) in value x ms, exactly.
  */
-function gaugeIntegral(rows: RawRow[], a: number, b: number): Decimal {
+function gaugeIntegral(rows: RawRow[], a: number, b: number): Dec {
   const sorted = [...rows].sort((x, y) => x.ts - y.ts || (x.ingested < y.ingested ? -1 : 1));
-  let cur = new Decimal(0);
+  let cur = new Dec(0);
   let t = a;
-  let total = new Decimal(0);
+  let total = new Dec(0);
   for (const r of sorted) {
     if (r.ts <= a) {
-      cur = new Decimal(r.value!);
+      cur = new Dec(r.value!);
       continue;
     }
     if (r.ts >= b) break;
     total = total.plus(cur.times(r.ts - t));
-    cur = new Decimal(r.value!);
+    cur = new Dec(r.value!);
     t = r.ts;
   }
   return total.plus(cur.times(b - t));
@@ -174,15 +174,15 @@ function gaugeReference(rows: RawRow[], windows: Map<string, [number, number]>, 
     const key = `${r.customer}|${(JSON.parse(r.properties) as Record<string, string>).region}`;
     series.set(key, [...(series.get(key) ?? []), r]);
   }
-  const sums = new Map<string, Decimal>();
+  const sums = new Map<string, Dec>();
   for (const [sk, rs] of series) {
     const [customer, region] = sk.split('|');
     for (const [wk, [a, b]] of windows) {
       const key = `${wk}|${customer}|${groupBy ? region : ''}`;
-      sums.set(key, (sums.get(key) ?? new Decimal(0)).plus(gaugeIntegral(rs, a, b)));
+      sums.set(key, (sums.get(key) ?? new Dec(0)).plus(gaugeIntegral(rs, a, b)));
     }
   }
-  return new Map([...sums].map(([k, v]) => [k, v.div(3_600_000).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN).toFixed()]));
+  return new Map([...sums].map(([k, v]) => [k, v.div(3_600_000).toDecimalPlaces(6, Dec.ROUND_HALF_EVEN).toFixed()]));
 }
 
 async function usage(params: Record<string, string>) {
@@ -250,7 +250,7 @@ describe('usage equals the deduplicated raw events', () => {
           want = gaugeReference(await referenceRows(meter.key), windows, groupBy);
         } else want = reference(await referenceRows(meter.key), meter, window, tz, Date.parse(from), Date.parse(to), groupBy);
         expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-        for (const [k, v] of want) expect(new Decimal(got.get(k)!).equals(new Decimal(v)), `${k}: got ${got.get(k)}, want ${v}`).toBe(true);
+        for (const [k, v] of want) expect(new Dec(got.get(k)!).equals(new Dec(v)), `${k}: got ${got.get(k)}, want ${v}`).toBe(true);
       });
     }
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 /** value x hours over [from, to), half-even to 6 places. */
-const gbHours = (value: number, from: number, to: number) => new Decimal(value).times(to - from).div(3_600_000).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN);
+const gbHours = (value: number, from: number, to: number) => new Dec(value).times(to - from).div(3_600_000).toDecimalPlaces(6, Dec.ROUND_HALF_EVEN);
 
 describe('exact instants', () => {
   it('bill each event in the segment and period its timestamp falls in', async () => {
@@ -90,7 +90,7 @@ describe('exact instants', () => {
       ['usage', 'api_calls', '400000', '150.000000'],
       ['usage', 'disk_gb', proDisk.toFixed(), proDisk.toFixed(6)],
     ]);
-    const total = new Decimal(49).plus(120).plus(150).plus(starterDisk).plus(proDisk).toDecimalPlaces(2, Decimal.ROUND_HALF_EVEN).toFixed(2);
+    const total = new Dec(49).plus(120).plus(150).plus(starterDisk).plus(proDisk).toDecimalPlaces(2, Dec.ROUND_HALF_EVEN).toFixed(2);
     expect(inv.total).toBe(total);
   });
 

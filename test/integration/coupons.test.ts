@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
@@ -141,7 +141,7 @@ describe('redeeming and closing', () => {
       const { rows } = await api.stores.postgres.query<{ id: string; total: string; currency: string }>('SELECT id, total::text AS total, currency FROM invoices WHERE tenant_id = $1', [t.id]);
       for (const inv of rows) {
         const s = fake.state.invoices().find((x) => x.metadata.tally_invoice === inv.id)!;
-        expect(s.total, inv.id).toBe(Number(new Decimal(inv.total).times(inv.currency === 'JPY' ? 1 : 100).toFixed(0)));
+        expect(s.total, inv.id).toBe(Number(new Dec(inv.total).times(inv.currency === 'JPY' ? 1 : 100).toFixed(0)));
       }
       expect(fake.state.invoiceItems().some((i) => i.description === 'Welcome (20 % off)' && i.amount === -2000)).toBe(true);
     } finally {

@@ -4,7 +4,7 @@ import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
 
 /**
@@ -164,7 +164,7 @@ describe('credits at period close', () => {
     expect(ledger.map((e) => `${e.kind} ${e.amount}`).sort()).toEqual(
       ['grant 30.00', 'grant 25.00', 'grant 25.00', 'grant 25.00', 'consume -30.00', 'consume -10.00', 'expire -15.00', 'consume -25.00'].sort(),
     );
-    const sum = ledger.reduce((s, e) => s.plus(e.amount), new Decimal(0));
+    const sum = ledger.reduce((s, e) => s.plus(e.amount), new Dec(0));
     expect(sum.toFixed(2)).toBe('25.00');
     expect(ledger.at(-1)!.balance).toBe('25.00');
 
@@ -203,7 +203,7 @@ describe('credits at period close', () => {
       expect(inStripe).toHaveLength(rows.length);
       for (const inv of rows) {
         const s = inStripe.find((x) => x.metadata.tally_invoice === inv.id)!;
-        expect(s.total, inv.id).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+        expect(s.total, inv.id).toBe(Number(new Dec(inv.total).times(100).toFixed(0)));
       }
       expect(inStripe.some((s) => s.items.some((i) => i.amount < 0))).toBe(true);
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack } from '../../rater/stack.js';
@@ -64,7 +64,7 @@ async function expectExactlyOnce(): Promise<void> {
     const s = copies[0]!;
     expect(s.id).toBe(inv.stripe_invoice_id);
     expect(s.status).toBe('open');
-    expect(s.total).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+    expect(s.total).toBe(Number(new Dec(inv.total).times(100).toFixed(0)));
     expect(s.items.length).toBe(Number(inv.lines));
     expect(s.items.reduce((n, i) => n + i.amount, 0)).toBe(s.total);
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
@@ -77,7 +77,7 @@ describe('tax rates', () => {
       const { rows } = await api.stores.postgres.query<{ id: string; total: string }>('SELECT id, total::text AS total FROM invoices WHERE tenant_id = $1', [t.id]);
       for (const inv of rows) {
         const s = fake.state.invoices().find((x) => x.metadata.tally_invoice === inv.id)!;
-        expect(s.total).toBe(Number(new Decimal(inv.total).times(100).toFixed(0)));
+        expect(s.total).toBe(Number(new Dec(inv.total).times(100).toFixed(0)));
       }
       expect(fake.state.invoiceItems().some((i) => i.description?.startsWith('CA sales tax') === true && i.amount === 2302)).toBe(true);
     } finally {

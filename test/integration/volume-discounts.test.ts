@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
@@ -107,8 +107,8 @@ describe('volume discount at close', () => {
       expect(inStripe).toHaveLength(rows.length);
       for (const inv of rows) {
         const s = inStripe.find((x) => x.metadata.tally_invoice === inv.id)!;
-        expect(s.total, inv.id).toBe(Number(new Decimal(inv.total).times(inv.currency === 'JPY' ? 1 : 100).toFixed(0)));
-        expect(s.items.some((i) => i.amount < 0), inv.id).toBe(inv.currency === 'JPY' || new Decimal(inv.total).lt(100));
+        expect(s.total, inv.id).toBe(Number(new Dec(inv.total).times(inv.currency === 'JPY' ? 1 : 100).toFixed(0)));
+        expect(s.items.some((i) => i.amount < 0), inv.id).toBe(inv.currency === 'JPY' || new Dec(inv.total).lt(100));
       }
     } finally {
       await fake.close();

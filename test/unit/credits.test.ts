@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { applyCredits, type CreditGrant } from '../../rater/invoice.js';
-import { Dec } from '../../rater/decimal.js';
 import { allowanceLeft } from '../../rater/allowance.js';
 
 describe('credits against an amount due', () => {
@@ -28,20 +27,20 @@ describe('credits against an amount due', () => {
 describe('credit ledger: property', () => {
   let seed = 42;
   const rnd = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
-  const cents = (max: number) => new Decimal(Math.floor(rnd() * max * 100)).div(100);
+  const cents = (max: number) => new Dec(Math.floor(rnd() * max * 100)).div(100);
 
   it('always balances, never goes below zero, and no invoice total is negative (2,000 random histories)', () => {
     for (let h = 0; h < 2_000; h++) {
       // The ledger as close writes it: grants, consumptions against grants, carried credits as
       // new grants, and period allowances used after purchased credit, their rest expired.
-      const grants: { id: string; amount: Decimal; used: Decimal }[] = [];
-      let granted = new Decimal(0);
-      let consumed = new Decimal(0);
-      let expired = new Decimal(0);
+      const grants: { id: string; amount: Dec; used: Dec }[] = [];
+      let granted = new Dec(0);
+      let consumed = new Dec(0);
+      let expired = new Dec(0);
       for (let step = 0; step < 20; step++) {
         if (rnd() < 0.35) {
           const amount = cents(100).plus('0.01');
-          grants.push({ id: `g${grants.length}`, amount, used: new Decimal(0) });
+          grants.push({ id: `g${grants.length}`, amount, used: new Dec(0) });
           granted = granted.plus(amount);
           continue;
         }
@@ -50,7 +49,7 @@ describe('credit ledger: property', () => {
         const available = grants.filter((x) => x.amount.gt(x.used)).map((x) => ({ grantId: x.id, remaining: x.amount.minus(x.used).toFixed() }));
         const allowance = rnd() < 0.5 ? { grantId: `a${step}`, remaining: cents(80).plus('0.01').toFixed() } : undefined;
         if (allowance !== undefined) {
-          grants.push({ id: allowance.grantId, amount: new Decimal(allowance.remaining), used: new Decimal(0) });
+          grants.push({ id: allowance.grantId, amount: new Dec(allowance.remaining), used: new Dec(0) });
           granted = granted.plus(allowance.remaining);
         }
         const r = applyCredits(new Dec(due.toFixed()), allowance === undefined ? available : [...available, allowance]);
@@ -67,16 +66,16 @@ describe('credit ledger: property', () => {
           // Purchased credit goes first: the allowance is touched only once none is left.
           if (own.used.gt(0)) expect(grants.filter((x) => !x.id.startsWith('a')).every((x) => x.used.eq(x.amount))).toBe(true);
           const left = allowanceLeft(allowance, r.consumed);
-          expect(new Decimal(left ?? 0).eq(own.amount.minus(own.used))).toBe(true);
+          expect(new Dec(left ?? 0).eq(own.amount.minus(own.used))).toBe(true);
           // What the invoice leaves of its allowance expires with it.
           own.used = own.amount;
           expired = expired.plus(left ?? 0);
         }
         if (r.carried !== null) {
-          grants.push({ id: `g${grants.length}`, amount: new Decimal(r.carried), used: new Decimal(0) });
+          grants.push({ id: `g${grants.length}`, amount: new Dec(r.carried), used: new Dec(0) });
           granted = granted.plus(r.carried);
         }
-        const balance = grants.reduce((s, x) => s.plus(x.amount.minus(x.used)), new Decimal(0));
+        const balance = grants.reduce((s, x) => s.plus(x.amount.minus(x.used)), new Dec(0));
         expect(balance.eq(granted.minus(consumed).minus(expired))).toBe(true);
         expect(balance.isNegative()).toBe(false);
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../core/money.js';
 import { baseFeeLines, type FeePlan } from '../../rater/base-fee.js';
 import { composeInvoice, meterTotals, type UsagePart } from '../../rater/invoice.js';
 import { liveWindow, segmentsOf, usageRanges, type PlanChange, type UsageRanges } from '../../rater/segments.js';
@@ -128,7 +128,7 @@ describe('invoice totals', () => {
     const inv = composeInvoice({ minorUnits: minor, baseFee, usage: [], adjustments: [] });
     const zero = minor === 0 ? '0' : `0.${'0'.repeat(minor)}`;
     expect([inv.subtotal, inv.total, inv.tax, inv.discount]).toEqual([subtotal, total, zero, zero]);
-    expect(new Decimal(inv.total).isNegative()).toBe(false);
+    expect(new Dec(inv.total).isNegative()).toBe(false);
   });
 
   it('tops usage up to the minimum across the period’s segments, once per meter', () => {
