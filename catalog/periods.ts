@@ -14,7 +14,9 @@ export interface Period {
 }
 
 function daysInMonth(year: number, month0: number): number {
-  return new Date(Date.UTC(year, month0 + 1, 0)).getUTCDate();
+  const d = new Date(0);
+  d.setUTCFullYear(year, month0 + 1, 0);
+  return d.getUTCDate();
 }
 
 /** The start of period `k` (k ≥ 0). */
@@ -25,7 +27,11 @@ export function periodStart(anchor: Date, interval: Interval, k: number): Date {
   const year = Math.floor(total / 12);
   const month0 = total % 12;
   const day = Math.min(anchor.getUTCDate(), daysInMonth(year, month0));
-  return new Date(Date.UTC(year, month0, day, anchor.getUTCHours(), anchor.getUTCMinutes(), anchor.getUTCSeconds(), anchor.getUTCMilliseconds()));
+  // Not Date.UTC, which reads years 0–99 as 1900–1999 (a stored start in year 1 would get periods in 1901).
+  const d = new Date(0);
+  d.setUTCFullYear(year, month0, day);
+  d.setUTCHours(anchor.getUTCHours(), anchor.getUTCMinutes(), anchor.getUTCSeconds(), anchor.getUTCMilliseconds());
+  return d;
 }
 
 export function period(anchor: Date, interval: Interval, k: number): Period {

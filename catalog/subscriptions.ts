@@ -5,6 +5,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
 import { emit } from '../notify/events.js';
 import { periodAt, type Interval } from './periods.js';
+import { invalidStart } from './subscription-dates.js';
 
 /**
  * Subscriptions: a customer on a plan version from a start date. Nothing time-dependent is
@@ -102,7 +103,9 @@ export class SubscriptionService {
         throw new TallyError('TALLY_ERR_CURRENCY_MISMATCH', `plan ${plan.code} is priced in ${plan.currency} but the customer pays in ${customer.rows[0].currency}`, { field: 'plan' });
       }
       const start = input.start_date === undefined ? now : new Date(parseTimestamp(input.start_date)!);
-      if (start.getTime() > now.getTime()) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'start_date must not be in the future', { field: 'start_date' });
+      // Dates the stores cannot hold would make every rating of the subscription fail (see subscription-dates.ts).
+      const badStart = invalidStart(start.getTime(), now.getTime());
+      if (badStart !== undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `start_date ${badStart}`, { field: 'start_date' });
       const trialDays = input.trial_days ?? plan.trial_days;
       const trialEnd = trialDays > 0 ? new Date(start.getTime() + trialDays * DAY_MS) : null;
       const id = newId('sub');
