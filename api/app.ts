@@ -47,6 +47,8 @@ import { InvoiceRepository } from '../rater/invoices.js';
 import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
 import { webhookRoute } from '../billing-sync/webhooks.js';
 import { openApiRoute } from './routes/openapi.js';
+import { idempotencyKeys } from './idempotency.js';
+import { pgIdempotencyStore } from './idempotency-store.js';
 
 export interface ApiDeps {
   config: Config;
@@ -117,6 +119,8 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     openApiRoute(() => routes.filter((r) => !(deps.extraRoutes ?? []).includes(r))),
     ...(deps.extraRoutes ?? []),
   ];
+  // Idempotency-Key on tenant writes: a wrapper around each handler that takes one.
+  const idempotency = idempotencyKeys({ store: pgIdempotencyStore(stores.postgres), logger: deps.logger });
   const http: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,
@@ -126,7 +130,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     adminEnabled: deps.adminKey !== undefined,
     metrics: httpMetrics(deps.registry),
     logger: deps.logger,
-    routes,
+    routes: routes.map((route) => idempotency.wrap(route)),
   });
   const server: HttpServer & { readonly routes: readonly Route[] } = {
     routes,

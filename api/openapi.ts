@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import type { Access, Method, Route } from './http/types.js';
+import { takesIdempotencyKey } from './idempotency.js';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, from two sources that cannot drift apart from the
@@ -122,6 +123,9 @@ const JSON_BODY: readonly ErrorCode[] = [
   'TALLY_ERR_UNKNOWN_FIELD',
 ];
 
+/** What a route taking `Idempotency-Key` can answer for it (api/idempotency.ts). */
+const IDEMPOTENCY: readonly ErrorCode[] = ['TALLY_ERR_IDEMPOTENCY_KEY_INVALID', 'TALLY_ERR_IDEMPOTENCY_KEY_REUSED', 'TALLY_ERR_IDEMPOTENCY_IN_PROGRESS'];
+
 export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, info: DocumentInfo): OpenApiDocument {
   const schemas: Record<string, JsonSchema> = { Error: errorSchema() };
   for (const [name, schema] of Object.entries(catalogue.schemas)) {
@@ -196,9 +200,18 @@ export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, 
           description: 'Your own id for the request (1 to 128 of `A-Z a-z 0-9 . _ : -`), echoed in the response and in errors; one is made when absent.',
           schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' },
         },
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description:
+            "Your key for this request (1 to 255 printable ASCII characters, e.g. a UUID), kept for at least 24 hours per tenant: a retry with the same key gets the first request's answer (2xx or 4xx: status, body and content type, with `Idempotent-Replayed: true`) instead of running again. The same key for a different request is `TALLY_ERR_IDEMPOTENCY_KEY_REUSED`; while the first request runs, `TALLY_ERR_IDEMPOTENCY_IN_PROGRESS`.",
+          schema: { type: 'string', pattern: '^[\\x20-\\x7e]{1,255}$' },
+        },
       },
       headers: {
         RequestId: { description: 'The request id: the one sent, or one made for the request.', schema: { type: 'string' } },
+        IdempotentReplayed: { description: "`true` when the answer is the saved one of an earlier request with the same `Idempotency-Key`.", schema: { type: 'string', enum: ['true'] } },
         RetryAfter: { description: 'Seconds to wait before sending the request again.', schema: { type: 'integer', minimum: 0 } },
       },
     },
@@ -217,6 +230,7 @@ function operation(route: Route, facts: OperationFacts, schemas: Record<string, 
     ...(facts.query ?? []).map((p) => parameter(p, 'query')),
     ...(facts.headers ?? []).map((p) => parameter(p, 'header')),
     { $ref: '#/components/parameters/RequestId' },
+    ...(takesIdempotencyKey(route) ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : []),
   ];
 
   const op: Record<string, unknown> = {
@@ -252,6 +266,8 @@ function responses(route: Route, facts: OperationFacts, hasPathParams: boolean):
   if ((facts.query ?? []).length > 0) codes.add('TALLY_ERR_INVALID_VALUE');
   if ((facts.query ?? []).some((p) => p.required === true)) codes.add('TALLY_ERR_MISSING_FIELD');
   if (hasPathParams) codes.add('TALLY_ERR_NOT_FOUND');
+  const idempotent = takesIdempotencyKey(route);
+  if (idempotent) IDEMPOTENCY.forEach((c) => codes.add(c));
 
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {
@@ -267,7 +283,8 @@ function responses(route: Route, facts: OperationFacts, hasPathParams: boolean):
     const errors = byStatus.get(status);
     const errorText = errors === undefined ? undefined : `Error codes: ${errors.map((c) => `\`${c}\``).join(', ')}.`;
     const headers: Record<string, unknown> = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
-    if (errors?.some((c) => ERRORS[c].retryable && (status === 429 || status === 503))) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
+    if (errors?.some((c) => ERRORS[c].retryable && (status === 429 || status === 503 || c === 'TALLY_ERR_IDEMPOTENCY_IN_PROGRESS'))) headers['Retry-After'] = { $ref: '#/components/headers/RetryAfter' };
+    if (idempotent && status < 500) headers['Idempotent-Replayed'] = { $ref: '#/components/headers/IdempotentReplayed' };
 
     const content: Record<string, { schema: JsonSchema }> = {};
     if (ok?.schema !== undefined) content[ok.contentType ?? 'application/json'] = { schema: ok.schema };

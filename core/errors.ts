@@ -50,6 +50,12 @@ export const ERRORS = {
   TALLY_ERR_COUPON_EXPIRED: { status: 409, retryable: false },
   TALLY_ERR_COUPON_EXHAUSTED: { status: 409, retryable: false },
   TALLY_ERR_COUPON_NOT_APPLICABLE: { status: 400, retryable: false },
+
+  // Idempotency keys (api/idempotency.ts).
+  TALLY_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, retryable: false },
+  TALLY_ERR_IDEMPOTENCY_KEY_REUSED: { status: 409, retryable: false },
+  TALLY_ERR_IDEMPOTENCY_IN_PROGRESS: { status: 409, retryable: true },
+
   TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },
