@@ -1,4 +1,6 @@
 import type { Counter } from 'prom-client';
+import { errorSummary, isolate, storesDown } from '../core/isolate.js';
+import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { emit } from '../notify/events.js';
 import { Dec } from '../rater/decimal.js';
@@ -14,11 +16,45 @@ import { settingsFor } from './settings.js';
  * emitted as `usage.threshold_reached` in one transaction. The firing's primary key (one per
  * subscription, period, meter, kind and threshold) makes each fire once, however many rating
  * runs see it — concurrent ones and runs after a restart included.
+ *
+ * The evaluations of a batch are written together; when that fails, each subscription's are
+ * tried alone (core/isolate.ts), and a subscription whose evaluation fails on its own is logged,
+ * counted in `tally_loop_item_failures_total{loop="alerts"}` and skipped: the others' alerts
+ * fire, and its own are evaluated again when it is next rated (a firing is never lost, as the
+ * threshold stays reached). A failure with Postgres down is thrown to the rater.
  */
-export async function fireAlerts(pg: PostgresStore, all: readonly PeriodRating[], now: number, fired?: Counter<'kind'>): Promise<number> {
+export interface AlertIsolation {
+  logger?: Logger | undefined;
+  itemFailures?: Counter<'loop'> | undefined;
+}
+
+export async function fireAlerts(pg: PostgresStore, all: readonly PeriodRating[], now: number, fired?: Counter<'kind'>, o: AlertIsolation = {}): Promise<number> {
   // Alerts are about the period running now: a re-rate of past periods tells no one anything.
   const ratings = all.filter((r) => r.work.period.end.getTime() > now && r.work.period.start.getTime() <= now);
   if (ratings.length === 0) return 0;
+  const bySub = new Map<string, PeriodRating[]>();
+  for (const r of ratings) {
+    const key = `${r.work.sub.tenantId}\n${r.work.sub.id}`;
+    bySub.set(key, [...(bySub.get(key) ?? []), r]);
+  }
+  let n = 0;
+  await isolate(
+    [...bySub.values()],
+    async (groups) => {
+      n += await fireBatch(pg, groups.flat(), fired);
+    },
+    {
+      systemic: storesDown(pg),
+      setAside: (group, error) => {
+        o.itemFailures?.inc({ loop: 'alerts' });
+        o.logger?.warn({ tenant: group[0]!.work.sub.tenantId, subscription: group[0]!.work.sub.id, ...errorSummary(error) }, 'usage alerts of a subscription failed; skipped until it is next rated');
+      },
+    },
+  );
+  return n;
+}
+
+async function fireBatch(pg: PostgresStore, ratings: readonly PeriodRating[], fired?: Counter<'kind'>): Promise<number> {
   const refs = ratings.map((r) => ({ tenantId: r.work.sub.tenantId, subscriptionId: r.work.sub.id }));
   const settings = await settingsFor(pg, refs);
   const candidates: { r: PeriodRating; c: Crossing }[] = [];

@@ -109,7 +109,7 @@ const COMMANDS: Record<string, Command> = {
       if (range !== undefined && flags.loop === true) throw new UsageError('--loop rates new usage as it comes; it takes no range');
       return withMigratedStores(config, async (stores) => {
         const registry = createRegistry();
-        const stack = createRatingStack(config, stores, registry);
+        const stack = createRatingStack(config, stores, registry, undefined, logger.child({ component: 'rater' }));
         try {
           if (flags.loop === true) {
             const http = workerHttp(config, stores, logger, registry);
@@ -123,7 +123,7 @@ const COMMANDS: Record<string, Command> = {
           }
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
-          process.stderr.write(`tally rate: ${r.periods} periods rated, ${r.ratings} hourly ratings\n`);
+          process.stderr.write(`tally rate: ${r.periods} periods rated, ${r.ratings} hourly ratings${r.setAside > 0 ? `, ${r.setAside} subscriptions set aside (see the log)` : ''}\n`);
           return EXIT.OK;
         } finally {
           await stack.pool.close();
@@ -144,10 +144,11 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ config, logger, flags }) => {
       const asOf = flags['as-of'] === undefined ? new Date() : instantFlag('as-of', flags['as-of']);
       return withMigratedStores(config, async (stores) => {
-        const stack = createRatingStack(config, stores, createRegistry());
+        const stack = createRatingStack(config, stores, createRegistry(), undefined, logger.child({ component: 'close' }));
         try {
           const r = await closeNow(stack, asOf, progressReporter(logger, process.stderr));
-          process.stderr.write(`tally close: ${r.invoices} invoices, ${r.adjustments} adjustment lines${r.waiting > 0 ? `, ${r.waiting} ended periods waiting for the aggregator` : ''}\n`);
+          const aside = (r.setAside ?? 0) > 0 ? `, ${r.setAside} subscriptions set aside (see the log)` : '';
+          process.stderr.write(`tally close: ${r.invoices} invoices, ${r.adjustments} adjustment lines${r.waiting > 0 ? `, ${r.waiting} ended periods waiting for the aggregator` : ''}${aside}\n`);
           return EXIT.OK;
         } finally {
           await stack.pool.close();

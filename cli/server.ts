@@ -44,7 +44,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
     }
     const admin = resolveAdminKey(config);
     const registry = createRegistry();
-    const rating = createRatingStack(config, stores, registry);
+    const rating = createRatingStack(config, stores, registry, undefined, logger.child({ component: 'rater' }));
     const sm = syncMetrics(registry);
     const api = createApi({ config, stores, logger, registry, adminKey: admin.key, rating, syncMetrics: sm });
     const port = await api.listen();

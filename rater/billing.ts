@@ -4,7 +4,7 @@ import type { PostgresStore } from '../core/postgres.js';
 import { periodAt, type Period } from '../catalog/periods.js';
 import type { MeterRepository } from '../aggregator/meters.js';
 import type { Progress } from '../aggregator/aggregator.js';
-import { closePeriods, type CloseReport } from './close.js';
+import { closePeriods, type CloseDeps, type CloseReport } from './close.js';
 import { termsFor } from './terms.js';
 import { composeInvoice, type ComposedInvoice } from './invoice.js';
 import { lateUsage } from './late-usage.js';
@@ -28,7 +28,7 @@ import { loadSubscriptions, type SubscriptionFacts } from './source.js';
  * as adjustment lines: what the period's usage of a meter rates to now, minus what has been
  * billed for it so far (late-usage.ts). The upcoming invoice shows them too.
  */
-export interface BillingDeps extends Omit<RatingDeps, 'meter'> {
+export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 'logger' | 'itemFailures'> {
   pg: PostgresStore;
   meters: MeterRepository;
   closeGraceMs: number;

@@ -1,7 +1,11 @@
+import type { Counter } from 'prom-client';
 import { minorUnits } from '../core/currency.js';
+import { errorSummary, isolate, storesDown } from '../core/isolate.js';
+import type { Logger } from '../core/log.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
+import { unstorableField } from '../catalog/subscription-dates.js';
 import { enqueue } from '../billing-sync/outbox.js';
 import { emit } from '../notify/events.js';
 import { eventsOf } from '../notify/payloads.js';
@@ -27,12 +31,21 @@ import { loadSubscriptions, type SubscriptionFacts } from './source.js';
  * or whose billed usage changed since it was read, is left for the next run. A subscription
  * with several ended periods (an import) has them closed oldest first, one round each, so each
  * period's adjustments see what the previous one billed.
+ *
+ * One subscription never stops the others' invoices: a batch that fails is split until the
+ * periods that fail on their own are found (core/isolate.ts). Their subscriptions are logged,
+ * counted in `tally_loop_item_failures_total{loop="close"}` and left out of the rest of the run
+ * (a later period is never closed before an earlier one); with no invoice written, the next run
+ * tries them again. A subscription whose dates the stores cannot hold is left out untried. A
+ * failure with a store down fails the run.
  */
 export interface CloseReport {
   invoices: number;
   adjustments: number;
   /** Periods that ended but wait for the aggregator or the grace period. */
   waiting: number;
+  /** Subscriptions set aside by this run (logged and counted; tried again by the next); absent when none. */
+  setAside?: number;
 }
 
 export interface CloseDeps {
@@ -45,6 +58,9 @@ export interface CloseDeps {
    * Stripe invoices itself) Tally's invoice is final as it is written.
    */
   stripeSync?: boolean;
+  logger?: Logger | undefined;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'> | undefined;
 }
 
 const BATCH = 500;
@@ -77,19 +93,40 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
   );
   const closed = new Set(rows.map((r) => `${r.tenant_id}\n${r.subscription_id}\n${r.period_start.getTime()}`));
   const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };
+  const systemic = storesDown(d.pg);
+  // Subscriptions set aside by this run, by tenant and id.
+  const failed = new Set<string>();
+  const keyOf = (sub: SubscriptionFacts) => `${sub.tenantId}\n${sub.id}`;
+  const setAside = (sub: SubscriptionFacts, error: unknown) => {
+    if (failed.has(keyOf(sub))) return;
+    failed.add(keyOf(sub));
+    report.setAside = (report.setAside ?? 0) + 1;
+    d.itemFailures?.inc({ loop: 'close' });
+    d.logger?.warn({ tenant: sub.tenantId, subscription: sub.id, ...errorSummary(error) }, 'closing a subscription failed; it is set aside and tried again on the next run');
+  };
+  const live: SubscriptionFacts[] = [];
+  for (const sub of subs) {
+    const field = unstorableField(sub);
+    if (field === undefined) live.push(sub);
+    else setAside(sub, new RangeError(`its ${field} is outside what the stores hold`));
+  }
   // Credit allowances of the periods running now, so a customer's balance shows them while
   // they can be used (the plan in force now decides the amount).
-  await allocateAllowances(
-    d.pg,
-    subs.flatMap((sub) => {
-      if (asOf.getTime() < sub.startDate.getTime() || (sub.canceledAt !== null && sub.canceledAt.getTime() <= asOf.getTime())) return [];
-      return allowanceDue(sub, periodAt(sub.startDate, sub.interval, asOf), planAt(sub, asOf));
-    }),
-  );
+  const running: { sub: SubscriptionFacts; due: ReturnType<typeof allowanceDue> }[] = [];
+  for (const sub of live) {
+    if (asOf.getTime() < sub.startDate.getTime() || (sub.canceledAt !== null && sub.canceledAt.getTime() <= asOf.getTime())) continue;
+    try {
+      running.push({ sub, due: allowanceDue(sub, periodAt(sub.startDate, sub.interval, asOf), planAt(sub, asOf)) });
+    } catch (e) {
+      setAside(sub, e);
+    }
+  }
+  await isolate(running, (items) => allocateAllowances(d.pg, items.flatMap((i) => i.due)), { systemic, setAside: (i, e) => setAside(i.sub, e) });
 
   // Rounds: round r holds the r-th due period of every subscription.
   const rounds: Due[][] = [];
-  for (const sub of subs) {
+  for (const sub of live) {
+    if (failed.has(keyOf(sub))) continue;
     let r = 0;
     for (let k = 0; ; k++) {
       const p = periodK(sub.startDate, sub.interval, k);
@@ -108,16 +145,25 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
   progress?.start(total, 'close (periods)');
   let batches = 0;
   for (const round of rounds) {
-    for (let i = 0; i < round.length; i += BATCH) {
-      const batch = round.slice(i, i + BATCH);
+    // A subscription set aside in an earlier round keeps its later periods open too.
+    const left = round.filter((due) => !failed.has(keyOf(due.sub)));
+    for (let i = 0; i < left.length; i += BATCH) {
+      const batch = left.slice(i, i + BATCH);
       // The tables this writes grow fast during a large close; Postgres plans with the sizes
       // it last measured, and an embedded Postgres has no autovacuum to measure them again.
       if (batches++ % 10 === 0) await d.pg.query('ANALYZE invoices, invoice_lines, billed_usage, stripe_outbox');
-      const done = await closeBatch(d, rd, batch, asOf);
-      report.invoices += done.invoices;
-      report.adjustments += done.adjustments;
+      await isolate(
+        batch,
+        async (items) => {
+          const done = await closeBatch(d, rd, [...items], asOf);
+          report.invoices += done.invoices;
+          report.adjustments += done.adjustments;
+        },
+        { systemic, setAside: (due, e) => setAside(due.sub, e) },
+      );
       progress?.tick(batch.length);
     }
+    progress?.tick(round.length - left.length);
   }
   progress?.stop();
   return report;

@@ -1,5 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { loopMetrics } from '../core/metrics.js';
 import type { Stores } from '../core/stores.js';
 import { pgMeterRepository } from '../aggregator/meters.js';
 import { readWatermark, type Progress } from '../aggregator/aggregator.js';
@@ -19,9 +21,17 @@ export interface RatingStack {
   pruneAlerts(now: number): Promise<number>;
 }
 
-export function createRatingStack(config: Config, stores: Stores, registry: Registry, pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {})): RatingStack {
+export function createRatingStack(
+  config: Config,
+  stores: Stores,
+  registry: Registry,
+  pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {}),
+  logger: Logger = createLogger(config).child({ component: 'rater' }),
+): RatingStack {
   const meters = pgMeterRepository(stores.postgres);
   const metrics = raterMetrics(registry);
+  // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.
+  const { itemFailures } = loopMetrics(registry);
   return {
     rater: new Rater({
       ch: stores.clickhouse,
@@ -29,11 +39,23 @@ export function createRatingStack(config: Config, stores: Stores, registry: Regi
       pool,
       meters,
       metrics,
+      logger,
+      itemFailures,
       onRated: async (ratings) => {
-        await fireAlerts(stores.postgres, ratings, Date.now(), metrics.alertsFired);
+        await fireAlerts(stores.postgres, ratings, Date.now(), metrics.alertsFired, { logger, itemFailures });
       },
     }),
-    billing: new Billing({ ch: stores.clickhouse, pg: stores.postgres, pool, meters, closeGraceMs: config.rater.closeGraceMs, watermark: () => readWatermark(stores.postgres), stripeSync: config.stripe.secretKey !== undefined }),
+    billing: new Billing({
+      ch: stores.clickhouse,
+      pg: stores.postgres,
+      pool,
+      meters,
+      closeGraceMs: config.rater.closeGraceMs,
+      watermark: () => readWatermark(stores.postgres),
+      stripeSync: config.stripe.secretKey !== undefined,
+      logger,
+      itemFailures,
+    }),
     metrics,
     pool,
     pruneAlerts: (now) => pruneFirings(stores.postgres, now),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry } from '../../core/metrics.js';
+import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
@@ -165,7 +165,7 @@ describe('rating in batches', () => {
     expect(await everything()).toEqual(before);
   });
 
-  it('a write that fails fails the run, once every batch in flight has settled', async () => {
+  it('a write that fails with the store down fails the run, once every batch in flight has settled', async () => {
     const ch = api.stores.clickhouse;
     let inserts = 0;
     let settledAfterFailure = 0;
@@ -181,7 +181,8 @@ describe('rating in batches', () => {
         };
       },
     });
-    const failing = { ...ch, client, table: (n: string) => ch.table(n) };
+    // The store does not answer a ping either: the failure is not the subscription's.
+    const failing = { ...ch, client, table: (n: string) => ch.table(n), ping: () => Promise.reject(new Error('ClickHouse is down')) };
     const metrics = raterMetrics(createRegistry());
     await expect(rater(failing, metrics).rateRange(p0.start, new Date())).rejects.toThrow(/refused the insert/);
     expect(inserts).toBeGreaterThanOrEqual(2);
@@ -190,5 +191,34 @@ describe('rating in batches', () => {
     const settled = settledAfterFailure;
     await new Promise((r) => setTimeout(r, 200));
     expect(settledAfterFailure).toBe(settled);
+  });
+
+  it('a write refused while the store is up sets that subscription aside; the others are written and the run succeeds', async () => {
+    const before = await everything();
+    const ch = api.stores.clickhouse;
+    const poisoned = subs[2]!;
+    const written = new Set<string>();
+    const client = new Proxy(ch.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
+        return (params: { query: string }) => {
+          if (params.query.includes('rated_input_v1') && params.query.includes(poisoned)) return Promise.reject(new Error('the store refused the insert'));
+          for (const sub of subs) if (params.query.includes('rated_input_v1') && params.query.includes(sub)) written.add(sub);
+          return target.command(params);
+        };
+      },
+    });
+    const metrics = raterMetrics(createRegistry());
+    const registry = createRegistry();
+    const { itemFailures } = loopMetrics(registry);
+    const r = await new Rater({ ch: { ...ch, client, table: (n: string) => ch.table(n) }, pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 4, itemFailures }).rateRange(
+      p0.start,
+      new Date(),
+    );
+    expect(r.setAside).toBe(1);
+    expect([...written].sort()).toEqual(subs.filter((s) => s !== poisoned).sort());
+    expect((await itemFailures.get()).values.find((v) => v.labels.loop === 'rater')?.value).toBe(1);
+    expect((await metrics.runs.get()).values.find((v) => v.labels.outcome === 'ok')?.value).toBe(1);
+    expect(await everything()).toEqual(before);
   });
 });
