@@ -20,13 +20,14 @@ export const SetAlerts = z.strictObject({
     .array(
       z
         .string()
-        .regex(PERCENT, 'must be a decimal string such as "80"')
+        // abort: zod runs later checks after a failed one, and the range check needs a decimal.
+        .regex(PERCENT, { message: 'must be a decimal string such as "80"', abort: true })
         .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(1000), 'must be above 0 and at most 1000'),
     )
     .max(10)
     .optional(),
   spend: z
-    .array(z.strictObject({ meter: z.string().min(1).max(64).optional(), amount: z.string().regex(AMOUNT, 'must be a decimal string such as "250.00"').refine((a) => new Decimal(a).gt(0), 'must be above 0') }))
+    .array(z.strictObject({ meter: z.string().min(1).max(64).optional(), amount: z.string().regex(AMOUNT, { message: 'must be a decimal string such as "250.00"', abort: true }).refine((a) => new Decimal(a).gt(0), 'must be above 0') }))
     .max(20)
     .optional(),
 });

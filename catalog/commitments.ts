@@ -16,7 +16,8 @@ export const SetCommitment = z
     minimum_spend: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a decimal string such as "500.00"').optional(),
     discount_percent: z
       .string()
-      .regex(/^\d{1,3}(\.\d{1,4})?$/, 'must be a decimal string such as "20"')
+      // abort: zod runs later checks after a failed one, and the range check needs a decimal.
+      .regex(/^\d{1,3}(\.\d{1,4})?$/, { message: 'must be a decimal string such as "20"', abort: true })
       .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100')
       .optional(),
     until: z.string().refine((s) => parseTimestamp(s) !== undefined, 'must be an RFC 3339 timestamp with a time zone'),

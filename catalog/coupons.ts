@@ -23,7 +23,7 @@ export const CreateCoupon = z
     currency: z
       .string()
       .transform((c) => c.toUpperCase())
-      .refine(isCurrency, { message: 'must be an ISO 4217 currency code', params: { code: 'TALLY_ERR_CURRENCY_INVALID' } })
+      .refine(isCurrency, { message: 'must be an ISO 4217 currency code', params: { code: 'TALLY_ERR_CURRENCY_INVALID' }, abort: true })
       .optional(),
     duration: z.enum(['once', 'repeating', 'forever']),
     duration_periods: z.number().int().min(1).max(1200).optional(),
@@ -38,9 +38,10 @@ export const CreateCoupon = z
       const p = new Decimal(c.percent_off);
       if (p.lte(0) || p.gt(100) || p.decimalPlaces() > 4) issue('percent_off', 'must be above 0 and at most 100, with at most 4 decimal places');
     }
+    // zod runs this even when a field failed a check, so nothing here may assume a field is valid.
     if (c.amount_off !== undefined) {
       if (c.currency === undefined) issue('currency', 'an amount_off coupon needs its currency');
-      else if (DECIMAL.test(c.amount_off) && (new Decimal(c.amount_off).lte(0) || new Decimal(c.amount_off).decimalPlaces() > minorUnits(c.currency))) {
+      else if (isCurrency(c.currency) && DECIMAL.test(c.amount_off) && (new Decimal(c.amount_off).lte(0) || new Decimal(c.amount_off).decimalPlaces() > minorUnits(c.currency))) {
         issue('amount_off', `must be above 0, in ${c.currency}'s minor units`);
       }
     } else if (c.currency !== undefined) issue('currency', 'only an amount_off coupon has a currency');

@@ -45,9 +45,25 @@ const country = z
   .transform((c) => c.toUpperCase())
   .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE');
 const stripeId = z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'must be a Stripe customer id (cus_...)');
-const metadata = z
-  .record(z.string().min(1, 'keys must not be empty').max(40, 'keys are at most 40 characters'), z.string().max(500, 'values are at most 500 characters'))
-  .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys');
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * JSON.parse makes `__proto__` an own key, but a zod record skips it without a word (and
+ * `constructor`/`prototype` invite prototype pollution wherever metadata is merged), so these
+ * keys are refused by name before the record sees them.
+ */
+const metadata = z.preprocess(
+  (m, ctx) => {
+    if (m !== null && typeof m === 'object' && !Array.isArray(m)) {
+      for (const k of Object.keys(m)) {
+        if (RESERVED_KEYS.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'is a reserved key name (__proto__, constructor and prototype are refused)' });
+      }
+    }
+    return m;
+  },
+  z
+    .record(z.string().min(1, 'keys must not be empty').max(40, 'keys are at most 40 characters'), z.string().max(500, 'values are at most 500 characters'))
+    .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys'),
+);
 
 export const CreateCustomer = z.strictObject({
   id,

@@ -4,6 +4,8 @@ import { tenantOf, type Route } from '../api/http/types.js';
 import type { MeterRepository } from '../aggregator/meters.js';
 import { CreatePlan, type PlanRepository } from './plans.js';
 
+const MAX_VERSION = 2_147_483_647;
+
 /**
  * `POST /v1/plans` (201 for a new plan or version, 200 when nothing changed), `GET /v1/plans`
  * (the latest version of each), `GET /v1/plans/:code[?version=n]`.
@@ -38,9 +40,10 @@ export function planRoutes(plans: PlanRepository, meters: MeterRepository): Rout
       access: 'tenant',
       handler: async (req) => {
         const raw = req.query.get('version');
-        const version = raw === null ? undefined : Number(raw);
-        if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
-          throw new TallyError('TALLY_ERR_INVALID_VALUE', 'version must be a whole number from 1', { field: 'version' });
+        // Versions are a Postgres int: a larger number could name no version and fails the query.
+        const version = raw === null ? undefined : /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : Number.NaN;
+        if (version !== undefined && !(version >= 1 && version <= MAX_VERSION)) {
+          throw new TallyError('TALLY_ERR_INVALID_VALUE', `version must be a whole number from 1 to ${MAX_VERSION}`, { field: 'version' });
         }
         const plan = await plans.get(tenantOf(req), req.params.code!, version);
         if (plan === undefined) {

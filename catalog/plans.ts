@@ -59,7 +59,8 @@ const Charge = z
     if (!tiered && c.unit_price === undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'unit_price', `${c.model} charges need a unit_price`);
     if (tiered && c.unit_price !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'unit_price', `${c.model} charges are priced by their tiers`);
     if (c.model === 'package') {
-      if (c.package_size === undefined || new Decimal(c.package_size).lte(0)) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'package charges need a package_size above 0');
+      // zod runs this even when a field failed its own check: package_size may not be a decimal.
+      if (c.package_size === undefined || (DECIMAL.test(c.package_size) && new Decimal(c.package_size).lte(0))) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'package charges need a package_size above 0');
     } else {
       if (c.package_size !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'only package charges have a package_size');
       if (c.round !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'round', 'only package charges round');

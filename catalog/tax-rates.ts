@@ -23,7 +23,8 @@ export const CreateTaxRate = z.strictObject({
     .optional(),
   percent: z
     .string()
-    .regex(/^\d{1,3}(\.\d{1,4})?$/, 'must be a decimal string such as "8.25"')
+    // abort: zod runs later checks after a failed one, and the range check needs a decimal.
+    .regex(/^\d{1,3}(\.\d{1,4})?$/, { message: 'must be a decimal string such as "8.25"', abort: true })
     .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100'),
   name: z.string().trim().min(1).max(100),
 });

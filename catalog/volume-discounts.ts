@@ -19,7 +19,8 @@ export const SetVolumeDiscount = z.strictObject({
         min_subscriptions: z.number().int().min(1).max(1_000_000),
         percent_off: z
           .string()
-          .regex(PERCENT, 'must be a decimal string such as "5", with at most 4 decimal places')
+          // abort: zod runs later checks after a failed one, and the range check needs a decimal.
+          .regex(PERCENT, { message: 'must be a decimal string such as "5", with at most 4 decimal places', abort: true })
           .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100'),
       }),
     )
