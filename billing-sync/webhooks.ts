@@ -1,8 +1,10 @@
 import Stripe from 'stripe';
+import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { Route } from '../api/http/types.js';
+import { formatPath } from '../api/http/body.js';
 import type { SyncMetrics } from './metrics.js';
 import { emit } from '../notify/events.js';
 import { invoiceEvents } from '../notify/payloads.js';
@@ -24,6 +26,12 @@ import { subscriptionView } from '../catalog/subscriptions.js';
  * - `customer.subscription.updated|deleted` (for Stripe subscriptions carrying
  *   `metadata.tally_subscription`): `past_due`/`unpaid` set dunning, `active` clears it,
  *   `canceled` or a deletion cancels the Tally subscription at the event's time.
+ *
+ * A signature dated more than FUTURE_TOLERANCE_S ahead is refused (Stripe's check bounds only
+ * the past), and so is an event whose `created` is: applied, a date ahead would make every
+ * real event about the same object "stale" until then. A correctly signed event that is not
+ * shaped as Stripe sends them is a 400 (TALLY_ERR_WEBHOOK_EVENT_INVALID) naming the field;
+ * event types Tally does not handle are acknowledged and ignored.
  */
 export interface WebhookDeps {
   pg: PostgresStore;
@@ -32,6 +40,48 @@ export interface WebhookDeps {
   logger: Logger;
   /** TALLY_DUNNING_SUSPEND_DAYS, for the subscription status in outbound events. */
   suspendAfterMs?: number;
+  /** Epoch milliseconds now (tests move it). */
+  clock?: () => number;
+}
+
+/** How far ahead of this node's clock a signature or an event may be dated: clock skew, no more. */
+export const FUTURE_TOLERANCE_S = 300;
+
+const StripeId = z.string().min(1).max(255);
+/** Stripe metadata: string keys and string values. */
+const Metadata = z.record(z.string(), z.string()).nullable().optional();
+
+/** What every Stripe event has; `created` is bounded again against the clock when received. */
+const Envelope = z.object({
+  id: StripeId,
+  type: z.string().min(1).max(255),
+  // Seconds since the epoch, within what a timestamptz and a JS Date both hold.
+  created: z.number().int().min(0).max(253_402_300_799),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+const InvoiceObject = z.object({ id: StripeId, metadata: Metadata });
+const SubscriptionObject = z.object({ status: z.string().max(255).optional(), metadata: Metadata });
+
+/** The event as Stripe sends it, or a 400 naming the first field that is not. */
+function checkEvent(parsed: unknown, nowMs: number): Stripe.Event {
+  const fail = (path: readonly PropertyKey[], message: string): TallyError => {
+    const field = formatPath(path.filter((p): p is string | number => typeof p !== 'symbol'));
+    return new TallyError('TALLY_ERR_WEBHOOK_EVENT_INVALID', `the event is not one Stripe sends: ${field === '' ? 'event' : field} ${message}`, field === '' ? {} : { field });
+  };
+  const envelope = Envelope.safeParse(parsed);
+  if (!envelope.success) throw fail(envelope.error.issues[0]!.path, envelope.error.issues[0]!.message);
+  const { type, created, data } = envelope.data;
+  if (created > Math.floor(nowMs / 1000) + FUTURE_TOLERANCE_S) throw fail(['created'], `is ${new Date(created * 1000).toISOString()}, ahead of now`);
+  const object = type.startsWith('invoice.') ? InvoiceObject : type === 'customer.subscription.updated' || type === 'customer.subscription.deleted' ? SubscriptionObject : undefined;
+  const checked = object?.safeParse(data.object);
+  if (checked !== undefined && !checked.success) throw fail(['data', 'object', ...checked.error.issues[0]!.path], checked.error.issues[0]!.message);
+  return parsed as Stripe.Event;
+}
+
+/** The `t=` of a Stripe-Signature header that verified (seconds). */
+function signedAt(header: string): number {
+  const t = header.split(',').find((part) => part.trim().startsWith('t='));
+  return t === undefined ? Number.NaN : Number(t.trim().slice(2));
 }
 
 type Outcome = 'applied' | 'stale' | 'unknown_object' | 'ignored';
@@ -44,12 +94,24 @@ export function webhookRoute(d: WebhookDeps): Route {
     handler: async (req) => {
       if (d.secret === undefined) throw new TallyError('TALLY_ERR_STRIPE_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified');
       const signature = req.headers['stripe-signature'];
-      let event: Stripe.Event;
+      const nowMs = (d.clock ?? Date.now)();
+      let parsed: unknown;
       try {
-        event = Stripe.webhooks.constructEvent(req.body, signature ?? '', d.secret);
+        parsed = Stripe.webhooks.constructEvent(req.body, signature ?? '', d.secret);
       } catch (e) {
         d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
         throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature header does not verify: ${e instanceof Error ? e.message : String(e)}`, { field: 'Stripe-Signature' });
+      }
+      if (!(signedAt(signature ?? '') <= Math.floor(nowMs / 1000) + FUTURE_TOLERANCE_S)) {
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
+        throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature timestamp is more than ${FUTURE_TOLERANCE_S} s ahead of this server's clock`, { field: 'Stripe-Signature' });
+      }
+      let event: Stripe.Event;
+      try {
+        event = checkEvent(parsed, nowMs);
+      } catch (e) {
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'invalid' });
+        throw e;
       }
       const outcome = await d.pg.transaction(async (tx) => {
         const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);

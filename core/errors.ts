@@ -45,6 +45,11 @@ export const ERRORS = {
   TALLY_ERR_CURRENCY_MISMATCH: { status: 400, retryable: false },
   TALLY_ERR_INVALID_TRANSITION: { status: 409, retryable: false },
 
+  // A usage query spanning more time than its window allows (GET /v1/usage); a Stripe webhook
+  // event whose signature verifies but that is not an event as Stripe sends it, or is dated ahead.
+  TALLY_ERR_RANGE_TOO_LONG: { status: 400, retryable: false },
+  TALLY_ERR_WEBHOOK_EVENT_INVALID: { status: 400, retryable: false },
+
   // Coupons.
   TALLY_ERR_COUPON_NOT_FOUND: { status: 400, retryable: false },
   TALLY_ERR_COUPON_EXPIRED: { status: 409, retryable: false },
