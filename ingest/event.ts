@@ -39,9 +39,20 @@ export interface EventLimits {
 
 /** An event as one of the body formats delivered it, before validation. */
 export type RawEvent =
-  | { kind: 'native'; data: unknown; lossless: boolean }
+  | {
+      kind: 'native';
+      data: unknown;
+      lossless: boolean;
+      /**
+       * msgpack only: the top-level field of this event that held a string whose bytes were not
+       * UTF-8, if any. The decoder turns such bytes into U+FFFD, so two different ids could
+       * become one; it is asked only when a stored field holds U+FFFD (the check reads the body
+       * again).
+       */
+      invalidUtf8?: () => string | undefined;
+    }
   | { kind: 'cloudevent'; data: unknown; lossless: boolean }
-  | { kind: 'malformed'; message: string };
+  | { kind: 'malformed'; message: string; code?: ErrorCode };
 
 export interface ValidationContext {
   tenantId: string;
@@ -56,16 +67,47 @@ export type Validated = { ok: true; row: EventRow } | { ok: false; rejection: Re
 const NATIVE_FIELDS = new Set(['id', 'customer', 'meter', 'value', 'timestamp', 'properties']);
 const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * A lone UTF-16 surrogate: text that is not well-formed Unicode (`"\ud800"` in JSON). ClickHouse
+ * refuses it (CANNOT_PARSE_ESCAPE_SEQUENCE), and one such row would fail the whole shared insert.
+ * With the `u` flag a paired surrogate is one code point and does not match.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * The same in JSON text made by JSON.stringify, which writes a lone surrogate as a `\udXXX`
+ * escape (and a paired one as the character itself): a `\u` escape is real when an even
+ * number of backslashes precede it.
+ */
+const LONE_SURROGATE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u[dD][89a-fA-F]/;
 const MAX_TEXT = 256;
 
 export function validateEvent(raw: RawEvent, index: number, ctx: ValidationContext): Validated {
-  if (raw.kind === 'malformed') return reject(index, undefined, 'TALLY_ERR_EVENT_INVALID', raw.message);
+  if (raw.kind === 'malformed') return reject(index, undefined, raw.code ?? 'TALLY_ERR_EVENT_INVALID', raw.message);
   const e = raw.data;
   if (e === null || typeof e !== 'object' || Array.isArray(e)) {
     return reject(index, undefined, 'TALLY_ERR_EVENT_INVALID', `event must be an object, got ${typeName(e)}`);
   }
   const o = e as Record<string, unknown>;
-  return raw.kind === 'native' ? validateNative(o, index, ctx, raw.lossless) : validateCloudEvent(o, index, ctx, raw.lossless);
+  if (raw.kind === 'cloudevent') return validateCloudEvent(o, index, ctx, raw.lossless);
+  const v = validateNative(o, index, ctx, raw.lossless);
+  return v.ok && raw.invalidUtf8 !== undefined ? checkWireUtf8(v.row, index, raw.invalidUtf8) : v;
+}
+
+const INVALID_UTF8_CODE: Record<string, ErrorCode> = {
+  id: 'TALLY_ERR_ID_INVALID',
+  customer: 'TALLY_ERR_CUSTOMER_INVALID',
+  properties: 'TALLY_ERR_PROPERTIES_INVALID',
+};
+
+/**
+ * Bytes that are not UTF-8 always decode to U+FFFD, so an event none of whose stored text holds
+ * it came through intact (meter, value and timestamp refuse U+FFFD by their own rules).
+ */
+function checkWireUtf8(row: EventRow, index: number, invalidUtf8: () => string | undefined): Validated {
+  if (!row.id.includes('\ufffd') && !row.customer.includes('\ufffd') && !row.properties.includes('\ufffd')) return { ok: true, row };
+  const field = invalidUtf8();
+  if (field === undefined) return { ok: true, row };
+  return reject(index, row.id, INVALID_UTF8_CODE[field] ?? 'TALLY_ERR_EVENT_INVALID', `${field} holds a string whose bytes are not valid UTF-8`);
 }
 
 function validateNative(o: Record<string, unknown>, index: number, ctx: ValidationContext, lossless: boolean): Validated {
@@ -183,6 +225,9 @@ function finish(index: number, ctx: ValidationContext, lossless: boolean, f: Fie
       // Only a structure nested deeper than the stack can fail here (the body parsed as JSON).
       return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} is nested too deeply`);
     }
+    if (properties.includes('\\u') && LONE_SURROGATE_ESCAPE.test(properties)) {
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} holds text that is not well-formed Unicode (a lone UTF-16 surrogate)`);
+    }
     const bytes = Buffer.byteLength(properties);
     if (bytes > ctx.limits.maxPropertiesBytes) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_LARGE', `${f.propertiesField} is ${bytes} bytes as JSON; the limit is ${ctx.limits.maxPropertiesBytes} (TALLY_EVENT_MAX_PROPERTIES_BYTES)`);
@@ -200,6 +245,7 @@ function text(v: unknown, field: string, missing: ErrorCode, invalid: ErrorCode)
   if (typeof v !== 'string') return { code: invalid, message: `${field} must be a string, got ${typeName(v)}` };
   if (v.length > MAX_TEXT) return { code: invalid, message: `${field} is longer than ${MAX_TEXT} characters` };
   if (CONTROL.test(v)) return { code: invalid, message: `${field} contains control characters` };
+  if (LONE_SURROGATE.test(v)) return { code: invalid, message: `${field} is not well-formed Unicode (it holds a lone UTF-16 surrogate)` };
   return v;
 }
 

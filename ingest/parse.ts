@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { Unpackr } from 'msgpackr';
 import { TallyError } from '../core/errors.js';
 import type { RawEvent } from './event.js';
 import { parseJsonExact } from './json.js';
+import { invalidUtf8Fields } from './msgpack-utf8.js';
 import { typeName } from './value.js';
 
 /**
@@ -53,6 +55,8 @@ export function parseEvents(format: Format, body: Buffer, maxEvents: number): Ra
 }
 
 function fromJsonDocument(body: Buffer, kind: 'native' | 'cloudevent', maxEvents: number, shape: 'any' | 'single' | 'batch' = 'any'): RawEvent[] {
+  // JSON text is UTF-8 (RFC 8259); decoding other bytes would silently make them U+FFFD.
+  if (!isUtf8(body)) throw new TallyError('TALLY_ERR_INVALID_JSON', 'body is not valid JSON: it is not UTF-8');
   let parsed;
   try {
     parsed = parseJsonExact(body.toString('utf8'));
@@ -70,12 +74,18 @@ function fromJsonDocument(body: Buffer, kind: 'native' | 'cloudevent', maxEvents
 }
 
 function fromNdjson(body: Buffer, maxEvents: number): RawEvent[] {
-  const lines = body.toString('utf8').split('\n');
+  // A line that is not UTF-8 is refused alone; finding which one costs a split of the bytes,
+  // paid only when the body as a whole is not UTF-8.
+  const lines = isUtf8(body) ? body.toString('utf8').split('\n') : splitLines(body).map((b) => (isUtf8(b) ? b.toString('utf8') : undefined));
   const events: RawEvent[] = [];
   for (const line of lines) {
-    const trimmed = line.trim();
+    const trimmed = line?.trim();
     if (trimmed === '') continue;
     if (events.length === maxEvents) checkCount(maxEvents + 1, maxEvents);
+    if (trimmed === undefined) {
+      events.push({ kind: 'malformed', message: 'line is not valid JSON: it is not UTF-8' });
+      continue;
+    }
     try {
       const { data, lossless } = parseJsonExact(trimmed);
       events.push({ kind: 'native', data, lossless });
@@ -86,6 +96,17 @@ function fromNdjson(body: Buffer, maxEvents: number): RawEvent[] {
   return events;
 }
 
+function splitLines(body: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let nl = body.indexOf(0x0a); nl !== -1; nl = body.indexOf(0x0a, start)) {
+    lines.push(body.subarray(start, nl));
+    start = nl + 1;
+  }
+  lines.push(body.subarray(start));
+  return lines;
+}
+
 function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   let data: unknown;
   try {
@@ -93,12 +114,24 @@ function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   } catch (e) {
     throw new TallyError('TALLY_ERR_INVALID_BODY', `body is not valid msgpack: ${(e as Error).message}`);
   }
+  // Read the body again for strings that were not UTF-8 only if an event asks (see RawEvent).
+  let bad: Map<number, string> | undefined;
+  const fieldOf = (i: number) => () => (bad ??= invalidUtf8FieldsOrNone(body)).get(i);
   if (Array.isArray(data)) {
     checkCount(data.length, maxEvents);
-    return (data as unknown[]).map((d) => ({ kind: 'native' as const, data: d, lossless: false }));
+    return (data as unknown[]).map((d, i) => ({ kind: 'native' as const, data: d, lossless: false, invalidUtf8: fieldOf(i) }));
   }
-  if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false }];
+  if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false, invalidUtf8: fieldOf(0) }];
   throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack body must be a map or an array of maps, got ${typeName(data)}`);
+}
+
+function invalidUtf8FieldsOrNone(body: Buffer): Map<number, string> {
+  try {
+    return invalidUtf8Fields(body);
+  } catch {
+    // msgpackr decoded what this reader cannot follow (an extension it knows, say): nothing is known.
+    return new Map();
+  }
 }
 
 function checkCount(n: number, max: number): void {
