@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
+import { errorSummary, storesDown } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
+import { RetrySet, type RetryItem } from './retries.js';
 import { recomputeHours } from './rollup.js';
 
 /**
@@ -18,6 +20,16 @@ import { recomputeHours } from './rollup.js';
  *  5. only then moves the watermark.
  * A run killed at any point leaves the watermark where it was; the next run redoes the same
  * hours and writes the same rows.
+ *
+ * One tenant's meter never stops the others: a (tenant, meter) whose recompute or backfill
+ * fails while both stores answer is logged, counted in
+ * `tally_loop_item_failures_total{loop="aggregator"}` and skipped, and the run goes on. The
+ * watermark still moves (holding it back would make every later run redo every tenant's
+ * hours since the failure); what the skipped meter still needs is kept in a retry set
+ * (retries.ts) as the instant its events must be read from again, and each later run
+ * recomputes the hours of its events ingested since then, until one succeeds. A skipped
+ * backfill is simply not marked done, so the next run backfills the meter again. A failure
+ * with a store down fails the run and leaves the watermark where it was.
  */
 export interface AggregatorOptions {
   ch: ClickHouseStore;
@@ -31,6 +43,8 @@ export interface AggregatorOptions {
   settleMs: number;
   leaseSeconds: number;
   clock?: () => number;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'>;
 }
 
 export interface RunReport {
@@ -38,6 +52,8 @@ export interface RunReport {
   watermark: Date;
   hoursRecomputed: number;
   metersBackfilled: number;
+  /** (tenant, meter)s skipped by this run and kept for the next; absent when none. */
+  setAside?: number;
 }
 
 export interface Progress {
@@ -96,27 +112,62 @@ export class Aggregator {
       const meters = await this.o.meters.all();
       const byKey = new Map(meters.map((m) => [`${m.tenant_id}\n${m.key}`, m]));
 
+      const systemic = storesDown(this.o.ch, this.o.pg);
+      const retries = new RetrySet(this.o.pg, 'aggregator');
+      const kept = await retries.list();
+      const keptKeys = new Set(kept.map((k) => `${k.tenantId}\n${k.item}`));
+      const failed: RetryItem[] = [];
+      /** Runs one meter's work; a failure not caused by a store being down sets the meter aside. */
+      const guarded = async (tenantId: string, meterKey: string, since: number, work: () => Promise<void>): Promise<boolean> => {
+        try {
+          await work();
+          return true;
+        } catch (e) {
+          if (await systemic()) throw e;
+          failed.push({ tenantId, item: meterKey, since });
+          this.o.itemFailures?.inc({ loop: 'aggregator' });
+          this.o.logger.warn({ tenant: tenantId, meter: meterKey, ...errorSummary(e) }, 'aggregating a meter failed; it is set aside and done again on the next run');
+          return false;
+        }
+      };
+
       let hoursRecomputed = 0;
+      const recompute = async (meter: MeterRecord, hours: readonly string[]) => {
+        await this.renew();
+        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, hours.slice(i, i + CHUNK_HOURS), version);
+        hoursRecomputed += hours.length;
+      };
+      // Meters set aside by earlier runs: every hour of their events ingested since they failed.
+      for (const k of kept) {
+        const meter = byKey.get(`${k.tenantId}\n${k.item}`);
+        if (meter === undefined || meter.backfilled_through === null) continue; // gone, or its backfill below covers it
+        await guarded(k.tenantId, k.item, k.since, async () => recompute(meter, await this.hoursOf(meter, new Date(k.since), upper)));
+      }
       const affected = await this.affected(from, upper);
       for (const a of affected) {
         const meter = byKey.get(`${a.tenant_id}\n${a.meter}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // no meter yet, or its backfill below covers it
-        await this.renew();
-        for (let i = 0; i < a.hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, a.hours.slice(i, i + CHUNK_HOURS), version);
-        hoursRecomputed += a.hours.length;
+        if (keptKeys.has(`${a.tenant_id}\n${a.meter}`)) continue; // done above, from further back
+        await guarded(a.tenant_id, a.meter, from.getTime(), () => recompute(meter, a.hours));
       }
 
       let metersBackfilled = 0;
       for (const meter of meters.filter((m) => m.backfilled_through === null)) {
-        hoursRecomputed += await this.backfill(meter, upper, version, progress);
-        metersBackfilled++;
+        // A failed backfill is not marked done: the next run backfills the meter again.
+        await guarded(meter.tenant_id, meter.key, from.getTime(), async () => {
+          hoursRecomputed += await this.backfill(meter, upper, version, progress);
+          metersBackfilled++;
+        });
       }
 
+      await retries.add(failed.filter((f) => byKey.get(`${f.tenantId}\n${f.item}`)?.backfilled_through !== null));
+      const failedKeys = new Set(failed.map((f) => `${f.tenantId}\n${f.item}`));
+      await retries.done(kept.filter((k) => !failedKeys.has(`${k.tenantId}\n${k.item}`)));
       await this.release(upper);
       this.o.metrics.hours.inc(hoursRecomputed);
       this.o.metrics.runs.inc({ outcome: 'ok' });
       this.o.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled };
+      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled, ...(failed.length > 0 ? { setAside: failed.length } : {}) };
     } catch (e) {
       this.o.metrics.runs.inc({ outcome: 'error' });
       await this.release(undefined).catch(() => undefined);
@@ -145,6 +196,17 @@ export class Aggregator {
     await this.o.meters.markBackfilled(meter.tenant_id, meter.key, upper);
     this.o.logger.info({ tenant: meter.tenant_id, meter: meter.key, hours: hours.length }, 'meter backfilled');
     return hours.length;
+  }
+
+  /** The hours with events of one meter ingested in (from, upper]. */
+  private async hoursOf(meter: MeterRecord, from: Date, upper: Date): Promise<string[]> {
+    const rs = await this.o.ch.client.query({
+      query: `SELECT arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours FROM ${this.o.ch.table('raw_events_v1')}
+              WHERE tenant_id = {t:String} AND meter = {m:String} AND ingested_at > {from:DateTime64(6, 'UTC')} AND ingested_at <= {upper:DateTime64(6, 'UTC')}`,
+      query_params: { t: meter.tenant_id, m: meter.key, from: chTime(from), upper: chTime(upper) },
+      format: 'JSONEachRow',
+    });
+    return (await rs.json<{ hours: string[] }>())[0]?.hours ?? [];
   }
 
   private async affected(from: Date, upper: Date): Promise<{ tenant_id: string; meter: string; hours: string[] }[]> {

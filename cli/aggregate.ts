@@ -7,7 +7,7 @@ import { pgMeterRepository } from '../aggregator/meters.js';
 import { createHttpServer, type HttpServer } from '../api/http/server.js';
 import { healthRoutes } from '../api/routes/health.js';
 import { createAuthenticator } from '../core/auth.js';
-import { httpMetrics } from '../core/metrics.js';
+import { httpMetrics, loopMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { startLoop } from './loop.js';
 
@@ -21,6 +21,7 @@ export function createAggregator(config: Config, stores: Stores, logger: Logger,
     overlapMs: config.aggregator.overlapMs,
     settleMs: config.aggregator.settleMs,
     leaseSeconds: config.aggregator.leaseSeconds,
+    itemFailures: loopMetrics(registry).itemFailures,
   });
 }
 
