@@ -86,6 +86,8 @@ export const ERRORS = {
   TALLY_ERR_PROPERTIES_TOO_MANY: { status: 422, retryable: false },
   TALLY_ERR_PROPERTIES_TOO_LARGE: { status: 422, retryable: false },
   TALLY_ERR_CLOUDEVENT_INVALID: { status: 422, retryable: false },
+  // The event passed validation but the event store refused to store it (the rest of its batch was committed).
+  TALLY_ERR_EVENT_REFUSED_BY_STORE: { status: 422, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

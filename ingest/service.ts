@@ -12,7 +12,8 @@ export interface IngestResult {
 /**
  * Validates a request's events, sets aside the resends it recognises, and commits the rest
  * through the shared batcher. It resolves only after the commit; if the commit fails it
- * throws and nothing of the request counts as accepted.
+ * throws and nothing of the request counts as accepted. Rows the store refused on their own
+ * (the rest went in) are per-event rejections.
  */
 export class IngestService {
   private lastMicros = 0;
@@ -31,7 +32,9 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const fresh: EventRow[] = [];
     const freshKeys: string[] = [];
-    const waiting: { row: EventRow; key: string; outcome: Promise<boolean> }[] = [];
+    /** The request index of each fresh row. */
+    const freshIndex: number[] = [];
+    const waiting: { row: EventRow; key: string; index: number; outcome: Promise<boolean> }[] = [];
     const seen = new Set<string>();
     let duplicates = 0;
 
@@ -49,10 +52,11 @@ export class IngestService {
       seen.add(key);
       const known = this.recent.get(key);
       if (known === true) duplicates++;
-      else if (known !== undefined) waiting.push({ row: v.row, key, outcome: known });
+      else if (known !== undefined) waiting.push({ row: v.row, key, index: i, outcome: known });
       else {
         fresh.push(v.row);
         freshKeys.push(key);
+        freshIndex.push(i);
       }
     }
 
@@ -64,20 +68,38 @@ export class IngestService {
         else {
           fresh.push(waiting[i]!.row);
           freshKeys.push(waiting[i]!.key);
+          freshIndex.push(waiting[i]!.index);
         }
       });
     }
 
+    let accepted = fresh.length;
     if (fresh.length > 0) {
       const commit = this.batcher.submit(fresh);
-      this.recent.track(freshKeys, commit.then(() => true, () => false));
-      await commit;
+      // When the store refused some rows, none of the request's ids is remembered: a resend of
+      // a committed one is then written again and counted once where usage is computed.
+      this.recent.track(
+        freshKeys,
+        commit.then((refused) => refused.length === 0, () => false),
+      );
+      const refused = await commit;
+      for (const r of refused) {
+        const row = fresh[r.position]!;
+        rejected.push({
+          index: freshIndex[r.position]!,
+          id: row.id,
+          code: 'TALLY_ERR_EVENT_REFUSED_BY_STORE',
+          message: `the event store refused this event (${r.reason}) and it was not stored; the rest of the request was`,
+        });
+      }
+      if (refused.length > 0) rejected.sort((a, b) => a.index - b.index);
+      accepted -= refused.length;
     }
 
-    this.metrics.events.inc({ result: 'accepted', code: '' }, fresh.length);
+    this.metrics.events.inc({ result: 'accepted', code: '' }, accepted);
     if (duplicates > 0) this.metrics.events.inc({ result: 'duplicate', code: '' }, duplicates);
     for (const r of rejected) this.metrics.events.inc({ result: 'rejected', code: r.code });
-    return { accepted: fresh.length, duplicates, rejected };
+    return { accepted, duplicates, rejected };
   }
 
   /** Acceptance time in microseconds, strictly increasing on this node so copies are ordered. */

@@ -6,10 +6,37 @@ export interface EventWriter {
   insert(rows: readonly EventRow[]): Promise<void>;
   /** Resolves when the store could take an insert now (used to recover after a failure). */
   probe(): Promise<void>;
+  /**
+   * Whether an insert error means the store refused the rows themselves (it would refuse them
+   * again, and others without them would go in): the store's reason, e.g.
+   * `CANNOT_PARSE_ESCAPE_SEQUENCE`; undefined for any other failure (the store is down, slow,
+   * full, misconfigured), which must fail the batch and mark ingest down.
+   */
+  refusal(e: unknown): string | undefined;
 }
 
 /** Column order of the rows sent to ClickHouse. */
 const COLUMNS = ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at'] as const;
+
+/**
+ * ClickHouse errors about the data read from the insert body. Deliberately a short list: an
+ * error read as a refusal makes the search for bad rows report rows as refused (a 202 that
+ * rejects them) instead of a 503 that asks the client to retry, so anything else counts as
+ * an outage. (Codes: 6, 25-27, 38, 41, 72, ... CANNOT_PARSE_*; 53, 69, 70, 117, 131, 321, 407.)
+ */
+const DATA_ERROR_TYPES =
+  /^(CANNOT_PARSE_[A-Z0-9_]+|TYPE_MISMATCH|ARGUMENT_OUT_OF_BOUND|CANNOT_CONVERT_TYPE|INCORRECT_DATA|TOO_LARGE_STRING_SIZE|VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE|DECIMAL_OVERFLOW)$/;
+
+/**
+ * The error type of an error ClickHouse answered (a `ClickHouseError` carries `code` and
+ * `type`; chDB's copy of the class is not the same constructor, so it is read by shape) when it
+ * says the rows are bad.
+ */
+export function clickHouseRefusal(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const { type, code } = e as Error & { type?: unknown; code?: unknown };
+  return typeof type === 'string' && typeof code === 'string' && DATA_ERROR_TYPES.test(type) ? type : undefined;
+}
 
 /**
  * Rows go as JSONCompactEachRow (arrays in a fixed column order): the engine parses them about
@@ -23,17 +50,22 @@ export function clickHouseEventWriter(store: ClickHouseStore): EventWriter {
       await store.client.insert({ table, values, format: 'JSONCompactEachRow', columns: [...COLUMNS] });
     },
     probe: () => store.ping(),
+    refusal: clickHouseRefusal,
   };
 }
 
 /**
  * A fault seam around a writer, for tests and failure drills: while `fail` is set every insert
- * and probe is refused; `delayMs` makes inserts slow. The rows of a refused insert are not
- * written.
+ * and probe is refused; `delayMs` makes inserts slow; an insert holding a row `refuseRow`
+ * picks is refused as ClickHouse refuses data it cannot parse (the store stays up). The rows
+ * of a refused insert are not written.
  */
 export interface FaultControl {
   fail: Error | undefined;
   delayMs: number;
+  refuseRow?: (row: EventRow) => boolean;
+  /** Inserts the store refused for a `refuseRow` row so far. */
+  rowRefusals?: number;
   /** Rows handed to the writer so far (tests wait on it to know inserts are in flight). */
   rowsStarted?: number;
 }
@@ -44,11 +76,16 @@ export function faultyWriter(inner: EventWriter, control: FaultControl): EventWr
       control.rowsStarted = (control.rowsStarted ?? 0) + rows.length;
       if (control.delayMs > 0) await new Promise((r) => setTimeout(r, control.delayMs));
       if (control.fail !== undefined) throw control.fail;
+      if (control.refuseRow !== undefined && rows.some(control.refuseRow)) {
+        control.rowRefusals = (control.rowRefusals ?? 0) + 1;
+        throw Object.assign(new Error('injected: Cannot parse input: a marked row'), { code: '117', type: 'INCORRECT_DATA' });
+      }
       await inner.insert(rows);
     },
     probe: async () => {
       if (control.fail !== undefined) throw control.fail;
       await inner.probe();
     },
+    refusal: (e) => inner.refusal(e),
   };
 }
