@@ -34,7 +34,7 @@ export function ingestMetrics(registry: Registry): IngestMetrics {
     }),
     flushDuration: new Histogram({
       name: 'tally_ingest_flush_duration_seconds',
-      help: 'Time to commit one insert batch to ClickHouse, by outcome (ok, error).',
+      help: 'Time to commit one insert batch to ClickHouse, by outcome (ok; refused: the store refused rows, found and rejected alone, the rest committed; error).',
       labelNames: ['outcome'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Unpackr } from 'msgpackr';
 import { TallyError } from '../core/errors.js';
+import { binaryCloudEvent, isBinaryCloudEvent } from './cloudevents-binary.js';
 import type { RawEvent } from './event.js';
 import { parseJsonExact } from './json.js';
 import { invalidUtf8Fields } from './msgpack-utf8.js';
@@ -37,6 +38,12 @@ export function formatOf(contentType: string | undefined): Format {
 
 // 64-bit integers come back as strings, so a big msgpack integer is checked exactly as text.
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'string' });
+
+/** The events of a request: a CloudEvent in binary mode (attributes in headers), or a body in one of the formats. */
+export function parseRequest(headers: Readonly<Record<string, string>>, body: Buffer, maxEvents: number): RawEvent[] {
+  if (isBinaryCloudEvent(headers)) return binaryCloudEvent(headers, body);
+  return parseEvents(formatOf(headers['content-type']), body, maxEvents);
+}
 
 /** Parses a body; `maxEvents` is checked before any event is looked at (413 above it). */
 export function parseEvents(format: Format, body: Buffer, maxEvents: number): RawEvent[] {

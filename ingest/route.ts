@@ -2,7 +2,7 @@ import { isTallyError } from '../core/errors.js';
 import type { IngestConfig } from '../core/config.js';
 import { tenantOf, type Route } from '../api/http/types.js';
 import type { IngestMetrics } from './metrics.js';
-import { formatOf, parseEvents } from './parse.js';
+import { parseRequest } from './parse.js';
 import type { IngestService } from './service.js';
 
 const REFUSAL_REASON: Record<string, string> = {
@@ -23,7 +23,7 @@ export function eventsRoute(service: IngestService, config: IngestConfig, metric
     access: 'tenant',
     handler: async (req) => {
       try {
-        const raws = parseEvents(formatOf(req.headers['content-type']), req.body, config.maxEvents);
+        const raws = parseRequest(req.headers, req.body, config.maxEvents);
         const result = await service.ingest(tenantOf(req), raws);
         return { status: 202, body: result };
       } catch (e) {
