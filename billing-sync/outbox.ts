@@ -38,15 +38,20 @@ export class Outbox {
     private readonly leaseSeconds: number,
   ) {}
 
-  async claim(limit: number): Promise<OutboxRow[]> {
+  /**
+   * Claims up to `limit` due rows, except those in `skip`: rows a run already tried and set
+   * aside, which wait for a later run even when their retry is due at once (a row failing
+   * again and again must not keep one run busy while other rows wait).
+   */
+  async claim(limit: number, skip: readonly string[] = []): Promise<OutboxRow[]> {
     const { rows } = await this.pg.query<OutboxRow>(
       `UPDATE stripe_outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
         WHERE id IN (
           SELECT id FROM stripe_outbox
-           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AND id <> ALL($4::bigint[])
            ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
         RETURNING id::text AS id, tenant_id, kind, ref, attempts, created_at`,
-      [this.owner, this.leaseSeconds, limit],
+      [this.owner, this.leaseSeconds, limit, skip],
     );
     return rows;
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Counter } from 'prom-client';
 import type { PostgresStore } from '../core/postgres.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { pushMeterUsage } from './meters.js';
@@ -29,6 +30,11 @@ import type { SyncMetrics } from './metrics.js';
  * up by metadata before writing again. 429s, 5xx, timeouts and dropped connections are retried
  * with exponential backoff and jitter; any other refusal fails the row, which is kept with its
  * error for an operator.
+ *
+ * Rows are isolated from each other: a row that fails (a tenant's Stripe customer that Stripe
+ * refuses, say) is logged by id, counted in `tally_loop_item_failures_total{loop="sync"}`,
+ * scheduled again or failed, and the run goes on with the other rows; it is not claimed again
+ * in the same run, however soon its retry is due.
  */
 export interface SyncDeps {
   pg: PostgresStore;
@@ -44,6 +50,8 @@ export interface SyncDeps {
   clock?: () => number;
   /** Delay before the next attempt of a row (default: exponential backoff with jitter). */
   backoff?: (attempts: number) => number;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'>;
 }
 
 export interface SyncReport {
@@ -68,13 +76,18 @@ export class BillingSync {
   /** Works through every due row (in batches) until none is left, or until `deadline` (epoch ms). */
   async runOnce(batch = 20, deadline = Infinity): Promise<SyncReport> {
     const report: SyncReport = { claimed: 0, done: 0, retried: 0, failed: 0 };
+    const setAside: string[] = [];
     while (Date.now() < deadline) {
-      const rows = await this.outbox.claim(batch);
+      const rows = await this.outbox.claim(batch, setAside);
       if (rows.length === 0) break;
       report.claimed += rows.length;
       for (const row of rows) {
         const outcome = await this.process(row);
         report[outcome]++;
+        if (outcome !== 'done') {
+          setAside.push(row.id);
+          this.d.itemFailures?.inc({ loop: 'sync' });
+        }
       }
     }
     if (this.d.ch !== undefined) await this.pushMeters(this.d.ch, deadline);
@@ -112,12 +125,12 @@ export class BillingSync {
         const delay = (this.d.backoff ?? backoffMs)(row.attempts);
         await this.outbox.retry(row.id, message, delay);
         this.d.metrics.rows.inc({ kind: row.kind, outcome: 'retried' });
-        this.d.logger.warn({ row: row.id, kind: row.kind, attempts: row.attempts, error: errorClass(e), delay_ms: delay }, 'stripe write failed; retrying');
+        this.d.logger.warn({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), delay_ms: delay }, 'stripe write failed; retrying');
         return 'retried';
       }
       await this.outbox.fail(row.id, message);
       this.d.metrics.rows.inc({ kind: row.kind, outcome: 'failed' });
-      this.d.logger.error({ row: row.id, kind: row.kind, attempts: row.attempts, error: errorClass(e), message }, 'stripe write refused; the outbox row is failed');
+      this.d.logger.error({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), message }, 'stripe write refused; the outbox row is failed');
       return 'failed';
     }
   }

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { WebhookDispatcher } from '../notify/dispatcher.js';
 import { notifyMetrics } from '../notify/metrics.js';
+import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 
 /** The outbound-webhook dispatcher wired from the config. */
@@ -19,6 +20,7 @@ export function createDispatcher(config: Config, stores: Stores, logger: Logger,
     timeoutMs: config.webhooks.timeoutMs,
     retentionMs: config.webhooks.retentionMs,
     allowPrivate: config.webhooks.allowPrivateUrls,
+    itemFailures: loopMetrics(registry).itemFailures,
   });
 }
 

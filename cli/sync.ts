@@ -6,6 +6,7 @@ import { stripeGateway } from '../billing-sync/gateway.js';
 import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
 import { WriteLimiter } from '../billing-sync/rate-limit.js';
 import { BillingSync } from '../billing-sync/sync.js';
+import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 
 export class StripeNotConfiguredError extends Error {
@@ -28,6 +29,7 @@ export function createSync(config: Config, stores: Stores, logger: Logger, regis
     logger: logger.child({ component: 'billing-sync' }),
     leaseSeconds: config.sync.leaseSeconds,
     maxAttempts: config.sync.maxAttempts,
+    itemFailures: loopMetrics(registry).itemFailures,
   });
 }
 

@@ -1,3 +1,5 @@
+import type { Counter } from 'prom-client';
+import { errorSummary } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import { eventBody } from './events.js';
@@ -15,6 +17,15 @@ import { sign, SIGNATURE_HEADER } from './signature.js';
  * (schedule.ts) until the schedule runs out, then fails it. A dispatcher killed mid-send
  * leaves the delivery claimed until its lease runs out; it is then sent again, which is why
  * receivers must treat the event id as the dedup key.
+ *
+ * One tenant never holds up the others: a run sends to each endpoint one delivery at a time and
+ * lets a tenant hold at most half the senders, so receivers that hang take their tenant's
+ * senders for at most the timeout while the other tenants' deliveries go out. Once a delivery
+ * to an endpoint fails, that endpoint's other deliveries are put back untried for a later run
+ * instead of each waiting out the timeout too, and so are all of a tenant's once as many of its
+ * sends failed as it may hold senders. Every failed delivery (and any delivery whose handling
+ * fails, which its lease then brings back) is logged by id and counted in
+ * `tally_loop_item_failures_total{loop="deliver"}`; the run goes on with the rest.
  */
 export interface DispatcherDeps {
   pg: PostgresStore;
@@ -33,6 +44,8 @@ export interface DispatcherDeps {
   /** Events (with their deliveries and attempts) older than this are deleted; 0 keeps them. */
   retentionMs?: number;
   clock?: () => number;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'>;
 }
 
 export interface DispatchReport {
@@ -45,6 +58,7 @@ export interface DispatchReport {
 interface Claimed {
   id: string;
   tenant_id: string;
+  endpoint_id: string | null;
   attempts: number;
   schedule_from: number;
   event_id: string;
@@ -66,15 +80,56 @@ export class WebhookDispatcher {
   /** Works through every due delivery (in claims of `batch`), then refreshes the gauges. */
   async runOnce(batch = 100): Promise<DispatchReport> {
     const report: DispatchReport = { claimed: 0, delivered: 0, retried: 0, failed: 0 };
+    const concurrency = this.d.concurrency ?? 8;
+    // A tenant holds at most half the senders, so others always have some while its receivers hang.
+    const perTenant = Math.max(1, Math.ceil(concurrency / 2));
+    // Endpoints a send failed to in this run, and tenants with as many failed sends as they may
+    // hold senders: not sent to again until the next run (their deliveries are put back).
+    const failingEndpoints = new Set<string>();
+    const failingTenants = new Set<string>();
+    const tenantFailures = new Map<string, number>();
     for (;;) {
-      const claimed = await this.claim(batch);
+      const claimed = await this.claim(batch, [...failingEndpoints], [...failingTenants]);
       if (claimed.length === 0) break;
       report.claimed += claimed.length;
-      const queue = [...claimed];
-      const worker = async () => {
-        for (let c = queue.shift(); c !== undefined; c = queue.shift()) report[await this.deliver(c)]++;
-      };
-      await Promise.all(Array.from({ length: Math.min(this.d.concurrency ?? 8, claimed.length) }, worker));
+      const pending = [...claimed];
+      const sending = new Set<string>();
+      const senders = new Map<string, number>();
+      const inFlight = new Set<Promise<void>>();
+      const endpointOf = (c: Claimed) => `${c.tenant_id}\n${c.endpoint_id ?? ''}`;
+      // The first due delivery whose endpoint is not being sent to and whose tenant may take another sender.
+      const pickable = () => pending.findIndex((c) => !sending.has(endpointOf(c)) && (senders.get(c.tenant_id) ?? 0) < perTenant);
+      for (;;) {
+        for (let i = pickable(); inFlight.size < concurrency && i >= 0; i = pickable()) {
+          const c = pending.splice(i, 1)[0]!;
+          const endpoint = endpointOf(c);
+          if (failingEndpoints.has(endpoint) || failingTenants.has(c.tenant_id)) {
+            await this.putBack(c);
+            report.claimed--;
+            continue;
+          }
+          sending.add(endpoint);
+          senders.set(c.tenant_id, (senders.get(c.tenant_id) ?? 0) + 1);
+          const send: Promise<void> = this.deliverIsolated(c)
+            .then((outcome) => {
+              if (outcome !== 'skipped') report[outcome]++;
+              // A deleted or disabled endpoint fails its deliveries without a send: nothing to wait out.
+              if (outcome === 'delivered' || c.url === null || c.disabled === true) return;
+              failingEndpoints.add(endpoint);
+              const n = (tenantFailures.get(c.tenant_id) ?? 0) + 1;
+              tenantFailures.set(c.tenant_id, n);
+              if (n >= perTenant) failingTenants.add(c.tenant_id);
+            })
+            .finally(() => {
+              sending.delete(endpoint);
+              senders.set(c.tenant_id, senders.get(c.tenant_id)! - 1);
+              inFlight.delete(send);
+            });
+          inFlight.add(send);
+        }
+        if (inFlight.size === 0) break;
+        await Promise.race(inFlight);
+      }
       if (claimed.length < batch) break;
     }
     await this.prune();
@@ -93,18 +148,41 @@ export class WebhookDispatcher {
     );
   }
 
-  private async claim(limit: number): Promise<Claimed[]> {
+  /** Delivers one, never throwing: a delivery whose handling fails is logged, counted and left to its lease. */
+  private async deliverIsolated(c: Claimed): Promise<'delivered' | 'retried' | 'failed' | 'skipped'> {
+    try {
+      const outcome = await this.deliver(c);
+      if (outcome !== 'delivered') this.d.itemFailures?.inc({ loop: 'deliver' });
+      return outcome;
+    } catch (e) {
+      this.d.itemFailures?.inc({ loop: 'deliver' });
+      this.d.logger.warn({ delivery: c.id, event: c.event_id, tenant: c.tenant_id, ...errorSummary(e) }, 'handling a webhook delivery failed; it is tried again when its lease runs out');
+      return 'skipped';
+    }
+  }
+
+  /** Unclaims a delivery not tried, as if it had not been claimed. */
+  private async putBack(c: Claimed): Promise<void> {
+    await this.d.pg.query('UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1, updated_at = now() WHERE id = $1 AND locked_by = $2', [
+      c.id,
+      this.d.owner,
+    ]);
+  }
+
+  private async claim(limit: number, skipEndpoints: readonly string[] = [], skipTenants: readonly string[] = []): Promise<Claimed[]> {
     const { rows } = await this.d.pg.query<Claimed>(
       `WITH c AS (
          UPDATE webhook_deliveries SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
           WHERE id IN (SELECT id FROM webhook_deliveries
                         WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                          AND (tenant_id || E'\\n' || coalesce(endpoint_id, '')) <> ALL($4::text[])
+                          AND tenant_id <> ALL($5::text[])
                         ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
           RETURNING id, tenant_id, event_id, endpoint_id, attempts, schedule_from)
-       SELECT c.id::text AS id, c.tenant_id, c.attempts, c.schedule_from, e.id AS event_id, e.type, e.created_at, e.data, w.url, w.secret, w.disabled
+       SELECT c.id::text AS id, c.tenant_id, c.endpoint_id, c.attempts, c.schedule_from, e.id AS event_id, e.type, e.created_at, e.data, w.url, w.secret, w.disabled
          FROM c JOIN webhook_events e ON e.tenant_id = c.tenant_id AND e.id = c.event_id
          LEFT JOIN webhook_endpoints w ON w.tenant_id = c.tenant_id AND w.id = c.endpoint_id`,
-      [this.d.owner, this.d.leaseSeconds, limit],
+      [this.d.owner, this.d.leaseSeconds, limit, skipEndpoints, skipTenants],
     );
     return rows;
   }
