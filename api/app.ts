@@ -98,7 +98,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
       // Called per request, after `server` below exists.
       isShuttingDown: () => server.shuttingDown,
     }),
-    ...tenantRoutes(tenants),
+    ...tenantRoutes(tenants, authenticator),
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
     ...customerRoutes(pgCustomerRepository(stores.postgres)),
@@ -125,6 +125,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     host: config.host,
     port: config.port,
     maxBodyBytes: config.http.maxBodyBytes,
+    maxPendingResponseBytes: config.http.maxPendingResponseBytes,
     shutdownTimeoutMs: config.http.shutdownTimeoutMs,
     authenticator,
     adminEnabled: deps.adminKey !== undefined,

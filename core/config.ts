@@ -140,6 +140,7 @@ const EnvSchema = z.object({
       return v as (typeof LOG_LEVELS)[number];
     }),
   TALLY_MAX_BODY_BYTES: int('TALLY_MAX_BODY_BYTES', 1024, 256 * 1024 * 1024, 5 * 1024 * 1024),
+  TALLY_HTTP_MAX_PENDING_RESPONSE_BYTES: int('TALLY_HTTP_MAX_PENDING_RESPONSE_BYTES', 64 * 1024, 16 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
   TALLY_SHUTDOWN_TIMEOUT_MS: int('TALLY_SHUTDOWN_TIMEOUT_MS', 0, 600_000, 10_000),
   TALLY_PG_POOL_SIZE: int('TALLY_PG_POOL_SIZE', 1, 1000, 10),
   TALLY_AUTH_CACHE_SECONDS: int('TALLY_AUTH_CACHE_SECONDS', 0, 3600, 60),
@@ -200,7 +201,7 @@ export interface Config {
     readonly apiBase: string | undefined;
   };
   readonly logLevel: (typeof LOG_LEVELS)[number];
-  readonly http: { readonly maxBodyBytes: number; readonly shutdownTimeoutMs: number; readonly healthTimeoutMs: number };
+  readonly http: { readonly maxBodyBytes: number; readonly maxPendingResponseBytes: number; readonly shutdownTimeoutMs: number; readonly healthTimeoutMs: number };
   readonly auth: { readonly cacheSeconds: number };
   readonly ingest: IngestConfig;
   readonly aggregator: {
@@ -294,6 +295,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     logLevel: e.LOG_LEVEL,
     http: {
       maxBodyBytes: e.TALLY_MAX_BODY_BYTES,
+      maxPendingResponseBytes: e.TALLY_HTTP_MAX_PENDING_RESPONSE_BYTES,
       shutdownTimeoutMs: e.TALLY_SHUTDOWN_TIMEOUT_MS,
       healthTimeoutMs: e.TALLY_HEALTH_TIMEOUT_MS,
     },
@@ -369,9 +371,10 @@ export const CONFIG_DOC: readonly { variable: string; default: string; meaning: 
   { variable: 'STRIPE_API_BASE', default: '(api.stripe.com)', meaning: 'a Stripe-compatible server, e.g. http://127.0.0.1:12111' },
   { variable: 'LOG_LEVEL', default: 'info', meaning: LOG_LEVELS.join(', ') },
   { variable: 'TALLY_MAX_BODY_BYTES', default: '5242880', meaning: 'largest request body accepted (413 above)' },
+  { variable: 'TALLY_HTTP_MAX_PENDING_RESPONSE_BYTES', default: '67108864', meaning: 'reply bytes held for clients reading slowly, all connections together (a connection that would add more is closed)' },
   { variable: 'TALLY_SHUTDOWN_TIMEOUT_MS', default: '10000', meaning: 'how long shutdown waits for in-flight work' },
   { variable: 'TALLY_PG_POOL_SIZE', default: '10', meaning: 'Postgres connections (server mode; embedded uses 1)' },
-  { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached' },
+  { variable: 'TALLY_AUTH_CACHE_SECONDS', default: '60', meaning: 'how long a verified API key is cached (other nodes than the revoking one trust a revoked key this long)' },
   { variable: 'TALLY_HEALTH_TIMEOUT_MS', default: '2000', meaning: 'store ping timeout for /readyz' },
   { variable: 'TALLY_PGLITE_SHARED_BUFFERS', default: '32MB', meaning: 'shared_buffers of the embedded Postgres' },
   { variable: 'TALLY_AGGREGATOR_INTERVAL_MS', default: '5000', meaning: 'pause between aggregator runs' },

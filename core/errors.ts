@@ -25,6 +25,10 @@ export const ERRORS = {
   TALLY_ERR_IMMUTABLE_FIELD: { status: 400, retryable: false },
   TALLY_ERR_BATCH_TOO_LARGE: { status: 413, retryable: false },
 
+  // Text that no store can hold: a malformed percent-escape in the path, a NUL character or a
+  // lone surrogate in a path or query parameter or anywhere in a JSON body (keys too).
+  TALLY_ERR_INVALID_TEXT: { status: 400, retryable: false },
+
   // Plans and rate cards: one code per rule.
   TALLY_ERR_CURRENCY_INVALID: { status: 400, retryable: false },
   TALLY_ERR_PRICE_INVALID: { status: 400, retryable: false },

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { TallyError, type ErrorCode } from '../../core/errors.js';
 import type { Request } from './types.js';
+import { invalidText, printable, textFault } from './text.js';
 
 /**
  * Request bodies: JSON only for the management API, parsed and validated against a zod schema.
@@ -18,7 +19,44 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   } catch (e) {
     throw new TallyError('TALLY_ERR_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
   }
+  checkText(data);
   return validate(schema, data);
+}
+
+/**
+ * Refuses a body holding, anywhere (object keys too), text no store can hold: a NUL character
+ * or a lone surrogate (JSON.parse turns "\ud800" into one). It walks with its own stack and
+ * links each node to its parent (the path is built only for an error): a deeply nested body
+ * must neither overflow the call stack nor cost a copy of its path per node.
+ */
+export function checkText(data: unknown): void {
+  interface Node {
+    value: unknown;
+    key: string | number | undefined;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.push(typeof n.key === 'string' ? printable(n.key) : n.key);
+    return path.reverse();
+  };
+  const stack: Node[] = [{ value: data, key: undefined, parent: undefined }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (typeof node.key === 'string') {
+      const fault = textFault(node.key);
+      if (fault !== undefined) throw invalidText(formatPath(pathOf(node)), fault, `the key ${formatPath(pathOf(node))}`);
+    }
+    const { value } = node;
+    if (typeof value === 'string') {
+      const fault = textFault(value);
+      if (fault !== undefined) throw invalidText(node.key === undefined ? 'body' : formatPath(pathOf(node)), fault);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], key: entries[i]![0], parent: node });
+    }
+  }
 }
 
 export function validate<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {

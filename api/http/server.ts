@@ -1,23 +1,29 @@
-import { STATUS_CODES } from 'node:http';
 import uws from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { TallyError, errorBody, isTallyError } from '../../core/errors.js';
-import type { Authenticator } from '../../core/auth.js';
+import type { Authenticator, Principal } from '../../core/auth.js';
 import type { HttpMetrics } from '../../core/metrics.js';
 import type { Logger } from '../../core/log.js';
 import { randomToken } from '../../core/ids.js';
+import { openExchange, send, writable, type Backlog, type Exchange } from './exchange.js';
+import { ClientAborted, readBody, tooLarge, type BodyRead } from './read.js';
+import { checkQuery, decodePathParameter } from './text.js';
 import type { Method, Reply, Request, Route } from './types.js';
 
 /**
  * The HTTP server: uWebSockets.js underneath, plain `Request`/`Reply` objects above. It owns
- * what every route shares — body reading and its limit, request ids, authentication, the error
- * shape, metrics — and graceful shutdown: stop accepting, let in-flight requests finish, then
- * close every connection.
+ * what every route shares — request ids, authentication (from the headers, before any body is
+ * read), body reading and its limit, the error shape, metrics, writing replies at the pace the
+ * client reads them — and graceful shutdown: stop accepting, let in-flight requests finish,
+ * then close every connection. Nothing thrown inside a uWS handler may escape it: uWS would
+ * take the process down.
  */
 export interface HttpServerOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** Reply bytes waiting for slow readers, all connections together (default 64 MiB). */
+  maxPendingResponseBytes?: number;
   shutdownTimeoutMs: number;
   authenticator: Authenticator;
   /** False when no admin key is configured: admin routes then answer TALLY_ERR_ADMIN_DISABLED. */
@@ -44,6 +50,14 @@ const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'patch' | 'del'> = {
   DELETE: 'del',
 };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * A body still on the wire when the request is answered early (a refused key, a bad path) is
+ * read and dropped by uWS when it is this small, keeping the connection; a larger or chunked
+ * one closes the connection instead of being read.
+ */
+const DRAIN_BODY_BYTES = 64 * 1024;
+/** The metrics status of a request whose client went away before its answer (nginx's). */
+const CLIENT_CLOSED = 499;
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const app: TemplatedApp = uws.App();
@@ -52,6 +66,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   let shuttingDown = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  const backlog: Backlog = { bytes: 0, limit: opts.maxPendingResponseBytes ?? 64 * 1024 * 1024 };
 
   const byPattern = new Map<string, Route[]>();
   for (const route of opts.routes) {
@@ -63,105 +78,203 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   for (const [pattern, routes] of byPattern) {
     const paramNames = [...pattern.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
     for (const route of routes) {
-      app[UWS_METHOD[route.method]](pattern, (res, req) => handle(res, req, route, paramNames));
+      app[UWS_METHOD[route.method]](pattern, (res, req) => guarded(res, pattern, (exchange) => handle(exchange, req, route, paramNames)));
     }
     const allow = routes.map((r) => r.method).join(', ');
-    app.any(pattern, (res, req) => {
-      const method = req.getCaseSensitiveMethod();
-      const requestId = requestIdOf(req);
-      const err = new TallyError('TALLY_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; allowed: ${allow}`, {
-        headers: { Allow: allow },
-      });
-      respondNow(res, method, pattern, requestId, err);
-    });
+    app.any(pattern, (res, req) =>
+      guarded(res, pattern, (exchange) => {
+        const method = req.getCaseSensitiveMethod();
+        const err = new TallyError('TALLY_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; allowed: ${allow}`, {
+          headers: { Allow: allow },
+        });
+        respondNow(exchange, method, pattern, requestIdOf(req), err);
+      }),
+    );
   }
-  app.any('/*', (res, req) => {
-    const method = req.getCaseSensitiveMethod();
-    const requestId = requestIdOf(req);
-    respondNow(res, method, 'unmatched', requestId, new TallyError('TALLY_ERR_NOT_FOUND', `no route for ${method} ${req.getUrl()}`));
-  });
+  app.any('/*', (res, req) =>
+    guarded(res, 'unmatched', (exchange) => {
+      const method = req.getCaseSensitiveMethod();
+      respondNow(exchange, method, 'unmatched', requestIdOf(req), new TallyError('TALLY_ERR_NOT_FOUND', `no route for ${method} ${req.getUrl()}`));
+    }),
+  );
+
+  /**
+   * Runs the synchronous part of a handler so that nothing it throws reaches uWS: the client
+   * gets a 500 (or its connection is closed when even that fails) and the process lives on.
+   */
+  function guarded(res: UwsResponse, route: string, body: (exchange: Exchange) => void): void {
+    let exchange: Exchange | undefined;
+    try {
+      exchange = openExchange(res);
+      body(exchange);
+    } catch (e) {
+      const requestId = `req_${randomToken(20)}`;
+      logger.error({ err: e, requestId, route }, 'unhandled error in request');
+      try {
+        if (exchange === undefined || writable(exchange)) {
+          const err = new TallyError('TALLY_ERR_INTERNAL', 'internal error; the request id identifies it in the logs', { cause: e });
+          if (exchange === undefined) res.end(JSON.stringify(errorBody(err, requestId)), true);
+          else send(exchange, errorReply(err, requestId), requestId, true, backlog);
+        }
+      } catch {
+        try {
+          res.close();
+        } catch {
+          // Already answered or closed: nothing is left to do.
+        }
+      }
+    }
+  }
 
   function requestIdOf(req: UwsRequest): string {
     const given = req.getHeader('x-request-id');
     return REQUEST_ID.test(given) ? given : `req_${randomToken(20)}`;
   }
 
-  /** Synchronous answer from inside the uWS handler (no await, so no abort handler needed). */
-  function respondNow(res: UwsResponse, method: string, route: string, requestId: string, err: TallyError): void {
+  /** Synchronous answer from inside the uWS handler. */
+  function respondNow(exchange: Exchange, method: string, route: string, requestId: string, err: TallyError): void {
     const started = process.hrtime.bigint();
-    write(res, errorReply(err, requestId), requestId, false);
+    send(exchange, errorReply(err, requestId), requestId, false, backlog);
     observe(method, route, err.status, started);
   }
 
-  function handle(res: UwsResponse, ureq: UwsRequest, route: Route, paramNames: readonly string[]): void {
+  function handle(exchange: Exchange, ureq: UwsRequest, route: Route, paramNames: readonly string[]): void {
     const started = process.hrtime.bigint();
-    // Everything from `ureq` must be copied now: it is only valid until this function returns.
+    // Everything from `ureq` is copied first: it is only valid until this function returns.
     const headers: Record<string, string> = {};
     ureq.forEach((k, v) => {
       headers[k] = v;
     });
-    const params: Record<string, string> = {};
-    paramNames.forEach((name, i) => {
-      params[name] = decodeURIComponent(ureq.getParameter(i));
-    });
+    const rawParams = paramNames.map((_, i) => ureq.getParameter(i));
     const path = ureq.getUrl();
-    const query = new URLSearchParams(ureq.getQuery());
+    const rawQuery = ureq.getQuery();
     const requestId = requestIdOf(ureq);
 
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-
-    const finish = (reply: Reply, closeConnection = false): void => {
-      if (!state.aborted) write(res, reply, requestId, closeConnection || shuttingDown);
-      observe(route.method, route.pattern, reply.status, started);
+    const hasBody = route.method !== 'GET';
+    const limit = route.maxBodyBytes ?? opts.maxBodyBytes;
+    const declared = headers['content-length'];
+    let read: BodyRead | undefined;
+    /** Whether answering now must close the connection rather than let uWS drain the body. */
+    const bodyInTheWay = (): boolean => {
+      if (read?.complete === true) return false;
+      if (declared === undefined) return headers['transfer-encoding'] !== undefined;
+      return Number(declared) > DRAIN_BODY_BYTES;
     };
+    const finish = (reply: Reply, closeConnection: boolean): void => {
+      const status = exchange.aborted ? CLIENT_CLOSED : reply.status;
+      send(exchange, reply, requestId, closeConnection || shuttingDown, backlog);
+      observe(route.method, route.pattern, status, started);
+    };
+    const refuse = (err: TallyError, closeConnection = bodyInTheWay()): void => finish(errorReply(err, requestId), closeConnection);
 
     if (shuttingDown) {
-      finish(errorReply(new TallyError('TALLY_ERR_SHUTTING_DOWN', 'server is shutting down; retry on another node', { headers: { 'Retry-After': '1' } }), requestId), true);
+      refuse(new TallyError('TALLY_ERR_SHUTTING_DOWN', 'server is shutting down; retry on another node', { headers: { 'Retry-After': '1' } }), true);
+      return;
+    }
+    if (declared !== undefined && Number(declared) > limit) {
+      refuse(tooLarge(limit), true);
       return;
     }
 
-    const limit = route.maxBodyBytes ?? opts.maxBodyBytes;
-    const declared = headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      finish(errorReply(tooLarge(limit), requestId), true);
+    const params: Record<string, string> = {};
+    let query: URLSearchParams;
+    try {
+      paramNames.forEach((name, i) => {
+        params[name] = decodePathParameter(name, rawParams[i]!);
+      });
+      query = new URLSearchParams(rawQuery);
+      checkQuery(query);
+    } catch (e) {
+      if (!isTallyError(e)) throw e;
+      refuse(e);
       return;
+    }
+
+    // The key is checked from the headers before any body is read: a caller without a valid
+    // key is answered at once, and one whose key needs the store has its reading paused.
+    let principal: Principal | undefined;
+    let pendingAuth: Promise<Principal> | undefined;
+    if (route.access === 'admin' && !opts.adminEnabled) {
+      refuse(new TallyError('TALLY_ERR_ADMIN_DISABLED', 'admin routes are disabled: set TALLY_ADMIN_KEY to enable them'));
+      return;
+    }
+    if (route.access !== 'public') {
+      const known = opts.authenticator.authenticateFromMemory(headers.authorization ?? '');
+      if (known instanceof TallyError) {
+        refuse(known);
+        return;
+      }
+      if (known === undefined) {
+        pendingAuth = opts.authenticator.authenticate(headers.authorization ?? '');
+      } else {
+        const denied = accessError(route, known);
+        if (denied !== undefined) {
+          refuse(denied);
+          return;
+        }
+        principal = known;
+      }
     }
 
     inFlight++;
     metrics.inFlight.inc();
+    let released = false;
     const done = () => {
+      if (released) return;
+      released = true;
       inFlight--;
       metrics.inFlight.dec();
       if (inFlight === 0) drained?.();
     };
 
-    const hasBody = route.method !== 'GET';
-    readBody(res, hasBody, limit, state)
-      .then(async (body) => {
-        if (route.access === 'admin' && !opts.adminEnabled) {
-          throw new TallyError('TALLY_ERR_ADMIN_DISABLED', 'admin routes are disabled: set TALLY_ADMIN_KEY to enable them');
+    let authPending = pendingAuth !== undefined;
+    if (hasBody) {
+      read = readBody(exchange, limit, () => authPending);
+      // Awaited below; marked handled here so that a refusal before that await leaves no
+      // unhandled rejection behind when the client then goes away.
+      read.body.catch(() => undefined);
+    }
+    const body = read?.body;
+
+    const run = async (): Promise<Reply> => {
+      if (pendingAuth !== undefined) {
+        principal = await pendingAuth;
+        authPending = false;
+        const denied = accessError(route, principal);
+        if (denied !== undefined) throw denied;
+        if (exchange.paused && read?.complete === false && writable(exchange)) {
+          exchange.paused = false;
+          exchange.res.resume();
         }
-        const principal = route.access === 'public' ? undefined : await opts.authenticator.authenticate(headers.authorization ?? '');
-        if (route.access === 'admin' && principal?.kind !== 'admin') {
-          throw new TallyError('TALLY_ERR_FORBIDDEN', 'this route needs the admin key; a tenant key cannot use it');
-        }
-        if (route.access === 'tenant' && principal?.kind !== 'tenant') {
-          throw new TallyError('TALLY_ERR_FORBIDDEN', 'this route needs a tenant API key');
-        }
-        const request: Request = { method: route.method, path, route: route.pattern, query, headers, params, body, requestId, principal };
-        return route.handler(request);
-      })
+      }
+      const request: Request = {
+        method: route.method,
+        path,
+        route: route.pattern,
+        query,
+        headers,
+        params,
+        body: body === undefined ? Buffer.alloc(0) : await body,
+        requestId,
+        principal,
+      };
+      return route.handler(request);
+    };
+
+    run()
       .then(
-        (reply) => finish(reply),
+        (reply) => finish(reply, false),
         (e: unknown) => {
+          if (e instanceof ClientAborted) {
+            observe(route.method, route.pattern, CLIENT_CLOSED, started);
+            return;
+          }
           const err = toTallyError(e, logger, requestId, route.pattern);
           // After a body overflow the rest of the body is still on the wire: close the connection.
-          finish(errorReply(err, requestId), err.code === 'TALLY_ERR_PAYLOAD_TOO_LARGE');
+          finish(errorReply(err, requestId), err.code === 'TALLY_ERR_PAYLOAD_TOO_LARGE' || bodyInTheWay());
         },
       )
+      .catch((e: unknown) => logger.error({ err: e, requestId, route: route.pattern }, 'writing a reply failed'))
       .finally(done);
   }
 
@@ -210,29 +323,15 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   };
 }
 
-function readBody(res: UwsResponse, hasBody: boolean, limit: number, state: { aborted: boolean }): Promise<Buffer> {
-  if (!hasBody) return Promise.resolve(Buffer.alloc(0));
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    res.onData((chunk, isLast) => {
-      if (failed || state.aborted) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        failed = true;
-        reject(tooLarge(limit));
-        return;
-      }
-      // uWS neuters the chunk when this callback returns, so it is copied.
-      chunks.push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
-      if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-  });
-}
-
-function tooLarge(limit: number): TallyError {
-  return new TallyError('TALLY_ERR_PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (TALLY_MAX_BODY_BYTES)`);
+/** Why `principal` may not call `route`, or undefined when it may. */
+function accessError(route: Route, principal: Principal): TallyError | undefined {
+  if (route.access === 'admin' && principal.kind !== 'admin') {
+    return new TallyError('TALLY_ERR_FORBIDDEN', 'this route needs the admin key; a tenant key cannot use it');
+  }
+  if (route.access === 'tenant' && principal.kind !== 'tenant') {
+    return new TallyError('TALLY_ERR_FORBIDDEN', 'this route needs a tenant API key');
+  }
+  return undefined;
 }
 
 function toTallyError(e: unknown, logger: Logger, requestId: string, route: string): TallyError {
@@ -243,26 +342,4 @@ function toTallyError(e: unknown, logger: Logger, requestId: string, route: stri
 
 function errorReply(err: TallyError, requestId: string): Reply {
   return { status: err.status, body: errorBody(err, requestId), headers: err.headers };
-}
-
-function write(res: UwsResponse, reply: Reply, requestId: string, closeConnection: boolean): void {
-  let body: string | Buffer;
-  let contentType: string;
-  if (Buffer.isBuffer(reply.body) || typeof reply.body === 'string') {
-    body = reply.body;
-    contentType = reply.contentType ?? 'text/plain; charset=utf-8';
-  } else if (reply.body === undefined) {
-    body = '';
-    contentType = reply.contentType ?? 'application/json';
-  } else {
-    body = JSON.stringify(reply.body);
-    contentType = reply.contentType ?? 'application/json';
-  }
-  res.cork(() => {
-    res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`);
-    res.writeHeader('Content-Type', contentType);
-    res.writeHeader('X-Request-Id', requestId);
-    for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
-    res.end(body, closeConnection);
-  });
 }

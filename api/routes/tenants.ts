@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TenantRepository } from '../../core/tenants.js';
+import type { Authenticator } from '../../core/auth.js';
 import { jsonBody } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../../core/errors.js';
@@ -13,9 +14,10 @@ export const CreateTenant = z.strictObject({
  * `GET /v1/tenant` (tenant key): the tenant the key belongs to, to check a key works.
  * `POST/GET /v1/tenant/api_keys`, `DELETE /v1/tenant/api_keys/:id` (tenant key): rotation —
  * another key (shown once), the keys with when each was made and revoked, and revocation (never
- * of the last active key).
+ * of the last active key). A revoked key is forgotten by this process's authenticator at once
+ * (other processes trust their cached copy for up to TALLY_AUTH_CACHE_SECONDS).
  */
-export function tenantRoutes(tenants: TenantRepository): Route[] {
+export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator, 'forget'>): Route[] {
   return [
     {
       method: 'POST',
@@ -41,6 +43,7 @@ export function tenantRoutes(tenants: TenantRepository): Route[] {
       handler: async (req) => {
         const key = await tenants.revokeKey(tenantOf(req), req.params.id!);
         if (key === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no API key ${JSON.stringify(req.params.id)}`, { field: 'id' });
+        auth.forget(key.id);
         return { status: 200, body: key };
       },
     },

@@ -22,7 +22,7 @@ describe('config', () => {
     expect(c.postgres).toEqual({ url: undefined, poolSize: 10, embeddedSharedBuffers: '32MB' });
     expect(c.adminKey).toBeUndefined();
     expect(c.logLevel).toBe('info');
-    expect(c.http).toEqual({ maxBodyBytes: 5 * 1024 * 1024, shutdownTimeoutMs: 10_000, healthTimeoutMs: 2_000 });
+    expect(c.http).toEqual({ maxBodyBytes: 5 * 1024 * 1024, maxPendingResponseBytes: 64 * 1024 * 1024, shutdownTimeoutMs: 10_000, healthTimeoutMs: 2_000 });
     expect(c.auth.cacheSeconds).toBe(60);
     expect(isEmbedded(c)).toBe(true);
   });

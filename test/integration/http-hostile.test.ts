@@ -1,0 +1,308 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../support/api.js';
+
+/**
+ * The HTTP layer against a hostile client: malformed escapes, text no store can hold, bodies
+ * sent without a valid key, clients that pipeline without reading or trickle their headers,
+ * uploads cut off mid-body. Every test talks to a real server over loopback.
+ */
+let api: TestApi;
+let port: number;
+
+beforeAll(async () => {
+  api = await startTestApi({
+    // The key cache on, as in production: a revoked key must still stop at once.
+    env: { TALLY_AUTH_CACHE_SECONDS: '60' },
+    extraRoutes: [{ method: 'POST', pattern: '/test/echo', access: 'public', handler: (req) => ({ status: 200, body: { bytes: req.body.length } }) }],
+  });
+  port = Number(new URL(api.url).port);
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+async function call(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) {
+  const res = await fetch(`${api.url}${path}`, { method, ...init });
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+/** A raw connection: what it received so far, and whether the server closed it. */
+function connect(): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.once('connect', () => resolve({ socket, received: () => data, closed }));
+    socket.once('error', reject);
+  });
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function metric(pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('path parameters', () => {
+  it.each([
+    ['a truncated escape', '%E0%A4%A'],
+    ['an escape of an encoded surrogate (not UTF-8)', '%ED%A0%80'],
+    ['a lone percent sign', '100%'],
+    ['an escape of a continuation byte alone', '%80'],
+  ])('%s is a 400 naming the parameter, and the server lives on', async (_what, raw) => {
+    const t = await api.tenant('escapes');
+    for (const headers of [{}, t.auth]) {
+      const r = await call('GET', `/v1/customers/${raw}`, { headers });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TEXT', field: 'id' });
+    }
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('a NUL character in a path parameter is a 400, not a store error', async () => {
+    const t = await api.tenant('nul-path');
+    const r = await call('GET', '/v1/customers/a%00b', { headers: t.auth });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', 'id']);
+    const del = await call('DELETE', '/v1/customers/a%00b', { headers: t.auth });
+    expect([del.status, del.body.error.code]).toEqual([400, 'TALLY_ERR_INVALID_TEXT']);
+  });
+
+  it('well-formed escapes still decode', async () => {
+    const t = await api.tenant('escapes-ok');
+    const made = await call('POST', '/v1/customers', { headers: t.auth, body: JSON.stringify({ id: 'café/1', name: 'Café', currency: 'EUR' }) });
+    expect(made.status).toBe(201);
+    const r = await call('GET', `/v1/customers/${encodeURIComponent('café/1')}`, { headers: t.auth });
+    expect([r.status, r.body.id]).toEqual([200, 'café/1']);
+  });
+});
+
+describe('query parameters', () => {
+  it.each([
+    ['starting_after=%00', 'starting_after'],
+    ['starting_after=abc%00def', 'starting_after'],
+    ['limit=10&starting_after=x%00', 'starting_after'],
+  ])('?%s is a 400 naming the parameter', async (query, field) => {
+    const t = await api.tenant('nul-query');
+    const r = await call('GET', `/v1/customers?${query}`, { headers: t.auth });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', field]);
+  });
+
+  it('a NUL in a query parameter name is refused too', async () => {
+    const t = await api.tenant('nul-query-name');
+    const r = await call('GET', '/v1/customers?a%00=1', { headers: t.auth });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', 'a\\u0000']);
+  });
+});
+
+describe('JSON bodies', () => {
+  // Written as JSON text: the escapes reach JSON.parse as the client sent them.
+  it.each([
+    ['a NUL in a text field', '{"id":"c1","name":"a\\u0000b","currency":"USD"}', 'name'],
+    ['a lone high surrogate', '{"id":"c1","name":"x\\ud800","currency":"USD"}', 'name'],
+    ['a lone low surrogate', '{"id":"c1","name":"\\udc00x","currency":"USD"}', 'name'],
+    ['a NUL in a metadata value', '{"id":"c1","name":"n","currency":"USD","metadata":{"k":"v\\u0000"}}', 'metadata.k'],
+    ['a NUL in a metadata key', '{"id":"c1","name":"n","currency":"USD","metadata":{"k\\u0000":"v"}}', 'metadata.k\\u0000'],
+    ['a lone surrogate in an unknown nested field', '{"id":"c1","name":"n","currency":"USD","x":[1,{"y":"\\ud83d"}]}', 'x[1].y'],
+  ])('%s is a 400 naming the field, and nothing is stored', async (_what, body, field) => {
+    const t = await api.tenant('nul-body');
+    const r = await call('POST', '/v1/customers', { headers: t.auth, body });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', field]);
+    expect((await call('GET', '/v1/customers', { headers: t.auth })).body.data).toEqual([]);
+  });
+
+  it('a well-formed surrogate pair (an emoji) is fine', async () => {
+    const t = await api.tenant('emoji');
+    const r = await call('POST', '/v1/customers', { headers: t.auth, body: '{"id":"c1","name":"\\ud83d\\ude00 Inc","currency":"USD"}' });
+    expect([r.status, r.body.name]).toEqual([201, '😀 Inc']);
+  });
+
+  it('admin bodies too', async () => {
+    const r = await call('POST', '/v1/tenants', { headers: api.admin, body: '{"name":"evil\\u0000"}' });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', 'name']);
+  });
+
+  it('a deeply nested body is answered, not a stack overflow', async () => {
+    const t = await api.tenant('deep');
+    const depth = 200_000;
+    const r = await call('POST', '/v1/customers', { headers: t.auth, body: `${'['.repeat(depth)}"\\u0000"${']'.repeat(depth)}` });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('TALLY_ERR_INVALID_TEXT');
+  });
+});
+
+describe('the key is checked before the body is read', () => {
+  const FIVE_MIB = 5 * 1024 * 1024;
+
+  it.each([
+    ['no key', ''],
+    ['a malformed key', 'Authorization: Bearer nonsense\r\n'],
+    // Well formed: only the store can tell it is unknown, so reading is paused meanwhile.
+    ['an unknown tenant key', `Authorization: Bearer tly_0123456789abcdef_${'a'.repeat(43)}\r\n`],
+  ])('a 5 MiB POST with %s is answered 401 from its headers and the connection closed', async (_what, auth) => {
+    const c = await connect();
+    c.socket.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${FIVE_MIB}\r\n\r\n`);
+    c.socket.write(Buffer.alloc(64 * 1024, 0x20));
+    // The rest of the body is never sent: the answer cannot wait for it.
+    await until('the 401', () => /\r\n\r\n[\s\S]*TALLY_ERR_UNAUTHORIZED/.test(c.received()), 5_000);
+    expect(c.received()).toMatch(/^HTTP\/1.1 401/);
+    expect(c.received()).toMatch(/\r\nConnection: close\r\n/i);
+    await until('the server closing the connection', async () => (await Promise.race([c.closed.then(() => true), new Promise((r) => setTimeout(() => r(false), 10))])) === true, 5_000);
+  });
+
+  it('a tenant key the cache does not know yet still gets its body, sent in pieces', async () => {
+    const t = await api.tenant('pieces');
+    const fresh = await call('POST', '/v1/tenant/api_keys', { headers: t.auth });
+    const body = JSON.stringify({ id: 'slow-1', name: 'x'.repeat(190), currency: 'USD', metadata: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(400)])) });
+    const c = await connect();
+    c.socket.write(`POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${fresh.body.api_key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    const third = Math.floor(body.length / 3);
+    for (const part of [body.slice(0, third), body.slice(third, 2 * third), body.slice(2 * third)]) {
+      c.socket.write(part);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await until('the answer', () => /\r\n\r\n\{.*\}$/s.test(c.received()), 5_000);
+    expect(c.received()).toMatch(/^HTTP\/1.1 201/);
+    c.socket.destroy();
+    expect((await call('GET', '/v1/customers/slow-1', { headers: t.auth })).status).toBe(200);
+  });
+});
+
+describe('backpressure and pipelining', () => {
+  it('a client pipelining GET /openapi.json without reading is disconnected, not buffered for', async () => {
+    const before = await metric(/^tally_http_requests_total\{method="GET",route="\/openapi.json",status="200"\}/);
+    const size = (await (await fetch(`${api.url}/openapi.json`)).arrayBuffer()).byteLength;
+    const sent = 400;
+    const c = await connect();
+    c.socket.pause();
+    c.socket.write('GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(sent));
+    await new Promise((r) => setTimeout(r, 1500));
+    const answered = (await metric(/^tally_http_requests_total\{method="GET",route="\/openapi.json",status="200"\}/)) - before - 1;
+    // The kernel's socket buffers take a few replies; past them the server holds one reply
+    // and drops the connection at the next request, instead of answering all of them into
+    // memory (every one of them was answered before).
+    expect(answered).toBeLessThan(sent / 2);
+    expect(answered * size).toBeLessThan(64 * 1024 * 1024);
+    c.socket.resume();
+    await c.closed;
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('a large reply to a client that reads slowly arrives whole', async () => {
+    const size = (await (await fetch(`${api.url}/openapi.json`)).arrayBuffer()).byteLength;
+    const c = await connect();
+    c.socket.pause();
+    c.socket.write('GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    await until('the whole reply', () => {
+      const text = c.received();
+      const head = text.indexOf('\r\n\r\n');
+      return head > 0 && Buffer.byteLength(text.slice(head + 4), 'latin1') >= size;
+    }, 10_000);
+    expect(c.received()).toMatch(/^HTTP\/1.1 200/);
+    c.socket.destroy();
+  });
+});
+
+describe('revoked keys', () => {
+  it('a revoked key stops working at once in the process that revoked it, cache or not', async () => {
+    const t = await api.tenant('revoke-now');
+    // Cached by this call (TALLY_AUTH_CACHE_SECONDS=60 here).
+    expect((await call('GET', '/v1/tenant', { headers: t.auth })).status).toBe(200);
+    const first = (await call('GET', '/v1/tenant/api_keys', { headers: t.auth })).body.data[0].id;
+    const next = await call('POST', '/v1/tenant/api_keys', { headers: t.auth });
+    const revoked = await call('DELETE', `/v1/tenant/api_keys/${first}`, { headers: { authorization: `Bearer ${next.body.api_key}` } });
+    expect(revoked.status).toBe(200);
+    const r = await call('GET', '/v1/tenant', { headers: t.auth });
+    expect([r.status, r.body.error.code]).toEqual([401, 'TALLY_ERR_UNAUTHORIZED']);
+    expect((await call('GET', '/v1/tenant', { headers: { authorization: `Bearer ${next.body.api_key}` } })).status).toBe(200);
+  });
+});
+
+describe('slow and aborted clients', () => {
+  it('an upload aborted mid-body gives its request slot back, and stop() does not wait for it', async () => {
+    const own = await startTestApi({
+      env: { TALLY_SHUTDOWN_TIMEOUT_MS: '30000' },
+      extraRoutes: [{ method: 'POST', pattern: '/test/echo', access: 'public', handler: (req) => ({ status: 200, body: { bytes: req.body.length } }) }],
+    });
+    try {
+      const inFlightMetric = async () => {
+        const text = await (await fetch(`${own.url}/metrics`)).text();
+        // Less one: the /metrics request is in flight while it answers.
+        return Number(/^tally_http_requests_in_flight (\S+)$/m.exec(text)?.[1]) - 1;
+      };
+      const socket = net.connect(Number(new URL(own.url).port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.write(`400\r\n${'z'.repeat(0x400)}\r\n`);
+      await until('the upload to be in flight', () => own.server.inFlight === 1, 5_000);
+      expect(await inFlightMetric()).toBe(1);
+      socket.destroy();
+      await until('the slot to be given back', () => own.server.inFlight === 0, 5_000);
+      expect(await inFlightMetric()).toBe(0);
+      // The server still serves, and a graceful stop has nothing to wait for.
+      expect((await fetch(`${own.url}/test/echo`, { method: 'POST', body: 'abc' })).status).toBe(200);
+      const started = Date.now();
+      await own.server.stop();
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('connections that trickle their headers are closed by the server (uWS: 10 s without a whole request, timer steps of 4 s)', async () => {
+    const count = 50;
+    const opened = Date.now();
+    const conns = await Promise.all(Array.from({ length: count }, () => connect()));
+    const head = 'GET /healthz HTTP/1.1\r\nHost: x\r\n';
+    let i = 0;
+    const trickle = setInterval(() => {
+      for (const c of conns) if (!c.socket.destroyed) c.socket.write(i < head.length ? head[i]! : 'X-Slow: 1\r\n'.slice(0, 1));
+      i++;
+    }, 250);
+    try {
+      // Meanwhile the server answers everyone else.
+      expect((await call('GET', '/healthz')).status).toBe(200);
+      await Promise.all(conns.map((c) => c.closed));
+      const seconds = (Date.now() - opened) / 1000;
+      expect(seconds).toBeGreaterThan(8);
+      expect(seconds).toBeLessThan(16);
+      // Closed without an answer: the request never came.
+      expect(conns.every((c) => c.received() === '')).toBe(true);
+    } finally {
+      clearInterval(trickle);
+      for (const c of conns) c.socket.destroy();
+    }
+  }, 30_000);
+
+  it('headers that keep coming past 4 KiB are refused by uWS without reaching a handler', async () => {
+    // uWS holds at most 4 KiB of headers that arrive over several reads (a trickler's
+    // memory); headers arriving whole in one read are not bounded by it.
+    const c = await connect();
+    const request = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(5 * 1024)}\r\n\r\n`;
+    c.socket.write(request.slice(0, 100));
+    await new Promise((r) => setTimeout(r, 100));
+    c.socket.write(request.slice(100));
+    await c.closed;
+    expect(c.received()).toBe('');
+  });
+});
