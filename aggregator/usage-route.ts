@@ -4,9 +4,27 @@ import { tenantOf, type Route } from '../api/http/types.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
 import type { MeterRepository } from './meters.js';
 import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
+import { canonicalZone, TimeZones } from './time-zones.js';
 
 const WINDOWS: readonly UsageWindow[] = ['hour', 'day', 'month', 'none'];
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The hours usage is kept in: the rollups' hour is a ClickHouse DateTime (seconds since 1970 in
+ * a UInt32), so a range outside these cannot be asked of the store.
+ */
+export const USAGE_EARLIEST = Date.UTC(1970, 0, 1);
+export const USAGE_LATEST = Date.UTC(2106, 0, 1);
+
+/**
+ * The longest range one query may cover, per window, in days: a quarter of hours, three years
+ * of days, five years of months or in one total (with a day to spare for a range cut at a
+ * zone's midnight). Longer ranges are asked for in parts.
+ */
+export const MAX_SPAN_DAYS: Readonly<Record<UsageWindow, number>> = { hour: 93, day: 1_097, month: 1_828, none: 1_828 };
+
+const zones = new TimeZones({ earliest: USAGE_EARLIEST, latest: USAGE_LATEST });
 
 export interface UsageRouteDeps {
   ch: ClickHouseStore;
@@ -34,8 +52,10 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       if (to.getTime() <= from.getTime()) throw bad('to', 'must be after from');
       const window = (q.get('window') ?? 'none') as UsageWindow;
       if (!WINDOWS.includes(window)) throw bad('window', `must be one of ${WINDOWS.join(', ')}`);
-      const tz = q.get('tz') ?? 'UTC';
-      checkTimeZone(tz, from, to, window);
+      if (to.getTime() - from.getTime() > MAX_SPAN_DAYS[window] * DAY_MS) {
+        throw new TallyError('TALLY_ERR_RANGE_TOO_LONG', `to is more than ${MAX_SPAN_DAYS[window]} days after from, the most one query with window=${window} covers; ask for the range in parts`, { field: 'to' });
+      }
+      const tz = timeZone(q.get('tz') ?? 'UTC', from, to, window);
       const limit = q.get('limit') === null ? 1000 : Number(q.get('limit'));
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
       const offset = pageOffset(q.get('page_token'));
@@ -83,12 +103,13 @@ function required(q: URLSearchParams, field: string): string {
   return v;
 }
 
-/** An RFC 3339 instant on a whole UTC hour (usage is kept per hour). */
+/** An RFC 3339 instant on a whole UTC hour (usage is kept per hour) within the hours the store holds. */
 function instant(q: URLSearchParams, field: string): Date {
   const text = required(q, field);
   const ms = parseTimestamp(text);
   if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
   if (ms % HOUR_MS !== 0) throw bad(field, 'must be on a whole hour: usage is kept per hour');
+  if (ms < USAGE_EARLIEST || ms > USAGE_LATEST) throw bad(field, `must be from ${new Date(USAGE_EARLIEST).toISOString()} to ${new Date(USAGE_LATEST).toISOString()}: usage is kept for those hours`);
   return new Date(ms);
 }
 
@@ -100,20 +121,15 @@ function pageOffset(token: string | null): number {
 }
 
 /**
- * The zone must exist, and for day and month windows its offset must be whole hours across
- * the range: hourly usage cannot be cut at a boundary that falls inside an hour.
+ * The zone's canonical name (what ClickHouse knows: `utc` is `UTC`). It must exist, and for
+ * day and month windows its offset must be whole hours across the range: hourly usage cannot
+ * be cut at a boundary that falls inside an hour.
  */
-function checkTimeZone(tz: string, from: Date, to: Date, window: UsageWindow): void {
-  let fmt: Intl.DateTimeFormat;
-  try {
-    fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
-  } catch {
-    throw bad('tz', `${JSON.stringify(tz)} is not an IANA time zone`);
+function timeZone(tz: string, from: Date, to: Date, window: UsageWindow): string {
+  const zone = canonicalZone(tz);
+  if (zone === undefined) throw bad('tz', `${JSON.stringify(tz)} is not an IANA time zone`);
+  if ((window === 'day' || window === 'month') && zones.hasFractionalOffset(zone, from.getTime(), to.getTime())) {
+    throw bad('tz', `${zone} is offset from UTC by a fraction of an hour in this range; day and month windows need whole-hour offsets`);
   }
-  if (window !== 'day' && window !== 'month') return;
-  for (let t = from.getTime(); t <= to.getTime(); t += 6 * HOUR_MS) {
-    const name = fmt.formatToParts(new Date(t)).find((p) => p.type === 'timeZoneName')?.value ?? '';
-    const m = /GMT[+-]\d{2}:(\d{2})/.exec(name);
-    if (m !== null && m[1] !== '00') throw bad('tz', `${tz} is offset from UTC by a fraction of an hour; day and month windows need whole-hour offsets`);
-  }
+  return zone;
 }
