@@ -22,7 +22,8 @@ export const SetAlerts = z.strictObject({
         .string()
         // abort: zod runs later checks after a failed one, and the range check needs a decimal.
         .regex(PERCENT, { message: 'must be a decimal string such as "80"', abort: true })
-        .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(1000), 'must be above 0 and at most 1000'),
+        // Stored as numeric(7, 4): 1000 itself does not fit.
+        .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lt(1000), 'must be above 0 and below 1000'),
     )
     .max(10)
     .optional(),

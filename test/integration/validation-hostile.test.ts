@@ -37,6 +37,7 @@ describe('a value failing its pattern never reaches the check after it', () => {
     ['volume discount percent_off "x"', 'PUT', '/v1/volume_discount', () => ({ tiers: [{ min_subscriptions: 2, percent_off: 'x' }] }), 'tiers[0].percent_off'],
     ['commitment discount_percent "x"', 'PUT', () => `/v1/subscriptions/${subId}/commitment`, () => ({ discount_percent: 'x', until: until() }), 'discount_percent'],
     ['alert included percent "x"', 'PUT', () => `/v1/subscriptions/${subId}/alerts`, () => ({ included_percents: ['x'] }), 'included_percents[0]'],
+    ['alert included percent "1000" (the column holds up to 999.9999)', 'PUT', () => `/v1/subscriptions/${subId}/alerts`, () => ({ included_percents: ['1000'] }), 'included_percents[0]'],
     ['alert spend amount "x"', 'PUT', () => `/v1/subscriptions/${subId}/alerts`, () => ({ spend: [{ amount: 'x' }] }), 'spend[0].amount'],
     ['coupon currency "XXX1"', 'POST', '/v1/coupons', () => ({ code: 'c1', name: 'C', amount_off: '5', currency: 'XXX1', duration: 'once' }), 'currency'],
     ['coupon currency "usd1" with a bad amount', 'POST', '/v1/coupons', () => ({ code: 'c2', name: 'C', amount_off: '5.123', currency: 'usd1', duration: 'once' }), 'currency'],
