@@ -172,17 +172,17 @@ const OPERATIONS: Record<string, OperationFacts<Body>> = {
     summary: "A meter's usage over a range, in windows",
     query: [
       { name: 'meter', required: true, description: 'The meter key.', schema: { type: 'string' } },
-      { name: 'from', required: true, description: 'Start of `[from, to)`, RFC 3339 on a whole hour.', schema: instant },
-      { name: 'to', required: true, description: 'End of the range, on a whole hour.', schema: instant },
+      { name: 'from', required: true, description: 'Start of `[from, to)`, RFC 3339 on a whole hour, from 1970-01-01T00:00:00Z.', schema: instant },
+      { name: 'to', required: true, description: 'End of the range, on a whole hour, until 2106-01-01T00:00:00Z; at most 93 days after `from` with `window=hour`, 1,097 with `day`, 1,828 with `month` or `none`.', schema: instant },
       { name: 'customer', description: 'Only this customer.', schema: { type: 'string' } },
       { name: 'window', description: 'Window size.', schema: { type: 'string', enum: ['hour', 'day', 'month', 'none'], default: 'none' } },
-      { name: 'tz', description: 'IANA time zone of day and month windows (whole-hour offsets).', schema: { type: 'string', default: 'UTC' } },
+      { name: 'tz', description: 'IANA time zone of day and month windows (whole-hour offsets), any spelling; answered under its canonical name.', schema: { type: 'string', default: 'UTC' } },
       { name: 'group_by', description: "Comma-separated properties from the meter's `group_by`.", schema: { type: 'string' } },
       limit(1000, 10_000),
       { name: 'page_token', description: '`next_page_token` of the previous page.', schema: { type: 'string' } },
     ],
     responses: { 200: json('Usage rows, ordered by window and customer.', 'Usage') },
-    errors: ['TALLY_ERR_NOT_FOUND'],
+    errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_RANGE_TOO_LONG'],
   },
 
   'POST /v1/customers': { operationId: 'createCustomer', tag: 'Customers', summary: 'Create a customer', body: 'CreateCustomer', responses: { 201: json('The customer.', 'Customer') }, errors: ['TALLY_ERR_ALREADY_EXISTS'] },
@@ -419,7 +419,7 @@ const OPERATIONS: Record<string, OperationFacts<Body>> = {
     headers: [{ name: 'Stripe-Signature', required: true, description: "Stripe's signature of the raw body.", schema: { type: 'string' } }],
     requestBody: { description: 'A Stripe event, as Stripe sends it.', required: true, content: { 'application/json': { schema: { type: 'object' } } } },
     responses: { 200: json('Received; what it changed.', 'StripeWebhookResult') },
-    errors: ['TALLY_ERR_WEBHOOK_SIGNATURE', 'TALLY_ERR_STRIPE_NOT_CONFIGURED'],
+    errors: ['TALLY_ERR_WEBHOOK_SIGNATURE', 'TALLY_ERR_WEBHOOK_EVENT_INVALID', 'TALLY_ERR_STRIPE_NOT_CONFIGURED'],
   },
 };
 
