@@ -82,7 +82,7 @@ describe('openApiDocument', () => {
   it('answers the errors a route of its kind can give, in the error shape', () => {
     const doc = openApiDocument(ROUTES, catalogue(), INFO);
     const post = doc.paths['/v1/shops/{shop}/widgets']!.post!.responses as Record<string, { description: string }>;
-    expect(Object.keys(post)).toEqual(['201', '400', '401', '403', '404', '413', '415', '500', '503']);
+    expect(Object.keys(post)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '500', '503']);
     expect(post['400']!.description).toContain('TALLY_ERR_UNKNOWN_FIELD');
     const get = doc.paths['/v1/shops/{shop}/widgets/{key}']!.get!.responses as Record<string, unknown>;
     expect(Object.keys(get)).toEqual(['200', '401', '403', '404', '500', '503']);
