@@ -216,6 +216,18 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       }
     }
 
+    let authPending = pendingAuth !== undefined;
+    if (hasBody) {
+      read = readBody(exchange, limit, () => authPending);
+      // Awaited below; marked handled here so that a refusal before that await leaves no
+      // unhandled rejection behind when the client then goes away.
+      read.body.catch(() => undefined);
+    }
+    const body = read?.body;
+
+    // Counted from here, where nothing can throw any more: `done` runs exactly once, when the
+    // promise chain below settles, and every way out of it (an answer, an error, an abort
+    // mid-body) settles it.
     inFlight++;
     metrics.inFlight.inc();
     let released = false;
@@ -226,15 +238,6 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       metrics.inFlight.dec();
       if (inFlight === 0) drained?.();
     };
-
-    let authPending = pendingAuth !== undefined;
-    if (hasBody) {
-      read = readBody(exchange, limit, () => authPending);
-      // Awaited below; marked handled here so that a refusal before that await leaves no
-      // unhandled rejection behind when the client then goes away.
-      read.body.catch(() => undefined);
-    }
-    const body = read?.body;
 
     const run = async (): Promise<Reply> => {
       if (pendingAuth !== undefined) {
