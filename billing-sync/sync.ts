@@ -102,6 +102,7 @@ export class BillingSync {
       this.d.metrics.meterEvents.inc(r.events);
     } catch (e) {
       this.d.metrics.rows.inc({ kind: 'meter_usage', outcome: isRetryable(e) ? 'retried' : 'failed' });
+      this.d.itemFailures?.inc({ loop: 'sync' });
       this.d.logger.warn({ error: errorClass(e), message: e instanceof Error ? e.message : String(e) }, 'pushing meter usage failed; the next run goes on from what was pushed');
     }
   }

@@ -81,7 +81,8 @@ export class WebhookDispatcher {
   async runOnce(batch = 100): Promise<DispatchReport> {
     const report: DispatchReport = { claimed: 0, delivered: 0, retried: 0, failed: 0 };
     const concurrency = this.d.concurrency ?? 8;
-    // A tenant holds at most half the senders, so others always have some while its receivers hang.
+    // A tenant holds at most half the senders, so others always have some while its receivers
+    // hang, and one fewer for each of its sends that failed in the run (none left: put back).
     const perTenant = Math.max(1, Math.ceil(concurrency / 2));
     // Endpoints a send failed to in this run, and tenants with as many failed sends as they may
     // hold senders: not sent to again until the next run (their deliveries are put back).
@@ -97,8 +98,9 @@ export class WebhookDispatcher {
       const senders = new Map<string, number>();
       const inFlight = new Set<Promise<void>>();
       const endpointOf = (c: Claimed) => `${c.tenant_id}\n${c.endpoint_id ?? ''}`;
-      // The first due delivery whose endpoint is not being sent to and whose tenant may take another sender.
-      const pickable = () => pending.findIndex((c) => !sending.has(endpointOf(c)) && (senders.get(c.tenant_id) ?? 0) < perTenant);
+      // The first due delivery whose endpoint is not being sent to and whose tenant may take
+      // another sender: each failed send of a tenant takes one of its senders away for the run.
+      const pickable = () => pending.findIndex((c) => !sending.has(endpointOf(c)) && (senders.get(c.tenant_id) ?? 0) < perTenant - (tenantFailures.get(c.tenant_id) ?? 0));
       for (;;) {
         for (let i = pickable(); inFlight.size < concurrency && i >= 0; i = pickable()) {
           const c = pending.splice(i, 1)[0]!;
@@ -130,6 +132,9 @@ export class WebhookDispatcher {
         if (inFlight.size === 0) break;
         await Promise.race(inFlight);
       }
+      // What is left belongs to tenants out of senders for this run.
+      for (const c of pending) await this.putBack(c);
+      report.claimed -= pending.length;
       if (claimed.length < batch) break;
     }
     await this.prune();

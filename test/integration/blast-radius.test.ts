@@ -19,10 +19,11 @@ import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**
  * Blast radius: tenant A's poisoned data — a subscription stored with a start in year 1, one on
- * a plan whose meter is gone, a Stripe customer that Stripe does not know, webhook receivers
- * that never answer, and an event the store refuses — while tenant B's events are counted, its
- * periods closed, its invoices synced to Stripe and its webhooks delivered, each in the same
- * runs as A's failures, and without waiting out A's receivers. The per-loop failure counter
+ * a plan whose meter is gone, usage-alert settings that cannot be read, a Stripe customer that
+ * Stripe does not know, webhook receivers that never answer, and an event the store refuses —
+ * while tenant B's events are counted, its periods closed, its invoices synced to Stripe and its
+ * webhooks delivered, each in the same runs as A's failures, and without waiting out A's
+ * receivers. The per-loop failure counter
  * shows A's failures.
  */
 const DAY = 86_400_000;
@@ -92,13 +93,17 @@ beforeAll(async () => {
   hanging = await receiver(true);
   healthy = await receiver(false);
   // Endpoints first, so the subscriptions' and invoices' events are delivered to them.
-  expect((await jsonRequest(api.url, a.auth, 'POST', '/v1/webhook_endpoints', { url: hanging.url })).status).toBe(201);
+  // A has more receivers that hang than the dispatcher has senders.
+  for (let i = 0; i < 10; i++) expect((await jsonRequest(api.url, a.auth, 'POST', '/v1/webhook_endpoints', { url: `${hanging.url}?n=${i}` })).status).toBe(201);
   expect((await jsonRequest(api.url, b.auth, 'POST', '/v1/webhook_endpoints', { url: healthy.url })).status).toBe(201);
 
   // A: a Stripe customer id that Stripe does not know (every invoice of it is refused)...
-  await setUp(a, { stripe_customer_id: 'cus_doesnotexist' });
+  const subA = await setUp(a, { stripe_customer_id: 'cus_doesnotexist' });
   subB = await setUp(b, {});
   const pg = api.stores.postgres;
+  // Spend alerts for both; A's settings are corrupted in storage (its alert evaluation fails).
+  for (const [t, sub] of [[a, subA], [b, subB]] as const) expect((await jsonRequest(api.url, t.auth, 'PUT', `/v1/subscriptions/${sub}/alerts`, { spend: [{ amount: '1.00' }] })).status).toBe(200);
+  await pg.query(`UPDATE alert_settings SET spend = '[{"meter": null, "amount": "not a number"}]' WHERE tenant_id = $1`, [a.id]);
   // ...a subscription stored with a start in year 1...
   const yearOne = new Date('0001-01-01T00:00:00Z');
   await pg.query("INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date) VALUES ($1, 'sub_year_one', 'acme', 'month', $2)", [a.id, yearOne]);
@@ -161,6 +166,10 @@ describe("one tenant's poisoned data", () => {
     });
     expect(await rs.json()).toEqual([{ q: '300' }]);
     expect((await failures()).rater).toBe(2);
+    // B's spend alert fired; A's could not be evaluated.
+    const fired = await api.stores.postgres.query<{ tenant_id: string }>('SELECT tenant_id FROM alert_firings');
+    expect(fired.rows.map((x) => x.tenant_id)).toEqual([b.id]);
+    expect((await failures()).alerts).toBe(1);
   });
 
   it("does not keep the other tenant's periods from closing", async () => {
@@ -216,14 +225,16 @@ describe("one tenant's poisoned data", () => {
     expect(healthy.received.length).toBe(expected);
     expect(Date.now() - started).toBeLessThan(WEBHOOK_TIMEOUT_MS);
     const report = await r;
-    // One delivery to A's receiver was tried and timed out; A's others were put back untried.
-    expect(hanging.received).toHaveLength(1);
+    // A's receivers held half the senders (four) until they timed out; A's other deliveries were put back untried.
+    expect(hanging.received).toHaveLength(4);
     expect(report.delivered).toBe(expected);
     expect(Date.now() - started).toBeLessThan(2 * WEBHOOK_TIMEOUT_MS);
-    expect((await failures()).deliver).toBe(1);
+    expect((await failures()).deliver).toBe(4);
+    const { rows } = await api.stores.postgres.query<{ n: string }>("SELECT count(*)::text AS n FROM webhook_deliveries WHERE tenant_id = $1 AND state = 'pending' AND attempts = 0", [a.id]);
+    expect(Number(rows[0]!.n)).toBe(6);
   });
 
   it('shows every failure in tally_loop_item_failures_total, per loop', async () => {
-    expect(await failures()).toEqual({ aggregator: 0, rater: 2, close: 2, sync: 1, deliver: 1, alerts: 0 });
+    expect(await failures()).toEqual({ aggregator: 0, rater: 2, close: 2, sync: 1, deliver: 4, alerts: 1 });
   });
 });
