@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from './meters.js';
 import { valueExpr } from './sql.js';
@@ -161,13 +161,12 @@ ${windowedTail(groupNames)}`,
   return toPage(await rs.json<RawUsageRow>(), q, opts.raw === true ? undefined : gaugeHours);
 }
 
-// decimal.js rounds every division to `precision` significant digits (20 by default); value x
-// milliseconds reaches ~1e29, so the division is done at a precision no input can exceed.
-const Exact = Decimal.clone({ precision: 100 });
+// Money decimals compute at 100 significant digits (core/money.ts); value x
+// milliseconds reaches ~1e29, far below what that precision holds.
 
 /** value x milliseconds (exact) to value x hours, rounded half-even to 6 decimals. */
 export function gaugeHours(valueMs: string): string {
-  return new Exact(valueMs).div(MS_PER_HOUR).toDecimalPlaces(6, Exact.ROUND_HALF_EVEN).toFixed();
+  return new Dec(valueMs).div(MS_PER_HOUR).toDecimalPlaces(6, Dec.ROUND_HALF_EVEN).toFixed();
 }
 
 /** Whether raw events of this meter in [from, to) were accepted after the watermark (so are not counted yet). */

@@ -1,10 +1,10 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { periodAt, type Interval } from '../catalog/periods.js';
 import { DEFAULT_INCLUDED_PERCENTS, type AlertSettings } from './core.js';
-import { plain } from '../rater/decimal.js';
+import { plain } from '../core/money.js';
 
 /**
  * A subscription's usage-alert thresholds (see the 0017 migration). Without settings it has
@@ -23,12 +23,12 @@ export const SetAlerts = z.strictObject({
         // abort: zod runs later checks after a failed one, and the range check needs a decimal.
         .regex(PERCENT, { message: 'must be a decimal string such as "80"', abort: true })
         // Stored as numeric(7, 4): 1000 itself does not fit.
-        .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lt(1000), 'must be above 0 and below 1000'),
+        .refine((p) => new Dec(p).gt(0) && new Dec(p).lt(1000), 'must be above 0 and below 1000'),
     )
     .max(10)
     .optional(),
   spend: z
-    .array(z.strictObject({ meter: z.string().min(1).max(64).optional(), amount: z.string().regex(AMOUNT, { message: 'must be a decimal string such as "250.00"', abort: true }).refine((a) => new Decimal(a).gt(0), 'must be above 0') }))
+    .array(z.strictObject({ meter: z.string().min(1).max(64).optional(), amount: z.string().regex(AMOUNT, { message: 'must be a decimal string such as "250.00"', abort: true }).refine((a) => new Dec(a).gt(0), 'must be above 0') }))
     .max(20)
     .optional(),
 });
@@ -48,7 +48,7 @@ export class AlertService {
   async set(tenantId: string, subscriptionId: string, input: z.output<typeof SetAlerts>, actor: string, now: Date): Promise<AlertsView> {
     await this.subscription(tenantId, subscriptionId);
     const was = await this.settings(tenantId, subscriptionId);
-    const includedPercents = [...new Set((input.included_percents ?? was.includedPercents).map(plain))].sort((a, b) => new Decimal(a).cmp(b));
+    const includedPercents = [...new Set((input.included_percents ?? was.includedPercents).map(plain))].sort((a, b) => new Dec(a).cmp(b));
     const spend = input.spend === undefined ? was.spend : input.spend.map((s) => ({ meter: s.meter ?? null, amount: plain(s.amount) }));
     await this.pg.query(
       `INSERT INTO alert_settings (tenant_id, subscription_id, included_percents, spend, actor) VALUES ($1, $2, $3::numeric[], $4, $5)

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { minorUnits } from '../core/currency.js';
@@ -18,7 +18,7 @@ export const SetCommitment = z
       .string()
       // abort: zod runs later checks after a failed one, and the range check needs a decimal.
       .regex(/^\d{1,3}(\.\d{1,4})?$/, { message: 'must be a decimal string such as "20"', abort: true })
-      .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100')
+      .refine((p) => new Dec(p).gt(0) && new Dec(p).lte(100), 'must be above 0 and at most 100')
       .optional(),
     until: z.string().refine((s) => parseTimestamp(s) !== undefined, 'must be an RFC 3339 timestamp with a time zone'),
   })
@@ -40,7 +40,7 @@ interface Row {
   ends_at: Date;
 }
 
-const dec = (s: string | null) => (s === null ? null : new Decimal(s).toFixed());
+const dec = (s: string | null) => (s === null ? null : new Dec(s).toFixed());
 const toCommitment = (r: Row): Commitment => ({ subscription: r.subscription_id, minimum_spend: dec(r.minimum_spend), discount_percent: dec(r.discount_percent), starts_at: r.starts_at.toISOString(), ends_at: r.ends_at.toISOString() });
 const COLUMNS = 'subscription_id, minimum_spend::text AS minimum_spend, discount_percent::text AS discount_percent, starts_at, ends_at';
 
@@ -55,7 +55,7 @@ export class CommitmentService {
     const sub = rows[0];
     if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(subscriptionId)}`, { field: 'id' });
     if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot take a commitment');
-    if (input.minimum_spend !== undefined && new Decimal(input.minimum_spend).decimalPlaces() > minorUnits(sub.currency)) {
+    if (input.minimum_spend !== undefined && new Dec(input.minimum_spend).decimalPlaces() > minorUnits(sub.currency)) {
       throw new TallyError('TALLY_ERR_INVALID_VALUE', `${sub.currency} has ${minorUnits(sub.currency)} decimal places; minimum_spend has more`, { field: 'minimum_spend' });
     }
     const starts = periodAt(sub.start_date, sub.interval, now.getTime() < sub.start_date.getTime() ? sub.start_date : now).start;

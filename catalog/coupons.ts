@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { isCurrency, minorUnits } from '../core/currency.js';
@@ -35,13 +35,13 @@ export const CreateCoupon = z
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if ((c.percent_off === undefined) === (c.amount_off === undefined)) issue('percent_off', 'give either percent_off or amount_off');
     if (c.percent_off !== undefined && DECIMAL.test(c.percent_off)) {
-      const p = new Decimal(c.percent_off);
+      const p = new Dec(c.percent_off);
       if (p.lte(0) || p.gt(100) || p.decimalPlaces() > 4) issue('percent_off', 'must be above 0 and at most 100, with at most 4 decimal places');
     }
     // zod runs this even when a field failed a check, so nothing here may assume a field is valid.
     if (c.amount_off !== undefined) {
       if (c.currency === undefined) issue('currency', 'an amount_off coupon needs its currency');
-      else if (isCurrency(c.currency) && DECIMAL.test(c.amount_off) && (new Decimal(c.amount_off).lte(0) || new Decimal(c.amount_off).decimalPlaces() > minorUnits(c.currency))) {
+      else if (isCurrency(c.currency) && DECIMAL.test(c.amount_off) && (new Dec(c.amount_off).lte(0) || new Dec(c.amount_off).decimalPlaces() > minorUnits(c.currency))) {
         issue('amount_off', `must be above 0, in ${c.currency}'s minor units`);
       }
     } else if (c.currency !== undefined) issue('currency', 'only an amount_off coupon has a currency');
@@ -75,7 +75,7 @@ const SELECT = `SELECT c.code, c.name, c.percent_off::text AS percent_off, c.amo
   c.max_redemptions, c.redeem_by, c.plans, c.created_at, (SELECT count(*) FROM coupon_redemptions r WHERE r.tenant_id = c.tenant_id AND r.coupon_code = c.code)::text AS times_redeemed
   FROM coupons c`;
 
-const dec = (s: string | null) => (s === null ? null : new Decimal(s).toFixed());
+const dec = (s: string | null) => (s === null ? null : new Dec(s).toFixed());
 function toCoupon(r: Row): Coupon {
   return { ...r, percent_off: dec(r.percent_off), amount_off: dec(r.amount_off), redeem_by: r.redeem_by?.toISOString() ?? null, created_at: r.created_at.toISOString(), times_redeemed: Number(r.times_redeemed) };
 }

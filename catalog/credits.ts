@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { minorUnits } from '../core/currency.js';
@@ -77,7 +77,7 @@ const GRANTS = `SELECT g.id, g.customer_id, g.currency, g.amount::text AS amount
                        g.source, g.reason, g.invoice_id, g.subscription_id, g.period_start, g.expires_at, g.created_at
                   FROM credit_grants g LEFT JOIN credit_entries e ON e.tenant_id = g.tenant_id AND e.grant_id = g.id`;
 
-const trim = (s: string) => new Decimal(s).toFixed();
+const trim = (s: string) => new Dec(s).toFixed();
 
 export class CreditService {
   constructor(private readonly pg: PostgresStore) {}
@@ -86,7 +86,7 @@ export class CreditService {
     const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, customerId]);
     const customer = rows[0];
     if (customer === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customerId)}`, { field: 'id' });
-    const amount = new Decimal(input.amount);
+    const amount = new Dec(input.amount);
     const places = minorUnits(customer.currency);
     if (amount.lte(0)) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'amount must be above zero', { field: 'amount' });
     if (amount.decimalPlaces() > places) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${customer.currency} has ${places} decimal places; amount has more`, { field: 'amount' });
@@ -103,7 +103,7 @@ export class CreditService {
     const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
     if (rows[0] === undefined) return undefined;
     const grants = await this.grants(tenantId, customerId);
-    const balance = grants.reduce((s, g) => s.plus(g.remaining), new Decimal(0));
+    const balance = grants.reduce((s, g) => s.plus(g.remaining), new Dec(0));
     return { customer: customerId, currency: rows[0].currency, balance: balance.toFixed(minorUnits(rows[0].currency)), grants };
   }
 
@@ -118,11 +118,11 @@ export class CreditService {
        ORDER BY at, seq`,
       [tenantId, customerId],
     );
-    let balance = new Decimal(0);
+    let balance = new Dec(0);
     const places = minorUnits(c[0].currency);
     return rows.map((r) => {
       balance = balance.plus(r.amount);
-      return { at: r.at.toISOString(), kind: r.kind, grant: r.grant, amount: new Decimal(r.amount).toFixed(places), invoice: r.invoice, balance: balance.toFixed(places) };
+      return { at: r.at.toISOString(), kind: r.kind, grant: r.grant, amount: new Dec(r.amount).toFixed(places), invoice: r.invoice, balance: balance.toFixed(places) };
     });
   }
 
@@ -132,8 +132,8 @@ export class CreditService {
       id: r.id,
       customer: r.customer_id,
       currency: r.currency,
-      amount: new Decimal(r.amount).toFixed(minorUnits(r.currency)),
-      remaining: new Decimal(r.remaining).toFixed(minorUnits(r.currency)),
+      amount: new Dec(r.amount).toFixed(minorUnits(r.currency)),
+      remaining: new Dec(r.remaining).toFixed(minorUnits(r.currency)),
       source: r.source,
       reason: r.reason,
       invoice: r.invoice_id,
@@ -179,7 +179,7 @@ export interface AllowanceDue {
  * second run, or a concurrent one, a no-op), expiring at the period's end.
  */
 export async function allocateAllowances(q: Queryable, due: readonly AllowanceDue[]): Promise<void> {
-  const give = due.filter((a) => new Decimal(a.amount).gt(0));
+  const give = due.filter((a) => new Dec(a.amount).gt(0));
   if (give.length === 0) return;
   await q.query(
     `INSERT INTO credit_grants (tenant_id, id, customer_id, currency, amount, source, reason, actor, subscription_id, period_start, expires_at)

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import type { ErrorCode } from '../core/errors.js';
 import { isCurrency, minorUnits } from '../core/currency.js';
@@ -24,7 +24,7 @@ function decimalField(kind: 'price' | 'quantity') {
       ctx.addIssue({ code: 'custom', message: `must be a decimal string such as "12.5"`, params: { code: invalid } });
       return;
     }
-    const d = new Decimal(v);
+    const d = new Dec(v);
     if (d.isNegative() && !d.isZero()) ctx.addIssue({ code: 'custom', message: 'must not be negative', params: { code: negative } });
     else if (d.decimalPlaces() > maxDp) ctx.addIssue({ code: 'custom', message: `has more than ${maxDp} decimal places`, params: { code: precise } });
   });
@@ -60,12 +60,12 @@ const Charge = z
     if (tiered && c.unit_price !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'unit_price', `${c.model} charges are priced by their tiers`);
     if (c.model === 'package') {
       // zod runs this even when a field failed its own check: package_size may not be a decimal.
-      if (c.package_size === undefined || (DECIMAL.test(c.package_size) && new Decimal(c.package_size).lte(0))) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'package charges need a package_size above 0');
+      if (c.package_size === undefined || (DECIMAL.test(c.package_size) && new Dec(c.package_size).lte(0))) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'package charges need a package_size above 0');
     } else {
       if (c.package_size !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'package_size', 'only package charges have a package_size');
       if (c.round !== undefined) fields('TALLY_ERR_CHARGE_MODEL_FIELDS', 'round', 'only package charges round');
     }
-    if (c.minimum !== undefined && c.maximum !== undefined && DECIMAL.test(c.minimum) && DECIMAL.test(c.maximum) && new Decimal(c.minimum).gt(c.maximum)) {
+    if (c.minimum !== undefined && c.maximum !== undefined && DECIMAL.test(c.minimum) && DECIMAL.test(c.maximum) && new Dec(c.minimum).gt(c.maximum)) {
       fields('TALLY_ERR_MINIMUM_ABOVE_MAXIMUM', 'minimum', 'must not be above maximum');
     }
     (c.tiers ?? []).forEach((t, i) => {
@@ -73,7 +73,7 @@ const Charge = z
       if (t.up_to === null && !last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'only the last tier is open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
       if (t.up_to !== null && last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'the last tier must be open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
       const prev = i > 0 ? (c.tiers ?? [])[i - 1]!.up_to : '0';
-      if (t.up_to !== null && prev !== null && DECIMAL.test(t.up_to) && DECIMAL.test(prev) && !new Decimal(t.up_to).gt(prev)) {
+      if (t.up_to !== null && prev !== null && DECIMAL.test(t.up_to) && DECIMAL.test(prev) && !new Dec(t.up_to).gt(prev)) {
         ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: `must be above the previous tier's up_to (${prev})`, params: { code: 'TALLY_ERR_TIERS_NOT_ASCENDING' } });
       }
     });
@@ -96,7 +96,7 @@ export const CreatePlan = z
     credit_allowance: price.optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.credit_allowance !== undefined && DECIMAL.test(p.credit_allowance) && isCurrency(p.currency) && new Decimal(p.credit_allowance).decimalPlaces() > minorUnits(p.currency)) {
+    if (p.credit_allowance !== undefined && DECIMAL.test(p.credit_allowance) && isCurrency(p.currency) && new Dec(p.credit_allowance).decimalPlaces() > minorUnits(p.currency)) {
       ctx.addIssue({ code: 'custom', path: ['credit_allowance'], message: `${p.currency} has ${minorUnits(p.currency)} decimal places; credit_allowance has more`, params: { code: 'TALLY_ERR_PRICE_TOO_PRECISE' } });
     }
     const seen = new Set<string>();
@@ -138,7 +138,7 @@ type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, created_at';
 
 function toPlan(r: Row): Plan {
-  return { ...r, base_fee: new Decimal(r.base_fee).toFixed(), credit_allowance: new Decimal(r.credit_allowance).toFixed(), created_at: r.created_at.toISOString() };
+  return { ...r, base_fee: new Dec(r.base_fee).toFixed(), credit_allowance: new Dec(r.credit_allowance).toFixed(), created_at: r.created_at.toISOString() };
 }
 
 /**
@@ -146,7 +146,7 @@ function toPlan(r: Row): Plan {
  * canonical JSON (jsonb stores object keys in its own order).
  */
 function content(p: Omit<Plan, 'version' | 'created_at'>): string {
-  return canonical([p.name, p.currency, p.interval, new Decimal(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Decimal(p.credit_allowance).toFixed()]);
+  return canonical([p.name, p.currency, p.interval, new Dec(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Dec(p.credit_allowance).toFixed()]);
 }
 
 function canonical(v: unknown): string {
@@ -166,7 +166,7 @@ export function pgPlanRepository(pg: PostgresStore): PlanRepository {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
         const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
         const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
-        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Decimal(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Decimal(p.credit_allowance ?? '0').toFixed() };
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Dec(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Dec(p.credit_allowance ?? '0').toFixed() };
         if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
         const inserted = await tx.query<Row>(
           `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance)

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { isCountry } from '../core/country.js';
@@ -25,7 +25,7 @@ export const CreateTaxRate = z.strictObject({
     .string()
     // abort: zod runs later checks after a failed one, and the range check needs a decimal.
     .regex(/^\d{1,3}(\.\d{1,4})?$/, { message: 'must be a decimal string such as "8.25"', abort: true })
-    .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100'),
+    .refine((p) => new Dec(p).gt(0) && new Dec(p).lte(100), 'must be above 0 and at most 100'),
   name: z.string().trim().min(1).max(100),
 });
 
@@ -48,7 +48,7 @@ interface Row {
   created_at: Date;
 }
 
-const toRate = (r: Row): TaxRate => ({ id: r.id, country: r.country, region: r.region === '' ? null : r.region, percent: new Decimal(r.percent).toFixed(), name: r.name, created_at: r.created_at.toISOString() });
+const toRate = (r: Row): TaxRate => ({ id: r.id, country: r.country, region: r.region === '' ? null : r.region, percent: new Dec(r.percent).toFixed(), name: r.name, created_at: r.created_at.toISOString() });
 
 export class TaxRateService {
   constructor(private readonly pg: PostgresStore) {}
@@ -79,7 +79,7 @@ export interface Taxable {
 /** A lookup of the rate each customer pays (undefined: none), over the given tenants' rates. */
 export async function taxRatesFor(q: Queryable, tenantIds: readonly string[]): Promise<(c: Taxable) => { name: string; percent: string } | undefined> {
   const { rows } = await q.query<Row>('SELECT tenant_id, id, country, region, percent::text AS percent, name, created_at FROM tax_rates WHERE tenant_id = ANY($1)', [[...new Set(tenantIds)]]);
-  const by = new Map(rows.map((r) => [`${r.tenant_id}\n${r.country}\n${r.region}`, { name: r.name, percent: new Decimal(r.percent).toFixed() }]));
+  const by = new Map(rows.map((r) => [`${r.tenant_id}\n${r.country}\n${r.region}`, { name: r.name, percent: new Dec(r.percent).toFixed() }]));
   return (c) => {
     if (c.taxExempt || c.country === null) return undefined;
     return (c.region === null ? undefined : by.get(`${c.tenantId}\n${c.country}\n${c.region}`)) ?? by.get(`${c.tenantId}\n${c.country}\n`);

@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Period } from './periods.js';
@@ -21,7 +21,7 @@ export const SetVolumeDiscount = z.strictObject({
           .string()
           // abort: zod runs later checks after a failed one, and the range check needs a decimal.
           .regex(PERCENT, { message: 'must be a decimal string such as "5", with at most 4 decimal places', abort: true })
-          .refine((p) => new Decimal(p).gt(0) && new Decimal(p).lte(100), 'must be above 0 and at most 100'),
+          .refine((p) => new Dec(p).gt(0) && new Dec(p).lte(100), 'must be above 0 and at most 100'),
       }),
     )
     .max(20)
@@ -58,7 +58,7 @@ export class VolumeDiscountService {
       'SELECT min_subscriptions, percent_off::text AS percent_off FROM volume_discount_tiers WHERE tenant_id = $1 ORDER BY min_subscriptions',
       [tenantId],
     );
-    return { tiers: rows.map((r) => ({ min_subscriptions: r.min_subscriptions, percent_off: new Decimal(r.percent_off).toFixed() })) };
+    return { tiers: rows.map((r) => ({ min_subscriptions: r.min_subscriptions, percent_off: new Dec(r.percent_off).toFixed() })) };
   }
 }
 
@@ -88,7 +88,7 @@ export async function volumeDiscountsFor(
   for (const { i, n } of counts) {
     const t = targets[i]!;
     let percent: string | undefined;
-    for (const tier of tiers) if (tier.tenant_id === t.tenantId && tier.min_subscriptions <= n) percent = new Decimal(tier.percent_off).toFixed();
+    for (const tier of tiers) if (tier.tenant_id === t.tenantId && tier.min_subscriptions <= n) percent = new Dec(tier.percent_off).toFixed();
     if (percent !== undefined) out[i] = { subscriptions: n, percent };
   }
   return out;

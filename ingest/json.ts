@@ -1,5 +1,5 @@
 import { isLosslessNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
-import { Decimal } from 'decimal.js';
+import { Dec } from '../core/money.js';
 import { MAX_DECIMALS, fromDecimalText, normalizeValue, type ValueResult } from './value.js';
 
 /**
@@ -28,9 +28,9 @@ export function exactValue(v: unknown): ValueResult {
     const literal = v.value;
     // Exponent literals (2e3) are converted exactly; plain ones are checked as written.
     if (/[eE]/.test(literal)) {
-      let d: Decimal;
+      let d: Dec;
       try {
-        d = new Decimal(literal);
+        d = new Dec(literal);
       } catch {
         return fromDecimalText(literal);
       }
