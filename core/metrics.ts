@@ -61,7 +61,7 @@ export function loopMetrics(registry: Registry): LoopMetrics {
   const existing = registry.getSingleMetric(name) as Counter<'loop'> | undefined;
   if (existing !== undefined) return { itemFailures: existing };
   const itemFailures = new Counter({
-    name,
+    name: 'tally_loop_item_failures_total',
     help: 'Items a background loop could not process and skipped so the rest went on (a tenant, subscription, outbox row or delivery), by loop. The logs name each item.',
     labelNames: ['loop'] as const,
     registers: [registry],
