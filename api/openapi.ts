@@ -266,6 +266,8 @@ function responses(route: Route, facts: OperationFacts, hasPathParams: boolean):
   if ((facts.query ?? []).length > 0) codes.add('TALLY_ERR_INVALID_VALUE');
   if ((facts.query ?? []).some((p) => p.required === true)) codes.add('TALLY_ERR_MISSING_FIELD');
   if (hasPathParams) codes.add('TALLY_ERR_NOT_FOUND');
+  // Text that is not well-formed Unicode, or holds NUL, is refused wherever a client writes text.
+  if (hasPathParams || facts.body !== undefined || (facts.query ?? []).length > 0) codes.add('TALLY_ERR_INVALID_TEXT');
   const idempotent = takesIdempotencyKey(route);
   if (idempotent) IDEMPOTENCY.forEach((c) => codes.add(c));
 

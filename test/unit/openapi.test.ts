@@ -85,7 +85,7 @@ describe('openApiDocument', () => {
     expect(Object.keys(post)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '500', '503']);
     expect(post['400']!.description).toContain('TALLY_ERR_UNKNOWN_FIELD');
     const get = doc.paths['/v1/shops/{shop}/widgets/{key}']!.get!.responses as Record<string, unknown>;
-    expect(Object.keys(get)).toEqual(['200', '401', '403', '404', '500', '503']);
+    expect(Object.keys(get)).toEqual(['200', '400', '401', '403', '404', '500', '503']);
     const error = doc.components.schemas.Error as { properties: { error: { properties: { code: { enum: string[] } } } } };
     expect(error.properties.error.properties.code.enum).toEqual(Object.keys(ERRORS));
   });
