@@ -27,6 +27,15 @@ export default tseslint.config(
     rules: exactMoney,
   },
   {
+    // One decimal for the whole code (100 significant digits, half-even): decimal.js's own
+    // default rounds to 20 digits, which a quantity above 10^14 with 6 decimals already exceeds.
+    files: ['**/*.ts'],
+    ignores: ['core/money.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'decimal.js', message: 'Take Dec from core/money.ts: one decimal at 100 digits for the whole code.' }] }],
+    },
+  },
+  {
     // Tests read JSON responses whose shape is what they assert.
     files: ['test/**/*.ts'],
     rules: {

@@ -1,4 +1,4 @@
-import { Dec, amount6 } from '../rater/decimal.js';
+import { Dec, amount6 } from '../core/money.js';
 import type { MeterTotal } from '../rater/invoice.js';
 
 /**

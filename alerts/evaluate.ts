@@ -3,7 +3,7 @@ import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { emit } from '../notify/events.js';
-import { Dec } from '../rater/decimal.js';
+import { Dec } from '../core/money.js';
 import { meterTotals } from '../rater/invoice.js';
 import { usageParts } from '../rater/parts.js';
 import type { PeriodRating } from '../rater/rating.js';

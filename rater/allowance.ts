@@ -1,6 +1,6 @@
 import type { AllowanceDue, Available } from '../catalog/credits.js';
 import type { Period } from '../catalog/periods.js';
-import { Dec } from './decimal.js';
+import { Dec } from '../core/money.js';
 import type { CreditGrant } from './invoice.js';
 import type { PlanVersion, SubscriptionFacts } from './source.js';
 

@@ -12,7 +12,7 @@ import { eventsOf } from '../notify/payloads.js';
 import { invoiceSummaries } from './invoices.js';
 import { subscriptionView } from '../catalog/subscriptions.js';
 import type { Progress } from '../aggregator/aggregator.js';
-import { Dec } from './decimal.js';
+import { Dec } from '../core/money.js';
 import { composeInvoice, meterTotals, type ComposedInvoice } from './invoice.js';
 import { allocateAllowances, availableCredits } from '../catalog/credits.js';
 import { allowanceDue, allowanceLeft, grantsFor, planAt } from './allowance.js';

@@ -1,4 +1,4 @@
-import { Dec, amount6 } from './decimal.js';
+import { Dec, amount6 } from '../core/money.js';
 
 /**
  * The rating core: a charge of a rate card and a quantity in, the amount out, with the lines

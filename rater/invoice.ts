@@ -1,6 +1,6 @@
 import type { Charge } from '../catalog/plans.js';
 import type { BaseFeeLine } from './base-fee.js';
-import { Dec, amount6 } from './decimal.js';
+import { Dec, amount6 } from '../core/money.js';
 import type { PlanVersionRef } from './segments.js';
 
 /**

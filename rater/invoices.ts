@@ -2,7 +2,7 @@ import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './billing.js';
 import type { InvoiceLine, LineType } from './invoice.js';
-import { plain } from './decimal.js';
+import { plain } from '../core/money.js';
 
 /**
  * Reading invoices back: the shape of DESIGN.md (the one upcoming invoices have too), with

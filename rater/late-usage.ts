@@ -1,5 +1,5 @@
 import type { Queryable } from '../core/postgres.js';
-import { amount6, Dec } from './decimal.js';
+import { amount6, Dec } from '../core/money.js';
 import { meterTotals, type Adjustment } from './invoice.js';
 import { usageParts } from './parts.js';
 import { ratePeriods, type PeriodWork, type RatingDeps } from './rating.js';

@@ -1,4 +1,4 @@
-import { Dec, amount6 } from './decimal.js';
+import { Dec, amount6 } from '../core/money.js';
 
 /**
  * Base-fee proration on a plan change inside a period: the difference between the two base

@@ -3,7 +3,7 @@ import { EPOCH_KEY } from '../aggregator/sql.js';
 import { eventParams, firstCopies, hourlyColumns } from '../aggregator/rollup.js';
 import { gaugeHours, queryGauge } from '../aggregator/usage.js';
 import type { Meter } from '../aggregator/meters.js';
-import { Dec } from './decimal.js';
+import { Dec } from '../core/money.js';
 import { ceilHour, floorHour, HOUR_MS, usageRanges } from './segments.js';
 import { Series } from './series.js';
 

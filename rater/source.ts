@@ -2,7 +2,7 @@ import type { Queryable } from '../core/postgres.js';
 import type { Charge } from '../catalog/plans.js';
 import type { Interval } from '../catalog/periods.js';
 import type { FeePlan } from './base-fee.js';
-import { plain } from './decimal.js';
+import { plain } from '../core/money.js';
 import type { PlanChange } from './segments.js';
 
 /**
