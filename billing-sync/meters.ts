@@ -37,6 +37,14 @@ export interface MeterPushDeps {
   /** Makes sure the tenant's customer has a Stripe customer; its id. */
   stripeCustomer: (tenantId: string, customerId: string) => Promise<string>;
   clock?: () => number;
+  /**
+   * Called for a subscription whose push failed for a reason of its own (Stripe refused its
+   * customer or its event): it is skipped and the rest go on. Failures a retry can help
+   * (Stripe unreachable, 429, 5xx) end the run instead, as they would for every subscription.
+   */
+  onSubscriptionFailed?: (sub: { tenantId: string; subscriptionId: string }, error: unknown) => void;
+  /** Whether retrying can help this error; such errors end the run rather than being set aside. */
+  isRetryable?: (error: unknown) => boolean;
 }
 
 interface MeterSub {
@@ -93,42 +101,55 @@ export async function pushMeterUsage(d: MeterPushDeps, deadline = Infinity): Pro
        FROM subscriptions s
        JOIN subscription_plans sp ON sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id
        JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
-      WHERE p.billing_mode = 'meter' AND (s.canceled_at IS NULL OR s.canceled_at > $1)`,
+      WHERE p.billing_mode = 'meter' AND (s.canceled_at IS NULL OR s.canceled_at > $1)
+      ORDER BY s.tenant_id, s.id`,
     [from],
   );
   let events = 0;
   for (const sub of subs) {
     if (Date.now() >= deadline) break;
-    const hours = await hourlyQuantities(d.ch, sub, from);
-    if (hours.length === 0) continue;
-    const { rows: pushed } = await d.pg.query<{ meter: string; hour: Date; pushed: string; revision: number }>(
-      'SELECT meter, hour, pushed::text AS pushed, revision FROM stripe_meter_pushes WHERE tenant_id = $1 AND subscription_id = $2 AND hour >= $3',
-      [sub.tenant_id, sub.subscription_id, from],
-    );
-    const done = new Map(pushed.map((p) => [`${p.meter}\n${p.hour.getTime()}`, p]));
-    let customer: string | undefined;
-    for (const h of hours) {
-      const was = done.get(`${h.meter}\n${h.hour}`);
-      const value = meterValue(h.quantity, was?.pushed ?? '0');
-      if (value === '0') continue;
-      customer ??= await d.stripeCustomer(sub.tenant_id, sub.customer_id);
-      const eventName = await ensureMeter(d, sub.tenant_id, h.meter);
-      const revision = (was?.revision ?? 0) + 1;
-      const identifier = meterEventIdentifier(sub.subscription_id, h.meter, h.hour / 1000, revision);
-      await d.limiter.take();
-      await d.gateway.createMeterEvent(
-        { eventName, stripeCustomer: customer, value, identifier, timestamp: h.hour / 1000 },
-        idempotencyKey(sub.tenant_id, 'meter_event', identifier),
-      );
-      await d.pg.query(
-        `INSERT INTO stripe_meter_pushes (tenant_id, subscription_id, meter, hour, pushed, revision) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (tenant_id, subscription_id, meter, hour) DO UPDATE SET pushed = EXCLUDED.pushed, revision = EXCLUDED.revision, updated_at = now()`,
-        [sub.tenant_id, sub.subscription_id, h.meter, new Date(h.hour), h.quantity, revision],
-      );
-      events++;
+    try {
+      events += await pushSubscription(d, sub, from);
+    } catch (e) {
+      if (d.onSubscriptionFailed === undefined || (d.isRetryable?.(e) ?? true)) throw e;
+      d.onSubscriptionFailed({ tenantId: sub.tenant_id, subscriptionId: sub.subscription_id }, e);
     }
   }
   return { events };
+}
+
+/** One subscription's hours not yet on Stripe's meter; the number of events pushed. */
+async function pushSubscription(d: MeterPushDeps, sub: MeterSub, from: Date): Promise<number> {
+  let events = 0;
+  const hours = await hourlyQuantities(d.ch, sub, from);
+  if (hours.length === 0) return 0;
+  const { rows: pushed } = await d.pg.query<{ meter: string; hour: Date; pushed: string; revision: number }>(
+    'SELECT meter, hour, pushed::text AS pushed, revision FROM stripe_meter_pushes WHERE tenant_id = $1 AND subscription_id = $2 AND hour >= $3',
+    [sub.tenant_id, sub.subscription_id, from],
+  );
+  const done = new Map(pushed.map((p) => [`${p.meter}\n${p.hour.getTime()}`, p]));
+  let customer: string | undefined;
+  for (const h of hours) {
+    const was = done.get(`${h.meter}\n${h.hour}`);
+    const value = meterValue(h.quantity, was?.pushed ?? '0');
+    if (value === '0') continue;
+    customer ??= await d.stripeCustomer(sub.tenant_id, sub.customer_id);
+    const eventName = await ensureMeter(d, sub.tenant_id, h.meter);
+    const revision = (was?.revision ?? 0) + 1;
+    const identifier = meterEventIdentifier(sub.subscription_id, h.meter, h.hour / 1000, revision);
+    await d.limiter.take();
+    await d.gateway.createMeterEvent(
+      { eventName, stripeCustomer: customer, value, identifier, timestamp: h.hour / 1000 },
+      idempotencyKey(sub.tenant_id, 'meter_event', identifier),
+    );
+    await d.pg.query(
+      `INSERT INTO stripe_meter_pushes (tenant_id, subscription_id, meter, hour, pushed, revision) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (tenant_id, subscription_id, meter, hour) DO UPDATE SET pushed = EXCLUDED.pushed, revision = EXCLUDED.revision, updated_at = now()`,
+      [sub.tenant_id, sub.subscription_id, h.meter, new Date(h.hour), h.quantity, revision],
+    );
+    events++;
+  }
+  return events;
 }
 
 /** What each hour added to the subscription's rated quantity, per meter, from the newest rated rows. */

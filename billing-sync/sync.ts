@@ -98,7 +98,26 @@ export class BillingSync {
   /** Usage of meter-mode plans to Stripe Billing Meters; a failure is logged and the next run goes on from what was recorded. */
   private async pushMeters(ch: ClickHouseStore, deadline: number): Promise<void> {
     try {
-      const r = await pushMeterUsage({ ch, pg: this.d.pg, gateway: this.d.gateway, limiter: this.d.limiter, stripeCustomer: (t, c) => this.stripeCustomer(t, c) }, deadline);
+      const r = await pushMeterUsage(
+        {
+          ch,
+          pg: this.d.pg,
+          gateway: this.d.gateway,
+          limiter: this.d.limiter,
+          stripeCustomer: (t, c) => this.stripeCustomer(t, c),
+          isRetryable,
+          // One subscription's refusal (its Stripe customer gone, say) must not stop the others' pushes.
+          onSubscriptionFailed: (sub, e) => {
+            this.d.metrics.rows.inc({ kind: 'meter_usage', outcome: 'failed' });
+            this.d.itemFailures?.inc({ loop: 'sync' });
+            this.d.logger.warn(
+              { tenantId: sub.tenantId, subscriptionId: sub.subscriptionId, error: errorClass(e), message: e instanceof Error ? e.message : String(e) },
+              'pushing meter usage of a subscription failed; set aside until the next run',
+            );
+          },
+        },
+        deadline,
+      );
       this.d.metrics.meterEvents.inc(r.events);
     } catch (e) {
       this.d.metrics.rows.inc({ kind: 'meter_usage', outcome: isRetryable(e) ? 'retried' : 'failed' });

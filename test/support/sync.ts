@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
 import { stripeGateway } from '../../billing-sync/gateway.js';
@@ -10,7 +11,7 @@ import type { TestApi } from './api.js';
  * A billing-sync worker on the test API's stores against a Stripe-compatible server: no write
  * limit to speak of, retries due at once (tests drive the runs), many attempts allowed.
  */
-export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: number; backoffMs?: number; maxAttempts?: number; meters?: boolean } = {}): BillingSync {
+export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: number; backoffMs?: number; maxAttempts?: number; meters?: boolean; itemFailures?: Counter<'loop'> } = {}): BillingSync {
   return new BillingSync({
     pg: api.stores.postgres,
     ...(o.meters === true ? { ch: api.stores.clickhouse } : {}),
@@ -21,5 +22,6 @@ export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: numbe
     leaseSeconds: 30,
     maxAttempts: o.maxAttempts ?? 1_000,
     backoff: () => o.backoffMs ?? 0,
+    ...(o.itemFailures !== undefined ? { itemFailures: o.itemFailures } : {}),
   });
 }
