@@ -2,6 +2,7 @@ import { TallyError } from '../core/errors.js';
 import { minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { periodAt, type Period } from '../catalog/periods.js';
+import { unstorableField } from '../catalog/subscription-dates.js';
 import type { MeterRepository } from '../aggregator/meters.js';
 import type { Progress } from '../aggregator/aggregator.js';
 import { closePeriods, type CloseDeps, type CloseReport } from './close.js';
@@ -74,6 +75,12 @@ export class Billing {
     if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(id)}`, { field: 'id' });
     if (sub.canceledAt !== null && sub.canceledAt.getTime() <= now.getTime()) {
       throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} was canceled at ${sub.canceledAt.toISOString()}; it has no upcoming invoice`);
+    }
+    // Only a subscription stored before dates were bounded (or by hand) can hold such a date;
+    // nothing about it can be rated, so there is no upcoming invoice to show.
+    const unratable = unstorableField(sub);
+    if (unratable !== undefined) {
+      throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} has a ${unratable} the stores cannot hold; it cannot be rated`, { field: unratable });
     }
     const at = now.getTime() < sub.startDate.getTime() ? sub.startDate : now;
     const period = periodAt(sub.startDate, sub.interval, at);

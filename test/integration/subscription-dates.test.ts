@@ -119,6 +119,10 @@ describe('a subscription stored with a start in year 1', () => {
 
   it('still reads, lists and cancels through the API', async () => {
     expect((await jsonRequest(api.url, a.auth, 'GET', '/v1/subscriptions/sub_year_one')).status).toBe(200);
+    // It cannot be rated, so it has no upcoming invoice (a 404 saying why, not a 500).
+    const upcoming = await jsonRequest(api.url, a.auth, 'GET', '/v1/subscriptions/sub_year_one/upcoming');
+    expect(upcoming.status).toBe(404);
+    expect(upcoming.body.error).toMatchObject({ code: 'TALLY_ERR_NO_UPCOMING_INVOICE', field: 'start_date' });
     expect((await jsonRequest(api.url, a.auth, 'GET', '/v1/subscriptions')).status).toBe(200);
     expect((await jsonRequest(api.url, a.auth, 'POST', '/v1/subscriptions/sub_year_one/cancel', {})).status).toBe(200);
     expect((await stack.rater.runOnce()).setAside).toBe(1);
