@@ -164,8 +164,8 @@ function normalise(text: string): string {
 
 /**
  * The error the server logged for this request id (a 5xx), waiting a little for the line: the
- * answer can arrive before the child's log output does. The message is cut after its second
- * `: ` part, where messages start quoting the input (`Invalid argument: <the value>`).
+ * answer can arrive before the child's log output does. The message is cut after the part after its
+ * first `: ` part, where messages start quoting the input (`Invalid argument: <the value>`).
  */
 async function loggedError(requestId: string | undefined): Promise<{ message: string; lines: string[] }> {
   if (requestId === undefined) return { message: '', lines: [] };
@@ -174,7 +174,7 @@ async function loggedError(requestId: string | undefined): Promise<{ message: st
     for (const line of lines) {
       try {
         const entry = JSON.parse(line) as { err?: { message?: string; type?: string } };
-        if (entry.err !== undefined) return { message: `${entry.err.type ?? 'Error'}: ${entry.err.message ?? ''}`.split(': ').slice(0, 3).join(': '), lines };
+        if (entry.err !== undefined) return { message: `${entry.err.type ?? 'Error'}: ${entry.err.message ?? ''}`.split(': ').slice(0, 2).join(': '), lines };
       } catch {
         // not a JSON log line
       }
