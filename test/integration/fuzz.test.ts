@@ -164,8 +164,8 @@ function normalise(text: string): string {
 
 /**
  * The error the server logged for this request id (a 5xx), waiting a little for the line: the
- * answer can arrive before the child's log output does. The message is cut after the part after its
- * first `: ` part, where messages start quoting the input (`Invalid argument: <the value>`).
+ * answer can arrive before the child's log output does. Only the first two `: `-separated parts
+ * of the message are kept: later ones quote the input (`Invalid argument: <the value>`).
  */
 async function loggedError(requestId: string | undefined): Promise<{ message: string; lines: string[] }> {
   if (requestId === undefined) return { message: '', lines: [] };
