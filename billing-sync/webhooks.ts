@@ -4,7 +4,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { Route } from '../api/http/types.js';
-import { formatPath } from '../api/http/body.js';
+import { checkText, formatPath } from '../api/http/body.js';
 import type { SyncMetrics } from './metrics.js';
 import { emit } from '../notify/events.js';
 import { invoiceEvents } from '../notify/payloads.js';
@@ -108,6 +108,8 @@ export function webhookRoute(d: WebhookDeps): Route {
       }
       let event: Stripe.Event;
       try {
+        // Signed does not mean storable: text Postgres cannot hold (NUL, lone surrogates) is a 400.
+        checkText(parsed);
         event = checkEvent(parsed, nowMs);
       } catch (e) {
         d.metrics.webhooks.inc({ type: 'unknown', result: 'invalid' });

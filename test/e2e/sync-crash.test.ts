@@ -114,7 +114,8 @@ describe('crash during billing sync', () => {
       await fake.close();
       await db?.drop();
     }
-  });
+    // Six process starts and a full sync at 80 ms a request: ~30 s alone, more on a busy machine.
+  }, 150_000);
 });
 
 describe.runIf(process.env.DATABASE_URL)('two tally sync processes at once', () => {

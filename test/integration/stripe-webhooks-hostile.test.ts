@@ -94,6 +94,16 @@ describe('correctly signed events not shaped as Stripe sends them', () => {
     expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_WEBHOOK_EVENT_INVALID', field });
   });
 
+  it.each([
+    ['a NUL in the type', () => event('invoice.paid\u0000', invoiceObject('paid'), nowS()), 'type'],
+    ['a NUL in the id', () => ({ ...event('invoice.paid', invoiceObject('paid'), nowS()), id: 'evt_\u0000' }), 'id'],
+    ['a lone surrogate in metadata', () => event('invoice.paid', { ...invoiceObject('paid'), metadata: { note: 'x\ud800' } }, nowS()), 'data.object.metadata.note'],
+  ])('%s is a 400 naming the field, not a 500 from Postgres', async (_name, payload, field) => {
+    const r = await deliver(payload());
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TEXT', field });
+  });
+
   it.each([['null'], ['[]'], ['42'], ['"evt"']])('a body of %s is a 400', async (body) => {
     const r = await deliverText(body);
     expect(r.status).toBe(400);
