@@ -1,19 +1,14 @@
 import { TallyError } from '../core/errors.js';
-import { minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
-import { periodAt, type Period } from '../catalog/periods.js';
+import { periodAt } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
 import type { MeterRepository } from '../aggregator/meters.js';
 import type { Progress } from '../aggregator/aggregator.js';
+import { assembleInvoices } from './assemble.js';
 import { closePeriods, type CloseDeps, type CloseReport } from './close.js';
-import { termsFor } from './terms.js';
-import { composeInvoice, type ComposedInvoice } from './invoice.js';
-import { lateUsage } from './late-usage.js';
-import { availableCredits } from '../catalog/credits.js';
-import { allowanceDue, grantsFor, planAt } from './allowance.js';
-import { baseFee, usageParts } from './parts.js';
-import { ratePeriods, type RatingDeps } from './rating.js';
-import { loadSubscriptions, type SubscriptionFacts } from './source.js';
+import { invoiceView, type InvoiceView } from './invoice-view.js';
+import type { RatingDeps } from './rating.js';
+import { loadSubscriptions } from './source.js';
 
 /**
  * Upcoming invoices and period close.
@@ -24,6 +19,7 @@ import { loadSubscriptions, type SubscriptionFacts } from './source.js';
  * final time, writes its hourly rated rows, and inserts the invoice with its lines and its
  * Stripe outbox row in one transaction; the (subscription, period) key makes a second close a
  * no-op (close.ts).
+ * Both come from one pipeline (assemble.ts), so an upcoming invoice is what close would write.
  *
  * Usage that changes after its period was invoiced (late events) is billed on the next invoice
  * as adjustment lines: what the period's usage of a meter rates to now, minus what has been
@@ -38,18 +34,7 @@ export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 
   stripeSync?: boolean;
 }
 
-export interface InvoiceView extends Omit<ComposedInvoice, 'consumed' | 'carried'> {
-  id: string | null;
-  subscription: string;
-  customer: string;
-  currency: string;
-  period_start: string;
-  period_end: string;
-  status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
-  stripe_invoice_id: string | null;
-  created_at: string | null;
-}
-
+export type { InvoiceView } from './invoice-view.js';
 export type { CloseReport } from './close.js';
 
 export class Billing {
@@ -84,39 +69,12 @@ export class Billing {
     }
     const at = now.getTime() < sub.startDate.getTime() ? sub.startDate : now;
     const period = periodAt(sub.startDate, sub.interval, at);
-    const [rating] = await ratePeriods(this.live, [{ sub, period, horizon: now.getTime() }]);
-    const late = (await lateUsage(this.live, this.d.pg, [{ sub, before: period.start }])).get(sub.id)!;
-    const { grants, allowance } = grantsFor(await availableCredits(this.d.pg, [tenantId], [sub.customer]), sub, period);
-    // An allowance not granted yet (no close run since the period started) is shown as it will be.
-    const due = allowance === undefined ? allowanceDue(sub, period, planAt(sub, at))[0] : undefined;
-    const credits = due === undefined ? grants : [...grants, { grantId: 'allowance', remaining: due.amount, label: 'Credit allowance for the period' }];
-    const [terms] = await termsFor(this.d.pg, [{ sub, period }]);
-    const composed = composeInvoice({ minorUnits: minorUnits(sub.currency), baseFee: baseFee(rating!), usage: usageParts(rating!), adjustments: late.lines, ...terms!, credits });
-    return this.view(sub, period, composed, { id: null, status: 'draft', created_at: null });
+    const { invoices } = await assembleInvoices(this.live, this.d.pg, [{ sub, period, horizon: now.getTime() }], { allowance: { mode: 'preview', at } });
+    return invoiceView(sub, period, invoices[0]!.composed, { id: null, status: 'draft', created_at: null });
   }
 
   /** Closes every period that ended (plus grace) at or before `asOf` (see close.ts). */
   async close(asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
     return closePeriods(this.d, await this.preloaded(), asOf, progress, filter);
-  }
-
-  view(sub: SubscriptionFacts, p: Period, c: ComposedInvoice, meta: { id: string | null; status: InvoiceView['status']; created_at: string | null }): InvoiceView {
-    return {
-      id: meta.id,
-      subscription: sub.id,
-      customer: sub.customer,
-      currency: sub.currency,
-      period_start: p.start.toISOString(),
-      period_end: p.end.toISOString(),
-      status: meta.status,
-      lines: c.lines,
-      subtotal: c.subtotal,
-      discount: c.discount,
-      credit: c.credit,
-      tax: c.tax,
-      total: c.total,
-      stripe_invoice_id: null,
-      created_at: meta.created_at,
-    };
   }
 }

@@ -1,33 +1,31 @@
 import type { Counter } from 'prom-client';
-import { minorUnits } from '../core/currency.js';
 import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
+import type { Progress } from '../aggregator/aggregator.js';
+import { allocateAllowances } from '../catalog/credits.js';
+import { allowanceDue, planAt } from './allowance.js';
+import { assembleInvoices } from './assemble.js';
+import { Dec } from '../core/money.js';
 import { enqueue } from '../billing-sync/outbox.js';
 import { emit } from '../notify/events.js';
 import { eventsOf } from '../notify/payloads.js';
 import { invoiceSummaries } from './invoices.js';
 import { subscriptionView } from '../catalog/subscriptions.js';
-import type { Progress } from '../aggregator/aggregator.js';
-import { Dec } from '../core/money.js';
-import { composeInvoice, meterTotals, type ComposedInvoice } from './invoice.js';
-import { allocateAllowances, availableCredits } from '../catalog/credits.js';
-import { allowanceDue, allowanceLeft, grantsFor, planAt } from './allowance.js';
-import { lateUsage, type LateUsage } from './late-usage.js';
-import { baseFee, usageParts } from './parts.js';
-import { planAtEnd, termsFor } from './terms.js';
-import { ratePeriods, type RatingDeps } from './rating.js';
+import { stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
+import { planAtEnd } from './terms.js';
+import type { RatingDeps } from './rating.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
 
 /**
- * Period close, in batches: every due period of a batch of subscriptions is rated in one go
- * (a few ClickHouse queries for the whole batch, not per subscription), late usage of earlier
- * periods is found and re-rated in one go, and the invoices, their lines, what was billed and
- * the Stripe outbox rows are written in one Postgres transaction per batch, with the batch's
- * subscriptions locked. A subscription whose period got an invoice meanwhile (another close),
+ * Period close, in batches: the invoices of every due period of a batch of subscriptions are
+ * assembled in one go (assemble.ts: a few ClickHouse queries for the whole batch, not per
+ * subscription, late usage of earlier periods re-rated in one go), then the invoices, their
+ * lines and what was billed are written in one Postgres transaction per batch, with the batch's
+ * subscriptions locked (invoice-writes.ts), with the Stripe outbox rows and outbound events. A subscription whose period got an invoice meanwhile (another close),
  * or whose billed usage changed since it was read, is left for the next run. A subscription
  * with several ended periods (an import) has them closed oldest first, one round each, so each
  * period's adjustments see what the previous one billed.
@@ -73,15 +71,6 @@ function effectiveEnd(sub: SubscriptionFacts, p: Period): number {
 interface Due {
   sub: SubscriptionFacts;
   period: Period;
-}
-
-interface Closing extends Due {
-  id: string;
-  composed: ComposedInvoice;
-  totals: ReturnType<typeof meterTotals>;
-  late: LateUsage;
-  /** What the invoice leaves of its period's credit allowance, expired with it. */
-  expire: { grantId: string; amount: string } | null;
 }
 
 export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
@@ -170,134 +159,17 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
 }
 
 async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date): Promise<{ invoices: number; adjustments: number }> {
-  const ratings = await ratePeriods(
+  const { invoices, credits } = await assembleInvoices(
     rd,
+    d.pg,
     batch.map((b) => ({ sub: b.sub, period: b.period, horizon: b.period.end.getTime() })),
-    { writeVersion: BigInt(asOf.getTime()) * 1000n + 999n },
+    { writeVersion: BigInt(asOf.getTime()) * 1000n + 999n, allowance: { mode: 'grant' } },
   );
-  const late = await lateUsage(rd, d.pg, batch.map((b) => ({ sub: b.sub, before: b.period.start })));
-  // A period's allowance is granted before its invoice is composed, if the run that saw the
-  // period start did not (the plan at the period's end decides the amount then).
-  await allocateAllowances(d.pg, batch.flatMap((b) => allowanceDue(b.sub, b.period, planAtEnd(b))));
-  // Credits as read now; used up in memory as the batch's invoices take them (a customer may
-  // have several subscriptions in one batch), and checked again under lock before writing.
-  const snapshot = await availableCredits(d.pg, batch.map((b) => b.sub.tenantId), batch.map((b) => b.sub.customer));
-  const remaining = new Map(snapshot.map((a) => [a.grantId, a]));
-  const terms = await termsFor(d.pg, batch);
-  const closing: Closing[] = batch.map((b, i) => {
-    const rating = ratings[i]!;
-    const usage = usageParts(rating);
-    const l = late.get(b.sub.id)!;
-    const { grants, allowance } = grantsFor([...remaining.values()], b.sub, b.period);
-    const composed = composeInvoice({ minorUnits: minorUnits(b.sub.currency), baseFee: baseFee(rating), usage, adjustments: l.lines, ...terms[i]!, credits: grants });
-    for (const c of composed.consumed ?? []) {
-      const g = remaining.get(c.grantId)!;
-      remaining.set(c.grantId, { ...g, remaining: new Dec(g.remaining).minus(c.amount).toFixed() });
-    }
-    const left = allowanceLeft(allowance, composed.consumed ?? []);
-    return { ...b, id: newId('in'), composed, totals: meterTotals(usage), late: l, expire: left === null ? null : { grantId: allowance!.grantId, amount: left } };
-  });
-
+  const closing: Closing[] = invoices.map((a) => ({ ...a, id: newId('in') }));
   return d.pg.transaction(async (tx) => {
-    const tenants = closing.map((c) => c.sub.tenantId);
-    const ids = closing.map((c) => c.sub.id);
-    // `= ANY` on each key column lets Postgres use the indexes (a row-value IN over unnest
-    // scans the table); rows of other (tenant, id) combinations are filtered out below.
-    await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY tenant_id, id FOR UPDATE', [[...new Set(tenants)], ids]);
-    const existing = await tx.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
-      'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND period_start = ANY($3)',
-      [[...new Set(tenants)], ids, closing.map((c) => c.period.start)],
-    );
-    const billed = await tx.query<{ tenant_id: string; subscription_id: string; mark: string }>(
-      `SELECT tenant_id, subscription_id, count(*) || '/' || coalesce(max(updated_at)::text, '') AS mark FROM billed_usage
-        WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) GROUP BY tenant_id, subscription_id`,
-      [[...new Set(tenants)], ids],
-    );
-    // Credits used meanwhile by another close: those customers' invoices wait for the next run.
-    await tx.query('SELECT 1 FROM credit_grants WHERE tenant_id = ANY($1) AND customer_id = ANY($2) FOR UPDATE', [[...new Set(tenants)], closing.map((c) => c.sub.customer)]);
-    const now = new Map((await availableCredits(tx, tenants, closing.map((c) => c.sub.customer))).map((a) => [a.grantId, a.remaining]));
-    const stale = new Set(snapshot.filter((a) => now.get(a.grantId) !== a.remaining).map((a) => a.customer));
-    const periodOf = new Map(closing.map((c) => [`${c.sub.tenantId}\n${c.sub.id}`, c.period.start.getTime()]));
-    const skip = new Set(existing.rows.filter((r) => periodOf.get(`${r.tenant_id}\n${r.subscription_id}`) === r.period_start.getTime()).map((r) => `${r.tenant_id}\n${r.subscription_id}`));
-    const marks = new Map(billed.rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, r.mark]));
-    const go = closing.filter((c) => {
-      const key = `${c.sub.tenantId}\n${c.sub.id}`;
-      return !skip.has(key) && (marks.get(key) ?? '') === c.late.mark && !stale.has(`${c.sub.tenantId}\n${c.sub.customer}`);
-    });
+    const go = await stillToWrite(tx, closing, credits);
     if (go.length === 0) return { invoices: 0, adjustments: 0 };
-
-    await tx.query(
-      `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, closed_as_of)
-       SELECT *, $14::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[])`,
-      [
-        go.map((c) => c.sub.tenantId),
-        go.map((c) => c.id),
-        go.map((c) => c.sub.id),
-        go.map((c) => c.sub.customer),
-        go.map((c) => c.sub.currency),
-        go.map((c) => c.period.start),
-        go.map((c) => c.period.end),
-        go.map((c) => (new Dec(c.composed.total).isZero() ? 'paid' : 'open')),
-        go.map((c) => c.composed.subtotal),
-        go.map((c) => c.composed.discount),
-        go.map((c) => c.composed.tax),
-        go.map((c) => c.composed.total),
-        go.map((c) => c.composed.credit),
-        asOf,
-      ],
-    );
-    const uses = go.flatMap((c) => [
-      ...(c.composed.consumed ?? []).map((u) => ({ c, kind: 'consume', ...u })),
-      ...(c.expire === null ? [] : [{ c, kind: 'expire', ...c.expire }]),
-    ]);
-    await tx.query(
-      `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
-       SELECT t, g, cu, k, -a, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[]) AS x(t, g, cu, k, a, i)`,
-      [uses.map((x) => x.c.sub.tenantId), uses.map((x) => x.grantId), uses.map((x) => x.c.sub.customer), uses.map((x) => x.kind), uses.map((x) => x.amount), uses.map((x) => x.c.id)],
-    );
-    const carried = go.filter((c) => c.composed.carried != null);
-    await tx.query(
-      `INSERT INTO credit_grants (tenant_id, id, customer_id, currency, amount, source, reason, invoice_id, actor)
-       SELECT t, 'cred_' || i, cu, cur, a, 'invoice_credit', 'charges below zero on invoice ' || i, i, 'close' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[]) AS x(t, i, cu, cur, a)`,
-      [carried.map((c) => c.sub.tenantId), carried.map((c) => c.id), carried.map((c) => c.sub.customer), carried.map((c) => c.sub.currency), carried.map((c) => c.composed.carried!)],
-    );
-    const lines = go.flatMap((c) => c.composed.lines.map((l, i) => ({ c, l, n: i + 1 })));
-    await tx.query(
-      `INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, type, meter, quantity, amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])`,
-      [
-        lines.map((x) => x.c.sub.tenantId),
-        lines.map((x) => x.c.id),
-        lines.map((x) => x.n),
-        lines.map((x) => x.l.type),
-        lines.map((x) => x.l.meter),
-        lines.map((x) => x.l.quantity),
-        lines.map((x) => x.l.amount),
-        lines.map((x) => x.l.description),
-        lines.map((x) => x.l.plan?.code ?? null),
-        lines.map((x) => x.l.plan?.version ?? null),
-        lines.map((x) => x.l.period?.start ?? null),
-        lines.map((x) => x.l.period?.end ?? null),
-        lines.map((x) => x.l.adjusts_period_start ?? null),
-      ],
-    );
-    const billedRows = go.flatMap((c) => [
-      ...[...c.totals].map(([meter, t]) => ({ c, periodStart: c.period.start, meter, quantity: t.quantity, amount: t.billed })),
-      ...c.late.updates.map((u) => ({ c, periodStart: u.periodStart, meter: u.meter, quantity: u.quantity, amount: u.amount })),
-    ]);
-    await tx.query(
-      `INSERT INTO billed_usage (tenant_id, subscription_id, period_start, meter, quantity, amount)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[], $6::numeric[])
-       ON CONFLICT (tenant_id, subscription_id, period_start, meter) DO UPDATE SET quantity = EXCLUDED.quantity, amount = EXCLUDED.amount, updated_at = now()`,
-      [
-        billedRows.map((b) => b.c.sub.tenantId),
-        billedRows.map((b) => b.c.sub.id),
-        billedRows.map((b) => b.periodStart),
-        billedRows.map((b) => b.meter),
-        billedRows.map((b) => b.quantity),
-        billedRows.map((b) => b.amount),
-      ],
-    );
+    await writeInvoices(tx, go, asOf);
     // The intent to put each invoice in Stripe commits with it (billing-sync/outbox.ts).
     // Plans billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
     const invoiced = go.filter((c) => planAtEnd(c).billing_mode === 'invoice');

@@ -1,6 +1,6 @@
 import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
-import type { InvoiceView } from './billing.js';
+import type { InvoiceView } from './invoice-view.js';
 import type { InvoiceLine, LineType } from './invoice.js';
 import { plain } from '../core/money.js';
 

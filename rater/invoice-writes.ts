@@ -1,0 +1,123 @@
+import { Dec } from '../core/money.js';
+import type { Queryable } from '../core/postgres.js';
+import { availableCredits, type Available } from '../catalog/credits.js';
+import type { AssembledInvoice } from './assemble.js';
+
+/**
+ * Writing the invoices a close assembled (close.ts), inside its transaction: which of them may
+ * still be written once the batch is locked, then the invoices, their lines, the credit they
+ * use, carry or let expire, and what was billed for each meter.
+ */
+export interface Closing extends AssembledInvoice {
+  id: string;
+}
+
+/**
+ * Locks the batch's subscriptions and its customers' credit grants, and keeps the invoices
+ * still to write: not those whose period got an invoice meanwhile (another close), whose billed
+ * usage changed since it was read, or whose customer's credits were used meanwhile (`credits`:
+ * as the assembly read them); those wait for the next run.
+ */
+export async function stillToWrite(tx: Queryable, closing: readonly Closing[], credits: readonly Available[]): Promise<Closing[]> {
+  const tenants = closing.map((c) => c.sub.tenantId);
+  const ids = closing.map((c) => c.sub.id);
+  // `= ANY` on each key column lets Postgres use the indexes (a row-value IN over unnest
+  // scans the table); rows of other (tenant, id) combinations are filtered out below.
+  await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY tenant_id, id FOR UPDATE', [[...new Set(tenants)], ids]);
+  const existing = await tx.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
+    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND period_start = ANY($3)',
+    [[...new Set(tenants)], ids, closing.map((c) => c.period.start)],
+  );
+  const billed = await tx.query<{ tenant_id: string; subscription_id: string; mark: string }>(
+    `SELECT tenant_id, subscription_id, count(*) || '/' || coalesce(max(updated_at)::text, '') AS mark FROM billed_usage
+      WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) GROUP BY tenant_id, subscription_id`,
+    [[...new Set(tenants)], ids],
+  );
+  // Credits used meanwhile by another close: those customers' invoices wait for the next run.
+  await tx.query('SELECT 1 FROM credit_grants WHERE tenant_id = ANY($1) AND customer_id = ANY($2) FOR UPDATE', [[...new Set(tenants)], closing.map((c) => c.sub.customer)]);
+  const now = new Map((await availableCredits(tx, tenants, closing.map((c) => c.sub.customer))).map((a) => [a.grantId, a.remaining]));
+  const stale = new Set(credits.filter((a) => now.get(a.grantId) !== a.remaining).map((a) => a.customer));
+  const periodOf = new Map(closing.map((c) => [`${c.sub.tenantId}\n${c.sub.id}`, c.period.start.getTime()]));
+  const skip = new Set(existing.rows.filter((r) => periodOf.get(`${r.tenant_id}\n${r.subscription_id}`) === r.period_start.getTime()).map((r) => `${r.tenant_id}\n${r.subscription_id}`));
+  const marks = new Map(billed.rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, r.mark]));
+  return closing.filter((c) => {
+    const key = `${c.sub.tenantId}\n${c.sub.id}`;
+    return !skip.has(key) && (marks.get(key) ?? '') === c.late.mark && !stale.has(`${c.sub.tenantId}\n${c.sub.customer}`);
+  });
+}
+
+/** Writes the invoices with their lines, credit entries and grants, and billed usage. */
+export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf: Date): Promise<void> {
+  await tx.query(
+    `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, closed_as_of)
+     SELECT *, $14::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[])`,
+    [
+      go.map((c) => c.sub.tenantId),
+      go.map((c) => c.id),
+      go.map((c) => c.sub.id),
+      go.map((c) => c.sub.customer),
+      go.map((c) => c.sub.currency),
+      go.map((c) => c.period.start),
+      go.map((c) => c.period.end),
+      go.map((c) => (new Dec(c.composed.total).isZero() ? 'paid' : 'open')),
+      go.map((c) => c.composed.subtotal),
+      go.map((c) => c.composed.discount),
+      go.map((c) => c.composed.tax),
+      go.map((c) => c.composed.total),
+      go.map((c) => c.composed.credit),
+      asOf,
+    ],
+  );
+  const uses = go.flatMap((c) => [
+    ...(c.composed.consumed ?? []).map((u) => ({ c, kind: 'consume', ...u })),
+    ...(c.expire === null ? [] : [{ c, kind: 'expire', ...c.expire }]),
+  ]);
+  await tx.query(
+    `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
+     SELECT t, g, cu, k, -a, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[]) AS x(t, g, cu, k, a, i)`,
+    [uses.map((x) => x.c.sub.tenantId), uses.map((x) => x.grantId), uses.map((x) => x.c.sub.customer), uses.map((x) => x.kind), uses.map((x) => x.amount), uses.map((x) => x.c.id)],
+  );
+  const carried = go.filter((c) => c.composed.carried != null);
+  await tx.query(
+    `INSERT INTO credit_grants (tenant_id, id, customer_id, currency, amount, source, reason, invoice_id, actor)
+     SELECT t, 'cred_' || i, cu, cur, a, 'invoice_credit', 'charges below zero on invoice ' || i, i, 'close' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[]) AS x(t, i, cu, cur, a)`,
+    [carried.map((c) => c.sub.tenantId), carried.map((c) => c.id), carried.map((c) => c.sub.customer), carried.map((c) => c.sub.currency), carried.map((c) => c.composed.carried!)],
+  );
+  const lines = go.flatMap((c) => c.composed.lines.map((l, i) => ({ c, l, n: i + 1 })));
+  await tx.query(
+    `INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, type, meter, quantity, amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])`,
+    [
+      lines.map((x) => x.c.sub.tenantId),
+      lines.map((x) => x.c.id),
+      lines.map((x) => x.n),
+      lines.map((x) => x.l.type),
+      lines.map((x) => x.l.meter),
+      lines.map((x) => x.l.quantity),
+      lines.map((x) => x.l.amount),
+      lines.map((x) => x.l.description),
+      lines.map((x) => x.l.plan?.code ?? null),
+      lines.map((x) => x.l.plan?.version ?? null),
+      lines.map((x) => x.l.period?.start ?? null),
+      lines.map((x) => x.l.period?.end ?? null),
+      lines.map((x) => x.l.adjusts_period_start ?? null),
+    ],
+  );
+  const billedRows = go.flatMap((c) => [
+    ...[...c.totals].map(([meter, t]) => ({ c, periodStart: c.period.start, meter, quantity: t.quantity, amount: t.billed })),
+    ...c.late.updates.map((u) => ({ c, periodStart: u.periodStart, meter: u.meter, quantity: u.quantity, amount: u.amount })),
+  ]);
+  await tx.query(
+    `INSERT INTO billed_usage (tenant_id, subscription_id, period_start, meter, quantity, amount)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[], $6::numeric[])
+     ON CONFLICT (tenant_id, subscription_id, period_start, meter) DO UPDATE SET quantity = EXCLUDED.quantity, amount = EXCLUDED.amount, updated_at = now()`,
+    [
+      billedRows.map((b) => b.c.sub.tenantId),
+      billedRows.map((b) => b.c.sub.id),
+      billedRows.map((b) => b.periodStart),
+      billedRows.map((b) => b.meter),
+      billedRows.map((b) => b.quantity),
+      billedRows.map((b) => b.amount),
+    ],
+  );
+}
