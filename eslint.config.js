@@ -10,7 +10,7 @@ const exactMoney = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'dist-stripe-fake/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],
@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The paths that carry quantities and money.
-    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'catalog/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'notify/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts'],
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'catalog/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'stripe-fake/**/*.ts', 'notify/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts'],
     rules: exactMoney,
   },
   {

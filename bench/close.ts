@@ -16,7 +16,7 @@ import { stripeGateway } from '../billing-sync/gateway.js';
 import { syncMetrics } from '../billing-sync/metrics.js';
 import { WriteLimiter } from '../billing-sync/rate-limit.js';
 import { BillingSync } from '../billing-sync/sync.js';
-import { startStripeFake } from '../billing-sync/stripe-fake/server.js';
+import { startStripeFake } from '../stripe-fake/server.js';
 import { finishBenchmark } from './lib/report.js';
 
 /**

@@ -22,7 +22,7 @@ const events = () => {
   });
 };
 
-const ref = JSON.parse(execFileSync(process.execPath, [script('dist/bench/refs/engine-insert.js')], { encoding: 'utf8' }).trim().split('\n').pop()!) as {
+const ref = JSON.parse(execFileSync(process.execPath, [script('dist-bench/bench/refs/engine-insert.js')], { encoding: 'utf8' }).trim().split('\n').pop()!) as {
   rows: number;
   expected: number;
   seconds: number;

@@ -26,7 +26,7 @@ const row = (variant: string, r: LoadResult, rss: number) => {
 
 // 1. no-op uWS
 {
-  const s = await spawnServer(script('dist/bench/refs/noop-uws.js'), [], {});
+  const s = await spawnServer(script('dist-bench/bench/refs/noop-uws.js'), [], {});
   const rss = sampleRss(s.pid);
   const r = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
   row('no-op uWS handler', r, rss.stop());
@@ -43,7 +43,7 @@ try {
   await admin.query(`CREATE DATABASE ${dbName}`);
   const u = new URL(serverUrl);
   u.pathname = `/${dbName}`;
-  const s = await spawnServer(script('dist/bench/refs/http-pg.js'), [], { REF_DATABASE_URL: u.toString() });
+  const s = await spawnServer(script('dist-bench/bench/refs/http-pg.js'), [], { REF_DATABASE_URL: u.toString() });
   const rss = sampleRss(s.pid);
   pgRef = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
   row('node:http + pg INSERT per event', pgRef, rss.stop());

@@ -5,7 +5,7 @@ import { createRatingStack, type RatingStack } from '../../rater/stack.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 import { Dec } from '../../core/money.js';
-import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { startStripeFake } from '../../stripe-fake/index.js';
 
 /**
  * Customer credits: granted through the API with a ledger that is its own audit trail, used by

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { faultyWriter, type FaultControl } from '../../ingest/writer.js';
+import { faultyWriter, type FaultControl } from '../support/faulty-writer.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 
 /**

@@ -7,7 +7,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
-import { startStripeFake, type StripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { startTally, type Running } from '../support/cli.js';
 import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';
 

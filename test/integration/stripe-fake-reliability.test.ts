@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StripeFake, type StripeFakeOptions, startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { type StripeFake, type StripeFakeOptions, startStripeFake } from '../../stripe-fake/index.js';
 
 // Idempotency, the write rate limit and injected faults, as a client of the local Stripe server
 // sees them through the official `stripe` package.

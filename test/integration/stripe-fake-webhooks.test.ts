@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type StripeFake, type WebhookConfig, startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { type StripeFake, type WebhookConfig, startStripeFake } from '../../stripe-fake/index.js';
 
 // Events from the local Stripe server, delivered as Stripe delivers them and verified with the
 // official `stripe.webhooks.constructEvent`.

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type StripeFake, formatMinor, minorUnits, startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { type StripeFake, formatMinor, minorUnits, startStripeFake } from '../../stripe-fake/index.js';
 
 // The local Stripe server driven by the official `stripe` package: what it stores, what it
 // computes and what it refuses, with Stripe's error shapes.

@@ -4,7 +4,7 @@ import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack } from '../../rater/stack.js';
 import { BillingSync } from '../../billing-sync/sync.js';
-import { FAULT_KINDS, startStripeFake, type FaultKind, type StripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { FAULT_KINDS, startStripeFake, type FaultKind, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 import { testSync } from '../support/sync.js';
 

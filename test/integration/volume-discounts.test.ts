@@ -3,7 +3,7 @@ import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../rater/stack.js';
-import { startStripeFake } from '../../billing-sync/stripe-fake/index.js';
+import { startStripeFake } from '../../stripe-fake/index.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 

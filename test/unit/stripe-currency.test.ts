@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCurrency } from '../../core/currency.js';
 import { stripeAmount, stripeDecimals, stripeScale } from '../../billing-sync/currency.js';
-import { isSupportedCurrency, minorUnits as fakeMinorUnits } from '../../billing-sync/stripe-fake/currency.js';
+import { isSupportedCurrency, minorUnits as fakeMinorUnits } from '../../stripe-fake/currency.js';
 
 describe('Tally amounts as Stripe API amounts', () => {
   it('uses the decimals of Stripe’s table (the local Stripe server’s own copy) for every currency both know', () => {

@@ -1,4 +1,4 @@
-import { Dec } from '../../core/money.js';
+import { Dec } from '../core/money.js';
 import { errors } from './errors.js';
 import { type Param, str } from './params.js';
 

@@ -1,4 +1,4 @@
-import { Dec } from '../../core/money.js';
+import { Dec } from '../core/money.js';
 import { currency } from './currency.js';
 import { errors } from './errors.js';
 import { MAX_ITEMS_PER_INVOICE, recompute, renderItem } from './invoices.js';
