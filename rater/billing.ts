@@ -16,22 +16,20 @@ import { loadSubscriptions } from './source.js';
  * A period is closed once it has ended (at its end, or at an immediate cancellation), the
  * grace period for late events has passed, and the aggregator's watermark has reached its end
  * (so every event accepted during the period is in the rollups). Closing rates the period a
- * final time, writes its hourly rated rows, and inserts the invoice with its lines and its
- * Stripe outbox row in one transaction; the (subscription, period) key makes a second close a
- * no-op (close.ts).
+ * final time, writes its hourly rated rows, and inserts the invoice with its lines in one
+ * transaction, with whatever the wiring registers to follow a close (its Stripe outbox row,
+ * its outbound events); the (subscription, period) key makes a second close a no-op (close.ts).
  * Both come from one pipeline (assemble.ts), so an upcoming invoice is what close would write.
  *
  * Usage that changes after its period was invoiced (late events) is billed on the next invoice
  * as adjustment lines: what the period's usage of a meter rates to now, minus what has been
  * billed for it so far (late-usage.ts). The upcoming invoice shows them too.
  */
-export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 'logger' | 'itemFailures'> {
+export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 'logger' | 'itemFailures' | 'afterClose'> {
   pg: PostgresStore;
   meters: MeterRepository;
   closeGraceMs: number;
   watermark: () => Promise<Date>;
-  /** Billing sync to Stripe is configured (see CloseDeps). */
-  stripeSync?: boolean;
 }
 
 export type { InvoiceView } from './invoice-view.js';

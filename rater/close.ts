@@ -9,12 +9,7 @@ import type { Progress } from '../aggregator/aggregator.js';
 import { allocateAllowances } from '../catalog/credits.js';
 import { allowanceDue, planAt } from './allowance.js';
 import { assembleInvoices } from './assemble.js';
-import { Dec } from '../core/money.js';
-import { enqueue } from '../billing-sync/outbox.js';
-import { emit } from '../notify/events.js';
-import { eventsOf } from '../notify/payloads.js';
-import { invoiceSummaries } from './invoices.js';
-import { subscriptionView } from '../catalog/subscriptions.js';
+import type { CloseHook } from './close-hooks.js';
 import { stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
 import { planAtEnd } from './terms.js';
 import type { RatingDeps } from './rating.js';
@@ -25,7 +20,8 @@ import { loadSubscriptions, type SubscriptionFacts } from './source.js';
  * assembled in one go (assemble.ts: a few ClickHouse queries for the whole batch, not per
  * subscription, late usage of earlier periods re-rated in one go), then the invoices, their
  * lines and what was billed are written in one Postgres transaction per batch, with the batch's
- * subscriptions locked (invoice-writes.ts), with the Stripe outbox rows and outbound events. A subscription whose period got an invoice meanwhile (another close),
+ * subscriptions locked (invoice-writes.ts); the hooks the wiring registers (the Stripe outbox,
+ * outbound events: close-hooks.ts) write in that same transaction. A subscription whose period got an invoice meanwhile (another close),
  * or whose billed usage changed since it was read, is left for the next run. A subscription
  * with several ended periods (an import) has them closed oldest first, one round each, so each
  * period's adjustments see what the previous one billed.
@@ -50,12 +46,8 @@ export interface CloseDeps {
   pg: PostgresStore;
   closeGraceMs: number;
   watermark: () => Promise<Date>;
-  /**
-   * Whether billing sync to Stripe is configured: then an invoice-mode plan's invoice is
-   * `invoice.finalized` when Stripe finalizes it; otherwise (and for meter-mode plans, which
-   * Stripe invoices itself) Tally's invoice is final as it is written.
-   */
-  stripeSync?: boolean;
+  /** Run in order inside the transaction that writes a batch's invoices (close-hooks.ts): the Stripe outbox, outbound events. */
+  afterClose?: readonly CloseHook[];
   logger?: Logger | undefined;
   /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
   itemFailures?: Counter<'loop'> | undefined;
@@ -170,26 +162,9 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
     const go = await stillToWrite(tx, closing, credits);
     if (go.length === 0) return { invoices: 0, adjustments: 0 };
     await writeInvoices(tx, go, asOf);
-    // The intent to put each invoice in Stripe commits with it (billing-sync/outbox.ts).
-    // Plans billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
-    const invoiced = go.filter((c) => planAtEnd(c).billing_mode === 'invoice');
-    await enqueue(tx, invoiced.map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
-    // Outbound webhooks commit with the invoices too (notify/events.ts).
-    const written = await invoiceSummaries(tx, go.map((c) => ({ tenantId: c.sub.tenantId, id: c.id })));
-    const finalHere = new Set(go.filter((c) => d.stripeSync !== true || planAtEnd(c).billing_mode !== 'invoice').map((c) => c.id));
-    const paid = new Set(go.filter((c) => new Dec(c.composed.total).isZero()).map((c) => c.id));
-    await emit(tx, [
-      ...eventsOf(written, 'invoice.created'),
-      ...eventsOf(written.filter((w) => finalHere.has(w.invoice.id)), 'invoice.finalized'),
-      ...eventsOf(written.filter((w) => paid.has(w.invoice.id)), 'invoice.paid'),
-      // The period that ends a canceled subscription is its last: it is now canceled for good
-      // (an immediate cancellation emitted this when it was made; the key makes it once).
-      ...(await Promise.all(
-        go
-          .filter((c) => c.sub.canceledAt !== null && c.sub.canceledAt.getTime() <= c.period.end.getTime())
-          .map(async (c) => ({ tenantId: c.sub.tenantId, type: 'subscription.canceled' as const, key: `subscription.canceled:${c.sub.id}`, data: await subscriptionView(tx, c.sub.tenantId, c.sub.id, asOf) })),
-      )),
-    ]);
+    // What follows a close outside invoicing (the Stripe outbox, outbound events) commits with it.
+    const closed = go.map((c) => ({ id: c.id, sub: c.sub, period: c.period, plan: planAtEnd(c), composed: c.composed }));
+    for (const hook of d.afterClose ?? []) await hook(tx, closed, asOf);
     return { invoices: go.length, adjustments: go.reduce((n, c) => n + c.late.lines.length, 0) };
   });
 }

@@ -10,8 +10,15 @@ import { raterMetrics, type RaterMetrics } from './metrics.js';
 import { createRatingPool, type RatingPool } from './pool.js';
 import { Rater } from './rater.js';
 import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
+import { enqueue } from '../billing-sync/outbox.js';
+import { closeEvents } from '../notify/payloads.js';
+import type { CloseHook } from './close-hooks.js';
 
-/** The rater, billing and their worker pool, wired from the config (one pool for both). */
+/**
+ * The rater, billing and their worker pool, wired from the config (one pool for both), with the
+ * side effects that follow them registered here rather than imported by the billing core:
+ * usage alerts after each rated batch, the Stripe outbox and outbound events after a close.
+ */
 export interface RatingStack {
   rater: Rater;
   billing: Billing;
@@ -20,6 +27,13 @@ export interface RatingStack {
   /** Deletes the usage-alert firings of long-ended periods (see pruneFirings). */
   pruneAlerts(now: number): Promise<number>;
 }
+
+/**
+ * The intent to put each invoice in Stripe commits with it (billing-sync/outbox.ts). Plans
+ * billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
+ */
+const stripeOutbox: CloseHook = (tx, closed) =>
+  enqueue(tx, closed.filter((c) => c.plan.billing_mode === 'invoice').map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
 
 export function createRatingStack(
   config: Config,
@@ -52,7 +66,7 @@ export function createRatingStack(
       meters,
       closeGraceMs: config.rater.closeGraceMs,
       watermark: () => readWatermark(stores.postgres),
-      stripeSync: config.stripe.secretKey !== undefined,
+      afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined })],
       logger,
       itemFailures,
     }),
