@@ -50,12 +50,6 @@ const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'patch' | 'del'> = {
   DELETE: 'del',
 };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/**
- * A body still on the wire when the request is answered early (a refused key, a bad path) is
- * read and dropped by uWS when it is this small, keeping the connection; a larger or chunked
- * one closes the connection instead of being read.
- */
-const DRAIN_BODY_BYTES = 64 * 1024;
 /** The metrics status of a request whose client went away before its answer (nginx's). */
 const CLIENT_CLOSED = 499;
 
@@ -154,11 +148,18 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const limit = route.maxBodyBytes ?? opts.maxBodyBytes;
     const declared = headers['content-length'];
     let read: BodyRead | undefined;
-    /** Whether answering now must close the connection rather than let uWS drain the body. */
+    /**
+     * Whether answering now must close the connection rather than let uWS drain the body. A body
+     * still on the wire when the request is answered early (a refused key, a bad path) is read
+     * and dropped by uWS, unbuffered, when its declared length is within the route's limit: a
+     * client that writes its whole body before reading (most do) then gets the answer instead of
+     * a reset connection, and nothing is held for it. A chunked body, whose end nobody knows,
+     * closes the connection instead.
+     */
     const bodyInTheWay = (): boolean => {
       if (read?.complete === true) return false;
       if (declared === undefined) return headers['transfer-encoding'] !== undefined;
-      return Number(declared) > DRAIN_BODY_BYTES;
+      return Number(declared) > limit;
     };
     const finish = (reply: Reply, closeConnection: boolean): void => {
       const status = exchange.aborted ? CLIENT_CLOSED : reply.status;
