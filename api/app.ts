@@ -25,6 +25,7 @@ import { alertRoutes } from '../alerts/routes.js';
 import { AlertService } from '../alerts/settings.js';
 import { EndpointService } from '../notify/endpoints.js';
 import { EventLog } from '../notify/log.js';
+import { subscriptionEvents } from '../notify/payloads.js';
 import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
@@ -111,7 +112,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
-    ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs)),
+    ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs, subscriptionEvents)),
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),

@@ -3,7 +3,6 @@ import { TallyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { parseTimestamp } from '../ingest/timestamp.js';
-import { emit } from '../notify/events.js';
 import { periodAt, type Interval } from './periods.js';
 import { invalidStart } from './subscription-dates.js';
 
@@ -87,11 +86,28 @@ interface PlanRow {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * A change to announce (outbound `subscription.*` events), handed to the hook the wiring
+ * registers (api/app.ts) inside the change's transaction, with it, so what the hook writes
+ * commits with the change or not at all.
+ */
+export interface SubscriptionChange {
+  tenantId: string;
+  type: 'subscription.updated' | 'subscription.canceled';
+  /** What makes the announcement once: the audit entry of the change, or the cancellation. */
+  key: string;
+  data: SubscriptionView | undefined;
+}
+
+export type SubscriptionHook = (tx: Queryable, change: SubscriptionChange) => Promise<void>;
+
 export class SubscriptionService {
   constructor(
     private readonly pg: PostgresStore,
     /** How long past due before suspended (TALLY_DUNNING_SUSPEND_DAYS). */
     private readonly suspendAfterMs = Infinity,
+    /** Called with each change that is announced (none by default). */
+    private readonly onChange: SubscriptionHook = () => Promise.resolve(),
   ) {}
 
   async create(tenantId: string, input: z.output<typeof CreateSubscription>, actor: string, now: Date): Promise<SubscriptionView> {
@@ -145,7 +161,7 @@ export class SubscriptionService {
       const view = await this.view(tx, tenantId, id, now);
       if (changed) {
         // Canceled now: `subscription.canceled`; at the period's end: an update now, and the cancellation when that period is closed.
-        await emit(tx, [atPeriodEnd ? { tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view } : { tenantId, type: 'subscription.canceled', key: `subscription.canceled:${id}`, data: view }]);
+        await this.onChange(tx, atPeriodEnd ? { tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view } : { tenantId, type: 'subscription.canceled', key: `subscription.canceled:${id}`, data: view });
       }
       return view;
     });
@@ -184,7 +200,7 @@ export class SubscriptionService {
           prorate,
         });
         const view = await this.view(tx, tenantId, id, now);
-        await emit(tx, [{ tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view }]);
+        await this.onChange(tx, { tenantId, type: 'subscription.updated', key: `subscription.updated:${seq}`, data: view });
         return view;
       }
       return this.view(tx, tenantId, id, now);

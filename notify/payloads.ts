@@ -1,6 +1,6 @@
 import type { Queryable } from '../core/postgres.js';
 import { Dec } from '../core/money.js';
-import { subscriptionView } from '../catalog/subscriptions.js';
+import { subscriptionView, type SubscriptionHook } from '../catalog/subscriptions.js';
 import type { CloseHook } from '../rater/close-hooks.js';
 import { invoiceSummaries, type InvoiceSummary } from '../rater/invoices.js';
 import { emit, type EventType, type NewEvent } from './events.js';
@@ -44,3 +44,8 @@ export function closeEvents(o: { stripeSync: boolean }): CloseHook {
     ]);
   };
 }
+
+/** The outbound event of a subscription change, emitted in its transaction (registered on the subscription service by api/app.ts). */
+export const subscriptionEvents: SubscriptionHook = async (tx, change) => {
+  await emit(tx, [change]);
+};
