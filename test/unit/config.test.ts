@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isEmbedded, loadConfig } from '../../core/config.js';
+import { CONFIG_DOC, ConfigError, isEmbedded, loadConfig, SETTINGS } from '../../core/config.js';
 
 function problems(env: Record<string, string>): { variable: string; message: string }[] {
   try {
@@ -118,5 +118,62 @@ describe('config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toMatch(/PORT: .*\n.*LOG_LEVEL: /s);
+  });
+});
+
+describe('the declaration table', () => {
+  it('declares each variable once and gives each its own place in Config', () => {
+    expect(new Set(SETTINGS.map((s) => s.variable)).size).toBe(SETTINGS.length);
+    expect(new Set(SETTINGS.map((s) => s.at)).size).toBe(SETTINGS.length);
+    for (const s of SETTINGS) expect(s.at, s.variable).toMatch(/^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)?$/);
+  });
+
+  it('documents every declared variable for --help, optional ones by what unset means', () => {
+    expect(CONFIG_DOC.map((d) => d.variable)).toEqual(SETTINGS.map((s) => s.variable));
+    expect(CONFIG_DOC.find((d) => d.variable === 'TALLY_MAX_BODY_BYTES')).toEqual({
+      variable: 'TALLY_MAX_BODY_BYTES',
+      default: '5242880',
+      meaning: 'largest request body accepted (413 above)',
+    });
+    expect(CONFIG_DOC.find((d) => d.variable === 'DATABASE_URL')?.default).toBe('(embedded PGlite)');
+  });
+
+  it('accepts every shown default written out, with the config of an empty environment', () => {
+    // TALLY_RATER_THREADS's default 0 (one thread per core but one) is below its bound of 1, so
+    // it can only be had by leaving the variable unset.
+    const written = Object.fromEntries(
+      SETTINGS.filter((s) => s.unset === undefined && s.variable !== 'TALLY_RATER_THREADS').map((s) => [s.variable, s.shownDefault]),
+    );
+    expect(loadConfig(written, '/srv')).toEqual(loadConfig({}, '/srv'));
+    expect(problems({ TALLY_RATER_THREADS: '0' })).toEqual([{ variable: 'TALLY_RATER_THREADS', message: 'must be a whole number from 1 to 256 (got "0")' }]);
+  });
+
+  it.each([
+    ['seconds become milliseconds', { TALLY_AGGREGATOR_OVERLAP_SECONDS: '7', TALLY_CLOSE_GRACE_SECONDS: '60' }, { aggregator: { overlapMs: 7_000 }, rater: { closeGraceMs: 60_000 } }],
+    ['days become milliseconds', { TALLY_DUNNING_SUSPEND_DAYS: '2', TALLY_WEBHOOK_RETENTION_DAYS: '0' }, { sync: { suspendAfterMs: 172_800_000 }, webhooks: { retentionMs: 0 } }],
+    ['defaults in milliseconds', {}, { aggregator: { overlapMs: 120_000 }, rater: { closeGraceMs: 3_600_000 }, sync: { suspendAfterMs: 14 * 86_400_000 } }],
+    ['a relative data dir is resolved against the working directory', { TALLY_DATA_DIR: ' ../data ' }, { dataDir: '/data' }],
+    ['Stripe writes default to 100 a second without a key', {}, { sync: { writesPerSecond: 100 } }],
+    ['25 a second with a test-mode key', { STRIPE_SECRET_KEY: 'rk_test_abc' }, { sync: { writesPerSecond: 25 } }],
+    ['100 a second with a live key', { STRIPE_SECRET_KEY: 'sk_live_abc' }, { sync: { writesPerSecond: 100 } }],
+    ['an explicit rate wins over the key', { STRIPE_SECRET_KEY: 'sk_test_abc', TALLY_STRIPE_WRITES_PER_SECOND: '7' }, { sync: { writesPerSecond: 7 } }],
+    ['booleans in words', { TALLY_WEBHOOK_ALLOW_PRIVATE_URLS: ' Yes ' }, { webhooks: { allowPrivateUrls: true } }],
+    ['a cluster with a server', { CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_CLUSTER: ' main ' }, { clickhouse: { cluster: 'main' } }],
+  ])('%s', (_what, env: Record<string, string>, expected) => {
+    expect(loadConfig(env, '/srv')).toMatchObject(expected);
+  });
+
+  it.each([
+    ['TALLY_WEBHOOK_ALLOW_PRIVATE_URLS', 'maybe', 'must be true or false (or 1/0, yes/no, on/off; got "maybe")'],
+    ['TALLY_ADMIN_KEY', ' '.repeat(30), 'must be at least 24 characters with no spaces (use a random secret)'],
+    ['STRIPE_SECRET_KEY', ' sk_test_abc', 'must be a Stripe secret or restricted key starting with sk_ or rk_'],
+    ['CLICKHOUSE_CLUSTER', 'a-b', 'must be the cluster\'s name from remote_servers, letters, digits and _ (got "a-b")'],
+  ])('refuses %s=%j with the exact message', (variable, value, message) => {
+    expect(problems({ [variable]: value })).toEqual([{ variable, message }]);
+  });
+
+  it('checks rules across variables only once each variable is valid', () => {
+    expect(problems({ CLICKHOUSE_CLUSTER: 'main' })).toEqual([{ variable: 'CLICKHOUSE_CLUSTER', message: 'needs CLICKHOUSE_URL: the embedded ClickHouse is a single server' }]);
+    expect(problems({ CLICKHOUSE_CLUSTER: 'main', PORT: 'x' }).map((p) => p.variable)).toEqual(['PORT']);
   });
 });
