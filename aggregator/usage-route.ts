@@ -39,6 +39,7 @@ export interface UsageRouteDeps {
  * numbers are not final; nothing is ever silently short.
  */
 export function usageRoute(deps: UsageRouteDeps): Route {
+  const storeZones = zonesOfStore(deps.ch);
   return {
     method: 'GET',
     pattern: '/v1/usage',
@@ -56,6 +57,8 @@ export function usageRoute(deps: UsageRouteDeps): Route {
         throw new TallyError('TALLY_ERR_RANGE_TOO_LONG', `to is more than ${MAX_SPAN_DAYS[window]} days after from, the most one query with window=${window} covers; ask for the range in parts`, { field: 'to' });
       }
       const tz = timeZone(q.get('tz') ?? 'UTC', from, to, window);
+      // Intl knows a few zones ClickHouse's own database lacks (the SystemV/ aliases, new ones).
+      if (!(await storeZones()).has(tz)) throw bad('tz', `${tz} is not a time zone the usage store knows`);
       const limit = q.get('limit') === null ? 1000 : Number(q.get('limit'));
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
       const offset = pageOffset(q.get('page_token'));
@@ -132,4 +135,19 @@ function timeZone(tz: string, from: Date, to: Date, window: UsageWindow): string
     throw bad('tz', `${zone} is offset from UTC by a fraction of an hour in this range; day and month windows need whole-hour offsets`);
   }
   return zone;
+}
+
+/** The store's time zones, read once (a failed read is tried again by the next query). */
+function zonesOfStore(ch: ClickHouseStore): () => Promise<ReadonlySet<string>> {
+  let zones: Promise<ReadonlySet<string>> | undefined;
+  return () => {
+    zones ??= ch.client
+      .query({ query: 'SELECT time_zone FROM system.time_zones', format: 'JSONEachRow' })
+      .then((rs) => rs.json<{ time_zone: string }>())
+      .then((rows) => new Set(rows.map((r) => r.time_zone)));
+    zones.catch(() => {
+      zones = undefined;
+    });
+    return zones;
+  };
 }

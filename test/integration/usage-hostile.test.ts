@@ -85,7 +85,7 @@ describe('time zones are used under their canonical name', () => {
     expect(r.body.tz).toBe(new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone);
   });
 
-  it.each(['', 'x'.repeat(65), '+01:00', 'UTC+1', 'localtime'])('tz=%j is a 400 on tz', async (tz) => {
+  it.each(['', 'x'.repeat(65), '+01:00', 'UTC+1', 'localtime', 'SystemV/AST4', 'SystemV/PST8PDT'])('tz=%j is a 400 on tz', async (tz) => {
     const r = await get(`/v1/usage?meter=calls&tz=${encodeURIComponent(tz)}&from=2026-10-24T00:00:00Z&to=2026-10-26T00:00:00Z`);
     expect(r.status).toBe(400);
     expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'tz' });
