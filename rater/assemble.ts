@@ -24,7 +24,8 @@ import { planAtEnd, termsFor, type Terms } from './terms.js';
  * 5. compose each invoice, using credits up in memory as the batch's invoices take them (a
  *    customer may have several subscriptions in one batch).
  *
- * Nothing here writes an invoice: close persists what this produces (close.ts), upcoming shows it.
+ * It writes no invoice (only the allowance grants of step 3 and, when asked, the rated rows):
+ * close persists what it produces (close.ts, invoice-writes.ts), upcoming shows it (billing.ts).
  */
 export interface AssembleOptions {
   /** Write the hourly rated rows with this version (close); undefined: rate only. */

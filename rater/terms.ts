@@ -12,8 +12,8 @@ import { planAt } from './allowance.js';
  * The commercial terms of invoices about to be composed — each period's commitment, its
  * discounts (the tenant's volume discount, then the coupons in force for it), and its
  * customer's tax rate — read for a whole batch at once, for
- * close and the upcoming invoice alike. (Credits are read by their callers: close uses them up
- * across a batch.)
+ * close and the upcoming invoice alike (assemble.ts, which reads credits too and uses them up
+ * across a batch).
  */
 export interface Terms {
   commitment: { minimumSpend: string | null; discountPercent: string | null } | undefined;
