@@ -45,6 +45,11 @@ export function checkText(data: unknown): void {
     if (typeof node.key === 'string') {
       const fault = textFault(node.key);
       if (fault !== undefined) throw invalidText(formatPath(pathOf(node)), fault, `the key ${formatPath(pathOf(node))}`);
+      // JSON.parse makes `__proto__` an own key, which validation would drop without a word.
+      if (node.key === '__proto__') {
+        const field = formatPath(pathOf(node));
+        throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} is a reserved key name (__proto__ is refused)`, { field });
+      }
     }
     const { value } = node;
     if (typeof value === 'string') {

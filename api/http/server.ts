@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.js';
 import { randomToken } from '../../core/ids.js';
 import { openExchange, send, writable, type Backlog, type Exchange } from './exchange.js';
 import { ClientAborted, readBody, tooLarge, type BodyRead } from './read.js';
-import { checkQuery, decodePathParameter } from './text.js';
+import { decodePathParameter, parseQuery } from './text.js';
 import type { Method, Reply, Request, Route } from './types.js';
 
 /**
@@ -183,8 +183,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       paramNames.forEach((name, i) => {
         params[name] = decodePathParameter(name, rawParams[i]!);
       });
-      query = new URLSearchParams(rawQuery);
-      checkQuery(query);
+      // uWS gives no query string at all as undefined.
+      query = parseQuery(rawQuery ?? '');
     } catch (e) {
       if (!isTallyError(e)) throw e;
       refuse(e);

@@ -39,6 +39,34 @@ export function decodePathParameter(name: string, raw: string): string {
   return value;
 }
 
+/**
+ * The query string, refused when an escape is malformed: URLSearchParams would quietly turn
+ * `%E0%A4%A` or an encoded surrogate into U+FFFD (a different id than the client meant), where
+ * the same escape in the path is refused.
+ */
+export function parseQuery(raw: string): URLSearchParams {
+  if (raw.includes('%')) {
+    for (const pair of raw.split('&')) {
+      const eq = pair.indexOf('=');
+      const [name, value] = eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+      const field = decodable(name) ?? printable(name);
+      if (decodable(name) === undefined) throw new TallyError('TALLY_ERR_INVALID_TEXT', `the query parameter name ${field} has a malformed percent-escape (not UTF-8)`, { field });
+      if (decodable(value) === undefined) throw new TallyError('TALLY_ERR_INVALID_TEXT', `${field} has a malformed percent-escape (not UTF-8)`, { field });
+    }
+  }
+  const query = new URLSearchParams(raw);
+  checkQuery(query);
+  return query;
+}
+
+function decodable(component: string): string | undefined {
+  try {
+    return decodeURIComponent(component.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Refuses a query string holding a name or value no store can hold. */
 export function checkQuery(query: URLSearchParams): void {
   for (const [name, value] of query) {

@@ -145,6 +145,17 @@ describe('JSON bodies', () => {
     expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_TEXT', 'name']);
   });
 
+  it.each([
+    ['at the top of a PATCH', 'PATCH', '/v1/customers/proto-1', '{"__proto__":{"name":"hacked"}}', '__proto__'],
+    ['inside a list of objects', 'PUT', '/v1/volume_discount', '{"tiers":[{"min_subscriptions":2,"percent_off":"5","__proto__":{"x":1}}]}', 'tiers[0].__proto__'],
+  ])('a __proto__ key %s is refused by name, not dropped', async (_where, method, path, body, field) => {
+    const t = await api.tenant('proto');
+    expect((await call('POST', '/v1/customers', { headers: t.auth, body: '{"id":"proto-1","name":"P","currency":"USD"}' })).status).toBe(201);
+    const r = await call(method, path, { headers: t.auth, body });
+    expect([r.status, r.body.error.code, r.body.error.field]).toEqual([400, 'TALLY_ERR_INVALID_VALUE', field]);
+    expect((await call('GET', '/v1/customers/proto-1', { headers: t.auth })).body.name).toBe('P');
+  });
+
   it('a deeply nested body is answered, not a stack overflow', async () => {
     const t = await api.tenant('deep');
     const depth = 200_000;

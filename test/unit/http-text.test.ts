@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkText } from '../../api/http/body.js';
-import { checkQuery, decodePathParameter, textFault } from '../../api/http/text.js';
+import { decodePathParameter, parseQuery, textFault } from '../../api/http/text.js';
 import { TallyError } from '../../core/errors.js';
 
 /** The code and field of what `f` throws, or 'ok'. */
@@ -51,16 +51,24 @@ describe('decodePathParameter', () => {
   });
 });
 
-describe('checkQuery', () => {
+describe('parseQuery', () => {
   it.each([
     ['nothing', '', 'ok'],
     ['plain values', 'limit=10&starting_after=c_1', 'ok'],
+    ['escapes and plus signs', 'q=a%20b+c&r=%C3%A9', 'ok'],
     ['a NUL in a value', 'limit=10&starting_after=a%00', ['TALLY_ERR_INVALID_TEXT', 'starting_after']],
     ['a NUL in a name', 'a%00=1', ['TALLY_ERR_INVALID_TEXT', 'a\\u0000']],
-    // URLSearchParams decodes bad UTF-8 to U+FFFD, never to a lone surrogate.
-    ['an encoded surrogate (becomes U+FFFD)', 'x=%ED%A0%80', 'ok'],
+    // URLSearchParams would decode these to U+FFFD, another id than the client meant.
+    ['an encoded surrogate in a value', 'x=%ED%A0%80', ['TALLY_ERR_INVALID_TEXT', 'x']],
+    ['a truncated escape in a value', 'starting_after=%E0%A4%A', ['TALLY_ERR_INVALID_TEXT', 'starting_after']],
+    ['a lone percent sign', 'q=100%', ['TALLY_ERR_INVALID_TEXT', 'q']],
+    ['an encoded surrogate in a name', '%ED%A0%80=1', ['TALLY_ERR_INVALID_TEXT', '%ED%A0%80']],
   ])('%s', (_what, query, expected) => {
-    expect(outcome(() => checkQuery(new URLSearchParams(query)))).toEqual(expected);
+    expect(outcome(() => parseQuery(query))).toEqual(expected);
+  });
+
+  it('decodes as URLSearchParams does', () => {
+    expect([...parseQuery('q=a%20b+c&r=%C3%A9&r=2')]).toEqual([...new URLSearchParams('q=a%20b+c&r=%C3%A9&r=2')]);
   });
 });
 
