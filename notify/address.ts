@@ -83,10 +83,14 @@ function embeddedIPv4(g: readonly number[]): string[] {
   return [];
 }
 
+/** Names that mean this machine on common systems' hosts files, whatever DNS says. */
+const LOCAL_NAMES = new Set(['localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
 /** Whether a URL's host is, on its face, inside the network (a literal private address or a local name). */
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  // A trailing dot names the same host (`localhost.` is `localhost`, absolute).
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost') || LOCAL_NAMES.has(host)) return true;
   return isIP(host) !== 0 && !isPublicAddress(host);
 }
 

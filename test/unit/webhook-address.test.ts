@@ -30,6 +30,11 @@ describe('webhook addresses', () => {
   it.each([
     ['localhost', true],
     ['api.localhost', true],
+    ['localhost.', true],
+    ['LOCALHOST.', true],
+    ['api.localhost.', true],
+    ['localhost.localdomain', true],
+    ['ip6-localhost', true],
     ['LOCALHOST', true],
     ['[::1]', true],
     ['10.0.0.8', true],
