@@ -14,8 +14,17 @@ export const MODELS = ['per_unit', 'graduated', 'volume', 'package'] as const;
 
 const DECIMAL = /^-?\d{1,26}(\.\d+)?$/;
 
+/**
+ * Integer digits a price and a quantity may have. Rated amounts are kept as Decimal(38, 6),
+ * below 10^32; quantities are below 10^20 (as events' values are), so a price below 10^12
+ * keeps every quantity times it within what the stores hold: a plan that could never be rated
+ * is refused when it is made rather than failing every rating run.
+ */
+const MAX_INTEGER_DIGITS = { price: 12, quantity: 20 } as const;
+
 function decimalField(kind: 'price' | 'quantity') {
   const maxDp = kind === 'price' ? 12 : 6;
+  const maxIntegerDigits = MAX_INTEGER_DIGITS[kind];
   const invalid: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_INVALID' : 'TALLY_ERR_QUANTITY_INVALID';
   const precise: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_TOO_PRECISE' : 'TALLY_ERR_QUANTITY_TOO_PRECISE';
   const negative: ErrorCode = kind === 'price' ? 'TALLY_ERR_PRICE_NEGATIVE' : 'TALLY_ERR_QUANTITY_INVALID';
@@ -25,6 +34,10 @@ function decimalField(kind: 'price' | 'quantity') {
       return;
     }
     const d = new Dec(v);
+    if (d.abs().gte(new Dec(10).pow(maxIntegerDigits))) {
+      ctx.addIssue({ code: 'custom', message: `must be below 10^${maxIntegerDigits} (${kind === 'price' ? 'so that any quantity times it fits the rated amounts' : 'as event values are'})`, params: { code: invalid } });
+      return;
+    }
     if (d.isNegative() && !d.isZero()) ctx.addIssue({ code: 'custom', message: 'must not be negative', params: { code: negative } });
     else if (d.decimalPlaces() > maxDp) ctx.addIssue({ code: 'custom', message: `has more than ${maxDp} decimal places`, params: { code: precise } });
   });

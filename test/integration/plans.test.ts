@@ -81,6 +81,10 @@ describe('plans', () => {
     ['a price with 13 decimals', charge({ unit_price: '0.0000000000001' }), 'TALLY_ERR_PRICE_TOO_PRECISE', 'charges[0].unit_price'],
     ['a price that is not a decimal', charge({ unit_price: '1e-3' }), 'TALLY_ERR_PRICE_INVALID', 'charges[0].unit_price'],
     ['a negative price', charge({ unit_price: '-0.5' }), 'TALLY_ERR_PRICE_NEGATIVE', 'charges[0].unit_price'],
+    // Any quantity below 10^20 times it must fit the rated amounts (below 10^32).
+    ['a price of 10^12', charge({ unit_price: '1000000000000' }), 'TALLY_ERR_PRICE_INVALID', 'charges[0].unit_price'],
+    ['a tier price of 25 digits', tiered([{ up_to: '10', unit_price: '1' }, { up_to: null, unit_price: '9999999999999999999999999' }]), 'TALLY_ERR_PRICE_INVALID', 'charges[0].tiers[1].unit_price'],
+    ['a tier up to 10^20', tiered([{ up_to: '100000000000000000000', unit_price: '1' }, { up_to: null, unit_price: '1' }]), 'TALLY_ERR_QUANTITY_INVALID', 'charges[0].tiers[0].up_to'],
     ['an included quantity with 7 decimals', charge({ included: '1.0000001' }), 'TALLY_ERR_QUANTITY_TOO_PRECISE', 'charges[0].included'],
     ['a negative included quantity', charge({ included: '-1' }), 'TALLY_ERR_QUANTITY_INVALID', 'charges[0].included'],
     ['tiers not ascending', tiered([{ up_to: '100', unit_price: '1' }, { up_to: '100', unit_price: '1' }, { up_to: null, unit_price: '1' }]), 'TALLY_ERR_TIERS_NOT_ASCENDING', 'charges[0].tiers[1].up_to'],
