@@ -99,6 +99,12 @@ export function webhookRoute(d: WebhookDeps): Route {
       try {
         parsed = Stripe.webhooks.constructEvent(req.body, signature ?? '', d.secret);
       } catch (e) {
+        // constructEvent parses the body only once the signature verified: a SyntaxError means
+        // a signed body that is not JSON, not a bad signature.
+        if (e instanceof SyntaxError) {
+          d.metrics.webhooks.inc({ type: 'unknown', result: 'invalid' });
+          throw new TallyError('TALLY_ERR_INVALID_JSON', `the signed body is not valid JSON: ${e.message}`);
+        }
         d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
         throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature header does not verify: ${e instanceof Error ? e.message : String(e)}`, { field: 'Stripe-Signature' });
       }

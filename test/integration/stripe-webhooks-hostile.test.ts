@@ -104,6 +104,12 @@ describe('correctly signed events not shaped as Stripe sends them', () => {
     expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TEXT', field });
   });
 
+  it('a signed body that is not JSON is a 400 for its JSON, not for its signature', async () => {
+    const r = await deliverText('{"id": "evt_1", "type": ');
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('TALLY_ERR_INVALID_JSON');
+  });
+
   it.each([['null'], ['[]'], ['42'], ['"evt"']])('a body of %s is a 400', async (body) => {
     const r = await deliverText(body);
     expect(r.status).toBe(400);
