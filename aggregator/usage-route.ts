@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { TallyError } from '../core/errors.js';
 import { tenantOf, type Route } from '../api/http/types.js';
-import { parseTimestamp } from '../ingest/timestamp.js';
+import { parseTimestamp } from '../core/time.js';
 import type { MeterRepository } from './meters.js';
 import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
 import { canonicalZone, TimeZones } from './time-zones.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { isCurrency, minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
-import { parseTimestamp } from '../ingest/timestamp.js';
+import { parseTimestamp } from '../core/time.js';
 import { periodAt, type Interval, type Period } from './periods.js';
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
-import { parseTimestamp } from '../ingest/timestamp.js';
+import { parseTimestamp } from '../core/time.js';
 import { periodAt, type Interval } from './periods.js';
 import { invalidStart } from './subscription-dates.js';
 

@@ -12,7 +12,7 @@ import { createSync, startSyncLoop, StripeNotConfiguredError } from './sync.js';
 import { createDispatcher, startDeliverLoop } from './deliver.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
-import { parseTimestamp } from '../ingest/timestamp.js';
+import { parseTimestamp } from '../core/time.js';
 import { closeNow, createRatingStack } from '../rater/stack.js';
 import { startRatingLoop } from './rate.js';
 import { runDemo } from './demo.js';

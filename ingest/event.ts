@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../core/errors.js';
 import { exactValue, stringifyExact } from './json.js';
-import { clickhouseTime, parseTimestamp } from './timestamp.js';
+import { clickhouseTime, parseTimestamp } from '../core/time.js';
 import { typeName } from './value.js';
 
 /**

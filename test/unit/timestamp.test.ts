@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clickhouseTime, parseTimestamp } from '../../ingest/timestamp.js';
+import { clickhouseTime, parseTimestamp } from '../../core/time.js';
 
 describe('RFC 3339 timestamps', () => {
   it.each([
