@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi, type TestApi, textRequest } from '../support/api.js';
 
 /**
  * The HTTP layer against a hostile client: malformed escapes, text no store can hold, bodies
@@ -28,17 +28,7 @@ afterAll(async () => {
   await api.stop();
 });
 
-async function call(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) {
-  const res = await fetch(`${api.url}${path}`, { method, ...init });
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+const call = (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => textRequest(api.url, method, path, init);
 
 /** A raw connection: what it received so far, and whether the server closed it. */
 function connect(): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {

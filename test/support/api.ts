@@ -78,6 +78,19 @@ export function testAggregator(api: TestApi): Aggregator {
  * A JSON request to the test API with the given headers; the status and the parsed body
  * (typed loosely: tests look into it field by field).
  */
+/** A request with a body sent as it is; the answer's body parsed as JSON when it is JSON, else its text. */
+export async function textRequest(url: string, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${url}${path}`, { method, ...init });
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
 export async function jsonRequest(url: string, headers: Record<string, string>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   return { status: res.status, body: (await res.json()) as any };
