@@ -24,15 +24,25 @@ export function createDispatcher(config: Config, stores: Stores, logger: Logger,
   });
 }
 
-/** The dispatcher loop of `tally deliver` and `tally start`. */
+/**
+ * The dispatcher loop of `tally deliver` and `tally start`. A run goes on while deliveries keep
+ * falling due, so stopping aborts it: it claims no more and ends once its sends are finished.
+ */
 export function startDeliverLoop(dispatcher: WebhookDispatcher, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
-  return startLoop(
+  const stopping = new AbortController();
+  const loop = startLoop(
     'webhooks',
     async () => {
-      const r = await dispatcher.runOnce();
+      const r = await dispatcher.runOnce(undefined, { signal: stopping.signal });
       if (r.claimed > 0) logger.debug({ ...r }, 'webhook deliveries');
     },
     intervalMs,
     logger,
   );
+  return {
+    stop: async () => {
+      stopping.abort();
+      await loop.stop();
+    },
+  };
 }
