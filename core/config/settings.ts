@@ -132,7 +132,7 @@ export const SETTINGS = [
   }),
   setting({ variable: 'TALLY_WEBHOOK_INTERVAL_MS', at: 'webhooks.intervalMs', kind: int(100, 3_600_000), default: 1_000, doc: 'pause between outbound-webhook dispatcher runs' }),
   setting({ variable: 'TALLY_WEBHOOK_TIMEOUT_MS', at: 'webhooks.timeoutMs', kind: int(100, 120_000), default: 10_000, doc: 'how long a webhook receiver has to answer one delivery' }),
-  setting({ variable: 'TALLY_WEBHOOK_LEASE_SECONDS', at: 'webhooks.leaseSeconds', kind: int(1, 3_600), default: 60, doc: 'how long a dispatcher holds a claimed delivery' }),
+  setting({ variable: 'TALLY_WEBHOOK_LEASE_SECONDS', at: 'webhooks.leaseSeconds', kind: int(1, 3_600), default: 60, doc: 'how long a dispatcher holds a claimed delivery, at least (never less than the send timeout plus 5 s)' }),
   setting({
     variable: 'TALLY_WEBHOOK_RETENTION_DAYS',
     at: 'webhooks.retentionMs',
