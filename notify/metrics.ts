@@ -17,7 +17,7 @@ export function notifyMetrics(registry: Registry): NotifyMetrics {
       registers: [registry],
     }),
     duration: new Histogram({ name: 'tally_webhook_delivery_duration_seconds', help: 'Time from sending an outbound webhook to its answer (or error).', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
-    deliveries: new Gauge({ name: 'tally_webhook_deliveries', help: 'Outbound webhook deliveries by state (pending, delivered, failed), as of the dispatcher's last refresh (every few seconds while it runs).', labelNames: ['state'] as const, registers: [registry] }),
-    oldestPending: new Gauge({ name: 'tally_webhook_oldest_pending_seconds', help: 'Age of the oldest pending outbound webhook delivery (0 when none), as of the dispatcher's last refresh (every few seconds while it runs).', registers: [registry] }),
+    deliveries: new Gauge({ name: 'tally_webhook_deliveries', help: 'Outbound webhook deliveries by state (pending, delivered, failed), as of the last refresh by the dispatcher (every few seconds while it runs).', labelNames: ['state'] as const, registers: [registry] }),
+    oldestPending: new Gauge({ name: 'tally_webhook_oldest_pending_seconds', help: 'Age of the oldest pending outbound webhook delivery (0 when none), as of the last refresh by the dispatcher (every few seconds while it runs).', registers: [registry] }),
   };
 }
