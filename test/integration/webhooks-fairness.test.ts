@@ -155,7 +155,9 @@ describe('outbound webhook delivery between tenants', () => {
     // C had at most half the senders, and each endpoint one request at a time.
     expect(slow.peak).toEqual({ all: 4, perEndpoint: 1 });
     expect(new Set(slow.received).size).toBe(slow.received.length);
-  });
+    // Ninety API calls to set up and rounds of 1.5 s answers: well under a minute alone, more
+    // on a busy machine. Nothing here is timed but D's wait, which is bounded above.
+  }, 150_000);
 
   it('never sends a delivery twice when two dispatchers run with a lease shorter than a send', async () => {
     // What the test before left pending is no one's business here.
@@ -178,5 +180,5 @@ describe('outbound webhook delivery between tenants', () => {
     expect(await pending(t.id)).toBe(0);
     expect(slow.received).toHaveLength(16);
     expect(new Set(slow.received).size).toBe(16);
-  });
+  }, 120_000);
 });
