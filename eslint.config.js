@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The paths that carry quantities and money.
-    files: ['core/**/*.ts', 'ingest/**/*.ts', 'aggregator/**/*.ts', 'catalog/**/*.ts', 'rater/**/*.ts', 'billing-sync/**/*.ts', 'stripe-fake/**/*.ts', 'notify/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts'],
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'metering/**/*.ts', 'catalog/**/*.ts', 'rating/**/*.ts', 'invoicing/**/*.ts', 'stripe/**/*.ts', 'stripe-fake/**/*.ts', 'webhooks/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts', 'http/**/*.ts'],
     rules: exactMoney,
   },
   {

@@ -2,11 +2,11 @@ import type { Counter } from 'prom-client';
 import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
-import { emit } from '../notify/events.js';
+import { emit } from '../webhooks/events.js';
 import { Dec } from '../core/money.js';
-import { meterTotals } from '../rater/invoice.js';
-import { usageParts } from '../rater/parts.js';
-import type { PeriodRating } from '../rater/rating.js';
+import { meterTotals } from '../invoicing/invoice.js';
+import { usageParts } from '../invoicing/parts.js';
+import type { PeriodRating } from '../invoicing/rating.js';
 import { crossings, DEFAULT_INCLUDED_PERCENTS, type Crossing } from './core.js';
 import { settingsFor } from './settings.js';
 

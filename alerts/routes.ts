@@ -1,5 +1,5 @@
-import { jsonBody } from '../api/http/body.js';
-import { actorOf, tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody } from '../http/body.js';
+import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { SetAlerts, type AlertService } from './settings.js';
 
 /** `PUT/GET /v1/subscriptions/:id/alerts`: a subscription's usage-alert thresholds and what fired this period. */

@@ -1,6 +1,6 @@
 import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
-import { tenantOf, type Route } from '../api/http/types.js';
+import { tenantOf, type Route } from '../http/types.js';
 import { periodStart } from '../catalog/periods.js';
 import { parseTimestamp } from '../core/time.js';
 import { Dec, movementRow, movements, mrrRow, revenueAt, roundMoney } from './mrr.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { TallyError, errorBody, isTallyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { IdempotencyStore, SavedAnswer } from './idempotency-store.js';
-import { tenantOf, type Reply, type Request, type Route } from './http/types.js';
+import { tenantOf, type Reply, type Request, type Route } from '../http/types.js';
 
 /**
  * Idempotency keys on Tally's own writes, as Stripe has them: a tenant's POST carrying
@@ -166,7 +166,7 @@ export function requestHash(req: Pick<Request, 'method' | 'route' | 'params' | '
   return createHash('sha256').update(head).update('\n').update(req.body).digest('hex');
 }
 
-/** The bytes the HTTP layer would send for `reply` (api/http/server.ts `write`). */
+/** The bytes the HTTP layer would send for `reply` (http/server.ts `write`). */
 function answerOf(reply: Reply): SavedAnswer {
   const headers = { ...(reply.headers ?? {}) };
   if (Buffer.isBuffer(reply.body) || typeof reply.body === 'string') {

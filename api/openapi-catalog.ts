@@ -1,4 +1,4 @@
-import { CreateMeter, UpdateMeter } from '../aggregator/meters.js';
+import { CreateMeter, UpdateMeter } from '../metering/meters.js';
 import { SetAlerts } from '../alerts/settings.js';
 import { SetCommitment } from '../catalog/commitments.js';
 import { CreateCoupon, RedeemCoupon } from '../catalog/coupons.js';
@@ -8,9 +8,9 @@ import { CreatePlan } from '../catalog/plans.js';
 import { CancelSubscription, ChangeSubscription, CreateSubscription } from '../catalog/subscriptions.js';
 import { CreateTaxRate } from '../catalog/tax-rates.js';
 import { SetVolumeDiscount } from '../catalog/volume-discounts.js';
-import { EVENT_TYPES } from '../notify/events.js';
-import { CreateEndpoint, UpdateEndpoint } from '../notify/endpoints.js';
-import { Redeliver } from '../notify/routes.js';
+import { EVENT_TYPES } from '../webhooks/events.js';
+import { CreateEndpoint, UpdateEndpoint } from '../webhooks/endpoints.js';
+import { Redeliver } from '../webhooks/routes.js';
 import { CreateTenant } from './routes/tenants.js';
 import { RESPONSE_SCHEMAS } from './openapi-schemas.js';
 import { schemaRef as ref, type Catalogue, type OperationFacts, type Parameter } from './openapi.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { AGGREGATIONS, METER_KEY } from '../aggregator/meters.js';
+import { AGGREGATIONS, METER_KEY } from '../metering/meters.js';
 import { CreatePlan, MODELS } from '../catalog/plans.js';
 import { ERRORS } from '../core/errors.js';
-import { EVENT_TYPES } from '../notify/events.js';
+import { EVENT_TYPES } from '../webhooks/events.js';
 import { schemaRef as ref, type JsonSchema } from './openapi.js';
 
 /**
@@ -60,7 +60,7 @@ const subscriptionProps = {
   updated_at: instant,
 };
 
-// notify/endpoints.ts EndpointView
+// webhooks/endpoints.ts EndpointView
 const endpointProps = {
   id: str('`we_...`'),
   url: str(),
@@ -128,7 +128,7 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     rejected: arr(obj({ index: int('Position of the event in the request.'), id: str(), code: oneOfStrings(EVENT_REJECTIONS), message: str() }, ['id'])),
   }),
 
-  // aggregator/meters.ts Meter
+  // metering/meters.ts Meter
   Meter: obj({
     key: str(),
     name: str(),
@@ -140,7 +140,7 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     updated_at: instant,
   }),
   MeterList: list('Meter', true),
-  // aggregator/usage-route.ts and usage.ts UsageRow
+  // metering/usage-route.ts and usage.ts UsageRow
   Usage: obj({
     meter: str(),
     aggregation: oneOfStrings(AGGREGATIONS),
@@ -245,7 +245,7 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     fired: arr(obj({ meter: nullable(str()), kind: str(), threshold: decimal(), quantity: decimal(), amount: decimal(), fired_at: instant })),
   }),
 
-  // rater/billing.ts InvoiceView and rater/invoice.ts InvoiceLine
+  // invoicing/billing.ts InvoiceView and invoicing/invoice.ts InvoiceLine
   Invoice: obj({
     id: nullable(str('`in_...`; null for the upcoming invoice.')),
     subscription: str(),
@@ -279,7 +279,7 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
   }),
   InvoiceList: list('Invoice', true),
 
-  // notify/endpoints.ts and notify/log.ts
+  // webhooks/endpoints.ts and webhooks/log.ts
   WebhookEndpoint: obj(endpointProps),
   NewWebhookEndpoint: obj({ ...endpointProps, secret: str('The signing secret (`whsec_...`), shown only here.') }),
   WebhookEndpointList: list('WebhookEndpoint', false),
@@ -329,6 +329,6 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
   }),
   RevenueByPlan: obj({ from: instant, to: instant, data: arr(obj({ plan: str(), currency: str(), invoices: int(), revenue: decimal() })) }),
 
-  // billing-sync/webhooks.ts
+  // stripe/webhooks.ts
   StripeWebhookResult: obj({ received: { const: true }, outcome: oneOfStrings(['applied', 'stale', 'unknown_object', 'ignored', 'duplicate']) }),
 };

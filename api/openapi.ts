@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
-import type { Access, Method, Route } from './http/types.js';
+import type { Access, Method, Route } from '../http/types.js';
 import { takesIdempotencyKey } from './idempotency.js';
 
 /**
@@ -112,7 +112,7 @@ const BY_ACCESS: Record<Access, readonly ErrorCode[]> = {
   tenant: ['TALLY_ERR_UNAUTHORIZED', 'TALLY_ERR_FORBIDDEN'],
   admin: ['TALLY_ERR_UNAUTHORIZED', 'TALLY_ERR_FORBIDDEN', 'TALLY_ERR_ADMIN_DISABLED'],
 };
-/** What `jsonBody` answers for a body it cannot take (api/http/body.ts). */
+/** What `jsonBody` answers for a body it cannot take (http/body.ts). */
 const JSON_BODY: readonly ErrorCode[] = [
   'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE',
   'TALLY_ERR_INVALID_JSON',

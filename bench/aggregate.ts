@@ -7,8 +7,8 @@ import { createRegistry } from '../core/metrics.js';
 import { migrateAll } from '../core/migrate.js';
 import { openStores } from '../core/stores.js';
 import { newId } from '../core/ids.js';
-import { Aggregator, aggregatorMetrics } from '../aggregator/aggregator.js';
-import { pgMeterRepository } from '../aggregator/meters.js';
+import { Aggregator, aggregatorMetrics } from '../metering/aggregator.js';
+import { pgMeterRepository } from '../metering/meters.js';
 import { finishBenchmark } from './lib/report.js';
 
 /**

@@ -1,7 +1,7 @@
-import { compileCard, rateSeries } from '../rater/compiled.js';
-import { rate, type ChargeCard } from '../rater/core.js';
+import { compileCard, rateSeries } from '../rating/compiled.js';
+import { rate, type ChargeCard } from '../rating/core.js';
 import { Dec } from '../core/money.js';
-import { createRatingPool } from '../rater/pool.js';
+import { createRatingPool } from '../rating/pool.js';
 
 /**
  * The rating core of the `rate` benchmark (../shared/BENCH.md): hourly re-rating of one month,
@@ -10,7 +10,7 @@ import { createRatingPool } from '../rater/pool.js';
  *  - the reference: a straightforward loop of decimal.js `rate(card, q).amount` per hour, each
  *    hour's increment subtracted with decimal.js, timed on as many series as fit in about
  *    `referenceSeconds` (it is a rate, so a sample suffices);
- *  - the compiled core (rater/compiled.ts) in this thread, over every series;
+ *  - the compiled core (rating/compiled.ts) in this thread, over every series;
  *  - the compiled core on the worker pool (`pool.rateSeries`), over every series, in batches.
  * The unit is hourly ratings (one quantity of one series) per second. Afterwards it checks that
  * both compiled runs give the reference's increments on every series the reference rated, that

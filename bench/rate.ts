@@ -7,12 +7,12 @@ import { createRegistry } from '../core/metrics.js';
 import { migrateAll } from '../core/migrate.js';
 import { openStores } from '../core/stores.js';
 import { newId } from '../core/ids.js';
-import { pgMeterRepository } from '../aggregator/meters.js';
+import { pgMeterRepository } from '../metering/meters.js';
 import { pgPlanRepository, type CreatePlanInput } from '../catalog/plans.js';
-import { rate, type ChargeCard } from '../rater/core.js';
-import { raterMetrics } from '../rater/metrics.js';
-import { createRatingPool } from '../rater/pool.js';
-import { Rater } from '../rater/rater.js';
+import { rate, type ChargeCard } from '../rating/core.js';
+import { raterMetrics } from '../invoicing/metrics.js';
+import { createRatingPool } from '../rating/pool.js';
+import { Rater } from '../invoicing/rater.js';
 import { finishBenchmark } from './lib/report.js';
 import { measureRatingCore } from './rate-core.js';
 

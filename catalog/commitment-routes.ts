@@ -1,6 +1,6 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody } from '../api/http/body.js';
-import { actorOf, tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody } from '../http/body.js';
+import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { SetCommitment, type CommitmentService } from './commitments.js';
 
 /** `PUT/GET /v1/subscriptions/:id/commitment`. */

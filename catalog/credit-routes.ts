@@ -1,6 +1,6 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody } from '../api/http/body.js';
-import { actorOf, tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody } from '../http/body.js';
+import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { GrantCredit, type CreditService } from './credits.js';
 
 /** `POST/GET /v1/customers/:id/credits` (grant; balance and grants) and `GET /v1/customers/:id/credits/ledger`. */

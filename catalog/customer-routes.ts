@@ -1,6 +1,6 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody, listLimit } from '../api/http/body.js';
-import { tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody, listLimit } from '../http/body.js';
+import { tenantOf, type Route } from '../http/types.js';
 import { CreateCustomer, UpdateCustomer, type CustomerRepository, type UpdateCustomerInput } from './customers.js';
 
 /** `POST/GET /v1/customers`, `GET/PATCH/DELETE /v1/customers/:id`, scoped to the calling tenant. */

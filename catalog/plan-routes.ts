@@ -1,7 +1,7 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody } from '../api/http/body.js';
-import { tenantOf, type Route } from '../api/http/types.js';
-import type { MeterRepository } from '../aggregator/meters.js';
+import { jsonBody } from '../http/body.js';
+import { tenantOf, type Route } from '../http/types.js';
+import type { MeterRepository } from '../metering/meters.js';
 import { CreatePlan, type PlanRepository } from './plans.js';
 
 const MAX_VERSION = 2_147_483_647;

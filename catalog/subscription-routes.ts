@@ -1,6 +1,6 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody, listLimit } from '../api/http/body.js';
-import { actorOf, tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody, listLimit } from '../http/body.js';
+import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { CancelSubscription, ChangeSubscription, CreateSubscription, type SubscriptionService } from './subscriptions.js';
 
 /**

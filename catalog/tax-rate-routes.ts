@@ -1,5 +1,5 @@
-import { jsonBody } from '../api/http/body.js';
-import { tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody } from '../http/body.js';
+import { tenantOf, type Route } from '../http/types.js';
 import { CreateTaxRate, type TaxRateService } from './tax-rates.js';
 
 /** `POST/GET /v1/tax_rates`. */

@@ -1,5 +1,5 @@
-import { jsonBody } from '../api/http/body.js';
-import { actorOf, tenantOf, type Route } from '../api/http/types.js';
+import { jsonBody } from '../http/body.js';
+import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { SetVolumeDiscount, type VolumeDiscountService } from './volume-discounts.js';
 
 /** `PUT/GET /v1/volume_discount`: the tenant's schedule, replaced whole. */

@@ -4,8 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
-import { WebhookDispatcher } from '../notify/dispatcher.js';
-import { notifyMetrics } from '../notify/metrics.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { notifyMetrics } from '../webhooks/metrics.js';
 import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 

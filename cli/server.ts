@@ -7,11 +7,11 @@ import { createRegistry } from '../core/metrics.js';
 import { createApi } from '../api/app.js';
 import { createAggregator, startAggregatorLoop } from './aggregate.js';
 import { progressReporter } from './progress.js';
-import { createRatingStack } from '../rater/stack.js';
+import { createRatingStack } from '../invoicing/stack.js';
 import { startRatingLoop } from './rate.js';
 import { createSync, startSyncLoop } from './sync.js';
 import { createDispatcher, startDeliverLoop } from './deliver.js';
-import { syncMetrics } from '../billing-sync/metrics.js';
+import { syncMetrics } from '../stripe/metrics.js';
 
 export interface RunningServer {
   port: number;

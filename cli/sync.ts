@@ -2,10 +2,10 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
-import { stripeGateway } from '../billing-sync/gateway.js';
-import { syncMetrics, type SyncMetrics } from '../billing-sync/metrics.js';
-import { WriteLimiter } from '../billing-sync/rate-limit.js';
-import { BillingSync } from '../billing-sync/sync.js';
+import { stripeGateway } from '../stripe/gateway.js';
+import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
+import { WriteLimiter } from '../stripe/rate-limit.js';
+import { BillingSync } from '../stripe/sync.js';
 import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 

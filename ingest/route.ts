@@ -1,6 +1,6 @@
 import { isTallyError } from '../core/errors.js';
 import type { IngestConfig } from '../core/config.js';
-import { tenantOf, type Route } from '../api/http/types.js';
+import { tenantOf, type Route } from '../http/types.js';
 import type { IngestMetrics } from './metrics.js';
 import { parseRequest } from './parse.js';
 import type { IngestService } from './service.js';

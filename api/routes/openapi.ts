@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../core/paths.js';
-import type { Route } from '../http/types.js';
+import type { Route } from '../../http/types.js';
 import { CATALOGUE } from '../openapi-catalog.js';
 import { openApiDocument } from '../openapi.js';
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import type { ClickHouseStore } from '../../core/clickhouse.js';
-import { Aggregator, aggregatorMetrics } from '../../aggregator/aggregator.js';
-import { pgMeterRepository } from '../../aggregator/meters.js';
+import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
+import { pgMeterRepository } from '../../metering/meters.js';
 import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Dec } from '../../core/money.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Aggregator } from '../../aggregator/aggregator.js';
+import type { Aggregator } from '../../metering/aggregator.js';
 import { startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
 /**

@@ -4,17 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { Aggregator, aggregatorMetrics } from '../../aggregator/aggregator.js';
-import { pgMeterRepository } from '../../aggregator/meters.js';
-import { stripeGateway } from '../../billing-sync/gateway.js';
-import { syncMetrics } from '../../billing-sync/metrics.js';
-import { WriteLimiter } from '../../billing-sync/rate-limit.js';
-import { BillingSync } from '../../billing-sync/sync.js';
+import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
+import { pgMeterRepository } from '../../metering/meters.js';
+import { stripeGateway } from '../../stripe/gateway.js';
+import { syncMetrics } from '../../stripe/metrics.js';
+import { WriteLimiter } from '../../stripe/rate-limit.js';
+import { BillingSync } from '../../stripe/sync.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { faultyWriter, type FaultControl } from '../support/faulty-writer.js';
-import { WebhookDispatcher } from '../../notify/dispatcher.js';
-import { notifyMetrics } from '../../notify/metrics.js';
-import { createRatingStack, type RatingStack } from '../../rater/stack.js';
+import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
+import { notifyMetrics } from '../../webhooks/metrics.js';
+import { createRatingStack, type RatingStack } from '../../invoicing/stack.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**

@@ -29,7 +29,7 @@ const HOUR = 3_600_000;
 /** The long-running Tally processes of docker-compose.yml, each scraped by Prometheus. */
 const TALLY_SERVICES = ['serve', 'aggregate', 'rate', 'sync', 'deliver'];
 /** Where Tally's metrics are defined (`name: 'tally_...'` in prom-client constructors). */
-const SOURCE_DIRS = ['core', 'ingest', 'aggregator', 'rater', 'billing-sync', 'notify', 'api', 'cli', 'alerts', 'analytics', 'catalog'];
+const SOURCE_DIRS = ['core', 'http', 'ingest', 'metering', 'rating', 'invoicing', 'stripe', 'webhooks', 'api', 'cli', 'alerts', 'analytics', 'catalog'];
 /** Series Prometheus makes itself for every target; no process exports them. */
 const PROMETHEUS_OWN = new Set(['up']);
 

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { createLogger } from '../../core/log.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack, type RatingStack } from '../../rater/stack.js';
-import { WebhookDispatcher } from '../../notify/dispatcher.js';
-import { notifyMetrics } from '../../notify/metrics.js';
-import { EndpointService } from '../../notify/endpoints.js';
+import { createRatingStack, type RatingStack } from '../../invoicing/stack.js';
+import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
+import { notifyMetrics } from '../../webhooks/metrics.js';
+import { EndpointService } from '../../webhooks/endpoints.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**

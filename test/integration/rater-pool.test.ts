@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { rate, type ChargeCard } from '../../rater/core.js';
-import { compileCard, rateSeries } from '../../rater/compiled.js';
-import { createRatingPool, RatingError } from '../../rater/pool.js';
+import { rate, type ChargeCard } from '../../rating/core.js';
+import { compileCard, rateSeries } from '../../rating/compiled.js';
+import { createRatingPool, RatingError } from '../../rating/pool.js';
 
 const pool = createRatingPool({ threads: 2 });
 afterAll(async () => {

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
-import { createRatingStack, type RatingStack } from '../../rater/stack.js';
-import { Rater } from '../../rater/rater.js';
-import { raterMetrics } from '../../rater/metrics.js';
-import { pgMeterRepository } from '../../aggregator/meters.js';
+import { createRatingStack, type RatingStack } from '../../invoicing/stack.js';
+import { Rater } from '../../invoicing/rater.js';
+import { raterMetrics } from '../../invoicing/metrics.js';
+import { pgMeterRepository } from '../../metering/meters.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 
 /**

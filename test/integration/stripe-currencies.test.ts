@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack } from '../../rater/stack.js';
+import { createRatingStack } from '../../invoicing/stack.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
 /**
- * Currencies whose decimals in Stripe's API are not ISO 4217's (billing-sync/currency.ts):
+ * Currencies whose decimals in Stripe's API are not ISO 4217's (stripe/currency.ts):
  * an ISK invoice, in whole krónur in Tally, reaches Stripe in hundredths; an MGA invoice, in
  * ariary and hundredths in Tally, reaches Stripe only when its total is whole.
  */

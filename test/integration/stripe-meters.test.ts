@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack, type RatingStack } from '../../rater/stack.js';
-import { meterEventName } from '../../billing-sync/meters.js';
-import { BillingSync } from '../../billing-sync/sync.js';
+import { createRatingStack, type RatingStack } from '../../invoicing/stack.js';
+import { meterEventName } from '../../stripe/meters.js';
+import { BillingSync } from '../../stripe/sync.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 import { testSync } from '../support/sync.js';

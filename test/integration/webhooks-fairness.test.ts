@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
-import { WebhookDispatcher, type DispatcherDeps } from '../../notify/dispatcher.js';
-import { notifyMetrics } from '../../notify/metrics.js';
+import { WebhookDispatcher, type DispatcherDeps } from '../../webhooks/dispatcher.js';
+import { notifyMetrics } from '../../webhooks/metrics.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**

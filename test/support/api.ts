@@ -3,11 +3,11 @@ import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
 import { migrateAll } from '../../core/migrate.js';
 import { createApi } from '../../api/app.js';
-import type { HttpServer } from '../../api/http/server.js';
-import type { Route } from '../../api/http/types.js';
+import type { HttpServer } from '../../http/server.js';
+import type { Route } from '../../http/types.js';
 import type { EventWriter } from '../../ingest/writer.js';
-import { Aggregator, aggregatorMetrics } from '../../aggregator/aggregator.js';
-import { pgMeterRepository } from '../../aggregator/meters.js';
+import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
+import { pgMeterRepository } from '../../metering/meters.js';
 import { openTestStores, type TestStores } from './stores.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';

@@ -1,10 +1,10 @@
 import type { Counter } from 'prom-client';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
-import { stripeGateway } from '../../billing-sync/gateway.js';
-import { syncMetrics } from '../../billing-sync/metrics.js';
-import { WriteLimiter } from '../../billing-sync/rate-limit.js';
-import { BillingSync } from '../../billing-sync/sync.js';
+import { stripeGateway } from '../../stripe/gateway.js';
+import { syncMetrics } from '../../stripe/metrics.js';
+import { WriteLimiter } from '../../stripe/rate-limit.js';
+import { BillingSync } from '../../stripe/sync.js';
 import type { TestApi } from './api.js';
 
 /**

@@ -1,41 +1,15 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { packageRoot } from '../../core/paths.js';
+import { importsOf, productionFiles } from '../support/imports.js';
 
 /**
  * The billing core knows nothing of Stripe, outbound webhooks or alerts: what follows a close, a
- * rated batch or a subscription change is registered as a hook by the wiring (rater/stack.ts,
+ * rated batch or a subscription change is registered as a hook by the wiring (invoicing/stack.ts,
  * api/app.ts). And no production file is part of an import cycle (the one this replaced went
- * notify/payloads → rater/invoices → rater/billing → rater/close → notify/payloads). Checked
+ * webhooks/payloads → invoicing/invoices → invoicing/billing → invoicing/close → webhooks/payloads). Checked
  * on the import specifiers of the sources, type-only imports included.
  */
-const ROOT = packageRoot();
-/** Top-level folders that hold no production source. */
-const NOT_PRODUCTION = new Set(['node_modules', 'dist', 'dist-bench', 'dist-stripe-fake', 'deploy', 'scripts', 'bin', 'test', 'bench', 'stripe-fake']);
-const CORE = ['rater/close.ts', 'rater/billing.ts', 'rater/rater.ts', 'rater/assemble.ts', 'rater/invoice-writes.ts', 'catalog/subscriptions.ts'];
-const SIDE_EFFECTS = ['billing-sync', 'notify', 'alerts'];
-
-const rel = (file: string) => path.relative(ROOT, file).split(path.sep).join('/');
-
-/** Each relative import of a source file, as the path (from the package root) of the file it names. */
-function importsOf(relPath: string): string[] {
-  const file = path.join(ROOT, relPath);
-  return ts
-    .preProcessFile(readFileSync(file, 'utf8'), true, true)
-    .importedFiles.map((f) => f.fileName)
-    .filter((s) => s.startsWith('./') || s.startsWith('../'))
-    .map((s) => rel(path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts'))
-    .filter((target) => existsSync(path.join(ROOT, target)));
-}
-
-function productionFiles(): string[] {
-  return readdirSync(ROOT, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !NOT_PRODUCTION.has(e.name))
-    .flatMap((e) => readdirSync(path.join(ROOT, e.name), { encoding: 'utf8', recursive: true }).filter((n) => n.endsWith('.ts')).map((n) => `${e.name}/${n.split(path.sep).join('/')}`))
-    .sort();
-}
+const CORE = ['invoicing/close.ts', 'invoicing/billing.ts', 'invoicing/rater.ts', 'invoicing/assemble.ts', 'invoicing/invoice-writes.ts', 'catalog/subscriptions.ts'];
+const SIDE_EFFECTS = ['stripe', 'webhooks', 'alerts'];
 
 /** Every file `start` imports, directly or not, with the chain that reaches it. */
 function reachable(start: string): Map<string, string[]> {
@@ -83,7 +57,7 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 describe('the billing core', () => {
-  it.each(CORE)('%s imports nothing from billing-sync/, notify/ or alerts/, directly or not', (file) => {
+  it.each(CORE)('%s imports nothing from stripe/, webhooks/ or alerts/, directly or not', (file) => {
     const offending = [...reachable(file)].filter(([target]) => SIDE_EFFECTS.includes(target.split('/')[0]!)).map(([, chain]) => chain.join(' → '));
     expect(offending).toEqual([]);
   });
@@ -99,7 +73,7 @@ describe('production code', () => {
 
 describe('the cycle finder', () => {
   it.each([
-    ['the cycle this replaced', { 'notify/payloads.ts': ['rater/invoices.ts'], 'rater/invoices.ts': ['rater/billing.ts'], 'rater/billing.ts': ['rater/close.ts'], 'rater/close.ts': ['notify/payloads.ts', 'core/money.ts'], 'core/money.ts': [] }, [['notify/payloads.ts', 'rater/billing.ts', 'rater/close.ts', 'rater/invoices.ts']]],
+    ['the cycle this replaced', { 'webhooks/payloads.ts': ['invoicing/invoices.ts'], 'invoicing/invoices.ts': ['invoicing/billing.ts'], 'invoicing/billing.ts': ['invoicing/close.ts'], 'invoicing/close.ts': ['webhooks/payloads.ts', 'core/money.ts'], 'core/money.ts': [] }, [['invoicing/billing.ts', 'invoicing/close.ts', 'invoicing/invoices.ts', 'webhooks/payloads.ts']]],
     ['imports that only go down', { 'a.ts': ['b.ts', 'c.ts'], 'b.ts': ['c.ts'], 'c.ts': [] }, []],
     ['a file importing itself', { 'a.ts': ['a.ts'] }, [['a.ts']]],
     ['two separate cycles', { 'a.ts': ['b.ts'], 'b.ts': ['a.ts'], 'c.ts': ['d.ts'], 'd.ts': ['c.ts'] }, [['a.ts', 'b.ts'], ['c.ts', 'd.ts']]],
@@ -108,6 +82,6 @@ describe('the cycle finder', () => {
   });
 
   it('follows the wiring to every side effect it registers (type-only imports included)', () => {
-    expect([...reachable('rater/stack.ts').keys()]).toEqual(expect.arrayContaining(['rater/close-hooks.ts', 'billing-sync/outbox.ts', 'notify/payloads.ts', 'alerts/evaluate.ts']));
+    expect([...reachable('invoicing/stack.ts').keys()]).toEqual(expect.arrayContaining(['invoicing/close-hooks.ts', 'stripe/outbox.ts', 'webhooks/payloads.ts', 'alerts/evaluate.ts']));
   });
 });

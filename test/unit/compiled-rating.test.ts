@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rate, type ChargeCard, type Tier } from '../../rater/core.js';
-import { amountMicros, compileCard, formatMicros, parseMicros, rateSeries, rateSeriesJoined } from '../../rater/compiled.js';
+import { rate, type ChargeCard, type Tier } from '../../rating/core.js';
+import { amountMicros, compileCard, formatMicros, parseMicros, rateSeries, rateSeriesJoined } from '../../rating/compiled.js';
 import { packageRoot } from '../../core/paths.js';
 
 interface Fixture {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
-import { applyCredits, type CreditGrant } from '../../rater/invoice.js';
-import { allowanceLeft } from '../../rater/allowance.js';
+import { applyCredits, type CreditGrant } from '../../invoicing/invoice.js';
+import { allowanceLeft } from '../../invoicing/allowance.js';
 
 describe('credits against an amount due', () => {
   const g = (id: string, remaining: string): CreditGrant => ({ grantId: id, remaining });

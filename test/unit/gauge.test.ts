@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gaugeHours } from '../../aggregator/usage.js';
+import { gaugeHours } from '../../metering/usage.js';
 
 describe('weighted_sum: value x milliseconds to value x hours', () => {
   it.each([

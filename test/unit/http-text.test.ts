@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkText } from '../../api/http/body.js';
-import { decodePathParameter, parseQuery, textFault } from '../../api/http/text.js';
+import { checkText } from '../../http/body.js';
+import { decodePathParameter, parseQuery, textFault } from '../../http/text.js';
 import { TallyError } from '../../core/errors.js';
 
 /** The code and field of what `f` throws, or 'ok'. */

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
 import { minorUnits } from '../../core/currency.js';
-import { baseFeeLines, type FeePlan } from '../../rater/base-fee.js';
-import { rate, type ChargeCard } from '../../rater/core.js';
-import { composeInvoice, type CreditGrant, type Discount, type UsagePart } from '../../rater/invoice.js';
+import { baseFeeLines, type FeePlan } from '../../rating/base-fee.js';
+import { rate, type ChargeCard } from '../../rating/core.js';
+import { composeInvoice, type CreditGrant, type Discount, type UsagePart } from '../../invoicing/invoice.js';
 import type { Charge } from '../../catalog/plans.js';
-import { allowanceLeft } from '../../rater/allowance.js';
+import { allowanceLeft } from '../../invoicing/allowance.js';
 
 /**
  * Golden invoices (test/fixtures/invoices.json): a period, a plan history and usage per plan

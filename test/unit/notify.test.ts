@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { nextDelayMs, RETRY_DELAYS_MS } from '../../notify/schedule.js';
-import { newSecret, sign, verify } from '../../notify/signature.js';
+import { nextDelayMs, RETRY_DELAYS_MS } from '../../webhooks/schedule.js';
+import { newSecret, sign, verify } from '../../webhooks/signature.js';
 
 describe('outbound webhook signatures', () => {
   const secret = 'whsec_test_secret';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ERRORS } from '../../core/errors.js';
-import type { Route } from '../../api/http/types.js';
+import type { Route } from '../../http/types.js';
 import { openApiDocument, openApiPath, schemaRef, type Catalogue } from '../../api/openapi.js';
 import { CATALOGUE } from '../../api/openapi-catalog.js';
 import { formatOf } from '../../ingest/parse.js';

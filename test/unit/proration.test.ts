@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prorateBaseFee } from '../../rater/proration.js';
+import { prorateBaseFee } from '../../rating/proration.js';
 
 const start = new Date('2026-11-01T00:00:00Z');
 const end = new Date('2026-12-01T00:00:00Z'); // 30 days

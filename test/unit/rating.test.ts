@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rate, type ChargeCard, type Tier } from '../../rater/core.js';
+import { rate, type ChargeCard, type Tier } from '../../rating/core.js';
 import { packageRoot } from '../../core/paths.js';
 
 interface Fixture {

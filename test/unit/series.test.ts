@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Series } from '../../rater/series.js';
+import { Series } from '../../rating/series.js';
 
 describe('Series (hourly quantities kept as joined text)', () => {
   it('reads the arrays, the last quantity and the first and last hour from the engine text', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCurrency } from '../../core/currency.js';
-import { stripeAmount, stripeDecimals, stripeScale } from '../../billing-sync/currency.js';
+import { stripeAmount, stripeDecimals, stripeScale } from '../../stripe/currency.js';
 import { isSupportedCurrency, minorUnits as fakeMinorUnits } from '../../stripe-fake/currency.js';
 
 describe('Tally amounts as Stripe API amounts', () => {

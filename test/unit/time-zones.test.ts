@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalZone, TimeZones } from '../../aggregator/time-zones.js';
+import { canonicalZone, TimeZones } from '../../metering/time-zones.js';
 
 /** Time zones of usage windows: canonical names, and fractional offsets found once per zone, not by walking a range. */
 const zones = new TimeZones({ earliest: Date.UTC(1970, 0, 1), latest: Date.UTC(2106, 0, 1) });

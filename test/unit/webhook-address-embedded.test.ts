@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPrivateHost, isPublicAddress } from '../../notify/address.js';
+import { isPrivateHost, isPublicAddress } from '../../webhooks/address.js';
 
 /**
  * IPv6 addresses that carry an IPv4 address are judged by the IPv4 address, whatever the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPrivateHost, isPublicAddress } from '../../notify/address.js';
+import { isPrivateHost, isPublicAddress } from '../../webhooks/address.js';
 
 describe('webhook addresses', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointKey, SenderShares } from '../../notify/senders.js';
+import { endpointKey, SenderShares } from '../../webhooks/senders.js';
 
 /**
  * What a dispatcher's claim may take: endpoints being sent to or set aside after a failure are

@@ -1,0 +1,128 @@
+import type { z } from 'zod';
+import { TallyError, type ErrorCode } from '../core/errors.js';
+import type { Request } from './types.js';
+import { invalidText, printable, textFault } from './text.js';
+
+/**
+ * Request bodies: JSON only for the management API, parsed and validated against a zod schema.
+ * Every schema failure becomes one TallyError naming the field at fault; a custom refinement
+ * may carry its own catalogue code in `params.code`.
+ */
+export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output<S> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== '' && type !== 'application/json') {
+    throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(req.body.length === 0 ? '{}' : req.body.toString('utf8'));
+  } catch (e) {
+    throw new TallyError('TALLY_ERR_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+  }
+  checkText(data);
+  return validate(schema, data);
+}
+
+/**
+ * Refuses a body holding, anywhere (object keys too), text no store can hold: a NUL character
+ * or a lone surrogate (JSON.parse turns "\ud800" into one). It walks with its own stack and
+ * links each node to its parent (the path is built only for an error): a deeply nested body
+ * must neither overflow the call stack nor cost a copy of its path per node.
+ */
+export function checkText(data: unknown): void {
+  interface Node {
+    value: unknown;
+    key: string | number | undefined;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.push(typeof n.key === 'string' ? printable(n.key) : n.key);
+    return path.reverse();
+  };
+  const stack: Node[] = [{ value: data, key: undefined, parent: undefined }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (typeof node.key === 'string') {
+      const fault = textFault(node.key);
+      if (fault !== undefined) throw invalidText(formatPath(pathOf(node)), fault, `the key ${formatPath(pathOf(node))}`);
+      // JSON.parse makes `__proto__` an own key, which validation would drop without a word.
+      if (node.key === '__proto__') {
+        const field = formatPath(pathOf(node));
+        throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} is a reserved key name (__proto__ is refused)`, { field });
+      }
+    }
+    const { value } = node;
+    if (typeof value === 'string') {
+      const fault = textFault(value);
+      if (fault !== undefined) throw invalidText(node.key === undefined ? 'body' : formatPath(pathOf(node)), fault);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], key: entries[i]![0], parent: node });
+    }
+  }
+}
+
+export function validate<S extends z.ZodType>(schema: S, data: unknown): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw issueToError(result.error.issues[0]!, data);
+}
+
+type Issue = z.core.$ZodIssue;
+
+function issueToError(issue: Issue, data: unknown): TallyError {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const field = formatPath([...path, issue.keys[0] ?? '?']);
+    return new TallyError('TALLY_ERR_UNKNOWN_FIELD', `unknown field ${field}`, { field });
+  }
+  const field = path.length === 0 ? undefined : formatPath(path);
+  const at = field === undefined ? 'body' : field;
+  // An absent field is missing, whatever kind of value it should have been (an enum, a literal).
+  if (path.length > 0 && valueAt(data, path) === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) {
+    return new TallyError('TALLY_ERR_MISSING_FIELD', `${at} is required`, { field });
+  }
+  if (issue.code === 'invalid_type') {
+    if (valueAt(data, path) === undefined) return new TallyError('TALLY_ERR_MISSING_FIELD', `${at} is required`, { field });
+    return new TallyError('TALLY_ERR_INVALID_TYPE', `${at} must be ${article(issue.expected)}`, { field });
+  }
+  if (issue.code === 'too_big' && issue.origin === 'string') {
+    return new TallyError('TALLY_ERR_TOO_LONG', `${at} must be at most ${String(issue.maximum)} characters`, { field });
+  }
+  if (issue.code === 'custom') {
+    const code = (issue.params as { code?: ErrorCode } | undefined)?.code ?? 'TALLY_ERR_INVALID_VALUE';
+    return new TallyError(code, `${at}: ${issue.message}`, { field });
+  }
+  return new TallyError('TALLY_ERR_INVALID_VALUE', `${at}: ${issue.message}`, { field });
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let cur: unknown = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+/** `?limit=` of a list route: a whole number from 1 to `max`, `dflt` when absent. */
+export function listLimit(req: Request, dflt: number, max: number): number {
+  const raw = req.query.get('limit');
+  const limit = raw === null ? dflt : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new TallyError('TALLY_ERR_INVALID_VALUE', `limit must be a whole number from 1 to ${max}`, { field: 'limit' });
+  }
+  return limit;
+}

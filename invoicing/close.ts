@@ -1,0 +1,170 @@
+import type { Counter } from 'prom-client';
+import { errorSummary, isolate, storesDown } from '../core/isolate.js';
+import type { Logger } from '../core/log.js';
+import { newId } from '../core/ids.js';
+import type { PostgresStore } from '../core/postgres.js';
+import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
+import { unstorableField } from '../catalog/subscription-dates.js';
+import type { Progress } from '../metering/aggregator.js';
+import { allocateAllowances } from '../catalog/credits.js';
+import { allowanceDue, planAt } from './allowance.js';
+import { assembleInvoices } from './assemble.js';
+import type { CloseHook } from './close-hooks.js';
+import { stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
+import { planAtEnd } from './terms.js';
+import type { RatingDeps } from './rating.js';
+import { loadSubscriptions, type SubscriptionFacts } from './source.js';
+
+/**
+ * Period close, in batches: the invoices of every due period of a batch of subscriptions are
+ * assembled in one go (assemble.ts: a few ClickHouse queries for the whole batch, not per
+ * subscription, late usage of earlier periods re-rated in one go), then the invoices, their
+ * lines and what was billed are written in one Postgres transaction per batch, with the batch's
+ * subscriptions locked (invoice-writes.ts); the hooks the wiring registers (the Stripe outbox,
+ * outbound events: close-hooks.ts) write in that same transaction. A subscription whose period got an invoice meanwhile (another close),
+ * or whose billed usage changed since it was read, is left for the next run. A subscription
+ * with several ended periods (an import) has them closed oldest first, one round each, so each
+ * period's adjustments see what the previous one billed.
+ *
+ * One subscription never stops the others' invoices: a batch that fails is split until the
+ * periods that fail on their own are found (core/isolate.ts). Their subscriptions are logged,
+ * counted in `tally_loop_item_failures_total{loop="close"}` and left out of the rest of the run
+ * (a later period is never closed before an earlier one); with no invoice written, the next run
+ * tries them again. A subscription whose dates the stores cannot hold is left out untried. A
+ * failure with a store down fails the run.
+ */
+export interface CloseReport {
+  invoices: number;
+  adjustments: number;
+  /** Periods that ended but wait for the aggregator or the grace period. */
+  waiting: number;
+  /** Subscriptions set aside by this run (logged and counted; tried again by the next); absent when none. */
+  setAside?: number;
+}
+
+export interface CloseDeps {
+  pg: PostgresStore;
+  closeGraceMs: number;
+  watermark: () => Promise<Date>;
+  /** Run in order inside the transaction that writes a batch's invoices (close-hooks.ts): the Stripe outbox, outbound events. */
+  afterClose?: readonly CloseHook[];
+  logger?: Logger | undefined;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'> | undefined;
+}
+
+const BATCH = 500;
+
+/** The period's effective end: its end, or an immediate cancellation inside it. */
+function effectiveEnd(sub: SubscriptionFacts, p: Period): number {
+  return Math.min(p.end.getTime(), Math.max(p.start.getTime(), sub.canceledAt?.getTime() ?? Infinity));
+}
+
+interface Due {
+  sub: SubscriptionFacts;
+  period: Period;
+}
+
+export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
+  const watermark = (await d.watermark()).getTime();
+  const subs = await loadSubscriptions(d.pg, filter);
+  const { rows } = await d.pg.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
+    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1)',
+    [filter.tenantId ?? null],
+  );
+  const closed = new Set(rows.map((r) => `${r.tenant_id}\n${r.subscription_id}\n${r.period_start.getTime()}`));
+  const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };
+  const systemic = storesDown(d.pg);
+  // Subscriptions set aside by this run, by tenant and id.
+  const failed = new Set<string>();
+  const keyOf = (sub: SubscriptionFacts) => `${sub.tenantId}\n${sub.id}`;
+  const setAside = (sub: SubscriptionFacts, error: unknown) => {
+    if (failed.has(keyOf(sub))) return;
+    failed.add(keyOf(sub));
+    report.setAside = (report.setAside ?? 0) + 1;
+    d.itemFailures?.inc({ loop: 'close' });
+    d.logger?.warn({ tenant: sub.tenantId, subscription: sub.id, ...errorSummary(error) }, 'closing a subscription failed; it is set aside and tried again on the next run');
+  };
+  const live: SubscriptionFacts[] = [];
+  for (const sub of subs) {
+    const field = unstorableField(sub);
+    if (field === undefined) live.push(sub);
+    else setAside(sub, new RangeError(`its ${field} is outside what the stores hold`));
+  }
+  // Credit allowances of the periods running now, so a customer's balance shows them while
+  // they can be used (the plan in force now decides the amount).
+  const running: { sub: SubscriptionFacts; due: ReturnType<typeof allowanceDue> }[] = [];
+  for (const sub of live) {
+    if (asOf.getTime() < sub.startDate.getTime() || (sub.canceledAt !== null && sub.canceledAt.getTime() <= asOf.getTime())) continue;
+    try {
+      running.push({ sub, due: allowanceDue(sub, periodAt(sub.startDate, sub.interval, asOf), planAt(sub, asOf)) });
+    } catch (e) {
+      setAside(sub, e);
+    }
+  }
+  await isolate(running, (items) => allocateAllowances(d.pg, items.flatMap((i) => i.due)), { systemic, setAside: (i, e) => setAside(i.sub, e) });
+
+  // Rounds: round r holds the r-th due period of every subscription.
+  const rounds: Due[][] = [];
+  for (const sub of live) {
+    if (failed.has(keyOf(sub))) continue;
+    let r = 0;
+    for (let k = 0; ; k++) {
+      const p = periodK(sub.startDate, sub.interval, k);
+      if (sub.canceledAt !== null && p.start.getTime() >= sub.canceledAt.getTime()) break;
+      const end = effectiveEnd(sub, p);
+      if (end + d.closeGraceMs > asOf.getTime()) break;
+      if (closed.has(`${sub.tenantId}\n${sub.id}\n${p.start.getTime()}`)) continue;
+      if (end > watermark) {
+        report.waiting++;
+        break;
+      }
+      (rounds[r++] ??= []).push({ sub, period: p });
+    }
+  }
+  const total = rounds.reduce((n, r) => n + r.length, 0);
+  progress?.start(total, 'close (periods)');
+  let batches = 0;
+  for (const round of rounds) {
+    // A subscription set aside in an earlier round keeps its later periods open too.
+    const left = round.filter((due) => !failed.has(keyOf(due.sub)));
+    for (let i = 0; i < left.length; i += BATCH) {
+      const batch = left.slice(i, i + BATCH);
+      // The tables this writes grow fast during a large close; Postgres plans with the sizes
+      // it last measured, and an embedded Postgres has no autovacuum to measure them again.
+      if (batches++ % 10 === 0) await d.pg.query('ANALYZE invoices, invoice_lines, billed_usage, stripe_outbox');
+      await isolate(
+        batch,
+        async (items) => {
+          const done = await closeBatch(d, rd, [...items], asOf);
+          report.invoices += done.invoices;
+          report.adjustments += done.adjustments;
+        },
+        { systemic, setAside: (due, e) => setAside(due.sub, e) },
+      );
+      progress?.tick(batch.length);
+    }
+    progress?.tick(round.length - left.length);
+  }
+  progress?.stop();
+  return report;
+}
+
+async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date): Promise<{ invoices: number; adjustments: number }> {
+  const { invoices, credits } = await assembleInvoices(
+    rd,
+    d.pg,
+    batch.map((b) => ({ sub: b.sub, period: b.period, horizon: b.period.end.getTime() })),
+    { writeVersion: BigInt(asOf.getTime()) * 1000n + 999n, allowance: { mode: 'grant' } },
+  );
+  const closing: Closing[] = invoices.map((a) => ({ ...a, id: newId('in') }));
+  return d.pg.transaction(async (tx) => {
+    const go = await stillToWrite(tx, closing, credits);
+    if (go.length === 0) return { invoices: 0, adjustments: 0 };
+    await writeInvoices(tx, go, asOf);
+    // What follows a close outside invoicing (the Stripe outbox, outbound events) commits with it.
+    const closed = go.map((c) => ({ id: c.id, sub: c.sub, period: c.period, plan: planAtEnd(c), composed: c.composed }));
+    for (const hook of d.afterClose ?? []) await hook(tx, closed, asOf);
+    return { invoices: go.length, adjustments: go.reduce((n, c) => n + c.late.lines.length, 0) };
+  });
+}

@@ -1,0 +1,89 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { loopMetrics } from '../core/metrics.js';
+import type { Stores } from '../core/stores.js';
+import { pgMeterRepository } from '../metering/meters.js';
+import { readWatermark, type Progress } from '../metering/aggregator.js';
+import { Billing } from './billing.js';
+import { raterMetrics, type RaterMetrics } from './metrics.js';
+import { createRatingPool, type RatingPool } from '../rating/pool.js';
+import { Rater } from './rater.js';
+import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
+import { enqueue } from '../stripe/outbox.js';
+import { closeEvents } from '../webhooks/payloads.js';
+import type { CloseHook } from './close-hooks.js';
+
+/**
+ * The rater, billing and their worker pool, wired from the config (one pool for both), with the
+ * side effects that follow them registered here rather than imported by the billing core:
+ * usage alerts after each rated batch, the Stripe outbox and outbound events after a close.
+ */
+export interface RatingStack {
+  rater: Rater;
+  billing: Billing;
+  metrics: RaterMetrics;
+  pool: RatingPool;
+  /** Deletes the usage-alert firings of long-ended periods (see pruneFirings). */
+  pruneAlerts(now: number): Promise<number>;
+}
+
+/**
+ * The intent to put each invoice in Stripe commits with it (stripe/outbox.ts). Plans
+ * billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
+ */
+const stripeOutbox: CloseHook = (tx, closed) =>
+  enqueue(tx, closed.filter((c) => c.plan.billing_mode === 'invoice').map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
+
+export function createRatingStack(
+  config: Config,
+  stores: Stores,
+  registry: Registry,
+  pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {}),
+  logger: Logger = createLogger(config).child({ component: 'rater' }),
+): RatingStack {
+  const meters = pgMeterRepository(stores.postgres);
+  const metrics = raterMetrics(registry);
+  // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.
+  const { itemFailures } = loopMetrics(registry);
+  return {
+    rater: new Rater({
+      ch: stores.clickhouse,
+      pg: stores.postgres,
+      pool,
+      meters,
+      metrics,
+      logger,
+      itemFailures,
+      onRated: async (ratings) => {
+        await fireAlerts(stores.postgres, ratings, Date.now(), metrics.alertsFired, { logger, itemFailures });
+      },
+    }),
+    billing: new Billing({
+      ch: stores.clickhouse,
+      pg: stores.postgres,
+      pool,
+      meters,
+      closeGraceMs: config.rater.closeGraceMs,
+      watermark: () => readWatermark(stores.postgres),
+      afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined })],
+      logger,
+      itemFailures,
+    }),
+    metrics,
+    pool,
+    pruneAlerts: (now) => pruneFirings(stores.postgres, now),
+  };
+}
+
+/** Closes every ended period as of now, with its metrics. */
+export async function closeNow(stack: RatingStack, asOf: Date, progress?: Progress) {
+  const started = process.hrtime.bigint();
+  const report = await stack.billing.close(asOf, progress);
+  stack.metrics.invoices.inc(report.invoices);
+  stack.metrics.adjustments.inc(report.adjustments);
+  stack.metrics.closeWaiting.inc(report.waiting);
+  stack.metrics.closeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  return report;
+}
+

@@ -1,0 +1,153 @@
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import { TallyError } from '../core/errors.js';
+import { tenantOf, type Route } from '../http/types.js';
+import { parseTimestamp } from '../core/time.js';
+import type { MeterRepository } from './meters.js';
+import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
+import { canonicalZone, TimeZones } from './time-zones.js';
+
+const WINDOWS: readonly UsageWindow[] = ['hour', 'day', 'month', 'none'];
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The hours usage is kept in: the rollups' hour is a ClickHouse DateTime (seconds since 1970 in
+ * a UInt32), so a range outside these cannot be asked of the store.
+ */
+export const USAGE_EARLIEST = Date.UTC(1970, 0, 1);
+export const USAGE_LATEST = Date.UTC(2106, 0, 1);
+
+/**
+ * The longest range one query may cover, per window, in days: a quarter of hours, three years
+ * of days, five years of months or in one total (with a day to spare for a range cut at a
+ * zone's midnight). Longer ranges are asked for in parts.
+ */
+export const MAX_SPAN_DAYS: Readonly<Record<UsageWindow, number>> = { hour: 93, day: 1_097, month: 1_828, none: 1_828 };
+
+const zones = new TimeZones({ earliest: USAGE_EARLIEST, latest: USAGE_LATEST });
+
+export interface UsageRouteDeps {
+  ch: ClickHouseStore;
+  meters: MeterRepository;
+  /** The aggregator's watermark: events accepted after it are not in the rollups yet. */
+  watermark: () => Promise<Date>;
+}
+
+/**
+ * `GET /v1/usage?meter=&from=&to=[&customer=][&window=][&tz=][&group_by=a,b][&limit=][&page_token=]`.
+ * `complete: false` says the range has events the aggregator has not counted yet, so the
+ * numbers are not final; nothing is ever silently short.
+ */
+export function usageRoute(deps: UsageRouteDeps): Route {
+  const storeZones = zonesOfStore(deps.ch);
+  return {
+    method: 'GET',
+    pattern: '/v1/usage',
+    access: 'tenant',
+    handler: async (req) => {
+      const tenantId = tenantOf(req);
+      const q = req.query;
+      const meterKey = required(q, 'meter');
+      const from = instant(q, 'from');
+      const to = instant(q, 'to');
+      if (to.getTime() <= from.getTime()) throw bad('to', 'must be after from');
+      const window = (q.get('window') ?? 'none') as UsageWindow;
+      if (!WINDOWS.includes(window)) throw bad('window', `must be one of ${WINDOWS.join(', ')}`);
+      if (to.getTime() - from.getTime() > MAX_SPAN_DAYS[window] * DAY_MS) {
+        throw new TallyError('TALLY_ERR_RANGE_TOO_LONG', `to is more than ${MAX_SPAN_DAYS[window]} days after from, the most one query with window=${window} covers; ask for the range in parts`, { field: 'to' });
+      }
+      const tz = timeZone(q.get('tz') ?? 'UTC', from, to, window);
+      // Intl knows a few zones ClickHouse's own database lacks (the SystemV/ aliases, new ones).
+      if (!(await storeZones()).has(tz)) throw bad('tz', `${tz} is not a time zone the usage store knows`);
+      const limit = q.get('limit') === null ? 1000 : Number(q.get('limit'));
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
+      const offset = pageOffset(q.get('page_token'));
+
+      const meter = await deps.meters.record(tenantId, meterKey);
+      if (meter === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no meter with key ${JSON.stringify(meterKey)}`, { field: 'meter' });
+      const groupBy = (q.get('group_by') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      for (const g of groupBy) {
+        if (!meter.group_by.includes(g)) throw bad('group_by', `${JSON.stringify(g)} is not a group_by property of meter ${meter.key} (${meter.group_by.join(', ') || 'none'})`);
+      }
+      const customer = q.get('customer') ?? undefined;
+
+      const watermark = await deps.watermark();
+      const backfilled = meter.backfilled_through !== null;
+      const [{ rows, hasMore }, pending] = await Promise.all([
+        queryUsage(deps.ch, { tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),
+        pendingEvents(deps.ch, tenantId, meter.key, from, to, watermark),
+      ]);
+      return {
+        status: 200,
+        body: {
+          meter: meter.key,
+          aggregation: meter.aggregation,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          window,
+          tz,
+          complete: backfilled && !pending,
+          aggregated_through: watermark.toISOString(),
+          data: rows,
+          next_page_token: hasMore ? Buffer.from(String(offset + limit)).toString('base64url') : null,
+        },
+      };
+    },
+  };
+}
+
+function bad(field: string, message: string): TallyError {
+  return new TallyError('TALLY_ERR_INVALID_VALUE', `${field} ${message}`, { field });
+}
+
+function required(q: URLSearchParams, field: string): string {
+  const v = q.get(field);
+  if (v === null || v === '') throw new TallyError('TALLY_ERR_MISSING_FIELD', `${field} is required`, { field });
+  return v;
+}
+
+/** An RFC 3339 instant on a whole UTC hour (usage is kept per hour) within the hours the store holds. */
+function instant(q: URLSearchParams, field: string): Date {
+  const text = required(q, field);
+  const ms = parseTimestamp(text);
+  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
+  if (ms % HOUR_MS !== 0) throw bad(field, 'must be on a whole hour: usage is kept per hour');
+  if (ms < USAGE_EARLIEST || ms > USAGE_LATEST) throw bad(field, `must be from ${new Date(USAGE_EARLIEST).toISOString()} to ${new Date(USAGE_LATEST).toISOString()}: usage is kept for those hours`);
+  return new Date(ms);
+}
+
+function pageOffset(token: string | null): number {
+  if (token === null || token === '') return 0;
+  const text = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  if (!/^\d{1,15}$/.test(text)) throw bad('page_token', 'is not a token this API returned');
+  return Number(text);
+}
+
+/**
+ * The zone's canonical name (what ClickHouse knows: `utc` is `UTC`). It must exist, and for
+ * day and month windows its offset must be whole hours across the range: hourly usage cannot
+ * be cut at a boundary that falls inside an hour.
+ */
+function timeZone(tz: string, from: Date, to: Date, window: UsageWindow): string {
+  const zone = canonicalZone(tz);
+  if (zone === undefined) throw bad('tz', `${JSON.stringify(tz)} is not an IANA time zone`);
+  if ((window === 'day' || window === 'month') && zones.hasFractionalOffset(zone, from.getTime(), to.getTime())) {
+    throw bad('tz', `${zone} is offset from UTC by a fraction of an hour in this range; day and month windows need whole-hour offsets`);
+  }
+  return zone;
+}
+
+/** The store's time zones, read once (a failed read is tried again by the next query). */
+function zonesOfStore(ch: ClickHouseStore): () => Promise<ReadonlySet<string>> {
+  let zones: Promise<ReadonlySet<string>> | undefined;
+  return () => {
+    zones ??= ch.client
+      .query({ query: 'SELECT time_zone FROM system.time_zones', format: 'JSONEachRow' })
+      .then((rs) => rs.json<{ time_zone: string }>())
+      .then((rows) => new Set(rows.map((r) => r.time_zone)));
+    zones.catch(() => {
+      zones = undefined;
+    });
+    return zones;
+  };
+}

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import type { Counter } from 'prom-client';
+import type { PostgresStore } from '../core/postgres.js';
+import type { ClickHouseStore } from '../core/clickhouse.js';
+import { pushMeterUsage } from './meters.js';
+import { emit } from '../webhooks/events.js';
+import { invoiceEvents } from '../webhooks/payloads.js';
+import type { Logger } from '../core/log.js';
+import { toItems } from './allocate.js';
+import { stripeAmount, stripeScale } from './currency.js';
+import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
+import { idempotencyKey } from './keys.js';
+import { backoffMs, Outbox, type OutboxRow } from './outbox.js';
+import type { WriteLimiter } from './rate-limit.js';
+import type { SyncMetrics } from './metrics.js';
+
+/**
+ * The billing-sync worker: claims due outbox rows and carries each out as a sequence of
+ * idempotent Stripe writes, recording every Stripe id it gets back before the next step:
+ *
+ *  invoice: the Stripe customer (created once per Tally customer, id stored on the customer),
+ *  a draft invoice (id stored on the invoice), one invoice item per line (amounts apportioned
+ *  to whole minor units that add up to Tally's total, see allocate.ts), then finalization.
+ *
+ * After the outbox, each run pushes the hourly usage of meter-mode plans (meters.ts).
+ *
+ * Each write's idempotency key comes from Tally's ids, so a retry or a rerun after a crash at
+ * any point replays the same requests and Stripe answers with what it did the first time.
+ * Stripe keeps keys for 24 hours; a row first attempted longer ago than that looks its objects
+ * up by metadata before writing again. 429s, 5xx, timeouts and dropped connections are retried
+ * with exponential backoff and jitter; any other refusal fails the row, which is kept with its
+ * error for an operator.
+ *
+ * Rows are isolated from each other: a row that fails (a tenant's Stripe customer that Stripe
+ * refuses, say) is logged by id, counted in `tally_loop_item_failures_total{loop="sync"}`,
+ * scheduled again or failed, and the run goes on with the other rows; it is not claimed again
+ * in the same run, however soon its retry is due.
+ */
+export interface SyncDeps {
+  pg: PostgresStore;
+  /** The rated usage to push for meter-mode plans; without it, only invoices are synced. */
+  ch?: ClickHouseStore;
+  gateway: StripeGateway;
+  limiter: WriteLimiter;
+  metrics: SyncMetrics;
+  logger: Logger;
+  leaseSeconds: number;
+  /** Give up on a row after this many attempts. */
+  maxAttempts: number;
+  clock?: () => number;
+  /** Delay before the next attempt of a row (default: exponential backoff with jitter). */
+  backoff?: (attempts: number) => number;
+  /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
+  itemFailures?: Counter<'loop'>;
+}
+
+export interface SyncReport {
+  claimed: number;
+  done: number;
+  retried: number;
+  failed: number;
+}
+
+/** After this long, Stripe may have forgotten an idempotency key: look objects up first. */
+const KEY_MEMORY_MS = 23 * 3_600_000;
+
+export class BillingSync {
+  private readonly outbox: Outbox;
+  private readonly clock: () => number;
+
+  constructor(private readonly d: SyncDeps) {
+    this.outbox = new Outbox(d.pg, randomUUID(), d.leaseSeconds);
+    this.clock = d.clock ?? Date.now;
+  }
+
+  /** Works through every due row (in batches) until none is left, or until `deadline` (epoch ms). */
+  async runOnce(batch = 20, deadline = Infinity): Promise<SyncReport> {
+    const report: SyncReport = { claimed: 0, done: 0, retried: 0, failed: 0 };
+    const setAside: string[] = [];
+    while (Date.now() < deadline) {
+      const rows = await this.outbox.claim(batch, setAside);
+      if (rows.length === 0) break;
+      report.claimed += rows.length;
+      for (const row of rows) {
+        const outcome = await this.process(row);
+        report[outcome]++;
+        if (outcome !== 'done') {
+          setAside.push(row.id);
+          this.d.itemFailures?.inc({ loop: 'sync' });
+        }
+      }
+    }
+    if (this.d.ch !== undefined) await this.pushMeters(this.d.ch, deadline);
+    await this.observeOutbox();
+    return report;
+  }
+
+  /** Usage of meter-mode plans to Stripe Billing Meters; a failure is logged and the next run goes on from what was recorded. */
+  private async pushMeters(ch: ClickHouseStore, deadline: number): Promise<void> {
+    try {
+      const r = await pushMeterUsage(
+        {
+          ch,
+          pg: this.d.pg,
+          gateway: this.d.gateway,
+          limiter: this.d.limiter,
+          stripeCustomer: (t, c) => this.stripeCustomer(t, c),
+          isRetryable,
+          // One subscription's refusal (its Stripe customer gone, say) must not stop the others' pushes.
+          onSubscriptionFailed: (sub, e) => {
+            this.d.metrics.rows.inc({ kind: 'meter_usage', outcome: 'failed' });
+            this.d.itemFailures?.inc({ loop: 'sync' });
+            this.d.logger.warn(
+              { tenantId: sub.tenantId, subscriptionId: sub.subscriptionId, error: errorClass(e), message: e instanceof Error ? e.message : String(e) },
+              'pushing meter usage of a subscription failed; set aside until the next run',
+            );
+          },
+        },
+        deadline,
+      );
+      this.d.metrics.meterEvents.inc(r.events);
+    } catch (e) {
+      this.d.metrics.rows.inc({ kind: 'meter_usage', outcome: isRetryable(e) ? 'retried' : 'failed' });
+      this.d.itemFailures?.inc({ loop: 'sync' });
+      this.d.logger.warn({ error: errorClass(e), message: e instanceof Error ? e.message : String(e) }, 'pushing meter usage failed; the next run goes on from what was pushed');
+    }
+  }
+
+  async observeOutbox(): Promise<void> {
+    const s = await this.outbox.stats();
+    for (const [state, n] of Object.entries(s.byState)) this.d.metrics.outboxRows.set({ state }, n);
+    this.d.metrics.lag.set(s.oldestPendingSeconds);
+  }
+
+  private async process(row: OutboxRow): Promise<'done' | 'retried' | 'failed'> {
+    try {
+      if (row.kind === 'invoice') await this.syncInvoice(row);
+      else throw new Error(`unknown outbox kind ${row.kind}`);
+      await this.outbox.done(row.id);
+      this.d.metrics.rows.inc({ kind: row.kind, outcome: 'done' });
+      return 'done';
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!(e instanceof InvalidRow) && isRetryable(e) && row.attempts < this.d.maxAttempts) {
+        const delay = (this.d.backoff ?? backoffMs)(row.attempts);
+        await this.outbox.retry(row.id, message, delay);
+        this.d.metrics.rows.inc({ kind: row.kind, outcome: 'retried' });
+        this.d.logger.warn({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), delay_ms: delay }, 'stripe write failed; retrying');
+        return 'retried';
+      }
+      await this.outbox.fail(row.id, message);
+      this.d.metrics.rows.inc({ kind: row.kind, outcome: 'failed' });
+      this.d.logger.error({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), message }, 'stripe write refused; the outbox row is failed');
+      return 'failed';
+    }
+  }
+
+  private async write<T>(fn: () => Promise<T>): Promise<T> {
+    await this.d.limiter.take();
+    return fn();
+  }
+
+  /** The Stripe customer of a Tally customer, created (once) when it has none; its id is kept on the customer. */
+  async stripeCustomer(t: string, customerId: string, lookFirst = false): Promise<string> {
+    const pg = this.d.pg;
+    const customer = (await pg.query<{ name: string; email: string | null; stripe_customer_id: string | null }>('SELECT name, email, stripe_customer_id FROM customers WHERE tenant_id = $1 AND id = $2', [t, customerId])).rows[0];
+    if (customer === undefined) throw new InvalidRow(`customer ${customerId} does not exist`);
+    if (customer.stripe_customer_id !== null) return customer.stripe_customer_id;
+    let id = lookFirst ? await this.d.gateway.findCustomer(t, customerId) : undefined;
+    if (id === undefined) {
+      try {
+        id = await this.write(() => this.d.gateway.createCustomer({ tenantId: t, customerId, name: customer.name, email: customer.email }, idempotencyKey(t, 'customer', customerId)));
+      } catch (e) {
+        // The customer's name or email changed since the first attempt: that attempt may have
+        // created it, so look before trying again.
+        if (errorClass(e) !== 'idempotency') throw e;
+        id = await this.d.gateway.findCustomer(t, customerId);
+        if (id === undefined) throw e;
+      }
+    }
+    await pg.query('UPDATE customers SET stripe_customer_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 AND stripe_customer_id IS NULL', [t, customerId, id]);
+    return id;
+  }
+
+  private async syncInvoice(row: OutboxRow): Promise<void> {
+    const pg = this.d.pg;
+    const t = row.tenant_id;
+    const old = this.clock() - row.created_at.getTime() > KEY_MEMORY_MS;
+    const { rows } = await pg.query<{ id: string; subscription_id: string; customer_id: string; currency: string; period_start: Date; period_end: Date; total: string; stripe_invoice_id: string | null; synced_at: Date | null }>(
+      'SELECT id, subscription_id, customer_id, currency, period_start, period_end, total::text AS total, stripe_invoice_id, synced_at FROM invoices WHERE tenant_id = $1 AND id = $2',
+      [t, row.ref],
+    );
+    const inv = rows[0];
+    if (inv === undefined) throw new InvalidRow(`invoice ${row.ref} does not exist`);
+    if (inv.synced_at !== null) return;
+
+    // Stripe's unit must carry Tally's total exactly (see currency.ts); otherwise nothing is written.
+    const want = stripeAmount(inv.total, inv.currency);
+    if (want === undefined) {
+      throw new InvalidRow(`Stripe takes ${inv.currency} in whole units only; invoice ${inv.id} totals ${inv.total}, which it cannot carry exactly`);
+    }
+
+    // 1. The Stripe customer.
+    const stripeCustomer = await this.stripeCustomer(t, inv.customer_id, old);
+
+    // 2. The draft invoice.
+    let stripeInvoice = inv.stripe_invoice_id;
+    if (stripeInvoice === null) {
+      const found = old ? await this.d.gateway.findInvoice(t, inv.id) : undefined;
+      const created =
+        found ??
+        (await this.write(() =>
+          this.d.gateway.createInvoice(
+            {
+              tenantId: t,
+              invoiceId: inv.id,
+              subscriptionId: inv.subscription_id,
+              stripeCustomer: stripeCustomer,
+              currency: inv.currency,
+              description: `Tally invoice ${inv.id}, ${inv.period_start.toISOString().slice(0, 10)} to ${inv.period_end.toISOString().slice(0, 10)}`,
+            },
+            idempotencyKey(t, 'invoice', inv.id, 'create'),
+          ),
+        ));
+      stripeInvoice = created.id;
+      await pg.query('UPDATE invoices SET stripe_invoice_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id, stripeInvoice]);
+    }
+
+    // 3. The items, while the invoice is a draft.
+    const current = await this.d.gateway.getInvoice(stripeInvoice);
+    if (current.status === 'draft') {
+      const lines = (await pg.query<{ description: string; amount: string }>('SELECT description, amount::text AS amount FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no', [t, inv.id])).rows;
+      const scale = stripeScale(inv.currency);
+      const items = toItems(lines, scale.decimals);
+      const present = old ? await this.d.gateway.itemLines(stripeInvoice) : new Set<string>();
+      for (const [n, item] of items.entries()) {
+        const tag = item.lines.length === 1 ? String(item.lines[0]) : `${item.lines[0]}-${item.lines.at(-1)}`;
+        if (present.has(tag)) continue;
+        await this.write(() =>
+          this.d.gateway.createInvoiceItem(
+            { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor * scale.factor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
+            idempotencyKey(t, 'invoice', inv.id, 'item', n + 1),
+          ),
+        );
+      }
+      // 4. Finalize.
+      await this.write(() => this.d.gateway.finalizeInvoice(stripeInvoice, idempotencyKey(t, 'invoice', inv.id, 'finalize')));
+    }
+    const final = await this.d.gateway.getInvoice(stripeInvoice);
+    if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
+    await pg.transaction(async (tx) => {
+      await tx.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);
+      await emit(tx, await invoiceEvents(tx, [{ tenantId: t, id: inv.id }], 'invoice.finalized'));
+    });
+  }
+}
+
+/** A row that can never succeed (its object is gone): failed at once, not retried. */
+class InvalidRow extends Error {}

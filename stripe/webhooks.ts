@@ -1,0 +1,224 @@
+import Stripe from 'stripe';
+import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+import type { Logger } from '../core/log.js';
+import type { Route } from '../http/types.js';
+import { checkText, formatPath } from '../http/body.js';
+import type { SyncMetrics } from './metrics.js';
+import { emit } from '../webhooks/events.js';
+import { invoiceEvents } from '../webhooks/payloads.js';
+import { subscriptionView } from '../catalog/subscriptions.js';
+
+/**
+ * `POST /v1/stripe/webhooks`: Stripe events about what billing sync created. The raw body is
+ * verified with `stripe.webhooks.constructEvent` (a bad signature is a 400 and changes
+ * nothing); each event id is handled once (a replay is acknowledged and ignored); events are
+ * applied only if newer than the last one applied to the same object, so out-of-order delivery
+ * cannot undo a later state.
+ *
+ * - `invoice.paid` → the invoice is `paid`; `invoice.voided` → `void`;
+ *   `invoice.marked_uncollectible` → `uncollectible`;
+ * - `invoice.payment_failed` → the invoice stays `open` and records the failure;
+ * - dunning follows the invoices: a subscription with an open invoice whose payment failed is
+ *   `past_due` from the first such failure (and `suspended` once that is older than
+ *   TALLY_DUNNING_SUSPEND_DAYS, derived when read); when none is left it is back to normal;
+ * - `customer.subscription.updated|deleted` (for Stripe subscriptions carrying
+ *   `metadata.tally_subscription`): `past_due`/`unpaid` set dunning, `active` clears it,
+ *   `canceled` or a deletion cancels the Tally subscription at the event's time.
+ *
+ * A signature dated more than FUTURE_TOLERANCE_S ahead is refused (Stripe's check bounds only
+ * the past), and so is an event whose `created` is: applied, a date ahead would make every
+ * real event about the same object "stale" until then. A correctly signed event that is not
+ * shaped as Stripe sends them is a 400 (TALLY_ERR_WEBHOOK_EVENT_INVALID) naming the field;
+ * event types Tally does not handle are acknowledged and ignored.
+ */
+export interface WebhookDeps {
+  pg: PostgresStore;
+  secret: string | undefined;
+  metrics: SyncMetrics;
+  logger: Logger;
+  /** TALLY_DUNNING_SUSPEND_DAYS, for the subscription status in outbound events. */
+  suspendAfterMs?: number;
+  /** Epoch milliseconds now (tests move it). */
+  clock?: () => number;
+}
+
+/** How far ahead of this node's clock a signature or an event may be dated: clock skew, no more. */
+export const FUTURE_TOLERANCE_S = 300;
+
+const StripeId = z.string().min(1).max(255);
+/** Stripe metadata: string keys and string values. */
+const Metadata = z.record(z.string(), z.string()).nullable().optional();
+
+/** What every Stripe event has; `created` is bounded again against the clock when received. */
+const Envelope = z.object({
+  id: StripeId,
+  type: z.string().min(1).max(255),
+  // Seconds since the epoch, within what a timestamptz and a JS Date both hold.
+  created: z.number().int().min(0).max(253_402_300_799),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+const InvoiceObject = z.object({ id: StripeId, metadata: Metadata });
+const SubscriptionObject = z.object({ status: z.string().max(255).optional(), metadata: Metadata });
+
+/** The event as Stripe sends it, or a 400 naming the first field that is not. */
+function checkEvent(parsed: unknown, nowMs: number): Stripe.Event {
+  const fail = (path: readonly PropertyKey[], message: string): TallyError => {
+    const field = formatPath(path.filter((p): p is string | number => typeof p !== 'symbol'));
+    return new TallyError('TALLY_ERR_WEBHOOK_EVENT_INVALID', `the event is not one Stripe sends: ${field === '' ? 'event' : field} ${message}`, field === '' ? {} : { field });
+  };
+  const envelope = Envelope.safeParse(parsed);
+  if (!envelope.success) throw fail(envelope.error.issues[0]!.path, envelope.error.issues[0]!.message);
+  const { type, created, data } = envelope.data;
+  if (created > Math.floor(nowMs / 1000) + FUTURE_TOLERANCE_S) throw fail(['created'], `is ${new Date(created * 1000).toISOString()}, ahead of now`);
+  const object = type.startsWith('invoice.') ? InvoiceObject : type === 'customer.subscription.updated' || type === 'customer.subscription.deleted' ? SubscriptionObject : undefined;
+  const checked = object?.safeParse(data.object);
+  if (checked !== undefined && !checked.success) throw fail(['data', 'object', ...checked.error.issues[0]!.path], checked.error.issues[0]!.message);
+  return parsed as Stripe.Event;
+}
+
+/** The `t=` of a Stripe-Signature header that verified (seconds). */
+function signedAt(header: string): number {
+  const t = header.split(',').find((part) => part.trim().startsWith('t='));
+  return t === undefined ? Number.NaN : Number(t.trim().slice(2));
+}
+
+type Outcome = 'applied' | 'stale' | 'unknown_object' | 'ignored';
+
+export function webhookRoute(d: WebhookDeps): Route {
+  return {
+    method: 'POST',
+    pattern: '/v1/stripe/webhooks',
+    access: 'public',
+    handler: async (req) => {
+      if (d.secret === undefined) throw new TallyError('TALLY_ERR_STRIPE_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified');
+      const signature = req.headers['stripe-signature'];
+      const nowMs = (d.clock ?? Date.now)();
+      let parsed: unknown;
+      try {
+        parsed = Stripe.webhooks.constructEvent(req.body, signature ?? '', d.secret);
+      } catch (e) {
+        // constructEvent parses the body only once the signature verified: a SyntaxError means
+        // a signed body that is not JSON, not a bad signature.
+        if (e instanceof SyntaxError) {
+          d.metrics.webhooks.inc({ type: 'unknown', result: 'invalid' });
+          throw new TallyError('TALLY_ERR_INVALID_JSON', `the signed body is not valid JSON: ${e.message}`);
+        }
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
+        throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature header does not verify: ${e instanceof Error ? e.message : String(e)}`, { field: 'Stripe-Signature' });
+      }
+      if (!(signedAt(signature ?? '') <= Math.floor(nowMs / 1000) + FUTURE_TOLERANCE_S)) {
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'bad_signature' });
+        throw new TallyError('TALLY_ERR_WEBHOOK_SIGNATURE', `the Stripe-Signature timestamp is more than ${FUTURE_TOLERANCE_S} s ahead of this server's clock`, { field: 'Stripe-Signature' });
+      }
+      let event: Stripe.Event;
+      try {
+        // Signed does not mean storable: text Postgres cannot hold (NUL, lone surrogates) is a 400.
+        checkText(parsed);
+        event = checkEvent(parsed, nowMs);
+      } catch (e) {
+        d.metrics.webhooks.inc({ type: 'unknown', result: 'invalid' });
+        throw e;
+      }
+      const outcome = await d.pg.transaction(async (tx) => {
+        const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);
+        if (first.rowCount === 0) return 'duplicate' as const;
+        const result = await apply(tx, event, d.suspendAfterMs ?? Infinity);
+        await tx.query('UPDATE stripe_events SET outcome = $2 WHERE id = $1', [event.id, result]);
+        return result;
+      });
+      d.metrics.webhooks.inc({ type: event.type, result: outcome });
+      d.logger.info({ event: event.id, type: event.type, outcome }, 'stripe webhook');
+      return { status: 200, body: { received: true, outcome } };
+    },
+  };
+}
+
+const INVOICE_STATUS: Record<string, 'paid' | 'void' | 'uncollectible' | undefined> = {
+  'invoice.paid': 'paid',
+  'invoice.voided': 'void',
+  'invoice.marked_uncollectible': 'uncollectible',
+};
+
+async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number): Promise<Outcome> {
+  const at = new Date(event.created * 1000);
+  // Outbound webhooks about what this event changed, committed with the change.
+  const subscriptionEvent = async (tenantId: string, id: string, canceled: boolean) =>
+    emit(tx, [
+      {
+        tenantId,
+        type: canceled ? 'subscription.canceled' : 'subscription.updated',
+        key: canceled ? `subscription.canceled:${id}` : `subscription.updated:stripe:${event.id}`,
+        data: await subscriptionView(tx, tenantId, id, new Date(), suspendAfterMs),
+      },
+    ]);
+  if (event.type.startsWith('invoice.')) {
+    const obj = event.data.object as { id: string; metadata?: Record<string, string> | null };
+    const { rows } = await tx.query<{ tenant_id: string; id: string; subscription_id: string; stripe_status_at: Date | null }>(
+      `SELECT tenant_id, id, subscription_id, stripe_status_at FROM invoices
+        WHERE (tenant_id = $1 AND id = $2) OR stripe_invoice_id = $3 LIMIT 1 FOR UPDATE`,
+      [obj.metadata?.tally_tenant ?? null, obj.metadata?.tally_invoice ?? null, obj.id],
+    );
+    const inv = rows[0];
+    if (inv === undefined) return 'unknown_object';
+    const status = INVOICE_STATUS[event.type];
+    if (status === undefined && event.type !== 'invoice.payment_failed') return 'ignored';
+    if (inv.stripe_status_at !== null && inv.stripe_status_at.getTime() > at.getTime()) return 'stale';
+    if (status !== undefined) {
+      await tx.query('UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2', [inv.tenant_id, inv.id, status, at]);
+    } else {
+      await tx.query(
+        "UPDATE invoices SET status = 'open', stripe_status_at = $3, payment_failed_at = COALESCE(payment_failed_at, $3), updated_at = now() WHERE tenant_id = $1 AND id = $2",
+        [inv.tenant_id, inv.id, at],
+      );
+    }
+    const ref = [{ tenantId: inv.tenant_id, id: inv.id }];
+    if (status === 'paid') await emit(tx, await invoiceEvents(tx, ref, 'invoice.paid'));
+    if (status === undefined) await emit(tx, await invoiceEvents(tx, ref, 'invoice.payment_failed', () => `invoice.payment_failed:${event.id}`));
+    if (await settleDunning(tx, inv.tenant_id, inv.subscription_id)) await subscriptionEvent(inv.tenant_id, inv.subscription_id, false);
+    return 'applied';
+  }
+  if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
+    const obj = event.data.object as { status?: string; metadata?: Record<string, string> | null };
+    const tenant = obj.metadata?.tally_tenant;
+    const id = obj.metadata?.tally_subscription;
+    if (tenant === undefined || id === undefined) return 'unknown_object';
+    const { rows } = await tx.query<{ stripe_status_at: Date | null }>('SELECT stripe_status_at FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenant, id]);
+    if (rows[0] === undefined) return 'unknown_object';
+    if (rows[0].stripe_status_at !== null && rows[0].stripe_status_at.getTime() > at.getTime()) return 'stale';
+    const deleted = event.type === 'customer.subscription.deleted' || obj.status === 'canceled';
+    if (deleted) {
+      await tx.query('UPDATE subscriptions SET canceled_at = COALESCE(canceled_at, $3), stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenant, id, at]);
+    } else if (obj.status === 'past_due' || obj.status === 'unpaid') {
+      await tx.query("UPDATE subscriptions SET dunning = 'past_due', past_due_since = COALESCE(past_due_since, $3), stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2", [tenant, id, at]);
+    } else if (obj.status === 'active' || obj.status === 'trialing') {
+      await tx.query('UPDATE subscriptions SET dunning = NULL, past_due_since = NULL, stripe_status_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenant, id, at]);
+    } else {
+      return 'ignored';
+    }
+    await subscriptionEvent(tenant, id, deleted);
+    return 'applied';
+  }
+  return 'ignored';
+}
+
+/**
+ * Dunning from the subscription's invoices: past due since its oldest open, failed invoice,
+ * else none. Returns whether that changed the subscription's dunning state.
+ */
+async function settleDunning(tx: Queryable, tenantId: string, subscriptionId: string): Promise<boolean> {
+  const before = await tx.query<{ dunning: string | null }>('SELECT dunning FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, subscriptionId]);
+  const after = await tx.query<{ dunning: string | null }>(
+    `UPDATE subscriptions s SET
+       dunning = CASE WHEN f.since IS NULL THEN NULL ELSE 'past_due' END,
+       past_due_since = f.since,
+       updated_at = now()
+     FROM (SELECT min(payment_failed_at) AS since FROM invoices
+            WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'open' AND payment_failed_at IS NOT NULL) f
+     WHERE s.tenant_id = $1 AND s.id = $2
+     RETURNING s.dunning`,
+    [tenantId, subscriptionId],
+  );
+  return before.rows[0]?.dunning !== after.rows[0]?.dunning;
+}

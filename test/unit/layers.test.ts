@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { importsOf, productionFiles, specifiersOf } from '../support/imports.js';
+
+/**
+ * The layers of the README's layout, checked on the sources: a folder imports only from its own
+ * layer or the ones below; a new top-level folder must be given a layer here; the pure rating
+ * core imports nothing but the money module and its own files (the pool and its worker are the
+ * only files of rating/ that touch threads).
+ */
+const LAYERS: Record<string, number> = {
+  cli: 4,
+  api: 3,
+  ingest: 2, metering: 2, catalog: 2, invoicing: 2, stripe: 2, webhooks: 2, alerts: 2, analytics: 2, demo: 2,
+  rating: 1,
+  http: 0, core: 0,
+};
+const top = (file: string) => file.split('/')[0]!;
+const RATING_SHELL = new Set(['rating/pool.ts', 'rating/worker.ts']);
+
+/** Whether `file` importing `target` goes up the layers (a folder without a layer counts as the top). */
+const upward = (file: string, target: string): boolean => (LAYERS[top(target)] ?? Infinity) > (LAYERS[top(file)] ?? -1);
+
+describe('layers', () => {
+  it('every production folder has a layer', () => {
+    expect([...new Set(productionFiles().map(top))].filter((folder) => LAYERS[folder] === undefined)).toEqual([]);
+  });
+
+  it('no import reaches a higher layer', () => {
+    expect(productionFiles().flatMap((file) => importsOf(file).filter((target) => upward(file, target)).map((target) => `${file} -> ${target}`))).toEqual([]);
+  });
+
+  it('the pure rating core imports only the money module and its own files, and no Node module', () => {
+    const impure = productionFiles()
+      .filter((file) => top(file) === 'rating' && !RATING_SHELL.has(file))
+      .flatMap((file) => [
+        ...importsOf(file).filter((target) => top(target) !== 'rating' && target !== 'core/money.ts').map((target) => `${file} -> ${target}`),
+        ...specifiersOf(file).filter((s) => !s.startsWith('.')).map((s) => `${file} -> ${s}`),
+      ]);
+    expect(impure).toEqual([]);
+  });
+
+  it.each([
+    ['core/money.ts', 'invoicing/close.ts', true],
+    ['http/server.ts', 'api/app.ts', true],
+    ['rating/core.ts', 'invoicing/invoice.ts', true],
+    ['invoicing/close.ts', 'cli/main.ts', true],
+    ['invoicing/close.ts', 'stripe/outbox.ts', false],
+    ['invoicing/close.ts', 'rating/core.ts', false],
+    ['api/app.ts', 'http/server.ts', false],
+  ])('%s importing %s goes up: %s', (file, target, expected) => {
+    expect(upward(file, target)).toBe(expected);
+  });
+});
