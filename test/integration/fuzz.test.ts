@@ -79,6 +79,8 @@ const failures = new Map<string, Failure>();
 /** Route → status (or `dropped`) → how many answers. */
 const stats = new Map<string, Map<string, number>>();
 let droppedHeads = 0;
+/** Bodies larger than this may be answered before they are read (see `check`). */
+const EARLY_ANSWER_BYTES = 64 * 1024;
 /** Requests whose connection was lost once and answered when sent again. */
 const lostOnce: string[] = [];
 
@@ -217,6 +219,14 @@ async function check(route: string, req: RawRequest, res: RawResponse, retried =
     const dead = await died();
     if (!dead && headBytes(req) > HEAD_LIMIT) {
       droppedHeads++;
+      return true;
+    }
+    // A large body refused before it is read (a bad key, path or query) is answered at once; with
+    // this client's `Connection: close` the server then closes while the body is still coming,
+    // and the client's write fails (EPIPE) with the answer unread. That is HTTP, not a defect:
+    // noted, and the server must still be alive (checked above).
+    if (!dead && req.body.length > EARLY_ANSWER_BYTES && /EPIPE|ECONNRESET/.test(res.reason)) {
+      lostOnce.push(`${route}: ${res.reason.split('\n')[0]!} (a ${req.body.length}-byte body answered before it was read)`);
       return true;
     }
     if (!dead && !retried) {
