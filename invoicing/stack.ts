@@ -39,9 +39,15 @@ export function createRatingStack(
   config: Config,
   stores: Stores,
   registry: Registry,
-  pool: RatingPool = createRatingPool(config.rater.threads > 0 ? { threads: config.rater.threads } : {}),
+  given?: RatingPool,
   logger: Logger = createLogger(config).child({ component: 'rater' }),
 ): RatingStack {
+  const pool =
+    given ??
+    createRatingPool({
+      ...(config.rater.threads > 0 ? { threads: config.rater.threads } : {}),
+      onWorkerError: (err) => logger.error({ err }, 'a rating worker died: the tasks it held failed, and the pool starts another'),
+    });
   const meters = pgMeterRepository(stores.postgres);
   const metrics = raterMetrics(registry);
   // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.

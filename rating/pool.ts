@@ -45,11 +45,14 @@ const SERIES_TASK_QUANTITIES = 100_000;
  * Worker threads for rating. The worker is the built JavaScript (dist/rating/worker.js), which
  * `npm run build` (and so `npm test` and `npm start`) produces.
  */
-export function createRatingPool(opts: { threads?: number } = {}): RatingPool {
+export function createRatingPool(opts: { threads?: number; workerFile?: string; onWorkerError?: (error: unknown) => void } = {}): RatingPool {
   const pool = new Piscina<RaterTask, RateResult | RateSeriesResult>({
-    filename: path.join(packageRoot(), 'dist', 'rating', 'worker.js'),
+    filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'rating', 'worker.js'),
     maxThreads: opts.threads ?? Math.max(1, os.availableParallelism() - 1),
   });
+  // A worker that dies (it cannot load, it runs out of memory) fails the tasks it held, and the
+  // pool also emits 'error': with no listener that would end the whole process.
+  pool.on('error', (error: unknown) => opts.onWorkerError?.(error));
   // The worker answers each kind of task with that kind's result.
   const rateOn = (task: RaterTask & { kind?: 'rate' }) => pool.run(task) as Promise<RateResult>;
   const rateSeriesOn = (task: RaterTask & { kind: 'rateSeries' }) => pool.run(task) as Promise<RateSeriesResult>;
