@@ -42,7 +42,7 @@ import { ingestMetrics } from '../ingest/metrics.js';
 import { eventsRoute } from '../ingest/route.js';
 import { IngestService } from '../ingest/service.js';
 import { clickHouseEventWriter, type EventWriter } from '../ingest/writer.js';
-import { createRatingStack, type RatingStack } from '../invoicing/stack.js';
+import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
 import { InvoiceRepository } from '../invoicing/invoices.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';

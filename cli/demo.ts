@@ -6,7 +6,7 @@ import { migrateAll } from '../core/migrate.js';
 import { openStores } from '../core/stores.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { createApi } from '../api/app.js';
-import { closeNow, createRatingStack } from '../invoicing/stack.js';
+import { closeNow, createRatingStack } from '../api/rating-stack.js';
 import { DEMO_METERS, DEMO_PLANS } from '../demo/catalog.js';
 import { checkInvoicesAgainstRated } from '../demo/check.js';
 import { demoCustomers, demoUsage } from '../demo/usage.js';

@@ -13,7 +13,7 @@ import { createDispatcher, startDeliverLoop } from './deliver.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
 import { parseTimestamp } from '../core/time.js';
-import { closeNow, createRatingStack } from '../invoicing/stack.js';
+import { closeNow, createRatingStack } from '../api/rating-stack.js';
 import { startRatingLoop } from './rate.js';
 import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';

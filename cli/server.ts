@@ -7,7 +7,7 @@ import { createRegistry } from '../core/metrics.js';
 import { createApi } from '../api/app.js';
 import { createAggregator, startAggregatorLoop } from './aggregate.js';
 import { progressReporter } from './progress.js';
-import { createRatingStack } from '../invoicing/stack.js';
+import { createRatingStack } from '../api/rating-stack.js';
 import { startRatingLoop } from './rate.js';
 import { createSync, startSyncLoop } from './sync.js';
 import { createDispatcher, startDeliverLoop } from './deliver.js';

@@ -21,7 +21,7 @@ export function eventsOf(invoices: readonly { tenantId: string; invoice: Invoice
 
 /**
  * The outbound events of a period close, emitted in its transaction so they commit with the
- * invoices (registered on close by invoicing/stack.ts). With billing sync to Stripe configured, an
+ * invoices (registered on close by api/rating-stack.ts). With billing sync to Stripe configured, an
  * invoice-mode plan's invoice is `invoice.finalized` when Stripe finalizes it; otherwise (and for
  * meter-mode plans, which Stripe invoices itself) Tally's invoice is final as it is written.
  */

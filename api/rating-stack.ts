@@ -5,14 +5,14 @@ import { loopMetrics } from '../core/metrics.js';
 import type { Stores } from '../core/stores.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { readWatermark, type Progress } from '../metering/aggregator.js';
-import { Billing } from './billing.js';
-import { raterMetrics, type RaterMetrics } from './metrics.js';
+import { Billing } from '../invoicing/billing.js';
+import { raterMetrics, type RaterMetrics } from '../invoicing/metrics.js';
 import { createRatingPool, type RatingPool } from '../rating/pool.js';
-import { Rater } from './rater.js';
+import { Rater } from '../invoicing/rater.js';
 import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
 import { enqueue } from '../stripe/outbox.js';
 import { closeEvents } from '../webhooks/payloads.js';
-import type { CloseHook } from './close-hooks.js';
+import type { CloseHook } from '../invoicing/close-hooks.js';
 
 /**
  * The rater, billing and their worker pool, wired from the config (one pool for both), with the
