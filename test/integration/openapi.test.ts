@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { createApi } from '../../api/app.js';
 import { CreatePlan } from '../../catalog/plans.js';
+import { packageRoot } from '../../core/paths.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 let api: TestApi;
 let tenant: { auth: Record<string, string> };
 let doc: any;
+let text: string;
 
 const EXTRA = 'GET /test/extra';
 
@@ -18,7 +22,8 @@ beforeAll(async () => {
   const res = await fetch(`${api.url}/openapi.json`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/json');
-  doc = await res.json();
+  text = await res.text();
+  doc = JSON.parse(text);
 });
 afterAll(async () => {
   await api.stop();
@@ -41,6 +46,11 @@ function routerMiss(res: { status: number; body: any }): boolean {
 }
 
 describe('GET /openapi.json', () => {
+  it('is byte for byte the published document (test/fixtures/openapi.json): a change to the API is a change to this file', () => {
+    // The fixture carries the package version too: a release updates both.
+    expect(text).toBe(readFileSync(path.join(packageRoot(), 'test/fixtures/openapi.json'), 'utf8'));
+  });
+
   it('documents every route of the route table, and nothing else', () => {
     const table = (api.server as ReturnType<typeof createApi>).routes.map((r) => `${r.method} ${r.pattern}`);
     expect(table).toContain('GET /openapi.json');
