@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The paths that carry quantities and money.
-    files: ['core/**/*.ts', 'ingest/**/*.ts', 'metering/**/*.ts', 'catalog/**/*.ts', 'rating/**/*.ts', 'invoicing/**/*.ts', 'stripe/**/*.ts', 'stripe-fake/**/*.ts', 'webhooks/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'api/**/*.ts', 'http/**/*.ts'],
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'metering/**/*.ts', 'catalog/**/*.ts', 'rating/**/*.ts', 'invoicing/**/*.ts', 'stripe/**/*.ts', 'stripe-fake/**/*.ts', 'webhooks/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'app/**/*.ts', 'tenants/**/*.ts', 'http/**/*.ts'],
     rules: exactMoney,
   },
   {

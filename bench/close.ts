@@ -11,7 +11,7 @@ import { newId } from '../core/ids.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { pgPlanRepository, type CreatePlanInput } from '../catalog/plans.js';
 import { rate } from '../rating/core.js';
-import { createRatingStack } from '../api/rating-stack.js';
+import { createRatingStack } from '../app/rating-stack.js';
 import { stripeGateway } from '../stripe/gateway.js';
 import { syncMetrics } from '../stripe/metrics.js';
 import { WriteLimiter } from '../stripe/rate-limit.js';

@@ -5,12 +5,12 @@ import { createRegistry } from '../core/metrics.js';
 import { migrateAll } from '../core/migrate.js';
 import { openStores } from '../core/stores.js';
 import { pgTenantRepository } from '../core/tenants.js';
-import { createApi } from '../api/app.js';
-import { closeNow, createRatingStack } from '../api/rating-stack.js';
+import { createApi } from '../app/api.js';
+import { closeNow, createRatingStack } from '../app/rating-stack.js';
 import { DEMO_METERS, DEMO_PLANS } from '../demo/catalog.js';
 import { checkInvoicesAgainstRated } from '../demo/check.js';
 import { demoCustomers, demoUsage } from '../demo/usage.js';
-import { createAggregator } from './aggregate.js';
+import { createAggregator } from '../app/aggregate.js';
 import { progressReporter } from './progress.js';
 import { EXIT } from './exit.js';
 

@@ -6,20 +6,21 @@ import { createLogger, type Logger } from '../core/log.js';
 import { DataDirLockedError } from '../core/datadir.js';
 import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
 import { createRegistry } from '../core/metrics.js';
-import { createAggregator, startAggregatorLoop, workerHttp } from './aggregate.js';
+import { createAggregator, startAggregatorLoop } from '../app/aggregate.js';
+import { workerHttp } from '../app/worker-http.js';
 import { aggregatorLagGauge } from '../metering/aggregator.js';
-import { createSync, startSyncLoop, StripeNotConfiguredError } from './sync.js';
-import { createDispatcher, startDeliverLoop } from './deliver.js';
+import { createSync, startSyncLoop, StripeNotConfiguredError } from '../app/sync.js';
+import { createDispatcher, startDeliverLoop } from '../app/deliver.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
 import { parseTimestamp } from '../core/time.js';
-import { closeNow, createRatingStack } from '../api/rating-stack.js';
-import { startRatingLoop } from './rate.js';
+import { closeNow, createRatingStack } from '../app/rating-stack.js';
+import { startRatingLoop } from '../app/rate.js';
 import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
 import { runUntilSignal } from './lifecycle.js';
-import { PendingMigrationsError, runServer } from './server.js';
+import { PendingMigrationsError, runServer } from '../app/server.js';
 
 interface Command {
   summary: string;
@@ -286,7 +287,7 @@ async function withMigratedStores(config: Config, fn: (stores: Stores) => Promis
 }
 
 async function serve(config: Config, logger: Logger, out: (line: string) => void, migrate: boolean): Promise<number> {
-  const server = await runServer(config, logger, { migrate, out });
+  const server = await runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) });
   return runUntilSignal(logger, () => server.stop());
 }
 

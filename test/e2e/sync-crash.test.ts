@@ -5,7 +5,7 @@ import { loadConfig } from '../../core/config.js';
 import { createRegistry } from '../../core/metrics.js';
 import { migrateAll } from '../../core/migrate.js';
 import { openStores } from '../../core/stores.js';
-import { createRatingStack } from '../../api/rating-stack.js';
+import { createRatingStack } from '../../app/rating-stack.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { runTally, startTally } from '../support/cli.js';
 import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 
 /**

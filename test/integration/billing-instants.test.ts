@@ -3,7 +3,7 @@ import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 
 /**

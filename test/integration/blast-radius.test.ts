@@ -14,7 +14,7 @@ import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { faultyWriter, type FaultControl } from '../support/faulty-writer.js';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
 import { notifyMetrics } from '../../webhooks/metrics.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /** Commitments: set through the API, applied by close as a minimum-spend top-up and a committed-use discount. */

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TallyError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import type { Request, Route } from '../../http/types.js';
-import { idempotencyKeys, requestHash } from '../../api/idempotency.js';
-import { pgIdempotencyStore } from '../../api/idempotency-store.js';
+import { idempotencyKeys, requestHash } from '../../http/idempotency.js';
+import { pgIdempotencyStore } from '../../http/idempotency-store.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 
 /**

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openClickHouse } from '../../core/clickhouse.js';
-import { createApi } from '../../api/app.js';
+import { createApi } from '../../app/api.js';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
 import { startTestApi } from '../support/api.js';

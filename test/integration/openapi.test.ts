@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { createApi } from '../../api/app.js';
+import type { createApi } from '../../app/api.js';
 import { CreatePlan } from '../../catalog/plans.js';
 import { packageRoot } from '../../core/paths.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';

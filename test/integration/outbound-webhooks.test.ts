@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { createLogger } from '../../core/log.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
 import { notifyMetrics } from '../../webhooks/metrics.js';
 import { EndpointService } from '../../webhooks/endpoints.js';

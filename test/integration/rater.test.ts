@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { Rater } from '../../invoicing/rater.js';
 import { raterMetrics } from '../../invoicing/metrics.js';
 import { pgMeterRepository } from '../../metering/meters.js';

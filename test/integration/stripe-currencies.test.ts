@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack } from '../../api/rating-stack.js';
+import { createRatingStack } from '../../app/rating-stack.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { meterEventName } from '../../stripe/meters.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack } from '../../api/rating-stack.js';
+import { createRatingStack } from '../../app/rating-stack.js';
 import { BillingSync } from '../../stripe/sync.js';
 import { FAULT_KINDS, startStripeFake, type FaultKind, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';

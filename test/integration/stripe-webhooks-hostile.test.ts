@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { period } from '../../catalog/periods.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
-import { createRatingStack, type RatingStack } from '../../api/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { startStripeFake } from '../../stripe-fake/index.js';
 import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';

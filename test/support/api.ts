@@ -2,10 +2,10 @@ import type { Env } from '../../core/config.js';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
 import { migrateAll } from '../../core/migrate.js';
-import { createApi } from '../../api/app.js';
+import { apiRoutes, serveApi, type ApiDeps } from '../../app/api.js';
 import type { HttpServer } from '../../http/server.js';
 import type { Route } from '../../http/types.js';
-import type { EventWriter } from '../../ingest/writer.js';
+import { clickHouseEventWriter, type EventWriter } from '../../ingest/writer.js';
 import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { openTestStores, type TestStores } from './stores.js';
@@ -30,15 +30,17 @@ export async function startTestApi(
   const stores = await openTestStores(opts.env);
   await migrateAll(stores);
   const adminKey = opts.adminKey === null ? undefined : (opts.adminKey ?? ADMIN_KEY);
-  const server = createApi({
+  const deps: ApiDeps = {
     config: stores.config,
     stores,
     logger: createLogger(stores.config),
     registry: createRegistry(),
     adminKey,
-    extraRoutes: opts.extraRoutes ?? [],
-    ...(opts.wrapWriter ? { wrapWriter: opts.wrapWriter } : {}),
-  });
+    ...(opts.wrapWriter ? { writer: opts.wrapWriter(clickHouseEventWriter(stores.clickhouse)) } : {}),
+  };
+  // The API's routes, and the test's own beside them (served, not documented).
+  const api = apiRoutes(deps);
+  const server = serveApi(deps, api, [...api.routes, ...(opts.extraRoutes ?? [])]);
   const port = await server.listen();
   const url = `http://127.0.0.1:${port}`;
   const admin = { authorization: `Bearer ${adminKey ?? ''}`, 'content-type': 'application/json' };

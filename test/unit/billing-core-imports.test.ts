@@ -3,8 +3,8 @@ import { importsOf, productionFiles } from '../support/imports.js';
 
 /**
  * The billing core knows nothing of Stripe, outbound webhooks or alerts: what follows a close, a
- * rated batch or a subscription change is registered as a hook by the wiring (api/rating-stack.ts,
- * api/app.ts). And no production file is part of an import cycle (the one this replaced went
+ * rated batch or a subscription change is registered as a hook by the wiring (app/rating-stack.ts,
+ * app/api.ts). And no production file is part of an import cycle (the one this replaced went
  * webhooks/payloads → invoicing/invoices → invoicing/billing → invoicing/close → webhooks/payloads). Checked
  * on the import specifiers of the sources, type-only imports included.
  */
@@ -82,6 +82,6 @@ describe('the cycle finder', () => {
   });
 
   it('follows the wiring to every side effect it registers (type-only imports included)', () => {
-    expect([...reachable('api/rating-stack.ts').keys()]).toEqual(expect.arrayContaining(['invoicing/close-hooks.ts', 'stripe/outbox.ts', 'webhooks/payloads.ts', 'alerts/evaluate.ts']));
+    expect([...reachable('app/rating-stack.ts').keys()]).toEqual(expect.arrayContaining(['invoicing/close-hooks.ts', 'stripe/outbox.ts', 'webhooks/payloads.ts', 'alerts/evaluate.ts']));
   });
 });

@@ -9,8 +9,8 @@ import { importsOf, productionFiles, specifiersOf } from '../support/imports.js'
  */
 const LAYERS: Record<string, number> = {
   cli: 4,
-  api: 3,
-  ingest: 2, metering: 2, catalog: 2, invoicing: 2, stripe: 2, webhooks: 2, alerts: 2, analytics: 2, demo: 2,
+  app: 3,
+  tenants: 2, ingest: 2, metering: 2, catalog: 2, invoicing: 2, stripe: 2, webhooks: 2, alerts: 2, analytics: 2, demo: 2,
   rating: 1,
   http: 0, core: 0,
 };
@@ -41,12 +41,12 @@ describe('layers', () => {
 
   it.each([
     ['core/money.ts', 'invoicing/close.ts', true],
-    ['http/server.ts', 'api/app.ts', true],
+    ['http/server.ts', 'app/api.ts', true],
     ['rating/core.ts', 'invoicing/invoice.ts', true],
     ['invoicing/close.ts', 'cli/main.ts', true],
     ['invoicing/close.ts', 'stripe/outbox.ts', false],
     ['invoicing/close.ts', 'rating/core.ts', false],
-    ['api/app.ts', 'http/server.ts', false],
+    ['app/api.ts', 'http/server.ts', false],
   ])('%s importing %s goes up: %s', (file, target, expected) => {
     expect(upward(file, target)).toBe(expected);
   });

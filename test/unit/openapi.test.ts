@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ERRORS } from '../../core/errors.js';
 import type { Route } from '../../http/types.js';
-import { openApiDocument, openApiPath, schemaRef, type Catalogue } from '../../api/openapi.js';
-import { CATALOGUE } from '../../api/openapi-catalog.js';
+import { openApiDocument, openApiPath, schemaRef, type Catalogue } from '../../http/openapi.js';
+import { CATALOGUE } from '../../app/openapi-catalog.js';
 import { formatOf } from '../../ingest/parse.js';
 
 const handler = () => ({ status: 200 });

@@ -4,10 +4,10 @@ import { openStores } from '../core/stores.js';
 import { migrateAll, migrationStatus } from '../core/migrate.js';
 import { resolveAdminKey } from '../core/adminkey.js';
 import { createRegistry } from '../core/metrics.js';
-import { createApi } from '../api/app.js';
+import { createApi } from './api.js';
 import { createAggregator, startAggregatorLoop } from './aggregate.js';
-import { progressReporter } from './progress.js';
-import { createRatingStack } from '../api/rating-stack.js';
+import type { Progress } from '../metering/aggregator.js';
+import { createRatingStack } from './rating-stack.js';
 import { startRatingLoop } from './rate.js';
 import { createSync, startSyncLoop } from './sync.js';
 import { createDispatcher, startDeliverLoop } from './deliver.js';
@@ -31,7 +31,7 @@ export class PendingMigrationsError extends Error {
  * generated or read from the data dir.
  */
 /** `migrate` (tally start) also runs the aggregator and rating loops in the same process. */
-export async function runServer(config: Config, logger: Logger, opts: { migrate: boolean; out: (line: string) => void }): Promise<RunningServer> {
+export async function runServer(config: Config, logger: Logger, opts: { migrate: boolean; out: (line: string) => void; progress?: Progress }): Promise<RunningServer> {
   const stores = await openStores(config);
   try {
     if (opts.migrate) {
@@ -50,7 +50,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
     const port = await api.listen();
     const loops = opts.migrate
       ? [
-          startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, progressReporter(logger, process.stderr)),
+          startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, opts.progress),
           startRatingLoop(rating, config.rater.intervalMs, logger.child({ component: 'rater' })),
           // Billing sync runs when there is a Stripe to sync to.
           ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger)]),

@@ -2,13 +2,13 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Stores } from '../core/stores.js';
 import type { Logger } from '../core/log.js';
-import { createAuthenticator } from '../core/auth.js';
+import { createAuthenticator, type Authenticator } from '../core/auth.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/types.js';
-import { healthRoutes } from './routes/health.js';
-import { tenantRoutes } from './routes/tenants.js';
+import { healthRoutes } from '../http/health.js';
+import { tenantRoutes } from '../tenants/routes.js';
 import { meterRoutes } from '../metering/meter-routes.js';
 import { customerRoutes } from '../catalog/customer-routes.js';
 import { pgCustomerRepository } from '../catalog/customers.js';
@@ -47,9 +47,10 @@ import { billingRoutes } from '../invoicing/routes.js';
 import { InvoiceRepository } from '../invoicing/invoices.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/webhooks.js';
-import { openApiRoute } from './routes/openapi.js';
-import { idempotencyKeys } from './idempotency.js';
-import { pgIdempotencyStore } from './idempotency-store.js';
+import { openApiRoute } from '../http/openapi-route.js';
+import { CATALOGUE } from './openapi-catalog.js';
+import { idempotencyKeys } from '../http/idempotency.js';
+import { pgIdempotencyStore } from '../http/idempotency-store.js';
 
 export interface ApiDeps {
   config: Config;
@@ -57,18 +58,34 @@ export interface ApiDeps {
   logger: Logger;
   registry: Registry;
   adminKey: string | undefined;
-  /** Extra routes (tests add fault or slow routes here). */
-  extraRoutes?: readonly Route[];
   /** Rating and billing (upcoming invoices); made here, with its own worker pool, when not given. */
   rating?: RatingStack;
   /** Billing-sync metrics, when a sync loop in the same process shares them. */
   syncMetrics?: SyncMetrics;
-  /** Wraps the ClickHouse event writer (the fault seam of the ingest tests). */
-  wrapWriter?: (writer: EventWriter) => EventWriter;
+  /** Where accepted events are written; ClickHouse's raw table unless given. */
+  writer?: EventWriter;
 }
 
+/** The API's routes and what they hold open, ready to be served (`serveApi`). */
+export interface ApiRoutes {
+  readonly routes: readonly Route[];
+  readonly authenticator: Authenticator;
+  /** The server that serves them, so that readiness reports its draining. */
+  servedBy(server: HttpServer): void;
+  /** Flushes the ingest batches still buffered and stops what was made here. */
+  close(): Promise<void>;
+}
+
+export type Api = HttpServer & { readonly routes: readonly Route[] };
+
 /** Wires the HTTP API: the one place that knows which routes exist and what they depend on. */
-export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readonly Route[] } {
+export function createApi(deps: ApiDeps): Api {
+  const api = apiRoutes(deps);
+  return serveApi(deps, api, api.routes);
+}
+
+/** Every route of the API, with the stores, services and batcher behind them. */
+export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const { config, stores } = deps;
   const tenants = pgTenantRepository(stores.postgres);
   const authenticator = createAuthenticator({ adminKey: deps.adminKey, tenants, cacheSeconds: config.auth.cacheSeconds });
@@ -77,8 +94,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
   const meters = pgMeterRepository(stores.postgres);
   aggregatorLagGauge(deps.registry, stores.postgres);
   const im = ingestMetrics(deps.registry);
-  const baseWriter = clickHouseEventWriter(stores.clickhouse);
-  const batcher = new InsertBatcher(deps.wrapWriter ? deps.wrapWriter(baseWriter) : baseWriter, {
+  const batcher = new InsertBatcher(deps.writer ?? clickHouseEventWriter(stores.clickhouse), {
     batchRows: config.ingest.batchRows,
     flushMs: config.ingest.flushMs,
     maxBuffered: config.ingest.maxBuffered,
@@ -86,6 +102,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     retryAfterSeconds: config.ingest.retryAfterSeconds,
   }, im);
   const ingest = new IngestService(batcher, new RecentIds(config.ingest.dedupCache), config.ingest, im);
+  let server: HttpServer | undefined;
 
   const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
   const routes: Route[] = [
@@ -96,8 +113,7 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
         postgres: () => stores.postgres.ping(timeout),
         ingest: () => (batcher.isDown ? Promise.reject(new Error('inserts are failing; probing the store')) : Promise.resolve()),
       },
-      // Called per request, after `server` below exists.
-      isShuttingDown: () => server.shuttingDown,
+      isShuttingDown: () => server?.shuttingDown ?? false,
     }),
     ...tenantRoutes(tenants, authenticator),
     eventsRoute(ingest, config.ingest, im),
@@ -116,10 +132,25 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),
-    // Documents the table as it ends up, less the extra routes tests add.
-    openApiRoute(() => routes.filter((r) => !(deps.extraRoutes ?? []).includes(r))),
-    ...(deps.extraRoutes ?? []),
+    // Documents this table as it ends up, itself included.
+    openApiRoute(() => routes, CATALOGUE),
   ];
+  return {
+    routes,
+    authenticator,
+    servedBy: (s) => {
+      server = s;
+    },
+    close: async () => {
+      await batcher.close();
+      if (deps.rating === undefined) await rating.pool.close();
+    },
+  };
+}
+
+/** Serves `routes` (the API's, and any others beside them) on the configured port. */
+export function serveApi(deps: ApiDeps, api: ApiRoutes, routes: readonly Route[]): Api {
+  const { config, stores } = deps;
   // Idempotency-Key on tenant writes: a wrapper around each handler that takes one.
   const idempotency = idempotencyKeys({ store: pgIdempotencyStore(stores.postgres), logger: deps.logger });
   const http: HttpServer = createHttpServer({
@@ -128,20 +159,19 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
     maxBodyBytes: config.http.maxBodyBytes,
     maxPendingResponseBytes: config.http.maxPendingResponseBytes,
     shutdownTimeoutMs: config.http.shutdownTimeoutMs,
-    authenticator,
+    authenticator: api.authenticator,
     adminEnabled: deps.adminKey !== undefined,
     metrics: httpMetrics(deps.registry),
     logger: deps.logger,
     routes: routes.map((route) => idempotency.wrap(route)),
   });
-  const server: HttpServer & { readonly routes: readonly Route[] } = {
+  const server: Api = {
     routes,
     listen: () => http.listen(),
     // HTTP first (in-flight requests are waiting on their batches), then whatever is left.
     stop: async () => {
       await http.stop();
-      await batcher.close();
-      if (deps.rating === undefined) await rating.pool.close();
+      await api.close();
     },
     get shuttingDown() {
       return http.shuttingDown;
@@ -150,5 +180,6 @@ export function createApi(deps: ApiDeps): HttpServer & { readonly routes: readon
       return http.inFlight;
     },
   };
+  api.servedBy(server);
   return server;
 }

@@ -3,7 +3,7 @@ import { AGGREGATIONS, METER_KEY } from '../metering/meters.js';
 import { CreatePlan, MODELS } from '../catalog/plans.js';
 import { ERRORS } from '../core/errors.js';
 import { EVENT_TYPES } from '../webhooks/events.js';
-import { schemaRef as ref, type JsonSchema } from './openapi.js';
+import { schemaRef as ref, type JsonSchema } from '../http/openapi.js';
 
 /**
  * The shapes of what the API answers, for `components.schemas`. Each mirrors the TypeScript

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { TenantRepository } from '../../core/tenants.js';
-import type { Authenticator } from '../../core/auth.js';
-import { jsonBody } from '../../http/body.js';
-import { tenantOf, type Route } from '../../http/types.js';
-import { TallyError } from '../../core/errors.js';
+import type { TenantRepository } from '../core/tenants.js';
+import type { Authenticator } from '../core/auth.js';
+import { jsonBody } from '../http/body.js';
+import { tenantOf, type Route } from '../http/types.js';
+import { TallyError } from '../core/errors.js';
 
 export const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),

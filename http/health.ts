@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Route } from '../../http/types.js';
+import type { Route } from './types.js';
 
 export interface HealthDeps {
   registry: Registry;

@@ -11,9 +11,9 @@ import { SetVolumeDiscount } from '../catalog/volume-discounts.js';
 import { EVENT_TYPES } from '../webhooks/events.js';
 import { CreateEndpoint, UpdateEndpoint } from '../webhooks/endpoints.js';
 import { Redeliver } from '../webhooks/routes.js';
-import { CreateTenant } from './routes/tenants.js';
+import { CreateTenant } from '../tenants/routes.js';
 import { RESPONSE_SCHEMAS } from './openapi-schemas.js';
-import { schemaRef as ref, type Catalogue, type OperationFacts, type Parameter } from './openapi.js';
+import { schemaRef as ref, type Catalogue, type OperationFacts, type Parameter } from '../http/openapi.js';
 
 /**
  * What the route table does not say about each route, keyed by `METHOD pattern`. Request

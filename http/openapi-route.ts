@@ -1,23 +1,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../../core/paths.js';
-import type { Route } from '../../http/types.js';
-import { CATALOGUE } from '../openapi-catalog.js';
-import { openApiDocument } from '../openapi.js';
+import { packageRoot } from '../core/paths.js';
+import type { Route } from './types.js';
+import { openApiDocument, type Catalogue } from './openapi.js';
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of `routes()`. It is asked for the list on the
  * first request (by then the route table, this route included, is complete), and the document
  * is built once and kept as JSON text.
  */
-export function openApiRoute(routes: () => readonly Route[]): Route {
+export function openApiRoute(routes: () => readonly Route[], catalogue: Catalogue): Route {
   let text: string | undefined;
   return {
     method: 'GET',
     pattern: '/openapi.json',
     access: 'public',
     handler: () => {
-      text ??= JSON.stringify(openApiDocument(routes(), CATALOGUE, packageInfo()));
+      text ??= JSON.stringify(openApiDocument(routes(), catalogue, packageInfo()));
       return { status: 200, body: text, contentType: 'application/json' };
     },
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
-import type { Access, Method, Route } from '../http/types.js';
+import type { Access, Method, Route } from './types.js';
 import { takesIdempotencyKey } from './idempotency.js';
 
 /**
@@ -144,7 +144,7 @@ export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, 
   for (const route of routes) {
     const key = routeKey(route);
     const facts = catalogue.operations[key];
-    if (facts === undefined) throw new Error(`openapi: route ${key} has no catalogue entry (api/openapi-catalog.ts)`);
+    if (facts === undefined) throw new Error(`openapi: route ${key} has no catalogue entry (app/openapi-catalog.ts)`);
     if (documented.has(key)) throw new Error(`openapi: route ${key} is registered twice`);
     documented.add(key);
     if (!tags.has(facts.tag)) throw new Error(`openapi: ${key} has tag ${facts.tag}, which the catalogue does not declare`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { TallyError, errorBody, isTallyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { IdempotencyStore, SavedAnswer } from './idempotency-store.js';
-import { tenantOf, type Reply, type Request, type Route } from '../http/types.js';
+import { tenantOf, type Reply, type Request, type Route } from './types.js';
 
 /**
  * Idempotency keys on Tally's own writes, as Stripe has them: a tenant's POST carrying

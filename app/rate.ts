@@ -1,5 +1,5 @@
 import type { Logger } from '../core/log.js';
-import { closeNow, type RatingStack } from '../api/rating-stack.js';
+import { closeNow, type RatingStack } from './rating-stack.js';
 import { startLoop } from './loop.js';
 
 /**
