@@ -7,7 +7,7 @@ import { DataDirLockedError } from '../core/datadir.js';
 import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
 import { createRegistry } from '../core/metrics.js';
 import { createAggregator, startAggregatorLoop } from '../app/aggregate.js';
-import { workerHttp } from '../app/worker-http.js';
+import { startWorker } from '../app/worker.js';
 import { aggregatorLagGauge } from '../metering/aggregator.js';
 import { createSync, startSyncLoop, StripeNotConfiguredError } from '../app/sync.js';
 import { createDispatcher, startDeliverLoop } from '../app/deliver.js';
@@ -62,12 +62,8 @@ const COMMANDS: Record<string, Command> = {
       'The loop serves /healthz, /readyz and /metrics on HOST:PORT.\n' +
       '  --once  one run, then exit (for cron jobs and backfills)',
     options: { once: { type: 'boolean' } },
-    run: async ({ config, logger, flags, out }) => {
-      const stores = await openStores(config);
-      try {
-        const status = await migrationStatus(stores);
-        const pending = [...status.postgres.pending, ...status.clickhouse.pending];
-        if (pending.length > 0) throw new PendingMigrationsError(pending);
+    run: async ({ config, logger, flags, out }) =>
+      withMigratedStores(config, async (stores) => {
         const registry = createRegistry();
         const aggregator = createAggregator(config, stores, logger, registry);
         const progress = progressReporter(logger, process.stderr);
@@ -78,18 +74,10 @@ const COMMANDS: Record<string, Command> = {
           return EXIT.OK;
         }
         aggregatorLagGauge(registry, stores.postgres);
-        const http = workerHttp(config, stores, logger, registry);
-        const port = await http.listen();
-        const loop = startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress);
-        out(`tally: aggregator running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
-        return await runUntilSignal(logger, async () => {
-          await http.stop();
-          await loop.stop();
-        });
-      } finally {
-        await stores.close();
-      }
-    },
+        const worker = await startWorker(config, stores, logger, registry, () => startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress));
+        out(`tally: aggregator running; ${probes(config, worker.port)}`);
+        return await runUntilSignal(logger, () => worker.stop());
+      }),
   },
   rate: {
     summary: 'rate hourly usage into rated usage (incremental, re-rate a range, or a loop that also closes)',
@@ -113,14 +101,9 @@ const COMMANDS: Record<string, Command> = {
         const stack = createRatingStack(config, stores, registry, undefined, logger.child({ component: 'rater' }));
         try {
           if (flags.loop === true) {
-            const http = workerHttp(config, stores, logger, registry);
-            const port = await http.listen();
-            const loop = startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' }));
-            out(`tally: rating and close running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
-            return await runUntilSignal(logger, async () => {
-              await http.stop();
-              await loop.stop();
-            });
+            const worker = await startWorker(config, stores, logger, registry, () => startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' })));
+            out(`tally: rating and close running; ${probes(config, worker.port)}`);
+            return await runUntilSignal(logger, () => worker.stop());
           }
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
@@ -177,14 +160,9 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed\n`);
           return EXIT.OK;
         }
-        const http = workerHttp(config, stores, logger, registry);
-        const port = await http.listen();
-        const loop = startSyncLoop(sync, config.sync.intervalMs, logger);
-        out(`tally: billing sync running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
-        return await runUntilSignal(logger, async () => {
-          await http.stop();
-          await loop.stop();
-        });
+        const worker = await startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger));
+        out(`tally: billing sync running; ${probes(config, worker.port)}`);
+        return await runUntilSignal(logger, () => worker.stop());
       }),
   },
   deliver: {
@@ -206,14 +184,9 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`tally deliver: ${r.delivered} delivered, ${r.retried} to retry, ${r.failed} failed\n`);
           return EXIT.OK;
         }
-        const http = workerHttp(config, stores, logger, registry);
-        const port = await http.listen();
-        const loop = startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger);
-        out(`tally: webhook delivery running; /healthz, /readyz and /metrics listening on http://${config.host}:${port}`);
-        return await runUntilSignal(logger, async () => {
-          await http.stop();
-          await loop.stop();
-        });
+        const worker = await startWorker(config, stores, logger, registry, () => startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger));
+        out(`tally: webhook delivery running; ${probes(config, worker.port)}`);
+        return await runUntilSignal(logger, () => worker.stop());
       }),
   },
   demo: {
@@ -289,6 +262,11 @@ async function withMigratedStores(config: Config, fn: (stores: Stores) => Promis
 async function serve(config: Config, logger: Logger, out: (line: string) => void, migrate: boolean): Promise<number> {
   const server = await runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) });
   return runUntilSignal(logger, () => server.stop());
+}
+
+/** The line a worker prints once it listens (tests and supervisors wait for it). */
+function probes(config: Config, port: number): string {
+  return `/healthz, /readyz and /metrics listening on http://${config.host}:${port}`;
 }
 
 function version(): string {

@@ -33,3 +33,32 @@ export function workerHttp(config: Config, stores: Stores, logger: Logger, regis
   });
   return server;
 }
+
+export interface RunningWorker {
+  port: number;
+  /** Stops taking probes, then lets the loop finish its run in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A standalone worker process (`tally aggregate`, `rate --loop`, `sync`, `deliver`): its HTTP
+ * face listening first, then its loop.
+ */
+export async function startWorker(
+  config: Config,
+  stores: Stores,
+  logger: Logger,
+  registry: Registry,
+  startLoop: () => { stop(): Promise<void> },
+): Promise<RunningWorker> {
+  const http = workerHttp(config, stores, logger, registry);
+  const port = await http.listen();
+  const loop = startLoop();
+  return {
+    port,
+    stop: async () => {
+      await http.stop();
+      await loop.stop();
+    },
+  };
+}
