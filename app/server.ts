@@ -5,12 +5,12 @@ import { migrateAll, migrationStatus } from '../core/migrate.js';
 import { resolveAdminKey } from '../core/adminkey.js';
 import { createRegistry } from '../core/metrics.js';
 import { createApi } from './api.js';
-import { createAggregator, startAggregatorLoop } from './aggregate.js';
+import { createAggregator, startAggregatorLoop } from './aggregator-loop.js';
 import type { Progress } from '../metering/aggregator.js';
 import { createRatingStack } from './rating-stack.js';
-import { startRatingLoop } from './rate.js';
-import { createSync, startSyncLoop } from './sync.js';
-import { createDispatcher, startDeliverLoop } from './deliver.js';
+import { startRatingLoop } from './rating-loop.js';
+import { createSync, startSyncLoop } from './sync-loop.js';
+import { createDispatcher, startDeliverLoop } from './deliver-loop.js';
 import { syncMetrics } from '../stripe/metrics.js';
 
 export interface RunningServer {

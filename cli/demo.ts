@@ -10,7 +10,7 @@ import { closeNow, createRatingStack } from '../app/rating-stack.js';
 import { DEMO_METERS, DEMO_PLANS } from '../demo/catalog.js';
 import { checkInvoicesAgainstRated } from '../demo/check.js';
 import { demoCustomers, demoUsage } from '../demo/usage.js';
-import { createAggregator } from '../app/aggregate.js';
+import { createAggregator } from '../app/aggregator-loop.js';
 import { progressReporter } from './progress.js';
 import { EXIT } from './exit.js';
 
