@@ -88,7 +88,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * A change to announce (outbound `subscription.*` events), handed to the hook the wiring
- * registers (api/app.ts) inside the change's transaction, with it, so what the hook writes
+ * registers (app/api.ts) inside the change's transaction, with it, so what the hook writes
  * commits with the change or not at all.
  */
 export interface SubscriptionChange {

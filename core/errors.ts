@@ -60,7 +60,7 @@ export const ERRORS = {
   TALLY_ERR_COUPON_EXHAUSTED: { status: 409, retryable: false },
   TALLY_ERR_COUPON_NOT_APPLICABLE: { status: 400, retryable: false },
 
-  // Idempotency keys (api/idempotency.ts).
+  // Idempotency keys (http/idempotency.ts).
   TALLY_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, retryable: false },
   TALLY_ERR_IDEMPOTENCY_KEY_REUSED: { status: 409, retryable: false },
   TALLY_ERR_IDEMPOTENCY_IN_PROGRESS: { status: 409, retryable: true },

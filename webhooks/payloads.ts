@@ -21,7 +21,7 @@ export function eventsOf(invoices: readonly { tenantId: string; invoice: Invoice
 
 /**
  * The outbound events of a period close, emitted in its transaction so they commit with the
- * invoices (registered on close by api/rating-stack.ts). With billing sync to Stripe configured, an
+ * invoices (registered on close by app/rating-stack.ts). With billing sync to Stripe configured, an
  * invoice-mode plan's invoice is `invoice.finalized` when Stripe finalizes it; otherwise (and for
  * meter-mode plans, which Stripe invoices itself) Tally's invoice is final as it is written.
  */
@@ -45,7 +45,7 @@ export function closeEvents(o: { stripeSync: boolean }): CloseHook {
   };
 }
 
-/** The outbound event of a subscription change, emitted in its transaction (registered on the subscription service by api/app.ts). */
+/** The outbound event of a subscription change, emitted in its transaction (registered on the subscription service by app/api.ts). */
 export const subscriptionEvents: SubscriptionHook = async (tx, change) => {
   await emit(tx, [change]);
 };
