@@ -1,4 +1,5 @@
 import type { Principal } from '../core/auth.js';
+import type { OperationDoc } from './openapi-doc.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -34,6 +35,8 @@ export interface Route {
   access: Access;
   /** Overrides the server's body limit for this route. */
   maxBodyBytes?: number;
+  /** Its operation in `GET /openapi.json`; the document refuses a route without one. */
+  doc?: OperationDoc;
   handler: (req: Request) => Reply | Promise<Reply>;
 }
 
