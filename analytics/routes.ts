@@ -5,8 +5,17 @@ import { periodStart } from '../catalog/periods.js';
 import { parseTimestamp } from '../core/time.js';
 import { Dec, movementRow, movements, mrrRow, revenueAt, roundMoney } from './mrr.js';
 import { loadRevenueByPlan, loadSubscriptionHistories } from './queries.js';
+import { Mrr, MrrMovements, RevenueByPlan } from './openapi.js';
+import { json, type Parameter } from '../http/openapi-doc.js';
+import { instant as dateTime } from '../http/openapi-shapes.js';
 
 const MAX_RANGE_YEARS = 10;
+
+/** The query of the routes over a range. */
+const RANGE: readonly Parameter[] = [
+  { name: 'from', required: true, description: 'Start of the range `[from, to)`, RFC 3339 with a zone.', schema: dateTime },
+  { name: 'to', required: true, description: 'End of the range, at most 10 years after `from`.', schema: dateTime },
+];
 
 /**
  * `GET /v1/analytics/mrr?at=`, `GET /v1/analytics/mrr_movements?from=&to=` and
@@ -19,6 +28,13 @@ export function analyticsRoutes(pg: PostgresStore, clock: () => number = Date.no
       method: 'GET',
       pattern: '/v1/analytics/mrr',
       access: 'tenant',
+      doc: {
+        operationId: 'getMrr',
+        tag: 'Analytics',
+        summary: 'MRR per currency at an instant',
+        query: [{ name: 'at', description: 'The instant, RFC 3339 with a zone; default now.', schema: dateTime }],
+        responses: { 200: json('MRR, ARR, customers and ARPU per currency.', Mrr) },
+      },
       handler: async (req) => {
         const text = req.query.get('at');
         const at = text === null ? new Date(clock()) : parsed(text, 'at');
@@ -30,6 +46,13 @@ export function analyticsRoutes(pg: PostgresStore, clock: () => number = Date.no
       method: 'GET',
       pattern: '/v1/analytics/mrr_movements',
       access: 'tenant',
+      doc: {
+        operationId: 'getMrrMovements',
+        tag: 'Analytics',
+        summary: 'How MRR moved over a range',
+        query: RANGE,
+        responses: { 200: json('New, expansion, contraction and churn per currency.', MrrMovements) },
+      },
       handler: async (req) => {
         const { from, to } = range(req.query);
         const subs = await loadSubscriptionHistories(pg, tenantOf(req), [from, to]);
@@ -40,6 +63,13 @@ export function analyticsRoutes(pg: PostgresStore, clock: () => number = Date.no
       method: 'GET',
       pattern: '/v1/analytics/revenue_by_plan',
       access: 'tenant',
+      doc: {
+        operationId: 'getRevenueByPlan',
+        tag: 'Analytics',
+        summary: 'Invoiced revenue by plan over a range',
+        query: RANGE,
+        responses: { 200: json('Revenue per plan and currency.', RevenueByPlan) },
+      },
       handler: async (req) => {
         const { from, to } = range(req.query);
         const rows = await loadRevenueByPlan(pg, tenantOf(req), from, to);

@@ -1,10 +1,28 @@
 import { TallyError } from '../core/errors.js';
 import { jsonBody } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
+import { json } from '../http/openapi-doc.js';
 import type { MeterRepository } from '../metering/meters.js';
 import { CreatePlan, type PlanRepository } from './plans.js';
+import { Plan, PlanList } from './openapi.js';
 
 const MAX_VERSION = 2_147_483_647;
+
+/** What a plan that breaks a rule of catalog/plans.ts is refused with. */
+const PLAN_RULES = [
+  'TALLY_ERR_CURRENCY_INVALID',
+  'TALLY_ERR_PRICE_INVALID',
+  'TALLY_ERR_PRICE_NEGATIVE',
+  'TALLY_ERR_PRICE_TOO_PRECISE',
+  'TALLY_ERR_QUANTITY_INVALID',
+  'TALLY_ERR_QUANTITY_TOO_PRECISE',
+  'TALLY_ERR_TIERS_NOT_ASCENDING',
+  'TALLY_ERR_TIER_OPEN_ENDED',
+  'TALLY_ERR_CHARGE_MODEL_FIELDS',
+  'TALLY_ERR_MINIMUM_ABOVE_MAXIMUM',
+  'TALLY_ERR_DUPLICATE_CHARGE',
+  'TALLY_ERR_METER_NOT_FOUND',
+] as const;
 
 /**
  * `POST /v1/plans` (201 for a new plan or version, 200 when nothing changed), `GET /v1/plans`
@@ -16,6 +34,15 @@ export function planRoutes(plans: PlanRepository, meters: MeterRepository): Rout
       method: 'POST',
       pattern: '/v1/plans',
       access: 'tenant',
+      doc: {
+        operationId: 'createPlan',
+        tag: 'Plans',
+        summary: 'Create a plan, or its next version',
+        description: 'A changed plan under an existing `code` is its next version (201); an identical one changes nothing (200).',
+        body: { name: 'CreatePlan', schema: CreatePlan },
+        responses: { 200: json('Nothing changed: the latest version.', Plan), 201: json('The new plan or version.', Plan) },
+        errors: PLAN_RULES,
+      },
       handler: async (req) => {
         const tenantId = tenantOf(req);
         const input = jsonBody(req, CreatePlan);
@@ -32,12 +59,21 @@ export function planRoutes(plans: PlanRepository, meters: MeterRepository): Rout
       method: 'GET',
       pattern: '/v1/plans',
       access: 'tenant',
+      doc: { operationId: 'listPlans', tag: 'Plans', summary: 'The latest version of every plan', responses: { 200: json('Every plan.', PlanList) } },
       handler: async (req) => ({ status: 200, body: { data: await plans.list(tenantOf(req)), has_more: false } }),
     },
     {
       method: 'GET',
       pattern: '/v1/plans/:code',
       access: 'tenant',
+      doc: {
+        operationId: 'getPlan',
+        tag: 'Plans',
+        summary: 'Get a plan',
+        path: { code: 'The plan code.' },
+        query: [{ name: 'version', description: 'An older version; default the latest.', schema: { type: 'integer', minimum: 1 } }],
+        responses: { 200: json('The plan version.', Plan) },
+      },
       handler: async (req) => {
         const raw = req.query.get('version');
         // Versions are a Postgres int: a larger number could name no version and fails the query.

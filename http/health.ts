@@ -1,5 +1,10 @@
 import type { Registry } from 'prom-client';
 import type { Route } from './types.js';
+import { json } from './openapi-doc.js';
+import { obj, oneOfStrings, shape, str } from './openapi-shapes.js';
+
+const Health = shape('Health', obj({ status: { const: 'ok' } }));
+const Readiness = shape('Readiness', obj({ status: oneOfStrings(['ready', 'unready', 'shutting_down']), checks: { type: 'object', additionalProperties: str('`ok`, or `unreachable: <reason>`') } }));
 
 export interface HealthDeps {
   registry: Registry;
@@ -11,11 +16,23 @@ export interface HealthDeps {
 /** Liveness (the process answers), readiness (it can do its work), and the Prometheus exposition. */
 export function healthRoutes(deps: HealthDeps): Route[] {
   return [
-    { method: 'GET', pattern: '/healthz', access: 'public', handler: () => ({ status: 200, body: { status: 'ok' } }) },
+    {
+      method: 'GET',
+      pattern: '/healthz',
+      access: 'public',
+      doc: { operationId: 'getHealth', tag: 'System', summary: 'Liveness: the process answers', responses: { 200: json('Alive.', Health) } },
+      handler: () => ({ status: 200, body: { status: 'ok' } }),
+    },
     {
       method: 'GET',
       pattern: '/readyz',
       access: 'public',
+      doc: {
+        operationId: 'getReadiness',
+        tag: 'System',
+        summary: 'Readiness: the stores answer and ingest can commit',
+        responses: { 200: json('Ready.', Readiness), 503: json('Not ready; `checks` names what is down.', Readiness) },
+      },
       handler: async () => {
         if (deps.isShuttingDown()) return { status: 503, body: { status: 'shutting_down', checks: {} } };
         const names = Object.keys(deps.checks);
@@ -32,6 +49,12 @@ export function healthRoutes(deps: HealthDeps): Route[] {
       method: 'GET',
       pattern: '/metrics',
       access: 'public',
+      doc: {
+        operationId: 'getMetrics',
+        tag: 'System',
+        summary: 'Prometheus metrics',
+        responses: { 200: { description: 'The Prometheus text exposition.', contentType: 'text/plain', schema: { type: 'string' } } },
+      },
       handler: async () => ({ status: 200, body: await deps.registry.metrics(), contentType: deps.registry.contentType }),
     },
   ];

@@ -3,6 +3,10 @@ import path from 'node:path';
 import { packageRoot } from '../core/paths.js';
 import type { Route } from './types.js';
 import { openApiDocument, type Catalogue } from './openapi.js';
+import { json } from './openapi-doc.js';
+import { shape } from './openapi-shapes.js';
+
+const OpenApiDocument = shape('OpenApiDocument', { type: 'object', description: 'This document.' });
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of `routes()`. It is asked for the list on the
@@ -15,6 +19,13 @@ export function openApiRoute(routes: () => readonly Route[], catalogue: Catalogu
     method: 'GET',
     pattern: '/openapi.json',
     access: 'public',
+    doc: {
+      operationId: 'getOpenApiDocument',
+      tag: 'System',
+      summary: 'This OpenAPI document',
+      description: 'Generated from the route table and the schemas that validate request bodies.',
+      responses: { 200: json('The OpenAPI 3.1 document.', OpenApiDocument) },
+    },
     handler: () => {
       text ??= JSON.stringify(openApiDocument(routes(), catalogue, packageInfo()));
       return { status: 200, body: text, contentType: 'application/json' };

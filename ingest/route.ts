@@ -4,6 +4,8 @@ import { tenantOf, type Route } from '../http/types.js';
 import type { IngestMetrics } from './metrics.js';
 import { parseRequest } from './parse.js';
 import type { IngestService } from './service.js';
+import { json } from '../http/openapi-doc.js';
+import { CloudEvent, Event, EVENT_FORMATS, IngestResult } from './openapi.js';
 
 const REFUSAL_REASON: Record<string, string> = {
   TALLY_ERR_INGEST_OVERLOADED: 'overloaded',
@@ -21,6 +23,19 @@ export function eventsRoute(service: IngestService, config: IngestConfig, metric
     method: 'POST',
     pattern: '/v1/events',
     access: 'tenant',
+    doc: {
+      operationId: 'ingestEvents',
+      tag: 'Events',
+      summary: 'Send usage events',
+      description:
+        'One event or many, in any of the body formats. The answer comes after every accepted event is committed; one bad event never sinks its batch. ' +
+        'NDJSON is also accepted as `application/ndjson` and `application/jsonl`, msgpack as `application/x-msgpack` and `application/vnd.msgpack`. ' +
+        'After a 429 or 503 nothing of the request was accepted: send it again, whole.',
+      requestBody: { description: 'The events.', required: true, content: EVENT_FORMATS },
+      uses: [Event, CloudEvent],
+      responses: { 202: json('What happened to each event.', IngestResult) },
+      errors: ['TALLY_ERR_INVALID_JSON', 'TALLY_ERR_INVALID_BODY', 'TALLY_ERR_BATCH_TOO_LARGE', 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INGEST_OVERLOADED', 'TALLY_ERR_STORE_UNAVAILABLE'],
+    },
     handler: async (req) => {
       try {
         const raws = parseRequest(req.headers, req.body, config.maxEvents);

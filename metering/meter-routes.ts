@@ -1,7 +1,9 @@
 import { TallyError } from '../core/errors.js';
 import { jsonBody } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
+import { json } from '../http/openapi-doc.js';
 import { CreateMeter, UpdateMeter, type MeterRepository, type UpdateMeterInput } from './meters.js';
+import { Meter, MeterList } from './openapi.js';
 
 /** `POST/GET /v1/meters`, `GET/PATCH /v1/meters/:key`, all scoped to the calling tenant. */
 export function meterRoutes(meters: MeterRepository): Route[] {
@@ -11,6 +13,14 @@ export function meterRoutes(meters: MeterRepository): Route[] {
       method: 'POST',
       pattern: '/v1/meters',
       access: 'tenant',
+      doc: {
+        operationId: 'createMeter',
+        tag: 'Meters',
+        summary: 'Define a meter',
+        body: { name: 'CreateMeter', schema: CreateMeter },
+        responses: { 201: json('The meter.', Meter) },
+        errors: ['TALLY_ERR_ALREADY_EXISTS'],
+      },
       handler: async (req) => {
         const input = jsonBody(req, CreateMeter);
         const meter = await meters.create(tenantOf(req), input);
@@ -24,12 +34,14 @@ export function meterRoutes(meters: MeterRepository): Route[] {
       method: 'GET',
       pattern: '/v1/meters',
       access: 'tenant',
+      doc: { operationId: 'listMeters', tag: 'Meters', summary: 'List meters', responses: { 200: json('Every meter.', MeterList) } },
       handler: async (req) => ({ status: 200, body: { data: await meters.list(tenantOf(req)), has_more: false } }),
     },
     {
       method: 'GET',
       pattern: '/v1/meters/:key',
       access: 'tenant',
+      doc: { operationId: 'getMeter', tag: 'Meters', summary: 'Get a meter', path: { key: 'The meter key.' }, responses: { 200: json('The meter.', Meter) } },
       handler: async (req) => {
         const key = req.params.key!;
         const meter = await meters.get(tenantOf(req), key);
@@ -41,6 +53,16 @@ export function meterRoutes(meters: MeterRepository): Route[] {
       method: 'PATCH',
       pattern: '/v1/meters/:key',
       access: 'tenant',
+      doc: {
+        operationId: 'updateMeter',
+        tag: 'Meters',
+        summary: "Change a meter's name or unit",
+        description: 'The rule of a meter (`aggregation`, `value_property`, `group_by`) never changes: `TALLY_ERR_IMMUTABLE_FIELD`.',
+        body: { name: 'UpdateMeter', schema: UpdateMeter },
+        path: { key: 'The meter key.' },
+        responses: { 200: json('The meter.', Meter) },
+        errors: ['TALLY_ERR_IMMUTABLE_FIELD'],
+      },
       handler: async (req) => {
         const key = req.params.key!;
         const input = jsonBody(req, UpdateMeter) as UpdateMeterInput;

@@ -5,6 +5,9 @@ import { parseTimestamp } from '../core/time.js';
 import type { MeterRepository } from './meters.js';
 import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
 import { canonicalZone, TimeZones } from './time-zones.js';
+import { customerFilter, json, limitParameter } from '../http/openapi-doc.js';
+import { instant as dateTime } from '../http/openapi-shapes.js';
+import { Usage } from './openapi.js';
 
 const WINDOWS: readonly UsageWindow[] = ['hour', 'day', 'month', 'none'];
 const HOUR_MS = 3_600_000;
@@ -44,6 +47,24 @@ export function usageRoute(deps: UsageRouteDeps): Route {
     method: 'GET',
     pattern: '/v1/usage',
     access: 'tenant',
+    doc: {
+      operationId: 'getUsage',
+      tag: 'Usage',
+      summary: "A meter's usage over a range, in windows",
+      query: [
+        { name: 'meter', required: true, description: 'The meter key.', schema: { type: 'string' } },
+        { name: 'from', required: true, description: 'Start of `[from, to)`, RFC 3339 on a whole hour, from 1970-01-01T00:00:00Z.', schema: dateTime },
+        { name: 'to', required: true, description: 'End of the range, on a whole hour, until 2106-01-01T00:00:00Z; at most 93 days after `from` with `window=hour`, 1,097 with `day`, 1,828 with `month` or `none`.', schema: dateTime },
+        customerFilter,
+        { name: 'window', description: 'Window size.', schema: { type: 'string', enum: ['hour', 'day', 'month', 'none'], default: 'none' } },
+        { name: 'tz', description: 'IANA time zone of day and month windows (whole-hour offsets), any spelling; answered under its canonical name.', schema: { type: 'string', default: 'UTC' } },
+        { name: 'group_by', description: "Comma-separated properties from the meter's `group_by`.", schema: { type: 'string' } },
+        limitParameter(1000, 10_000),
+        { name: 'page_token', description: '`next_page_token` of the previous page.', schema: { type: 'string' } },
+      ],
+      responses: { 200: json('Usage rows, ordered by window and customer.', Usage) },
+      errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_RANGE_TOO_LONG'],
+    },
     handler: async (req) => {
       const tenantId = tenantOf(req);
       const q = req.query;

@@ -6,6 +6,8 @@ import type { Logger } from '../core/log.js';
 import type { Route } from '../http/types.js';
 import { checkText, formatPath } from '../http/body.js';
 import type { SyncMetrics } from './metrics.js';
+import { StripeWebhookResult } from './openapi.js';
+import { json } from '../http/openapi-doc.js';
 import { emit } from '../webhooks/events.js';
 import { invoiceEvents } from '../webhooks/payloads.js';
 import { subscriptionView } from '../catalog/subscriptions.js';
@@ -91,6 +93,16 @@ export function webhookRoute(d: WebhookDeps): Route {
     method: 'POST',
     pattern: '/v1/stripe/webhooks',
     access: 'public',
+    doc: {
+      operationId: 'receiveStripeWebhook',
+      tag: 'Stripe',
+      summary: 'Receive a Stripe event',
+      description: "Point a Stripe webhook endpoint here. The raw body is verified with the `Stripe-Signature` header and `STRIPE_WEBHOOK_SECRET`; each event is handled once.",
+      headers: [{ name: 'Stripe-Signature', required: true, description: "Stripe's signature of the raw body.", schema: { type: 'string' } }],
+      requestBody: { description: 'A Stripe event, as Stripe sends it.', required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+      responses: { 200: json('Received; what it changed.', StripeWebhookResult) },
+      errors: ['TALLY_ERR_WEBHOOK_SIGNATURE', 'TALLY_ERR_WEBHOOK_EVENT_INVALID', 'TALLY_ERR_STRIPE_NOT_CONFIGURED'],
+    },
     handler: async (req) => {
       if (d.secret === undefined) throw new TallyError('TALLY_ERR_STRIPE_NOT_CONFIGURED', 'STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified');
       const signature = req.headers['stripe-signature'];

@@ -4,6 +4,8 @@ import type { Authenticator } from '../core/auth.js';
 import { jsonBody } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../core/errors.js';
+import { json } from '../http/openapi-doc.js';
+import { ApiKey, ApiKeyList, NewApiKey, NewTenant, Tenant } from './openapi.js';
 
 export const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
@@ -23,6 +25,13 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
       method: 'POST',
       pattern: '/v1/tenants',
       access: 'admin',
+      doc: {
+        operationId: 'createTenant',
+        tag: 'Tenants',
+        summary: 'Create a tenant and its first API key',
+        body: { name: 'CreateTenant', schema: CreateTenant },
+        responses: { 201: json('The tenant, with its API key (shown only here).', NewTenant) },
+      },
       handler: async (req) => {
         const { name } = jsonBody(req, CreateTenant);
         const tenant = await tenants.create(name);
@@ -33,13 +42,29 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
       method: 'POST',
       pattern: '/v1/tenant/api_keys',
       access: 'tenant',
+      doc: { operationId: 'createApiKey', tag: 'Tenants', summary: 'Create another API key, for rotation', responses: { 201: json('The key, with its secret (shown only here).', NewApiKey) } },
       handler: async (req) => ({ status: 201, body: await tenants.createKey(tenantOf(req)) }),
     },
-    { method: 'GET', pattern: '/v1/tenant/api_keys', access: 'tenant', handler: async (req) => ({ status: 200, body: { data: await tenants.listKeys(tenantOf(req)) } }) },
+    {
+      method: 'GET',
+      pattern: '/v1/tenant/api_keys',
+      access: 'tenant',
+      doc: { operationId: 'listApiKeys', tag: 'Tenants', summary: "The tenant's API keys", responses: { 200: json('Every key, with when it was made and revoked.', ApiKeyList) } },
+      handler: async (req) => ({ status: 200, body: { data: await tenants.listKeys(tenantOf(req)) } }),
+    },
     {
       method: 'DELETE',
       pattern: '/v1/tenant/api_keys/:id',
       access: 'tenant',
+      doc: {
+        operationId: 'revokeApiKey',
+        tag: 'Tenants',
+        summary: 'Revoke an API key',
+        description: 'Never the last active key: create another one first.',
+        path: { id: 'The key id.' },
+        responses: { 200: json('The revoked key.', ApiKey) },
+        errors: ['TALLY_ERR_INVALID_TRANSITION'],
+      },
       handler: async (req) => {
         const key = await tenants.revokeKey(tenantOf(req), req.params.id!);
         if (key === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no API key ${JSON.stringify(req.params.id)}`, { field: 'id' });
@@ -51,6 +76,7 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
       method: 'GET',
       pattern: '/v1/tenant',
       access: 'tenant',
+      doc: { operationId: 'getTenant', tag: 'Tenants', summary: 'The tenant the key belongs to', responses: { 200: json('The tenant.', Tenant) }, errors: ['TALLY_ERR_NOT_FOUND'] },
       handler: async (req) => {
         const tenant = await tenants.get(tenantOf(req));
         if (tenant === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', 'tenant not found');
