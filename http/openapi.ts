@@ -1,68 +1,31 @@
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import type { Access, Method, Route } from './types.js';
+import type { OperationDoc, Parameter } from './openapi-doc.js';
+import { schemaRef, type JsonSchema, type Shape } from './openapi-shapes.js';
 import { takesIdempotencyKey } from './idempotency.js';
 
 /**
- * The OpenAPI 3.1 document of the HTTP API, from two sources that cannot drift apart from the
- * server: the route table (what exists, who may call it) and the zod schemas the handlers
+ * The OpenAPI 3.1 document of the HTTP API, from sources that cannot drift apart from the
+ * server: the route table (what exists, who may call it), each route's `doc` written beside its
+ * handler (summaries, parameters, the shapes of its answers), and the zod schemas the handlers
  * validate bodies with (converted by `z.toJSONSchema`, whose default dialect, JSON Schema
- * 2020-12, is the one OpenAPI 3.1 uses). What neither holds — summaries, query parameters,
- * response shapes — comes from a catalogue keyed by `METHOD pattern`. A route without an entry,
- * or an entry without a route, is an error: nothing exists undocumented, nothing documented is
- * missing.
+ * 2020-12, is the one OpenAPI 3.1 uses). A route without a `doc` is an error: nothing exists
+ * undocumented. What belongs to no route (the tags and the order of the published schemas) is
+ * the catalogue's.
  */
 
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema } from './openapi-shapes.js';
+export { schemaRef } from './openapi-shapes.js';
 
-export interface Parameter {
-  name: string;
-  description: string;
-  required?: boolean;
-  schema: JsonSchema;
-}
-
-export interface ResponseFacts {
-  description: string;
-  /** Absent for a response without a body. */
-  schema?: JsonSchema;
-  /** `application/json` unless given. */
-  contentType?: string;
-}
-
-/** A request body that is not one JSON document checked by a zod schema (ingest formats, Stripe's events). */
-export interface RawRequestBody {
-  description: string;
-  required: boolean;
-  content: Record<string, { schema?: JsonSchema }>;
-}
-
-export interface OperationFacts<Body extends string = string> {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tag: string;
-  /** The name, in `Catalogue.bodies`, of the zod schema the handler passes to `jsonBody`. */
-  body?: Body;
-  requestBody?: RawRequestBody;
-  /** Descriptions of the path parameters, by name (`:id` → `id`). */
-  path?: Readonly<Record<string, string>>;
-  query?: readonly Parameter[];
-  headers?: readonly Parameter[];
-  /** The answers other than errors, by status. */
-  responses: Readonly<Record<number, ResponseFacts>>;
-  /** Error codes particular to this route; the ones every route of its kind can answer are added. */
-  errors?: readonly ErrorCode[];
-}
-
-export interface Catalogue<Body extends string = string> {
+export interface Catalogue {
+  /** Every tag a route may name, in the order the document lists them. */
   tags: readonly { name: string; description: string }[];
-  /** Request body schemas, under their names in `components.schemas`. */
-  bodies: Readonly<Record<Body, z.ZodType>>;
-  /** Response schemas (and other shared shapes), under their names in `components.schemas`. */
-  schemas: Readonly<Record<string, JsonSchema>>;
-  /** Keyed by `METHOD pattern`, e.g. `GET /v1/plans/:code`. */
-  operations: Readonly<Record<string, OperationFacts<Body>>>;
+  /**
+   * The order of `components.schemas` after `Error`: these names first, as listed (each must be
+   * one a route publishes), then any others in the order the routes first use them.
+   */
+  schemaOrder: readonly string[];
 }
 
 export interface DocumentInfo {
@@ -96,10 +59,6 @@ export function routeKey(route: Pick<Route, 'method' | 'pattern'>): string {
   return `${route.method} ${route.pattern}`;
 }
 
-export function schemaRef(name: string): JsonSchema {
-  return { $ref: `${SCHEMAS}${name}` };
-}
-
 const SECURITY: Record<Access, Record<string, string[]>[]> = {
   public: [],
   tenant: [{ tenantKey: [] }],
@@ -127,38 +86,34 @@ const JSON_BODY: readonly ErrorCode[] = [
 const IDEMPOTENCY: readonly ErrorCode[] = ['TALLY_ERR_IDEMPOTENCY_KEY_INVALID', 'TALLY_ERR_IDEMPOTENCY_KEY_REUSED', 'TALLY_ERR_IDEMPOTENCY_IN_PROGRESS'];
 
 export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, info: DocumentInfo): OpenApiDocument {
-  const schemas: Record<string, JsonSchema> = { Error: errorSchema() };
-  for (const [name, schema] of Object.entries(catalogue.schemas)) {
-    if (name in schemas) throw new Error(`openapi: schema name ${name} is taken`);
-    schemas[name] = schema;
-  }
-  for (const [name, zodSchema] of Object.entries<z.ZodType>(catalogue.bodies)) {
-    if (name in schemas) throw new Error(`openapi: body schema name ${name} is also a response schema`);
-    Object.assign(schemas, requestSchema(name, zodSchema));
-  }
-
+  const published = new Published();
   const tags = new Set(catalogue.tags.map((t) => t.name));
   const operationIds = new Set<string>();
   const documented = new Set<string>();
   const paths: OpenApiDocument['paths'] = {};
   for (const route of routes) {
     const key = routeKey(route);
-    const facts = catalogue.operations[key];
-    if (facts === undefined) throw new Error(`openapi: route ${key} has no catalogue entry (app/openapi-catalog.ts)`);
+    const facts = route.doc;
+    if (facts === undefined) throw new Error(`openapi: route ${key} has no doc`);
     if (documented.has(key)) throw new Error(`openapi: route ${key} is registered twice`);
     documented.add(key);
     if (!tags.has(facts.tag)) throw new Error(`openapi: ${key} has tag ${facts.tag}, which the catalogue does not declare`);
     if (operationIds.has(facts.operationId)) throw new Error(`openapi: operationId ${facts.operationId} is used twice`);
     operationIds.add(facts.operationId);
-    if (facts.body !== undefined && !(facts.body in catalogue.bodies)) throw new Error(`openapi: ${key} names body ${facts.body}, which is not in the catalogue's bodies`);
     if (facts.body !== undefined && facts.requestBody !== undefined) throw new Error(`openapi: ${key} has both a body schema and a raw request body`);
+
+    if (facts.body !== undefined) published.body(facts.body.name, facts.body.schema);
+    for (const [status, response] of Object.entries(facts.responses)) {
+      if (response.shape !== undefined && response.schema !== undefined) throw new Error(`openapi: ${key} answers ${status} with both a shape and a schema`);
+      if (response.shape !== undefined) published.shape(response.shape);
+    }
+    for (const used of facts.uses ?? []) published.shape(used);
 
     const path = openApiPath(route.pattern);
     const item = (paths[path] ??= {});
-    item[route.method.toLowerCase() as Lowercase<Method>] = operation(route, facts, schemas);
+    item[route.method.toLowerCase() as Lowercase<Method>] = operation(route, facts, published);
   }
-  const stale = Object.keys(catalogue.operations).filter((k) => !documented.has(k));
-  if (stale.length > 0) throw new Error(`openapi: catalogue entries without a route: ${stale.join(', ')}`);
+  const schemas = published.inOrder(catalogue.schemaOrder);
 
   const doc: OpenApiDocument = {
     openapi: '3.1.0',
@@ -220,7 +175,7 @@ export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, 
   return doc;
 }
 
-function operation(route: Route, facts: OperationFacts, schemas: Record<string, JsonSchema>): Record<string, unknown> {
+function operation(route: Route, facts: OperationDoc, published: Published): Record<string, unknown> {
   const names = [...route.pattern.matchAll(PARAM)].map((m) => m[1]!);
   for (const name of Object.keys(facts.path ?? {})) {
     if (!names.includes(name)) throw new Error(`openapi: ${routeKey(route)} describes path parameter ${name}, which its pattern does not have`);
@@ -242,11 +197,11 @@ function operation(route: Route, facts: OperationFacts, schemas: Record<string, 
     parameters,
   };
   if (facts.body !== undefined) {
-    const required = ((schemas[facts.body]?.required as unknown[] | undefined) ?? []).length > 0;
+    const required = ((published.schema(facts.body.name).required as unknown[] | undefined) ?? []).length > 0;
     op.requestBody = {
       // jsonBody reads an empty body as {}, so a body without required fields may be left out.
       required,
-      content: { 'application/json': { schema: schemaRef(facts.body) } },
+      content: { 'application/json': { schema: schemaRef(facts.body.name) } },
     };
   } else if (facts.requestBody !== undefined) {
     op.requestBody = facts.requestBody;
@@ -259,7 +214,7 @@ function parameter(p: Parameter, where: 'query' | 'header'): Record<string, unkn
   return { name: p.name, in: where, required: p.required ?? false, description: p.description, schema: p.schema };
 }
 
-function responses(route: Route, facts: OperationFacts, hasPathParams: boolean): Record<string, unknown> {
+function responses(route: Route, facts: OperationDoc, hasPathParams: boolean): Record<string, unknown> {
   const codes = new Set<ErrorCode>([...ALWAYS, ...BY_ACCESS[route.access], ...(facts.errors ?? [])]);
   if (route.method !== 'GET') codes.add('TALLY_ERR_PAYLOAD_TOO_LARGE');
   if (facts.body !== undefined) JSON_BODY.forEach((c) => codes.add(c));
@@ -289,7 +244,8 @@ function responses(route: Route, facts: OperationFacts, hasPathParams: boolean):
     if (idempotent && status < 500) headers['Idempotent-Replayed'] = { $ref: '#/components/headers/IdempotentReplayed' };
 
     const content: Record<string, { schema: JsonSchema }> = {};
-    if (ok?.schema !== undefined) content[ok.contentType ?? 'application/json'] = { schema: ok.schema };
+    const schema = ok?.shape === undefined ? ok?.schema : schemaRef(ok.shape);
+    if (schema !== undefined) content[ok?.contentType ?? 'application/json'] = { schema };
     if (errors !== undefined) {
       const json = content['application/json'];
       // Both an answer of the route and an error under one status (a 503 of /readyz, say).
@@ -302,6 +258,58 @@ function responses(route: Route, facts: OperationFacts, hasPathParams: boolean):
     };
   }
   return out;
+}
+
+/**
+ * The schemas the routes publish in `components.schemas`: the shapes their answers (and what those
+ * refer to), and their request bodies. One name is one schema: the same shape or zod schema may be
+ * met many times, two different ones under one name are an error.
+ */
+class Published {
+  private readonly byName = new Map<string, { source: Shape | z.ZodType; schemas: Record<string, JsonSchema> }>();
+
+  shape(shape: Shape): void {
+    if (this.claim(shape.name, shape, () => ({ [shape.name]: shape.schema }))) shape.uses.forEach((used) => this.shape(used));
+  }
+
+  body(name: string, schema: z.ZodType): void {
+    this.claim(name, schema, () => requestSchema(name, schema));
+  }
+
+  /** The schema published under `name` (a body's, once claimed). */
+  schema(name: string): JsonSchema {
+    const schema = this.byName.get(name)?.schemas[name];
+    if (schema === undefined) throw new Error(`openapi: no schema ${name}`);
+    return schema;
+  }
+
+  /** `Error`, then the names of `order`, then the rest as first met. */
+  inOrder(order: readonly string[]): Record<string, JsonSchema> {
+    const out: Record<string, JsonSchema> = { Error: errorSchema() };
+    const put = (name: string): void => {
+      for (const [key, schema] of Object.entries(this.byName.get(name)!.schemas)) {
+        if (key in out) throw new Error(`openapi: schema name ${key} is taken`);
+        out[key] = schema;
+      }
+    };
+    for (const name of order) {
+      if (!this.byName.has(name)) throw new Error(`openapi: the catalogue orders schema ${name}, which no route publishes`);
+      put(name);
+    }
+    for (const name of this.byName.keys()) if (!order.includes(name)) put(name);
+    return out;
+  }
+
+  /** Whether `name` is new; throws when it is already another schema's. */
+  private claim(name: string, source: Shape | z.ZodType, schemas: () => Record<string, JsonSchema>): boolean {
+    const held = this.byName.get(name);
+    if (held === undefined) {
+      this.byName.set(name, { source, schemas: schemas() });
+      return true;
+    }
+    if (held.source !== source) throw new Error(`openapi: two different schemas are named ${name}`);
+    return false;
+  }
 }
 
 /** The error body of every route (core/errors.ts `errorBody`), its code one of the catalogue's. */
