@@ -5,6 +5,7 @@ import { loopMetrics } from '../core/metrics.js';
 import type { Stores } from '../core/stores.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { readWatermark, type Progress } from '../metering/aggregator.js';
+import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { Billing } from '../invoicing/billing.js';
 import { raterMetrics, type RaterMetrics } from '../invoicing/metrics.js';
 import { createRatingPool, type RatingPool } from '../rating/pool.js';
@@ -49,12 +50,14 @@ export function createRatingStack(
       onWorkerError: (err) => logger.error({ err }, 'a rating worker died: the tasks it held failed, and the pool starts another'),
     });
   const meters = pgMeterRepository(stores.postgres);
+  const usage = clickhouseUsageQuerier(stores.clickhouse);
   const metrics = raterMetrics(registry);
   // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.
   const { itemFailures } = loopMetrics(registry);
   return {
     rater: new Rater({
       ch: stores.clickhouse,
+      usage,
       pg: stores.postgres,
       pool,
       meters,
@@ -67,6 +70,7 @@ export function createRatingStack(
     }),
     billing: new Billing({
       ch: stores.clickhouse,
+      usage,
       pg: stores.postgres,
       pool,
       meters,

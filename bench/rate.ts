@@ -8,6 +8,7 @@ import { migrateAll } from '../core/migrate.js';
 import { openStores } from '../core/stores.js';
 import { newId } from '../core/ids.js';
 import { pgMeterRepository } from '../metering/meters.js';
+import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { pgPlanRepository, type CreatePlanInput } from '../catalog/plans.js';
 import { rate, type ChargeCard } from '../rating/core.js';
 import { raterMetrics } from '../invoicing/metrics.js';
@@ -102,7 +103,7 @@ await ch.client.command({
 });
 
 const pool = createRatingPool({ threads });
-const rater = new Rater({ ch, pg, pool, meters: meterRepo, metrics: raterMetrics(createRegistry()) });
+const rater = new Rater({ ch, usage: clickhouseUsageQuerier(ch), pg, pool, meters: meterRepo, metrics: raterMetrics(createRegistry()) });
 console.log('re-rating the month...');
 const t0 = process.hrtime.bigint();
 const report = await rater.rateRange(from, to);

@@ -40,7 +40,7 @@ export class Billing {
   private readonly live: RatingDeps;
 
   constructor(private readonly d: BillingDeps) {
-    this.live = { ch: d.ch, pool: d.pool, meter: (t, k) => d.meters.get(t, k) };
+    this.live = { ch: d.ch, usage: d.usage, pool: d.pool, meter: (t, k) => d.meters.get(t, k) };
   }
 
   /**
@@ -49,7 +49,7 @@ export class Billing {
    */
   private async preloaded(): Promise<RatingDeps> {
     const all = new Map((await this.d.meters.all()).map((m) => [`${m.tenant_id}\n${m.key}`, m]));
-    return { ch: this.d.ch, pool: this.d.pool, meter: (t, k) => Promise.resolve(all.get(`${t}\n${k}`)) };
+    return { ch: this.d.ch, usage: this.d.usage, pool: this.d.pool, meter: (t, k) => Promise.resolve(all.get(`${t}\n${k}`)) };
   }
 
   /** The open period of a subscription rated so far, in the invoice shape (status draft). */

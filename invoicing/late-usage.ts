@@ -60,15 +60,8 @@ export async function lateUsage(rd: RatingDeps, q: Queryable, items: readonly { 
   const since = Math.min(...billed.map((r) => r.updated_at.getTime())) - RECHECK_MARGIN_MS;
   const subs = new Map(items.map((i) => [i.sub.id, i.sub]));
   const customers = [...new Set(billed.map((r) => subs.get(r.subscription_id)!.customer))];
-  const rs = await rd.ch.client.query({
-    query: `SELECT tenant_id, customer, groupUniqArray(toUnixTimestamp(hour)) AS hours FROM ${rd.ch.table('usage_hourly_v1')}
-            WHERE tenant_id IN {t:Array(String)} AND customer IN {c:Array(String)} AND version > {v:UInt64}
-            GROUP BY tenant_id, customer`,
-    query_params: { t: [...new Set(tenants)], c: customers, v: (BigInt(since) * 1000n).toString() },
-    format: 'JSONEachRow',
-  });
   const changed = new Map<string, number[]>();
-  for (const r of await rs.json<{ tenant_id: string; customer: string; hours: (number | string)[] }>()) changed.set(`${r.tenant_id}\n${r.customer}`, r.hours.map((h) => Number(h) * 1000));
+  for (const r of await rd.usage.hoursChangedSince([...new Set(tenants)], customers, since)) changed.set(`${r.tenantId}\n${r.customer}`, r.hours);
 
   // The billed periods touched by those hours (a period's usage runs from the hour its start falls in to the hour its end falls in).
   const periods = new Map<string, { sub: SubscriptionFacts; start: Date; end: Date; meters: Map<string, { quantity: string; amount: string }> }>();

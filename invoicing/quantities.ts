@@ -1,25 +1,20 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
-import { EPOCH_KEY } from '../metering/sql.js';
-import { eventParams, firstCopies, hourlyColumns } from '../metering/rollup.js';
-import { gaugeHours, queryGauge } from '../metering/usage.js';
 import type { Meter } from '../metering/meters.js';
-import { Dec } from '../core/money.js';
-import { ceilHour, floorHour, HOUR_MS, usageRanges } from '../rating/segments.js';
+import type { UsageQuerier } from '../metering/usage-querier.js';
+import { ceilHour, floorHour } from '../rating/segments.js';
 import { Series } from '../rating/series.js';
 
 /**
  * Reads what the rater rates: for each requested segment (a customer's usage of one meter over
  * a range of whole hours), the cumulative quantity of the segment at the end of every hour
- * that changed it, from the hourly rollups. Cumulative values compose exactly per aggregation
- * (sums add, max/min keep the extreme, latest the newest value, unique_count merges its
- * distinct-value states), all inside ClickHouse, where the states live.
+ * that changed it. The usage comes from metering (UsageQuerier.cumulativeHourly: the hourly
+ * rollups, and the raw events for parts of hours).
  *
- * Whole hours come from the rollups; where a segment starts or ends inside an hour, that part
- * of the hour is aggregated from the first copies of the raw events in exactly that range
- * (see usageRanges). Hours rated earlier for the segment that no longer have usage — an
- * event's first copy moved, or the segment now ends earlier (a plan change or cancellation
- * inside it) — are read too, with nothing added, so re-rating overwrites them instead of
- * leaving a stale amount behind.
+ * Hours rated earlier for the segment that no longer have usage — an event's first copy moved,
+ * or the segment now ends earlier (a plan change or cancellation inside it) — are read from the
+ * rated rows too and kept, with nothing added (the quantity of the hour before, or 0), so
+ * re-rating overwrites them instead of leaving a stale amount behind. Both reads of a batch are
+ * one query each, run side by side.
  */
 export interface SeriesRequest {
   customer: string;
@@ -30,6 +25,12 @@ export interface SeriesRequest {
   end: number;
 }
 
+export interface SeriesDeps {
+  ch: ClickHouseStore;
+  usage: UsageQuerier;
+}
+
+/** Segments per read: bounds the size of the queries' parameters. */
 const BATCH = 4_000;
 
 /** `YYYY-MM-DD hh:mm:ss.fff` (UTC) for a DateTime64(3) parameter. */
@@ -38,198 +39,87 @@ export function ch64(d: Date): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
 }
 
-/** Per aggregation: the hour's value over every group, and its running value over the segment. */
-const MERGE: Record<Exclude<Meter['aggregation'], 'weighted_sum'>, { hourly: string; running: string }> = {
-  sum: { hourly: 'sum(sum_value)', running: 'toString(sum(x) OVER w)' },
-  count: { hourly: 'sum(events)', running: 'toString(sum(x) OVER w)' },
-  max: { hourly: 'max(max_value)', running: "toString(ifNull(max(x) OVER w, toDecimal128(0, 6)))" },
-  min: { hourly: 'min(min_value)', running: "toString(ifNull(min(x) OVER w, toDecimal128(0, 6)))" },
-  latest: { hourly: 'argMax(latest_value, latest_key)', running: "toString(ifNull(argMax(x, k) OVER w, toDecimal128(0, 6)))" },
-  unique_count: { hourly: 'uniqExactMergeState(uniq_state)', running: 'toString(uniqExactMerge(x) OVER w)' },
-};
-
-export async function readSeries(ch: ClickHouseStore, tenantId: string, meter: Meter, requests: readonly SeriesRequest[]): Promise<Series[]> {
+export async function readSeries(deps: SeriesDeps, tenantId: string, meter: Meter, requests: readonly SeriesRequest[]): Promise<Series[]> {
   const out: Series[] = [];
   for (let i = 0; i < requests.length; i += BATCH) {
     const batch = requests.slice(i, i + BATCH);
-    out.push(...(meter.aggregation === 'weighted_sum' ? await gaugeSeries(ch, tenantId, meter, batch) : await rollupSeries(ch, tenantId, meter, batch)));
+    // Rated hours kept from: the segment's first hour; for a gauge, the hours after its end
+    // (every completed hour inside it has a value of its own once the gauge has one).
+    const from = batch.map((r) => (meter.aggregation === 'weighted_sum' ? ceilHour(r.end) : floorHour(r.start)));
+    const [usage, rated] = await Promise.all([deps.usage.cumulativeHourly(tenantId, meter, batch), ratedHours(deps.ch, tenantId, meter.key, batch, from)]);
+    usage.forEach((series, k) => out.push(withRatedHours(series, rated[k])));
   }
   return out;
 }
 
-async function rollupSeries(ch: ClickHouseStore, tenantId: string, meter: Meter, requests: readonly SeriesRequest[]): Promise<Series[]> {
-  const merge = MERGE[meter.aggregation as keyof typeof MERGE];
-  const ranges = requests.map((r) => usageRanges(r.start, r.end));
-  const clips = ranges.flatMap((g, seg) => g.clips.map((c) => ({ seg, customer: requests[seg]!.customer, ...c })));
-  const minHour = floorHour(Math.min(...requests.map((r) => r.start))) / 1000;
-  const maxHour = ceilHour(Math.max(...requests.map((r) => r.end))) / 1000;
-  const partial =
-    clips.length === 0
-      ? ''
-      : `
-          UNION ALL
-          SELECT seg, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state FROM (
-            SELECT clips.seg AS seg, e.hour AS hour, ${hourlyColumns(meter.aggregation === 'unique_count')}
-            FROM (
-              SELECT tupleElement(c, 1) AS seg, tupleElement(c, 2) AS customer, tupleElement(c, 3) AS c_from, tupleElement(c, 4) AS c_to
-              FROM (SELECT arrayJoin(arrayZip({cSeg:Array(UInt32)}, {cCust:Array(String)}, {cFrom:Array(DateTime64(3, 'UTC'))}, {cTo:Array(DateTime64(3, 'UTC'))})) AS c)
-            ) AS clips
-            INNER JOIN (${firstCopies(ch, meter, PARTIAL_EVENTS, 0)}) AS e ON e.customer = clips.customer
-            WHERE e.ts >= clips.c_from AND e.ts < clips.c_to
-            GROUP BY seg, hour)`;
+/**
+ * Per segment, the hours at or after `from[i]` (epoch ms) that its rated rows hold, as epoch
+ * seconds ascending joined by ',' (undefined: none).
+ */
+async function ratedHours(ch: ClickHouseStore, tenantId: string, meter: string, requests: readonly SeriesRequest[], from: readonly number[]): Promise<(string | undefined)[]> {
   const rs = await ch.client.query({
     query: `
       WITH segs AS (
-        SELECT tupleElement(s, 1) AS seg, tupleElement(s, 2) AS customer, tupleElement(s, 3) AS sub, tupleElement(s, 4) AS seg_start,
-               toDateTime(tupleElement(s, 5), 'UTC') AS h_from, toDateTime(tupleElement(s, 6), 'UTC') AS h_to,
-               toDateTime(tupleElement(s, 7), 'UTC') AS r_from
-        FROM (SELECT arrayJoin(arrayZip({seg:Array(UInt32)}, {cust:Array(String)}, {sub:Array(String)}, {segStart:Array(DateTime64(3, 'UTC'))},
-                                        {hf:Array(UInt32)}, {ht:Array(UInt32)}, {rf:Array(UInt32)})) AS s)
+        SELECT tupleElement(s, 1) AS seg, tupleElement(s, 2) AS sub, tupleElement(s, 3) AS seg_start, toDateTime(tupleElement(s, 4), 'UTC') AS r_from
+        FROM (SELECT arrayJoin(arrayZip({seg:Array(UInt32)}, {sub:Array(String)}, {segStart:Array(DateTime64(3, 'UTC'))}, {rf:Array(UInt32)})) AS s)
       )
-      SELECT seg, count() AS n, arrayStringConcat(arraySort(groupArray(h)), ',') AS hs,
-             arrayStringConcat(arraySort((x, y) -> y, groupArray(q), groupArray(h)), ',') AS qs
-      FROM (
-      SELECT seg, toUnixTimestamp(hour) AS h, ${merge.running} AS q
-      FROM (
-        SELECT seg, hour, ${merge.hourly} AS x, max(latest_key) AS k
-        FROM (
-          SELECT segs.seg AS seg, u.hour AS hour, u.events AS events, u.sum_value AS sum_value, u.max_value AS max_value, u.min_value AS min_value,
-                 u.latest_value AS latest_value, u.latest_key AS latest_key, u.uniq_state AS uniq_state
-          FROM segs INNER JOIN (
-            SELECT customer, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state
-            FROM ${ch.table('usage_hourly_v1')} FINAL
-            WHERE tenant_id = {t:String} AND meter = {m:String} AND customer IN {custs:Array(String)}
-              AND hour >= toDateTime({minH:UInt32}, 'UTC') AND hour < toDateTime({maxH:UInt32}, 'UTC') AND events > 0
-          ) AS u ON u.customer = segs.customer
-          WHERE u.hour >= segs.h_from AND u.hour < segs.h_to
-          UNION ALL
-          SELECT segs.seg, r.hour, toUInt64(0), toDecimal128(0, 6), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
-                 CAST(NULL AS Nullable(Decimal(38, 6))), ${EPOCH_KEY}, arrayReduce('uniqExactState', CAST([] AS Array(String)))
-          FROM segs INNER JOIN (
-            SELECT subscription_id, segment_start, hour FROM ${ch.table('rated_usage_v1')} FINAL
-            WHERE tenant_id = {t:String} AND meter = {m:String} AND subscription_id IN {subs:Array(String)}
-              AND hour >= toDateTime({minH:UInt32}, 'UTC')
-          ) AS r ON r.subscription_id = segs.sub AND r.segment_start = segs.seg_start
-          WHERE r.hour >= segs.r_from${partial}
-        )
-        GROUP BY seg, hour
-      )
-      WINDOW w AS (PARTITION BY seg ORDER BY hour ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-      )
+      SELECT segs.seg AS seg, arrayStringConcat(arraySort(groupUniqArray(toUnixTimestamp(r.hour))), ',') AS hs
+      FROM segs INNER JOIN (
+        SELECT subscription_id, segment_start, hour FROM ${ch.table('rated_usage_v1')} FINAL
+        WHERE tenant_id = {t:String} AND meter = {m:String} AND subscription_id IN {subs:Array(String)}
+          AND hour >= toDateTime({minH:UInt32}, 'UTC')
+      ) AS r ON r.subscription_id = segs.sub AND r.segment_start = segs.seg_start
+      WHERE r.hour >= segs.r_from
       GROUP BY seg`,
     query_params: {
-      ...eventParams(meter),
       t: tenantId,
+      m: meter,
       seg: requests.map((_, i) => i),
-      cust: requests.map((r) => r.customer),
       sub: requests.map((r) => r.subscription),
       segStart: requests.map((r) => ch64(r.segmentStart)),
-      hf: ranges.map((g) => g.hours.from / 1000),
-      ht: ranges.map((g) => g.hours.to / 1000),
-      rf: requests.map((r) => floorHour(r.start) / 1000),
-      custs: [...new Set(requests.map((r) => r.customer))],
+      rf: from.map((ms) => ms / 1000),
       subs: [...new Set(requests.map((r) => r.subscription))],
-      minH: minHour,
-      maxH: maxHour,
-      cSeg: clips.map((c) => c.seg),
-      cCust: clips.map((c) => c.customer),
-      cFrom: clips.map((c) => ch64(new Date(c.from))),
-      cTo: clips.map((c) => ch64(new Date(c.to))),
-      pCusts: [...new Set(clips.map((c) => c.customer))],
-      pHours: [...new Set(clips.map((c) => floorHour(c.from) / 1000))],
+      minH: Math.min(...from) / 1000,
     },
-    // Tab-separated, each series' values joined by ',': one string per series instead of
-    // hundreds (the values are digits, '.', '-' and ',', which the format never escapes).
     format: 'TabSeparated',
   });
-  const series: Series[] = requests.map(() => Series.EMPTY);
+  const out: (string | undefined)[] = requests.map(() => undefined);
   for (const line of (await rs.text()).split('\n')) {
     if (line === '') continue;
-    const [seg, n, hs, qs] = line.split('\t') as [string, string, string, string];
-    series[Number(seg)] = new Series(Number(n), hs, qs);
-  }
-  return series;
-}
-
-/** The raw events of the parts of hours a batch reads (customers and hours as parameters). */
-const PARTIAL_EVENTS = 'tenant_id = {t:String} AND meter = {m:String} AND customer IN {pCusts:Array(String)} AND toStartOfHour(timestamp) IN {pHours:Array(DateTime)}';
-
-/**
- * weighted_sum: the gauge integral of the segment's hours (value x milliseconds, exact) — whole
- * hours from the rollups, parts of hours from the raw events — accumulated, each cumulative
- * value turned into value x hours rounded half-even to 6 places, so the segment's quantity is
- * rounded once, as the usage API reports the same range. Only completed hours of whole-hour
- * ranges count, as in the usage API; a part of an hour counts up to its end.
- */
-async function gaugeSeries(ch: ClickHouseStore, tenantId: string, meter: Meter, requests: readonly SeriesRequest[]): Promise<Series[]> {
-  const out: Series[] = [];
-  for (const r of requests) {
-    const ranges = usageRanges(r.start, r.end);
-    const pieces: { hour: number; valueMs: string }[] = [];
-    const hours = Math.max(0, (ranges.hours.to - ranges.hours.from) / HOUR_MS);
-    if (hours > 0) {
-      const { rows } = await queryGauge(
-        ch,
-        { tenantId, meter, customer: r.customer, from: new Date(ranges.hours.from), to: new Date(ranges.hours.to), window: 'hour', tz: 'UTC', groupBy: [], limit: hours + 1, offset: 0 },
-        { raw: true },
-      );
-      for (const row of rows) pieces.push({ hour: Date.parse(row.window_start), valueMs: row.value });
-    }
-    for (const c of ranges.clips) pieces.push({ hour: floorHour(c.from), valueMs: await gaugeClip(ch, tenantId, meter, r.customer, c.from, c.to) });
-    // Hours rated earlier past the segment's end (it ended earlier since): nothing added.
-    const stale = await ch.client.query({
-      query: `SELECT DISTINCT toUnixTimestamp(hour) AS h FROM ${ch.table('rated_usage_v1')} FINAL
-              WHERE tenant_id = {t:String} AND meter = {m:String} AND subscription_id = {s:String} AND segment_start = {ss:DateTime64(3, 'UTC')}
-                AND hour >= toDateTime({from:UInt32}, 'UTC')`,
-      query_params: { t: tenantId, m: meter.key, s: r.subscription, ss: ch64(r.segmentStart), from: ceilHour(r.end) / 1000 },
-      format: 'JSONEachRow',
-    });
-    for (const { h } of await stale.json<{ h: number | string }>()) pieces.push({ hour: Number(h) * 1000, valueMs: '0' });
-    pieces.sort((a, b) => a.hour - b.hour);
-    let total = new Dec(0);
-    const quantities: string[] = [];
-    for (const p of pieces) {
-      total = total.plus(p.valueMs);
-      quantities.push(gaugeHours(total.toFixed()));
-    }
-    out.push(Series.of(pieces.map((p) => p.hour), quantities));
+    const [seg, hs] = line.split('\t') as [string, string];
+    out[Number(seg)] = hs;
   }
   return out;
 }
 
-/**
- * The gauge integral over [from, to), inside one hour, in value x milliseconds: per group of
- * values, the number in force at `from` (the hour's earlier events, or else the latest value
- * of an earlier hour), then each event's number until the next.
- */
-async function gaugeClip(ch: ClickHouseStore, tenantId: string, meter: Meter, customer: string, from: number, to: number): Promise<string> {
-  const hour = floorHour(from);
-  const params = { ...eventParams(meter), t: tenantId, c: customer, h: hour / 1000, to: ch64(new Date(to)) };
-  const before = await ch.client.query({
-    query: `SELECT groups, toString(argMax(latest_value, hour)) AS v FROM ${ch.table('usage_hourly_v1')} FINAL
-            WHERE tenant_id = {t:String} AND meter = {m:String} AND customer = {c:String} AND hour < toDateTime({h:UInt32}, 'UTC')
-              AND events > 0 AND isNotNull(latest_value)
-            GROUP BY groups`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  const events = await ch.client.query({
-    query: `SELECT groups, ts_ms, toString(num) AS v FROM (${firstCopies(ch, meter, 'tenant_id = {t:String} AND meter = {m:String} AND customer = {c:String} AND toStartOfHour(timestamp) = toDateTime({h:UInt32}, \'UTC\') AND timestamp < {to:DateTime64(3, \'UTC\')}', meter.group_by.length)})
-            WHERE isNotNull(num) ORDER BY key`,
-    query_params: params,
-    format: 'JSONEachRow',
-  });
-  const value = new Map<string, Dec>();
-  const at = new Map<string, number>();
-  let integral = new Dec(0);
-  for (const b of await before.json<{ groups: string[]; v: string }>()) value.set(JSON.stringify(b.groups), new Dec(b.v));
-  for (const e of await events.json<{ groups: string[]; ts_ms: number | string; v: string }>()) {
-    const g = JSON.stringify(e.groups);
-    const ts = Number(e.ts_ms);
-    if (ts >= from) integral = integral.plus((value.get(g) ?? new Dec(0)).times(ts - Math.max(from, at.get(g) ?? from)));
-    value.set(g, new Dec(e.v));
-    at.set(g, Math.max(ts, from));
+/** The usage series with the rated hours it lacks, each holding the quantity of the hour before it (0 before the first). */
+export function withRatedHours(usage: Series, rated: string | undefined): Series {
+  if (rated === undefined || rated === '') return usage;
+  // Usually the rated hours are the usage's hours, or the first of them (usage grew since).
+  const text = usage.hoursText;
+  if (text === rated || (text.startsWith(rated) && text[rated.length] === ',')) return usage;
+  const hours = usage.hours;
+  const quantities = usage.quantities;
+  const outHours: number[] = [];
+  const outQuantities: string[] = [];
+  let i = 0;
+  let last = '0';
+  let added = 0;
+  for (const h of rated.split(',').map((s) => Number(s) * 1000)) {
+    while (i < hours.length && hours[i]! <= h) {
+      outHours.push(hours[i]!);
+      outQuantities.push((last = quantities[i]!));
+      i++;
+    }
+    if (outHours[outHours.length - 1] === h) continue;
+    outHours.push(h);
+    outQuantities.push(last);
+    added++;
   }
-  for (const [g, v] of value) integral = integral.plus(v.times(to - (at.get(g) ?? from)));
-  return integral.toFixed();
+  if (added === 0) return usage;
+  for (; i < hours.length; i++) {
+    outHours.push(hours[i]!);
+    outQuantities.push(quantities[i]!);
+  }
+  return Series.of(outHours, outQuantities);
 }

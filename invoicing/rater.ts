@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { MeterRepository } from '../metering/meters.js';
 import type { Progress } from '../metering/aggregator.js';
+import type { UsageQuerier } from '../metering/usage-querier.js';
 import { RetrySet } from '../metering/retries.js';
 import { periodAt, type Period } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
@@ -38,7 +39,10 @@ import type { RaterMetrics } from './metrics.js';
  * its position stays.
  */
 export interface RaterDeps {
+  /** The rated rows' store. */
   ch: ClickHouseStore;
+  /** The metered usage: what changed since the last run, and the quantities to rate. */
+  usage: UsageQuerier;
   pg: PostgresStore;
   pool: RatingPool;
   meters: MeterRepository;
@@ -82,14 +86,7 @@ export class Rater {
     const since = Math.max(0, last - MARGIN_MS);
 
     // (tenant, customer) → the earliest hour whose rollup changed.
-    const rs = await this.d.ch.client.query({
-      query: `SELECT tenant_id, customer, toUnixTimestamp(min(hour)) AS h FROM ${this.d.ch.table('usage_hourly_v1')}
-              WHERE version > {v:UInt64} GROUP BY tenant_id, customer`,
-      query_params: { v: (BigInt(since) * 1000n).toString() },
-      format: 'JSONEachRow',
-    });
-    const changed = new Map<string, number>();
-    for (const r of await rs.json<{ tenant_id: string; customer: string; h: number | string }>()) changed.set(`${r.tenant_id}\n${r.customer}`, Number(r.h) * 1000);
+    const changed = new Map((await this.d.usage.customersChangedSince(since)).map((c) => [`${c.tenantId}\n${c.customer}`, c.firstHour]));
 
     const gaugeMeters = new Set((await this.d.meters.all()).filter((m) => m.aggregation === 'weighted_sum').map((m) => `${m.tenant_id}\n${m.key}`));
     const newHour = floorHour(started) > floorHour(last);
@@ -145,7 +142,7 @@ export class Rater {
    */
   private async rate(work: PeriodWork[], o: { version: bigint; from?: number; to?: number }, progress: Progress | undefined, failed: Map<string, unknown>): Promise<RateReport & { failed: Map<string, unknown> }> {
     const started = process.hrtime.bigint();
-    const deps: RatingDeps = { ch: this.d.ch, pool: this.d.pool, meter: (t, k) => this.d.meters.get(t, k) };
+    const deps: RatingDeps = { ch: this.d.ch, usage: this.d.usage, pool: this.d.pool, meter: (t, k) => this.d.meters.get(t, k) };
     for (const [key, error] of failed) this.setAside(key, error);
     let ratings = 0;
     const systemic = storesDown(this.d.ch, this.d.pg);

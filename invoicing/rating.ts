@@ -1,5 +1,6 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from '../metering/meters.js';
+import type { UsageQuerier } from '../metering/usage-querier.js';
 import type { Charge } from '../catalog/plans.js';
 import type { Period } from '../catalog/periods.js';
 import type { RatingPool } from '../rating/pool.js';
@@ -51,7 +52,10 @@ export interface RateOptions {
 }
 
 export interface RatingDeps {
+  /** The rated rows' store (rated_usage_v1 and its input table). */
   ch: ClickHouseStore;
+  /** The metered usage (metering's hourly rollups). */
+  usage: UsageQuerier;
   pool: RatingPool;
   /** Looks a meter up; close passes a preloaded map, as it rates inside a transaction. */
   meter: (tenantId: string, key: string) => Promise<Meter | undefined>;
@@ -96,7 +100,7 @@ export async function ratePeriods(deps: RatingDeps, work: readonly PeriodWork[],
   for (const group of byMeter.values()) {
     const meter = await deps.meter(group.tenantId, group.meter);
     if (meter === undefined) throw new Error(`meter ${group.meter} of tenant ${group.tenantId} is missing`);
-    const series = await readSeries(deps.ch, group.tenantId, meter, group.jobs.map((j) => j.request));
+    const series = await readSeries(deps, group.tenantId, meter, group.jobs.map((j) => j.request));
     group.jobs.forEach((job, i) => rated.push({ job, series: series[i]! }));
   }
 

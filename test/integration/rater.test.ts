@@ -6,6 +6,7 @@ import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { Rater } from '../../invoicing/rater.js';
 import { raterMetrics } from '../../invoicing/metrics.js';
 import { pgMeterRepository } from '../../metering/meters.js';
+import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 
 /**
@@ -144,7 +145,7 @@ describe('rating in batches', () => {
     return rs.json();
   };
   const rater = (ch = api.stores.clickhouse, metrics = stack.metrics) =>
-    new Rater({ ch, pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 1 });
+    new Rater({ ch, usage: clickhouseUsageQuerier(ch), pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 1 });
 
   beforeAll(async () => {
     for (let i = 0; i < 6; i++) {
@@ -211,7 +212,8 @@ describe('rating in batches', () => {
     const metrics = raterMetrics(createRegistry());
     const registry = createRegistry();
     const { itemFailures } = loopMetrics(registry);
-    const r = await new Rater({ ch: { ...ch, client, table: (n: string) => ch.table(n) }, pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 4, itemFailures }).rateRange(
+    const writer = { ...ch, client, table: (n: string) => ch.table(n) };
+    const r = await new Rater({ ch: writer, usage: clickhouseUsageQuerier(writer), pg: api.stores.postgres, pool: stack.pool, meters: pgMeterRepository(api.stores.postgres), metrics, batchSize: 4, itemFailures }).rateRange(
       p0.start,
       new Date(),
     );
