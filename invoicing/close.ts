@@ -10,7 +10,8 @@ import { allocateAllowances } from '../catalog/credits.js';
 import { allowanceDue, planAt } from './allowance.js';
 import { assembleInvoices } from './assemble.js';
 import type { CloseHook } from './close-hooks.js';
-import { stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
+import { analyzeInvoiceTables, stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
+import { invoicedPeriods } from './invoices.js';
 import { planAtEnd } from './terms.js';
 import type { RatingDeps } from './rating.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
@@ -68,11 +69,7 @@ interface Due {
 export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
   const watermark = (await d.watermark()).getTime();
   const subs = await loadSubscriptions(d.pg, filter);
-  const { rows } = await d.pg.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
-    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1)',
-    [filter.tenantId ?? null],
-  );
-  const closed = new Set(rows.map((r) => `${r.tenant_id}\n${r.subscription_id}\n${r.period_start.getTime()}`));
+  const closed = new Set((await invoicedPeriods(d.pg, filter.tenantId)).map((r) => `${r.tenantId}\n${r.subscriptionId}\n${r.periodStart.getTime()}`));
   const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };
   const systemic = storesDown(d.pg);
   // Subscriptions set aside by this run, by tenant and id.
@@ -130,9 +127,7 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
     const left = round.filter((due) => !failed.has(keyOf(due.sub)));
     for (let i = 0; i < left.length; i += BATCH) {
       const batch = left.slice(i, i + BATCH);
-      // The tables this writes grow fast during a large close; Postgres plans with the sizes
-      // it last measured, and an embedded Postgres has no autovacuum to measure them again.
-      if (batches++ % 10 === 0) await d.pg.query('ANALYZE invoices, invoice_lines, billed_usage, stripe_outbox');
+      if (batches++ % 10 === 0) await analyzeInvoiceTables(d.pg);
       await isolate(
         batch,
         async (items) => {

@@ -2,6 +2,7 @@ import { Dec } from '../core/money.js';
 import type { Queryable } from '../core/postgres.js';
 import { availableCredits, type Available } from '../catalog/credits.js';
 import type { AssembledInvoice } from './assemble.js';
+import { billedMarks } from './billed-usage.js';
 
 /**
  * Writing the invoices a close assembled (close.ts), inside its transaction: which of them may
@@ -28,18 +29,14 @@ export async function stillToWrite(tx: Queryable, closing: readonly Closing[], c
     'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND period_start = ANY($3)',
     [[...new Set(tenants)], ids, closing.map((c) => c.period.start)],
   );
-  const billed = await tx.query<{ tenant_id: string; subscription_id: string; mark: string }>(
-    `SELECT tenant_id, subscription_id, count(*) || '/' || coalesce(max(updated_at)::text, '') AS mark FROM billed_usage
-      WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) GROUP BY tenant_id, subscription_id`,
-    [[...new Set(tenants)], ids],
-  );
+  const billed = await billedMarks(tx, tenants, ids);
   // Credits used meanwhile by another close: those customers' invoices wait for the next run.
   await tx.query('SELECT 1 FROM credit_grants WHERE tenant_id = ANY($1) AND customer_id = ANY($2) FOR UPDATE', [[...new Set(tenants)], closing.map((c) => c.sub.customer)]);
   const now = new Map((await availableCredits(tx, tenants, closing.map((c) => c.sub.customer))).map((a) => [a.grantId, a.remaining]));
   const stale = new Set(credits.filter((a) => now.get(a.grantId) !== a.remaining).map((a) => a.customer));
   const periodOf = new Map(closing.map((c) => [`${c.sub.tenantId}\n${c.sub.id}`, c.period.start.getTime()]));
   const skip = new Set(existing.rows.filter((r) => periodOf.get(`${r.tenant_id}\n${r.subscription_id}`) === r.period_start.getTime()).map((r) => `${r.tenant_id}\n${r.subscription_id}`));
-  const marks = new Map(billed.rows.map((r) => [`${r.tenant_id}\n${r.subscription_id}`, r.mark]));
+  const marks = new Map(billed.map((r) => [`${r.tenantId}\n${r.subscriptionId}`, r.mark]));
   return closing.filter((c) => {
     const key = `${c.sub.tenantId}\n${c.sub.id}`;
     return !skip.has(key) && (marks.get(key) ?? '') === c.late.mark && !stale.has(`${c.sub.tenantId}\n${c.sub.customer}`);
@@ -120,4 +117,12 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       billedRows.map((b) => b.amount),
     ],
   );
+}
+
+/**
+ * Measures the tables a close writes again: they grow fast during a large close, Postgres plans
+ * with the sizes it last measured, and an embedded Postgres has no autovacuum to measure them.
+ */
+export async function analyzeInvoiceTables(q: Queryable): Promise<void> {
+  await q.query('ANALYZE invoices, invoice_lines, billed_usage, stripe_outbox');
 }

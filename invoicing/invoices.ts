@@ -132,3 +132,12 @@ export async function invoiceSummaries(q: Queryable, refs: readonly { tenantId: 
   return rows.filter((r) => wanted.has(`${r.tenant_id}\n${r.id}`)).map((r) => ({ tenantId: r.tenant_id, invoice: summary(r) }));
 }
 
+
+/** The periods that have an invoice (all tenants', or one tenant's): (tenant, subscription, period start). */
+export async function invoicedPeriods(q: Queryable, tenantId?: string): Promise<{ tenantId: string; subscriptionId: string; periodStart: Date }[]> {
+  const { rows } = await q.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
+    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1)',
+    [tenantId ?? null],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, subscriptionId: r.subscription_id, periodStart: r.period_start }));
+}

@@ -14,6 +14,7 @@ import { ratePeriods, writeRated, type PeriodRating, type PeriodWork, type Ratin
 import { floorHour, HOUR_MS } from '../rating/segments.js';
 import { loadSubscriptions, type SubscriptionFacts } from './source.js';
 import type { RaterMetrics } from './metrics.js';
+import { readRaterPosition, saveRaterPosition } from './rater-position.js';
 
 /**
  * Keeps the hourly rated usage current.
@@ -81,8 +82,7 @@ export class Rater {
 
   async runOnce(progress?: Progress): Promise<RateReport> {
     const started = this.clock();
-    const { rows } = await this.d.pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'rater'");
-    const last = rows[0]?.watermark.getTime() ?? 0;
+    const last = await readRaterPosition(this.d.pg);
     const since = Math.max(0, last - MARGIN_MS);
 
     // (tenant, customer) → the earliest hour whose rollup changed.
@@ -118,7 +118,7 @@ export class Rater {
     const failed = new Set(report.failed.keys());
     await retries.add([...failed].map((key) => ({ tenantId: froms.get(key)!.sub.tenantId, item: froms.get(key)!.sub.id, since: froms.get(key)!.from })));
     await retries.done(kept.filter((k) => !failed.has(`${k.tenantId}\n${k.item}`)));
-    await this.d.pg.query("UPDATE aggregator_state SET watermark = $1, updated_at = now() WHERE name = 'rater'", [new Date(started)]);
+    await saveRaterPosition(this.d.pg, started);
     return { periods: report.periods, ratings: report.ratings, setAside: report.setAside };
   }
 
