@@ -20,7 +20,7 @@ import { taxRateRoutes } from '../catalog/tax-rate-routes.js';
 import { TaxRateService } from '../catalog/tax-rates.js';
 import { volumeDiscountRoutes } from '../catalog/volume-discount-routes.js';
 import { analyticsRoutes } from '../analytics/routes.js';
-import { notifyRoutes } from '../webhooks/routes.js';
+import { webhookRoutes } from '../webhooks/routes.js';
 import { alertRoutes } from '../alerts/routes.js';
 import { AlertService } from '../alerts/settings.js';
 import { EndpointService } from '../webhooks/endpoints.js';
@@ -46,7 +46,7 @@ import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
 import { InvoiceRepository } from '../invoicing/invoices.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
-import { webhookRoute } from '../stripe/webhooks.js';
+import { webhookRoute } from '../stripe/inbound-webhooks.js';
 import { openApiRoute } from '../http/openapi-route.js';
 import { CATALOGUE } from './openapi-catalog.js';
 import { idempotencyKeys } from '../http/idempotency.js';
@@ -124,7 +124,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
     ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
     ...analyticsRoutes(stores.postgres),
-    ...notifyRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
+    ...webhookRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),

@@ -5,7 +5,7 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { notifyMetrics } from '../webhooks/metrics.js';
+import { webhookMetrics } from '../webhooks/metrics.js';
 import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 
@@ -13,7 +13,7 @@ import { startLoop } from './loop.js';
 export function createDispatcher(config: Config, stores: Stores, logger: Logger, registry: Registry): WebhookDispatcher {
   return new WebhookDispatcher({
     pg: stores.postgres,
-    metrics: notifyMetrics(registry),
+    metrics: webhookMetrics(registry),
     logger: logger.child({ component: 'webhooks' }),
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     leaseSeconds: config.webhooks.leaseSeconds,

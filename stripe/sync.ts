@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import type { PostgresStore } from '../core/postgres.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
-import { pushMeterUsage } from './meters.js';
+import { pushMeterUsage } from './meter-usage.js';
 import { emit } from '../webhooks/events.js';
 import { invoiceEvents } from '../webhooks/payloads.js';
 import type { Logger } from '../core/log.js';
-import { toItems } from './allocate.js';
+import { toItems } from './invoice-items.js';
 import { stripeAmount, stripeScale } from './currency.js';
 import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
@@ -20,9 +20,9 @@ import type { SyncMetrics } from './metrics.js';
  *
  *  invoice: the Stripe customer (created once per Tally customer, id stored on the customer),
  *  a draft invoice (id stored on the invoice), one invoice item per line (amounts apportioned
- *  to whole minor units that add up to Tally's total, see allocate.ts), then finalization.
+ *  to whole minor units that add up to Tally's total, see invoice-items.ts), then finalization.
  *
- * After the outbox, each run pushes the hourly usage of meter-mode plans (meters.ts).
+ * After the outbox, each run pushes the hourly usage of meter-mode plans (meter-usage.ts).
  *
  * Each write's idempotency key comes from Tally's ids, so a retry or a rerun after a crash at
  * any point replays the same requests and Stripe answers with what it did the first time.

@@ -3,7 +3,7 @@ import { errorSummary } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import { eventBody } from './events.js';
-import type { NotifyMetrics } from './metrics.js';
+import type { WebhookMetrics } from './metrics.js';
 import { nextDelayMs, RETRY_DELAYS_MS } from './schedule.js';
 import { postWebhook } from './post.js';
 import { endpointKey, SenderShares } from './senders.js';
@@ -33,7 +33,7 @@ import { sign, SIGNATURE_HEADER } from './signature.js';
  */
 export interface DispatcherDeps {
   pg: PostgresStore;
-  metrics: NotifyMetrics;
+  metrics: WebhookMetrics;
   logger: Logger;
   /** Who claims (for the lease). */
   owner: string;

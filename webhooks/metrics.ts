@@ -1,14 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Outbound webhook metrics (labels bounded: results and states, never a tenant or URL). */
-export interface NotifyMetrics {
+export interface WebhookMetrics {
   attempts: Counter<'result'>;
   duration: Histogram;
   deliveries: Gauge<'state'>;
   oldestPending: Gauge;
 }
 
-export function notifyMetrics(registry: Registry): NotifyMetrics {
+export function webhookMetrics(registry: Registry): WebhookMetrics {
   return {
     attempts: new Counter({
       name: 'tally_webhook_delivery_attempts_total',

@@ -15,7 +15,7 @@ const ENDPOINT_ID = { id: 'The endpoint id (`we_...`).' };
 const EVENT_ID = { id: 'The event id (`evt_...`).' };
 
 /** `/v1/webhook_endpoints` and `/v1/webhook_events` (the delivery log and manual redelivery). */
-export function notifyRoutes(endpoints: EndpointService, log: EventLog): Route[] {
+export function webhookRoutes(endpoints: EndpointService, log: EventLog): Route[] {
   return [
     {
       method: 'POST',

@@ -13,7 +13,7 @@ import { BillingSync } from '../../stripe/sync.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { faultyWriter, type FaultControl } from '../support/faulty-writer.js';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
-import { notifyMetrics } from '../../webhooks/metrics.js';
+import { webhookMetrics } from '../../webhooks/metrics.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
@@ -208,7 +208,7 @@ describe("one tenant's poisoned data", () => {
   it("does not keep the other tenant's webhooks from being delivered on time", async () => {
     const dispatcher = new WebhookDispatcher({
       pg: api.stores.postgres,
-      metrics: notifyMetrics(registry),
+      metrics: webhookMetrics(registry),
       logger: createLogger(api.stores.config),
       owner: 'blast',
       leaseSeconds: 30,

@@ -7,7 +7,7 @@ import { createLogger } from '../../core/log.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { WebhookDispatcher } from '../../webhooks/dispatcher.js';
-import { notifyMetrics } from '../../webhooks/metrics.js';
+import { webhookMetrics } from '../../webhooks/metrics.js';
 import { EndpointService } from '../../webhooks/endpoints.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
@@ -63,7 +63,7 @@ async function receiver(secret: () => string): Promise<Receiver> {
 const dispatcher = (owner = 'test', retentionMs?: number) =>
   new WebhookDispatcher({
     pg: api.stores.postgres,
-    metrics: notifyMetrics(createRegistry()),
+    metrics: webhookMetrics(createRegistry()),
     logger: createLogger(api.stores.config),
     owner,
     leaseSeconds: 30,
@@ -272,7 +272,7 @@ describe('addresses inside the network', () => {
     rcv.answer = () => 200;
     const sub = (await call('POST', '/v1/subscriptions', { customer: 'acme', plan: 'basic' })).body;
     await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' });
-    await new WebhookDispatcher({ pg: api.stores.postgres, metrics: notifyMetrics(createRegistry()), logger: createLogger(api.stores.config), owner: 'strict', leaseSeconds: 30, timeoutMs: 2_000, delays: [] }).runOnce();
+    await new WebhookDispatcher({ pg: api.stores.postgres, metrics: webhookMetrics(createRegistry()), logger: createLogger(api.stores.config), owner: 'strict', leaseSeconds: 30, timeoutMs: 2_000, delays: [] }).runOnce();
     const [event] = (await call('GET', '/v1/webhook_events?type=subscription.updated&limit=1')).body.data as { id: string }[];
     const d = ((await call('GET', `/v1/webhook_events/${event!.id}`)).body.deliveries as { endpoint: string; state: string; last_error: string }[]).find((x) => x.endpoint === ep.id)!;
     expect(d.state).toBe('failed');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
-import { meterEventName } from '../../stripe/meters.js';
+import { meterEventName } from '../../stripe/meter-usage.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 import { testSync } from '../support/sync.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
 import { WebhookDispatcher, type DispatcherDeps } from '../../webhooks/dispatcher.js';
-import { notifyMetrics } from '../../webhooks/metrics.js';
+import { webhookMetrics } from '../../webhooks/metrics.js';
 import { jsonRequest, startTestApi, type TestApi } from '../support/api.js';
 
 /**
@@ -92,7 +92,7 @@ async function cancelOne(t: Tenant): Promise<string> {
 const dispatcher = (owner: string, o: Partial<DispatcherDeps> = {}) =>
   new WebhookDispatcher({
     pg: api.stores.postgres,
-    metrics: notifyMetrics(createRegistry()),
+    metrics: webhookMetrics(createRegistry()),
     logger: createLogger(api.stores.config),
     owner,
     leaseSeconds: 30,
@@ -121,7 +121,7 @@ describe('outbound webhook delivery between tenants', () => {
     expect(await pending(slowTenant.id)).toBe(CANCELS * SLOW_ENDPOINTS);
 
     const registry = createRegistry();
-    const metrics = notifyMetrics(registry);
+    const metrics = webhookMetrics(registry);
     const d = dispatcher('fair', { metrics, gaugeIntervalMs: 500 });
     const stop = new AbortController();
     const run = d.runOnce(undefined, { signal: stop.signal });

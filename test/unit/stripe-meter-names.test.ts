@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STRIPE_NAME_MAX, meterEventIdentifier, meterEventName, meterValue } from '../../stripe/meters.js';
+import { STRIPE_NAME_MAX, meterEventIdentifier, meterEventName, meterValue } from '../../stripe/meter-usage.js';
 
 /** Stripe's limits on meter names and event identifiers, and exact meter values at any size. */
 const tenant = 'ten_0m4k2c9x8r7q6p5n4m3k';
