@@ -54,42 +54,42 @@ export async function readSeries(deps: SeriesDeps, tenantId: string, meter: Mete
 
 /**
  * Per segment, the hours at or after `from[i]` (epoch ms) that its rated rows hold, as epoch
- * seconds ascending joined by ',' (undefined: none).
+ * seconds ascending joined by ',' (undefined: none). One small query for the batch: the hours
+ * of its subscriptions' segments, each segment's cut at its instant here. Read without FINAL:
+ * the versions of a row share its key, hour included, so the set of hours is the same, and the
+ * engine does not merge the parts of a table being written as it is read.
  */
 async function ratedHours(ch: ClickHouseStore, tenantId: string, meter: string, requests: readonly SeriesRequest[], from: readonly number[]): Promise<(string | undefined)[]> {
+  const subs = [...new Set(requests.map((r) => r.subscription))];
   const rs = await ch.client.query({
-    query: `
-      WITH segs AS (
-        SELECT tupleElement(s, 1) AS seg, tupleElement(s, 2) AS sub, tupleElement(s, 3) AS seg_start, toDateTime(tupleElement(s, 4), 'UTC') AS r_from
-        FROM (SELECT arrayJoin(arrayZip({seg:Array(UInt32)}, {sub:Array(String)}, {segStart:Array(DateTime64(3, 'UTC'))}, {rf:Array(UInt32)})) AS s)
-      )
-      SELECT segs.seg AS seg, arrayStringConcat(arraySort(groupUniqArray(toUnixTimestamp(r.hour))), ',') AS hs
-      FROM segs INNER JOIN (
-        SELECT subscription_id, segment_start, hour FROM ${ch.table('rated_usage_v1')} FINAL
-        WHERE tenant_id = {t:String} AND meter = {m:String} AND subscription_id IN {subs:Array(String)}
-          AND hour >= toDateTime({minH:UInt32}, 'UTC')
-      ) AS r ON r.subscription_id = segs.sub AND r.segment_start = segs.seg_start
-      WHERE r.hour >= segs.r_from
-      GROUP BY seg`,
-    query_params: {
-      t: tenantId,
-      m: meter,
-      seg: requests.map((_, i) => i),
-      sub: requests.map((r) => r.subscription),
-      segStart: requests.map((r) => ch64(r.segmentStart)),
-      rf: from.map((ms) => ms / 1000),
-      subs: [...new Set(requests.map((r) => r.subscription))],
-      minH: Math.min(...from) / 1000,
-    },
+    query: `SELECT indexOf({subs:Array(String)}, subscription_id) AS sub, toUnixTimestamp64Milli(segment_start) AS seg_start,
+                   arrayStringConcat(arraySort(groupUniqArray(toUnixTimestamp(hour))), ',') AS hs
+            FROM ${ch.table('rated_usage_v1')}
+            WHERE tenant_id = {t:String} AND meter = {m:String} AND subscription_id IN {subs:Array(String)} AND hour >= toDateTime({minH:UInt32}, 'UTC')
+            GROUP BY subscription_id, segment_start`,
+    query_params: { t: tenantId, m: meter, subs, minH: Math.min(...from) / 1000 },
     format: 'TabSeparated',
   });
-  const out: (string | undefined)[] = requests.map(() => undefined);
+  // By the subscription's place in `subs` (1-based, as the engine counts) and the segment's start.
+  const held = new Map<string, string>();
   for (const line of (await rs.text()).split('\n')) {
     if (line === '') continue;
-    const [seg, hs] = line.split('\t') as [string, string];
-    out[Number(seg)] = hs;
+    const [sub, segStart, hs] = line.split('\t') as [string, string, string];
+    held.set(`${sub}\n${segStart}`, hs);
   }
-  return out;
+  const place = new Map(subs.map((s, i) => [s, i + 1]));
+  return requests.map((r, i) => {
+    const hs = held.get(`${place.get(r.subscription)}\n${r.segmentStart.getTime()}`);
+    return hs === undefined ? undefined : atOrAfter(hs, from[i]! / 1000);
+  });
+}
+
+/** The hours (epoch seconds, ascending, joined by ',') at or after `from`; undefined when none. */
+function atOrAfter(hours: string, from: number): string | undefined {
+  const comma = hours.indexOf(',');
+  if (Number(comma < 0 ? hours : hours.slice(0, comma)) >= from) return hours;
+  const kept = hours.split(',').filter((h) => Number(h) >= from);
+  return kept.length === 0 ? undefined : kept.join(',');
 }
 
 /** The usage series with the rated hours it lacks, each holding the quantity of the hour before it (0 before the first). */
