@@ -1,5 +1,5 @@
 import { Dec, amount6 } from '../core/money.js';
-import type { MeterTotal } from '../invoicing/invoice.js';
+import type { MeterTotal } from '../invoicing/compose.js';
 
 /**
  * Which usage-alert thresholds a period's usage has reached, as a pure core. A percentage

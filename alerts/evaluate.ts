@@ -4,9 +4,9 @@ import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { emit } from '../webhooks/events.js';
 import { Dec } from '../core/money.js';
-import { meterTotals } from '../invoicing/invoice.js';
+import { meterTotals } from '../invoicing/compose.js';
 import { usageParts } from '../invoicing/parts.js';
-import type { PeriodRating } from '../invoicing/rating.js';
+import type { PeriodRating } from '../invoicing/rate-periods.js';
 import { crossings, DEFAULT_INCLUDED_PERCENTS, type Crossing } from './core.js';
 import { settingsFor } from './settings.js';
 

@@ -36,6 +36,7 @@ import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
+import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { InsertBatcher } from '../ingest/batcher.js';
 import { RecentIds } from '../ingest/dedup.js';
 import { ingestMetrics } from '../ingest/metrics.js';
@@ -44,7 +45,7 @@ import { IngestService } from '../ingest/service.js';
 import { clickHouseEventWriter, type EventWriter } from '../ingest/writer.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
-import { InvoiceRepository } from '../invoicing/invoices.js';
+import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/inbound-webhooks.js';
 import { openApiRoute } from '../http/openapi-route.js';
@@ -129,7 +130,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
     ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs, subscriptionEvents)),
-    usageRoute({ ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
+    usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),
     // Documents this table as it ends up, itself included.

@@ -4,13 +4,15 @@ import { createLogger, type Logger } from '../core/log.js';
 import { loopMetrics } from '../core/metrics.js';
 import type { Stores } from '../core/stores.js';
 import { pgMeterRepository } from '../metering/meters.js';
-import { readWatermark, type Progress } from '../metering/aggregator.js';
+import { readWatermark } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { Billing } from '../invoicing/billing.js';
 import { raterMetrics, type RaterMetrics } from '../invoicing/metrics.js';
 import { createRatingPool, type RatingPool } from '../rating/pool.js';
-import { Rater } from '../invoicing/rater.js';
+import { Rater } from '../invoicing/rating-runs.js';
 import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
+import { alertMetrics } from '../alerts/metrics.js';
 import { enqueue } from '../stripe/outbox.js';
 import { closeEvents } from '../webhooks/payloads.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
@@ -52,6 +54,7 @@ export function createRatingStack(
   const meters = pgMeterRepository(stores.postgres);
   const usage = clickhouseUsageQuerier(stores.clickhouse);
   const metrics = raterMetrics(registry);
+  const alerts = alertMetrics(registry);
   // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.
   const { itemFailures } = loopMetrics(registry);
   return {
@@ -65,7 +68,7 @@ export function createRatingStack(
       logger,
       itemFailures,
       onRated: async (ratings) => {
-        await fireAlerts(stores.postgres, ratings, Date.now(), metrics.alertsFired, { logger, itemFailures });
+        await fireAlerts(stores.postgres, ratings, Date.now(), alerts.fired, { logger, itemFailures });
       },
     }),
     billing: new Billing({

@@ -6,7 +6,7 @@ import { resolveAdminKey } from '../core/adminkey.js';
 import { createRegistry } from '../core/metrics.js';
 import { createApi } from './api.js';
 import { createAggregator, startAggregatorLoop } from './aggregator-loop.js';
-import type { Progress } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 import { createRatingStack } from './rating-stack.js';
 import { startRatingLoop } from './rating-loop.js';
 import { createSync, startSyncLoop } from './sync-loop.js';

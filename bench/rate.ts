@@ -13,7 +13,7 @@ import { pgPlanRepository, type CreatePlanInput } from '../catalog/plans.js';
 import { rate, type ChargeCard } from '../rating/core.js';
 import { raterMetrics } from '../invoicing/metrics.js';
 import { createRatingPool } from '../rating/pool.js';
-import { Rater } from '../invoicing/rater.js';
+import { Rater } from '../invoicing/rating-runs.js';
 import { finishBenchmark } from './lib/report.js';
 import { measureRatingCore } from './rate-core.js';
 

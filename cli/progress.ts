@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Logger } from '../core/log.js';
-import type { Progress } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 
 /**
  * Progress of long work: a bar on a terminal, log lines (every 10 %) otherwise, so that

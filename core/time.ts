@@ -63,3 +63,9 @@ export function clickhouseTime(ms: number): string {
 function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
+
+/** Hours in epoch milliseconds: usage is rolled up, rated and stored by the UTC hour. */
+export const HOUR_MS = 3_600_000;
+
+export const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
+export const ceilHour = (ms: number): number => Math.ceil(ms / HOUR_MS) * HOUR_MS;

@@ -1,8 +1,8 @@
 import type { AllowanceDue, Available } from '../catalog/credits.js';
 import type { Period } from '../catalog/periods.js';
 import { Dec } from '../core/money.js';
-import type { CreditGrant } from './invoice.js';
-import type { PlanVersion, SubscriptionFacts } from './source.js';
+import type { CreditGrant } from './compose.js';
+import type { PlanVersion, SubscriptionFacts } from './subscription-facts.js';
 
 /**
  * Which credit an invoice may use, and in what order: the customer's purchased credits (and

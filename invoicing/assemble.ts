@@ -4,11 +4,11 @@ import type { Queryable } from '../core/postgres.js';
 import type { Period } from '../catalog/periods.js';
 import { allocateAllowances, availableCredits, type Available } from '../catalog/credits.js';
 import { allowanceDue, allowanceLeft, grantsFor, planAt } from './allowance.js';
-import { composeInvoice, meterTotals, type ComposedInvoice, type CreditGrant, type MeterTotal } from './invoice.js';
+import { composeInvoice, meterTotals, type ComposedInvoice, type CreditGrant, type MeterTotal } from './compose.js';
 import { lateUsage, type LateUsage } from './late-usage.js';
 import { baseFee, usageParts } from './parts.js';
-import { ratePeriods, type PeriodRating, type PeriodWork, type RatingDeps } from './rating.js';
-import type { SubscriptionFacts } from './source.js';
+import { ratePeriods, type PeriodRating, type PeriodWork, type RatingDeps } from './rate-periods.js';
+import type { SubscriptionFacts } from './subscription-facts.js';
 import { planAtEnd, termsFor, type Terms } from './terms.js';
 
 /**

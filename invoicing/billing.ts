@@ -3,12 +3,12 @@ import type { PostgresStore } from '../core/postgres.js';
 import { periodAt } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
 import type { MeterRepository } from '../metering/meters.js';
-import type { Progress } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 import { assembleInvoices } from './assemble.js';
 import { closePeriods, type CloseDeps, type CloseReport } from './close.js';
 import { invoiceView, type InvoiceView } from './invoice-view.js';
-import type { RatingDeps } from './rating.js';
-import { loadSubscriptions } from './source.js';
+import type { RatingDeps } from './rate-periods.js';
+import { loadSubscriptions } from './subscription-facts.js';
 
 /**
  * Upcoming invoices and period close.

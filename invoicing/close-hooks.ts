@@ -1,7 +1,7 @@
 import type { Queryable } from '../core/postgres.js';
 import type { Period } from '../catalog/periods.js';
-import type { ComposedInvoice } from './invoice.js';
-import type { PlanVersion, SubscriptionFacts } from './source.js';
+import type { ComposedInvoice } from './compose.js';
+import type { PlanVersion, SubscriptionFacts } from './subscription-facts.js';
 
 /**
  * What follows a period close outside invoicing (the Stripe outbox, outbound events) is

@@ -5,16 +5,16 @@ import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
-import type { Progress } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 import { allocateAllowances } from '../catalog/credits.js';
 import { allowanceDue, planAt } from './allowance.js';
 import { assembleInvoices } from './assemble.js';
 import type { CloseHook } from './close-hooks.js';
 import { analyzeInvoiceTables, stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
-import { invoicedPeriods } from './invoices.js';
+import { invoicedPeriods } from './invoice-reads.js';
 import { planAtEnd } from './terms.js';
-import type { RatingDeps } from './rating.js';
-import { loadSubscriptions, type SubscriptionFacts } from './source.js';
+import type { RatingDeps } from './rate-periods.js';
+import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.js';
 
 /**
  * Period close, in batches: the invoices of every due period of a batch of subscriptions are

@@ -1,6 +1,6 @@
 import type { Period } from '../catalog/periods.js';
-import type { ComposedInvoice } from './invoice.js';
-import type { SubscriptionFacts } from './source.js';
+import type { ComposedInvoice } from './compose.js';
+import type { SubscriptionFacts } from './subscription-facts.js';
 
 /** An invoice as the API shows it (DESIGN.md): a stored one, or the upcoming one (status draft, no id). */
 export interface InvoiceView extends Omit<ComposedInvoice, 'consumed' | 'carried'> {

@@ -1,10 +1,10 @@
 import type { Queryable } from '../core/postgres.js';
 import { amount6, Dec } from '../core/money.js';
-import { meterTotals, type Adjustment } from './invoice.js';
+import { meterTotals, type Adjustment } from './compose.js';
 import { usageParts } from './parts.js';
-import { ratePeriods, type PeriodWork, type RatingDeps } from './rating.js';
-import { floorHour, HOUR_MS } from '../rating/segments.js';
-import type { SubscriptionFacts } from './source.js';
+import { ratePeriods, type PeriodWork, type RatingDeps } from './rate-periods.js';
+import { floorHour, HOUR_MS } from '../core/time.js';
+import type { SubscriptionFacts } from './subscription-facts.js';
 import { billedMarks, billedUsage } from './billed-usage.js';
 
 /**

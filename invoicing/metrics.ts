@@ -10,7 +10,6 @@ export interface RaterMetrics {
   adjustments: Counter;
   closeWaiting: Counter;
   closeDuration: Histogram;
-  alertsFired: Counter<'kind'>;
 }
 
 export function raterMetrics(registry: Registry): RaterMetrics {
@@ -24,6 +23,5 @@ export function raterMetrics(registry: Registry): RaterMetrics {
     adjustments: new Counter({ name: 'tally_close_adjustment_lines_total', help: 'Adjustment lines for usage that arrived after its period was invoiced.', registers: [registry] }),
     closeWaiting: new Counter({ name: 'tally_close_periods_waiting_total', help: 'Ended periods a close run left for later because the aggregator had not reached their end.', registers: [registry] }),
     closeDuration: new Histogram({ name: 'tally_close_run_duration_seconds', help: 'Duration of close runs.', buckets, registers: [registry] }),
-    alertsFired: new Counter({ name: 'tally_usage_alerts_fired_total', help: 'Usage-alert thresholds reached, by kind (included_percent, spend); each fires once per period.', labelNames: ['kind'] as const, registers: [registry] }),
   };
 }

@@ -1,7 +1,7 @@
 import { planRef } from '../catalog/openapi.js';
 import { arr, decimal, instant, list, nullable, obj, oneOfStrings, period, shape, str } from '../http/openapi-shapes.js';
 
-/** What the invoice routes answer (invoice-view.ts and invoice.ts `InvoiceLine`), for the OpenAPI document. */
+/** What the invoice routes answer (invoice-view.ts and compose.ts `InvoiceLine`), for the OpenAPI document. */
 export const Invoice = shape(
   'Invoice',
   obj({

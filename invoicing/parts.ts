@@ -1,6 +1,6 @@
 import { baseFeeLines, type BaseFeeLine } from '../rating/base-fee.js';
-import type { UsagePart } from './invoice.js';
-import type { PeriodRating } from './rating.js';
+import type { UsagePart } from './compose.js';
+import type { PeriodRating } from './rate-periods.js';
 
 /** A rated period's usage, per plan segment, as invoice parts. */
 export function usageParts(r: PeriodRating): UsagePart[] {

@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from '../metering/meters.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
-import { ceilHour, floorHour } from '../rating/segments.js';
+import { ceilHour, floorHour } from '../core/time.js';
 import { Series } from '../rating/series.js';
 
 /**

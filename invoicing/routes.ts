@@ -2,7 +2,7 @@ import { TallyError } from '../core/errors.js';
 import { listLimit } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import type { Billing } from './billing.js';
-import type { InvoiceRepository } from './invoices.js';
+import type { InvoiceRepository } from './invoice-reads.js';
 import { Invoice, InvoiceList } from './openapi.js';
 import { SUBSCRIPTION_ID } from '../catalog/openapi.js';
 import { customerFilter, json, limitParameter, startingAfter } from '../http/openapi-doc.js';

@@ -4,8 +4,8 @@ import { commitmentsFor } from '../catalog/commitments.js';
 import { couponsFor } from '../catalog/coupons.js';
 import { taxRatesFor } from '../catalog/tax-rates.js';
 import { volumeDiscountsFor } from '../catalog/volume-discounts.js';
-import type { Discount } from './invoice.js';
-import type { SubscriptionFacts } from './source.js';
+import type { Discount } from './compose.js';
+import type { SubscriptionFacts } from './subscription-facts.js';
 import { planAt } from './allowance.js';
 
 /**

@@ -5,7 +5,8 @@ import { errorSummary, storesDown } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
-import { RetrySet, type RetryItem } from './retries.js';
+import type { Progress } from '../core/progress.js';
+import { RetrySet, type RetryItem } from '../core/retry-set.js';
 import { recomputeHours } from './rollup.js';
 
 /**
@@ -26,7 +27,7 @@ import { recomputeHours } from './rollup.js';
  * `tally_loop_item_failures_total{loop="aggregator"}` and skipped, and the run goes on. The
  * watermark still moves (holding it back would make every later run redo every tenant's
  * hours since the failure); what the skipped meter still needs is kept in a retry set
- * (retries.ts) as the instant its events must be read from again, and each later run
+ * (core/retry-set.ts) as the instant its events must be read from again, and each later run
  * recomputes the hours of its events ingested since then, until one succeeds. A skipped
  * backfill is simply not marked done, so the next run backfills the meter again. A failure
  * with a store down fails the run and leaves the watermark where it was.
@@ -54,12 +55,6 @@ export interface RunReport {
   metersBackfilled: number;
   /** (tenant, meter)s skipped by this run and kept for the next; absent when none. */
   setAside?: number;
-}
-
-export interface Progress {
-  start(total: number, label: string): void;
-  tick(n: number): void;
-  stop(): void;
 }
 
 export interface AggregatorMetrics {

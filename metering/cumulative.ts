@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { Dec } from '../core/money.js';
-import { ceilHour, floorHour, HOUR_MS, usageRanges } from '../rating/segments.js';
+import { ceilHour, floorHour, HOUR_MS } from '../core/time.js';
 import { Series } from '../rating/series.js';
 import type { Meter } from './meters.js';
 import { eventParams, firstCopies, hourlyColumns } from './rollup.js';
@@ -200,4 +200,27 @@ async function gaugeClip(ch: ClickHouseStore, tenantId: string, meter: Meter, cu
   }
   for (const [g, v] of value) integral = integral.plus(v.times(to - (at.get(g) ?? from)));
   return integral.toFixed();
+}
+
+/**
+ * How the usage of [start, end) is read: the whole hours inside it come from the hourly
+ * rollups; the pieces of at most two hours at its ends (when it does not start or end on the
+ * hour) are aggregated from the raw events of exactly those instants.
+ */
+export interface UsageRanges {
+  /** Whole hours [from, to), epoch ms; from ≥ to when there are none. */
+  hours: { from: number; to: number };
+  /** Parts of hours, each inside one hour. */
+  clips: { from: number; to: number }[];
+}
+
+export function usageRanges(start: number, end: number): UsageRanges {
+  if (end <= start) return { hours: { from: start, to: start }, clips: [] };
+  const from = ceilHour(start);
+  const to = floorHour(end);
+  if (from > to) return { hours: { from, to: from }, clips: [{ from: start, to: end }] }; // within one hour
+  const clips: { from: number; to: number }[] = [];
+  if (start < from) clips.push({ from: start, to: from });
+  if (to < end) clips.push({ from: to, to: end });
+  return { hours: { from, to }, clips };
 }

@@ -3,7 +3,8 @@ import { TallyError } from '../core/errors.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { parseTimestamp } from '../core/time.js';
 import type { MeterRepository } from './meters.js';
-import { pendingEvents, queryUsage, type UsageWindow } from './usage.js';
+import type { UsageWindow } from './usage.js';
+import type { UsageQuerier } from './usage-querier.js';
 import { canonicalZone, TimeZones } from './time-zones.js';
 import { customerFilter, json, limitParameter } from '../http/openapi-doc.js';
 import { instant as dateTime } from '../http/openapi-shapes.js';
@@ -30,6 +31,8 @@ export const MAX_SPAN_DAYS: Readonly<Record<UsageWindow, number>> = { hour: 93, 
 const zones = new TimeZones({ earliest: USAGE_EARLIEST, latest: USAGE_LATEST });
 
 export interface UsageRouteDeps {
+  usage: UsageQuerier;
+  /** For the store's own list of time zones (a zone it does not know is a 400, not a 500). */
   ch: ClickHouseStore;
   meters: MeterRepository;
   /** The aggregator's watermark: events accepted after it are not in the rollups yet. */
@@ -95,8 +98,8 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       const watermark = await deps.watermark();
       const backfilled = meter.backfilled_through !== null;
       const [{ rows, hasMore }, pending] = await Promise.all([
-        queryUsage(deps.ch, { tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),
-        pendingEvents(deps.ch, tenantId, meter.key, from, to, watermark),
+        deps.usage.usage({ tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),
+        deps.usage.pendingEvents(tenantId, meter.key, from, to, watermark),
       ]);
       return {
         status: 200,

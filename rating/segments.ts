@@ -22,11 +22,6 @@ export interface Segment<P extends PlanVersionRef = PlanVersionRef> {
   plan: P;
 }
 
-export const HOUR_MS = 3_600_000;
-
-export const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
-export const ceilHour = (ms: number): number => Math.ceil(ms / HOUR_MS) * HOUR_MS;
-
 /**
  * When the subscription was live within the period: [start, end), `final` when a cancellation
  * ends it there; undefined when it was not live at all.
@@ -52,27 +47,4 @@ export function segmentsOf<P extends PlanVersionRef>(window: { start: Date; end:
   });
   if (out.length === 0 && history.length > 0) throw new RangeError('no plan is in force in the window');
   return out;
-}
-
-/**
- * How the usage of [start, end) is read: the whole hours inside it come from the hourly
- * rollups; the pieces of at most two hours at its ends (when it does not start or end on the
- * hour) are aggregated from the raw events of exactly those instants.
- */
-export interface UsageRanges {
-  /** Whole hours [from, to), epoch ms; from ≥ to when there are none. */
-  hours: { from: number; to: number };
-  /** Parts of hours, each inside one hour. */
-  clips: { from: number; to: number }[];
-}
-
-export function usageRanges(start: number, end: number): UsageRanges {
-  if (end <= start) return { hours: { from: start, to: start }, clips: [] };
-  const from = ceilHour(start);
-  const to = floorHour(end);
-  if (from > to) return { hours: { from, to: from }, clips: [{ from: start, to: end }] }; // within one hour
-  const clips: { from: number; to: number }[] = [];
-  if (start < from) clips.push({ from: start, to: from });
-  if (to < end) clips.push({ from: to, to: end });
-  return { hours: { from, to }, clips };
 }

@@ -2,7 +2,7 @@ import type { Queryable } from '../core/postgres.js';
 import { Dec } from '../core/money.js';
 import { subscriptionView, type SubscriptionHook } from '../catalog/subscriptions.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
-import { invoiceSummaries, type InvoiceSummary } from '../invoicing/invoices.js';
+import { invoiceSummaries, type InvoiceSummary } from '../invoicing/invoice-reads.js';
 import { emit, type EventType, type NewEvent } from './events.js';
 
 /**

@@ -3,7 +3,7 @@ import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
-import { Rater } from '../../invoicing/rater.js';
+import { Rater } from '../../invoicing/rating-runs.js';
 import { raterMetrics } from '../../invoicing/metrics.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';

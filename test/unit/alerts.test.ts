@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crossings, DEFAULT_INCLUDED_PERCENTS } from '../../alerts/core.js';
-import type { MeterTotal } from '../../invoicing/invoice.js';
+import type { MeterTotal } from '../../invoicing/compose.js';
 import type { Charge } from '../../catalog/plans.js';
 
 const total = (quantity: string, usage: string, charge: Partial<Charge>): MeterTotal => ({ quantity, usage, topUp: '0', billed: usage, charge: { meter: 'm', model: 'per_unit', unit_price: '0.01', ...charge } });

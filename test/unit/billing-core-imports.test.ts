@@ -8,7 +8,7 @@ import { importsOf, productionFiles } from '../support/imports.js';
  * webhooks/payloads → invoicing/invoices → invoicing/billing → invoicing/close → webhooks/payloads). Checked
  * on the import specifiers of the sources, type-only imports included.
  */
-const CORE = ['invoicing/close.ts', 'invoicing/billing.ts', 'invoicing/rater.ts', 'invoicing/assemble.ts', 'invoicing/invoice-writes.ts', 'catalog/subscriptions.ts'];
+const CORE = ['invoicing/close.ts', 'invoicing/billing.ts', 'invoicing/rating-runs.ts', 'invoicing/assemble.ts', 'invoicing/invoice-writes.ts', 'catalog/subscriptions.ts'];
 const SIDE_EFFECTS = ['stripe', 'webhooks', 'alerts'];
 
 /** Every file `start` imports, directly or not, with the chain that reaches it. */

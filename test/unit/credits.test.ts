@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
-import { applyCredits, type CreditGrant } from '../../invoicing/invoice.js';
+import { applyCredits, type CreditGrant } from '../../invoicing/compose.js';
 import { allowanceLeft } from '../../invoicing/allowance.js';
 
 describe('credits against an amount due', () => {

@@ -5,7 +5,7 @@ import { packageRoot } from '../../core/paths.js';
 import { minorUnits } from '../../core/currency.js';
 import { baseFeeLines, type FeePlan } from '../../rating/base-fee.js';
 import { rate, type ChargeCard } from '../../rating/core.js';
-import { composeInvoice, type CreditGrant, type Discount, type UsagePart } from '../../invoicing/invoice.js';
+import { composeInvoice, type CreditGrant, type Discount, type UsagePart } from '../../invoicing/compose.js';
 import type { Charge } from '../../catalog/plans.js';
 import { allowanceLeft } from '../../invoicing/allowance.js';
 

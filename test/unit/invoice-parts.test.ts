@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { baseFeeLines, type FeePlan } from '../../rating/base-fee.js';
-import { composeInvoice, meterTotals, type UsagePart } from '../../invoicing/invoice.js';
-import { liveWindow, segmentsOf, usageRanges, type PlanChange, type UsageRanges } from '../../rating/segments.js';
+import { composeInvoice, meterTotals, type UsagePart } from '../../invoicing/compose.js';
+import { liveWindow, segmentsOf, type PlanChange } from '../../rating/segments.js';
+import { usageRanges, type UsageRanges } from '../../metering/cumulative.js';
 import { period } from '../../catalog/periods.js';
 
 const d = (s: string) => new Date(s);

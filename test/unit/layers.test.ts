@@ -42,7 +42,7 @@ describe('layers', () => {
   it.each([
     ['core/money.ts', 'invoicing/close.ts', true],
     ['http/server.ts', 'app/api.ts', true],
-    ['rating/core.ts', 'invoicing/invoice.ts', true],
+    ['rating/core.ts', 'invoicing/compose.ts', true],
     ['invoicing/close.ts', 'cli/main.ts', true],
     ['invoicing/close.ts', 'stripe/outbox.ts', false],
     ['invoicing/close.ts', 'rating/core.ts', false],

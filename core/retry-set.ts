@@ -1,4 +1,4 @@
-import type { PostgresStore } from '../core/postgres.js';
+import type { PostgresStore } from './postgres.js';
 
 /**
  * Items a loop set aside, to be done again on its next runs: a (tenant, meter) the aggregator

@@ -4,15 +4,15 @@ import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { MeterRepository } from '../metering/meters.js';
-import type { Progress } from '../metering/aggregator.js';
+import type { Progress } from '../core/progress.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
-import { RetrySet } from '../metering/retries.js';
+import { RetrySet } from '../core/retry-set.js';
 import { periodAt, type Period } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
 import type { RatingPool } from '../rating/pool.js';
-import { ratePeriods, writeRated, type PeriodRating, type PeriodWork, type RatingDeps } from './rating.js';
-import { floorHour, HOUR_MS } from '../rating/segments.js';
-import { loadSubscriptions, type SubscriptionFacts } from './source.js';
+import { ratePeriods, writeRated, type PeriodRating, type PeriodWork, type RatingDeps } from './rate-periods.js';
+import { floorHour, HOUR_MS } from '../core/time.js';
+import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.js';
 import type { RaterMetrics } from './metrics.js';
 import { readRaterPosition, saveRaterPosition } from './rater-position.js';
 
@@ -34,7 +34,7 @@ import { readRaterPosition, saveRaterPosition } from './rater-position.js';
  * `tally_loop_item_failures_total{loop="rater"}` and set aside, and the run rates the rest and
  * moves its position on. Holding the position back instead would make every later run redo all
  * usage since the failure (for ever, if the subscription stays bad), so a set-aside subscription
- * keeps its own position in a retry set (metering/retries.ts): every later run rates it again
+ * keeps its own position in a retry set (core/retry-set.ts): every later run rates it again
  * from there, until one succeeds. A subscription whose dates the stores cannot hold is set aside
  * without being tried. A failure with a store down is not the subscription's: the run fails and
  * its position stays.

@@ -7,7 +7,7 @@ import type { RatingPool } from '../rating/pool.js';
 import { ch64, readSeries, type SeriesRequest } from './quantities.js';
 import type { Series } from '../rating/series.js';
 import { liveWindow, segmentsOf, type Segment } from '../rating/segments.js';
-import type { PlanVersion, SubscriptionFacts } from './source.js';
+import type { PlanVersion, SubscriptionFacts } from './subscription-facts.js';
 
 /**
  * Rates billing periods of subscriptions: splits each period into plan segments, reads every

@@ -1,7 +1,7 @@
 import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './invoice-view.js';
-import type { InvoiceLine, LineType } from './invoice.js';
+import type { InvoiceLine, LineType } from './compose.js';
 import { plain } from '../core/money.js';
 
 /**
