@@ -115,6 +115,7 @@ export class WebhookDispatcher {
     try {
       for (;;) {
         const wanted = Math.min(claimSize, this.concurrency - inFlight.size);
+        const busyAtClaim = inFlight.size;
         let claimed = 0;
         if (wanted > 0 && o.signal?.aborted !== true) {
           const claimedAt = performance.now();
@@ -126,7 +127,13 @@ export class WebhookDispatcher {
             inFlight.add(send);
           }
         }
-        if (inFlight.size === 0) break;
+        if (inFlight.size === 0) {
+          // A claim made while sends were in flight was limited by them (their endpoints, their
+          // tenant's share); when they all finished meanwhile, an empty claim does not mean
+          // nothing is due: look again, with nothing held.
+          if (busyAtClaim > 0 && o.signal?.aborted !== true) continue;
+          break;
+        }
         await this.refreshGaugesIfDue();
         // Wait for a sender to free up; with senders idle, look again a little later for
         // deliveries that fell due meanwhile (another tenant's, typically).

@@ -125,9 +125,18 @@ describe('outbound webhook delivery between tenants', () => {
     const d = dispatcher('fair', { metrics, gaugeIntervalMs: 500 });
     const stop = new AbortController();
     const run = d.runOnce(undefined, { signal: stop.signal });
+    let ended: string | undefined;
+    run.then((r) => (ended = `the run ended early: ${JSON.stringify(r)}`), (e: unknown) => (ended = `the run failed: ${String(e)}`));
+    /** Waits for `cond` while the run goes on; a run that ended first is the failure, named. */
+    const until = async (cond: () => boolean, ms: number) => {
+      while (!cond()) {
+        if (ended !== undefined) throw new Error(`${ended} (${slow.received.length} sends to C received)`);
+        await sleep(ms);
+      }
+    };
     try {
       // C's backlog is being sent...
-      while (slow.received.length === 0) await sleep(20);
+      await until(() => slow.received.length > 0, 20);
       // ...when D's one delivery falls due.
       const event = await cancelOne(promptTenant);
       const due = Date.now();
@@ -138,7 +147,7 @@ describe('outbound webhook delivery between tenants', () => {
       expect(await pending(slowTenant.id)).toBeGreaterThan(CANCELS * SLOW_ENDPOINTS - 100);
 
       // The gauges show the run's progress while it goes on.
-      while (slow.received.length < 12) await sleep(50);
+      await until(() => slow.received.length >= 12, 50);
       await sleep(700);
       const delivered = (await metrics.deliveries.get()).values.find((v) => v.labels.state === 'delivered');
       expect(delivered?.value).toBeGreaterThanOrEqual(8);
