@@ -14,6 +14,19 @@ const LAYERS: Record<string, number> = {
   rating: 1,
   http: 0, core: 0,
 };
+/** Which other domains each domain may import (README, Layout): a one-way order, so no two read each other. */
+const DOMAIN_READS: Record<string, readonly string[]> = {
+  tenants: [],
+  metering: [],
+  ingest: ['metering'],
+  catalog: ['metering'],
+  invoicing: ['catalog', 'metering'],
+  webhooks: ['invoicing', 'catalog'],
+  alerts: ['webhooks', 'invoicing', 'catalog'],
+  stripe: ['webhooks', 'invoicing', 'catalog'],
+  analytics: ['catalog'],
+  demo: [],
+};
 const top = (file: string) => file.split('/')[0]!;
 const RATING_SHELL = new Set(['rating/pool.ts', 'rating/worker.ts']);
 
@@ -27,6 +40,15 @@ describe('layers', () => {
 
   it('no import reaches a higher layer', () => {
     expect(productionFiles().flatMap((file) => importsOf(file).filter((target) => upward(file, target)).map((target) => `${file} -> ${target}`))).toEqual([]);
+  });
+
+  it('within the domain layer, a domain imports only the domains the README names (one way, below it)', () => {
+    const crossing = productionFiles()
+      .filter((file) => LAYERS[top(file)] === 2)
+      .flatMap((file) => importsOf(file).filter((target) => LAYERS[top(target)] === 2 && top(target) !== top(file)).map((target) => [top(file), top(target), `${file} -> ${target}`] as const))
+      .filter(([from, to]) => !(DOMAIN_READS[from] ?? []).includes(to))
+      .map(([, , edge]) => edge);
+    expect(crossing).toEqual([]);
   });
 
   it('the pure rating core imports only the money module and its own files, and no Node module', () => {
