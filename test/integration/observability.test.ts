@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import { packageRoot } from '../../core/paths.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { startTally, type Running } from '../support/cli.js';
 import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';
+import { productionFiles } from '../support/imports.js';
 
 /**
  * The operability kit against a real `tally start`: traffic through every stage (ingest,
@@ -29,7 +30,6 @@ const HOUR = 3_600_000;
 /** The long-running Tally processes of docker-compose.yml, each scraped by Prometheus. */
 const TALLY_SERVICES = ['serve', 'aggregate', 'rate', 'sync', 'deliver'];
 /** Where Tally's metrics are defined (`name: 'tally_...'` in prom-client constructors). */
-const SOURCE_DIRS = ['core', 'http', 'ingest', 'metering', 'rating', 'invoicing', 'stripe', 'webhooks', 'api', 'cli', 'alerts', 'analytics', 'catalog'];
 /** Series Prometheus makes itself for every target; no process exports them. */
 const PROMETHEUS_OWN = new Set(['up']);
 
@@ -99,11 +99,9 @@ function familyOf(name: string, types: Map<string, string>): string | undefined 
 /** Every `tally_` metric name defined in the sources. */
 function definedMetrics(): string[] {
   const names = new Set<string>();
-  for (const dir of SOURCE_DIRS) {
-    for (const file of readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
-      if (!file.endsWith('.ts')) continue;
-      for (const m of readFileSync(path.join(ROOT, dir, file), 'utf8').matchAll(/name: '(tally_\w+)'/g)) names.add(m[1]!);
-    }
+  // Every production source, whatever folder it moves to.
+  for (const file of productionFiles()) {
+    for (const m of readFileSync(path.join(ROOT, file), 'utf8').matchAll(/name: '(tally_\w+)'/g)) names.add(m[1]!);
   }
   return [...names].sort();
 }
