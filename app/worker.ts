@@ -13,7 +13,7 @@ import { createHttpServer, type HttpServer } from '../http/server.js';
  * (both stores) and /metrics (whatever the worker registered), so it can be probed and
  * scraped like a serve node.
  */
-export function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
+function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
   const timeout = config.http.healthTimeoutMs;
   const server: HttpServer = createHttpServer({
     host: config.host,

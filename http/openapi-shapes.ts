@@ -15,7 +15,8 @@ export interface Shape {
   readonly uses: readonly Shape[];
 }
 
-const SCHEMAS = '#/components/schemas/';
+/** Where `$ref`s to the published schemas point. */
+export const SCHEMAS = '#/components/schemas/';
 
 export function shape(name: string, schema: JsonSchema, uses: readonly Shape[] = []): Shape {
   return { name, schema, uses };

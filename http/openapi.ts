@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import type { Access, Method, Route } from './types.js';
 import type { OperationDoc, Parameter } from './openapi-doc.js';
-import { schemaRef, type JsonSchema, type Shape } from './openapi-shapes.js';
+import { SCHEMAS, schemaRef, type JsonSchema, type Shape } from './openapi-shapes.js';
 import { takesIdempotencyKey } from './idempotency.js';
 
 /**
@@ -48,7 +48,6 @@ export interface OpenApiDocument {
 }
 
 const PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
-const SCHEMAS = '#/components/schemas/';
 
 /** `/v1/plans/:code` → `/v1/plans/{code}`. */
 export function openApiPath(pattern: string): string {
@@ -82,7 +81,7 @@ const JSON_BODY: readonly ErrorCode[] = [
   'TALLY_ERR_UNKNOWN_FIELD',
 ];
 
-/** What a route taking `Idempotency-Key` can answer for it (api/idempotency.ts). */
+/** What a route taking `Idempotency-Key` can answer for it (idempotency.ts). */
 const IDEMPOTENCY: readonly ErrorCode[] = ['TALLY_ERR_IDEMPOTENCY_KEY_INVALID', 'TALLY_ERR_IDEMPOTENCY_KEY_REUSED', 'TALLY_ERR_IDEMPOTENCY_IN_PROGRESS'];
 
 export function openApiDocument(routes: readonly Route[], catalogue: Catalogue, info: DocumentInfo): OpenApiDocument {

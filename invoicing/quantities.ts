@@ -33,12 +33,6 @@ export interface SeriesDeps {
 /** Segments per read: bounds the size of the queries' parameters. */
 const BATCH = 4_000;
 
-/** `YYYY-MM-DD hh:mm:ss.fff` (UTC) for a DateTime64(3) parameter. */
-export function ch64(d: Date): string {
-  const iso = d.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
-}
-
 export async function readSeries(deps: SeriesDeps, tenantId: string, meter: Meter, requests: readonly SeriesRequest[]): Promise<Series[]> {
   const out: Series[] = [];
   for (let i = 0; i < requests.length; i += BATCH) {

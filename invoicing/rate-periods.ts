@@ -4,7 +4,8 @@ import type { UsageQuerier } from '../metering/usage-querier.js';
 import type { Charge } from '../catalog/plans.js';
 import type { Period } from '../catalog/periods.js';
 import type { RatingPool } from '../rating/pool.js';
-import { ch64, readSeries, type SeriesRequest } from './quantities.js';
+import { readSeries, type SeriesRequest } from './quantities.js';
+import { clickhouseTime } from '../core/time.js';
 import type { Series } from '../rating/series.js';
 import { liveWindow, segmentsOf, type Segment } from '../rating/segments.js';
 import type { PlanVersion, SubscriptionFacts } from './subscription-facts.js';
@@ -162,9 +163,9 @@ export async function writeRated(ch: ClickHouseStore, results: readonly PeriodRa
   };
   for (const r of results) {
     const sub = r.work.sub;
-    const periodStart = ch64(r.work.period.start);
+    const periodStart = clickhouseTime(r.work.period.start.getTime());
     for (const s of r.segments) {
-      const segStart = ch64(s.segment.start);
+      const segStart = clickhouseTime(s.segment.start.getTime());
       for (const c of s.charges) {
         const rows = inRange(c, from, to);
         if (rows === undefined) continue;

@@ -1,10 +1,9 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { Dec } from '../core/money.js';
-import { ceilHour, floorHour, HOUR_MS } from '../core/time.js';
+import { ceilHour, clickhouseTime, floorHour, HOUR_MS } from '../core/time.js';
 import { Series } from '../rating/series.js';
 import type { Meter } from './meters.js';
 import { eventParams, firstCopies, hourlyColumns } from './rollup.js';
-import { ch64 } from './sql.js';
 import { gaugeHours, queryGauge } from './usage.js';
 
 /**
@@ -110,8 +109,8 @@ async function rollupSeries(ch: ClickHouseStore, tenantId: string, meter: Meter,
       maxH: maxHour,
       cSeg: clips.map((c) => c.seg),
       cCust: clips.map((c) => c.customer),
-      cFrom: clips.map((c) => ch64(new Date(c.from))),
-      cTo: clips.map((c) => ch64(new Date(c.to))),
+      cFrom: clips.map((c) => clickhouseTime(c.from)),
+      cTo: clips.map((c) => clickhouseTime(c.to)),
       pCusts: [...new Set(clips.map((c) => c.customer))],
       pHours: [...new Set(clips.map((c) => floorHour(c.from) / 1000))],
     },
@@ -172,7 +171,7 @@ async function gaugeSeries(ch: ClickHouseStore, tenantId: string, meter: Meter, 
  */
 async function gaugeClip(ch: ClickHouseStore, tenantId: string, meter: Meter, customer: string, from: number, to: number): Promise<string> {
   const hour = floorHour(from);
-  const params = { ...eventParams(meter), t: tenantId, c: customer, h: hour / 1000, to: ch64(new Date(to)) };
+  const params = { ...eventParams(meter), t: tenantId, c: customer, h: hour / 1000, to: clickhouseTime(to) };
   const before = await ch.client.query({
     query: `SELECT groups, toString(argMax(latest_value, hour)) AS v FROM ${ch.table('usage_hourly_v1')} FINAL
             WHERE tenant_id = {t:String} AND meter = {m:String} AND customer = {c:String} AND hour < toDateTime({h:UInt32}, 'UTC')

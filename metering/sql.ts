@@ -52,9 +52,3 @@ export function valueExpr(aggregation: Aggregation): string {
       throw new Error('weighted_sum windows are computed by queryGauge, not from one hourly column');
   }
 }
-
-/** `YYYY-MM-DD hh:mm:ss.fff` (UTC) for a DateTime64(3) parameter. */
-export function ch64(d: Date): string {
-  const iso = d.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
-}
