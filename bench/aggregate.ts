@@ -34,7 +34,7 @@ const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - days * 86_400_000
 const meters = ['api_calls', 'storage_gb', 'active_users'];
 console.log(`writing ${events} raw events and ${events / 10} resent copies...`);
 await ch.client.command({
-  query: `INSERT INTO ${raw}
+  query: `INSERT INTO ${raw} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at)
     SELECT {t:String}, concat('e', toString(number)), concat('c', toString(number % ${customers})), arrayElement({meters:Array(String)}, 1 + number % 3),
            toDecimal128(number % 1000, 6) / 100, fromUnixTimestamp64Milli(toInt64({start:Int64} + (number * 7919) % ${days * 86_400_000})),
            concat('{"region":"', arrayElement(['eu','us','ap'], 1 + number % 3), '","user":"u', toString(number % 5000), '"}'),
@@ -43,7 +43,7 @@ await ch.client.command({
   query_params: { t: tenant, meters, start, n: events },
 });
 await ch.client.command({
-  query: `INSERT INTO ${raw}
+  query: `INSERT INTO ${raw} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at)
     SELECT tenant_id, id, customer, meter, value + toDecimal128(1, 6), timestamp + toIntervalMinute(61), '{"region":"zz","user":"resend"}', ingested_at + toIntervalSecond(5)
     FROM ${raw} WHERE tenant_id = {t:String} AND cityHash64(id) % 10 = 0`,
   query_params: { t: tenant },

@@ -12,9 +12,12 @@ import { recomputeHours } from './rollup.js';
 /**
  * The aggregator turns raw events into hourly usage. Each run:
  *  1. takes the lease (one run at a time across every process);
- *  2. finds the (tenant, meter, hour)s that received events since the watermark — re-reading
- *     a margin before it, because an event's acceptance time is stamped before its insert
- *     commits, so rows can appear slightly "in the past";
+ *  2. finds the (tenant, meter, hour)s that received events since the watermark, by when each
+ *     row became visible in the store (`visible_at`, the insert's own time), not when it was
+ *     accepted: ingest acknowledges once an event is in its node's log, and the shipper may
+ *     insert it seconds or (after a ClickHouse outage) hours later. It re-reads a margin
+ *     before the watermark, because `visible_at` is stamped when an insert starts and the
+ *     insert commits a little later, so rows can appear slightly "in the past";
  *  3. recomputes those hours whole from the deduplicated raw events (late events simply
  *     land in their own hour and it is recomputed);
  *  4. backfills meters defined after their events arrived;
@@ -28,7 +31,7 @@ import { recomputeHours } from './rollup.js';
  * watermark still moves (holding it back would make every later run redo every tenant's
  * hours since the failure); what the skipped meter still needs is kept in a retry set
  * (core/retry-set.ts) as the instant its events must be read from again, and each later run
- * recomputes the hours of its events ingested since then, until one succeeds. A skipped
+ * recomputes the hours of its events made visible since then, until one succeeds. A skipped
  * backfill is simply not marked done, so the next run backfills the meter again. A failure
  * with a store down fails the run and leaves the watermark where it was.
  */
@@ -193,11 +196,11 @@ export class Aggregator {
     return hours.length;
   }
 
-  /** The hours with events of one meter ingested in (from, upper]. */
+  /** The hours with events of one meter that became visible in (from, upper]. */
   private async hoursOf(meter: MeterRecord, from: Date, upper: Date): Promise<string[]> {
     const rs = await this.o.ch.client.query({
       query: `SELECT arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours FROM ${this.o.ch.table('raw_events_v1')}
-              WHERE tenant_id = {t:String} AND meter = {m:String} AND ingested_at > {from:DateTime64(6, 'UTC')} AND ingested_at <= {upper:DateTime64(6, 'UTC')}`,
+              WHERE tenant_id = {t:String} AND meter = {m:String} AND visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}`,
       query_params: { t: meter.tenant_id, m: meter.key, from: chTime(from), upper: chTime(upper) },
       format: 'JSONEachRow',
     });
@@ -208,7 +211,7 @@ export class Aggregator {
     const rs = await this.o.ch.client.query({
       query: `SELECT tenant_id, meter, arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours
               FROM ${this.o.ch.table('raw_events_v1')}
-              WHERE ingested_at > {from:DateTime64(6, 'UTC')} AND ingested_at <= {upper:DateTime64(6, 'UTC')}
+              WHERE visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}
               GROUP BY tenant_id, meter`,
       query_params: { from: chTime(from), upper: chTime(upper) },
       format: 'JSONEachRow',

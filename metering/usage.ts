@@ -169,13 +169,13 @@ export function gaugeHours(valueMs: string): string {
   return new Dec(valueMs).div(MS_PER_HOUR).toDecimalPlaces(6, Dec.ROUND_HALF_EVEN).toFixed();
 }
 
-/** Whether raw events of this meter in [from, to) were accepted after the watermark (so are not counted yet). */
+/** Whether raw events of this meter in [from, to) became visible after the watermark (so are not counted yet). */
 export async function pendingEvents(ch: ClickHouseStore, tenantId: string, meter: string, from: Date, to: Date, watermark: Date): Promise<boolean> {
   const rs = await ch.client.query({
     query: `SELECT count() AS n FROM ${ch.table('raw_events_v1')}
             WHERE tenant_id = {t:String} AND meter = {m:String}
               AND timestamp >= {from:DateTime64(6, 'UTC')} AND timestamp < {to:DateTime64(6, 'UTC')}
-              AND ingested_at > {w:DateTime64(6, 'UTC')}`,
+              AND visible_at > {w:DateTime64(6, 'UTC')}`,
     query_params: { t: tenantId, m: meter, from: chTime(from), to: chTime(to), w: chTime(watermark) },
     format: 'JSONEachRow',
   });

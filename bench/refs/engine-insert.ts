@@ -16,7 +16,7 @@ await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
 const started = process.hrtime.bigint();
 for (let i = 0; i < inserts; i++) {
   await ch.client.command({
-    query: `INSERT INTO ${ch.table('raw_events_v1')}
+    query: `INSERT INTO ${ch.table('raw_events_v1')} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at)
       SELECT 'ten_bench', concat('r', toString(${i}), '_', toString(number)), concat('c', toString(number % 1000)), 'api_calls',
              toDecimal128(number % 100, 6), now64(3), '{}', now64(6)
       FROM numbers(${rowsPerInsert})`,

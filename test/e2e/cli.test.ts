@@ -31,7 +31,9 @@ async function whoami(url: string, key: string) {
   return { status: res.status, body: (await res.json()) as { id?: string } };
 }
 
-describe('tally start on the embedded defaults', () => {
+// Each case starts several processes that each open chDB and PGlite (5–15 s apiece on a busy
+// 2-core runner), so the cases get more time than the suite's 60 s default.
+describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
   it('starts from nothing, prints the admin key, serves, exits cleanly on Ctrl-C and restarts on the same data', async () => {
     const dataDir = tempDir();
     const t0 = Date.now();

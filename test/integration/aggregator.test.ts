@@ -54,7 +54,7 @@ async function post(events: object[]) {
 async function writeResends(fraction: number) {
   const raw = api.stores.clickhouse.table('raw_events_v1');
   await api.stores.clickhouse.client.command({
-    query: `INSERT INTO ${raw}
+    query: `INSERT INTO ${raw} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at)
       SELECT tenant_id, id, customer, meter, if(isNull(value), NULL, value + toDecimal128(7, 6)),
              timestamp + toIntervalMinute(97), '{"region":"zz","user":"resend","gb":"999.5"}', ingested_at + toIntervalMicrosecond(1)
       FROM ${raw} WHERE tenant_id = {t:String} AND cityHash64(id) % 100 < {p:UInt8}`,

@@ -271,7 +271,7 @@ describe('dedup by (tenant, id)', () => {
     const raw = api.stores.clickhouse.table('raw_events_v1');
     // A later copy with other content, as another node would have written it.
     await api.stores.clickhouse.client.command({
-      query: `INSERT INTO ${raw} SELECT tenant_id, id, customer, meter, toDecimal128('99', 6), timestamp - INTERVAL 1 HOUR, '{"late":true}', ingested_at + INTERVAL 1 SECOND FROM ${raw} WHERE id = {id:String}`,
+      query: `INSERT INTO ${raw} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at) SELECT tenant_id, id, customer, meter, toDecimal128('99', 6), timestamp - INTERVAL 1 HOUR, '{"late":true}', ingested_at + INTERVAL 1 SECOND FROM ${raw} WHERE id = {id:String}`,
       query_params: { id: e.id },
     });
     const rs = await api.stores.clickhouse.client.query({

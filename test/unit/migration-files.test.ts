@@ -20,6 +20,8 @@ describe('migration files', () => {
   it.each(['postgres', 'clickhouse'] as const)('every shipped %s statement is written to be re-runnable', (engine) => {
     for (const m of loadMigrations(migrationsDir(engine))) {
       for (const s of splitStatements(m.sql)) {
+        // Setting a table setting to a value is re-runnable as it stands.
+        if (/^ALTER TABLE \S+ MODIFY SETTING /i.test(s)) continue;
         if (/^(CREATE|DROP|ALTER)\b/i.test(s)) expect(s, `${m.name}: ${s.slice(0, 60)}`).toMatch(/IF (NOT )?EXISTS/i);
       }
     }
