@@ -46,44 +46,133 @@ export function hourlyColumns(isUnique: boolean): string {
 }
 
 /**
+ * Which hours a recompute covers: a list of hours, or every hour of the meter (a backfill,
+ * which reads the later copies the run took for the tenant with `snapshotLaterCopies`).
+ */
+export type HourScope = { hours: readonly string[] } | { all: true; run: string };
+
+/**
+ * Engine settings of a recompute. The rollup is grouped by (customer, groups, hour) and the raw
+ * table is sorted by (tenant, meter, customer, timestamp), so aggregating in that order keeps
+ * one customer's groups in memory at a time instead of a hash table of every row of the meter.
+ * An IN subquery's set is used for primary-key analysis only when small (the hours' ids in
+ * event_ids_v1): with millions of ids that analysis costs more than the whole read.
+ */
+const RECOMPUTE_SETTINGS = { optimize_aggregation_in_order: 1, use_index_for_in_with_subqueries_max_values: '100000' } as const;
+
+/** The copy order of a raw row as two columns (acceptance time, content hash), see COPY_ORDER. */
+const COPY_HASH = "cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)";
+
+/**
+ * Every copy of an event that is not its first accepted copy, as (id, acceptance time, hash),
+ * among the tenant's ids (restricted to those of the raw rows matching `where` when given).
+ * Most events have one copy: this set holds only the later copies of the others, so excluding
+ * it leaves exactly the first copies, with one probe of a small set per row.
+ */
+function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
+  const ids = where === undefined ? '' : ` AND id IN (SELECT id FROM ${ch.table('raw_events_v1')} WHERE ${where})`;
+  return `SELECT id, tupleElement(o, 1), tupleElement(o, 2) FROM (
+            SELECT id, arrayJoin(arrayPopFront(arraySort(groupArray(ord)))) AS o FROM ${ch.table('event_ids_v1')}
+            WHERE tenant_id = {t:String}${ids} GROUP BY id HAVING count() > 1)`;
+}
+
+/**
+ * Takes the tenant's later copies for a run's backfills (later_copies_v1, migration 0008): one
+ * pass over the tenant's event ids, instead of one per meter. Copies that arrive after it are
+ * not in it, but their hours became visible after the run's upper bound, so the next run
+ * recomputes those hours with the copies in place.
+ */
+export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tenantId: string): Promise<void> {
+  await ch.client.command({
+    query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash)
+            SELECT {run:String}, {t:String}, * FROM (${laterCopies(ch, undefined)})`,
+    query_params: { run, t: tenantId },
+  });
+}
+
+/**
  * Recomputes whole hours of one tenant's meter from the raw events, counting each event's
  * first accepted copy only, and writes them as a new version of those hours' rows. Rows of
- * those hours that the recompute no longer produces are overwritten with empty ones, so the
- * newest version of an hour is always exactly what the raw events say. Running it twice, or
- * after a crash half-way, gives the same rows.
+ * those hours that the recompute no longer produces are then overwritten with empty ones, so
+ * the newest version of an hour is always exactly what the raw events say. Running it twice,
+ * or again after a crash half-way (a later run's version is greater), gives the same rows.
+ *
+ * The gauge columns (gauge_first, gauge_integral) are computed for weighted_sum meters, the
+ * only ones whose reads use them (a meter's aggregation never changes); the window function
+ * the integral needs sorts every event of the hours, so other meters store 0 as the integral.
+ * Likewise only unique_count meters build distinct-value states; the others store the empty one.
  */
-export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, hours: readonly string[], version: bigint): Promise<void> {
-  if (hours.length === 0) return;
+export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, scope: HourScope, version: bigint): Promise<void> {
+  if ('hours' in scope && scope.hours.length === 0) return;
   const hourly = ch.table('usage_hourly_v1');
-  const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, hours, version: version.toString() };
+  const raw = ch.table('raw_events_v1');
+  const hasVp = meter.value_property !== null;
+  const isUnique = meter.aggregation === 'unique_count';
+  const isGauge = meter.aggregation === 'weighted_sum';
+  const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, version: version.toString() };
+  let where = 'tenant_id = {t:String} AND meter = {m:String}';
+  let hourWhere = where;
+  let later: string;
+  if ('hours' in scope) {
+    params.hours = scope.hours;
+    where += ' AND toStartOfHour(timestamp) IN {hours:Array(DateTime)}';
+    hourWhere += ' AND hour IN {hours:Array(DateTime)}';
+    later = laterCopies(ch, where);
+  } else {
+    params.run = scope.run;
+    later = `SELECT id, ingested_at, hash FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND tenant_id = {t:String}`;
+  }
 
-  const inHours = 'tenant_id = {t:String} AND meter = {m:String} AND toStartOfHour(timestamp) IN {hours:Array(DateTime)}';
-  const fresh = `
-    SELECT customer, groups, hour,
-      ${hourlyColumns(meter.aggregation === 'unique_count')},
-      minIf(ts, isNotNull(num)) AS gauge_first,
-      sumIf(num * (next_ms - ts_ms), isNotNull(num)) AS gauge_integral
-    FROM (
-      SELECT *,
+  const events = `
+      SELECT customer, ${groupsExpr(meter.group_by.length)} AS groups, toStartOfHour(timestamp) AS hour,
+        ${numberExpr(hasVp)} AS num, ${isUnique ? uniqueExpr(hasVp) : "''"} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
+        tuple(timestamp, ingested_at, ${COPY_HASH}) AS key
+      FROM ${raw}
+      WHERE ${where} AND (id, ingested_at, ${COPY_HASH}) NOT IN (${later})`;
+  const source = isGauge
+    ? `SELECT *,
         -- The gauge holds each number until the next numbered event of the hour, the last one to the end of the hour.
         leadInFrame(ts_ms, 1, toInt64(toUnixTimestamp(hour)) * 1000 + 3600000)
           OVER (PARTITION BY customer, groups, hour, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
-      FROM (${firstCopies(ch, meter, inHours, meter.group_by.length)})
-    )
-    GROUP BY customer, groups, hour`;
+      FROM (${events})`
+    : events;
+  const columns = 'tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, version';
 
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, version)
-      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, {version:UInt64}
-      FROM (${fresh})
-      UNION ALL
-      SELECT tenant_id, meter, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
+      INSERT INTO ${hourly} (${columns})
+      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key,
+        ${isUnique ? 'uniq_state' : EMPTY_UNIQ}, gauge_first, gauge_integral, {version:UInt64}
+      FROM (
+        SELECT customer, groups, hour,
+          count() AS events,
+          sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
+          max(num) AS max_value,
+          min(num) AS min_value,
+          argMax(num, key) AS latest_value,
+          maxIf(key, isNotNull(num)) AS latest_key,
+          ${isUnique ? "uniqExactStateIf(u, u != '') AS uniq_state," : ''}
+          minIf(ts, isNotNull(num)) AS gauge_first,
+          ${isGauge ? 'sumIf(num * (next_ms - ts_ms), isNotNull(num))' : 'toDecimal128(0, 6)'} AS gauge_integral
+        FROM (${source})
+        GROUP BY customer, groups, hour)`,
+    query_params: params,
+    clickhouse_settings: RECOMPUTE_SETTINGS,
+  });
+  // Rows of these hours whose newest version is older than this one and not empty: the
+  // recompute above no longer produced them, so an empty row replaces them.
+  await ch.client.command({
+    query: `
+      INSERT INTO ${hourly} (${columns})
+      SELECT {t:String}, {m:String}, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
         CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
-        ${EPOCH_KEY}, arrayReduce('uniqExactState', CAST([] AS Array(String))), toDateTime64(0, 3, 'UTC'), toDecimal128(0, 6), {version:UInt64}
-      FROM ${hourly} FINAL
-      WHERE tenant_id = {t:String} AND meter = {m:String} AND hour IN {hours:Array(DateTime)} AND events > 0
-        AND (customer, groups, hour) NOT IN (SELECT customer, groups, hour FROM (${fresh}))`,
+        ${EPOCH_KEY}, ${EMPTY_UNIQ}, toDateTime64(0, 3, 'UTC'), toDecimal128(0, 6), {version:UInt64}
+      FROM ${hourly}
+      WHERE ${hourWhere}
+      GROUP BY customer, groups, hour
+      HAVING max(version) < {version:UInt64} AND argMax(events, version) > 0`,
     query_params: params,
   });
 }
+
+const EMPTY_UNIQ = "arrayReduce('uniqExactState', CAST([] AS Array(String)))";
