@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config.js';
 import type { Stores } from '../core/stores.js';
@@ -37,12 +38,14 @@ import { pgMeterRepository } from '../metering/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
-import { InsertBatcher } from '../ingest/batcher.js';
 import { RecentIds } from '../ingest/dedup.js';
-import { ingestMetrics } from '../ingest/metrics.js';
+import { IngestLog } from '../ingest/event-log.js';
+import type { LogIo } from '../ingest/log-io.js';
+import { eventLogMetrics, ingestMetrics } from '../ingest/metrics.js';
 import { eventsRoute } from '../ingest/route.js';
 import { IngestService } from '../ingest/service.js';
-import { clickHouseEventWriter, type EventWriter } from '../ingest/writer.js';
+import { Shipper } from '../ingest/shipper.js';
+import { clickHouseSink, type SegmentSink } from '../ingest/sink.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
@@ -63,8 +66,10 @@ export interface ApiDeps {
   rating?: RatingStack;
   /** Billing-sync metrics, when a sync loop in the same process shares them. */
   syncMetrics?: SyncMetrics;
-  /** Where accepted events are written; ClickHouse's raw table unless given. */
-  writer?: EventWriter;
+  /** Where the event log's segments are shipped; ClickHouse's raw table unless given. */
+  sink?: SegmentSink;
+  /** The event log's file operations; the node's own unless given. */
+  logIo?: LogIo;
 }
 
 /** The API's routes and what they hold open, ready to be served (`serveApi`). */
@@ -73,11 +78,16 @@ export interface ApiRoutes {
   readonly authenticator: Authenticator;
   /** The server that serves them, so that readiness reports its draining. */
   servedBy(server: HttpServer): void;
-  /** Flushes the ingest batches still buffered and stops what was made here. */
+  /**
+   * Ships everything acknowledged so far into the event store; false if that takes longer than
+   * `timeoutMs` (the rest stays in the log).
+   */
+  drainEventLog(timeoutMs?: number): Promise<boolean>;
+  /** Closes the event log, ships what it can within TALLY_EVENTLOG_DRAIN_MS, and stops what was made here. */
   close(): Promise<void>;
 }
 
-export type Api = HttpServer & { readonly routes: readonly Route[] };
+export type Api = HttpServer & { readonly routes: readonly Route[]; drainEventLog: ApiRoutes['drainEventLog'] };
 
 /** Wires the HTTP API: the one place that knows which routes exist and what they depend on. */
 export function createApi(deps: ApiDeps): Api {
@@ -85,7 +95,7 @@ export function createApi(deps: ApiDeps): Api {
   return serveApi(deps, api, api.routes);
 }
 
-/** Every route of the API, with the stores, services and batcher behind them. */
+/** Every route of the API, with the stores, services and event log behind them. */
 export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const { config, stores } = deps;
   const tenants = pgTenantRepository(stores.postgres);
@@ -95,14 +105,22 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const meters = pgMeterRepository(stores.postgres);
   aggregatorLagGauge(deps.registry, stores.postgres);
   const im = ingestMetrics(deps.registry);
-  const batcher = new InsertBatcher(deps.writer ?? clickHouseEventWriter(stores.clickhouse), {
-    batchRows: config.ingest.batchRows,
-    flushMs: config.ingest.flushMs,
-    maxBuffered: config.ingest.maxBuffered,
-    concurrency: config.ingest.flushConcurrency,
+  // This node's event log of accepted events and the shipper that moves it into ClickHouse.
+  const logDir = path.join(config.dataDir, 'eventlog');
+  const lm = eventLogMetrics(deps.registry);
+  const eventLog = IngestLog.open({
+    dir: logDir,
+    segmentBytes: config.ingest.segmentBytes,
+    sealMs: config.ingest.sealMs,
+    maxPendingBytes: config.ingest.maxPendingBytes,
     retryAfterSeconds: config.ingest.retryAfterSeconds,
-  }, im);
-  const ingest = new IngestService(batcher, new RecentIds(config.ingest.dedupCache), config.ingest, im);
+    metrics: lm,
+    logger: deps.logger,
+    ...(deps.logIo === undefined ? {} : { io: deps.logIo }),
+  });
+  const shipper = new Shipper({ log: eventLog, sink: deps.sink ?? clickHouseSink(stores.clickhouse), metrics: lm, logger: deps.logger, refusedDir: path.join(logDir, 'refused') });
+  shipper.start();
+  const ingest = new IngestService(eventLog, new RecentIds(config.ingest.dedupCache), config.ingest, im);
   let server: HttpServer | undefined;
 
   const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
@@ -110,9 +128,13 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...healthRoutes({
       registry: deps.registry,
       checks: {
-        clickhouse: () => stores.clickhouse.ping(timeout),
         postgres: () => stores.postgres.ping(timeout),
-        ingest: () => (batcher.isDown ? Promise.reject(new Error('inserts are failing; probing the store')) : Promise.resolve()),
+        eventlog: () => (eventLog.failing ? Promise.reject(new Error("writes to this node's event log are failing")) : Promise.resolve()),
+      },
+      // Ingest accepts into the log while ClickHouse is down; usage reads wait for it.
+      degradedBy: {
+        clickhouse: () => stores.clickhouse.ping(timeout),
+        shipping: () => (shipper.isDown ? Promise.reject(new Error('segments do not ship to ClickHouse; the log holds them')) : Promise.resolve()),
       },
       isShuttingDown: () => server?.shuttingDown ?? false,
     }),
@@ -142,8 +164,13 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     servedBy: (s) => {
       server = s;
     },
+    drainEventLog: (timeoutMs) => shipper.drain(timeoutMs),
     close: async () => {
-      await batcher.close();
+      await eventLog.close();
+      if (!(await shipper.drain(config.ingest.drainMs))) {
+        deps.logger.warn({ pendingBytes: eventLog.pendingBytes }, 'event log: not everything shipped before shutdown; the rest ships at the next start');
+      }
+      await shipper.stop();
       if (deps.rating === undefined) await rating.pool.close();
     },
   };
@@ -168,8 +195,9 @@ export function serveApi(deps: ApiDeps, api: ApiRoutes, routes: readonly Route[]
   });
   const server: Api = {
     routes,
+    drainEventLog: (timeoutMs) => api.drainEventLog(timeoutMs),
     listen: () => http.listen(),
-    // HTTP first (in-flight requests are waiting on their batches), then whatever is left.
+    // HTTP first (in-flight requests are waiting on their log appends), then whatever is left.
     stop: async () => {
       await http.stop();
       await api.close();

@@ -70,7 +70,8 @@ export async function runDemo(config: Config, logger: Logger, out: (line: string
       }
       progress.stop();
 
-      // Everything is committed: nothing needs to settle.
+      // Every event is in the store once the log has shipped: nothing needs to settle.
+      if (!(await api.drainEventLog(120_000))) throw new Error('the event log did not ship to ClickHouse within 120 s');
       const aggregator = createAggregator({ ...config, aggregator: { ...config.aggregator, settleMs: 0 } }, stores, logger, registry);
       await aggregator.runOnce(progress);
       const rated = await rating.rater.runOnce(progress);

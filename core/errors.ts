@@ -68,6 +68,7 @@ export const ERRORS = {
   TALLY_ERR_INGEST_OVERLOADED: { status: 429, retryable: true },
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },
+  TALLY_ERR_EVENT_LOG_UNAVAILABLE: { status: 503, retryable: true },
   TALLY_ERR_INTERNAL: { status: 500, retryable: true },
 
   // Per-event rejections of POST /v1/events: reported in the 202 body, one per bad event,
@@ -90,8 +91,6 @@ export const ERRORS = {
   TALLY_ERR_PROPERTIES_TOO_MANY: { status: 422, retryable: false },
   TALLY_ERR_PROPERTIES_TOO_LARGE: { status: 422, retryable: false },
   TALLY_ERR_CLOUDEVENT_INVALID: { status: 422, retryable: false },
-  // The event passed validation but the event store refused to store it (the rest of its batch was committed).
-  TALLY_ERR_EVENT_REFUSED_BY_STORE: { status: 422, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,12 +4,23 @@ import { json } from './openapi-doc.js';
 import { obj, oneOfStrings, shape, str } from './openapi-shapes.js';
 
 const Health = shape('Health', obj({ status: { const: 'ok' } }));
-const Readiness = shape('Readiness', obj({ status: oneOfStrings(['ready', 'unready', 'shutting_down']), checks: { type: 'object', additionalProperties: str('`ok`, or `unreachable: <reason>`') } }));
+const Readiness = shape(
+  'Readiness',
+  obj({
+    status: oneOfStrings(['ready', 'degraded', 'unready', 'shutting_down']),
+    checks: { type: 'object', additionalProperties: str('`ok`, or `unreachable: <reason>`') },
+  }),
+);
 
 export interface HealthDeps {
   registry: Registry;
-  /** Each named check throws when its dependency is unreachable. */
+  /** Each named check throws when its dependency is unreachable: the node is unready (503). */
   checks: Record<string, () => Promise<void>>;
+  /**
+   * Checks of dependencies the node can do its work without for a while (ingest keeps
+   * accepting into its log while ClickHouse is down): failing, the node is `degraded` (200).
+   */
+  degradedBy?: Record<string, () => Promise<void>>;
   isShuttingDown: () => boolean;
 }
 
@@ -31,18 +42,29 @@ export function healthRoutes(deps: HealthDeps): Route[] {
         operationId: 'getReadiness',
         tag: 'System',
         summary: 'Readiness: the stores answer and ingest can commit',
-        responses: { 200: json('Ready.', Readiness), 503: json('Not ready; `checks` names what is down.', Readiness) },
+        responses: {
+          200: json('Ready, or `degraded`: still taking work while something it can do without for a while is down (`checks` names it).', Readiness),
+          503: json('Not ready; `checks` names what is down.', Readiness),
+        },
       },
       handler: async () => {
         if (deps.isShuttingDown()) return { status: 503, body: { status: 'shutting_down', checks: {} } };
-        const names = Object.keys(deps.checks);
-        const results = await Promise.allSettled(names.map((n) => deps.checks[n]!()));
+        const all = { ...deps.checks, ...deps.degradedBy };
+        const names = Object.keys(all);
+        const results = await Promise.allSettled(names.map((n) => all[n]!()));
         const checks: Record<string, string> = {};
+        let unready = false;
+        let degraded = false;
         results.forEach((r, i) => {
-          checks[names[i]!] = r.status === 'fulfilled' ? 'ok' : `unreachable: ${errorText(r.reason)}`;
+          const name = names[i]!;
+          checks[name] = r.status === 'fulfilled' ? 'ok' : `unreachable: ${errorText(r.reason)}`;
+          if (r.status === 'rejected') {
+            if (name in deps.checks) unready = true;
+            else degraded = true;
+          }
         });
-        const ok = results.every((r) => r.status === 'fulfilled');
-        return { status: ok ? 200 : 503, body: { status: ok ? 'ready' : 'unready', checks } };
+        if (unready) return { status: 503, body: { status: 'unready', checks } };
+        return { status: 200, body: { status: degraded ? 'degraded' : 'ready', checks } };
       },
     },
     {

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../core/errors.js';
 import { exactValue, stringifyExact } from './json.js';
-import { clickhouseTime, parseTimestamp } from '../core/time.js';
+import { parseTimestamp } from '../core/time.js';
 import { typeName } from './value.js';
 
 /**
@@ -15,12 +15,12 @@ export interface EventRow {
   meter: string;
   /** Canonical decimal text, or null when the event carries no value (count meters, CloudEvents). */
   value: string | null;
-  /** `YYYY-MM-DD hh:mm:ss.sss`, UTC. */
-  timestamp: string;
+  /** Epoch milliseconds. */
+  timestamp: number;
   /** JSON object text. */
   properties: string;
-  /** `YYYY-MM-DD hh:mm:ss.ffffff`, UTC: when this copy was accepted (the first copy wins). */
-  ingested_at: string;
+  /** Epoch microseconds: when this copy was accepted (the first copy wins). */
+  ingested_at: number;
 }
 
 export interface Rejection {
@@ -59,7 +59,8 @@ export interface ValidationContext {
   limits: EventLimits;
   /** Receive time, epoch ms: the default timestamp and the reference of the time window. */
   now: number;
-  ingestedAt: string;
+  /** Epoch microseconds. */
+  ingestedAt: number;
 }
 
 export type Validated = { ok: true; row: EventRow } | { ok: false; rejection: Rejection };
@@ -236,7 +237,7 @@ function finish(index: number, ctx: ValidationContext, lossless: boolean, f: Fie
 
   return {
     ok: true,
-    row: { tenant_id: ctx.tenantId, id, customer, meter: f.meter, value, timestamp: clickhouseTime(at), properties, ingested_at: ctx.ingestedAt },
+    row: { tenant_id: ctx.tenantId, id, customer, meter: f.meter, value, timestamp: at, properties, ingested_at: ctx.ingestedAt },
   };
 }
 

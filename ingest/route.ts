@@ -9,7 +9,7 @@ import { CloudEvent, Event, EVENT_FORMATS, IngestResult } from './openapi.js';
 
 const REFUSAL_REASON: Record<string, string> = {
   TALLY_ERR_INGEST_OVERLOADED: 'overloaded',
-  TALLY_ERR_STORE_UNAVAILABLE: 'store_unavailable',
+  TALLY_ERR_EVENT_LOG_UNAVAILABLE: 'log_unavailable',
   TALLY_ERR_SHUTTING_DOWN: 'shutting_down',
   TALLY_ERR_BATCH_TOO_LARGE: 'too_large',
   TALLY_ERR_INVALID_JSON: 'unparsable',
@@ -17,7 +17,7 @@ const REFUSAL_REASON: Record<string, string> = {
   TALLY_ERR_UNSUPPORTED_MEDIA_TYPE: 'unparsable',
 };
 
-/** `POST /v1/events`: 202 with per-event results once every accepted event is committed. */
+/** `POST /v1/events`: 202 with per-event results once every accepted event is in this node's event log. */
 export function eventsRoute(service: IngestService, config: IngestConfig, metrics: IngestMetrics): Route {
   return {
     method: 'POST',
@@ -28,13 +28,13 @@ export function eventsRoute(service: IngestService, config: IngestConfig, metric
       tag: 'Events',
       summary: 'Send usage events',
       description:
-        'One event or many, in any of the body formats. The answer comes after every accepted event is committed; one bad event never sinks its batch. ' +
+        "One event or many, in any of the body formats. The answer comes once every accepted event is on the node's disk (its event log); events are visible in usage once shipped to the event store, normally within a second. One bad event never sinks its batch. " +
         'NDJSON is also accepted as `application/ndjson` and `application/jsonl`, msgpack as `application/x-msgpack` and `application/vnd.msgpack`. ' +
         'After a 429 or 503 nothing of the request was accepted: send it again, whole.',
       requestBody: { description: 'The events.', required: true, content: EVENT_FORMATS },
       uses: [Event, CloudEvent],
       responses: { 202: json('What happened to each event.', IngestResult) },
-      errors: ['TALLY_ERR_INVALID_JSON', 'TALLY_ERR_INVALID_BODY', 'TALLY_ERR_BATCH_TOO_LARGE', 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INGEST_OVERLOADED', 'TALLY_ERR_STORE_UNAVAILABLE'],
+      errors: ['TALLY_ERR_INVALID_JSON', 'TALLY_ERR_INVALID_BODY', 'TALLY_ERR_BATCH_TOO_LARGE', 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INGEST_OVERLOADED', 'TALLY_ERR_EVENT_LOG_UNAVAILABLE', 'TALLY_ERR_SHUTTING_DOWN'],
     },
     handler: async (req) => {
       try {

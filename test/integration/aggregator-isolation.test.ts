@@ -75,6 +75,8 @@ describe('aggregator', () => {
     const at = new Date(Date.now() - 3_600_000).toISOString();
     expect((await jsonRequest(api.url, a.auth, 'POST', '/v1/events', { id: 'a1', customer: 'c', meter: 'api_calls', value: '5', timestamp: at })).status).toBe(202);
     expect((await jsonRequest(api.url, b.auth, 'POST', '/v1/events', { id: 'b1', customer: 'c', meter: 'api_calls', value: '7', timestamp: at })).status).toBe(202);
+    // Acknowledged means in the node's log; the aggregator sees events once shipped.
+    await api.drain();
 
     const first = await aggregator.runOnce();
     expect(first.setAside).toBe(1);

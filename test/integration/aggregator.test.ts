@@ -295,6 +295,8 @@ describe('usage equals the deduplicated raw events', () => {
 
   it('says complete: false while events of the range wait for the aggregator', async () => {
     await post([randomEvent(9999, 'm_count')]);
+    // Once shipped from the node's log the event is visible, and waits for the aggregator.
+    await api.drain();
     expect((await usage({ meter: 'm_count', from, to })).complete).toBe(false);
     await aggregator.runOnce();
     expect((await usage({ meter: 'm_count', from, to })).complete).toBe(true);

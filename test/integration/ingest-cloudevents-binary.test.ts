@@ -31,6 +31,7 @@ interface StoredRow {
 }
 
 async function stored(ids: string[]): Promise<StoredRow[]> {
+  await api.drain();
   const rs = await api.stores.clickhouse.client.query({
     query: `SELECT id, customer, meter, toString(value) AS value, toString(timestamp) AS timestamp, properties
             FROM ${api.stores.clickhouse.table('raw_events_v1')} WHERE tenant_id = {t:String} AND id IN {ids:Array(String)} ORDER BY id`,

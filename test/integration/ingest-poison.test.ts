@@ -1,11 +1,13 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { faultyWriter, type FaultControl } from '../support/faulty-writer.js';
+import { faultySink, type SinkControl } from '../support/faulty-sink.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 
 /**
- * One tenant's event that the store cannot take must not fail anyone else's: concurrent
- * requests share insert batches, and a batch the store refused used to fail every request in
- * it with 503 and mark ingest down.
+ * One tenant's event that the store cannot take must not fail anyone else's, nor stall the
+ * log: segments hold many requests of many tenants, and the shipper sets aside only the rows
+ * the store refuses.
  */
 let api: TestApi | undefined;
 afterEach(async () => {
@@ -13,11 +15,11 @@ afterEach(async () => {
   api = undefined;
 });
 
-// A wider flush window than the default makes concurrent requests share batches every time.
-const ENV = { TALLY_INGEST_FLUSH_MS: '15' };
+// A wider seal window than the default makes concurrent requests share segments every time.
+const ENV = { TALLY_EVENTLOG_SEAL_MS: '40' };
 
-async function start(control?: FaultControl) {
-  api = await startTestApi({ env: ENV, ...(control ? { wrapWriter: (w) => faultyWriter(w, control) } : {}) });
+async function start(control?: SinkControl) {
+  api = await startTestApi({ env: ENV, ...(control ? { wrapSink: (s) => faultySink(s, control, (f) => readFileSync(f)) } : {}) });
   const a = await api.tenant('poisoner');
   const b = await api.tenant('bystander');
   const post = async (auth: Record<string, string>, body: string) => {
@@ -32,15 +34,27 @@ async function start(control?: FaultControl) {
     });
     return new Map((await rs.json<{ id: string; n: string }>()).map((r) => [r.id, Number(r.n)]));
   };
-  return { a, b, post, countById };
+  const refusedDir = path.join(api.stores.dataDir, 'eventlog', 'refused');
+  /** The bytes of every row set aside so far. */
+  const setAside = () => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(refusedDir);
+    } catch {
+      return '';
+    }
+    return names.filter((n) => n.endsWith('.rows')).map((n) => readFileSync(path.join(refusedDir, n)).toString('latin1')).join('');
+  };
+  return { a, b, post, countById, setAside, refusedDir };
 }
 
 const ev = (id: string) => ({ id, customer: 'c', meter: 'm', value: '1' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a row the store refuses', () => {
-  it('is refused alone: the rest of its request and every other request sharing the batch commit, and ingest stays up', async () => {
-    const control: FaultControl = { fail: undefined, delayMs: 0, refuseRow: (row) => row.id.startsWith('poison') };
-    const { a, b, post, countById } = await start(control);
+  it('is set aside alone with its reason: the rest of its segment and every later one ships, and ingest stays up', async () => {
+    const control: SinkControl = { refuseIf: (bytes) => bytes.includes('poison') };
+    const { a, b, post, countById, setAside, refusedDir } = await start(control);
 
     const rounds = 6;
     const bystander: Promise<{ status: number; body: any }>[] = [];
@@ -48,20 +62,12 @@ describe('a row the store refuses', () => {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < 4; i++) bystander.push(post(b.auth, JSON.stringify([0, 1, 2].map((j) => ev(`b${round}_${i}_${j}`)))));
       poisoner.push(post(a.auth, JSON.stringify([ev(`a${round}_0`), ev(`poison${round}`), ev(`a${round}_1`), ev(`a${round}_2`), ev(`poison${round}_x`)])));
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
-
+    // Acknowledged when on disk: the store's refusal comes later, at shipping.
     for (const r of await Promise.all(bystander)) expect(r).toEqual({ status: 202, body: { accepted: 3, duplicates: 0, rejected: [] } });
-    for (const [round, r] of (await Promise.all(poisoner)).entries()) {
-      expect(r.status).toBe(202);
-      expect(r.body.accepted).toBe(3);
-      expect(r.body.rejected).toEqual([
-        { index: 1, id: `poison${round}`, code: 'TALLY_ERR_EVENT_REFUSED_BY_STORE', message: expect.stringContaining('INCORRECT_DATA') },
-        { index: 4, id: `poison${round}_x`, code: 'TALLY_ERR_EVENT_REFUSED_BY_STORE', message: expect.stringContaining('INCORRECT_DATA') },
-      ]);
-    }
-    // The store did refuse batches (the refusals were found inside shared inserts).
-    expect(control.rowRefusals).toBeGreaterThanOrEqual(rounds);
+    for (const r of await Promise.all(poisoner)) expect(r).toEqual({ status: 202, body: { accepted: 5, duplicates: 0, rejected: [] } });
+    await api!.drain();
 
     const bCounts = await countById(b.id);
     expect(bCounts.size).toBe(rounds * 4 * 3);
@@ -70,44 +76,69 @@ describe('a row the store refuses', () => {
     expect([...aCounts.keys()].sort()).toEqual(Array.from({ length: rounds }, (_, r) => [`a${r}_0`, `a${r}_1`, `a${r}_2`]).flat().sort());
     for (const n of aCounts.values()) expect(n).toBe(1);
 
+    // Exactly the refused rows are kept, with the store's reason beside them.
+    const kept = setAside();
+    for (let r = 0; r < rounds; r++) {
+      expect(kept).toContain(`poison${r}`);
+      expect(kept).toContain(`poison${r}_x`);
+    }
+    expect(kept).not.toMatch(/a\d_\d|b\d_\d_\d/);
+    const reasons = readdirSync(refusedDir).filter((n) => n.endsWith('.json')).map((n) => JSON.parse(readFileSync(path.join(refusedDir, n), 'utf8')) as { reason: string; unit: string });
+    expect(reasons.length).toBeGreaterThan(0);
+    for (const r of reasons) expect(r).toMatchObject({ reason: 'INCORRECT_DATA', unit: 'row' });
+
     expect((await fetch(`${api!.url}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${api!.url}/metrics`)).text();
     expect(metrics).toMatch(/^tally_ingest_store_up 1$/m);
-    expect(metrics).toMatch(/^tally_ingest_events_total\{result="rejected",code="TALLY_ERR_EVENT_REFUSED_BY_STORE"\} 12$/m);
-    expect(metrics).not.toMatch(/^tally_ingest_requests_refused_total\{reason="store_unavailable"\}/m);
+    expect(metrics).toMatch(new RegExp(`^tally_eventlog_rows_refused_total\\{reason="INCORRECT_DATA"\\} ${rounds * 2}$`, 'm'));
+    expect(metrics).toMatch(/^tally_eventlog_ship_duration_seconds_count\{outcome="refused"\} [1-9]/m);
+    expect(metrics).toMatch(/^tally_eventlog_pending_bytes 0$/m);
 
-    // A resend of the refused event is refused again.
-    const again = await post(a.auth, JSON.stringify([ev('a0_0'), ev('poison0')]));
-    expect(again.body).toMatchObject({ rejected: [{ index: 1, code: 'TALLY_ERR_EVENT_REFUSED_BY_STORE' }] });
-    expect(again.body.accepted + again.body.duplicates).toBe(1);
+    // The log goes on: later events ship.
+    expect((await post(b.auth, JSON.stringify([ev('after')]))).status).toBe(202);
+    await api!.drain();
+    expect((await countById(b.id)).get('after')).toBe(1);
   });
 
-  it('a failure that is not about the rows is still an outage: 503 for everyone in the batch, ingest marked down', async () => {
+  it('a failure that is not about the rows is an outage: ingest keeps acknowledging, the node is degraded, and the segment ships once later', async () => {
     // A ClickHouse error of a kind that says nothing about the data (too many parts: the store is behind).
-    const control: FaultControl = { fail: Object.assign(new Error('Too many parts'), { code: '252', type: 'TOO_MANY_PARTS' }), delayMs: 0 };
-    const { a, b, post } = await start(control);
+    const control: SinkControl = { fail: Object.assign(new Error('Too many parts'), { code: '252', type: 'TOO_MANY_PARTS' }) };
+    const { a, b, post, countById } = await start(control);
     const results = await Promise.all([post(a.auth, JSON.stringify([ev('x1')])), post(b.auth, JSON.stringify([ev('y1')]))]);
-    for (const r of results) {
-      expect(r.status).toBe(503);
-      expect(r.body.error.code).toBe('TALLY_ERR_STORE_UNAVAILABLE');
+    for (const r of results) expect(r.status).toBe(202);
+    let ready: any;
+    for (let i = 0; i < 100 && ready?.status !== 'degraded'; i++) {
+      await sleep(50);
+      ready = await (await fetch(`${api!.url}/readyz`)).json();
     }
-    expect((await fetch(`${api!.url}/readyz`)).status).toBe(503);
+    expect(ready).toMatchObject({ status: 'degraded', checks: { shipping: expect.stringMatching(/^unreachable/), postgres: 'ok', eventlog: 'ok' } });
+    expect(await (await fetch(`${api!.url}/metrics`)).text()).toMatch(/^tally_ingest_store_up 0$/m);
+    control.fail = undefined;
+    await api!.drain();
+    expect(Object.fromEntries(await countById(a.id))).toEqual({ x1: 1 });
+    expect(Object.fromEntries(await countById(b.id))).toEqual({ y1: 1 });
+    expect(((await (await fetch(`${api!.url}/readyz`)).json()) as any).status).toBe('ready');
   });
 
-  it('an outage in the middle of the search for a bad row fails what is not yet committed with 503 and marks ingest down', async () => {
-    const control: FaultControl = { fail: undefined, delayMs: 0 };
-    // The first insert is refused for its data; the store then goes down.
-    control.refuseRow = (row) => {
-      if (!row.id.startsWith('poison')) return false;
-      control.fail = new Error('injected: connection refused');
+  it('an outage in the middle of the search for a bad row is retried, and the search then ends the same way', async () => {
+    const control: SinkControl = {};
+    let outages = 0;
+    // The first insert is refused for its data; the store then goes down for a while.
+    control.refuseIf = (bytes) => {
+      if (!bytes.includes('poison')) return false;
+      if (outages++ === 0) {
+        control.fail = new Error('injected: connection refused');
+        setTimeout(() => (control.fail = undefined), 600);
+      }
       return true;
     };
-    const { a, b, post, countById } = await start(control);
+    const { a, b, post, countById, setAside } = await start(control);
     const results = await Promise.all([post(a.auth, JSON.stringify([ev('poison'), ev('a1')])), post(b.auth, JSON.stringify([ev('b1')]))]);
-    for (const r of results) expect(r.status).toBe(503);
-    expect((await fetch(`${api!.url}/readyz`)).status).toBe(503);
-    control.fail = undefined;
-    expect((await countById(b.id)).size).toBe(0);
+    for (const r of results) expect(r.status).toBe(202);
+    await api!.drain();
+    expect(Object.fromEntries(await countById(a.id))).toEqual({ a1: 1 });
+    expect(Object.fromEntries(await countById(b.id))).toEqual({ b1: 1 });
+    expect(setAside()).toContain('poison');
   });
 });
 
@@ -131,6 +162,7 @@ describe('text that is not well-formed Unicode (the real store)', () => {
       expect(r.body.accepted).toBe(1);
       expect((r.body.rejected as { code: string }[]).map((x) => x.code)).toEqual(['TALLY_ERR_ID_INVALID', 'TALLY_ERR_CUSTOMER_INVALID', 'TALLY_ERR_PROPERTIES_INVALID']);
     }
+    await api!.drain();
     expect((await countById(b.id)).size).toBe(20);
     expect([...(await countById(a.id)).keys()].sort()).toEqual(['ok0', 'ok1', 'ok2', 'ok3', 'ok4']);
     expect((await fetch(`${api!.url}/readyz`)).status).toBe(200);

@@ -36,6 +36,7 @@ interface StoredRow {
 }
 
 async function stored(ids: string[], tenantId = tenant.id): Promise<StoredRow[]> {
+  await api.drain();
   const rs = await api.stores.clickhouse.client.query({
     query: `SELECT tenant_id, id, customer, meter, toString(value) AS value, toString(timestamp) AS timestamp, properties
             FROM ${api.stores.clickhouse.table('raw_events_v1')} WHERE tenant_id = {t:String} AND id IN {ids:Array(String)} ORDER BY id`,
@@ -268,6 +269,7 @@ describe('dedup by (tenant, id)', () => {
   it('copies ingest could not recognise (another node, a restart) collapse to the first accepted one in events_v1', async () => {
     const e = event({ value: '10' });
     expect((await post(e)).body.accepted).toBe(1);
+    await api.drain();
     const raw = api.stores.clickhouse.table('raw_events_v1');
     // A later copy with other content, as another node would have written it.
     await api.stores.clickhouse.client.command({
@@ -322,16 +324,23 @@ describe('limits and auth', () => {
 });
 
 describe('metrics', () => {
-  it('counts events by result and rejection code, batches, flushes and the buffer', async () => {
+  it('counts events by result and rejection code, log syncs, shipping and what is pending', async () => {
     await post([event(), { ...event(), value: 'x' }]);
+    await api.drain();
     const text = await (await fetch(`${api.url}/metrics`)).text();
     expect(text).toMatch(/^tally_ingest_events_total\{result="accepted",code=""\} \d+/m);
     expect(text).toMatch(/^tally_ingest_events_total\{result="duplicate",code=""\} \d+/m);
     expect(text).toMatch(/^tally_ingest_events_total\{result="rejected",code="TALLY_ERR_VALUE_INVALID"\} \d+/m);
     expect(text).toMatch(/^tally_ingest_requests_refused_total\{reason="too_large"\} \d+/m);
-    expect(text).toMatch(/^tally_ingest_batch_rows_count \d+/m);
-    expect(text).toMatch(/^tally_ingest_flush_duration_seconds_count\{outcome="ok"\} \d+/m);
-    expect(text).toMatch(/^tally_ingest_buffered_events 0$/m);
+    expect(text).toMatch(/^tally_eventlog_fsync_duration_seconds_count [1-9]/m);
+    expect(text).toMatch(/^tally_eventlog_group_appends_count [1-9]/m);
+    expect(text).toMatch(/^tally_eventlog_ship_duration_seconds_count\{outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^tally_eventlog_shipped_rows_total [1-9]/m);
+    expect(text).toMatch(/^tally_eventlog_ship_lag_seconds_count [1-9]/m);
+    expect(text).toMatch(/^tally_eventlog_pending_bytes 0$/m);
+    expect(text).toMatch(/^tally_eventlog_pending_segments 0$/m);
+    expect(text).toMatch(/^tally_eventlog_oldest_unshipped_seconds 0$/m);
+    expect(text).toMatch(/^tally_eventlog_up 1$/m);
     expect(text).toMatch(/^tally_ingest_store_up 1$/m);
     expect(text).toMatch(/^tally_http_request_duration_seconds_count\{method="POST",route="\/v1\/events"\} \d+/m);
   });

@@ -5,7 +5,8 @@ import { migrateAll } from '../../core/migrate.js';
 import { apiRoutes, serveApi, type ApiDeps } from '../../app/api.js';
 import type { HttpServer } from '../../http/server.js';
 import type { Route } from '../../http/types.js';
-import { clickHouseEventWriter, type EventWriter } from '../../ingest/writer.js';
+import type { LogIo } from '../../ingest/log-io.js';
+import { clickHouseSink, type SegmentSink } from '../../ingest/sink.js';
 import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { openTestStores, type TestStores } from './stores.js';
@@ -20,12 +21,17 @@ export interface TestApi {
   admin: Record<string, string>;
   /** Creates a tenant through the API and returns its id and key. */
   tenant(name?: string): Promise<{ id: string; key: string; auth: Record<string, string> }>;
+  /**
+   * Ships every event acknowledged so far into ClickHouse (202 means on the node's disk; reads
+   * see an event once it is shipped). Throws if that takes over 30 s.
+   */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** The real API on real (fresh, migrated) stores, listening on a free loopback port. */
 export async function startTestApi(
-  opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[]; wrapWriter?: (w: EventWriter) => EventWriter } = {},
+  opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[]; wrapSink?: (s: SegmentSink) => SegmentSink; logIo?: LogIo } = {},
 ): Promise<TestApi> {
   const stores = await openTestStores(opts.env);
   await migrateAll(stores);
@@ -36,7 +42,8 @@ export async function startTestApi(
     logger: createLogger(stores.config),
     registry: createRegistry(),
     adminKey,
-    ...(opts.wrapWriter ? { writer: opts.wrapWriter(clickHouseEventWriter(stores.clickhouse)) } : {}),
+    ...(opts.wrapSink ? { sink: opts.wrapSink(clickHouseSink(stores.clickhouse)) } : {}),
+    ...(opts.logIo ? { logIo: opts.logIo } : {}),
   };
   // The API's routes, and the test's own beside them (served, not documented).
   const api = apiRoutes(deps);
@@ -55,6 +62,9 @@ export async function startTestApi(
       const body = (await res.json()) as { id: string; api_key: string };
       return { id: body.id, key: body.api_key, auth: { authorization: `Bearer ${body.api_key}`, 'content-type': 'application/json' } };
     },
+    drain: async () => {
+      if (!(await api.drainEventLog(30_000))) throw new Error('the event log did not ship within 30 s');
+    },
     stop: async () => {
       await server.stop();
       await stores.cleanup();
@@ -62,9 +72,12 @@ export async function startTestApi(
   };
 }
 
-/** An aggregator on the test API's stores that counts everything accepted so far. */
+/**
+ * An aggregator on the test API's stores that counts everything accepted so far: each run
+ * first ships what the API acknowledged.
+ */
 export function testAggregator(api: TestApi): Aggregator {
-  return new Aggregator({
+  const aggregator = new Aggregator({
     ch: api.stores.clickhouse,
     pg: api.stores.postgres,
     meters: pgMeterRepository(api.stores.postgres),
@@ -74,6 +87,12 @@ export function testAggregator(api: TestApi): Aggregator {
     settleMs: 0,
     leaseSeconds: 5,
   });
+  const runOnce = aggregator.runOnce.bind(aggregator);
+  aggregator.runOnce = async (...args) => {
+    await api.drain();
+    return runOnce(...args);
+  };
+  return aggregator;
 }
 
 /**

@@ -100,8 +100,8 @@ describe('config', () => {
     ['TALLY_PGLITE_SHARED_BUFFERS', '16mb', /memory size/],
     ['TALLY_INGEST_MAX_EVENTS', '0', /from 1 to/],
     ['TALLY_EVENT_MAX_AGE_SECONDS', 'forever', /whole number/],
-    ['TALLY_INGEST_FLUSH_CONCURRENCY', '65', /from 1 to 64/],
-    ['TALLY_INGEST_MAX_BUFFERED', '0', /from 1 to/],
+    ['TALLY_EVENTLOG_SEAL_MS', '0', /from 1 to 60000/],
+    ['TALLY_EVENTLOG_MAX_PENDING_BYTES', '1000', /from 1048576 to/],
   ])('rejects %s=%j naming the variable and what is allowed', (variable, value, message) => {
     const found = problems({ [variable]: value });
     expect(found).toHaveLength(1);

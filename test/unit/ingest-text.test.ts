@@ -13,7 +13,7 @@ const ctx: ValidationContext = {
   tenantId: 't',
   limits: { maxProperties: 50, maxPropertiesBytes: 10_000, maxAgeSeconds: 3600, maxFutureSeconds: 300 },
   now: Date.parse('2026-11-22T10:00:00Z'),
-  ingestedAt: '2026-11-22 10:00:00.000000',
+  ingestedAt: Date.parse('2026-11-22T10:00:00Z') * 1000,
 };
 
 function results(format: Format, body: Buffer) {
