@@ -6,7 +6,8 @@ import { startTally } from './lib/tally.js';
 
 /**
  * ingest-single (../shared/BENCH.md): one event per POST /v1/events as JSON, 50 connections,
- * acknowledged only after commit. References in the same run: a no-op uWS handler answering
+ * acknowledged once in the node's event log (written and fdatasynced); exactly-once is checked
+ * in ClickHouse after the log has shipped. References in the same run: a no-op uWS handler answering
  * the same POST, and node:http + pg doing one INSERT per event.
  */
 const duration = Number(process.env.BENCH_DURATION ?? 20);
@@ -80,9 +81,9 @@ const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.ev
 if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
 finishBenchmark({
   name: 'ingest-single',
-  description: 'One event per POST /v1/events (JSON), 50 connections, each 202 sent only after the event is committed; autocannon in the benchmark process.',
+  description: "One event per POST /v1/events (JSON), 50 connections, each 202 sent once the event is fdatasynced in the node's event log; autocannon in the benchmark process; exactly-once checked in ClickHouse after the log shipped.",
   unit: 'acknowledged events per second',
-  parameters: { connections, durationSec: duration, flushMs: process.env.TALLY_INGEST_FLUSH_MS ?? 'default', concurrency: process.env.TALLY_INGEST_FLUSH_CONCURRENCY ?? 'default' },
+  parameters: { connections, durationSec: duration, sealMs: process.env.TALLY_EVENTLOG_SEAL_MS ?? 'default' },
   rows,
   ratios,
   verified,

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TallyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -368,13 +369,8 @@ export class IngestLog {
     await this.io.close(segment.dataFd).catch(() => undefined);
     await this.io.close(segment.framesFd).catch(() => undefined);
     if (segment.appends.length === 0) {
-      for (const p of [segment.rowsPath, segment.framesPath]) {
-        try {
-          unlinkSync(p);
-        } catch {
-          // An empty leftover is dropped when the log is next opened.
-        }
-      }
+      // An empty leftover is dropped when the log is next opened.
+      await Promise.all([unlink(segment.rowsPath), unlink(segment.framesPath)]).catch(() => undefined);
       return;
     }
     const { seq, id, rowsPath, framesPath, bytes, rows, appends, firstAppendAt } = segment;

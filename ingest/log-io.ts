@@ -18,7 +18,6 @@ export interface LogIo {
 }
 
 const open = promisify(fs.open);
-const writev = promisify(fs.writev);
 const fdatasync = promisify(fs.fdatasync);
 const ftruncate = promisify(fs.ftruncate);
 const close = promisify(fs.close);
@@ -26,16 +25,23 @@ const fsync = promisify(fs.fsync);
 
 export const nodeLogIo: LogIo = {
   create: (path) => open(path, 'wx'),
-  write: async (fd, buffers, position) => {
-    let rest = buffers.filter((b) => b.length > 0);
-    let at = position;
-    while (rest.length > 0) {
-      const { bytesWritten } = await writev(fd, rest, at);
-      at += bytesWritten;
-      // A short write: drop what went out and write the remainder.
-      let skip = bytesWritten;
-      while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
-      if (skip > 0) rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
+  // A synchronous write: it only copies into the page cache (the fdatasync after it is what
+  // waits for the disk), and a thread-pool round trip for it cost more than the copy.
+  write: (fd, buffers, position) => {
+    try {
+      let rest = buffers.filter((b) => b.length > 0);
+      let at = position;
+      while (rest.length > 0) {
+        const bytesWritten = fs.writevSync(fd, rest, at);
+        at += bytesWritten;
+        // A short write: drop what went out and write the remainder.
+        let skip = bytesWritten;
+        while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
+        if (skip > 0) rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
+      }
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   },
   datasync: (fd) => fdatasync(fd),

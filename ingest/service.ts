@@ -1,6 +1,6 @@
 import { validateEvent, type EventLimits, type EventRow, type RawEvent, type Rejection } from './event.js';
 import type { IngestLog } from './event-log.js';
-import { RecentIds } from './dedup.js';
+import type { RecentIds } from './dedup.js';
 import type { IngestMetrics } from './metrics.js';
 import { encodeRows } from './rowbinary.js';
 
@@ -31,8 +31,8 @@ export class IngestService {
     const ctx = { tenantId, limits: this.limits, now, ingestedAt: this.ingestedAt(now) };
     const rejected: Rejection[] = [];
     const fresh: EventRow[] = [];
-    const freshKeys: string[] = [];
-    const waiting: { row: EventRow; key: string; outcome: Promise<boolean> }[] = [];
+    const freshIds: string[] = [];
+    const waiting: { row: EventRow; outcome: Promise<boolean> }[] = [];
     const seen = new Set<string>();
     let duplicates = 0;
 
@@ -42,18 +42,18 @@ export class IngestService {
         rejected.push(v.rejection);
         continue;
       }
-      const key = RecentIds.key(tenantId, v.row.id);
-      if (seen.has(key)) {
+      const { id } = v.row;
+      if (seen.has(id)) {
         duplicates++;
         continue;
       }
-      seen.add(key);
-      const known = this.recent.get(key);
+      seen.add(id);
+      const known = this.recent.get(tenantId, id);
       if (known === true) duplicates++;
-      else if (known !== undefined) waiting.push({ row: v.row, key, outcome: known });
+      else if (known !== undefined) waiting.push({ row: v.row, outcome: known });
       else {
         fresh.push(v.row);
-        freshKeys.push(key);
+        freshIds.push(id);
       }
     }
 
@@ -64,7 +64,7 @@ export class IngestService {
         if (committed) duplicates++;
         else {
           fresh.push(waiting[i]!.row);
-          freshKeys.push(waiting[i]!.key);
+          freshIds.push(waiting[i]!.row.id);
         }
       });
     }
@@ -72,7 +72,8 @@ export class IngestService {
     if (fresh.length > 0) {
       const appended = this.log.append(encodeRows(fresh), fresh.length);
       this.recent.track(
-        freshKeys,
+        tenantId,
+        freshIds,
         appended.then(() => true, () => false),
       );
       await appended;

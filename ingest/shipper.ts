@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/log.js';
 import type { IngestLog, SealedSegment } from './event-log.js';
@@ -132,7 +133,7 @@ export class Shipper {
   private async ship(segment: SealedSegment): Promise<void> {
     const started = process.hrtime.bigint();
     // A write that failed after the last acknowledged one may have left bytes behind.
-    if (statSync(segment.rowsPath).size > segment.bytes) truncateSync(segment.rowsPath, segment.bytes);
+    if ((await stat(segment.rowsPath)).size > segment.bytes) await truncate(segment.rowsPath, segment.bytes);
     const token = `${this.o.log.nodeId}:${segment.seq}:${segment.id}`;
     let outcome = 'ok';
     try {
@@ -143,9 +144,10 @@ export class Shipper {
       await this.setAsideRefused(segment, token, reason, e);
       outcome = 'refused';
     }
-    // Rows first: frames without rows are what recovery takes for a shipped segment.
-    unlinkSync(segment.rowsPath);
-    unlinkSync(segment.framesPath);
+    // Rows first: frames without rows are what recovery takes for a shipped segment. (Not on
+    // the event loop: freeing a large file's blocks takes milliseconds.)
+    await unlink(segment.rowsPath);
+    await unlink(segment.framesPath);
     const m = this.o.metrics;
     m.shipDuration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
     m.shippedRows.inc(segment.rows);

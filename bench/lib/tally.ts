@@ -13,13 +13,17 @@ export interface TallyUnderTest {
   tenantId: string;
   auth: string;
   rss: { stop(): number };
-  /** Stops the server, then checks the stored events against what was acknowledged. */
-  stopAndVerify(acked: readonly string[]): Promise<{ ok: boolean; detail: string }>;
+  /**
+   * Waits until the node's event log has shipped everything (reported in seconds after the
+   * call), stops the server, then checks the stored events against what was acknowledged.
+   */
+  stopAndVerify(acked: readonly string[]): Promise<{ ok: boolean; detail: string; drainSeconds: number }>;
 }
 
 export async function startTally(env: Record<string, string> = {}): Promise<TallyUnderTest> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-'));
-  const server = await spawnServer(script('bin/tally.js'), ['start'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, ...env });
+  // A long drain on stop: the check below must see every acknowledged event shipped.
+  const server = await spawnServer(script('bin/tally.js'), ['start'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, TALLY_EVENTLOG_DRAIN_MS: '600000', ...env });
   const res = await fetch(`${server.url}/v1/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -34,15 +38,28 @@ export async function startTally(env: Record<string, string> = {}): Promise<Tall
     auth: `Bearer ${tenant.api_key}`,
     rss,
     stopAndVerify: async (acked) => {
+      const drainSeconds = await waitForShipped(server.url);
       const code = await server.stop();
-      if (code !== 0) return { ok: false, detail: `server exited with ${code}` };
+      if (code !== 0) return { ok: false, detail: `server exited with ${code}`, drainSeconds };
       try {
-        return await verifyExactlyOnce(dataDir, tenant.id, acked);
+        const v = await verifyExactlyOnce(dataDir, tenant.id, acked);
+        return { ...v, detail: `${v.detail}; the log had shipped everything ${drainSeconds.toFixed(1)} s after the load stopped`, drainSeconds };
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** Seconds until `tally_eventlog_pending_bytes` reads 0 (the log has shipped everything). */
+async function waitForShipped(url: string): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < 600_000) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (/^tally_eventlog_pending_bytes 0$/m.test(text)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return (Date.now() - started) / 1000;
 }
 
 /**
