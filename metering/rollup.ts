@@ -1,6 +1,6 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter, MeterRecord } from './meters.js';
-import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, uniqueExpr } from './sql.js';
+import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, propertyText, uniqueExpr } from './sql.js';
 
 /**
  * The first accepted copy of every event matching `where` (SQL over the raw table's columns,
@@ -56,9 +56,12 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string 
  * table is sorted by (tenant, meter, customer, timestamp), so aggregating in that order keeps
  * one customer's groups in memory at a time instead of a hash table of every row of the meter.
  * An IN subquery's set is used for primary-key analysis only when small (the hours' ids in
- * event_ids_v1): with millions of ids that analysis costs more than the whole read.
+ * event_ids_v1): with millions of ids that analysis costs more than the whole read. The rows
+ * an insert writes have distinct keys (one per group, or per stale row), so the
+ * ReplacingMergeTree's merge of each inserted block (optimize_on_insert), which costs more
+ * than sorting and writing it, would find nothing to replace and is skipped.
  */
-const RECOMPUTE_SETTINGS = { optimize_aggregation_in_order: 1, use_index_for_in_with_subqueries_max_values: '100000' } as const;
+const RECOMPUTE_SETTINGS = { optimize_aggregation_in_order: 1, use_index_for_in_with_subqueries_max_values: '100000', optimize_on_insert: 0 } as const;
 
 /** The copy order of a raw row as two columns (acceptance time, content hash), see COPY_ORDER. */
 const COPY_HASH = "cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)";
@@ -87,6 +90,8 @@ export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tena
     query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash)
             SELECT {run:String}, {t:String}, * FROM (${laterCopies(ch, undefined)})`,
     query_params: { run, t: tenantId },
+    // event_ids_v1 is sorted by (tenant, id): grouping in that order holds one id's copies at a time.
+    clickhouse_settings: { optimize_aggregation_in_order: 1 },
   });
 }
 
@@ -123,17 +128,21 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
     later = `SELECT id, ingested_at, hash FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND tenant_id = {t:String}`;
   }
 
+  // Group values as separate String keys (cheaper to group by than an array), the array built after.
+  const groupKeys = meter.group_by.map((_, i) => `${propertyText(`g${i}`)} AS g${i}`);
+  const groupNames = meter.group_by.map((_, i) => `g${i}`);
   const events = `
-      SELECT customer, ${groupsExpr(meter.group_by.length)} AS groups, toStartOfHour(timestamp) AS hour,
+      SELECT customer, ${groupKeys.map((g) => `${g}, `).join('')}toStartOfHour(timestamp) AS hour,
         ${numberExpr(hasVp)} AS num, ${isUnique ? uniqueExpr(hasVp) : "''"} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
-        tuple(timestamp, ingested_at, ${COPY_HASH}) AS key
+        ${PACKED_KEY} AS key
       FROM ${raw}
       WHERE ${where} AND (id, ingested_at, ${COPY_HASH}) NOT IN (${later})`;
+  const keys = ['customer', ...groupNames, 'hour'].join(', ');
   const source = isGauge
     ? `SELECT *,
         -- The gauge holds each number until the next numbered event of the hour, the last one to the end of the hour.
         leadInFrame(ts_ms, 1, toInt64(toUnixTimestamp(hour)) * 1000 + 3600000)
-          OVER (PARTITION BY customer, groups, hour, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
+          OVER (PARTITION BY ${keys}, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
       FROM (${events})`
     : events;
   const columns = 'tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, version';
@@ -141,26 +150,28 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   await ch.client.command({
     query: `
       INSERT INTO ${hourly} (${columns})
-      SELECT {t:String}, {m:String}, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key,
-        ${isUnique ? 'uniq_state' : EMPTY_UNIQ}, gauge_first, gauge_integral, {version:UInt64}
+      SELECT {t:String}, {m:String}, customer, CAST([${groupNames.join(', ')}] AS Array(String)), hour, events, sum_value, max_value, min_value, latest_value,
+        ${unpackKey('latest')}, ${isUnique ? 'uniq_state' : EMPTY_UNIQ}, gauge_first, gauge_integral, {version:UInt64}
       FROM (
-        SELECT customer, groups, hour,
+        SELECT ${keys},
           count() AS events,
           sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
           max(num) AS max_value,
           min(num) AS min_value,
           argMax(num, key) AS latest_value,
-          maxIf(key, isNotNull(num)) AS latest_key,
+          maxIf(key, isNotNull(num)) AS latest,
           ${isUnique ? "uniqExactStateIf(u, u != '') AS uniq_state," : ''}
           minIf(ts, isNotNull(num)) AS gauge_first,
           ${isGauge ? 'sumIf(num * (next_ms - ts_ms), isNotNull(num))' : 'toDecimal128(0, 6)'} AS gauge_integral
         FROM (${source})
-        GROUP BY customer, groups, hour)`,
+        GROUP BY ${keys})`,
     query_params: params,
     clickhouse_settings: RECOMPUTE_SETTINGS,
   });
   // Rows of these hours whose newest version is older than this one and not empty: the
-  // recompute above no longer produced them, so an empty row replaces them.
+  // recompute above no longer produced them, so an empty row replaces them. (A meter's first
+  // backfill usually has no older rows at all, which one look at the primary key tells.)
+  if (!(await hasOlderRows(ch, hourWhere, params))) return;
   await ch.client.command({
     query: `
       INSERT INTO ${hourly} (${columns})
@@ -172,7 +183,35 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
       GROUP BY customer, groups, hour
       HAVING max(version) < {version:UInt64} AND argMax(events, version) > 0`,
     query_params: params,
+    clickhouse_settings: RECOMPUTE_SETTINGS,
   });
 }
 
+/** Whether the rollup has rows matching `where` written before this recompute's version. */
+async function hasOlderRows(ch: ClickHouseStore, where: string, params: Record<string, unknown>): Promise<boolean> {
+  const rs = await ch.client.query({
+    query: `SELECT count() AS n FROM (SELECT 1 FROM ${ch.table('usage_hourly_v1')} WHERE ${where} AND version < {version:UInt64} LIMIT 1)`,
+    query_params: params,
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<{ n: string | number }>())[0]?.n?.toString() !== '0';
+}
+
 const EMPTY_UNIQ = "arrayReduce('uniqExactState', CAST([] AS Array(String)))";
+
+/**
+ * The latest-value key (timestamp, acceptance time, content hash) packed into one UInt256 that
+ * orders exactly as the tuple does: the two instants as Int64 milli/microseconds shifted to be
+ * positive, above the hash. argMax and max over a number keep a fixed-size state per group,
+ * where a tuple key keeps a generic value (several times slower with a row per group).
+ */
+const SHIFT = '4611686018427387904'; // 2^62
+const LOW64 = "toUInt256('18446744073709551615')";
+const PACKED_KEY = `bitOr(bitOr(bitShiftLeft(toUInt256(toUnixTimestamp64Milli(timestamp) + ${SHIFT}), 128),
+          bitShiftLeft(toUInt256(toUnixTimestamp64Micro(ingested_at) + ${SHIFT}), 64)), toUInt256(${COPY_HASH}))`;
+
+/** The key tuple back from a packed key; 0 (no numbered event) gives the epoch key, as max over no tuple did. */
+function unpackKey(packed: string): string {
+  return `if(${packed} = 0, ${EPOCH_KEY}, tuple(fromUnixTimestamp64Milli(toInt64(bitShiftRight(${packed}, 128)) - ${SHIFT}, 'UTC'),
+          fromUnixTimestamp64Micro(toInt64(bitAnd(bitShiftRight(${packed}, 64), ${LOW64})) - ${SHIFT}, 'UTC'), toUInt64(bitAnd(${packed}, ${LOW64}))))`;
+}
