@@ -7,6 +7,7 @@ import { createRegistry } from '../../core/metrics.js';
 import { migrateClickHouse, loadMigrations, migrationsDir } from '../../core/migrate.js';
 import type { EventRow } from '../../ingest/event.js';
 import { IngestLog, segmentPath } from '../../ingest/event-log.js';
+import { nodeLogIo, type LogIo } from '../../ingest/log-io.js';
 import { eventLogMetrics } from '../../ingest/metrics.js';
 import { encodeRows } from '../../ingest/rowbinary.js';
 import { FRAME_BYTES, frameRecord } from '../../ingest/segment.js';
@@ -38,10 +39,10 @@ function logDir(): string {
   return d;
 }
 
-function openLog(dir: string, over: { segmentBytes?: number; sealMs?: number } = {}) {
+function openLog(dir: string, over: { segmentBytes?: number; sealMs?: number; io?: LogIo } = {}) {
   const registry = createRegistry();
   const metrics = eventLogMetrics(registry);
-  const log = IngestLog.open({ dir, segmentBytes: over.segmentBytes ?? 1 << 20, sealMs: over.sealMs ?? 60_000, maxPendingBytes: 1 << 30, retryAfterSeconds: 1, metrics, logger });
+  const log = IngestLog.open({ dir, segmentBytes: over.segmentBytes ?? 1 << 20, sealMs: over.sealMs ?? 60_000, maxPendingBytes: 1 << 30, retryAfterSeconds: 1, metrics, logger, ...(over.io ? { io: over.io } : {}) });
   return { log, metrics, registry };
 }
 
@@ -195,6 +196,48 @@ describe('the shipper', () => {
     expect(order.length).toBeLessThanOrEqual(3);
     expect(existsSync(path.join(dir, 'node.id'))).toBe(true);
     expect(readFileSync(path.join(dir, 'node.id'), 'utf8')).toBe(opened.log.nodeId);
+  });
+});
+
+describe('groups in flight together', () => {
+  it('a group whose sync fails takes down the group written after it, even if that one synced; nothing of either ships', async () => {
+    const dir = logDir();
+    const tenant = `pipe${tenantSeq++}`;
+    let syncs = 0;
+    const slowFailing = new Set([3, 4]); // the two syncs (rows, frames) of the second group
+    const io: LogIo = {
+      ...nodeLogIo,
+      datasync: async (fd) => {
+        const n = ++syncs;
+        if (slowFailing.has(n)) {
+          await new Promise((r) => setTimeout(r, 150));
+          throw Object.assign(new Error('injected: EIO'), { code: 'EIO' });
+        }
+        await nodeLogIo.datasync(fd);
+      },
+    };
+    const opened = openLog(dir, { io });
+    await opened.log.append(encodeRows(rows(tenant, ['p1'])), 1);
+    const second = opened.log.append(encodeRows(rows(tenant, ['p2'])), 1);
+    // Written while the second group's sync hangs: a group of its own, in flight beside it.
+    await new Promise((r) => setTimeout(r, 30));
+    const third = opened.log.append(encodeRows(rows(tenant, ['p3'])), 1);
+    const outcomes = await Promise.allSettled([second, third]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(syncs).toBeGreaterThanOrEqual(6); // the third group did sync, and was refused all the same
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'TALLY_ERR_EVENT_LOG_UNAVAILABLE' });
+    // A new segment takes the next append.
+    await opened.log.append(encodeRows(rows(tenant, ['p4'])), 1);
+    await opened.log.close();
+    expect(opened.log.sealedSegments.map((seg) => seg.rows)).toEqual([1, 1]);
+
+    // What is on disk agrees: after a restart only the acknowledged rows ship.
+    const again = openLog(dir);
+    const shipper = shipperFor(again, clickHouseSink(stores.clickhouse), dir);
+    shipper.start();
+    expect(await shipper.drain(20_000)).toBe(true);
+    await shipper.stop();
+    expect(await countById(tenant)).toEqual({ p1: 1, p4: 1 });
   });
 });
 
