@@ -40,6 +40,18 @@ export function clickHouseRefusal(e: unknown): string | undefined {
   return typeof type === 'string' && typeof code === 'string' && DATA_ERROR_TYPES.test(type) ? type : undefined;
 }
 
+/** Undefined when `parse` succeeds, the store's reason when it refuses the rows; any other failure is thrown. */
+async function refusalOf(parse: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await parse;
+    return undefined;
+  } catch (e) {
+    const reason = clickHouseRefusal(e);
+    if (reason === undefined) throw e;
+    return reason;
+  }
+}
+
 /** A SQL string literal. */
 function literal(s: string): string {
   return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
@@ -66,16 +78,7 @@ export function clickHouseSink(store: ClickHouseStore): SegmentSink {
       insert: async (file, token) => {
         await store.client.command({ query: `${into(token)} SELECT *, now64(6) FROM ${source(file)}` });
       },
-      check: async (file) => {
-        try {
-          await store.client.command({ query: `SELECT * FROM ${source(file)} FORMAT Null` });
-          return undefined;
-        } catch (e) {
-          const reason = clickHouseRefusal(e);
-          if (reason === undefined) throw e;
-          return reason;
-        }
-      },
+      check: (file) => refusalOf(store.client.command({ query: `SELECT * FROM ${source(file)} FORMAT Null` })),
       probe: () => store.ping(),
       refusal: clickHouseRefusal,
     };
@@ -87,16 +90,7 @@ export function clickHouseSink(store: ClickHouseStore): SegmentSink {
   };
   return {
     insert: (file, token) => stream(`${into(token)} SELECT *, now64(6) FROM input(${structure}) FORMAT RowBinary`, file),
-    check: async (file) => {
-      try {
-        await stream(`INSERT INTO FUNCTION null(${structure}) SELECT * FROM input(${structure}) FORMAT RowBinary`, file);
-        return undefined;
-      } catch (e) {
-        const reason = clickHouseRefusal(e);
-        if (reason === undefined) throw e;
-        return reason;
-      }
-    },
+    check: (file) => refusalOf(stream(`INSERT INTO FUNCTION null(${structure}) SELECT * FROM input(${structure}) FORMAT RowBinary`, file)),
     probe: () => store.ping(),
     refusal: clickHouseRefusal,
   };
