@@ -1,12 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { TallyError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { EventLogMetrics } from './metrics.js';
 import { nodeLogIo, type LogIo } from './log-io.js';
-import { FRAME_BYTES, frameRecord, validPrefix } from './segment.js';
+import { FRAME_BYTES, frameRecord } from './segment.js';
+import { recoverLog, segmentPath, type SealedSegment } from './log-recovery.js';
 
 export interface IngestLogOptions {
   dir: string;
@@ -21,26 +21,6 @@ export interface IngestLogOptions {
   logger: Logger;
   io?: LogIo;
   clock?: () => number;
-}
-
-/** A segment that takes no more appends: its rows wait for the shipper. */
-export interface SealedSegment {
-  seq: number;
-  /**
-   * Random, chosen when the segment is created and kept in its file names: with the node's id it
-   * names the segment's content for the store's dedup. (The sequence alone restarts once every
-   * segment has shipped and been deleted, so it cannot name content.)
-   */
-  id: string;
-  rowsPath: string;
-  framesPath: string;
-  /** Bytes of acknowledged rows (the rows file is cut to this before it ships). */
-  bytes: number;
-  rows: number;
-  /** Rows and bytes of each acknowledged append, in order. */
-  appends: { rows: number; bytes: number }[];
-  /** When its first append was acknowledged (epoch ms): the age of its oldest event. */
-  firstAppendAt: number;
 }
 
 interface OpenSegment extends SealedSegment {
@@ -75,7 +55,6 @@ interface InFlight {
 /** Groups written and syncing at once (see `run`). */
 const PIPELINE = 2;
 
-const SEGMENT_NAME = /^(\d{12})-([0-9a-f]{16})\.(rows|frames)$/;
 
 /**
  * This node's log of accepted events, in its data dir: the rows of each request are appended
@@ -129,57 +108,7 @@ export class IngestLog {
 
   /** Opens the log in `dir`, cutting any torn tail; unshipped segments come back sealed. */
   static open(o: IngestLogOptions): IngestLog {
-    mkdirSync(o.dir, { recursive: true });
-    const idFile = path.join(o.dir, 'node.id');
-    if (!existsSync(idFile)) {
-      writeFileSync(`${idFile}.tmp`, randomUUID());
-      renameSync(`${idFile}.tmp`, idFile);
-    }
-    const nodeId = readFileSync(idFile, 'utf8').trim();
-    const seqs = new Map<number, { id: string; rows?: boolean; frames?: boolean }>();
-    for (const name of readdirSync(o.dir)) {
-      // Scratch files of a shipper or a probe that did not finish.
-      if (/\.(check|clean)\.rows$|^probe\.tmp$/.test(name)) {
-        unlinkSync(path.join(o.dir, name));
-        continue;
-      }
-      const m = SEGMENT_NAME.exec(name);
-      if (m === null) continue;
-      const entry = seqs.get(Number(m[1])) ?? { id: m[2]! };
-      entry[m[3] as 'rows' | 'frames'] = true;
-      seqs.set(Number(m[1]), entry);
-    }
-    const recovered: SealedSegment[] = [];
-    let lastSeq = 0;
-    for (const seq of [...seqs.keys()].sort((a, b) => a - b)) {
-      lastSeq = Math.max(lastSeq, seq);
-      const files = seqs.get(seq)!;
-      const { id } = files;
-      const rowsPath = segmentPath(o.dir, seq, id, 'rows');
-      const framesPath = segmentPath(o.dir, seq, id, 'frames');
-      // Shipping deletes the rows first: frames alone are what is left of a shipped segment.
-      if (files.rows !== true) {
-        unlinkSync(framesPath);
-        continue;
-      }
-      const frames = files.frames === true ? readFileSync(framesPath) : Buffer.alloc(0);
-      const data = readFileSync(rowsPath);
-      const valid = validPrefix(frames, data);
-      if (valid.torn) {
-        o.metrics.tornBytes.inc(data.length - valid.dataBytes + frames.length - valid.framesBytes);
-        o.logger.warn({ segment: seq, kept: valid.rows, cutBytes: data.length - valid.dataBytes }, 'event log: cut the torn tail of a segment (appends never acknowledged)');
-        cut(rowsPath, valid.dataBytes);
-        if (files.frames === true) cut(framesPath, valid.framesBytes);
-      }
-      if (valid.frames === 0) {
-        unlinkSync(rowsPath);
-        if (files.frames === true) unlinkSync(framesPath);
-        continue;
-      }
-      // Its last write is the best bound on its events' age that survives a restart.
-      const firstAppendAt = statSync(rowsPath).mtimeMs;
-      recovered.push({ seq, id, rowsPath, framesPath, bytes: valid.dataBytes, rows: valid.rows, appends: valid.appends, firstAppendAt });
-    }
+    const { nodeId, recovered, lastSeq } = recoverLog(o.dir, o.metrics, o.logger);
     return new IngestLog(o, nodeId, recovered, lastSeq);
   }
 
@@ -399,18 +328,14 @@ export class IngestLog {
 
   private async probe(): Promise<void> {
     const file = path.join(this.o.dir, 'probe.tmp');
-    try {
-      unlinkSync(file);
-    } catch {
-      // none left from an earlier probe
-    }
+    await unlink(file).catch(() => undefined); // one left by an earlier probe
     const fd = await this.io.create(file);
     try {
       await this.io.write(fd, [Buffer.from('probe')], 0);
       await this.io.datasync(fd);
     } finally {
       await this.io.close(fd).catch(() => undefined);
-      unlinkSync(file);
+      await unlink(file);
     }
   }
 
@@ -460,20 +385,5 @@ export class IngestLog {
   private report(): void {
     this.o.metrics.pendingBytes.set(this.pendingBytes);
     this.o.metrics.pendingSegments.set(this.sealed.length + (this.current === undefined ? 0 : 1));
-  }
-}
-
-export function segmentPath(dir: string, seq: number, id: string, kind: 'rows' | 'frames'): string {
-  return path.join(dir, `${String(seq).padStart(12, '0')}-${id}.${kind}`);
-}
-
-/** Truncates a file to `length` and makes that durable. */
-function cut(file: string, length: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    ftruncateSync(fd, length);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -2,7 +2,8 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, wr
 import { stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/log.js';
-import type { IngestLog, SealedSegment } from './event-log.js';
+import type { IngestLog } from './event-log.js';
+import type { SealedSegment } from './log-recovery.js';
 import type { EventLogMetrics } from './metrics.js';
 import { rowEnds } from './rowbinary.js';
 import type { SegmentSink } from './sink.js';
