@@ -194,8 +194,7 @@ export class Aggregator {
     const hours = Number((await rs.json<{ hours: string }>())[0]?.hours ?? 0);
     progress?.start(hours, `backfill ${meter.key} (hours)`);
     this.o.metrics.backfillHoursLeft.set(hours);
-    await this.renew();
-    if (hours > 0) await recomputeHours(this.o.ch, meter, { all: true, run }, version);
+    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run }, version));
     progress?.tick(hours);
     this.o.metrics.backfillHoursLeft.set(0);
     progress?.stop();
@@ -235,6 +234,21 @@ export class Aggregator {
       [this.owner, this.o.leaseSeconds],
     );
     return rows[0]?.watermark;
+  }
+
+  /**
+   * Runs `work` while renewing the lease every third of it: a backfill is one query over all of
+   * a meter's events, which can outlast the lease. A renewal that fails is left to the next
+   * one (and to the release, which only moves the watermark while this run owns the lease).
+   */
+  private async renewingWhile<T>(work: () => Promise<T>): Promise<T> {
+    await this.renew();
+    const timer = setInterval(() => void this.renew().catch(() => undefined), Math.max(100, (this.o.leaseSeconds * 1000) / 3));
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   private async renew(): Promise<void> {
