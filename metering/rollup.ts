@@ -59,9 +59,11 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string 
  * event_ids_v1): with millions of ids that analysis costs more than the whole read. The rows
  * an insert writes have distinct keys (one per group, or per stale row), so the
  * ReplacingMergeTree's merge of each inserted block (optimize_on_insert), which costs more
- * than sorting and writing it, would find nothing to replace and is skipped.
+ * than sorting and writing it, would find nothing to replace and is skipped. The settings are
+ * written in the statement: chDB's connection turns request settings into session-wide SETs,
+ * which would then hold for every later query of the process.
  */
-const RECOMPUTE_SETTINGS = { optimize_aggregation_in_order: 1, use_index_for_in_with_subqueries_max_values: '100000', optimize_on_insert: 0 } as const;
+const RECOMPUTE_SETTINGS = 'SETTINGS optimize_aggregation_in_order = 1, use_index_for_in_with_subqueries_max_values = 100000, optimize_on_insert = 0';
 
 /** The copy order of a raw row as two columns (acceptance time, content hash), see COPY_ORDER. */
 const COPY_HASH = "cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)";
@@ -87,11 +89,10 @@ function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
  */
 export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tenantId: string): Promise<void> {
   await ch.client.command({
-    query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash)
+    query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash) SETTINGS optimize_aggregation_in_order = 1
             SELECT {run:String}, {t:String}, * FROM (${laterCopies(ch, undefined)})`,
     query_params: { run, t: tenantId },
-    // event_ids_v1 is sorted by (tenant, id): grouping in that order holds one id's copies at a time.
-    clickhouse_settings: { optimize_aggregation_in_order: 1 },
+    // (event_ids_v1 is sorted by (tenant, id): grouping in that order holds one id's copies at a time.)
   });
 }
 
@@ -149,7 +150,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
 
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (${columns})
+      INSERT INTO ${hourly} (${columns}) ${RECOMPUTE_SETTINGS}
       SELECT {t:String}, {m:String}, customer, CAST([${groupNames.join(', ')}] AS Array(String)), hour, events, sum_value, max_value, min_value, latest_value,
         ${unpackKey('latest')}, ${isUnique ? 'uniq_state' : EMPTY_UNIQ}, gauge_first, gauge_integral, {version:UInt64}
       FROM (
@@ -166,7 +167,6 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
         FROM (${source})
         GROUP BY ${keys})`,
     query_params: params,
-    clickhouse_settings: RECOMPUTE_SETTINGS,
   });
   // Rows of these hours whose newest version is older than this one and not empty: the
   // recompute above no longer produced them, so an empty row replaces them. (A meter's first
@@ -174,7 +174,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   if (!(await hasOlderRows(ch, hourWhere, params))) return;
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (${columns})
+      INSERT INTO ${hourly} (${columns}) ${RECOMPUTE_SETTINGS}
       SELECT {t:String}, {m:String}, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
         CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
         ${EPOCH_KEY}, ${EMPTY_UNIQ}, toDateTime64(0, 3, 'UTC'), toDecimal128(0, 6), {version:UInt64}
@@ -183,7 +183,6 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
       GROUP BY customer, groups, hour
       HAVING max(version) < {version:UInt64} AND argMax(events, version) > 0`,
     query_params: params,
-    clickhouse_settings: RECOMPUTE_SETTINGS,
   });
 }
 
