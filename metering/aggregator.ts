@@ -194,7 +194,7 @@ export class Aggregator {
     const hours = Number((await rs.json<{ hours: string }>())[0]?.hours ?? 0);
     progress?.start(hours, `backfill ${meter.key} (hours)`);
     this.o.metrics.backfillHoursLeft.set(hours);
-    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run }, version));
+    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run, visibleThrough: chTime(upper) }, version));
     progress?.tick(hours);
     this.o.metrics.backfillHoursLeft.set(0);
     progress?.stop();

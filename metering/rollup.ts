@@ -47,9 +47,12 @@ export function hourlyColumns(isUnique: boolean): string {
 
 /**
  * Which hours a recompute covers: a list of hours, or every hour of the meter (a backfill,
- * which reads the later copies the run took for the tenant with `snapshotLaterCopies`).
+ * which reads the later copies the run took for the tenant with `snapshotLaterCopies`, and only
+ * rows visible by the run's upper bound, taken before that snapshot: a copy made visible after
+ * it could otherwise count beside its first copy; the next run recomputes the hours of rows
+ * visible after the bound, with every copy in place).
  */
-export type HourScope = { hours: readonly string[] } | { all: true; run: string };
+export type HourScope = { hours: readonly string[] } | { all: true; run: string; visibleThrough: string };
 
 /**
  * Engine settings of a recompute. The rollup is grouped by (customer, groups, hour) and the raw
@@ -126,6 +129,8 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
     later = laterCopies(ch, where);
   } else {
     params.run = scope.run;
+    params.through = scope.visibleThrough;
+    where += " AND visible_at <= {through:DateTime64(6, 'UTC')}";
     later = `SELECT id, ingested_at, hash FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND tenant_id = {t:String}`;
   }
 
