@@ -26,11 +26,7 @@ export interface IngestLogOptions {
 interface OpenSegment extends SealedSegment {
   dataFd: number;
   framesFd: number;
-  /** Bytes of frame records acknowledged (`bytes` is the rows acknowledged). */
   framesBytes: number;
-  /** Bytes written, acknowledged or not (groups in flight), in each file. */
-  written: number;
-  writtenFrames: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -40,20 +36,6 @@ interface Append {
   resolve: () => void;
   reject: (e: unknown) => void;
 }
-
-/** A group of appends written and syncing. */
-interface InFlight {
-  appends: Append[];
-  bytes: number;
-  rows: number;
-  started: bigint;
-  state: 'syncing' | 'ok' | 'failed';
-  error?: unknown;
-  done: Promise<void>;
-}
-
-/** Groups written and syncing at once (see `run`). */
-const PIPELINE = 2;
 
 
 /**
@@ -74,12 +56,6 @@ export class IngestLog {
   private queue: Append[] = [];
   private queuedBytes = 0;
   private writing = false;
-  private readonly inFlight: InFlight[] = [];
-  /** A group failed: the rest in flight are refused, then the segment is cut back and sealed. */
-  private broken = false;
-  /** The open segment is full: sealed once its groups in flight settle. */
-  private rotate = false;
-  private arrived: (() => void) | undefined;
   private current: OpenSegment | undefined;
   private readonly sealed: SealedSegment[] = [];
   private lastSeq: number;
@@ -154,9 +130,6 @@ export class IngestLog {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ data, rows, resolve, reject });
       this.queuedBytes += data.length;
-      const arrived = this.arrived;
-      this.arrived = undefined;
-      arrived?.();
       void this.run();
     });
   }
@@ -183,37 +156,17 @@ export class IngestLog {
     this.report();
   }
 
-  /**
-   * The one writer: groups, seals, and nothing else touches the open segment. Up to
-   * PIPELINE groups are in flight: the next group is written while the one before it syncs,
-   * and starts its own sync at once, so the disk is never idle while requests wait. Groups are
-   * acknowledged in order; when one fails, it and every group after it are refused (even one
-   * whose own sync succeeded: after a failed sync the kernel may have dropped the earlier
-   * pages) and the segment is cut back to what was acknowledged.
-   */
+  /** The one writer: groups, seals, and nothing else touches the open segment. */
   private async run(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
     try {
       for (;;) {
-        const canStart = this.queue.length > 0 && this.inFlight.length < PIPELINE && !this.broken && this.sealWaiters.length === 0 && !this.rotate;
-        if (canStart) {
+        if (this.queue.length > 0) {
           const group = this.queue;
           this.queue = [];
-          await this.startGroup(group);
-        } else if (this.inFlight.length > 0) {
-          // The oldest group settles, or new work arrives that may start beside it.
-          const head = this.inFlight[0]!;
-          const more = this.inFlight.length < PIPELINE && !this.broken && !this.rotate && this.sealWaiters.length === 0;
-          if (head.state === 'syncing') await (more ? Promise.race([head.done, this.arrival()]) : head.done);
-          if (head.state !== 'syncing') this.settleHead();
-        } else if (this.broken) {
-          // Every group of the broken segment has settled: cut it back and seal it.
-          this.broken = false;
-          await this.seal(true);
-          this.report();
-        } else if (this.rotate || this.sealWaiters.length > 0) {
-          this.rotate = false;
+          await this.writeGroup(group);
+        } else if (this.sealWaiters.length > 0) {
           const waiters = this.sealWaiters;
           this.sealWaiters = [];
           await this.seal();
@@ -225,79 +178,49 @@ export class IngestLog {
     }
   }
 
-  /** Resolves when an append arrives (to start it beside a group still syncing). */
-  private arrival(): Promise<void> {
-    return new Promise((resolve) => (this.arrived = resolve));
-  }
-
-  /** Writes a group into the page cache and starts its sync; its requests wait for `settleHead`. */
-  private async startGroup(appends: Append[]): Promise<void> {
-    const group: InFlight = {
-      appends,
-      bytes: appends.reduce((n, a) => n + a.data.length, 0),
-      rows: appends.reduce((n, a) => n + a.rows, 0),
-      started: process.hrtime.bigint(),
-      state: 'syncing',
-      done: Promise.resolve(),
-    };
-    this.inFlight.push(group);
+  private async writeGroup(group: Append[]): Promise<void> {
+    const bytes = group.reduce((n, a) => n + a.data.length, 0);
+    const rows = group.reduce((n, a) => n + a.rows, 0);
+    const started = process.hrtime.bigint();
+    let segment: OpenSegment | undefined;
     try {
-      const segment = this.current ?? (await this.openSegment());
-      const frames = appends.map((a) => frameRecord(a.data, a.rows));
-      await this.io.write(segment.dataFd, appends.map((a) => a.data), segment.written);
-      await this.io.write(segment.framesFd, frames, segment.writtenFrames);
-      segment.written += group.bytes;
-      segment.writtenFrames += FRAME_BYTES * appends.length;
-      group.done = Promise.all([this.io.datasync(segment.dataFd), this.io.datasync(segment.framesFd)]).then(
-        () => void (group.state = 'ok'),
-        (e: unknown) => {
-          group.state = 'failed';
-          group.error = e;
-        },
-      );
+      segment = this.current ?? (await this.openSegment());
+      const datas = group.map((a) => a.data);
+      const frames = group.map((a) => frameRecord(a.data, a.rows));
+      await Promise.all([this.io.write(segment.dataFd, datas, segment.bytes), this.io.write(segment.framesFd, frames, segment.framesBytes)]);
+      await Promise.all([this.io.datasync(segment.dataFd), this.io.datasync(segment.framesFd)]);
     } catch (e) {
-      group.state = 'failed';
-      group.error = e;
-    }
-  }
-
-  /** Acknowledges or refuses the oldest group in flight, once it has settled. */
-  private settleHead(): void {
-    const group = this.inFlight.shift()!;
-    this.queuedBytes -= group.bytes;
-    const segment = this.current;
-    if (group.state === 'ok' && !this.broken && segment !== undefined) {
-      this.o.metrics.syncDuration.observe(Number(process.hrtime.bigint() - group.started) / 1e9);
-      this.o.metrics.groupAppends.observe(group.appends.length);
-      if (segment.appends.length === 0) {
-        segment.firstAppendAt = this.clock();
-        segment.timer = setTimeout(() => void this.sealNow(), this.o.sealMs);
-        segment.timer.unref();
-      }
-      for (const a of group.appends) segment.appends.push({ rows: a.rows, bytes: a.data.length });
-      segment.bytes += group.bytes;
-      segment.rows += group.rows;
-      segment.framesBytes += FRAME_BYTES * group.appends.length;
-      this.recovered();
-      for (const a of group.appends) a.resolve();
-      if (segment.bytes >= this.o.segmentBytes) this.rotate = true;
-      this.report();
-      return;
-    }
-    if (!this.broken) {
-      this.broken = true;
+      this.queuedBytes -= bytes;
       this.o.metrics.writeErrors.inc();
-      const reason = group.error instanceof Error ? group.error.message : 'the write or sync failed';
-      if (this.failingSince === undefined) this.o.logger.error({ err: reason }, 'event log: a write or sync failed; its requests were refused (503) and the segment is sealed at what was acknowledged');
+      if (this.failingSince === undefined) this.o.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'event log: a write or sync failed; its requests were refused (503) and the segment is sealed at what was acknowledged');
       this.failingSince ??= this.clock();
       this.o.metrics.up.set(0);
       this.scheduleProbe();
+      const err = new TallyError('TALLY_ERR_EVENT_LOG_UNAVAILABLE', "this node could not write the request to its event log's disk; nothing from it was accepted, retry (another node may take it)", {
+        cause: e,
+        headers: { 'Retry-After': String(this.o.retryAfterSeconds) },
+      });
+      for (const a of group) a.reject(err);
+      // What the failed write left in the files is unknown: cut back to the acknowledged bytes.
+      if (segment !== undefined) await this.seal(true);
+      this.report();
+      return;
     }
-    const err = new TallyError('TALLY_ERR_EVENT_LOG_UNAVAILABLE', "this node could not write the request to its event log's disk; nothing from it was accepted, retry (another node may take it)", {
-      cause: group.error,
-      headers: { 'Retry-After': String(this.o.retryAfterSeconds) },
-    });
-    for (const a of group.appends) a.reject(err);
+    this.o.metrics.syncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.o.metrics.groupAppends.observe(group.length);
+    if (segment.appends.length === 0) {
+      segment.firstAppendAt = this.clock();
+      segment.timer = setTimeout(() => void this.sealNow(), this.o.sealMs);
+      segment.timer.unref();
+    }
+    for (const a of group) segment.appends.push({ rows: a.rows, bytes: a.data.length });
+    segment.bytes += bytes;
+    segment.rows += rows;
+    segment.framesBytes += FRAME_BYTES * group.length;
+    this.queuedBytes -= bytes;
+    this.recovered();
+    for (const a of group) a.resolve();
+    if (segment.bytes >= this.o.segmentBytes) await this.seal();
     this.report();
   }
 
@@ -353,7 +276,7 @@ export class IngestLog {
       await this.io.close(dataFd).catch(() => undefined);
       throw e;
     }
-    this.current = { seq, id, rowsPath, framesPath, bytes: 0, rows: 0, appends: [], firstAppendAt: 0, dataFd, framesFd, framesBytes: 0, written: 0, writtenFrames: 0, timer: undefined };
+    this.current = { seq, id, rowsPath, framesPath, bytes: 0, rows: 0, appends: [], firstAppendAt: 0, dataFd, framesFd, framesBytes: 0, timer: undefined };
     return this.current;
   }
 
