@@ -63,7 +63,9 @@ try {
 }
 
 // 3. Tally
-const tally = await startTally();
+// An ingest node alone (`tally serve`): the aggregator and the other workers run elsewhere
+// (`sustained` measures them together in one process).
+const tally = await startTally({}, 'serve');
 const t = await runLoad({
   url: `${tally.server.url}/v1/events`,
   connections,
@@ -81,7 +83,7 @@ const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.ev
 if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
 finishBenchmark({
   name: 'ingest-single',
-  description: "One event per POST /v1/events (JSON), 50 connections, each 202 sent once the event is fdatasynced in the node's event log; autocannon in the benchmark process; exactly-once checked in ClickHouse after the log shipped.",
+  description: "One event per POST /v1/events (JSON), 50 connections, to an ingest node (tally serve on the embedded stores), each 202 sent once the event is fdatasynced in the node's event log; autocannon in the benchmark process; exactly-once checked in ClickHouse after the log shipped.",
   unit: 'acknowledged events per second',
   parameters: { connections, durationSec: duration, sealMs: process.env.TALLY_EVENTLOG_SEAL_MS ?? 'default' },
   rows,

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,10 +21,20 @@ export interface TallyUnderTest {
   stopAndVerify(acked: readonly string[]): Promise<{ ok: boolean; detail: string; drainSeconds: number }>;
 }
 
-export async function startTally(env: Record<string, string> = {}): Promise<TallyUnderTest> {
+/**
+ * `command`: `start` runs everything in one process (the aggregator, rater and outboxes beside
+ * the API, as `npm start` does); `serve` is an ingest node alone, on stores migrated first, with
+ * those workers elsewhere (here: nowhere).
+ */
+export async function startTally(env: Record<string, string> = {}, command: 'start' | 'serve' = 'start'): Promise<TallyUnderTest> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-'));
+  const base = { PATH: process.env.PATH, TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, LOG_LEVEL: 'warn' };
+  if (command === 'serve') {
+    const migrated = spawnSync(process.execPath, [script('bin/tally.js'), 'migrate'], { env: base, encoding: 'utf8' });
+    if (migrated.status !== 0) throw new Error(`tally migrate failed: ${migrated.stderr}`);
+  }
   // A long drain on stop: the check below must see every acknowledged event shipped.
-  const server = await spawnServer(script('bin/tally.js'), ['start'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, TALLY_EVENTLOG_DRAIN_MS: '600000', ...env });
+  const server = await spawnServer(script('bin/tally.js'), [command], { ...base, TALLY_EVENTLOG_DRAIN_MS: '600000', ...env });
   const res = await fetch(`${server.url}/v1/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
