@@ -58,8 +58,11 @@ describe('crash during ingest', () => {
         const res = await fetch(`${second.url}/v1/events`, { method: 'POST', headers, body: events(ids) });
         expect(res.status).toBe(202);
       }
+      let signal: string | null = null;
+      second.child.on('exit', (_code, s) => (signal = s));
       second.child.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
+      const code = await second.exited;
+      expect(code, `exit signal ${signal ?? 'none'}; stderr:\n${second.stderr()}`).toBe(0);
 
       const ch = await openClickHouse({ url: undefined, database: 'tally', dataDir });
       const rs = await ch.client.query({
