@@ -20,8 +20,11 @@ export interface ShipperOptions {
   maxRetryMs?: number;
 }
 
-/** Checks one search for refused rows may run; rows still undecided then are set aside with them. */
-const CHECK_BUDGET = 64;
+/**
+ * Checks the search for refused rows may run inside one bad append (one request's rows); rows
+ * still undecided then are set aside with them, so only that request pays.
+ */
+const CHECK_BUDGET = 48;
 
 /**
  * Moves sealed log segments into the event store, oldest first, one insert per segment. A
@@ -164,50 +167,68 @@ export class Shipper {
    */
   private async setAsideRefused(segment: SealedSegment, token: string, reason: string, cause: unknown): Promise<void> {
     const data = readFileSync(segment.rowsPath);
-    // Units to keep or refuse: rows when the bytes read as rows, else whole appends.
-    let ends = rowEnds(data);
-    const unit = ends === undefined ? 'append' : 'row';
-    if (ends === undefined) {
-      ends = [];
-      let at = 0;
-      for (const a of segment.appends) ends.push((at += a.bytes));
-    }
-    const starts = [0, ...ends.slice(0, -1)];
     const scratch = `${segment.rowsPath.slice(0, -'.rows'.length)}.check.rows`;
-    const refused: number[] = [];
-    let budget = CHECK_BUDGET;
     let lastReason = reason;
-    const parses = async (lo: number, hi: number): Promise<boolean> => {
-      writeDurably(scratch, data.subarray(starts[lo], ends[hi - 1]));
+    const parses = async (start: number, end: number): Promise<boolean> => {
+      writeDurably(scratch, data.subarray(start, end));
       const r = await this.o.sink.check(scratch);
       if (r !== undefined) lastReason = r;
       return r === undefined;
     };
-    // Returns true when units [lo, hi) all parse.
-    const search = async (lo: number, hi: number, knownBad: boolean): Promise<boolean> => {
-      if (!knownBad) {
-        if (budget === 0) {
-          for (let i = lo; i < hi; i++) refused.push(i);
+    /**
+     * The ranges of `units` the store refuses, by halving; with a budget, the units still
+     * undecided when it runs out are refused with them.
+     */
+    const refusedOf = async (units: readonly [number, number][], budget: number): Promise<Set<number>> => {
+      const refused = new Set<number>();
+      const search = async (lo: number, hi: number, knownBad: boolean): Promise<boolean> => {
+        if (!knownBad) {
+          if (budget === 0) {
+            for (let i = lo; i < hi; i++) refused.add(i);
+            return false;
+          }
+          budget--;
+          if (await parses(units[lo]![0], units[hi - 1]![1])) return true;
+        }
+        if (hi - lo === 1) {
+          refused.add(lo);
           return false;
         }
-        budget--;
-        if (await parses(lo, hi)) return true;
-      }
-      if (hi - lo === 1) {
-        refused.push(lo);
+        const mid = (lo + hi) >> 1;
+        const headClean = await search(lo, mid, false);
+        await search(mid, hi, headClean);
         return false;
-      }
-      const mid = (lo + hi) >> 1;
-      const headClean = await search(lo, mid, false);
-      await search(mid, hi, headClean);
-      return false;
+      };
+      await search(0, units.length, true);
+      return refused;
     };
+    // First the appends (one request each), with no budget: a request without a bad row
+    // always ships. Then the rows of each bad append, within a budget only that request pays.
+    const appends: [number, number][] = [];
+    let at = 0;
+    for (const a of segment.appends) appends.push([at, (at += a.bytes)]);
+    const keep: Buffer[] = [];
+    const drop: Buffer[] = [];
+    let unit = 'row';
     try {
-      if (await search(0, ends.length, false)) throw cause; // every part parses: not the rows, so an outage
-      const bad = new Set(refused);
-      const keep: Buffer[] = [];
-      const drop: Buffer[] = [];
-      for (let i = 0; i < ends.length; i++) (bad.has(i) ? drop : keep).push(data.subarray(starts[i], ends[i]));
+      if (await parses(0, data.length)) throw cause; // every row parses: not the rows, so an outage
+      const badAppends = await refusedOf(appends, Number.POSITIVE_INFINITY);
+      for (let i = 0; i < appends.length; i++) {
+        const [start, end] = appends[i]!;
+        if (!badAppends.has(i)) {
+          keep.push(data.subarray(start, end));
+          continue;
+        }
+        const ends = rowEnds(data.subarray(start, end));
+        if (ends === undefined) {
+          unit = 'append';
+          drop.push(data.subarray(start, end));
+          continue;
+        }
+        const rows = ends.map((e, j): [number, number] => [start + (j === 0 ? 0 : ends[j - 1]!), start + e]);
+        const badRows = await refusedOf(rows, CHECK_BUDGET);
+        rows.forEach(([rs, re], j) => (badRows.has(j) ? drop : keep).push(data.subarray(rs, re)));
+      }
       mkdirSync(this.o.refusedDir, { recursive: true });
       const base = path.join(this.o.refusedDir, `${this.o.log.nodeId}-${String(segment.seq).padStart(12, '0')}-${segment.id}`);
       writeDurably(`${base}.rows`, Buffer.concat(drop));

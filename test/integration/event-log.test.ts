@@ -232,6 +232,42 @@ describe('a sync that fails', () => {
   });
 });
 
+describe('rows the store refuses, many of them in one segment', () => {
+  it("cost only their own request's rows: every other request of the segment ships", async () => {
+    const dir = logDir();
+    const a = `bad${tenantSeq++}`;
+    const b = `good${tenantSeq++}`;
+    const real = clickHouseSink(stores.clickhouse);
+    const refuses = (file: string) => readFileSync(file).includes('poison');
+    const refusing: SegmentSink = {
+      ...real,
+      insert: async (file, token) => {
+        if (refuses(file)) throw Object.assign(new Error('injected: Cannot parse input'), { code: '117', type: 'INCORRECT_DATA' });
+        await real.insert(file, token);
+      },
+      check: async (file) => (refuses(file) ? 'INCORRECT_DATA' : real.check(file)),
+    };
+    const opened = openLog(dir);
+    const appends: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      appends.push(opened.log.append(encodeRows(rows(a, [`poison${i}_0`, `a${i}`, `poison${i}_1`, `poison${i}_2`])), 4));
+      appends.push(opened.log.append(encodeRows(rows(b, [`b${i}_0`, `b${i}_1`])), 2));
+    }
+    await Promise.all(appends);
+    await opened.log.sealNow();
+    expect(opened.log.sealedSegments).toHaveLength(1);
+    const shipper = shipperFor(opened, refusing, dir);
+    shipper.start();
+    expect(await shipper.drain(120_000)).toBe(true);
+    await shipper.stop();
+    expect(Object.keys(await countById(b))).toHaveLength(80);
+    // The bad requests' good rows ship too, unless their own budget ran out.
+    const fromA = Object.keys(await countById(a));
+    expect(fromA.every((id) => /^a\d+$/.test(id))).toBe(true);
+    expect(fromA.length).toBeGreaterThan(0);
+  }, 180_000);
+});
+
 describe('a node restarted after everything shipped', () => {
   it('numbers its segments from 1 again, and the store still takes them: each segment is named by a random id too', async () => {
     const dir = logDir();
