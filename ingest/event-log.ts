@@ -58,6 +58,8 @@ export class IngestLog {
   private writing = false;
   private current: OpenSegment | undefined;
   private readonly sealed: SealedSegment[] = [];
+  /** Bytes of `sealed`, kept as they come and go (read on every append). */
+  private sealedBytes = 0;
   private lastSeq: number;
   private sealWaiters: (() => void)[] = [];
   private closed = false;
@@ -75,7 +77,7 @@ export class IngestLog {
     this.nodeId = nodeId;
     this.io = o.io ?? nodeLogIo;
     this.clock = o.clock ?? Date.now;
-    this.sealed.push(...recovered);
+    for (const segment of recovered) this.addSealed(segment);
     this.lastSeq = lastSeq;
     o.metrics.up.set(1);
     o.metrics.oldestUnshippedSeconds = () => this.oldestUnshippedSeconds();
@@ -90,9 +92,7 @@ export class IngestLog {
 
   /** Bytes accepted (or being written) and not shipped yet. */
   get pendingBytes(): number {
-    let n = this.queuedBytes + (this.current?.bytes ?? 0);
-    for (const s of this.sealed) n += s.bytes;
-    return n;
+    return this.queuedBytes + (this.current?.bytes ?? 0) + this.sealedBytes;
   }
 
   /** Whether the last write or sync failed (until one succeeds again). */
@@ -152,7 +152,10 @@ export class IngestLog {
   /** The shipper has inserted and deleted this segment. */
   shipped(segment: SealedSegment): void {
     const i = this.sealed.indexOf(segment);
-    if (i >= 0) this.sealed.splice(i, 1);
+    if (i >= 0) {
+      this.sealed.splice(i, 1);
+      this.sealedBytes -= segment.bytes;
+    }
     this.report();
   }
 
@@ -300,9 +303,14 @@ export class IngestLog {
     }
     const { seq, id, rowsPath, framesPath, bytes, rows, appends, firstAppendAt } = segment;
     const done: SealedSegment = { seq, id, rowsPath, framesPath, bytes, rows, appends, firstAppendAt };
-    this.sealed.push(done);
+    this.addSealed(done);
     this.report();
     this.onSealed(done);
+  }
+
+  private addSealed(segment: SealedSegment): void {
+    this.sealed.push(segment);
+    this.sealedBytes += segment.bytes;
   }
 
   private report(): void {

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/log.js';
@@ -169,8 +169,9 @@ export class Shipper {
     const data = readFileSync(segment.rowsPath);
     const scratch = `${segment.rowsPath.slice(0, -'.rows'.length)}.check.rows`;
     let lastReason = reason;
+    // Scratch files are parsed or inserted at once and rebuilt after a crash: no sync needed.
     const parses = async (start: number, end: number): Promise<boolean> => {
-      writeDurably(scratch, data.subarray(start, end));
+      writeFileSync(scratch, data.subarray(start, end));
       const r = await this.o.sink.check(scratch);
       if (r !== undefined) lastReason = r;
       return r === undefined;
@@ -236,7 +237,7 @@ export class Shipper {
       this.o.metrics.rowsRefused.inc({ reason: lastReason }, drop.length);
       this.o.logger.error({ segment: segment.seq, refused: drop.length, reason: lastReason, keptIn: `${base}.rows` }, 'event log: the event store refused rows of a segment; they are set aside and the rest ships');
       if (keep.length > 0) {
-        writeDurably(scratch, Buffer.concat(keep));
+        writeFileSync(scratch, Buffer.concat(keep));
         await this.o.sink.insert(scratch, `${token}:without-refused`);
       }
     } finally {
