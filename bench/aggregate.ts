@@ -85,7 +85,7 @@ const want = await q(`SELECT toString(sumIf(tupleElement(f, 2), tupleElement(f, 
                              toString(uniqExactIf(JSONExtractString(tupleElement(f, 3), 'user'), tupleElement(f, 1) = 'active_users')) AS users,
                              toString(count()) AS n_events FROM ${dedup}`);
 const got = await q(`SELECT toString(sumIf(sum_value, meter = 'api_calls')) AS sum, toString(maxIf(max_value, meter = 'storage_gb')) AS max,
-                            toString(uniqExactMergeIf(uniq_state, meter = 'active_users')) AS users, toString(sum(events)) AS n_events
+                            toString(uniqExactArrayIf(uniq_values, meter = 'active_users')) AS users, toString(sum(events)) AS n_events
                      FROM ${hourly} FINAL WHERE tenant_id = {t:String} AND events > 0`);
 for (const k of ['sum', 'max', 'users', 'n_events']) {
   const ok = want[k] === got[k];

@@ -45,7 +45,7 @@ const MERGE: Record<Exclude<Meter['aggregation'], 'weighted_sum'>, { hourly: str
   max: { hourly: 'max(max_value)', running: "toString(ifNull(max(x) OVER w, toDecimal128(0, 6)))" },
   min: { hourly: 'min(min_value)', running: "toString(ifNull(min(x) OVER w, toDecimal128(0, 6)))" },
   latest: { hourly: 'argMax(latest_value, latest_key)', running: "toString(ifNull(argMax(x, k) OVER w, toDecimal128(0, 6)))" },
-  unique_count: { hourly: 'uniqExactMergeState(uniq_state)', running: 'toString(uniqExactMerge(x) OVER w)' },
+  unique_count: { hourly: 'groupUniqArrayArray(uniq_values)', running: 'toString(uniqExactArray(x) OVER w)' },
 };
 
 async function rollupSeries(ch: ClickHouseStore, tenantId: string, meter: Meter, requests: readonly UsageRange[]): Promise<Series[]> {
@@ -59,7 +59,7 @@ async function rollupSeries(ch: ClickHouseStore, tenantId: string, meter: Meter,
       ? ''
       : `
           UNION ALL
-          SELECT seg, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state FROM (
+          SELECT seg, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_values FROM (
             SELECT clips.seg AS seg, e.hour AS hour, ${hourlyColumns(meter.aggregation === 'unique_count')}
             FROM (
               SELECT tupleElement(c, 1) AS seg, tupleElement(c, 2) AS customer, tupleElement(c, 3) AS c_from, tupleElement(c, 4) AS c_to
@@ -83,9 +83,9 @@ async function rollupSeries(ch: ClickHouseStore, tenantId: string, meter: Meter,
         SELECT seg, hour, ${merge.hourly} AS x, max(latest_key) AS k
         FROM (
           SELECT segs.seg AS seg, u.hour AS hour, u.events AS events, u.sum_value AS sum_value, u.max_value AS max_value, u.min_value AS min_value,
-                 u.latest_value AS latest_value, u.latest_key AS latest_key, u.uniq_state AS uniq_state
+                 u.latest_value AS latest_value, u.latest_key AS latest_key, u.uniq_values AS uniq_values
           FROM segs INNER JOIN (
-            SELECT customer, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state
+            SELECT customer, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_values
             FROM ${ch.table('usage_hourly_v1')} FINAL
             WHERE tenant_id = {t:String} AND meter = {m:String} AND customer IN {custs:Array(String)}
               AND hour >= toDateTime({minH:UInt32}, 'UTC') AND hour < toDateTime({maxH:UInt32}, 'UTC') AND events > 0

@@ -1,5 +1,5 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
-import type { Meter, MeterRecord } from './meters.js';
+import type { Aggregation, Meter, MeterRecord } from './meters.js';
 import { COPY_ORDER, EPOCH_KEY, groupsExpr, numberExpr, propertyText, uniqueExpr } from './sql.js';
 
 /**
@@ -42,7 +42,7 @@ export function hourlyColumns(isUnique: boolean): string {
       min(num) AS min_value,
       argMax(num, key) AS latest_value,
       maxIf(key, isNotNull(num)) AS latest_key,
-      uniqExactStateIf(u, ${isUnique ? "u != ''" : '0'}) AS uniq_state`;
+      arraySort(groupUniqArrayIf(u, ${isUnique ? "u != ''" : '0'})) AS uniq_values`;
 }
 
 /**
@@ -62,11 +62,12 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * event_ids_v1): with millions of ids that analysis costs more than the whole read. The rows
  * an insert writes have distinct keys (one per group, or per stale row), so the
  * ReplacingMergeTree's merge of each inserted block (optimize_on_insert), which costs more
- * than sorting and writing it, would find nothing to replace and is skipped. The settings are
- * written in the statement: chDB's connection turns request settings into session-wide SETs,
+ * than sorting and writing it, would find nothing to replace and is skipped. The in-order
+ * aggregation hands the insert one stream; two insert threads sort and write its blocks side
+ * by side (a fifth of a backfill's time). The settings are written in the statement: chDB's connection turns request settings into session-wide SETs,
  * which would then hold for every later query of the process.
  */
-const RECOMPUTE_SETTINGS = 'SETTINGS optimize_aggregation_in_order = 1, use_index_for_in_with_subqueries_max_values = 100000, optimize_on_insert = 0';
+const RECOMPUTE_SETTINGS = 'SETTINGS optimize_aggregation_in_order = 1, use_index_for_in_with_subqueries_max_values = 100000, optimize_on_insert = 0, max_insert_threads = 2';
 
 /** The copy order of a raw row as two columns (acceptance time, content hash), see COPY_ORDER. */
 const COPY_HASH = "cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties)";
@@ -78,10 +79,27 @@ const COPY_HASH = "cityHash64(customer, meter, ifNull(toString(value), ''), toSt
  * it leaves exactly the first copies, with one probe of a small set per row.
  */
 function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
-  const ids = where === undefined ? '' : ` AND id IN (SELECT id FROM ${ch.table('raw_events_v1')} WHERE ${where})`;
-  return `SELECT id, tupleElement(o, 1), tupleElement(o, 2) FROM (
+  // Every id of the tenant: first the ids with more than one copy, found by an in-order count
+  // per id (cheap states), so that only their copies are gathered and sorted; probed by their
+  // hash (a colliding id joins them only to be found with one copy).
+  const ids =
+    where === undefined
+      ? ` AND cityHash64(id) IN (SELECT cityHash64(id) FROM ${ch.table('event_ids_v1')} WHERE tenant_id = {t:String} GROUP BY id HAVING count() > 1)`
+      : ` AND id IN (SELECT id FROM ${ch.table('raw_events_v1')} WHERE ${where})`;
+  return `SELECT id, tupleElement(o, 1) AS ingested_at, tupleElement(o, 2) AS hash FROM (
             SELECT id, arrayJoin(arrayPopFront(arraySort(groupArray(ord)))) AS o FROM ${ch.table('event_ids_v1')}
             WHERE tenant_id = {t:String}${ids} GROUP BY id HAVING count() > 1)`;
+}
+
+/**
+ * A raw row is a later copy when its (id, acceptance time, content hash) is in the later-copies
+ * set. The id is probed as its 64-bit hash: a set of numbers is several times cheaper to build
+ * and probe than one of strings, and a first copy could only be taken for a later one if
+ * another of the tenant's later copies had the same id hash, the same acceptance microsecond
+ * and the same 64-bit content hash.
+ */
+function notLaterCopy(later: string): string {
+  return `(cityHash64(id), ingested_at, ${COPY_HASH}) NOT IN (SELECT cityHash64(id), ingested_at, hash FROM (${later}))`;
 }
 
 /**
@@ -106,10 +124,9 @@ export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tena
  * the newest version of an hour is always exactly what the raw events say. Running it twice,
  * or again after a crash half-way (a later run's version is greater), gives the same rows.
  *
- * The gauge columns (gauge_first, gauge_integral) are computed for weighted_sum meters, the
- * only ones whose reads use them (a meter's aggregation never changes); the window function
- * the integral needs sorts every event of the hours, so other meters store 0 as the integral.
- * Likewise only unique_count meters build distinct-value states; the others store the empty one.
+ * Only the columns the meter's aggregation reads are computed (READS); the others hold
+ * constants. The gauge integral's window function, which sorts every event of the hours, runs
+ * for weighted_sum meters only.
  */
 export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, scope: HourScope, version: bigint): Promise<void> {
   if ('hours' in scope && scope.hours.length === 0) return;
@@ -142,7 +159,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
         ${numberExpr(hasVp)} AS num, ${isUnique ? uniqueExpr(hasVp) : "''"} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
         ${PACKED_KEY} AS key
       FROM ${raw}
-      WHERE ${where} AND (id, ingested_at, ${COPY_HASH}) NOT IN (${later})`;
+      WHERE ${where} AND ${notLaterCopy(later)}`;
   const keys = ['customer', ...groupNames, 'hour'].join(', ');
   const source = isGauge
     ? `SELECT *,
@@ -151,24 +168,17 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
           OVER (PARTITION BY ${keys}, isNull(num) ORDER BY key ASC ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_ms
       FROM (${events})`
     : events;
-  const columns = 'tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_state, gauge_first, gauge_integral, version';
+  const columns = 'tenant_id, meter, customer, groups, hour, events, sum_value, max_value, min_value, latest_value, latest_key, uniq_values, gauge_first, gauge_integral, version';
 
+  const stored = new Set<RollupColumn>(READS[meter.aggregation]);
+  const aggregates = ROLLUP_COLUMNS.filter((c) => stored.has(c)).map((c) => AGGREGATE[c]);
+  const values = ROLLUP_COLUMNS.map((c) => (stored.has(c) ? (c === 'latest_key' ? unpackKey('latest') : c) : CONSTANT[c]));
   await ch.client.command({
     query: `
       INSERT INTO ${hourly} (${columns}) ${RECOMPUTE_SETTINGS}
-      SELECT {t:String}, {m:String}, customer, CAST([${groupNames.join(', ')}] AS Array(String)), hour, events, sum_value, max_value, min_value, latest_value,
-        ${unpackKey('latest')}, ${isUnique ? 'uniq_state' : EMPTY_UNIQ}, gauge_first, gauge_integral, {version:UInt64}
+      SELECT {t:String}, {m:String}, customer, CAST([${groupNames.join(', ')}] AS Array(String)), hour, events, ${values.join(', ')}, {version:UInt64}
       FROM (
-        SELECT ${keys},
-          count() AS events,
-          sum(ifNull(num, toDecimal128(0, 6))) AS sum_value,
-          max(num) AS max_value,
-          min(num) AS min_value,
-          argMax(num, key) AS latest_value,
-          maxIf(key, isNotNull(num)) AS latest,
-          ${isUnique ? "uniqExactStateIf(u, u != '') AS uniq_state," : ''}
-          minIf(ts, isNotNull(num)) AS gauge_first,
-          ${isGauge ? 'sumIf(num * (next_ms - ts_ms), isNotNull(num))' : 'toDecimal128(0, 6)'} AS gauge_integral
+        SELECT ${keys}, ${['count() AS events', ...aggregates].join(', ')}
         FROM (${source})
         GROUP BY ${keys})`,
     query_params: params,
@@ -180,9 +190,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   await ch.client.command({
     query: `
       INSERT INTO ${hourly} (${columns}) ${RECOMPUTE_SETTINGS}
-      SELECT {t:String}, {m:String}, customer, groups, hour, toUInt64(0), toDecimal128(0, 6),
-        CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))), CAST(NULL AS Nullable(Decimal(38, 6))),
-        ${EPOCH_KEY}, ${EMPTY_UNIQ}, toDateTime64(0, 3, 'UTC'), toDecimal128(0, 6), {version:UInt64}
+      SELECT {t:String}, {m:String}, customer, groups, hour, toUInt64(0), ${ROLLUP_COLUMNS.map((c) => CONSTANT[c]).join(', ')}, {version:UInt64}
       FROM ${hourly}
       WHERE ${hourWhere}
       GROUP BY customer, groups, hour
@@ -190,6 +198,52 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
     query_params: params,
   });
 }
+
+type RollupColumn = 'sum_value' | 'max_value' | 'min_value' | 'latest_value' | 'latest_key' | 'uniq_values' | 'gauge_first' | 'gauge_integral';
+
+/** The value columns of a rollup row, in the table's order (between `events` and `version`). */
+const ROLLUP_COLUMNS: readonly RollupColumn[] = ['sum_value', 'max_value', 'min_value', 'latest_value', 'latest_key', 'uniq_values', 'gauge_first', 'gauge_integral'];
+
+/**
+ * The columns each aggregation's reads use (metering/sql.ts valueExpr, cumulative.ts, the gauge
+ * reads in usage.ts), besides `events`, which every read filters on. With most (customer, hour)s
+ * holding a handful of events, a recompute writes nearly a row per event, and each aggregate
+ * costs a state per row: a meter computes only its own columns and stores the others as
+ * constants (a meter's aggregation never changes).
+ */
+const READS: Record<Aggregation, readonly RollupColumn[]> = {
+  count: [],
+  sum: ['sum_value'],
+  max: ['max_value'],
+  min: ['min_value'],
+  latest: ['latest_value', 'latest_key'],
+  unique_count: ['uniq_values'],
+  weighted_sum: ['latest_value', 'latest_key', 'gauge_first', 'gauge_integral'],
+};
+
+/** Each column's aggregate over first-copy events (`latest` is the packed key, unpacked into latest_key). */
+const AGGREGATE: Record<RollupColumn, string> = {
+  sum_value: 'sum(ifNull(num, toDecimal128(0, 6))) AS sum_value',
+  max_value: 'max(num) AS max_value',
+  min_value: 'min(num) AS min_value',
+  latest_value: 'argMax(num, key) AS latest_value',
+  latest_key: 'maxIf(key, isNotNull(num)) AS latest',
+  uniq_values: "arraySort(groupUniqArrayIf(u, u != '')) AS uniq_values",
+  gauge_first: 'minIf(ts, isNotNull(num)) AS gauge_first',
+  gauge_integral: 'sumIf(num * (next_ms - ts_ms), isNotNull(num)) AS gauge_integral',
+};
+
+/** What a column holds when its meter does not read it (also an emptied row's values). */
+const CONSTANT: Record<RollupColumn, string> = {
+  sum_value: 'toDecimal128(0, 6)',
+  max_value: 'CAST(NULL AS Nullable(Decimal(38, 6)))',
+  min_value: 'CAST(NULL AS Nullable(Decimal(38, 6)))',
+  latest_value: 'CAST(NULL AS Nullable(Decimal(38, 6)))',
+  latest_key: EPOCH_KEY,
+  uniq_values: 'CAST([] AS Array(String))',
+  gauge_first: "toDateTime64(0, 3, 'UTC')",
+  gauge_integral: 'toDecimal128(0, 6)',
+};
 
 /** Whether the rollup has rows matching `where` written before this recompute's version. */
 async function hasOlderRows(ch: ClickHouseStore, where: string, params: Record<string, unknown>): Promise<boolean> {
@@ -200,8 +254,6 @@ async function hasOlderRows(ch: ClickHouseStore, where: string, params: Record<s
   });
   return (await rs.json<{ n: string | number }>())[0]?.n?.toString() !== '0';
 }
-
-const EMPTY_UNIQ = "arrayReduce('uniqExactState', CAST([] AS Array(String)))";
 
 /**
  * The latest-value key (timestamp, acceptance time, content hash) packed into one UInt256 that

@@ -47,7 +47,7 @@ export function valueExpr(aggregation: Aggregation): string {
     case 'latest':
       return 'toString(argMax(latest_value, latest_key))';
     case 'unique_count':
-      return 'toString(uniqExactMerge(uniq_state))';
+      return 'toString(uniqExactArray(uniq_values))';
     case 'weighted_sum':
       throw new Error('weighted_sum windows are computed by queryGauge, not from one hourly column');
   }

@@ -15,7 +15,7 @@ async function rollups(dataDir: string): Promise<string[]> {
   try {
     const rs = await ch.client.query({
       query: `SELECT meter, customer, groups, toString(hour) AS hour, events, toString(sum_value) AS s, toString(max_value) AS mx, toString(min_value) AS mn,
-                     toString(latest_value) AS l, toString(latest_key) AS lk, finalizeAggregation(uniq_state) AS u
+                     toString(latest_value) AS l, toString(latest_key) AS lk, uniq_values AS u
               FROM ${ch.table('usage_hourly_v1')} FINAL WHERE events > 0 ORDER BY meter, customer, groups, hour`,
       format: 'JSONCompactEachRow',
     });
