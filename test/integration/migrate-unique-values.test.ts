@@ -70,7 +70,7 @@ describe('upgrading unique_count rollups to distinct values', () => {
       query_params: { db: stores.clickhouse.database, table: 'usage_hourly_v1' },
       format: 'JSONEachRow',
     });
-    const [{ names }] = await cols.json<{ names: string[] }>();
+    const names = (await cols.json<{ names: string[] }>())[0]?.names;
     expect(names).toContain('uniq_values');
     expect(names).not.toContain('uniq_state');
 
