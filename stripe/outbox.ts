@@ -14,6 +14,10 @@ export interface OutboxRow {
   kind: OutboxKind;
   ref: string;
   attempts: number;
+  /** Attempts in a row, up to the last one, that got no further than an earlier one. */
+  stalled_attempts: number;
+  /** The furthest step any attempt completed. */
+  steps_done: number;
   created_at: Date;
 }
 
@@ -50,7 +54,7 @@ export class Outbox {
           SELECT id FROM stripe_outbox
            WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AND id <> ALL($4::bigint[])
            ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id::text AS id, tenant_id, kind, ref, attempts, created_at`,
+        RETURNING id::text AS id, tenant_id, kind, ref, attempts, stalled_attempts, steps_done, created_at`,
       [this.owner, this.leaseSeconds, limit, skip],
     );
     return rows;
@@ -63,11 +67,13 @@ export class Outbox {
     );
   }
 
-  async retry(id: string, error: string, delayMs: number): Promise<void> {
+  /** Due again after `delayMs`, with how far it got and its count of attempts in a row that got no further. */
+  async retry(id: string, error: string, delayMs: number, progress: { stalled: number; stepsDone: number }): Promise<void> {
     await this.pg.query(
-      `UPDATE stripe_outbox SET next_attempt_at = now() + make_interval(secs => $3), locked_by = NULL, locked_until = NULL, last_error = $4, updated_at = now()
+      `UPDATE stripe_outbox SET next_attempt_at = now() + make_interval(secs => $3), locked_by = NULL, locked_until = NULL, last_error = $4,
+              stalled_attempts = $5, steps_done = $6, updated_at = now()
         WHERE id = $1 AND locked_by = $2`,
-      [id, this.owner, delayMs / 1000, error.slice(0, 2000)],
+      [id, this.owner, delayMs / 1000, error.slice(0, 2000), progress.stalled, progress.stepsDone],
     );
   }
 

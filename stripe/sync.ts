@@ -27,9 +27,14 @@ import type { SyncMetrics } from './metrics.js';
  * Each write's idempotency key comes from Tally's ids, so a retry or a rerun after a crash at
  * any point replays the same requests and Stripe answers with what it did the first time.
  * Stripe keeps keys for 24 hours; a row first attempted longer ago than that looks its objects
- * up by metadata before writing again. 429s, 5xx, timeouts and dropped connections are retried
- * with exponential backoff and jitter; any other refusal fails the row, which is kept with its
- * error for an operator.
+ * up by metadata before writing again. 429s, 5xx, timeouts and dropped connections are retried:
+ * first in place, a couple of times after a short jittered pause (a flaky second costs a
+ * second), then by scheduling the row again. The backoff before that next attempt, exponential
+ * with jitter, counts only attempts in a row that got no further than an earlier one (steps: the
+ * customer, the draft, each item, finalization): an attempt that got further is followed by
+ * another soon, so one flaky minute does not hold a 250-item invoice back for an hour. A row is
+ * failed after `maxAttempts` attempts in a row without progress. Any other refusal fails the row, which is kept
+ * with its error for an operator.
  *
  * Rows are isolated from each other: a row that fails (a tenant's Stripe customer that Stripe
  * refuses, say) is logged by id, counted in `tally_loop_item_failures_total{loop="sync"}`,
@@ -45,11 +50,13 @@ export interface SyncDeps {
   metrics: SyncMetrics;
   logger: Logger;
   leaseSeconds: number;
-  /** Give up on a row after this many attempts. */
+  /** Give up on a row after this many attempts in a row that got no further. */
   maxAttempts: number;
   clock?: () => number;
-  /** Delay before the next attempt of a row (default: exponential backoff with jitter). */
-  backoff?: (attempts: number) => number;
+  /** Delay before the next attempt of a row, by its attempts in a row without progress (default: exponential backoff with jitter). */
+  backoff?: (stalled: number) => number;
+  /** Pause before the n-th (1, 2) retry in place of a transient Stripe error (default: 200-600 ms x n, jittered). */
+  retryPause?: (n: number) => number;
   /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
   itemFailures?: Counter<'loop'>;
 }
@@ -64,9 +71,21 @@ export interface SyncReport {
 /** After this long, Stripe may have forgotten an idempotency key: look objects up first. */
 const KEY_MEMORY_MS = 23 * 3_600_000;
 
+/** The step of a finalized invoice: past every item of any invoice. */
+const FINALIZED = 1_000_000;
+
+/** Retries in place of a transient error, before the row is scheduled again. */
+const RETRIES_IN_PLACE = 2;
+
+function defaultRetryPause(n: number): number {
+  return Math.floor(n * (200 + Math.random() * 400));
+}
+
 export class BillingSync {
   private readonly outbox: Outbox;
   private readonly clock: () => number;
+  /** The furthest step the current row's attempt completed (rows are processed one at a time). */
+  private reached = 0;
 
   constructor(private readonly d: SyncDeps) {
     this.outbox = new Outbox(d.pg, randomUUID(), d.leaseSeconds);
@@ -133,6 +152,7 @@ export class BillingSync {
   }
 
   private async process(row: OutboxRow): Promise<'done' | 'retried' | 'failed'> {
+    this.reached = 0;
     try {
       if (row.kind === 'invoice') await this.syncInvoice(row);
       else throw new Error(`unknown outbox kind ${row.kind}`);
@@ -141,11 +161,17 @@ export class BillingSync {
       return 'done';
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      if (!(e instanceof InvalidRow) && isRetryable(e) && row.attempts < this.d.maxAttempts) {
-        const delay = (this.d.backoff ?? backoffMs)(row.attempts);
-        await this.outbox.retry(row.id, message, delay);
+      // Getting further than any attempt before resets the count: the next attempt goes on from there, soon.
+      const further = this.reached > row.steps_done;
+      const stalled = further ? 0 : row.stalled_attempts + 1;
+      if (!(e instanceof InvalidRow) && isRetryable(e) && stalled < this.d.maxAttempts) {
+        const delay = (this.d.backoff ?? backoffMs)(stalled);
+        await this.outbox.retry(row.id, message, delay, { stalled, stepsDone: Math.max(row.steps_done, this.reached) });
         this.d.metrics.rows.inc({ kind: row.kind, outcome: 'retried' });
-        this.d.logger.warn({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), delay_ms: delay }, 'stripe write failed; retrying');
+        this.d.logger.warn(
+          { row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, stalled, steps: this.reached, error: errorClass(e), delay_ms: delay },
+          'stripe write failed; retrying',
+        );
         return 'retried';
       }
       await this.outbox.fail(row.id, message);
@@ -155,9 +181,38 @@ export class BillingSync {
     }
   }
 
-  private async write<T>(fn: () => Promise<T>): Promise<T> {
-    await this.d.limiter.take();
-    return fn();
+  /** A Stripe write, under the write limit, retried in place. */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    return this.inPlace(async () => {
+      await this.d.limiter.take();
+      return fn();
+    });
+  }
+
+  /** The current attempt completed step `n` (whether it wrote it now or found it done). */
+  private step(n: number): void {
+    this.reached = Math.max(this.reached, n);
+  }
+
+  /** A Stripe read, retried in place. */
+  private read<T>(fn: () => Promise<T>): Promise<T> {
+    return this.inPlace(fn);
+  }
+
+  /**
+   * Runs a Stripe request, retrying a transient error (429, 5xx, timeout, dropped connection) up
+   * to RETRIES_IN_PLACE times after a short pause. The same request is repeated, with the same
+   * idempotency key for a write, so Stripe applies it once however many times it is sent.
+   */
+  private async inPlace<T>(fn: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (n >= RETRIES_IN_PLACE || !isRetryable(e)) throw e;
+        await new Promise((r) => setTimeout(r, (this.d.retryPause ?? defaultRetryPause)(n + 1)));
+      }
+    }
   }
 
   /** The Stripe customer of a Tally customer, created (once) when it has none; its id is kept on the customer. */
@@ -166,7 +221,7 @@ export class BillingSync {
     const customer = (await pg.query<{ name: string; email: string | null; stripe_customer_id: string | null }>('SELECT name, email, stripe_customer_id FROM customers WHERE tenant_id = $1 AND id = $2', [t, customerId])).rows[0];
     if (customer === undefined) throw new InvalidRow(`customer ${customerId} does not exist`);
     if (customer.stripe_customer_id !== null) return customer.stripe_customer_id;
-    let id = lookFirst ? await this.d.gateway.findCustomer(t, customerId) : undefined;
+    let id = lookFirst ? await this.read(() => this.d.gateway.findCustomer(t, customerId)) : undefined;
     if (id === undefined) {
       try {
         id = await this.write(() => this.d.gateway.createCustomer({ tenantId: t, customerId, name: customer.name, email: customer.email }, idempotencyKey(t, 'customer', customerId)));
@@ -174,7 +229,7 @@ export class BillingSync {
         // The customer's name or email changed since the first attempt: that attempt may have
         // created it, so look before trying again.
         if (errorClass(e) !== 'idempotency') throw e;
-        id = await this.d.gateway.findCustomer(t, customerId);
+        id = await this.read(() => this.d.gateway.findCustomer(t, customerId));
         if (id === undefined) throw e;
       }
     }
@@ -202,11 +257,12 @@ export class BillingSync {
 
     // 1. The Stripe customer.
     const stripeCustomer = await this.stripeCustomer(t, inv.customer_id, old);
+    this.step(1);
 
     // 2. The draft invoice.
     let stripeInvoice = inv.stripe_invoice_id;
     if (stripeInvoice === null) {
-      const found = old ? await this.d.gateway.findInvoice(t, inv.id) : undefined;
+      const found = old ? await this.read(() => this.d.gateway.findInvoice(t, inv.id)) : undefined;
       const created =
         found ??
         (await this.write(() =>
@@ -225,28 +281,34 @@ export class BillingSync {
       stripeInvoice = created.id;
       await pg.query('UPDATE invoices SET stripe_invoice_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id, stripeInvoice]);
     }
+    this.step(2);
 
     // 3. The items, while the invoice is a draft.
-    const current = await this.d.gateway.getInvoice(stripeInvoice);
+    const current = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
     if (current.status === 'draft') {
       const lines = (await pg.query<{ description: string; amount: string }>('SELECT description, amount::text AS amount FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no', [t, inv.id])).rows;
       const scale = stripeScale(inv.currency);
       const items = toItems(lines, scale.decimals);
-      const present = old ? await this.d.gateway.itemLines(stripeInvoice) : new Set<string>();
+      const present = old ? await this.read(() => this.d.gateway.itemLines(stripeInvoice)) : new Set<string>();
       for (const [n, item] of items.entries()) {
         const tag = item.lines.length === 1 ? String(item.lines[0]) : `${item.lines[0]}-${item.lines.at(-1)}`;
-        if (present.has(tag)) continue;
+        if (present.has(tag)) {
+          this.step(3 + n);
+          continue;
+        }
         await this.write(() =>
           this.d.gateway.createInvoiceItem(
             { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor * scale.factor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
             idempotencyKey(t, 'invoice', inv.id, 'item', n + 1),
           ),
         );
+        this.step(3 + n);
       }
       // 4. Finalize.
       await this.write(() => this.d.gateway.finalizeInvoice(stripeInvoice, idempotencyKey(t, 'invoice', inv.id, 'finalize')));
     }
-    const final = await this.d.gateway.getInvoice(stripeInvoice);
+    this.step(FINALIZED);
+    const final = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
     if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
     await pg.transaction(async (tx) => {
       await tx.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);

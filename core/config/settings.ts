@@ -120,7 +120,7 @@ export const SETTINGS = [
     },
   }),
   setting({ variable: 'TALLY_STRIPE_TIMEOUT_MS', at: 'sync.timeoutMs', kind: int(100, 600_000), default: 20_000, doc: 'timeout of one Stripe request' }),
-  setting({ variable: 'TALLY_SYNC_MAX_ATTEMPTS', at: 'sync.maxAttempts', kind: int(1, 10_000), default: 100, doc: 'attempts before an outbox row is failed for good' }),
+  setting({ variable: 'TALLY_SYNC_MAX_ATTEMPTS', at: 'sync.maxAttempts', kind: int(1, 10_000), default: 100, doc: 'attempts in a row without progress before an outbox row is failed for good' }),
   setting({ variable: 'TALLY_SYNC_LEASE_SECONDS', at: 'sync.leaseSeconds', kind: int(1, 3_600), default: 120, doc: 'how long a sync worker holds a claimed outbox row' }),
   setting({
     variable: 'TALLY_DUNNING_SUSPEND_DAYS',

@@ -26,7 +26,8 @@ let skew = 0;
 
 const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
 
-const worker = (timeoutMs = 2_000, backoffMs = 0): BillingSync => testSync(api, fake.url, { timeoutMs, backoffMs });
+const worker = (timeoutMs = 2_000, backoffMs: number | ((stalled: number) => number) = 0, maxAttempts?: number): BillingSync =>
+  testSync(api, fake.url, { timeoutMs, backoffMs, ...(maxAttempts === undefined ? {} : { maxAttempts }) });
 
 /** Runs workers until no row is pending. */
 async function drain(workers: BillingSync[]): Promise<void> {
@@ -42,7 +43,9 @@ async function drain(workers: BillingSync[]): Promise<void> {
 /** Forget every Stripe id and make every row due again, with an empty Stripe: a fresh sync of the same invoices. */
 async function resetSync(): Promise<void> {
   const pg = api.stores.postgres;
-  await pg.query("UPDATE stripe_outbox SET state = 'pending', attempts = 0, next_attempt_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, done_at = NULL");
+  await pg.query(
+    "UPDATE stripe_outbox SET state = 'pending', attempts = 0, stalled_attempts = 0, steps_done = 0, next_attempt_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, done_at = NULL",
+  );
   await pg.query('UPDATE invoices SET stripe_invoice_id = NULL, synced_at = NULL');
   await pg.query('UPDATE customers SET stripe_customer_id = NULL');
   fake.reset();
@@ -152,6 +155,48 @@ describe('invoice sync', () => {
     skew = 25 * 3_600_000;
     await drain([worker()]);
     await expectExactlyOnce();
+  });
+
+  it('retries a transient error in place: a flaky request does not put its invoice off', async () => {
+    await resetSync();
+    fake.faults.set([{ kind: '500', rate: 1, pathPrefix: '/v1/invoiceitems', method: 'POST', times: 2 }]);
+    // A row scheduled again would wait an hour: everything is done in one run, or the test fails.
+    const report = await worker(2_000, 3_600_000).runOnce(50);
+    fake.faults.clear();
+    expect(fake.requests.filter((r) => r.fault === '500').length).toBe(2);
+    expect(report).toEqual({ claimed: CUSTOMERS * 2, done: CUSTOMERS * 2, retried: 0, failed: 0 });
+    await expectExactlyOnce();
+  });
+
+  it('an attempt that got further is tried again soon; one that got no further backs off, and enough of those fail the row', async () => {
+    await resetSync();
+    const pg = api.stores.postgres;
+    const outbox = async () =>
+      (await pg.query<{ state: string; stalled_attempts: number; steps_done: number; due_now: boolean }>(
+        "SELECT state, stalled_attempts, steps_done, next_attempt_at <= now() + interval '1 minute' AS due_now FROM stripe_outbox WHERE state <> 'done'",
+      )).rows;
+    // One invoice's first item fails three times in a row (the request and both retries in
+    // place), after its customer and draft were written: that attempt got further than any before.
+    fake.faults.set([{ kind: '500', rate: 1, pathPrefix: '/v1/invoiceitems', method: 'POST', times: 3 }]);
+    const hourUnlessProgress = (stalled: number) => (stalled === 0 ? 0 : 3_600_000);
+    await worker(2_000, hourUnlessProgress).runOnce(50);
+    expect(await outbox()).toEqual([{ state: 'pending', stalled_attempts: 0, steps_done: 2, due_now: true }]);
+    await worker(2_000, hourUnlessProgress).runOnce(50);
+    expect(await outbox()).toEqual([]);
+    await expectExactlyOnce();
+
+    // Every customer write refused for a while: no attempt gets anywhere.
+    await resetSync();
+    fake.faults.set([{ kind: '500', rate: 1, pathPrefix: '/v1/customers', method: 'POST' }]);
+    await worker(2_000, hourUnlessProgress).runOnce(50);
+    const stalled = await outbox();
+    expect(stalled.length).toBe(CUSTOMERS * 2);
+    expect(stalled.every((r) => r.state === 'pending' && r.stalled_attempts === 1 && r.steps_done === 0 && !r.due_now)).toBe(true);
+    // With no wait and two attempts allowed, the second attempt without progress fails them.
+    await pg.query('UPDATE stripe_outbox SET next_attempt_at = now()');
+    await worker(2_000, 0, 2).runOnce(50);
+    expect((await outbox()).every((r) => r.state === 'failed' && r.stalled_attempts === 1)).toBe(true);
+    fake.faults.clear();
   });
 
   it('fails a row Stripe refuses for good, keeping the error, and goes on with the others', async () => {

@@ -9,9 +9,15 @@ import type { TestApi } from './api.js';
 
 /**
  * A billing-sync worker on the test API's stores against a Stripe-compatible server: no write
- * limit to speak of, retries due at once (tests drive the runs), many attempts allowed.
+ * limit to speak of, retries due at once (tests drive the runs) and in place without a pause,
+ * many attempts allowed.
  */
-export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: number; backoffMs?: number; maxAttempts?: number; meters?: boolean; itemFailures?: Counter<'loop'> } = {}): BillingSync {
+export function testSync(
+  api: TestApi,
+  stripeUrl: string,
+  o: { timeoutMs?: number; backoffMs?: number | ((stalled: number) => number); maxAttempts?: number; meters?: boolean; itemFailures?: Counter<'loop'> } = {},
+): BillingSync {
+  const backoff = o.backoffMs;
   return new BillingSync({
     pg: api.stores.postgres,
     ...(o.meters === true ? { ch: api.stores.clickhouse } : {}),
@@ -21,7 +27,8 @@ export function testSync(api: TestApi, stripeUrl: string, o: { timeoutMs?: numbe
     logger: createLogger(api.stores.config),
     leaseSeconds: 30,
     maxAttempts: o.maxAttempts ?? 1_000,
-    backoff: () => o.backoffMs ?? 0,
+    backoff: typeof backoff === 'function' ? backoff : () => backoff ?? 0,
+    retryPause: () => 0,
     ...(o.itemFailures !== undefined ? { itemFailures: o.itemFailures } : {}),
   });
 }
