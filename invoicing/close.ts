@@ -37,7 +37,7 @@ import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.
 export interface CloseReport {
   invoices: number;
   adjustments: number;
-  /** Periods that ended but wait for the aggregator or the grace period. */
+  /** Periods that ended but wait for the aggregator (its watermark, or a meter's backfill) or the grace period. */
   waiting: number;
   /** Subscriptions set aside by this run (logged and counted; tried again by the next); absent when none. */
   setAside?: number;
@@ -68,6 +68,13 @@ interface Due {
 
 export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
   const watermark = (await d.watermark()).getTime();
+  // Meters whose hourly usage the aggregator has not built yet (defined after their events, or
+  // marked for a rebuild by a migration): a period charging one waits, as for the watermark.
+  const unbuilt = new Set(
+    (await d.pg.query<{ tenant_id: string; key: string }>('SELECT tenant_id, key FROM meters WHERE backfilled_through IS NULL')).rows.map((r) => `${r.tenant_id}\n${r.key}`),
+  );
+  const waitsForMeters = (sub: SubscriptionFacts, end: number) =>
+    unbuilt.size > 0 && sub.history.some((h) => h.effective_from.getTime() < end && h.plan.charges.some((c) => unbuilt.has(`${sub.tenantId}\n${c.meter}`)));
   const subs = await loadSubscriptions(d.pg, filter);
   const closed = new Set((await invoicedPeriods(d.pg, filter.tenantId)).map((r) => `${r.tenantId}\n${r.subscriptionId}\n${r.periodStart.getTime()}`));
   const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };
@@ -112,7 +119,7 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
       const end = effectiveEnd(sub, p);
       if (end + d.closeGraceMs > asOf.getTime()) break;
       if (closed.has(`${sub.tenantId}\n${sub.id}\n${p.start.getTime()}`)) continue;
-      if (end > watermark) {
+      if (end > watermark || waitsForMeters(sub, end)) {
         report.waiting++;
         break;
       }

@@ -165,7 +165,10 @@ export function stripeGateway(o: GatewayOptions): StripeGateway {
 export function errorClass(e: unknown): 'rate_limited' | 'server_error' | 'connection' | 'idempotency' | 'invalid' | 'auth' | 'other' {
   if (e instanceof Stripe.errors.StripeRateLimitError) return 'rate_limited';
   if (e instanceof Stripe.errors.StripeConnectionError) return 'connection';
-  if (e instanceof Stripe.errors.StripeIdempotencyError) return 'idempotency';
+  // Another request with the same key is still running (the answer to one that timed out, say):
+  // nothing was saved under the key and Stripe says to retry. A key reused with other
+  // parameters is the idempotency error that must not be retried.
+  if (e instanceof Stripe.errors.StripeIdempotencyError) return e.code === 'idempotency_key_in_use' ? 'server_error' : 'idempotency';
   if (e instanceof Stripe.errors.StripeAuthenticationError || e instanceof Stripe.errors.StripePermissionError) return 'auth';
   if (e instanceof Stripe.errors.StripeError) {
     const status = e.statusCode ?? 0;

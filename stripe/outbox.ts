@@ -60,6 +60,19 @@ export class Outbox {
     return rows;
   }
 
+  /**
+   * Extends a claimed row's lease before it is worked on (a batch shares one claim, and retries
+   * in place can make its first rows slow); false when the lease was lost to another worker,
+   * which then owns the row.
+   */
+  async renew(id: string): Promise<boolean> {
+    const { rows } = await this.pg.query(
+      'UPDATE stripe_outbox SET locked_until = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1 AND locked_by = $2 RETURNING id',
+      [id, this.owner, this.leaseSeconds],
+    );
+    return rows.length > 0;
+  }
+
   async done(id: string): Promise<void> {
     await this.pg.query(
       "UPDATE stripe_outbox SET state = 'done', done_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND locked_by = $2",

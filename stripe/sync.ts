@@ -33,7 +33,8 @@ import type { SyncMetrics } from './metrics.js';
  * with jitter, counts only attempts in a row that got no further than an earlier one (steps: the
  * customer, the draft, each item, finalization): an attempt that got further is followed by
  * another soon, so one flaky minute does not hold a 250-item invoice back for an hour. A row is
- * failed after `maxAttempts` attempts in a row without progress. Any other refusal fails the row, which is kept
+ * failed after `maxAttempts` attempts in a row without progress, or after ten times as many
+ * attempts of any kind (an attempt cut short by a crash counts only there). Any other refusal fails the row, which is kept
  * with its error for an operator.
  *
  * Rows are isolated from each other: a row that fails (a tenant's Stripe customer that Stripe
@@ -74,6 +75,9 @@ const KEY_MEMORY_MS = 23 * 3_600_000;
 /** The step of a finalized invoice: past every item of any invoice. */
 const FINALIZED = 1_000_000;
 
+/** A row is failed after this many times `maxAttempts` attempts of any kind, progress or not. */
+const HARD_CAP_FACTOR = 10;
+
 /** Retries in place of a transient error, before the row is scheduled again. */
 const RETRIES_IN_PLACE = 2;
 
@@ -101,6 +105,8 @@ export class BillingSync {
       if (rows.length === 0) break;
       report.claimed += rows.length;
       for (const row of rows) {
+        // Its lease ran out while earlier rows of the batch were worked on, and another worker has it.
+        if (!(await this.outbox.renew(row.id))) continue;
         const outcome = await this.process(row);
         report[outcome]++;
         if (outcome !== 'done') {
@@ -154,6 +160,8 @@ export class BillingSync {
   private async process(row: OutboxRow): Promise<'done' | 'retried' | 'failed'> {
     this.reached = 0;
     try {
+      // Attempts of any kind, including ones cut short by a crash, which never reach the count below.
+      if (row.attempts > this.d.maxAttempts * HARD_CAP_FACTOR) throw new InvalidRow(`gave up after ${row.attempts - 1} attempts`);
       if (row.kind === 'invoice') await this.syncInvoice(row);
       else throw new Error(`unknown outbox kind ${row.kind}`);
       await this.outbox.done(row.id);

@@ -123,6 +123,19 @@ describe('period close', () => {
     expect((await call('GET', `/v1/invoices?subscription=${subId}`)).body.data).toEqual([]);
   });
 
+  it('waits while a meter the plan charges has no hourly usage built yet (its backfill pending)', async () => {
+    const pg = api.stores.postgres;
+    const { rows } = await pg.query<{ b: Date }>("SELECT backfilled_through AS b FROM meters WHERE tenant_id = $1 AND key = 'storage_gb'", [t.id]);
+    await pg.query("UPDATE meters SET backfilled_through = NULL WHERE tenant_id = $1 AND key = 'storage_gb'", [t.id]);
+    try {
+      const r = await stack.billing.close(new Date(p0.end.getTime() + 2 * HOUR));
+      expect(r).toEqual({ invoices: 0, adjustments: 0, waiting: 1 });
+      expect((await call('GET', `/v1/invoices?subscription=${subId}`)).body.data).toEqual([]);
+    } finally {
+      await pg.query("UPDATE meters SET backfilled_through = $2 WHERE tenant_id = $1 AND key = 'storage_gb'", [t.id, rows[0]!.b]);
+    }
+  });
+
   it('invoices the first period: base fee and usage', async () => {
     const r = await stack.billing.close(new Date(p0.end.getTime() + 2 * HOUR));
     expect(r).toEqual({ invoices: 1, adjustments: 0, waiting: 0 });
