@@ -66,6 +66,7 @@ await ch.client.command({
   query_params: { t: tenant, from: from.getTime() / 1000, n: subscriptions * hoursOfUsage },
 });
 await pg.query("UPDATE aggregator_state SET watermark = now() WHERE name = 'hourly'");
+await pg.query('UPDATE meters SET backfilled_through = now() WHERE tenant_id = $1', [tenant]);
 
 const registry = createRegistry();
 const stack = createRatingStack(config, stores, registry);
