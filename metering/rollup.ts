@@ -64,8 +64,9 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * ReplacingMergeTree's merge of each inserted block (optimize_on_insert), which costs more
  * than sorting and writing it, would find nothing to replace and is skipped. The in-order
  * aggregation hands the insert one stream; two insert threads sort and write its blocks side
- * by side (a fifth of a backfill's time). The settings are written in the statement: chDB's connection turns request settings into session-wide SETs,
- * which would then hold for every later query of the process.
+ * by side (a fifth of a backfill's time). The settings are written in the statement: chDB's
+ * connection turns request settings into session-wide SETs, which would then hold for every
+ * later query of the process.
  */
 const RECOMPUTE_SETTINGS = 'SETTINGS optimize_aggregation_in_order = 1, use_index_for_in_with_subqueries_max_values = 100000, optimize_on_insert = 0, max_insert_threads = 2';
 

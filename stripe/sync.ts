@@ -34,8 +34,8 @@ import type { SyncMetrics } from './metrics.js';
  * customer, the draft, each item, finalization): an attempt that got further is followed by
  * another soon, so one flaky minute does not hold a 250-item invoice back for an hour. A row is
  * failed after `maxAttempts` attempts in a row without progress, or after ten times as many
- * attempts of any kind (an attempt cut short by a crash counts only there). Any other refusal fails the row, which is kept
- * with its error for an operator.
+ * attempts of any kind (an attempt cut short by a crash counts only there). Any other refusal
+ * fails the row, which is kept with its error for an operator.
  *
  * Rows are isolated from each other: a row that fails (a tenant's Stripe customer that Stripe
  * refuses, say) is logged by id, counted in `tally_loop_item_failures_total{loop="sync"}`,
@@ -300,16 +300,14 @@ export class BillingSync {
       const present = old ? await this.read(() => this.d.gateway.itemLines(stripeInvoice)) : new Set<string>();
       for (const [n, item] of items.entries()) {
         const tag = item.lines.length === 1 ? String(item.lines[0]) : `${item.lines[0]}-${item.lines.at(-1)}`;
-        if (present.has(tag)) {
-          this.step(3 + n);
-          continue;
+        if (!present.has(tag)) {
+          await this.write(() =>
+            this.d.gateway.createInvoiceItem(
+              { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor * scale.factor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
+              idempotencyKey(t, 'invoice', inv.id, 'item', n + 1),
+            ),
+          );
         }
-        await this.write(() =>
-          this.d.gateway.createInvoiceItem(
-            { stripeCustomer: stripeCustomer, stripeInvoice: stripeInvoice, currency: inv.currency, amount: item.minor * scale.factor, description: item.description, tenantId: t, invoiceId: inv.id, lines: tag, exact: item.amount },
-            idempotencyKey(t, 'invoice', inv.id, 'item', n + 1),
-          ),
-        );
         this.step(3 + n);
       }
       // 4. Finalize.
