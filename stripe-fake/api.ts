@@ -1,6 +1,6 @@
 import type { FaultKind, Faults } from './faults.js';
 import type { RenderedInvoice } from './invoices.js';
-import type { Customer, InvoiceItem, Meter, MeterEvent } from './objects.js';
+import type { BillingPortalSession, Customer, InvoiceItem, Meter, MeterEvent, PaymentMethod } from './objects.js';
 import type { Delivery, StripeEvent, WebhookConfig, Webhooks } from './webhooks.js';
 
 /** The public face of the local Stripe server. */
@@ -19,6 +19,16 @@ export interface StripeFakeOptions {
   clock?: () => number;
   /** Search results leave out objects created less than this long ago (Stripe's index lags up to a minute); default 0. */
   searchLagMs?: number;
+  /**
+   * Seconds from finalization to the first automatic charge of a `charge_automatically`
+   * invoice with `auto_advance`; default 0 (charged inside finalize). Above 0 the attempt waits
+   * for `advance`/`tick` (Stripe waits up to about an hour).
+   */
+  collectionDelaySeconds?: number;
+  /** Days after each failed automatic attempt until the next; default [3, 5, 7] (four attempts in all). */
+  retryScheduleDays?: readonly number[];
+  /** After the last retry fails: 'leave_open' (default, Stripe's "leave past due") or 'mark_uncollectible'. */
+  afterRetries?: 'leave_open' | 'mark_uncollectible';
 }
 
 export interface RequestRecord {
@@ -56,6 +66,8 @@ export interface StateSnapshot {
   meterEvents: MeterEventRecord[];
   events: StripeEvent[];
   deliveries: Delivery[];
+  paymentMethods: PaymentMethod[];
+  portalSessions: BillingPortalSession[];
 }
 
 /**
@@ -70,7 +82,10 @@ export interface StripeFakeState {
   meterEvents(): MeterEventRecord[];
   events(): StripeEvent[];
   deliveries(): Delivery[];
+  paymentMethods(): PaymentMethod[];
+  portalSessions(): BillingPortalSession[];
   customer(id: string): Customer | undefined;
+  paymentMethod(id: string): PaymentMethod | undefined;
   invoice(id: string): InvoiceWithItems | undefined;
   /** What a `sum` meter would aggregate: the values of the accepted events for this event name and customer. */
   meterTotal(eventName: string, customer: string): bigint;
@@ -107,7 +122,25 @@ export interface StripeFake {
   updateSubscription(subscription: Record<string, unknown>, previousAttributes?: Record<string, unknown>): StripeEvent;
   /** `customer.subscription.deleted` carrying this subscription (status `canceled` unless given). */
   deleteSubscription(subscription: Record<string, unknown>): StripeEvent;
-  /** Forgets every object, event, saved idempotent response, logged request and fault rule. */
+  /** The server's clock (milliseconds): the `clock` option plus everything `advance` added. */
+  now(): number;
+  /**
+   * Moves the server's clock forward and runs what fell due, earliest first: automatic payment
+   * attempts (retries whose `next_payment_attempt` has come, first attempts delayed by
+   * `collectionDelaySeconds`) and `invoice.overdue` for open `send_invoice` invoices past their
+   * due date. Each runs as of the moment it fell due (its events' `created`, `paid_at`, the next
+   * retry counted from it). Returns the events emitted.
+   */
+  advance(seconds: number): StripeEvent[];
+  /** Runs what is due without moving the clock (for tests that move the `clock` option themselves). */
+  tick(): StripeEvent[];
+  /**
+   * What a customer adding a card in the billing portal does: attaches a new card of this test
+   * token to the session's customer, makes it `invoice_settings.default_payment_method`, and emits
+   * `payment_method.attached` and `customer.updated`.
+   */
+  portalAddPaymentMethod(sessionId: string, token: string): { paymentMethod: PaymentMethod; events: StripeEvent[] };
+  /** Forgets every object, event, saved idempotent response, logged request and fault rule, and what `advance` added to the clock. */
   reset(): void;
   close(): Promise<void>;
 }

@@ -33,6 +33,8 @@ const ENDPOINTS = [
   'GET    /_fake/events              POST /_fake/events/:id/deliver   POST /_fake/events/deliver {"ids": [...]}',
   'GET    /_fake/deliveries',
   'POST   /_fake/invoices/:id/pay | fail_payment | void | mark_uncollectible',
+  'GET    /_fake/clock               POST /_fake/clock/advance {"seconds": n}   POST /_fake/clock/tick',
+  'POST   /_fake/billing_portal/sessions/:id/add_payment_method {"payment_method": "pm_card_visa"}',
   'POST   /_fake/subscriptions/updated {"subscription": {...}, "previousAttributes"?: {...}}',
   'POST   /_fake/subscriptions/deleted {"subscription": {...}}',
   'POST   /_fake/reset',
@@ -143,6 +145,16 @@ async function dispatch(fake: StripeFake, method: string, path: string, text: st
     }
     case 'POST /_fake/subscriptions/deleted':
       return fake.deleteSubscription(objectField(parseJson(text), 'subscription', true) ?? {});
+    case 'GET /_fake/clock':
+      return { now: fake.now() };
+    case 'POST /_fake/clock/advance': {
+      const seconds = parseJson(text).seconds;
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new ControlError(400, 'seconds must be a non-negative number');
+      const events = fake.advance(seconds);
+      return { now: fake.now(), events };
+    }
+    case 'POST /_fake/clock/tick':
+      return { now: fake.now(), events: fake.tick() };
     case 'POST /_fake/reset':
       fake.reset();
       return { reset: true };
@@ -152,6 +164,12 @@ async function dispatch(fake: StripeFake, method: string, path: string, text: st
     const id = decodeURIComponent(deliver[1] ?? '');
     await fake.webhooks.deliver(id);
     return { delivered: [id] };
+  }
+  const portal = /^POST \/_fake\/billing_portal\/sessions\/([^/]+)\/add_payment_method$/.exec(route);
+  if (portal !== null) {
+    const token = parseJson(text).payment_method;
+    if (typeof token !== 'string' || token === '') throw new ControlError(400, 'payment_method must be a test token such as "pm_card_visa"');
+    return fake.portalAddPaymentMethod(decodeURIComponent(portal[1] ?? ''), token);
   }
   const trigger = /^POST \/_fake\/invoices\/([^/]+)\/(pay|fail_payment|void|mark_uncollectible)$/.exec(route);
   if (trigger !== null) {

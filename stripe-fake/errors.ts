@@ -3,13 +3,14 @@
  * the HTTP status the `stripe` package maps to its error classes (400/404 invalid request or
  * idempotency, 401 authentication, 429 rate limit, 409 and 5xx retried by the client).
  */
-export type StripeErrorType = 'invalid_request_error' | 'api_error' | 'idempotency_error';
+export type StripeErrorType = 'invalid_request_error' | 'api_error' | 'idempotency_error' | 'card_error';
 
 export interface StripeErrorBody {
   error: {
     type: StripeErrorType;
     message: string;
     code?: string;
+    decline_code?: string;
     param?: string;
     doc_url?: string;
     request_log_url?: string;
@@ -23,6 +24,8 @@ export class StripeApiError extends Error {
     message: string,
     readonly code?: string,
     readonly param?: string,
+    /** A card error's `decline_code`. */
+    readonly declineCode?: string,
   ) {
     super(message);
     this.name = 'StripeApiError';
@@ -34,6 +37,7 @@ export class StripeApiError extends Error {
         type: this.type,
         message: this.message,
         ...(this.code === undefined ? {} : { code: this.code, doc_url: `https://stripe.com/docs/error-codes/${this.code.replace(/_/g, '-')}` }),
+        ...(this.declineCode === undefined ? {} : { decline_code: this.declineCode }),
         ...(this.param === undefined ? {} : { param: this.param }),
         request_log_url: `https://dashboard.stripe.com/test/logs/${requestId}`,
       },
@@ -47,8 +51,8 @@ const invalid = (message: string, param?: string, code?: string, status = 400) =
 export const errors = {
   invalidRequest: invalid,
   unknownParam: (name: string) => invalid(`Received unknown parameter: ${name}`, name, 'parameter_unknown'),
-  notImplemented: (name: string) =>
-    invalid(`Received parameter ${name}, which Stripe accepts but this local Stripe server does not implement; remove it or extend the server.`, name, 'parameter_unknown'),
+  notImplemented: (name: string, param = name) =>
+    invalid(`Received parameter ${name}, which Stripe accepts but this local Stripe server does not implement; remove it or extend the server.`, param, 'parameter_unknown'),
   missingParam: (name: string) => invalid(`Missing required param: ${name}.`, name, 'parameter_missing'),
   emptyParam: (name: string) =>
     invalid(
@@ -90,6 +94,18 @@ export const errors = {
       'lock_timeout',
       409,
     ),
+  // A charge the issuer declined: 402 card_error, as Stripe answers a payment that failed.
+  cardDeclined: () => new StripeApiError(402, 'card_error', 'Your card was declined.', 'card_declined', undefined, 'generic_decline'),
+  // Paying an invoice whose card needs 3D Secure: the payment waits for the customer.
+  invoiceRequiresAction: () =>
+    new StripeApiError(
+      402,
+      'card_error',
+      'This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice. For more details see: https://stripe.com/docs/billing/subscriptions/overview#requires-action',
+      'invoice_payment_intent_requires_action',
+    ),
+  noPaymentMethod: () =>
+    invalid('This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.'),
   apiError: () => new StripeApiError(500, 'api_error', 'An unknown error occurred'),
   idempotencyParams: (key: string) =>
     new StripeApiError(

@@ -93,7 +93,7 @@ export function recompute(store: Store, inv: InvoiceEntry): void {
   i.amount_remaining = i.amount_due - i.amount_paid;
 }
 
-function emitInvoice(webhooks: Webhooks, store: Store, type: StripeEvent['type'], inv: InvoiceEntry, cause: Cause): StripeEvent {
+export function emitInvoice(webhooks: Webhooks, store: Store, type: StripeEvent['type'], inv: InvoiceEntry, cause: Cause): StripeEvent {
   inv.obj.webhooks_delivered_at ??= store.now();
   return webhooks.emit(type, renderInvoice(store, inv), cause);
 }
@@ -122,7 +122,11 @@ export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, au
   // A negative total is credited to the customer's balance; nothing is due.
   i.ending_balance = Math.min(0, i.total);
   if (i.total < 0) customer.obj.balance += i.total;
-  if (i.collection_method === 'send_invoice' && i.due_date === null) i.due_date = now + 30 * DAY;
+  // Net terms count from finalization, when the invoice is issued; 30 days when none were given.
+  if (i.collection_method === 'send_invoice') {
+    if (inv.daysUntilDue !== null) i.due_date = now + inv.daysUntilDue * DAY;
+    else i.due_date ??= now + 30 * DAY;
+  }
   const events = [emitInvoice(webhooks, store, 'invoice.finalized', inv, cause)];
   if (i.amount_due === 0) {
     markPaid(store, inv);
@@ -131,7 +135,7 @@ export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, au
   return events;
 }
 
-function markPaid(store: Store, inv: InvoiceEntry): void {
+export function markPaid(store: Store, inv: InvoiceEntry): void {
   const i = inv.obj;
   i.status = 'paid';
   i.amount_paid = i.amount_due;
@@ -140,7 +144,7 @@ function markPaid(store: Store, inv: InvoiceEntry): void {
   i.status_transitions.paid_at = store.now();
 }
 
-function requireStatus(inv: InvoiceEntry, allowed: readonly Invoice['status'][], action: string): void {
+export function requireStatus(inv: InvoiceEntry, allowed: readonly Invoice['status'][], action: string): void {
   if (!allowed.includes(inv.obj.status)) throw errors.invalidRequest(`You can only ${action} an invoice that is ${allowed.join(' or ')}; invoice ${inv.obj.id} is ${inv.obj.status}.`);
 }
 

@@ -19,7 +19,8 @@ export interface Customer {
   discount: null;
   email: string | null;
   invoice_prefix: string;
-  invoice_settings: { custom_fields: null; default_payment_method: null; footer: null; rendering_options: null };
+  /** `default_payment_method`: a PaymentMethod attached to this customer, charged for invoices that name none. */
+  invoice_settings: { custom_fields: null; default_payment_method: string | null; footer: null; rendering_options: null };
   livemode: false;
   metadata: Metadata;
   name: string | null;
@@ -65,7 +66,7 @@ export interface Invoice {
   customer_shipping: null;
   customer_tax_exempt: 'none' | 'exempt' | 'reverse';
   customer_tax_ids: [];
-  default_payment_method: null;
+  default_payment_method: string | null;
   default_source: null;
   default_tax_rates: [];
   description: string | null;
@@ -186,6 +187,57 @@ export interface MeterEvent {
   livemode: false;
   payload: Record<string, string>;
   timestamp: number;
+}
+
+/** A card PaymentMethod, the only type this server makes (from Stripe's test tokens). */
+export interface PaymentMethod {
+  id: string;
+  object: 'payment_method';
+  allow_redisplay: 'always' | 'limited' | 'unspecified';
+  billing_details: {
+    address: { city: null; country: null; line1: null; line2: null; postal_code: null; state: null };
+    email: null;
+    name: null;
+    phone: null;
+    tax_id: null;
+  };
+  card: {
+    brand: string;
+    checks: { address_line1_check: null; address_postal_code_check: null; cvc_check: 'pass' | null };
+    country: string;
+    display_brand: string;
+    exp_month: number;
+    exp_year: number;
+    fingerprint: string;
+    funding: 'credit' | 'debit';
+    generated_from: null;
+    last4: string;
+    networks: { available: string[]; preferred: null };
+    regulated_status: 'regulated' | 'unregulated';
+    three_d_secure_usage: { supported: boolean };
+    wallet: null;
+  };
+  created: number;
+  customer: string | null;
+  customer_account: null;
+  livemode: false;
+  metadata: Metadata;
+  type: 'card';
+}
+
+export interface BillingPortalSession {
+  id: string;
+  object: 'billing_portal.session';
+  configuration: string;
+  created: number;
+  customer: string;
+  customer_account: null;
+  flow: null;
+  livemode: false;
+  locale: string | null;
+  on_behalf_of: null;
+  return_url: string | null;
+  url: string;
 }
 
 export interface ListResult<T> {

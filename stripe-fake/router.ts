@@ -1,6 +1,7 @@
 import { errors } from './errors.js';
 import type { FormObject } from './form.js';
 import { type Param, type Parsed, parseParams } from './params.js';
+import type { CollectionConfig } from './collection.js';
 import type { Store } from './store.js';
 import type { Webhooks } from './webhooks.js';
 
@@ -12,6 +13,10 @@ export interface Ctx {
   idempotencyKey: string | null;
   /** How far behind writes search results are (Stripe's search index lags by up to a minute). */
   searchLagMs: number;
+  /** Retry schedule and the rest of automatic collection. */
+  collection: CollectionConfig;
+  /** This server's URL (`http://127.0.0.1:<port>`), for links such as a portal session's. */
+  serverUrl: string;
 }
 
 export type Method = 'GET' | 'POST' | 'DELETE';

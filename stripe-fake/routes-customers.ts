@@ -1,15 +1,20 @@
 import { errors } from './errors.js';
+import { isFormObject } from './form.js';
 import { listPage, listParams, searchPage, searchParams } from './lists.js';
 import type { Customer } from './objects.js';
-import { type Param, array, emptyable, expand, mergeMetadata, metadata, oneOf, optional, str } from './params.js';
-import { type Route, checkExpand, route } from './router.js';
+import { type Param, array, emptyable, expand, mergeMetadata, metadata, object, oneOf, optional, str } from './params.js';
+import { attach, attachedTo, checkAttachable } from './payment-methods.js';
+import { type Ctx, type Route, checkExpand, route } from './router.js';
 import { compileSearch } from './search.js';
 import { type Entry, newestFirst } from './store.js';
 
 /**
  * Customers: create, retrieve, update, list and search. `email` must look like an address
  * (Stripe's `email_invalid`); everything Stripe accepts on a customer that this server does
- * not model (addresses, payment methods, tax ids…) is refused by name rather than ignored.
+ * not model (addresses, sources, tax ids…) is refused by name rather than ignored.
+ * `payment_method` on create attaches a card without making it the default;
+ * `invoice_settings[default_payment_method]` must name a card attached to the customer (or the
+ * one `payment_method` attaches in the same request). An update emits `customer.updated`.
  */
 function email(): Param<string> {
   const s = str({ max: 512 });
@@ -23,6 +28,25 @@ function email(): Param<string> {
   };
 }
 
+/** The rest of invoice_settings is not modelled; it is refused as a whole (param `invoice_settings`). */
+const INVOICE_SETTINGS_UNSUPPORTED = ['custom_fields', 'footer', 'rendering_options'];
+
+function invoiceSettings(): Param<{ default_payment_method: string | null | undefined }> {
+  const inner = object({ default_payment_method: optional(emptyable(str())) });
+  return {
+    optional: false,
+    parse(raw, name) {
+      if (isFormObject(raw)) {
+        const unsupported = Object.keys(raw).find((k) => INVOICE_SETTINGS_UNSUPPORTED.includes(k));
+        if (unsupported !== undefined) throw errors.notImplemented(`${name}[${unsupported}]`, name);
+      }
+      return inner.parse(raw, name);
+    },
+  };
+}
+
+const DEFAULT_PM = 'invoice_settings[default_payment_method]';
+
 const fields = {
   name: optional(str({ max: 256 })),
   email: optional(email()),
@@ -31,6 +55,7 @@ const fields = {
   metadata: optional(emptyable(metadata())),
   preferred_locales: optional(array(str({ max: 20 }), { max: 10 })),
   tax_exempt: optional(emptyable(oneOf(['none', 'exempt', 'reverse'] as const))),
+  invoice_settings: optional(invoiceSettings()),
   expand: expand(),
 };
 
@@ -41,9 +66,7 @@ const UNSUPPORTED = [
   'cash_balance',
   'default_source',
   'individual_name',
-  'invoice_settings',
   'next_invoice_sequence',
-  'payment_method',
   'shipping',
   'source',
   'tax',
@@ -64,13 +87,42 @@ const searchFields = {
 
 const render = (e: Entry<Customer>): Customer => structuredClone(e.obj);
 
+const cause = (ctx: Ctx) => ({ requestId: ctx.requestId, idempotencyKey: ctx.idempotencyKey });
+
+/** What changed, as Stripe's `previous_attributes`: old values of changed fields (one level into objects). */
+function previousAttributes(before: Customer, after: Customer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(after) as (keyof Customer)[]) {
+    const a: unknown = before[key];
+    const b: unknown = after[key];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if (typeof a === 'object' && a !== null && !Array.isArray(a) && typeof b === 'object' && b !== null && !Array.isArray(b) && key !== 'metadata') {
+      const inner: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(a)) if (JSON.stringify(v) !== JSON.stringify((b as Record<string, unknown>)[k])) inner[k] = v;
+      out[key] = inner;
+    } else {
+      out[key] = a;
+    }
+  }
+  return out;
+}
+
 export const customerRoutes: Route[] = [
   route(
     'POST',
     '/v1/customers',
-    { ...fields, invoice_prefix: optional(str({ max: 12, pattern: /^[A-Z0-9]{3,12}$/, describe: 'must be 3 to 12 upper-case letters or digits' })) },
-    ({ store }, p) => {
+    {
+      ...fields,
+      invoice_prefix: optional(str({ max: 12, pattern: /^[A-Z0-9]{3,12}$/, describe: 'must be 3 to 12 upper-case letters or digits' })),
+      payment_method: optional(str()),
+    },
+    (ctx, p) => {
+      const { store } = ctx;
       checkExpand(p.expand, []);
+      // Refused before anything is written: a new customer has no card but the one attached here.
+      if (p.payment_method !== undefined) checkAttachable(store, p.payment_method, null, 'payment_method');
+      const wantedDefault = p.invoice_settings?.default_payment_method ?? null;
+      if (wantedDefault !== null && wantedDefault !== p.payment_method) attachedTo(store, wantedDefault, '', DEFAULT_PM);
       const c: Customer = {
         id: store.ids.next('cus', 14),
         object: 'customer',
@@ -97,6 +149,10 @@ export const customerRoutes: Route[] = [
       };
       const e = store.entry(c);
       store.customers.set(c.id, e);
+      if (p.payment_method !== undefined) {
+        const { pm } = attach(store, ctx.webhooks, p.payment_method, e, 'payment_method', cause(ctx));
+        if (wantedDefault !== null) c.invoice_settings.default_payment_method = pm.obj.id;
+      }
       return render(e);
     },
     { unsupported: UNSUPPORTED },
@@ -128,10 +184,15 @@ export const customerRoutes: Route[] = [
     'POST',
     '/v1/customers/:id',
     { ...fields, invoice_prefix: optional(str({ max: 12, pattern: /^[A-Z0-9]{3,12}$/, describe: 'must be 3 to 12 upper-case letters or digits' })) },
-    ({ store }, p, path) => {
+    (ctx, p, path) => {
+      const { store } = ctx;
       checkExpand(p.expand, []);
       const e = store.customer(path.id ?? '', 'id', 404);
       const c = e.obj;
+      const wantedDefault = p.invoice_settings?.default_payment_method;
+      if (typeof wantedDefault === 'string') attachedTo(store, wantedDefault, c.id, DEFAULT_PM);
+      const before = structuredClone(c);
+      if (wantedDefault !== undefined) c.invoice_settings.default_payment_method = wantedDefault;
       if (p.name !== undefined) c.name = p.name;
       if (p.email !== undefined) c.email = p.email;
       if (p.description !== undefined) c.description = p.description;
@@ -140,6 +201,8 @@ export const customerRoutes: Route[] = [
       if (p.tax_exempt !== undefined) c.tax_exempt = p.tax_exempt ?? 'none';
       if (p.invoice_prefix !== undefined) c.invoice_prefix = p.invoice_prefix;
       c.metadata = mergeMetadata(c.metadata, p.metadata);
+      const previous = previousAttributes(before, c);
+      if (Object.keys(previous).length > 0) ctx.webhooks.emit('customer.updated', render(e), { ...cause(ctx), previousAttributes: previous });
       return render(e);
     },
     { unsupported: UNSUPPORTED },

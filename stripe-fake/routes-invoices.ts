@@ -1,18 +1,22 @@
+import { advanceFinalized, payInvoice } from './collection.js';
 import { currency } from './currency.js';
 import { errors } from './errors.js';
 import { type Cause, MAX_ITEMS_PER_INVOICE, finalize, linesOf, markUncollectible, recompute, renderInvoice, voidInvoice } from './invoices.js';
 import { listPage, listParams, searchPage, searchParams } from './lists.js';
 import type { Invoice } from './objects.js';
 import { bool, emptyable, expand, int, mergeMetadata, metadata, oneOf, optional, str, timestamp } from './params.js';
+import { attachedTo } from './payment-methods.js';
 import { type Ctx, type Route, checkExpand, route } from './router.js';
 import { compileSearch } from './search.js';
 import { type InvoiceEntry, newestFirst } from './store.js';
 
 /**
- * Invoices: create (a draft), retrieve, update, list, search, list lines, finalize, void, mark
- * uncollectible. Collection settings follow Stripe's rules: `days_until_due` and `due_date` only
- * with `send_invoice`, not both; after finalization only metadata, description and footer
- * change (`invoice_not_editable` otherwise).
+ * Invoices: create (a draft), retrieve, update, list, search, list lines, finalize, pay, void,
+ * mark uncollectible. Collection settings follow Stripe's rules: `days_until_due` and `due_date`
+ * only with `send_invoice`, not both; after finalization only metadata, description, footer and
+ * `default_payment_method` change (`invoice_not_editable` otherwise). `default_payment_method`
+ * must be a card attached to the invoice's customer. Finalizing with `auto_advance` charges or
+ * sends the invoice (collection.ts).
  */
 const DAY = 86_400;
 
@@ -23,7 +27,6 @@ const UNSUPPORTED_CREATE = [
   'automatically_finalizes_at',
   'custom_fields',
   'customer_account',
-  'default_payment_method',
   'default_source',
   'default_tax_rates',
   'discounts',
@@ -49,6 +52,7 @@ const collection = {
   metadata: optional(emptyable(metadata())),
   effective_at: optional(timestamp()),
   number: optional(emptyable(str({ max: 26 }))),
+  default_payment_method: optional(emptyable(str())),
   expand: expand(),
 };
 
@@ -91,6 +95,7 @@ export const invoiceRoutes: Route[] = [
       const expandList = checkExpand(p.expand, ['customer']);
       const method = p.collection_method ?? 'charge_automatically';
       const customer = store.customer(p.customer, 'customer').obj;
+      if (typeof p.default_payment_method === 'string') attachedTo(store, p.default_payment_method, customer.id, 'default_payment_method');
       const now = store.now();
       const inv: Invoice = {
         id: store.ids.next('in'),
@@ -123,7 +128,7 @@ export const invoiceRoutes: Route[] = [
         customer_shipping: null,
         customer_tax_exempt: customer.tax_exempt,
         customer_tax_ids: [],
-        default_payment_method: null,
+        default_payment_method: p.default_payment_method ?? null,
         default_source: null,
         default_tax_rates: [],
         description: p.description ?? null,
@@ -167,7 +172,7 @@ export const invoiceRoutes: Route[] = [
         total_taxes: [],
         webhooks_delivered_at: null,
       };
-      const entry: InvoiceEntry = { ...store.entry(inv), items: [] };
+      const entry: InvoiceEntry = { ...store.entry(inv), items: [], daysUntilDue: p.days_until_due ?? null, overdueNotified: false };
       if (p.pending_invoice_items_behavior === 'include') {
         const pending = [...store.items.values()]
           .filter((e) => e.obj.invoice === null && e.obj.customer === customer.id && e.obj.currency === inv.currency)
@@ -225,11 +230,25 @@ export const invoiceRoutes: Route[] = [
       }
       const method = p.collection_method ?? i.collection_method;
       checkCollection(method, p);
+      if (p.default_payment_method !== undefined && i.status !== 'draft' && i.status !== 'open') {
+        throw errors.invalidRequest(`Invoice ${i.id} is ${i.status}; default_payment_method can only be changed on a draft or open invoice.`, 'default_payment_method', 'invoice_not_editable');
+      }
+      if (typeof p.default_payment_method === 'string') attachedTo(ctx.store, p.default_payment_method, i.customer, 'default_payment_method');
+      if (p.default_payment_method !== undefined) i.default_payment_method = p.default_payment_method;
       if (p.auto_advance !== undefined) i.auto_advance = p.auto_advance;
       i.collection_method = method;
-      if (method === 'charge_automatically') i.due_date = null;
-      if (p.due_date !== undefined) i.due_date = p.due_date;
-      if (p.days_until_due !== undefined) i.due_date = i.created + p.days_until_due * DAY;
+      if (method === 'charge_automatically') {
+        i.due_date = null;
+        inv.daysUntilDue = null;
+      }
+      if (p.due_date !== undefined) {
+        i.due_date = p.due_date;
+        inv.daysUntilDue = null;
+      }
+      if (p.days_until_due !== undefined) {
+        i.due_date = i.created + p.days_until_due * DAY;
+        inv.daysUntilDue = p.days_until_due;
+      }
       if (p.description !== undefined) i.description = p.description;
       if (p.footer !== undefined) i.footer = p.footer;
       if (p.statement_descriptor !== undefined) i.statement_descriptor = p.statement_descriptor;
@@ -249,8 +268,27 @@ export const invoiceRoutes: Route[] = [
     const expandList = checkExpand(p.expand, ['customer']);
     const inv = invoiceOf(ctx, path.id);
     finalize(ctx.store, ctx.webhooks, inv, p.auto_advance, cause(ctx));
+    advanceFinalized(ctx.store, ctx.webhooks, inv, ctx.collection, cause(ctx));
     return renderInvoice(ctx.store, inv, { expand: expandList });
   }),
+  route(
+    'POST',
+    '/v1/invoices/:id/pay',
+    { paid_out_of_band: optional(bool()), payment_method: optional(str()), expand: expand() },
+    (ctx, p, path) => {
+      const expandList = checkExpand(p.expand, ['customer']);
+      const inv = invoiceOf(ctx, path.id);
+      payInvoice(ctx.store, ctx.webhooks, inv, { ...(p.paid_out_of_band === undefined ? {} : { paidOutOfBand: p.paid_out_of_band }), ...(p.payment_method === undefined ? {} : { paymentMethod: p.payment_method }) }, cause(ctx));
+      return renderInvoice(ctx.store, inv, { expand: expandList });
+    },
+    {
+      // off_session: an API payment here is always off-session (a card that needs authentication fails either way).
+      unsupported: ['forgive', 'mandate', 'off_session', 'source'],
+      check: (p) => {
+        if (p.paid_out_of_band === true && p.payment_method !== undefined) throw errors.exclusive(['paid_out_of_band', 'payment_method']);
+      },
+    },
+  ),
   route('POST', '/v1/invoices/:id/void', { expand: expand() }, (ctx, p, path) => {
     const expandList = checkExpand(p.expand, ['customer']);
     const inv = invoiceOf(ctx, path.id);

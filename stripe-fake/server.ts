@@ -1,6 +1,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestRecord, StripeFake, StripeFakeOptions } from './api.js';
+import { portalAddPaymentMethod } from './billing-portal.js';
+import { SimClock } from './clock.js';
+import { collectionConfig, runDue } from './collection.js';
 import { control } from './control.js';
 import { StripeApiError, errors } from './errors.js';
 import { Faults, type FaultDecision } from './faults.js';
@@ -11,10 +14,12 @@ import { failPayment, markUncollectible, pay, voidInvoice } from './invoices.js'
 import { Ids, Rng, unixSeconds } from './random.js';
 import { TokenBucket } from './rate-limit.js';
 import { type Ctx, type Match, match } from './router.js';
+import { billingPortalRoutes } from './routes-billing-portal.js';
 import { customerRoutes } from './routes-customers.js';
 import { invoiceItemRoutes } from './routes-invoiceitems.js';
 import { invoiceRoutes } from './routes-invoices.js';
 import { meterRoutes } from './routes-meters.js';
+import { paymentMethodRoutes } from './routes-payment-methods.js';
 import { stateView } from './state.js';
 import { Store } from './store.js';
 import { API_VERSION, Webhooks } from './webhooks.js';
@@ -25,7 +30,7 @@ import { API_VERSION, Webhooks } from './webhooks.js';
  * fault injection, the idempotency layer, parameter validation and the endpoint. Everything is
  * in memory; `close()` forgets it.
  */
-const ROUTES = [...customerRoutes, ...meterRoutes, ...invoiceRoutes, ...invoiceItemRoutes];
+const ROUTES = [...customerRoutes, ...meterRoutes, ...invoiceRoutes, ...invoiceItemRoutes, ...paymentMethodRoutes, ...billingPortalRoutes];
 interface Outcome {
   status: number;
   text: string;
@@ -37,19 +42,24 @@ interface Outcome {
 }
 
 export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<StripeFake> {
-  const clock = opts.clock ?? Date.now;
+  const optionClock = opts.clock ?? Date.now;
+  const sim = new SimClock(optionClock);
+  const clock = sim.now;
+  const collection = collectionConfig(opts);
   const seed = opts.seed ?? 1;
   const ids = new Ids(new Rng(seed ^ 0x1d5));
   const store = new Store(ids, clock);
   const faults = new Faults(new Rng(seed));
   const idempotency = new IdempotencyStore(clock);
   const bucket = new TokenBucket(opts.writesPerSecond ?? 25, clock);
-  const webhooks = new Webhooks(ids, clock, opts.webhook);
+  const webhooks = new Webhooks(ids, clock, opts.webhook, optionClock);
   const searchLagMs = opts.searchLagMs ?? 0;
   const log: RequestRecord[] = [];
   const held = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
+  // Known once listening; requests only arrive after that.
+  let serverUrl = '';
 
   const outcomeOf = (e: StripeApiError, requestId: string, executed: boolean): Outcome => ({
     status: e.status,
@@ -79,7 +89,7 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
     }
     let out: Outcome;
     try {
-      const body = run({ store, webhooks, requestId, idempotencyKey: key, searchLagMs });
+      const body = run({ store, webhooks, requestId, idempotencyKey: key, searchLagMs, collection, serverUrl });
       out = { status: 200, text: JSON.stringify(body, null, 2), replayed: false, originalRequestId: null, executed: true, errorType: null, errorCode: null };
     } catch (e) {
       if (!(e instanceof StripeApiError)) throw e;
@@ -108,6 +118,12 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
     } catch (e) {
       if (!(e instanceof BodyTooLarge)) throw e;
       res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'invalid_request_error', message: `Request body larger than ${MAX_BODY_BYTES} bytes.` } }));
+      return;
+    }
+    const portal = /^\/p\/session\/([^/]+)$/.exec(url.pathname);
+    if (method === 'GET' && portal !== null) {
+      const r = portalPage(decodeURIComponent(portal[1] ?? ''));
+      res.writeHead(r.status, { 'content-type': 'text/html; charset=utf-8' }).end(r.html);
       return;
     }
     if (url.pathname === '/_fake' || url.pathname.startsWith('/_fake/')) {
@@ -264,6 +280,23 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 
+  serverUrl = `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}`;
+
+  /** A portal session's `url`: a page that says what it stands for and how a test acts in it. */
+  function portalPage(id: string): { status: number; html: string } {
+    const session = store.portalSessions.get(id);
+    const esc = (v: string) => v.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    if (session === undefined) return { status: 404, html: `<!doctype html><title>Not found</title><p>No billing portal session ${esc(id)}.</p>` };
+    return {
+      status: 200,
+      html:
+        `<!doctype html><title>Billing portal (local Stripe server)</title><h1>Billing portal</h1>` +
+        `<p>Session ${esc(id)} for customer ${esc(session.obj.customer)}.</p>` +
+        `<p>To add a card as this customer: <code>POST /_fake/billing_portal/sessions/${esc(id)}/add_payment_method {"payment_method": "pm_card_visa"}</code>.</p>` +
+        (session.obj.return_url === null ? '' : `<p><a href="${esc(session.obj.return_url)}">Return</a></p>`),
+    };
+  }
+
   const invoiceEntry = (id: string) => store.invoice(id, 'invoice', 404);
   const subscriptionObject = (sub: Record<string, unknown>, defaults: Record<string, unknown>) => ({
     id: typeof sub.id === 'string' ? sub.id : ids.next('sub'),
@@ -274,7 +307,7 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
   });
 
   const fake: StripeFake = {
-    url: `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${port}`,
+    url: serverUrl,
     host: urlHost,
     port,
     clientOptions: { host: urlHost, port, protocol: 'http' },
@@ -298,7 +331,16 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
       const now = unixSeconds(clock());
       return webhooks.emit('customer.subscription.deleted', subscriptionObject(sub, { status: 'canceled', canceled_at: now, ended_at: now }));
     },
+    now: () => clock(),
+    advance: (seconds) => {
+      if (!Number.isFinite(seconds) || seconds < 0) throw new Error('advance takes a non-negative number of seconds');
+      sim.advance(seconds * 1000);
+      return runDue(store, webhooks, collection, sim);
+    },
+    tick: () => runDue(store, webhooks, collection, sim),
+    portalAddPaymentMethod: (sessionId, token) => portalAddPaymentMethod(store, webhooks, sessionId, token),
     reset: () => {
+      sim.reset();
       store.clear();
       idempotency.clear();
       webhooks.clear();

@@ -1,6 +1,6 @@
 import type { InvoiceWithItems, MeterEventRecord, StateSnapshot, StripeFakeState } from './api.js';
 import { renderInvoice } from './invoices.js';
-import type { Customer, InvoiceItem, Meter } from './objects.js';
+import type { BillingPortalSession, Customer, InvoiceItem, Meter, PaymentMethod } from './objects.js';
 import type { InvoiceEntry, Store } from './store.js';
 import type { Webhooks } from './webhooks.js';
 
@@ -36,6 +36,16 @@ export function stateView(store: Store, webhooks: Webhooks): StripeFakeState {
     deliveries() {
       return webhooks.deliveries();
     },
+    paymentMethods(): PaymentMethod[] {
+      return oldestFirst(store.paymentMethods.values()).map((e) => structuredClone(e.obj));
+    },
+    portalSessions(): BillingPortalSession[] {
+      return oldestFirst(store.portalSessions.values()).map((e) => structuredClone(e.obj));
+    },
+    paymentMethod(id: string) {
+      const e = store.paymentMethods.get(id);
+      return e === undefined ? undefined : structuredClone(e.obj);
+    },
     customer(id: string) {
       const e = store.customers.get(id);
       return e === undefined ? undefined : structuredClone(e.obj);
@@ -63,6 +73,8 @@ export function stateView(store: Store, webhooks: Webhooks): StripeFakeState {
         meterEvents: view.meterEvents(),
         events: view.events(),
         deliveries: view.deliveries(),
+        paymentMethods: view.paymentMethods(),
+        portalSessions: view.portalSessions(),
       };
     },
   };

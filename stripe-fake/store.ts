@@ -1,5 +1,5 @@
 import { errors } from './errors.js';
-import type { Customer, Invoice, InvoiceItem, Meter, MeterEvent } from './objects.js';
+import type { BillingPortalSession, Customer, Invoice, InvoiceItem, Meter, MeterEvent, PaymentMethod } from './objects.js';
 import { type Clock, Ids, unixSeconds } from './random.js';
 
 /**
@@ -16,6 +16,19 @@ export interface Entry<T> {
 export interface InvoiceEntry extends Entry<Invoice> {
   /** Invoice item ids in the order they were added. */
   items: string[];
+  /** `days_until_due` as given: the due date is counted from finalization (null: an explicit due_date, or none). */
+  daysUntilDue: number | null;
+  /** Whether `invoice.overdue` was sent (once per invoice). */
+  overdueNotified: boolean;
+}
+
+/** How charges to a card behave: set by the test token the card was made from. */
+export type CardBehaviour = 'succeeds' | 'declines' | 'requires_authentication';
+
+export interface PaymentMethodEntry extends Entry<PaymentMethod> {
+  behaviour: CardBehaviour;
+  /** Detached from its customer: Stripe refuses to use it again. */
+  detached: boolean;
 }
 
 export interface ItemEntry extends Entry<InvoiceItem> {
@@ -34,6 +47,8 @@ export class Store {
   readonly items = new Map<string, ItemEntry>();
   readonly meters = new Map<string, Entry<Meter>>();
   readonly meterEvents: MeterEventEntry[] = [];
+  readonly paymentMethods = new Map<string, PaymentMethodEntry>();
+  readonly portalSessions = new Map<string, Entry<BillingPortalSession>>();
   /** Meter event identifiers and when they were accepted (ms). */
   readonly identifiers = new Map<string, number>();
   private seq = 0;
@@ -69,6 +84,12 @@ export class Store {
     return e;
   }
 
+  paymentMethod(id: string, param: string, status = 400): PaymentMethodEntry {
+    const e = this.paymentMethods.get(id);
+    if (e === undefined) throw errors.resourceMissing('PaymentMethod', id, param, status);
+    return e;
+  }
+
   meter(id: string, param: string, status = 400): Entry<Meter> {
     const e = this.meters.get(id);
     if (e === undefined) throw errors.resourceMissing('billing.meter', id, param, status);
@@ -86,6 +107,8 @@ export class Store {
     this.items.clear();
     this.meters.clear();
     this.meterEvents.length = 0;
+    this.paymentMethods.clear();
+    this.portalSessions.clear();
     this.identifiers.clear();
   }
 }

@@ -16,6 +16,13 @@ export type EventType =
   | 'invoice.payment_failed'
   | 'invoice.voided'
   | 'invoice.marked_uncollectible'
+  | 'invoice.payment_succeeded'
+  | 'invoice.payment_action_required'
+  | 'invoice.sent'
+  | 'invoice.overdue'
+  | 'payment_method.attached'
+  | 'payment_method.detached'
+  | 'customer.updated'
   | 'customer.subscription.updated'
   | 'customer.subscription.deleted';
 
@@ -65,10 +72,16 @@ export class Webhooks {
   private paused = false;
   private queue: string[] = [];
 
+  /**
+   * `clock` dates events (`created`: the server's time, moved by `advance`); `signingClock`
+   * dates signatures, which a receiver checks against its own clock (as Stripe's test clocks
+   * do, signatures carry real time even when the objects live in simulated time).
+   */
   constructor(
     private readonly ids: Ids,
     private readonly clock: Clock,
     config: WebhookConfig | undefined,
+    private readonly signingClock: Clock = clock,
   ) {
     this.config = config ?? null;
   }
@@ -82,13 +95,13 @@ export class Webhooks {
   }
 
   /** Records an event and delivers it (or queues it while paused). */
-  emit(type: EventType, object: Record<string, unknown>, o: { previousAttributes?: Record<string, unknown>; requestId?: string; idempotencyKey?: string | null } = {}): StripeEvent {
+  emit(type: EventType, object: object, o: { previousAttributes?: Record<string, unknown>; requestId?: string; idempotencyKey?: string | null } = {}): StripeEvent {
     const event: StripeEvent = {
       id: this.ids.next('evt'),
       object: 'event',
       api_version: API_VERSION,
       created: unixSeconds(this.clock()),
-      data: { object: structuredClone(object), ...(o.previousAttributes === undefined ? {} : { previous_attributes: structuredClone(o.previousAttributes) }) },
+      data: { object: structuredClone(object) as Record<string, unknown>, ...(o.previousAttributes === undefined ? {} : { previous_attributes: structuredClone(o.previousAttributes) }) },
       livemode: false,
       pending_webhooks: this.config === null ? 0 : 1,
       request: { id: o.requestId ?? null, idempotency_key: o.idempotencyKey ?? null },
@@ -174,7 +187,7 @@ export class Webhooks {
     const body = JSON.stringify(event, null, 2);
     for (let attempt = 1; ; attempt++) {
       if (this.closing.signal.aborted) return;
-      const t = unixSeconds(this.clock());
+      const t = unixSeconds(this.signingClock());
       let status: number | null = null;
       let error: string | null = null;
       try {
