@@ -80,7 +80,8 @@ function automaticAttempt(store: Store, webhooks: Webhooks, inv: InvoiceEntry, c
   i.attempt_count += 1;
   if (outcome === 'succeeded') return paid(store, webhooks, inv, cause);
   const days = config.retryScheduleDays[i.attempt_count - 1];
-  i.next_payment_attempt = days === undefined ? null : store.now() + Math.round(days * DAY);
+  // Whole seconds (a fraction of a day rounds down, to at least one second by the config check).
+  i.next_payment_attempt = days === undefined ? null : store.now() + Math.floor(days * DAY);
   const events = [emitInvoice(webhooks, store, outcome === 'requires_action' ? 'invoice.payment_action_required' : 'invoice.payment_failed', inv, cause)];
   if (i.next_payment_attempt === null && config.afterRetries === 'mark_uncollectible') events.push(markUncollectible(store, webhooks, inv, cause));
   return events;
