@@ -26,7 +26,7 @@ import { alertRoutes } from '../alerts/routes.js';
 import { AlertService } from '../alerts/settings.js';
 import { EndpointService } from '../webhooks/endpoints.js';
 import { EventLog } from '../webhooks/log.js';
-import { subscriptionEvents } from '../webhooks/payloads.js';
+import { invoiceChangeEvents, subscriptionEvents } from '../webhooks/payloads.js';
 import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
@@ -51,6 +51,15 @@ import { billingRoutes } from '../invoicing/routes.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/inbound-webhooks.js';
+import { paymentMethodLinkRoute } from '../stripe/payment-method-link.js';
+import { billingProfileRoutes } from '../invoicing/profile-routes.js';
+import { invoiceActionRoutes } from '../invoicing/action-routes.js';
+import { InvoiceActions } from '../invoicing/invoice-actions.js';
+import { reopenInvoiceRow } from '../stripe/outbox.js';
+import { settleDunning } from '../stripe/dunning.js';
+import { BillingProfileService } from '../invoicing/billing-profile.js';
+import { dunningPolicyOf } from './sync-loop.js';
+import { stripeGateway, type StripeGateway } from '../stripe/gateway.js';
 import { openApiRoute } from '../http/openapi-route.js';
 import { CATALOGUE } from './openapi-catalog.js';
 import { idempotencyKeys } from '../http/idempotency.js';
@@ -70,6 +79,8 @@ export interface ApiDeps {
   sink?: SegmentSink;
   /** The event log's file operations; the node's own unless given. */
   logIo?: LogIo;
+  /** Epoch milliseconds now, for subscriptions, invoices and Stripe webhooks (tests move it). */
+  clock?: () => number;
 }
 
 /** The API's routes and what they hold open, ready to be served (`serveApi`). */
@@ -124,6 +135,8 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   let server: HttpServer | undefined;
 
   const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
+  const stripeMetrics = deps.syncMetrics ?? syncMetrics(deps.registry);
+  const clock = deps.clock ?? Date.now;
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -151,10 +164,22 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
-    ...subscriptionRoutes(new SubscriptionService(stores.postgres, config.sync.suspendAfterMs, subscriptionEvents)),
+    ...subscriptionRoutes(new SubscriptionService(stores.postgres, dunningPolicyOf(config), subscriptionEvents), clock),
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
-    ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres)),
-    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: deps.syncMetrics ?? syncMetrics(deps.registry), logger: deps.logger, suspendAfterMs: config.sync.suspendAfterMs }),
+    ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
+    ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
+    ...invoiceActionRoutes(
+      new InvoiceActions(stores.postgres, [
+        // Side effects of a finance action, in its transaction: Stripe mirrors it, a webhook announces it, dunning settles.
+        reopenInvoiceRow,
+        invoiceChangeEvents,
+        (tx, change) => settleDunning(tx, change.tenantId, change.subscriptionId, dunningPolicyOf(config), change.at).then(() => undefined),
+      ]),
+      new InvoiceRepository(stores.postgres, clock),
+      clock,
+    ),
+    paymentMethodLinkRoute({ pg: stores.postgres, gateway: apiGateway(config, stripeMetrics), logger: deps.logger }),
+    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning: dunningPolicyOf(config), clock }),
     // Documents this table as it ends up, itself included.
     openApiRoute(() => routes, CATALOGUE),
   ];
@@ -211,4 +236,11 @@ export function serveApi(deps: ApiDeps, api: ApiRoutes, routes: readonly Route[]
   };
   api.servedBy(server);
   return server;
+}
+
+/** The Stripe client of API requests that call Stripe (payment-method links), when a key is set. */
+function apiGateway(config: Config, metrics: SyncMetrics): StripeGateway | undefined {
+  const secretKey = config.stripe.secretKey;
+  if (secretKey === undefined) return undefined;
+  return stripeGateway({ secretKey, apiBase: config.stripe.apiBase, timeoutMs: config.sync.timeoutMs, observe: (endpoint, result) => metrics.requests.inc({ endpoint, result }) });
 }

@@ -9,7 +9,7 @@ import { createAggregator, startAggregatorLoop } from './aggregator-loop.js';
 import type { Progress } from '../core/progress.js';
 import { createRatingStack } from './rating-stack.js';
 import { startRatingLoop } from './rating-loop.js';
-import { createSync, startSyncLoop } from './sync-loop.js';
+import { createSync, dunningSweepOf, startSyncLoop } from './sync-loop.js';
 import { createDispatcher, startDeliverLoop } from './deliver-loop.js';
 import { syncMetrics } from '../stripe/metrics.js';
 
@@ -53,7 +53,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
           startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, opts.progress),
           startRatingLoop(rating, config.rater.intervalMs, logger.child({ component: 'rater' })),
           // Billing sync runs when there is a Stripe to sync to.
-          ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger)]),
+          ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))]),
           startDeliverLoop(createDispatcher(config, stores, logger, registry), config.webhooks.intervalMs, logger),
         ]
       : [];

@@ -6,6 +6,8 @@ import { stripeGateway } from '../stripe/gateway.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { WriteLimiter } from '../stripe/rate-limit.js';
 import { BillingSync } from '../stripe/sync.js';
+import { sweepDunning, type SweepDeps } from '../stripe/dunning.js';
+import type { DunningPolicy } from '../catalog/subscriptions.js';
 import { loopMetrics } from '../core/metrics.js';
 import { startLoop } from './loop.js';
 
@@ -33,15 +35,29 @@ export function createSync(config: Config, stores: Stores, logger: Logger, regis
   });
 }
 
-/** The sync loop of `tally sync` and `tally start`. */
-export function startSyncLoop(sync: BillingSync, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+/** The sync loop of `tally sync` and `tally start`: billing sync, then the dunning sweep. */
+export function startSyncLoop(sync: BillingSync, intervalMs: number, logger: Logger, dunning?: SweepDeps): { stop(): Promise<void> } {
   return startLoop(
     'billing sync',
     async () => {
       const r = await sync.runOnce();
       if (r.claimed > 0) logger.debug({ ...r }, 'billing sync run');
+      if (dunning !== undefined) {
+        const d = await sweepDunning(dunning, new Date());
+        if (d.changed > 0 || d.failed > 0) logger.info({ ...d }, 'dunning sweep');
+      }
     },
     intervalMs,
     logger,
   );
+}
+
+/** The dunning sweep wired from the config. */
+export function dunningSweepOf(config: Config, stores: Stores, logger: Logger, registry: Registry): SweepDeps {
+  return { pg: stores.postgres, policy: dunningPolicyOf(config), logger: logger.child({ component: 'dunning' }), itemFailures: loopMetrics(registry).itemFailures };
+}
+
+/** The dunning stages from the config (TALLY_DUNNING_*). */
+export function dunningPolicyOf(config: Config): DunningPolicy {
+  return { graceMs: config.sync.dunningGraceMs, suspendAfterMs: config.sync.suspendAfterMs, cancelAfterMs: config.sync.cancelAfterMs };
 }

@@ -18,11 +18,22 @@ export interface Customer {
   /** A state or province within the country (e.g. CA), for regional tax rates. */
   region: string | null;
   tax_exempt: boolean;
+  /** How Stripe collects its invoices: charges the default payment method, or emails them with net terms. */
+  collection_method: CollectionMethod;
+  /** Net terms of `send_invoice`: days from finalization until an invoice is due; null with `charge_automatically`. */
+  days_until_due: number | null;
+  /** The customer's purchase-order reference, printed on each invoice closed while it is set. */
+  purchase_order: string | null;
   stripe_customer_id: string | null;
   metadata: Record<string, string>;
   created_at: string;
   updated_at: string;
 }
+
+export const COLLECTION_METHODS = ['charge_automatically', 'send_invoice'] as const;
+export type CollectionMethod = (typeof COLLECTION_METHODS)[number];
+/** Net terms when `send_invoice` is chosen without them (Net 30). */
+export const DEFAULT_DAYS_UNTIL_DUE = 30;
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -44,6 +55,11 @@ const country = z
   .string()
   .transform((c) => c.toUpperCase())
   .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE');
+const collectionMethod = z.enum(COLLECTION_METHODS);
+const purchaseOrder = z.string().trim().min(1, 'must not be empty').max(100).regex(NO_CONTROL, 'must not contain control characters');
+const daysUntilDue = z.number().int('must be a whole number of days').min(0).max(365);
+const ONLY_WITH_SEND_INVOICE = 'applies only with collection_method send_invoice (net terms); charge_automatically invoices are charged when finalized';
+
 const stripeId = z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'must be a Stripe customer id (cus_...)');
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /**
@@ -73,8 +89,13 @@ export const CreateCustomer = z.strictObject({
   country: country.optional(),
   region: region.optional(),
   tax_exempt: z.boolean().optional(),
+  collection_method: collectionMethod.optional(),
+  days_until_due: daysUntilDue.optional(),
+  purchase_order: purchaseOrder.optional(),
   stripe_customer_id: stripeId.optional(),
   metadata: metadata.optional(),
+}).superRefine((c, ctx) => {
+  if (c.days_until_due !== undefined && c.collection_method !== 'send_invoice') ctx.addIssue({ code: 'custom', path: ['days_until_due'], message: ONLY_WITH_SEND_INVOICE });
 });
 export type CreateCustomerInput = z.output<typeof CreateCustomer>;
 
@@ -86,19 +107,23 @@ export const UpdateCustomer = z
     country: country.nullable().optional(),
     region: region.nullable().optional(),
     tax_exempt: z.boolean().optional(),
+    collection_method: collectionMethod.optional(),
+    days_until_due: daysUntilDue.optional(),
+    purchase_order: purchaseOrder.nullable().optional(),
     stripe_customer_id: stripeId.nullable().optional(),
     metadata: metadata.optional(),
   })
   .catchall(z.unknown())
   .superRefine((m, ctx) => {
     for (const k of Object.keys(m)) {
-      if (['name', 'email', 'country', 'region', 'tax_exempt', 'stripe_customer_id', 'metadata'].includes(k)) continue;
+      if (['name', 'email', 'country', 'region', 'tax_exempt', 'collection_method', 'days_until_due', 'purchase_order', 'stripe_customer_id', 'metadata'].includes(k)) continue;
       ctx.addIssue(
         IMMUTABLE.has(k)
           ? { code: 'custom', path: [k], message: 'cannot change once the customer exists', params: { code: 'TALLY_ERR_IMMUTABLE_FIELD' } }
           : { code: 'custom', path: [k], message: 'is not a customer field', params: { code: 'TALLY_ERR_UNKNOWN_FIELD' } },
       );
     }
+    if (m.days_until_due !== undefined && m.collection_method === 'charge_automatically') ctx.addIssue({ code: 'custom', path: ['days_until_due'], message: ONLY_WITH_SEND_INVOICE });
   });
 export interface UpdateCustomerInput {
   name?: string | undefined;
@@ -106,6 +131,9 @@ export interface UpdateCustomerInput {
   country?: string | null | undefined;
   region?: string | null | undefined;
   tax_exempt?: boolean | undefined;
+  collection_method?: CollectionMethod | undefined;
+  days_until_due?: number | undefined;
+  purchase_order?: string | null | undefined;
   stripe_customer_id?: string | null | undefined;
   metadata?: Record<string, string> | undefined;
 }
@@ -124,7 +152,7 @@ export interface CustomerRepository {
 /** A customers row: the API shape with timestamps as Dates. */
 type Row = Omit<Customer, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
 
-const COLUMNS = 'id, name, email, currency, country, region, tax_exempt, stripe_customer_id, metadata, created_at, updated_at';
+const COLUMNS = 'id, name, email, currency, country, region, tax_exempt, collection_method, days_until_due, purchase_order, stripe_customer_id, metadata, created_at, updated_at';
 
 function toCustomer(r: Row): Customer {
   return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
@@ -134,9 +162,14 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
   return {
     async create(tenantId, c) {
       const { rows } = await pg.query<Row>(
-        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
-        [tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null],
+        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+        [
+          tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null,
+          c.collection_method ?? 'charge_automatically',
+          c.collection_method === 'send_invoice' ? (c.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE) : null,
+          c.purchase_order ?? null,
+        ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
     },
@@ -153,6 +186,10 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     },
     async update(tenantId, id, u) {
       const set = (v: unknown) => v !== undefined;
+      if (u.days_until_due !== undefined && u.collection_method === undefined) {
+        const now = await pg.query<{ collection_method: CollectionMethod }>('SELECT collection_method FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
+        if (now.rows[0]?.collection_method === 'charge_automatically') throw new TallyError('TALLY_ERR_INVALID_VALUE', `days_until_due ${ONLY_WITH_SEND_INVOICE}`, { field: 'days_until_due' });
+      }
       const { rows } = await pg.query<Row>(
         `UPDATE customers SET
            name = CASE WHEN $3 THEN $4 ELSE name END,
@@ -162,6 +199,11 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
            stripe_customer_id = CASE WHEN $11 THEN $12 ELSE stripe_customer_id END,
            -- Stripe's rule: keys merge, and a key set to "" is removed.
            region = CASE WHEN $15 THEN $16 ELSE region END,
+           -- Terms: days belong to send_invoice only; switching to it without days gives Net 30.
+           collection_method = COALESCE($17, collection_method),
+           days_until_due = CASE WHEN COALESCE($17, collection_method) = 'charge_automatically' THEN NULL
+                                 ELSE COALESCE($18, days_until_due, ${DEFAULT_DAYS_UNTIL_DUE}) END,
+           purchase_order = CASE WHEN $19 THEN $20 ELSE purchase_order END,
            metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
            updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
@@ -174,6 +216,8 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
           set(u.stripe_customer_id), u.stripe_customer_id ?? null,
           set(u.metadata), JSON.stringify(u.metadata ?? {}),
           set(u.region), u.region ?? null,
+          u.collection_method ?? null, u.days_until_due ?? null,
+          set(u.purchase_order), u.purchase_order ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);

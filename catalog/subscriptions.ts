@@ -23,13 +23,43 @@ export interface Facts {
 }
 
 /**
- * The status at `now`, from the facts. A subscription past due for `suspendAfterMs` or longer
- * is suspended (derived here, so no job flips it).
+ * What happens to a subscription while an invoice of it stays unpaid, measured from the first
+ * unpaid failure (`past_due_since`): still `active` for a grace period, then `past_due`, then
+ * `suspended`, then (if configured) canceled. TALLY_DUNNING_GRACE_DAYS, _SUSPEND_DAYS and
+ * _CANCEL_DAYS; a stage never configured is never reached.
  */
-export function statusAt(f: Facts, now: Date, suspendAfterMs = Infinity): Status {
+export interface DunningPolicy {
+  graceMs: number;
+  suspendAfterMs: number;
+  cancelAfterMs: number;
+}
+
+/** No policy: past due from the first failure, never suspended or canceled. */
+export const NO_DUNNING: DunningPolicy = { graceMs: 0, suspendAfterMs: Infinity, cancelAfterMs: Infinity };
+
+export type DunningStage = 'grace' | 'past_due' | 'suspended' | 'canceled';
+
+/** The stage of a subscription unpaid since `since` at `now`. */
+export function dunningStage(since: Date, now: Date, policy: DunningPolicy): DunningStage {
+  const unpaidMs = now.getTime() - since.getTime();
+  if (unpaidMs >= policy.cancelAfterMs) return 'canceled';
+  if (unpaidMs >= policy.suspendAfterMs) return 'suspended';
+  if (unpaidMs >= policy.graceMs) return 'past_due';
+  return 'grace';
+}
+
+/**
+ * The status at `now`, from the facts. While an invoice is unpaid, the stage of the dunning
+ * policy is read from `past_due_since`, so a read is right at once; the dunning sweep writes
+ * each stage (and announces it) when it is reached, and cancels when the policy says so.
+ */
+export function statusAt(f: Facts, now: Date, policy: DunningPolicy = NO_DUNNING): Status {
   if (f.canceled_at !== null && f.canceled_at.getTime() <= now.getTime()) return 'canceled';
-  if (f.dunning === 'past_due' && f.past_due_since != null && now.getTime() - f.past_due_since.getTime() >= suspendAfterMs) return 'suspended';
-  if (f.dunning !== null) return f.dunning;
+  // The stage written is a floor (Stripe's own subscription may have said past_due); the stage
+  // reached by now may be further. Cancellation is written by the sweep with its event, never read ahead of it.
+  const stage = f.past_due_since == null ? 'grace' : dunningStage(f.past_due_since, now, policy);
+  if (stage === 'suspended' || stage === 'canceled' || f.dunning === 'suspended') return 'suspended';
+  if (stage === 'past_due' || f.dunning === 'past_due') return 'past_due';
   if (f.trial_end !== null && f.trial_end.getTime() > now.getTime()) return 'trialing';
   return 'active';
 }
@@ -104,8 +134,8 @@ export type SubscriptionHook = (tx: Queryable, change: SubscriptionChange) => Pr
 export class SubscriptionService {
   constructor(
     private readonly pg: PostgresStore,
-    /** How long past due before suspended (TALLY_DUNNING_SUSPEND_DAYS). */
-    private readonly suspendAfterMs = Infinity,
+    /** The stages of an unpaid subscription (TALLY_DUNNING_*). */
+    private readonly dunning: DunningPolicy = NO_DUNNING,
     /** Called with each change that is announced (none by default). */
     private readonly onChange: SubscriptionHook = () => Promise.resolve(),
   ) {}
@@ -216,7 +246,7 @@ export class SubscriptionService {
   }
 
   private view(q: Queryable, tenantId: string, id: string, now: Date): Promise<SubscriptionView | undefined> {
-    return subscriptionView(q, tenantId, id, now, this.suspendAfterMs);
+    return subscriptionView(q, tenantId, id, now, this.dunning);
   }
 }
 
@@ -252,7 +282,7 @@ async function audit(q: Queryable, tenantId: string, id: string, actor: string, 
 }
 
 /** A subscription as the API shows it at `now` (also the `data` of its webhook events). */
-export async function subscriptionView(q: Queryable, tenantId: string, id: string, now: Date, suspendAfterMs = Infinity): Promise<SubscriptionView | undefined> {
+export async function subscriptionView(q: Queryable, tenantId: string, id: string, now: Date, dunning: DunningPolicy = NO_DUNNING): Promise<SubscriptionView | undefined> {
   const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
   const s = rows[0];
   if (s === undefined) return undefined;
@@ -268,7 +298,7 @@ export async function subscriptionView(q: Queryable, tenantId: string, id: strin
     id: s.id,
     customer: s.customer_id,
     plan: { code: current.plan_code, version: current.plan_version },
-    status: statusAt(s, now, suspendAfterMs),
+    status: statusAt(s, now, dunning),
     start_date: s.start_date.toISOString(),
     trial_end: s.trial_end?.toISOString() ?? null,
     current_period: { start: p.start.toISOString(), end: p.end.toISOString() },

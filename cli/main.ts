@@ -9,7 +9,8 @@ import { createRegistry } from '../core/metrics.js';
 import { createAggregator, startAggregatorLoop } from '../app/aggregator-loop.js';
 import { startWorker } from '../app/worker.js';
 import { aggregatorLagGauge } from '../metering/aggregator.js';
-import { createSync, startSyncLoop, StripeNotConfiguredError } from '../app/sync-loop.js';
+import { sweepDunning } from '../stripe/dunning.js';
+import { createSync, dunningSweepOf, startSyncLoop, StripeNotConfiguredError } from '../app/sync-loop.js';
 import { createDispatcher, startDeliverLoop } from '../app/deliver-loop.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
@@ -145,11 +146,14 @@ const COMMANDS: Record<string, Command> = {
     usage: 'tally sync [--once]',
     details:
       'Works through the Stripe outbox: for each closed invoice, the Stripe customer, a draft invoice, its items\n' +
-      'and finalization, every write with an idempotency key built from Tally ids. Retries 429, 5xx, timeouts and\n' +
-      'dropped connections with backoff and jitter, within TALLY_STRIPE_WRITES_PER_SECOND. Several can run at once\n' +
+      'and finalization (Stripe then collects: charges the card, or emails a send_invoice invoice), every write\n' +
+      'with an idempotency key built from Tally ids. Retries 429, 5xx, timeouts and dropped connections with\n' +
+      'backoff and jitter, within TALLY_STRIPE_WRITES_PER_SECOND. Several can run at once\n' +
       '(rows are claimed with FOR UPDATE SKIP LOCKED); killing one at any point is safe. Needs STRIPE_SECRET_KEY\n' +
-      '(STRIPE_API_BASE points it at a Stripe-compatible server). The loop serves /healthz, /readyz and /metrics.\n' +
-      '  --once  work through every due row, then exit',
+      '(STRIPE_API_BASE points it at a Stripe-compatible server). After each run, the dunning sweep moves unpaid\n' +
+      'subscriptions through TALLY_DUNNING_GRACE_DAYS, _SUSPEND_DAYS and _CANCEL_DAYS. The loop serves /healthz,\n' +
+      '/readyz and /metrics.\n' +
+      '  --once  work through every due row and sweep once, then exit',
     options: { once: { type: 'boolean' } },
     run: async ({ config, logger, flags, out }) =>
       withMigratedStores(config, async (stores) => {
@@ -157,10 +161,11 @@ const COMMANDS: Record<string, Command> = {
         const sync = createSync(config, stores, logger, registry);
         if (flags.once === true) {
           const r = await sync.runOnce();
-          process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed\n`);
+          const d = await sweepDunning(dunningSweepOf(config, stores, logger, registry), new Date());
+          process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
           return EXIT.OK;
         }
-        const worker = await startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger));
+        const worker = await startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry)));
         out(`tally: billing sync running; ${probes(config, worker.port)}`);
         return await runUntilSignal(logger, () => worker.stop());
       }),

@@ -11,6 +11,8 @@ export const ERRORS = {
   TALLY_ERR_NO_UPCOMING_INVOICE: { status: 404, retryable: false },
   TALLY_ERR_WEBHOOK_SIGNATURE: { status: 400, retryable: false },
   TALLY_ERR_STRIPE_NOT_CONFIGURED: { status: 503, retryable: false },
+  TALLY_ERR_STRIPE_UNAVAILABLE: { status: 502, retryable: true },
+  TALLY_ERR_STRIPE_REFUSED: { status: 502, retryable: false },
   TALLY_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   TALLY_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   TALLY_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },

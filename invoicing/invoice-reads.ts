@@ -1,6 +1,7 @@
 import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
-import type { InvoiceView } from './invoice-view.js';
+import { paymentTerms, type InvoiceView } from './invoice-view.js';
+import type { Issuer } from './billing-profile.js';
 import type { InvoiceLine, LineType } from './compose.js';
 import { plain } from '../core/money.js';
 
@@ -21,6 +22,18 @@ interface InvoiceRow {
   credit: string;
   tax: string;
   total: string;
+  number: string | null;
+  issuer: Issuer | null;
+  purchase_order: string | null;
+  collection_method: InvoiceView['collection_method'];
+  days_until_due: number | null;
+  due_at: Date | null;
+  paid_at: Date | null;
+  paid_out_of_band: InvoiceView['paid_out_of_band'];
+  status_reason: string | null;
+  overdue_at: Date | null;
+  overdue_since: Date | null;
+  days_overdue: number | null;
   stripe_invoice_id: string | null;
   created_at: Date;
 }
@@ -42,12 +55,30 @@ interface LineRow {
 export interface InvoiceFilter {
   customer?: string | undefined;
   subscription?: string | undefined;
+  status?: InvoiceView['status'] | undefined;
+  /** Issued at or after / before these instants. */
+  issuedFrom?: Date | undefined;
+  issuedBefore?: Date | undefined;
+  /** Only open invoices past due now (see overdueSince). */
+  overdue?: boolean | undefined;
   limit: number;
   startingAfter?: string | undefined;
 }
 
-const INVOICE_COLUMNS = `id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal::text AS subtotal, discount::text AS discount, credit::text AS credit,
-  tax::text AS tax, total::text AS total, stripe_invoice_id, created_at`;
+
+
+/**
+ * Since when an open invoice is overdue: a send_invoice invoice from its due date once that has
+ * passed; one charged automatically from its first failed payment (it was due when finalized).
+ */
+const overdueSince = (now: string) => `CASE WHEN status <> 'open' THEN NULL
+  WHEN collection_method = 'send_invoice' THEN CASE WHEN due_at <= ${now} THEN due_at END
+  ELSE payment_failed_at END`;
+
+/** The columns of a read; `now` is the SQL of the instant overdue is judged at. */
+const columns = (now: string) => `id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal::text AS subtotal, discount::text AS discount, credit::text AS credit,
+  tax::text AS tax, total::text AS total, number, issuer, purchase_order, collection_method, days_until_due, due_at, paid_at, paid_out_of_band, status_reason, overdue_at, stripe_invoice_id, created_at,
+  ${overdueSince(now)} AS overdue_since, floor(extract(epoch FROM ${now} - (${overdueSince(now)})) / 86400)::int AS days_overdue`;
 
 /** numeric text at a fixed number of places ("329.000000" → "329.00"); the stored value already has no more. */
 function places(s: string, n: number): string {
@@ -56,19 +87,25 @@ function places(s: string, n: number): string {
 }
 
 export class InvoiceRepository {
-  constructor(private readonly pg: PostgresStore) {}
+  constructor(
+    private readonly pg: PostgresStore,
+    /** Epoch milliseconds now, which overdue is judged at (tests move it). */
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async get(tenantId: string, id: string): Promise<InvoiceView | undefined> {
-    const { rows } = await this.pg.query<InvoiceRow>(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    const { rows } = await this.pg.query<InvoiceRow>(`SELECT ${columns('$3::timestamptz')} FROM invoices WHERE tenant_id = $1 AND id = $2`, [tenantId, id, new Date(this.clock())]);
     return rows[0] === undefined ? undefined : (await this.withLines(tenantId, rows))[0];
   }
 
   async list(tenantId: string, f: InvoiceFilter): Promise<{ data: InvoiceView[]; has_more: boolean }> {
     const { rows } = await this.pg.query<InvoiceRow>(
-      `SELECT ${INVOICE_COLUMNS} FROM invoices
+      `SELECT ${columns('$10::timestamptz')} FROM invoices
         WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR subscription_id = $3) AND ($4::text IS NULL OR id > $4)
+          AND ($6::text IS NULL OR status = $6) AND ($7::timestamptz IS NULL OR created_at >= $7) AND ($8::timestamptz IS NULL OR created_at < $8)
+          AND (NOT $9 OR (${overdueSince('$10::timestamptz')}) IS NOT NULL)
         ORDER BY id LIMIT $5`,
-      [tenantId, f.customer ?? null, f.subscription ?? null, f.startingAfter ?? null, f.limit + 1],
+      [tenantId, f.customer ?? null, f.subscription ?? null, f.startingAfter ?? null, f.limit + 1, f.status ?? null, f.issuedFrom ?? null, f.issuedBefore ?? null, f.overdue === true, new Date(this.clock())],
     );
     return { data: await this.withLines(tenantId, rows.slice(0, f.limit)), has_more: rows.length > f.limit };
   }
@@ -111,11 +148,25 @@ function summary(i: InvoiceRow): InvoiceSummary {
     period_start: i.period_start.toISOString(),
     period_end: i.period_end.toISOString(),
     status: i.status,
+    number: i.number,
+    issued_at: i.created_at.toISOString(),
+    payment_terms: paymentTerms(i.collection_method, i.days_until_due),
+    purchase_order: i.purchase_order,
+    issuer: i.issuer,
     subtotal: places(i.subtotal, n),
     discount: places(i.discount, n),
     credit: places(i.credit, n),
     tax: places(i.tax, n),
     total: places(i.total, n),
+    collection_method: i.collection_method,
+    days_until_due: i.days_until_due,
+    due_at: i.due_at?.toISOString() ?? null,
+    paid_at: i.paid_at?.toISOString() ?? null,
+    paid_out_of_band: i.paid_out_of_band,
+    status_reason: i.status_reason,
+    overdue_at: i.overdue_at?.toISOString() ?? null,
+    overdue_since: i.overdue_since?.toISOString() ?? null,
+    days_overdue: i.days_overdue,
     stripe_invoice_id: i.stripe_invoice_id,
     created_at: i.created_at.toISOString(),
   };
@@ -124,7 +175,7 @@ function summary(i: InvoiceRow): InvoiceSummary {
 /** These invoices without their lines, read with `q` (a transaction sees what it wrote), with their tenants. */
 export async function invoiceSummaries(q: Queryable, refs: readonly { tenantId: string; id: string }[]): Promise<{ tenantId: string; invoice: InvoiceSummary }[]> {
   if (refs.length === 0) return [];
-  const { rows } = await q.query<InvoiceRow & { tenant_id: string }>(`SELECT tenant_id, ${INVOICE_COLUMNS} FROM invoices WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY id`, [
+  const { rows } = await q.query<InvoiceRow & { tenant_id: string }>(`SELECT tenant_id, ${columns('now()')} FROM invoices WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY id`, [
     [...new Set(refs.map((r) => r.tenantId))],
     refs.map((r) => r.id),
   ]);

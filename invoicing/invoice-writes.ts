@@ -3,6 +3,7 @@ import type { Queryable } from '../core/postgres.js';
 import { availableCredits, type Available } from '../catalog/credits.js';
 import type { AssembledInvoice } from './assemble.js';
 import { billedMarks } from './billed-usage.js';
+import { takeNumbers, type Issuer } from './billing-profile.js';
 
 /**
  * Writing the invoices a close assembled (close.ts), inside its transaction: which of them may
@@ -43,11 +44,37 @@ export async function stillToWrite(tx: Queryable, closing: readonly Closing[], c
   });
 }
 
+/**
+ * The invoice number and issuer of each invoice: each tenant's next numbers, taken in tenant
+ * order (two closes lock their tenants' counters in the same order, so neither waits on the
+ * other in a cycle), in order of period and customer within a tenant.
+ */
+async function numbered(tx: Queryable, go: readonly Closing[]): Promise<Map<string, { number: string; issuer: Issuer }>> {
+  const out = new Map<string, { number: string; issuer: Issuer }>();
+  const byTenant = new Map<string, Closing[]>();
+  for (const c of go) byTenant.set(c.sub.tenantId, [...(byTenant.get(c.sub.tenantId) ?? []), c]);
+  for (const tenant of [...byTenant.keys()].sort()) {
+    const invoices = byTenant.get(tenant)!.sort((a, b) => a.period.start.getTime() - b.period.start.getTime() || a.sub.customer.localeCompare(b.sub.customer) || a.id.localeCompare(b.id));
+    const { numbers, issuer } = await takeNumbers(tx, tenant, invoices.length);
+    invoices.forEach((c, i) => out.set(c.id, { number: numbers[i]!, issuer }));
+  }
+  return out;
+}
+
 /** Writes the invoices with their lines, credit entries and grants, and billed usage. */
 export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf: Date): Promise<void> {
+  if (go.length === 0) return;
+  const numbers = await numbered(tx, go);
   await tx.query(
-    `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, closed_as_of)
-     SELECT *, $14::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[])`,
+    // The customer's collection terms as they are now go with the invoice (a later change of
+    // terms does not change what was issued); an invoice with nothing due is paid as it is written.
+    `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer,
+                           closed_as_of, collection_method, days_until_due, paid_at, purchase_order)
+     SELECT x.*, $16::timestamptz, c.collection_method, c.days_until_due, CASE WHEN x.status = 'paid' THEN $16::timestamptz END, c.purchase_order
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
+                   $14::text[], $15::jsonb[])
+            AS x(tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer)
+       JOIN customers c ON c.tenant_id = x.tenant_id AND c.id = x.customer_id`,
     [
       go.map((c) => c.sub.tenantId),
       go.map((c) => c.id),
@@ -62,6 +89,8 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       go.map((c) => c.composed.tax),
       go.map((c) => c.composed.total),
       go.map((c) => c.composed.credit),
+      go.map((c) => numbers.get(c.id)!.number),
+      go.map((c) => JSON.stringify(numbers.get(c.id)!.issuer)),
       asOf,
     ],
   );

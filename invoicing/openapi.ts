@@ -1,7 +1,25 @@
 import { planRef } from '../catalog/openapi.js';
-import { arr, decimal, instant, list, nullable, obj, oneOfStrings, period, shape, str } from '../http/openapi-shapes.js';
+import { arr, decimal, instant, int, list, nullable, obj, oneOfStrings, period, schemaRef, shape, str } from '../http/openapi-shapes.js';
 
 /** What the invoice routes answer (invoice-view.ts and compose.ts `InvoiceLine`), for the OpenAPI document. */
+const address = nullable(obj({ line1: str(), line2: str(), city: str(), postal_code: str(), state: str(), country: str('ISO 3166-1 alpha-2') }, ['line2', 'state']));
+
+export const Issuer = shape('Issuer', obj({ legal_name: str(), address, tax_id: nullable(str()), email: nullable(str()), footer: nullable(str()) }));
+
+export const BillingProfile = shape(
+  'BillingProfile',
+  obj({
+    legal_name: nullable(str('Shown on invoices; the tenant name when unset.')),
+    address,
+    tax_id: nullable(str()),
+    email: nullable(str()),
+    footer: nullable(str()),
+    invoice_prefix: str('3 to 12 letters or digits; unique across tenants.'),
+    next_invoice_number: decimal('The sequence number the next issued invoice gets.'),
+    updated_at: instant,
+  }),
+);
+
 export const Invoice = shape(
   'Invoice',
   obj({
@@ -12,6 +30,11 @@ export const Invoice = shape(
     period_start: instant,
     period_end: instant,
     status: oneOfStrings(['draft', 'open', 'paid', 'void', 'uncollectible']),
+    number: nullable(str('The legal invoice number, `PREFIX-0042`: gapless per tenant, shown in Stripe too; null for the upcoming invoice.')),
+    issued_at: nullable(instant),
+    payment_terms: str('"Net 30", "Due on receipt" or "Charged automatically".'),
+    purchase_order: nullable(str()),
+    issuer: nullable(schemaRef(Issuer)),
     lines: arr(
       obj(
         {
@@ -32,8 +55,20 @@ export const Invoice = shape(
     credit: decimal(),
     tax: decimal(),
     total: decimal(),
+    collection_method: oneOfStrings(['charge_automatically', 'send_invoice']),
+    days_until_due: nullable(int('Net terms (send_invoice).')),
+    due_at: nullable(instant),
+    paid_at: nullable(instant),
+    paid_out_of_band: nullable(obj({ method: oneOfStrings(['bank_transfer', 'cheque', 'cash', 'other']), reference: nullable(str()), at: instant })),
+    status_reason: nullable(str('Why it was voided or written off.')),
+    overdue_at: nullable(instant),
+    overdue_since: nullable(instant),
+    days_overdue: nullable(int('Whole days since `overdue_since`.')),
     stripe_invoice_id: nullable(str()),
     created_at: nullable(instant),
   }),
+  [Issuer],
 );
 export const InvoiceList = list(Invoice, true);
+
+export const AuditTrail = shape('InvoiceAuditTrail', obj({ data: arr(obj({ at: instant, actor: str('`api_key:<key id>`'), action: str(), details: { type: 'object' } })) }));

@@ -1,4 +1,5 @@
 import { TallyError } from '../core/errors.js';
+import { parseTimestamp } from '../core/time.js';
 import { listLimit } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import type { Billing } from './billing.js';
@@ -6,6 +7,16 @@ import type { InvoiceRepository } from './invoice-reads.js';
 import { Invoice, InvoiceList } from './openapi.js';
 import { SUBSCRIPTION_ID } from '../catalog/openapi.js';
 import { customerFilter, json, limitParameter, startingAfter } from '../http/openapi-doc.js';
+
+const STATUSES = ['draft', 'open', 'paid', 'void', 'uncollectible'] as const;
+
+/** A query parameter that is an instant, or a 400 naming it. */
+function instantParam(v: string | null, name: string): Date | undefined {
+  if (v === null) return undefined;
+  const ms = parseTimestamp(v);
+  if (ms === undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${name} must be an RFC 3339 timestamp with a time zone`, { field: name });
+  return new Date(ms);
+}
 
 /** `GET /v1/subscriptions/:id/upcoming`, `GET /v1/invoices` (by customer or subscription), `GET /v1/invoices/:id`. */
 export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clock: () => number = Date.now): Route[] {
@@ -32,13 +43,31 @@ export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clo
         operationId: 'listInvoices',
         tag: 'Invoices',
         summary: 'List invoices, by id',
-        query: [customerFilter, { name: 'subscription', description: 'Only this subscription.', schema: { type: 'string' } }, limitParameter(100, 1000), startingAfter],
+        description: 'Filters combine. `overdue=true` lists the open invoices past due now, each with `overdue_since` and `days_overdue`.',
+        query: [
+          customerFilter,
+          { name: 'subscription', description: 'Only this subscription.', schema: { type: 'string' } },
+          { name: 'status', description: 'Only invoices in this status.', schema: { type: 'string', enum: [...STATUSES] } },
+          { name: 'issued_from', description: 'Issued at or after this instant (RFC 3339).', schema: { type: 'string', format: 'date-time' } },
+          { name: 'issued_before', description: 'Issued before this instant (RFC 3339).', schema: { type: 'string', format: 'date-time' } },
+          { name: 'overdue', description: '`true`: only open invoices past due.', schema: { type: 'string', enum: ['true', 'false'] } },
+          limitParameter(100, 1000),
+          startingAfter,
+        ],
         responses: { 200: json('A page of invoices with their lines.', InvoiceList) },
       },
       handler: async (req) => {
+        const status = req.query.get('status') ?? undefined;
+        if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `status must be one of ${STATUSES.join(', ')}`, { field: 'status' });
+        const overdue = req.query.get('overdue') ?? undefined;
+        if (overdue !== undefined && overdue !== 'true' && overdue !== 'false') throw new TallyError('TALLY_ERR_INVALID_VALUE', 'overdue must be true or false', { field: 'overdue' });
         const body = await invoices.list(tenantOf(req), {
           customer: req.query.get('customer') ?? undefined,
           subscription: req.query.get('subscription') ?? undefined,
+          status: status as (typeof STATUSES)[number] | undefined,
+          issuedFrom: instantParam(req.query.get('issued_from'), 'issued_from'),
+          issuedBefore: instantParam(req.query.get('issued_before'), 'issued_before'),
+          overdue: overdue === 'true',
           limit: listLimit(req, 100, 1000),
           startingAfter: req.query.get('starting_after') ?? undefined,
         });

@@ -1,5 +1,6 @@
 import type { Queryable } from '../core/postgres.js';
 import type { Charge } from '../catalog/plans.js';
+import type { CollectionMethod } from '../catalog/customers.js';
 import type { Interval } from '../catalog/periods.js';
 import type { FeePlan } from '../rating/base-fee.js';
 import { plain } from '../core/money.js';
@@ -34,6 +35,8 @@ export interface SubscriptionFacts {
   country: string | null;
   region: string | null;
   taxExempt: boolean;
+  /** The customer's collection terms (what an invoice closed now would carry). */
+  collection: { method: CollectionMethod; daysUntilDue: number | null };
 }
 
 interface Row {
@@ -49,6 +52,8 @@ interface Row {
   country: string | null;
   region: string | null;
   tax_exempt: boolean;
+  collection_method: CollectionMethod;
+  days_until_due: number | null;
   history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter'; credit_allowance: string }[];
 }
 
@@ -62,7 +67,7 @@ export interface SubscriptionFilter {
 
 export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}): Promise<SubscriptionFacts[]> {
   const { rows } = await q.query<Row>(
-    `SELECT s.tenant_id, s.id, s.customer_id, c.currency, s.interval, s.start_date, s.trial_end, s.canceled_at, s.updated_at, c.country, c.region, c.tax_exempt,
+    `SELECT s.tenant_id, s.id, s.customer_id, c.currency, s.interval, s.start_date, s.trial_end, s.canceled_at, s.updated_at, c.country, c.region, c.tax_exempt, c.collection_method, c.days_until_due,
        (SELECT json_agg(json_build_object(
                  'effective_from', to_char(sp.effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'prorate', sp.prorate,
                  'code', p.code, 'version', p.version, 'name', p.name, 'base_fee', p.base_fee::text,
@@ -90,6 +95,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
     country: r.country,
     region: r.region,
     taxExempt: r.tax_exempt,
+    collection: { method: r.collection_method, daysUntilDue: r.days_until_due },
     history: r.history.map((h) => ({
       effective_from: new Date(h.effective_from),
       prorate: h.prorate,

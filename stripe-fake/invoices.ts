@@ -113,8 +113,13 @@ export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, au
     );
   }
   i.status = 'open';
-  i.number = `${customer.obj.invoice_prefix}-${String(customer.obj.next_invoice_sequence).padStart(4, '0')}`;
-  customer.obj.next_invoice_sequence += 1;
+  // A number the caller set on the draft is kept (its own sequence); otherwise the customer's next one.
+  if (i.number === null) {
+    i.number = `${customer.obj.invoice_prefix}-${String(customer.obj.next_invoice_sequence).padStart(4, '0')}`;
+    customer.obj.next_invoice_sequence += 1;
+  } else if ([...store.invoices.values()].some((e) => e !== inv && e.obj.number === i.number && e.obj.status !== 'draft')) {
+    throw errors.invalidRequest(`Invoice number ${i.number} is already used by another invoice.`, 'number', 'invoice_number_already_exists');
+  }
   if (autoAdvance !== undefined) i.auto_advance = autoAdvance;
   i.status_transitions.finalized_at = now;
   i.effective_at ??= now;

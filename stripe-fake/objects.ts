@@ -56,7 +56,7 @@ export interface Invoice {
   collection_method: 'charge_automatically' | 'send_invoice';
   created: number;
   currency: string;
-  custom_fields: null;
+  custom_fields: { name: string; value: string }[] | null;
   customer: string;
   customer_account: null;
   customer_address: null;

@@ -4,7 +4,7 @@ import { errors } from './errors.js';
 import { type Cause, MAX_ITEMS_PER_INVOICE, finalize, linesOf, markUncollectible, recompute, renderInvoice, voidInvoice } from './invoices.js';
 import { listPage, listParams, searchPage, searchParams } from './lists.js';
 import type { Invoice } from './objects.js';
-import { bool, emptyable, expand, int, mergeMetadata, metadata, oneOf, optional, str, timestamp } from './params.js';
+import { array, bool, emptyable, expand, object, int, mergeMetadata, metadata, oneOf, optional, str, timestamp } from './params.js';
 import { attachedTo } from './payment-methods.js';
 import { type Ctx, type Route, checkExpand, route } from './router.js';
 import { compileSearch } from './search.js';
@@ -25,7 +25,6 @@ const UNSUPPORTED_CREATE = [
   'application_fee_amount',
   'automatic_tax',
   'automatically_finalizes_at',
-  'custom_fields',
   'customer_account',
   'default_source',
   'default_tax_rates',
@@ -52,6 +51,8 @@ const collection = {
   metadata: optional(emptyable(metadata())),
   effective_at: optional(timestamp()),
   number: optional(emptyable(str({ max: 26 }))),
+  // Up to four name/value pairs Stripe prints on the invoice (names up to 40, values up to 140 characters).
+  custom_fields: optional(emptyable(array(object({ name: str({ max: 40 }), value: str({ max: 140 }) }), { max: 4 }))),
   default_payment_method: optional(emptyable(str())),
   expand: expand(),
 };
@@ -118,7 +119,7 @@ export const invoiceRoutes: Route[] = [
         collection_method: method,
         created: now,
         currency: p.currency ?? customer.currency ?? 'usd',
-        custom_fields: null,
+        custom_fields: p.custom_fields ?? null,
         customer: customer.id,
         customer_account: null,
         customer_address: null,
@@ -254,6 +255,7 @@ export const invoiceRoutes: Route[] = [
       if (p.statement_descriptor !== undefined) i.statement_descriptor = p.statement_descriptor;
       if (p.effective_at !== undefined) i.effective_at = p.effective_at;
       if (p.number !== undefined) i.number = p.number;
+      if (p.custom_fields !== undefined) i.custom_fields = p.custom_fields;
       i.metadata = mergeMetadata(i.metadata, p.metadata);
       return renderInvoice(ctx.store, inv, { expand: expandList });
     },

@@ -10,7 +10,23 @@ export interface StripeGateway {
   findCustomer(tenantId: string, customerId: string): Promise<string | undefined>;
   createCustomer(p: { tenantId: string; customerId: string; name: string; email: string | null }, key: IdempotencyKey): Promise<string>;
   findInvoice(tenantId: string, invoiceId: string): Promise<StripeInvoice | undefined>;
-  createInvoice(p: { tenantId: string; invoiceId: string; subscriptionId: string; stripeCustomer: string; currency: string; description: string }, key: IdempotencyKey): Promise<StripeInvoice>;
+  createInvoice(
+    p: {
+      tenantId: string;
+      invoiceId: string;
+      subscriptionId: string;
+      stripeCustomer: string;
+      currency: string;
+      description: string;
+      collection: InvoiceCollection;
+      /** Tally's legal invoice number, which Stripe then shows instead of its own. */
+      number: string | null;
+      footer: string | null;
+      /** Shown on Stripe's invoice (at most 4: Stripe's limit), e.g. the purchase order. */
+      customFields: { name: string; value: string }[];
+    },
+    key: IdempotencyKey,
+  ): Promise<StripeInvoice>;
   getInvoice(id: string): Promise<StripeInvoice>;
   /** The Tally line numbers (metadata) of the items already on a Stripe invoice. */
   itemLines(stripeInvoice: string): Promise<Set<string>>;
@@ -18,7 +34,17 @@ export interface StripeGateway {
     p: { stripeCustomer: string; stripeInvoice: string; currency: string; amount: number; description: string; tenantId: string; invoiceId: string; lines: string; exact: string },
     key: IdempotencyKey,
   ): Promise<void>;
-  finalizeInvoice(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
+  /**
+   * Finalizes; with `collect`, `auto_advance` is on and Stripe then charges the payment method
+   * or emails the invoice, and retries by its own schedule.
+   */
+  finalizeInvoice(id: string, collect: boolean, key: IdempotencyKey): Promise<StripeInvoice>;
+  voidInvoice(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
+  /** Paid outside Stripe (a wire, a cheque): Stripe stops collecting and records it paid. */
+  payOutOfBand(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
+  markUncollectible(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
+  /** A Stripe-hosted page (a billing-portal session, short-lived) where the customer adds or changes a payment method. */
+  createPortalSession(p: { stripeCustomer: string; returnUrl: string }): Promise<{ id: string; url: string }>;
   /** The active Stripe meter with this event name, if any. */
   findMeter(eventName: string): Promise<string | undefined>;
   /** A sum meter keyed by `stripe_customer_id`, reading `value` from the payload. */
@@ -31,7 +57,12 @@ export interface StripeInvoice {
   id: string;
   status: string | null;
   total: number;
+  /** Seconds since the epoch; send_invoice invoices once finalized. */
+  dueDate: number | null;
 }
+
+/** How Stripe collects an invoice: by charging the default payment method, or by emailing it with net terms. */
+export type InvoiceCollection = { method: 'charge_automatically' } | { method: 'send_invoice'; daysUntilDue: number };
 
 export interface GatewayOptions {
   secretKey: string;
@@ -42,7 +73,7 @@ export interface GatewayOptions {
   observe?: (endpoint: string, result: string) => void;
 }
 
-const toInvoice = (i: Stripe.Invoice): StripeInvoice => ({ id: i.id, status: i.status ?? null, total: i.total });
+const toInvoice = (i: Stripe.Invoice): StripeInvoice => ({ id: i.id, status: i.status ?? null, total: i.total, dueDate: i.due_date ?? null });
 
 export function stripeGateway(o: GatewayOptions): StripeGateway {
   const base = o.apiBase === undefined ? undefined : new URL(o.apiBase);
@@ -90,10 +121,15 @@ export function stripeGateway(o: GatewayOptions): StripeGateway {
             {
               customer: p.stripeCustomer,
               currency: p.currency.toLowerCase(),
+              // A draft until billing sync has added every item and finalizes it.
               auto_advance: false,
-              collection_method: 'charge_automatically',
+              collection_method: p.collection.method,
+              ...(p.collection.method === 'send_invoice' ? { days_until_due: p.collection.daysUntilDue } : {}),
               pending_invoice_items_behavior: 'exclude',
               description: p.description,
+              ...(p.number === null ? {} : { number: p.number }),
+              ...(p.footer === null ? {} : { footer: p.footer }),
+              ...(p.customFields.length === 0 ? {} : { custom_fields: p.customFields.slice(0, 4) }),
               metadata: { tally_tenant: p.tenantId, tally_invoice: p.invoiceId, tally_subscription: p.subscriptionId },
             },
             { idempotencyKey: key },
@@ -124,7 +160,16 @@ export function stripeGateway(o: GatewayOptions): StripeGateway {
           { idempotencyKey: key },
         );
       }),
-    finalizeInvoice: (id, key) => call('invoices.finalize', async () => toInvoice(await stripe.invoices.finalizeInvoice(id, { auto_advance: false }, { idempotencyKey: key }))),
+    finalizeInvoice: (id, collect, key) => call('invoices.finalize', async () => toInvoice(await stripe.invoices.finalizeInvoice(id, { auto_advance: collect }, { idempotencyKey: key }))),
+    voidInvoice: (id, key) => call('invoices.void', async () => toInvoice(await stripe.invoices.voidInvoice(id, {}, { idempotencyKey: key }))),
+    payOutOfBand: (id, key) => call('invoices.pay', async () => toInvoice(await stripe.invoices.pay(id, { paid_out_of_band: true }, { idempotencyKey: key }))),
+    markUncollectible: (id, key) => call('invoices.mark_uncollectible', async () => toInvoice(await stripe.invoices.markUncollectible(id, {}, { idempotencyKey: key }))),
+    createPortalSession: (p) =>
+      call('billing_portal.sessions.create', async () => {
+        // Not idempotent by key: each call is a new short-lived session, and a retry makes another.
+        const session = await stripe.billingPortal.sessions.create({ customer: p.stripeCustomer, return_url: p.returnUrl });
+        return { id: session.id, url: session.url };
+      }),
     findMeter: (eventName) =>
       call('billing.meters.list', async () => {
         for await (const m of stripe.billing.meters.list({ status: 'active', limit: 100 })) if (m.event_name === eventName) return m.id;

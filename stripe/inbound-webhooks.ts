@@ -8,9 +8,10 @@ import { checkText, formatPath } from '../http/body.js';
 import type { SyncMetrics } from './metrics.js';
 import { StripeWebhookResult } from './openapi.js';
 import { json } from '../http/openapi-doc.js';
-import { emit } from '../webhooks/events.js';
+import { emit, type EventType } from '../webhooks/events.js';
 import { invoiceEvents } from '../webhooks/payloads.js';
-import { subscriptionView } from '../catalog/subscriptions.js';
+import { NO_DUNNING, subscriptionView, type DunningPolicy } from '../catalog/subscriptions.js';
+import { settleDunning } from './dunning.js';
 
 /**
  * `POST /v1/stripe/webhooks`: Stripe events about what billing sync created. The raw body is
@@ -19,12 +20,16 @@ import { subscriptionView } from '../catalog/subscriptions.js';
  * applied only if newer than the last one applied to the same object, so out-of-order delivery
  * cannot undo a later state.
  *
- * - `invoice.paid` → the invoice is `paid`; `invoice.voided` → `void`;
+ * - `invoice.paid` → the invoice is `paid` (with `paid_at`); `invoice.voided` → `void`;
  *   `invoice.marked_uncollectible` → `uncollectible`;
  * - `invoice.payment_failed` → the invoice stays `open` and records the failure;
- * - dunning follows the invoices: a subscription with an open invoice whose payment failed is
- *   `past_due` from the first such failure (and `suspended` once that is older than
- *   TALLY_DUNNING_SUSPEND_DAYS, derived when read); when none is left it is back to normal;
+ *   `invoice.payment_action_required` (the customer must authenticate the charge) and
+ *   `invoice.overdue` (a send_invoice invoice unpaid past its due date) record it the same way,
+ *   with `action_required_at` or `overdue_at`: each is an unpaid invoice for dunning;
+ * - each of these is announced as the outbound event of the same name, once per Stripe event;
+ * - dunning follows the invoices (dunning.ts): a subscription with an open, unpaid invoice goes
+ *   through the policy's stages from the first such event (grace, `past_due`, `suspended`,
+ *   canceled if configured); when none is left it is back to normal; each change is announced;
  * - `customer.subscription.updated|deleted` (for Stripe subscriptions carrying
  *   `metadata.tally_subscription`): `past_due`/`unpaid` set dunning, `active` clears it,
  *   `canceled` or a deletion cancels the Tally subscription at the event's time.
@@ -40,8 +45,8 @@ export interface WebhookDeps {
   secret: string | undefined;
   metrics: SyncMetrics;
   logger: Logger;
-  /** TALLY_DUNNING_SUSPEND_DAYS, for the subscription status in outbound events. */
-  suspendAfterMs?: number;
+  /** The stages of an unpaid subscription (TALLY_DUNNING_*). */
+  dunning?: DunningPolicy;
   /** Epoch milliseconds now (tests move it). */
   clock?: () => number;
 }
@@ -136,7 +141,7 @@ export function webhookRoute(d: WebhookDeps): Route {
       const outcome = await d.pg.transaction(async (tx) => {
         const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);
         if (first.rowCount === 0) return 'duplicate' as const;
-        const result = await apply(tx, event, d.suspendAfterMs ?? Infinity);
+        const result = await apply(tx, event, d.dunning ?? NO_DUNNING, new Date(nowMs));
         await tx.query('UPDATE stripe_events SET outcome = $2 WHERE id = $1', [event.id, result]);
         return result;
       });
@@ -153,7 +158,24 @@ const INVOICE_STATUS: Record<string, 'paid' | 'void' | 'uncollectible' | undefin
   'invoice.marked_uncollectible': 'uncollectible',
 };
 
-async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number): Promise<Outcome> {
+/** Events that leave an invoice open and unpaid, and how. */
+const UNPAID: Record<string, 'failed' | 'action_required' | 'overdue' | undefined> = {
+  'invoice.payment_failed': 'failed',
+  'invoice.payment_action_required': 'action_required',
+  'invoice.overdue': 'overdue',
+};
+
+/** The outbound event announcing each Stripe invoice event Tally applies. */
+const OUTBOUND: Record<string, EventType | undefined> = {
+  'invoice.paid': 'invoice.paid',
+  'invoice.voided': 'invoice.voided',
+  'invoice.marked_uncollectible': 'invoice.marked_uncollectible',
+  'invoice.payment_failed': 'invoice.payment_failed',
+  'invoice.payment_action_required': 'invoice.payment_action_required',
+  'invoice.overdue': 'invoice.overdue',
+};
+
+async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, now: Date): Promise<Outcome> {
   const at = new Date(event.created * 1000);
   // Outbound webhooks about what this event changed, committed with the change.
   const subscriptionEvent = async (tenantId: string, id: string, canceled: boolean) =>
@@ -162,7 +184,7 @@ async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number)
         tenantId,
         type: canceled ? 'subscription.canceled' : 'subscription.updated',
         key: canceled ? `subscription.canceled:${id}` : `subscription.updated:stripe:${event.id}`,
-        data: await subscriptionView(tx, tenantId, id, new Date(), suspendAfterMs),
+        data: await subscriptionView(tx, tenantId, id, now, policy),
       },
     ]);
   if (event.type.startsWith('invoice.')) {
@@ -175,20 +197,30 @@ async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number)
     const inv = rows[0];
     if (inv === undefined) return 'unknown_object';
     const status = INVOICE_STATUS[event.type];
-    if (status === undefined && event.type !== 'invoice.payment_failed') return 'ignored';
+    const unpaid = UNPAID[event.type];
+    if (status === undefined && unpaid === undefined) return 'ignored';
     if (inv.stripe_status_at !== null && inv.stripe_status_at.getTime() > at.getTime()) return 'stale';
     if (status !== undefined) {
-      await tx.query('UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2', [inv.tenant_id, inv.id, status, at]);
+      await tx.query(
+        `UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL,
+                paid_at = CASE WHEN $3 = 'paid' THEN COALESCE(paid_at, $4) ELSE paid_at END, updated_at = now()
+          WHERE tenant_id = $1 AND id = $2`,
+        [inv.tenant_id, inv.id, status, at],
+      );
     } else {
       await tx.query(
-        "UPDATE invoices SET status = 'open', stripe_status_at = $3, payment_failed_at = COALESCE(payment_failed_at, $3), updated_at = now() WHERE tenant_id = $1 AND id = $2",
-        [inv.tenant_id, inv.id, at],
+        `UPDATE invoices SET status = 'open', stripe_status_at = $3, payment_failed_at = COALESCE(payment_failed_at, $3),
+                overdue_at = CASE WHEN $4 = 'overdue' THEN COALESCE(overdue_at, $3) ELSE overdue_at END,
+                action_required_at = CASE WHEN $4 = 'action_required' THEN $3 ELSE action_required_at END, updated_at = now()
+          WHERE tenant_id = $1 AND id = $2`,
+        [inv.tenant_id, inv.id, at, unpaid],
       );
     }
     const ref = [{ tenantId: inv.tenant_id, id: inv.id }];
-    if (status === 'paid') await emit(tx, await invoiceEvents(tx, ref, 'invoice.paid'));
-    if (status === undefined) await emit(tx, await invoiceEvents(tx, ref, 'invoice.payment_failed', () => `invoice.payment_failed:${event.id}`));
-    if (await settleDunning(tx, inv.tenant_id, inv.subscription_id)) await subscriptionEvent(inv.tenant_id, inv.subscription_id, false);
+    const announced = OUTBOUND[event.type];
+    // Paid, voided, uncollectible and overdue happen once to an invoice; failures may repeat (one per Stripe event).
+    if (announced !== undefined) await emit(tx, await invoiceEvents(tx, ref, announced, unpaid === 'failed' || unpaid === 'action_required' ? () => `${announced}:${event.id}` : undefined));
+    await settleDunning(tx, inv.tenant_id, inv.subscription_id, policy, now);
     return 'applied';
   }
   if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {
@@ -213,24 +245,4 @@ async function apply(tx: Queryable, event: Stripe.Event, suspendAfterMs: number)
     return 'applied';
   }
   return 'ignored';
-}
-
-/**
- * Dunning from the subscription's invoices: past due since its oldest open, failed invoice,
- * else none. Returns whether that changed the subscription's dunning state.
- */
-async function settleDunning(tx: Queryable, tenantId: string, subscriptionId: string): Promise<boolean> {
-  const before = await tx.query<{ dunning: string | null }>('SELECT dunning FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, subscriptionId]);
-  const after = await tx.query<{ dunning: string | null }>(
-    `UPDATE subscriptions s SET
-       dunning = CASE WHEN f.since IS NULL THEN NULL ELSE 'past_due' END,
-       past_due_since = f.since,
-       updated_at = now()
-     FROM (SELECT min(payment_failed_at) AS since FROM invoices
-            WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'open' AND payment_failed_at IS NOT NULL) f
-     WHERE s.tenant_id = $1 AND s.id = $2
-     RETURNING s.dunning`,
-    [tenantId, subscriptionId],
-  );
-  return before.rows[0]?.dunning !== after.rows[0]?.dunning;
 }

@@ -1,4 +1,5 @@
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
 
 /**
  * The Postgres outbox of Stripe writes (see the 0008 migration). `enqueue` runs inside the
@@ -34,6 +35,21 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
   const cap = Math.min(600_000, 1000 * 2 ** Math.min(attempts, 20));
   return Math.floor(cap / 2 + (random() * cap) / 2);
 }
+
+/**
+ * A finance action changed an invoice Stripe already has (or is getting): its row is due again
+ * so that billing sync mirrors the new status. The lease is taken away too: a worker in the
+ * middle of the row read the old status, and its `done` (which needs the lease) must not close
+ * the row over the change. An invoice without a row was never meant for Stripe: nothing to do.
+ */
+export const reopenInvoiceRow: InvoiceChangeHook = async (tx, change) => {
+  await tx.query(
+    `UPDATE stripe_outbox SET state = 'pending', next_attempt_at = now(), attempts = 0, stalled_attempts = 0, last_error = NULL,
+            locked_by = NULL, locked_until = NULL, done_at = NULL, updated_at = now()
+      WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2`,
+    [change.tenantId, change.invoiceId],
+  );
+};
 
 export class Outbox {
   constructor(

@@ -10,6 +10,8 @@ import { toItems } from './invoice-items.js';
 import { stripeAmount, stripeScale } from './currency.js';
 import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
+import { ensureStripeCustomer, NoSuchCustomer } from './customers.js';
+import { DEFAULT_DAYS_UNTIL_DUE } from '../catalog/customers.js';
 import { backoffMs, Outbox, type OutboxRow } from './outbox.js';
 import type { WriteLimiter } from './rate-limit.js';
 import type { SyncMetrics } from './metrics.js';
@@ -225,37 +227,50 @@ export class BillingSync {
 
   /** The Stripe customer of a Tally customer, created (once) when it has none; its id is kept on the customer. */
   async stripeCustomer(t: string, customerId: string, lookFirst = false): Promise<string> {
-    const pg = this.d.pg;
-    const customer = (await pg.query<{ name: string; email: string | null; stripe_customer_id: string | null }>('SELECT name, email, stripe_customer_id FROM customers WHERE tenant_id = $1 AND id = $2', [t, customerId])).rows[0];
-    if (customer === undefined) throw new InvalidRow(`customer ${customerId} does not exist`);
-    if (customer.stripe_customer_id !== null) return customer.stripe_customer_id;
-    let id = lookFirst ? await this.read(() => this.d.gateway.findCustomer(t, customerId)) : undefined;
-    if (id === undefined) {
-      try {
-        id = await this.write(() => this.d.gateway.createCustomer({ tenantId: t, customerId, name: customer.name, email: customer.email }, idempotencyKey(t, 'customer', customerId)));
-      } catch (e) {
-        // The customer's name or email changed since the first attempt: that attempt may have
-        // created it, so look before trying again.
-        if (errorClass(e) !== 'idempotency') throw e;
-        id = await this.read(() => this.d.gateway.findCustomer(t, customerId));
-        if (id === undefined) throw e;
-      }
+    try {
+      return await ensureStripeCustomer({ pg: this.d.pg, gateway: this.d.gateway, read: (fn) => this.read(fn), write: (fn) => this.write(fn) }, t, customerId, lookFirst);
+    } catch (e) {
+      if (e instanceof NoSuchCustomer) throw new InvalidRow(e.message);
+      throw e;
     }
-    await pg.query('UPDATE customers SET stripe_customer_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 AND stripe_customer_id IS NULL', [t, customerId, id]);
-    return id;
   }
 
   private async syncInvoice(row: OutboxRow): Promise<void> {
     const pg = this.d.pg;
     const t = row.tenant_id;
     const old = this.clock() - row.created_at.getTime() > KEY_MEMORY_MS;
-    const { rows } = await pg.query<{ id: string; subscription_id: string; customer_id: string; currency: string; period_start: Date; period_end: Date; total: string; stripe_invoice_id: string | null; synced_at: Date | null }>(
-      'SELECT id, subscription_id, customer_id, currency, period_start, period_end, total::text AS total, stripe_invoice_id, synced_at FROM invoices WHERE tenant_id = $1 AND id = $2',
+    const { rows } = await pg.query<{
+      id: string;
+      subscription_id: string;
+      customer_id: string;
+      currency: string;
+      period_start: Date;
+      period_end: Date;
+      total: string;
+      collection_method: 'charge_automatically' | 'send_invoice';
+      days_until_due: number | null;
+      number: string | null;
+      purchase_order: string | null;
+      issuer: { tax_id: string | null; footer: string | null } | null;
+      status: InvoiceStatus;
+      paid_out_of_band: unknown;
+      stripe_invoice_id: string | null;
+      synced_at: Date | null;
+    }>(
+      `SELECT id, subscription_id, customer_id, currency, period_start, period_end, total::text AS total, collection_method, days_until_due, number, purchase_order, issuer,
+              status, paid_out_of_band, stripe_invoice_id, synced_at
+         FROM invoices WHERE tenant_id = $1 AND id = $2`,
       [t, row.ref],
     );
     const inv = rows[0];
     if (inv === undefined) throw new InvalidRow(`invoice ${row.ref} does not exist`);
-    if (inv.synced_at !== null) return;
+    if (inv.synced_at !== null) {
+      // Finalized in Stripe before; the row is due again because finance changed the invoice.
+      await this.mirror(t, inv.id, inv.stripe_invoice_id!, inv.status, inv.paid_out_of_band !== null);
+      return;
+    }
+    // Voided before Stripe had any of it: there is nothing to write, now or later.
+    if (inv.status === 'void' && inv.stripe_invoice_id === null) return;
 
     // Stripe's unit must carry Tally's total exactly (see currency.ts); otherwise nothing is written.
     const want = stripeAmount(inv.total, inv.currency);
@@ -282,6 +297,13 @@ export class BillingSync {
               stripeCustomer: stripeCustomer,
               currency: inv.currency,
               description: `Tally invoice ${inv.id}, ${inv.period_start.toISOString().slice(0, 10)} to ${inv.period_end.toISOString().slice(0, 10)}`,
+              collection: inv.collection_method === 'send_invoice' ? { method: 'send_invoice', daysUntilDue: inv.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE } : { method: 'charge_automatically' },
+              number: inv.number,
+              footer: inv.issuer?.footer ?? null,
+              customFields: [
+                ...(inv.purchase_order === null ? [] : [{ name: 'Purchase order', value: inv.purchase_order }]),
+                ...(inv.issuer?.tax_id == null ? [] : [{ name: 'Tax ID', value: inv.issuer.tax_id }]),
+              ],
             },
             idempotencyKey(t, 'invoice', inv.id, 'create'),
           ),
@@ -310,18 +332,38 @@ export class BillingSync {
         }
         this.step(3 + n);
       }
-      // 4. Finalize.
-      await this.write(() => this.d.gateway.finalizeInvoice(stripeInvoice, idempotencyKey(t, 'invoice', inv.id, 'finalize')));
+      // 4. Finalize: Stripe collects an open invoice (auto_advance); one finance already
+      // settled (paid out of band, void, written off) is finalized held, never charged.
+      const collect = inv.status === 'open';
+      await this.write(() => this.d.gateway.finalizeInvoice(stripeInvoice, collect, idempotencyKey(t, 'invoice', inv.id, collect ? 'finalize' : 'finalize-held')));
     }
     this.step(FINALIZED);
     const final = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
     if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
     await pg.transaction(async (tx) => {
-      await tx.query('UPDATE invoices SET synced_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id]);
+      await tx.query('UPDATE invoices SET synced_at = now(), due_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id, final.dueDate === null ? null : new Date(final.dueDate * 1000)]);
       await emit(tx, await invoiceEvents(tx, [{ tenantId: t, id: inv.id }], 'invoice.finalized'));
     });
+    await this.mirror(t, inv.id, stripeInvoice, inv.status, inv.paid_out_of_band !== null);
+  }
+
+  /**
+   * Brings a finalized Stripe invoice to what finance made of Tally's: void, paid out of band,
+   * uncollectible. Only an invoice Stripe still collects (open or uncollectible) is changed;
+   * once Stripe has it paid or void, that stands (its webhook tells Tally) and nothing is sent.
+   */
+  private async mirror(t: string, invoiceId: string, stripeInvoice: string, status: InvoiceStatus, outOfBand: boolean): Promise<void> {
+    if (status === 'open' || status === 'draft' || (status === 'paid' && !outOfBand)) return;
+    const now = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
+    if (now.status !== 'open' && now.status !== 'uncollectible') return;
+    if (status === 'void') await this.write(() => this.d.gateway.voidInvoice(stripeInvoice, idempotencyKey(t, 'invoice', invoiceId, 'void')));
+    else if (status === 'paid') await this.write(() => this.d.gateway.payOutOfBand(stripeInvoice, idempotencyKey(t, 'invoice', invoiceId, 'paid-out-of-band')));
+    else if (now.status === 'open') await this.write(() => this.d.gateway.markUncollectible(stripeInvoice, idempotencyKey(t, 'invoice', invoiceId, 'uncollectible')));
+    this.step(FINALIZED + 1);
   }
 }
+
+type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
 
 /** A row that can never succeed (its object is gone): failed at once, not retried. */
 class InvalidRow extends Error {}

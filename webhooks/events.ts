@@ -13,6 +13,10 @@ export const EVENT_TYPES = [
   'invoice.finalized',
   'invoice.paid',
   'invoice.payment_failed',
+  'invoice.payment_action_required',
+  'invoice.overdue',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
   'subscription.updated',
   'subscription.canceled',
 ] as const;

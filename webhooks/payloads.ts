@@ -2,6 +2,7 @@ import type { Queryable } from '../core/postgres.js';
 import { Dec } from '../core/money.js';
 import { subscriptionView, type SubscriptionHook } from '../catalog/subscriptions.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
+import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
 import { invoiceSummaries, type InvoiceSummary } from '../invoicing/invoice-reads.js';
 import { emit, type EventType, type NewEvent } from './events.js';
 
@@ -48,4 +49,10 @@ export function closeEvents(o: { stripeSync: boolean }): CloseHook {
 /** The outbound event of a subscription change, emitted in its transaction (registered on the subscription service by app/api.ts). */
 export const subscriptionEvents: SubscriptionHook = async (tx, change) => {
   await emit(tx, [change]);
+};
+
+/** The outbound event of a finance action on an invoice, emitted in its transaction (registered by app/api.ts). */
+export const invoiceChangeEvents: InvoiceChangeHook = async (tx, change) => {
+  const type: EventType = change.to === 'void' ? 'invoice.voided' : change.to === 'paid' ? 'invoice.paid' : 'invoice.marked_uncollectible';
+  await emit(tx, await invoiceEvents(tx, [{ tenantId: change.tenantId, id: change.invoiceId }], type));
 };

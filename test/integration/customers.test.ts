@@ -35,6 +35,9 @@ describe('customers', () => {
       country: 'DE',
       region: null,
       tax_exempt: true,
+      collection_method: 'charge_automatically',
+      days_until_due: null,
+      purchase_order: null,
       stripe_customer_id: 'cus_123',
       metadata: { plan: 'gold' },
       created_at: expect.any(String),
@@ -73,6 +76,11 @@ describe('customers', () => {
     ['a metadata value of 501 characters', { id: 'n12', name: 'x', currency: 'USD', metadata: { k: 'v'.repeat(501) } }, 'TALLY_ERR_TOO_LONG', 'metadata.k'],
     ['51 metadata keys', { id: 'n13', name: 'x', currency: 'USD', metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) }, 'TALLY_ERR_INVALID_VALUE', 'metadata'],
     ['an unknown field', { id: 'n14', name: 'x', currency: 'USD', plan: 'pro' }, 'TALLY_ERR_UNKNOWN_FIELD', 'plan'],
+    ['an unknown collection method', { id: 'n15', name: 'x', currency: 'USD', collection_method: 'cheque' }, 'TALLY_ERR_INVALID_VALUE', 'collection_method'],
+    ['net terms without send_invoice', { id: 'n16', name: 'x', currency: 'USD', days_until_due: 30 }, 'TALLY_ERR_INVALID_VALUE', 'days_until_due'],
+    ['net terms of a fraction of a day', { id: 'n17', name: 'x', currency: 'USD', collection_method: 'send_invoice', days_until_due: 1.5 }, 'TALLY_ERR_INVALID_TYPE', 'days_until_due'],
+    ['net terms over a year', { id: 'n18', name: 'x', currency: 'USD', collection_method: 'send_invoice', days_until_due: 366 }, 'TALLY_ERR_INVALID_VALUE', 'days_until_due'],
+    ['net terms as text', { id: 'n19', name: 'x', currency: 'USD', collection_method: 'send_invoice', days_until_due: '30' }, 'TALLY_ERR_INVALID_TYPE', 'days_until_due'],
   ])('refuses %s, and stores nothing', async (_what, body, code, field) => {
     const r = await call('POST', '/v1/customers', body);
     expect(r.status).toBe(400);
@@ -86,6 +94,22 @@ describe('customers', () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ name: 'After', email: null, country: 'FR', tax_exempt: true, currency: 'EUR', metadata: { keep: '1', add: '3' } });
     expect(Date.parse(r.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(r.body.created_at));
+  });
+
+  it('collection terms: send_invoice defaults to Net 30, keeps its days, and charge_automatically drops them', async () => {
+    const created = await call('POST', '/v1/customers', { id: 'net', name: 'Net', currency: 'EUR', collection_method: 'send_invoice' });
+    expect(created.body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 30 });
+    expect((await call('PATCH', '/v1/customers/net', { days_until_due: 60 })).body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 60 });
+    expect((await call('PATCH', '/v1/customers/net', { name: 'Net Co' })).body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 60 });
+    expect((await call('PATCH', '/v1/customers/net', { collection_method: 'charge_automatically' })).body).toMatchObject({ collection_method: 'charge_automatically', days_until_due: null });
+    // Days alone for a customer who is charged automatically mean nothing: refused, nothing changed.
+    const refused = await call('PATCH', '/v1/customers/net', { days_until_due: 15 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'days_until_due' });
+    expect((await call('PATCH', '/v1/customers/net', { collection_method: 'send_invoice', days_until_due: 15 })).body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 15 });
+    const both = await call('PATCH', '/v1/customers/net', { collection_method: 'charge_automatically', days_until_due: 15 });
+    expect(both.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'days_until_due' });
+    expect((await call('GET', '/v1/customers/net')).body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 15 });
   });
 
   it.each([

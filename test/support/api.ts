@@ -31,7 +31,7 @@ export interface TestApi {
 
 /** The real API on real (fresh, migrated) stores, listening on a free loopback port. */
 export async function startTestApi(
-  opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[]; wrapSink?: (s: SegmentSink) => SegmentSink; logIo?: LogIo } = {},
+  opts: { env?: Env; adminKey?: string | null; extraRoutes?: Route[]; wrapSink?: (s: SegmentSink) => SegmentSink; logIo?: LogIo; clock?: () => number } = {},
 ): Promise<TestApi> {
   const stores = await openTestStores(opts.env);
   await migrateAll(stores);
@@ -44,6 +44,7 @@ export async function startTestApi(
     adminKey,
     ...(opts.wrapSink ? { sink: opts.wrapSink(clickHouseSink(stores.clickhouse)) } : {}),
     ...(opts.logIo ? { logIo: opts.logIo } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   };
   // The API's routes, and the test's own beside them (served, not documented).
   const api = apiRoutes(deps);
