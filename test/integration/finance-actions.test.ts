@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../core/metrics.js';
+import { createRatingStack } from '../../app/rating-stack.js';
+import { period } from '../../catalog/periods.js';
+import { takeNumbers } from '../../invoicing/billing-profile.js';
+import type { BillingSync } from '../../stripe/sync.js';
+import { startStripeFake } from '../../stripe-fake/index.js';
+import type { StripeFake } from '../../stripe-fake/api.js';
+import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
+import { testSync } from '../support/sync.js';
+
+/**
+ * What finance does to issued invoices: void, mark paid out of band (a wire), write off as
+ * uncollectible. Each changes Tally's invoice at once, is audited with the key that asked,
+ * announced once, and mirrored to Stripe by billing sync; in a two-decimal (USD) and a
+ * zero-decimal (JPY) currency, Tally's totals and Stripe's agree to the minor unit. And the
+ * invoice numbers those invoices carry are a gapless sequence.
+ */
+const SECRET = 'whsec_finance_0123456789';
+const DAY = 86_400_000;
+const start = new Date(Math.floor((Date.now() - 40 * DAY) / DAY) * DAY);
+
+let fake: StripeFake;
+let api: TestApi;
+let sync: BillingSync;
+let t: { id: string; key: string; auth: Record<string, string> };
+
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+async function invoiceOf(customer: string): Promise<Record<string, any>> {
+  const page = (await call('GET', `/v1/invoices?customer=${customer}`)).body as { data: Record<string, any>[] };
+  return page.data[0]!;
+}
+const stripeOf = (inv: Record<string, any>) => fake.state.invoice(inv.stripe_invoice_id as string)!;
+/** The requests that paid a Stripe invoice (billing sync sends `paid_out_of_band=true`: nothing is charged). */
+const payRequests = (inv: Record<string, any>) => fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${inv.stripe_invoice_id}/pay` && r.status === 200);
+const eventsOf = async (type: string, id: string) => ((await call('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { id: string } }[]).filter((e) => e.type === type && e.data.id === id);
+async function syncAndDeliver() {
+  expect((await sync.runOnce()).failed).toBe(0);
+  await fake.webhooks.idle();
+}
+
+beforeAll(async () => {
+  fake = await startStripeFake({ writesPerSecond: 100_000 });
+  api = await startTestApi({ env: { STRIPE_SECRET_KEY: 'sk_test_finance', STRIPE_API_BASE: fake.url, STRIPE_WEBHOOK_SECRET: SECRET } });
+  fake.webhooks.configure({ url: `${api.url}/v1/stripe/webhooks`, secret: SECRET });
+  t = await api.tenant('finance');
+  await call('POST', '/v1/plans', { code: 'usd', name: 'USD plan', currency: 'USD', interval: 'month', base_fee: '49.99' });
+  await call('POST', '/v1/plans', { code: 'jpy', name: 'JPY plan', currency: 'JPY', interval: 'month', base_fee: '4980' });
+  // Net-30 customers: Stripe emails their invoices and charges nothing, so only finance moves them.
+  for (const [id, currency] of [['u1', 'USD'], ['u2', 'USD'], ['u3', 'USD'], ['j1', 'JPY'], ['j2', 'JPY']] as const) {
+    await call('POST', '/v1/customers', { id, name: id, currency, collection_method: 'send_invoice', days_until_due: 30 });
+    await call('POST', '/v1/subscriptions', { customer: id, plan: currency.toLowerCase(), start_date: start.toISOString() });
+  }
+  await testAggregator(api).runOnce();
+  const stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_finance' } }, api.stores, createRegistry());
+  await stack.billing.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
+  await stack.pool.close();
+  sync = testSync(api, fake.url);
+});
+afterAll(async () => {
+  await fake?.close();
+  await api?.stop();
+});
+
+describe('finance actions', () => {
+  it('void before Stripe has the invoice: void in Tally, nothing written to Stripe for it', async () => {
+    const u3 = await invoiceOf('u3');
+    const r = await call('POST', `/v1/invoices/${u3.id}/void`, { reason: 'duplicate subscription' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'void', status_reason: 'duplicate subscription' });
+    await syncAndDeliver();
+    expect((await invoiceOf('u3')).stripe_invoice_id).toBeNull();
+    expect(fake.state.invoices().some((i) => i.metadata.tally_invoice === u3.id)).toBe(false);
+    // The others are in Stripe, open, with Tally's totals to the minor unit.
+    for (const [c, minor] of [['u1', 4999], ['u2', 4999], ['j1', 4980], ['j2', 4980]] as const) {
+      const inv = await invoiceOf(c);
+      expect(stripeOf(inv)).toMatchObject({ status: 'open', total: minor, amount_due: minor, number: inv.number });
+    }
+  });
+
+  it('void an open invoice: void in Tally and Stripe, audited with the key, announced once; asking again changes nothing', async () => {
+    const inv = await invoiceOf('u1');
+    const r = await call('POST', `/v1/invoices/${inv.id}/void`, {});
+    expect(r.body.status).toBe('void');
+    expect((await call('POST', `/v1/invoices/${inv.id}/void`, {})).status).toBe(200);
+    await syncAndDeliver();
+    expect(stripeOf(inv).status).toBe('void');
+    expect(await eventsOf('invoice.voided', inv.id as string)).toHaveLength(1);
+    const audit = (await call('GET', `/v1/invoices/${inv.id}/audit`)).body.data as { actor: string; action: string }[];
+    expect(audit).toEqual([expect.objectContaining({ action: 'void', actor: `api_key:${t.key.split('_')[1]}` })]);
+    // Stripe's own invoice.voided came back and changed nothing further.
+    expect((await invoiceOf('u1')).status).toBe('void');
+  });
+
+  it('mark paid by wire: paid in Tally with the reference, paid out of band in Stripe, one invoice.paid', async () => {
+    const inv = await invoiceOf('u2');
+    const r = await call('POST', `/v1/invoices/${inv.id}/mark_paid`, { method: 'bank_transfer', reference: 'WIRE-2026-118' });
+    expect(r.body).toMatchObject({ status: 'paid', paid_out_of_band: { method: 'bank_transfer', reference: 'WIRE-2026-118' } });
+    expect(r.body.paid_at).not.toBeNull();
+    await syncAndDeliver();
+    expect(stripeOf(inv)).toMatchObject({ status: 'paid', amount_paid: 4999, amount_remaining: 0, attempt_count: 0 });
+    expect(payRequests(inv)).toHaveLength(1);
+    expect(await eventsOf('invoice.paid', inv.id as string)).toHaveLength(1);
+  });
+
+  it('a paid invoice cannot be voided, a void one cannot be paid', async () => {
+    const paid = await invoiceOf('u2');
+    const refused = await call('POST', `/v1/invoices/${paid.id}/void`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TRANSITION', field: 'id' });
+    const voided = await invoiceOf('u1');
+    expect((await call('POST', `/v1/invoices/${voided.id}/mark_paid`, { method: 'cheque' })).status).toBe(409);
+    expect((await invoiceOf('u1')).status).toBe('void');
+  });
+
+  it('JPY, a zero-decimal currency: written off, then paid by cheque after all; Stripe follows each step', async () => {
+    const inv = await invoiceOf('j1');
+    expect(inv.total).toBe('4980');
+    expect((await call('POST', `/v1/invoices/${inv.id}/mark_uncollectible`, { reason: 'customer insolvent' })).body.status).toBe('uncollectible');
+    await syncAndDeliver();
+    expect(stripeOf(inv)).toMatchObject({ status: 'uncollectible', total: 4980 });
+    expect((await call('POST', `/v1/invoices/${inv.id}/mark_paid`, { method: 'cheque', reference: 'CHQ 0042' })).body.status).toBe('paid');
+    await syncAndDeliver();
+    expect(stripeOf(inv)).toMatchObject({ status: 'paid', amount_paid: 4980, attempt_count: 0 });
+    expect(payRequests(inv)).toHaveLength(1);
+    const audit = (await call('GET', `/v1/invoices/${inv.id}/audit`)).body.data as { action: string }[];
+    expect(audit.map((a) => a.action)).toEqual(['mark_uncollectible', 'mark_paid']);
+    expect((await eventsOf('invoice.marked_uncollectible', inv.id as string)).length).toBe(1);
+    expect((await eventsOf('invoice.paid', inv.id as string)).length).toBe(1);
+  });
+
+  it('finance actions on an unknown invoice or another tenant’s are 404s; bad bodies are 400s naming the field', async () => {
+    const other = await api.tenant('someone-else');
+    const inv = await invoiceOf('j2');
+    const foreign = await jsonRequest(api.url, other.auth, 'POST', `/v1/invoices/${inv.id}/void`, {});
+    expect(foreign.status).toBe(404);
+    expect((await call('POST', '/v1/invoices/in_nope/void', {})).status).toBe(404);
+    const bad = await call('POST', `/v1/invoices/${inv.id}/mark_paid`, { method: 'bitcoin' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('method');
+    expect((await invoiceOf('j2')).status).toBe('open');
+    expect((await call('GET', `/v1/invoices/${inv.id}/audit`)).body.data).toEqual([]);
+  });
+
+  it('lists by status and issue date', async () => {
+    const voided = (await call('GET', '/v1/invoices?status=void')).body.data as { id: string }[];
+    expect(voided).toHaveLength(2);
+    expect((await call('GET', '/v1/invoices?status=paid')).body.data).toHaveLength(2);
+    expect((await call('GET', `/v1/invoices?issued_from=${encodeURIComponent(new Date(Date.now() + DAY).toISOString())}`)).body.data).toHaveLength(0);
+    expect((await call('GET', `/v1/invoices?issued_before=${encodeURIComponent(new Date(Date.now() + DAY).toISOString())}`)).body.data).toHaveLength(5);
+    expect((await call('GET', '/v1/invoices?status=gone')).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'status' });
+  });
+});
+
+describe('invoice numbers', () => {
+  it('are gapless: a transaction that rolls back gives its numbers back, concurrent issuers never share one', async () => {
+    const tenant = await api.tenant('numbers');
+    const pg = api.stores.postgres;
+    const first = await pg.transaction((tx) => takeNumbers(tx, tenant.id, 2));
+    await expect(
+      pg.transaction(async (tx) => {
+        await takeNumbers(tx, tenant.id, 5);
+        throw new Error('the close failed after taking numbers');
+      }),
+    ).rejects.toThrow('the close failed');
+    const taken = await Promise.all(Array.from({ length: 8 }, () => pg.transaction((tx) => takeNumbers(tx, tenant.id, 3))));
+    const all = [...first.numbers, ...taken.flatMap((x) => x.numbers)];
+    const prefix = all[0]!.split('-')[0]!;
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.map((n) => Number(n.slice(prefix.length + 1))).sort((a, b) => a - b)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+    expect(first.issuer.legal_name).toBe('numbers');
+  });
+
+  it('a prefix is the tenant’s own: another tenant cannot take it; changing it goes on with the sequence', async () => {
+    const mine = (await call('GET', '/v1/billing_profile')).body;
+    const other = await api.tenant('prefix-thief');
+    const stolen = await jsonRequest(api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: (mine.invoice_prefix as string).toLowerCase() });
+    expect(stolen.status).toBe(409);
+    expect(stolen.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'invoice_prefix' });
+    const changed = await call('PATCH', '/v1/billing_profile', { invoice_prefix: 'ACME26', legal_name: 'Acme Holdings GmbH', tax_id: 'DE123456789', address: { line1: 'Hauptstr. 1', city: 'Berlin', postal_code: '10115', country: 'de' } });
+    expect(changed.body).toMatchObject({ invoice_prefix: 'ACME26', next_invoice_number: mine.next_invoice_number, address: { country: 'DE' } });
+    // Invoices issued before keep the issuer they were issued with.
+    expect((await invoiceOf('j2')).issuer.legal_name).toBe('finance');
+  });
+});
