@@ -1,6 +1,7 @@
 import type { FaultKind, Faults } from './faults.js';
+import type { RenderedCreditNote } from './credit-notes.js';
 import type { RenderedInvoice } from './invoices.js';
-import type { BillingPortalSession, Customer, InvoiceItem, Meter, MeterEvent, PaymentMethod } from './objects.js';
+import type { BillingPortalSession, Customer, InvoiceItem, Meter, MeterEvent, PaymentMethod, Refund } from './objects.js';
 import type { Delivery, StripeEvent, WebhookConfig, Webhooks } from './webhooks.js';
 
 /** The public face of the local Stripe server. */
@@ -68,6 +69,8 @@ export interface StateSnapshot {
   deliveries: Delivery[];
   paymentMethods: PaymentMethod[];
   portalSessions: BillingPortalSession[];
+  creditNotes: RenderedCreditNote[];
+  refunds: Refund[];
 }
 
 /**
@@ -84,9 +87,13 @@ export interface StripeFakeState {
   deliveries(): Delivery[];
   paymentMethods(): PaymentMethod[];
   portalSessions(): BillingPortalSession[];
+  /** With all their lines. */
+  creditNotes(): RenderedCreditNote[];
+  refunds(): Refund[];
   customer(id: string): Customer | undefined;
   paymentMethod(id: string): PaymentMethod | undefined;
   invoice(id: string): InvoiceWithItems | undefined;
+  creditNote(id: string): RenderedCreditNote | undefined;
   /** What a `sum` meter would aggregate: the values of the accepted events for this event name and customer. */
   meterTotal(eventName: string, customer: string): bigint;
   snapshot(): StateSnapshot;

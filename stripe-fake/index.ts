@@ -5,3 +5,4 @@ export { FAULT_KINDS, type FaultKind, type FaultRule } from './faults.js';
 export { API_VERSION, signatureHeader, type Delivery, type EventType, type StripeEvent, type WebhookConfig } from './webhooks.js';
 export { formatMinor, minorUnits } from './currency.js';
 export { MAX_ITEMS_PER_INVOICE } from './invoices.js';
+export type { RenderedCreditNote } from './credit-notes.js';

@@ -240,6 +240,92 @@ export interface BillingPortalSession {
   url: string;
 }
 
+/** A line of a credit note: part of an invoice line (by amount or quantity), or a custom line. */
+export interface CreditNoteLineItem {
+  id: string;
+  object: 'credit_note_line_item';
+  amount: number;
+  description: string | null;
+  discount_amount: number;
+  discount_amounts: [];
+  /** Only on `invoice_line_item` lines (Stripe leaves the field out of custom ones). */
+  invoice_line_item?: string;
+  livemode: false;
+  metadata: Metadata;
+  pretax_credit_amounts: [];
+  quantity: number | null;
+  tax_rates: [];
+  taxes: [];
+  type: 'invoice_line_item' | 'custom_line_item';
+  unit_amount: number | null;
+  unit_amount_decimal: string | null;
+}
+
+export type CreditNoteReason = 'duplicate' | 'fraudulent' | 'order_change' | 'product_unsatisfactory';
+
+/**
+ * A credit note as stored; `lines` is added when it is rendered. `pre_payment_amount` is what
+ * lowered the invoice's amount remaining, `post_payment_amount` the rest (refunded, credited to
+ * the customer's balance or out of band); `type` says which of the two it has (`mixed`: both).
+ */
+export interface CreditNote {
+  id: string;
+  object: 'credit_note';
+  amount: number;
+  amount_shipping: number;
+  created: number;
+  currency: string;
+  customer: string;
+  customer_account: null;
+  /** The customer balance transaction of `credit_amount` (`cbtxn_…`); this server keeps no balance transaction objects. */
+  customer_balance_transaction: string | null;
+  discount_amount: number;
+  discount_amounts: [];
+  effective_at: number;
+  invoice: string;
+  livemode: false;
+  memo: string | null;
+  metadata: Metadata;
+  number: string;
+  out_of_band_amount: number | null;
+  pdf: string;
+  post_payment_amount: number;
+  pre_payment_amount: number;
+  pretax_credit_amounts: [];
+  reason: CreditNoteReason | null;
+  refunds: { amount_refunded: number; payment_record_refund: null; refund: string; type: 'refund' }[];
+  shipping_cost: null;
+  status: 'issued' | 'void';
+  subtotal: number;
+  subtotal_excluding_tax: number;
+  total: number;
+  total_excluding_tax: number;
+  total_taxes: [];
+  type: 'pre_payment' | 'post_payment' | 'mixed';
+  voided_at: number | null;
+}
+
+/** A refund made by a credit note's `refund_amount`. No charges exist here, so `charge` and `payment_intent` are null. */
+export interface Refund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  balance_transaction: null;
+  charge: null;
+  created: number;
+  currency: string;
+  customer: string;
+  customer_account: null;
+  metadata: Metadata;
+  payment_intent: null;
+  payment_method: null;
+  reason: null;
+  receipt_number: null;
+  source_transfer_reversal: null;
+  status: 'succeeded';
+  transfer_reversal: null;
+}
+
 export interface ListResult<T> {
   object: 'list';
   data: T[];

@@ -15,11 +15,13 @@ import { Ids, Rng, unixSeconds } from './random.js';
 import { TokenBucket } from './rate-limit.js';
 import { type Ctx, type Match, match } from './router.js';
 import { billingPortalRoutes } from './routes-billing-portal.js';
+import { creditNoteRoutes } from './routes-credit-notes.js';
 import { customerRoutes } from './routes-customers.js';
 import { invoiceItemRoutes } from './routes-invoiceitems.js';
 import { invoiceRoutes } from './routes-invoices.js';
 import { meterRoutes } from './routes-meters.js';
 import { paymentMethodRoutes } from './routes-payment-methods.js';
+import { refundRoutes } from './routes-refunds.js';
 import { stateView } from './state.js';
 import { Store } from './store.js';
 import { API_VERSION, Webhooks } from './webhooks.js';
@@ -30,7 +32,16 @@ import { API_VERSION, Webhooks } from './webhooks.js';
  * fault injection, the idempotency layer, parameter validation and the endpoint. Everything is
  * in memory; `close()` forgets it.
  */
-const ROUTES = [...customerRoutes, ...meterRoutes, ...invoiceRoutes, ...invoiceItemRoutes, ...paymentMethodRoutes, ...billingPortalRoutes];
+const ROUTES = [
+  ...customerRoutes,
+  ...meterRoutes,
+  ...invoiceRoutes,
+  ...invoiceItemRoutes,
+  ...paymentMethodRoutes,
+  ...billingPortalRoutes,
+  ...creditNoteRoutes,
+  ...refundRoutes,
+];
 interface Outcome {
   status: number;
   text: string;

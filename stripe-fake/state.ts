@@ -1,6 +1,7 @@
 import type { InvoiceWithItems, MeterEventRecord, StateSnapshot, StripeFakeState } from './api.js';
+import { renderCreditNote } from './credit-notes.js';
 import { renderInvoice } from './invoices.js';
-import type { BillingPortalSession, Customer, InvoiceItem, Meter, PaymentMethod } from './objects.js';
+import type { BillingPortalSession, Customer, InvoiceItem, Meter, PaymentMethod, Refund } from './objects.js';
 import type { InvoiceEntry, Store } from './store.js';
 import type { Webhooks } from './webhooks.js';
 
@@ -42,6 +43,16 @@ export function stateView(store: Store, webhooks: Webhooks): StripeFakeState {
     portalSessions(): BillingPortalSession[] {
       return oldestFirst(store.portalSessions.values()).map((e) => structuredClone(e.obj));
     },
+    creditNotes() {
+      return oldestFirst(store.creditNotes.values()).map((e) => renderCreditNote(store, e, { allLines: true }));
+    },
+    refunds(): Refund[] {
+      return oldestFirst(store.refunds.values()).map((e) => structuredClone(e.obj));
+    },
+    creditNote(id: string) {
+      const e = store.creditNotes.get(id);
+      return e === undefined ? undefined : renderCreditNote(store, e, { allLines: true });
+    },
     paymentMethod(id: string) {
       const e = store.paymentMethods.get(id);
       return e === undefined ? undefined : structuredClone(e.obj);
@@ -75,6 +86,8 @@ export function stateView(store: Store, webhooks: Webhooks): StripeFakeState {
         deliveries: view.deliveries(),
         paymentMethods: view.paymentMethods(),
         portalSessions: view.portalSessions(),
+        creditNotes: view.creditNotes(),
+        refunds: view.refunds(),
       };
     },
   };

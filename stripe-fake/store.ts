@@ -1,5 +1,5 @@
 import { errors } from './errors.js';
-import type { BillingPortalSession, Customer, Invoice, InvoiceItem, Meter, MeterEvent, PaymentMethod } from './objects.js';
+import type { BillingPortalSession, CreditNote, CreditNoteLineItem, Customer, Invoice, InvoiceItem, Meter, MeterEvent, PaymentMethod, Refund } from './objects.js';
 import { type Clock, Ids, unixSeconds } from './random.js';
 
 /**
@@ -36,6 +36,21 @@ export interface ItemEntry extends Entry<InvoiceItem> {
   lineId: string;
 }
 
+/** What one credit note line took from one invoice line, and how (Stripe does not let later credit notes switch between amount and quantity on a line). */
+export interface LineCredit {
+  invoiceLineItem: string;
+  amount: number;
+  quantity: number;
+  by: 'amount' | 'quantity';
+}
+
+export interface CreditNoteEntry extends Entry<CreditNote> {
+  lines: CreditNoteLineItem[];
+  credits: LineCredit[];
+  /** The part of `post_payment_amount` credited to the customer's balance (restored by a void). */
+  creditAmount: number;
+}
+
 export interface MeterEventEntry extends Entry<MeterEvent> {
   meter: string;
   customer: string;
@@ -49,6 +64,8 @@ export class Store {
   readonly meterEvents: MeterEventEntry[] = [];
   readonly paymentMethods = new Map<string, PaymentMethodEntry>();
   readonly portalSessions = new Map<string, Entry<BillingPortalSession>>();
+  readonly creditNotes = new Map<string, CreditNoteEntry>();
+  readonly refunds = new Map<string, Entry<Refund>>();
   /** Meter event identifiers and when they were accepted (ms). */
   readonly identifiers = new Map<string, number>();
   private seq = 0;
@@ -90,6 +107,12 @@ export class Store {
     return e;
   }
 
+  creditNote(id: string, param: string, status = 400): CreditNoteEntry {
+    const e = this.creditNotes.get(id);
+    if (e === undefined) throw errors.resourceMissing('credit_note', id, param, status);
+    return e;
+  }
+
   meter(id: string, param: string, status = 400): Entry<Meter> {
     const e = this.meters.get(id);
     if (e === undefined) throw errors.resourceMissing('billing.meter', id, param, status);
@@ -109,6 +132,8 @@ export class Store {
     this.meterEvents.length = 0;
     this.paymentMethods.clear();
     this.portalSessions.clear();
+    this.creditNotes.clear();
+    this.refunds.clear();
     this.identifiers.clear();
   }
 }

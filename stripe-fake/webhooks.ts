@@ -24,7 +24,11 @@ export type EventType =
   | 'payment_method.detached'
   | 'customer.updated'
   | 'customer.subscription.updated'
-  | 'customer.subscription.deleted';
+  | 'customer.subscription.deleted'
+  | 'credit_note.created'
+  | 'credit_note.updated'
+  | 'credit_note.voided'
+  | 'refund.created';
 
 export interface StripeEvent {
   id: string;
