@@ -26,7 +26,7 @@ import { alertRoutes } from '../alerts/routes.js';
 import { AlertService } from '../alerts/settings.js';
 import { EndpointService } from '../webhooks/endpoints.js';
 import { EventLog } from '../webhooks/log.js';
-import { invoiceChangeEvents, subscriptionEvents } from '../webhooks/payloads.js';
+import { creditNoteEvents, invoiceChangeEvents, subscriptionEvents } from '../webhooks/payloads.js';
 import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
@@ -55,7 +55,10 @@ import { paymentMethodLinkRoute } from '../stripe/payment-method-link.js';
 import { billingProfileRoutes } from '../invoicing/profile-routes.js';
 import { invoiceActionRoutes } from '../invoicing/action-routes.js';
 import { InvoiceActions } from '../invoicing/invoice-actions.js';
-import { reopenInvoiceRow } from '../stripe/outbox.js';
+import { enqueueCreditNote, reopenInvoiceRow } from '../stripe/outbox.js';
+import { CreditNotes } from '../invoicing/credit-notes.js';
+import { chargeRoutes } from '../catalog/charge-routes.js';
+import { OneOffCharges } from '../catalog/one-off-charges.js';
 import { settleDunning } from '../stripe/dunning.js';
 import { BillingProfileService } from '../invoicing/billing-profile.js';
 import { dunningPolicyOf } from './sync-loop.js';
@@ -168,12 +171,18 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
+    ...chargeRoutes(new OneOffCharges(stores.postgres), clock),
     ...invoiceActionRoutes(
       new InvoiceActions(stores.postgres, [
         // Side effects of a finance action, in its transaction: Stripe mirrors it, a webhook announces it, dunning settles.
         reopenInvoiceRow,
         invoiceChangeEvents,
         (tx, change) => settleDunning(tx, change.tenantId, change.subscriptionId, dunningPolicyOf(config), change.at).then(() => undefined),
+      ]),
+      new CreditNotes(stores.postgres, [
+        enqueueCreditNote,
+        creditNoteEvents,
+        (tx, issued) => (issued.settledInvoice ? settleDunning(tx, issued.tenantId, issued.subscriptionId, dunningPolicyOf(config), issued.at).then(() => undefined) : Promise.resolve()),
       ]),
       new InvoiceRepository(stores.postgres, clock),
       clock,

@@ -36,7 +36,7 @@ export interface GrantView {
   created_at: string;
 }
 
-type Source = 'purchase' | 'invoice_credit' | 'allowance';
+type Source = 'purchase' | 'invoice_credit' | 'allowance' | 'credit_note';
 
 export interface LedgerEntry {
   at: string;

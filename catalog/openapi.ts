@@ -38,7 +38,7 @@ export const CreditGrant = shape(
     currency: str(),
     amount: decimal(),
     remaining: decimal(),
-    source: oneOfStrings(['purchase', 'invoice_credit', 'allowance']),
+    source: oneOfStrings(['purchase', 'invoice_credit', 'allowance', 'credit_note']),
     reason: nullable(str()),
     invoice: nullable(str()),
     subscription: nullable(str()),
@@ -133,3 +133,19 @@ export const AuditTrail = shape('AuditTrail', obj({ data: arr(obj({ at: instant,
 
 /** The `:id` of the routes under `/v1/subscriptions/:id` (here and in alerts/ and invoicing/). */
 export const SUBSCRIPTION_ID = { id: 'The subscription id (`sub_...`).' };
+
+// one-off-charges.ts ChargeView
+export const OneOffCharge = shape(
+  'OneOffCharge',
+  obj({
+    id: str('`chg_...`'),
+    subscription: str(),
+    customer: str(),
+    currency: str(),
+    amount: decimal(),
+    description: str(),
+    invoice: nullable(str('The invoice that billed it; null until the next one is closed.')),
+    created_at: instant,
+  }),
+);
+export const OneOffChargeList = shape('OneOffChargeList', obj({ data: arr(schemaRef(OneOffCharge)) }), [OneOffCharge]);

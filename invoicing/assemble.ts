@@ -20,7 +20,8 @@ import { planAtEnd, termsFor, type Terms } from './terms.js';
  * 2. find the late usage of earlier, invoiced periods (billed as adjustment lines);
  * 3. the period's credit allowance: granted before composing (close), or shown as it will be
  *    granted (upcoming, when no close run has granted it yet);
- * 4. read the customers' credits and the commercial terms (commitment, discounts, tax);
+ * 4. read the customers' credits, the commercial terms (commitment, discounts, tax) and the
+ *    one-off charges not billed yet;
  * 5. compose each invoice, using credits up in memory as the batch's invoices take them (a
  *    customer may have several subscriptions in one batch).
  *
@@ -47,6 +48,8 @@ export interface AssembledInvoice {
   late: LateUsage;
   /** What the invoice leaves of its period's credit allowance, expired with it. */
   expire: { grantId: string; amount: string } | null;
+  /** The one-off charges it bills (marked billed when it is written). */
+  charges: string[];
 }
 
 export interface Assembly {
@@ -62,7 +65,23 @@ export async function assembleInvoices(rd: RatingDeps, q: Queryable, work: reado
   if (o.allowance.mode === 'grant') await allocateAllowances(q, work.flatMap((w) => allowanceDue(w.sub, w.period, planAtEnd(w))));
   const credits = await availableCredits(q, work.map((w) => w.sub.tenantId), work.map((w) => w.sub.customer));
   const terms = await termsFor(q, work);
-  return { invoices: compose(work, ratings, late, credits, terms, o.allowance), credits };
+  const charges = await pendingCharges(q, work);
+  return { invoices: compose(work, ratings, late, credits, terms, charges, o.allowance), credits };
+}
+
+type Charge = { id: string; description: string; amount: string };
+
+/** Each subscription's one-off charges not billed yet, oldest first. */
+async function pendingCharges(q: Queryable, work: readonly PeriodWork[]): Promise<Map<string, Charge[]>> {
+  const out = new Map<string, Charge[]>();
+  if (work.length === 0) return out;
+  const { rows } = await q.query<Charge & { tenant_id: string; subscription_id: string }>(
+    `SELECT tenant_id, subscription_id, id, description, amount::text AS amount FROM one_off_charges
+      WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND invoice_id IS NULL ORDER BY created_at, id`,
+    [[...new Set(work.map((w) => w.sub.tenantId))], work.map((w) => w.sub.id)],
+  );
+  for (const r of rows) out.set(`${r.tenant_id}\n${r.subscription_id}`, [...(out.get(`${r.tenant_id}\n${r.subscription_id}`) ?? []), { id: r.id, description: r.description, amount: r.amount }]);
+  return out;
 }
 
 /** Composes each period's invoice from what the steps before read, using credits up across the batch. */
@@ -72,8 +91,11 @@ function compose(
   late: Map<string, LateUsage>,
   credits: readonly Available[],
   terms: readonly Terms[],
+  charges: Map<string, Charge[]>,
   allowanceMode: AssembleOptions['allowance'],
 ): AssembledInvoice[] {
+  // A subscription's charges go on its first period in the batch only.
+  const billed = new Set<string>();
   const remaining = new Map(credits.map((a) => [a.grantId, a]));
   return work.map((w, i) => {
     const rating = ratings[i]!;
@@ -81,14 +103,17 @@ function compose(
     const l = late.get(w.sub.id)!;
     const { grants, allowance } = grantsFor([...remaining.values()], w.sub, w.period);
     const usable = allowanceMode.mode === 'preview' ? withPreview(grants, allowance, w, allowanceMode.at) : grants;
-    const composed = composeInvoice({ minorUnits: minorUnits(w.sub.currency), baseFee: baseFee(rating), usage, adjustments: l.lines, ...terms[i]!, credits: usable });
+    const key = `${w.sub.tenantId}\n${w.sub.id}`;
+    const mine = billed.has(key) ? [] : (charges.get(key) ?? []);
+    billed.add(key);
+    const composed = composeInvoice({ minorUnits: minorUnits(w.sub.currency), baseFee: baseFee(rating), usage, adjustments: l.lines, charges: mine, ...terms[i]!, credits: usable });
     for (const c of composed.consumed ?? []) {
       // A previewed allowance is no grant yet: nothing to use up.
       const g = remaining.get(c.grantId);
       if (g !== undefined) remaining.set(c.grantId, { ...g, remaining: new Dec(g.remaining).minus(c.amount).toFixed() });
     }
     const left = allowanceLeft(allowance, composed.consumed ?? []);
-    return { sub: w.sub, period: w.period, composed, totals: meterTotals(usage), late: l, expire: left === null ? null : { grantId: allowance!.grantId, amount: left } };
+    return { sub: w.sub, period: w.period, composed, totals: meterTotals(usage), late: l, expire: left === null ? null : { grantId: allowance!.grantId, amount: left }, charges: mine.map((c) => c.id) };
   });
 }
 

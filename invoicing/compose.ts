@@ -20,7 +20,7 @@ import type { PlanVersionRef } from '../rating/segments.js';
  * `credit` line; tax at the customer's rate on what is left, rounded half-even to the minor
  * unit, a `tax` line. The total is subtotal − discount − credit + tax.
  */
-export type LineType = 'base_fee' | 'usage' | 'minimum' | 'proration' | 'adjustment' | 'discount' | 'credit' | 'tax';
+export type LineType = 'base_fee' | 'usage' | 'minimum' | 'proration' | 'adjustment' | 'charge' | 'discount' | 'credit' | 'tax';
 
 export interface InvoiceLine {
   type: LineType;
@@ -95,6 +95,8 @@ export function composeInvoice(input: {
   baseFee: readonly BaseFeeLine[];
   usage: readonly UsagePart[];
   adjustments: readonly Adjustment[];
+  /** One-off charges added to the subscription since its last invoice (a setup fee, an add-on). */
+  charges?: readonly { description: string; amount: string }[];
   /** The subscription's commitment for the period: a minimum spend and/or a committed-use discount. */
   commitment?: { minimumSpend: string | null; discountPercent: string | null } | undefined;
   /** Coupons in force for the period, in the order they were redeemed. */
@@ -163,6 +165,8 @@ export function composeInvoice(input: {
       period: null,
     });
   }
+  // After the minimum spend, which they do not count toward; discounted and taxed like the rest.
+  for (const c of input.charges ?? []) lines.push({ type: 'charge', meter: null, quantity: null, amount: amount6(new Dec(c.amount)), description: c.description, plan: null, period: null });
   const sum = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
   const money = (d: Dec) => d.toDecimalPlaces(input.minorUnits, Dec.ROUND_HALF_EVEN).toFixed(input.minorUnits);
   const subtotal = money(sum);

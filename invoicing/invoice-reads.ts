@@ -3,7 +3,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { paymentTerms, type InvoiceView } from './invoice-view.js';
 import type { Issuer } from './billing-profile.js';
 import type { InvoiceLine, LineType } from './compose.js';
-import { plain } from '../core/money.js';
+import { Dec, plain } from '../core/money.js';
 
 /**
  * Reading invoices back: the shape of DESIGN.md (the one upcoming invoices have too), with
@@ -30,6 +30,7 @@ interface InvoiceRow {
   due_at: Date | null;
   paid_at: Date | null;
   paid_out_of_band: InvoiceView['paid_out_of_band'];
+  credited: string;
   status_reason: string | null;
   overdue_at: Date | null;
   overdue_since: Date | null;
@@ -77,7 +78,7 @@ const overdueSince = (now: string) => `CASE WHEN status <> 'open' THEN NULL
 
 /** The columns of a read; `now` is the SQL of the instant overdue is judged at. */
 const columns = (now: string) => `id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal::text AS subtotal, discount::text AS discount, credit::text AS credit,
-  tax::text AS tax, total::text AS total, number, issuer, purchase_order, collection_method, days_until_due, due_at, paid_at, paid_out_of_band, status_reason, overdue_at, stripe_invoice_id, created_at,
+  tax::text AS tax, total::text AS total, number, issuer, purchase_order, collection_method, days_until_due, due_at, paid_at, credited::text AS credited, paid_out_of_band, status_reason, overdue_at, stripe_invoice_id, created_at,
   ${overdueSince(now)} AS overdue_since, floor(extract(epoch FROM ${now} - (${overdueSince(now)})) / 86400)::int AS days_overdue`;
 
 /** numeric text at a fixed number of places ("329.000000" → "329.00"); the stored value already has no more. */
@@ -162,6 +163,8 @@ function summary(i: InvoiceRow): InvoiceSummary {
     days_until_due: i.days_until_due,
     due_at: i.due_at?.toISOString() ?? null,
     paid_at: i.paid_at?.toISOString() ?? null,
+    credited: places(plain(i.credited), n),
+    amount_due: i.status === 'open' ? places(new Dec(i.total).minus(i.credited).toFixed(), n) : places('0', n),
     paid_out_of_band: i.paid_out_of_band,
     status_reason: i.status_reason,
     overdue_at: i.overdue_at?.toISOString() ?? null,

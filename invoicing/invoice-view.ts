@@ -28,6 +28,9 @@ export interface InvoiceView extends Omit<ComposedInvoice, 'consumed' | 'carried
   /** When payment is due: set when Stripe finalizes a send_invoice invoice. */
   due_at: string | null;
   paid_at: string | null;
+  /** What credit notes took back, and what is still owed (0 unless the invoice is open). */
+  credited: string;
+  amount_due: string;
   /** How an invoice marked paid outside Stripe was paid. */
   paid_out_of_band: { method: string; reference: string | null; at: string } | null;
   /** Why finance voided it or wrote it off. */
@@ -60,6 +63,8 @@ export function invoiceView(sub: SubscriptionFacts, p: Period, c: ComposedInvoic
     days_until_due: sub.collection.daysUntilDue,
     due_at: null,
     paid_at: null,
+    credited: '0',
+    amount_due: c.total,
     paid_out_of_band: null,
     status_reason: null,
     overdue_at: null,

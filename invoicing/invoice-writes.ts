@@ -94,6 +94,12 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       asOf,
     ],
   );
+  // The one-off charges these invoices bill, billed once: by the invoice written here.
+  const charged = go.flatMap((c) => c.charges.map((id) => ({ c, id })));
+  await tx.query(
+    'UPDATE one_off_charges o SET invoice_id = x.i FROM unnest($1::text[], $2::text[], $3::text[]) AS x(t, id, i) WHERE o.tenant_id = x.t AND o.id = x.id AND o.invoice_id IS NULL',
+    [charged.map((x) => x.c.sub.tenantId), charged.map((x) => x.id), charged.map((x) => x.c.id)],
+  );
   const uses = go.flatMap((c) => [
     ...(c.composed.consumed ?? []).map((u) => ({ c, kind: 'consume', ...u })),
     ...(c.expire === null ? [] : [{ c, kind: 'expire', ...c.expire }]),

@@ -38,7 +38,7 @@ export const Invoice = shape(
     lines: arr(
       obj(
         {
-          type: oneOfStrings(['base_fee', 'usage', 'minimum', 'proration', 'adjustment', 'discount', 'credit', 'tax']),
+          type: oneOfStrings(['base_fee', 'usage', 'minimum', 'proration', 'adjustment', 'charge', 'discount', 'credit', 'tax']),
           meter: nullable(str()),
           quantity: nullable(decimal()),
           amount: decimal(),
@@ -59,6 +59,8 @@ export const Invoice = shape(
     days_until_due: nullable(int('Net terms (send_invoice).')),
     due_at: nullable(instant),
     paid_at: nullable(instant),
+    credited: decimal('What credit notes took back.'),
+    amount_due: decimal('What is still owed: the total less credit notes while open, else 0.'),
     paid_out_of_band: nullable(obj({ method: oneOfStrings(['bank_transfer', 'cheque', 'cash', 'other']), reference: nullable(str()), at: instant })),
     status_reason: nullable(str('Why it was voided or written off.')),
     overdue_at: nullable(instant),
@@ -72,3 +74,22 @@ export const Invoice = shape(
 export const InvoiceList = list(Invoice, true);
 
 export const AuditTrail = shape('InvoiceAuditTrail', obj({ data: arr(obj({ at: instant, actor: str('`api_key:<key id>`'), action: str(), details: { type: 'object' } })) }));
+
+export const CreditNote = shape(
+  'CreditNote',
+  obj({
+    id: str('`cn_...`'),
+    number: str('After its invoice: `INV-0042-CN1`.'),
+    invoice: str(),
+    customer: str(),
+    currency: str(),
+    amount: decimal('At the currency\'s minor unit.'),
+    settlement: oneOfStrings(['reduce_due', 'credit_balance', 'refund', 'out_of_band']),
+    reason: oneOfStrings(['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']),
+    memo: nullable(str()),
+    lines: arr(obj({ line: int('The invoice line number (1-based).'), amount: decimal() })),
+    stripe_credit_note_id: nullable(str()),
+    created_at: instant,
+  }),
+);
+export const CreditNoteList = shape('CreditNoteList', obj({ data: arr(schemaRef(CreditNote)) }), [CreditNote]);

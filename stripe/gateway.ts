@@ -43,6 +43,17 @@ export interface StripeGateway {
   /** Paid outside Stripe (a wire, a cheque): Stripe stops collecting and records it paid. */
   payOutOfBand(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
   markUncollectible(id: string, key: IdempotencyKey): Promise<StripeInvoice>;
+  /**
+   * A credit note of `amount` minor units on a finalized invoice: on an open one it lowers what
+   * is due; on a paid one the whole amount is refunded (`refund`) or recorded as given back
+   * outside Stripe (`out_of_band`).
+   */
+  /** The Stripe credit note made for this Tally credit note (metadata), if any. */
+  findCreditNote(stripeInvoice: string, creditNoteId: string): Promise<string | undefined>;
+  createCreditNote(
+    p: { stripeInvoice: string; amount: number; settle: 'reduce_due' | 'refund' | 'out_of_band'; reason: string; memo: string | null; tenantId: string; creditNoteId: string; number: string },
+    key: IdempotencyKey,
+  ): Promise<string>;
   /** A Stripe-hosted page (a billing-portal session, short-lived) where the customer adds or changes a payment method. */
   createPortalSession(p: { stripeCustomer: string; returnUrl: string }): Promise<{ id: string; url: string }>;
   /** The active Stripe meter with this event name, if any. */
@@ -163,6 +174,26 @@ export function stripeGateway(o: GatewayOptions): StripeGateway {
     finalizeInvoice: (id, collect, key) => call('invoices.finalize', async () => toInvoice(await stripe.invoices.finalizeInvoice(id, { auto_advance: collect }, { idempotencyKey: key }))),
     voidInvoice: (id, key) => call('invoices.void', async () => toInvoice(await stripe.invoices.voidInvoice(id, {}, { idempotencyKey: key }))),
     payOutOfBand: (id, key) => call('invoices.pay', async () => toInvoice(await stripe.invoices.pay(id, { paid_out_of_band: true }, { idempotencyKey: key }))),
+    findCreditNote: (stripeInvoice, creditNoteId) =>
+      call('credit_notes.list', async () => {
+        for await (const note of stripe.creditNotes.list({ invoice: stripeInvoice, limit: 100 })) if (note.metadata?.tally_credit_note === creditNoteId) return note.id;
+        return undefined;
+      }),
+    createCreditNote: (p, key) =>
+      call('credit_notes.create', async () => {
+        const note = await stripe.creditNotes.create(
+          {
+            invoice: p.stripeInvoice,
+            amount: p.amount,
+            reason: p.reason,
+            ...(p.memo === null ? {} : { memo: p.memo }),
+            ...(p.settle === 'refund' ? { refund_amount: p.amount } : p.settle === 'out_of_band' ? { out_of_band_amount: p.amount } : {}),
+            metadata: { tally_tenant: p.tenantId, tally_credit_note: p.creditNoteId, tally_number: p.number },
+          },
+          { idempotencyKey: key },
+        );
+        return note.id;
+      }),
     markUncollectible: (id, key) => call('invoices.mark_uncollectible', async () => toInvoice(await stripe.invoices.markUncollectible(id, {}, { idempotencyKey: key }))),
     createPortalSession: (p) =>
       call('billing_portal.sessions.create', async () => {

@@ -1,5 +1,6 @@
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
+import type { CreditNoteHook } from '../invoicing/credit-notes.js';
 
 /**
  * The Postgres outbox of Stripe writes (see the 0008 migration). `enqueue` runs inside the
@@ -7,7 +8,7 @@ import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
  * FOR UPDATE SKIP LOCKED (two workers never get the same row), then mark each done, due again
  * later (with backoff), or failed for good.
  */
-export type OutboxKind = 'invoice' | 'meter_usage';
+export type OutboxKind = 'invoice' | 'meter_usage' | 'credit_note';
 
 export interface OutboxRow {
   id: string;
@@ -48,6 +49,19 @@ export const reopenInvoiceRow: InvoiceChangeHook = async (tx, change) => {
             locked_by = NULL, locked_until = NULL, done_at = NULL, updated_at = now()
       WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2`,
     [change.tenantId, change.invoiceId],
+  );
+};
+
+/**
+ * A credit note on an invoice that goes to Stripe goes there too, after it (billing sync waits
+ * for the invoice to be finalized in Stripe). An invoice never meant for Stripe has no row.
+ */
+export const enqueueCreditNote: CreditNoteHook = async (tx, issued) => {
+  await tx.query(
+    `INSERT INTO stripe_outbox (tenant_id, kind, ref)
+     SELECT $1, 'credit_note', $3 WHERE EXISTS (SELECT 1 FROM stripe_outbox WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2)
+     ON CONFLICT (tenant_id, kind, ref) DO NOTHING`,
+    [issued.tenantId, issued.invoiceId, issued.id],
   );
 };
 

@@ -165,6 +165,7 @@ export class BillingSync {
       // Attempts of any kind, including ones cut short by a crash, which never reach the count below.
       if (row.attempts > this.d.maxAttempts * HARD_CAP_FACTOR) throw new InvalidRow(`gave up after ${row.attempts - 1} attempts`);
       if (row.kind === 'invoice') await this.syncInvoice(row);
+      else if (row.kind === 'credit_note') await this.syncCreditNote(row);
       else throw new Error(`unknown outbox kind ${row.kind}`);
       await this.outbox.done(row.id);
       this.d.metrics.rows.inc({ kind: row.kind, outcome: 'done' });
@@ -345,6 +346,42 @@ export class BillingSync {
       await emit(tx, await invoiceEvents(tx, [{ tenantId: t, id: inv.id }], 'invoice.finalized'));
     });
     await this.mirror(t, inv.id, stripeInvoice, inv.status, inv.paid_out_of_band !== null);
+  }
+
+  /**
+   * A credit note, once its invoice is finalized in Stripe: the amount in minor units, refunded
+   * or recorded as given back outside Stripe on a paid invoice. Credit to the customer's balance
+   * is Tally's (a credit grant its next invoices use), so Stripe records it as out of band:
+   * given to Stripe's customer balance as well, it would be used twice.
+   */
+  private async syncCreditNote(row: OutboxRow): Promise<void> {
+    const t = row.tenant_id;
+    const cn = (
+      await this.d.pg.query<{ id: string; number: string; invoice_id: string; currency: string; amount: string; settlement: string; reason: string; memo: string | null; stripe_credit_note_id: string | null; stripe_invoice_id: string | null; synced_at: Date | null }>(
+        `SELECT c.id, c.number, c.invoice_id, c.currency, c.amount::text AS amount, c.settlement, c.reason, c.memo, c.stripe_credit_note_id, i.stripe_invoice_id, i.synced_at
+           FROM credit_notes c JOIN invoices i ON i.tenant_id = c.tenant_id AND i.id = c.invoice_id WHERE c.tenant_id = $1 AND c.id = $2`,
+        [t, row.ref],
+      )
+    ).rows[0];
+    if (cn === undefined) throw new InvalidRow(`credit note ${row.ref} does not exist`);
+    if (cn.stripe_credit_note_id !== null) return;
+    // Retried (with backoff) until billing sync has finalized the invoice in Stripe.
+    if (cn.synced_at === null || cn.stripe_invoice_id === null) throw new Error(`credit note ${cn.id} waits for invoice ${cn.invoice_id} to be finalized in Stripe`);
+    const amount = stripeAmount(cn.amount, cn.currency);
+    if (amount === undefined) throw new InvalidRow(`Stripe takes ${cn.currency} in whole units only; credit note ${cn.id} of ${cn.amount} cannot be carried exactly`);
+    const stripeInvoice = cn.stripe_invoice_id;
+    const old = this.clock() - row.created_at.getTime() > KEY_MEMORY_MS;
+    const settle = cn.settlement === 'reduce_due' ? 'reduce_due' : cn.settlement === 'refund' ? 'refund' : 'out_of_band';
+    const id =
+      (old ? await this.read(() => this.d.gateway.findCreditNote(stripeInvoice, cn.id)) : undefined) ??
+      (await this.write(() =>
+        this.d.gateway.createCreditNote(
+          { stripeInvoice, amount, settle, reason: cn.reason, memo: cn.memo, tenantId: t, creditNoteId: cn.id, number: cn.number },
+          idempotencyKey(t, 'credit_note', cn.id, 'create'),
+        ),
+      ));
+    this.step(1);
+    await this.d.pg.query('UPDATE credit_notes SET stripe_credit_note_id = $3 WHERE tenant_id = $1 AND id = $2', [t, cn.id, id]);
   }
 
   /**

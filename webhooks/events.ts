@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'invoice.overdue',
   'invoice.voided',
   'invoice.marked_uncollectible',
+  'credit_note.created',
   'subscription.updated',
   'subscription.canceled',
 ] as const;

@@ -3,6 +3,7 @@ import { Dec } from '../core/money.js';
 import { subscriptionView, type SubscriptionHook } from '../catalog/subscriptions.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
+import { creditNoteView, type CreditNoteHook } from '../invoicing/credit-notes.js';
 import { invoiceSummaries, type InvoiceSummary } from '../invoicing/invoice-reads.js';
 import { emit, type EventType, type NewEvent } from './events.js';
 
@@ -55,4 +56,10 @@ export const subscriptionEvents: SubscriptionHook = async (tx, change) => {
 export const invoiceChangeEvents: InvoiceChangeHook = async (tx, change) => {
   const type: EventType = change.to === 'void' ? 'invoice.voided' : change.to === 'paid' ? 'invoice.paid' : 'invoice.marked_uncollectible';
   await emit(tx, await invoiceEvents(tx, [{ tenantId: change.tenantId, id: change.invoiceId }], type));
+};
+
+/** `credit_note.created`, and `invoice.paid` when the note left nothing due; emitted in its transaction (registered by app/api.ts). */
+export const creditNoteEvents: CreditNoteHook = async (tx, issued) => {
+  await emit(tx, [{ tenantId: issued.tenantId, type: 'credit_note.created', key: `credit_note.created:${issued.id}`, data: await creditNoteView(tx, issued.tenantId, issued.id) }]);
+  if (issued.settledInvoice) await emit(tx, await invoiceEvents(tx, [{ tenantId: issued.tenantId, id: issued.invoiceId }], 'invoice.paid'));
 };

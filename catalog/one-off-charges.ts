@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { TallyError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { Dec, plain } from '../core/money.js';
+import type { PostgresStore } from '../core/postgres.js';
+
+/**
+ * One-off charges (see the 0026 migration): an amount and a description added to a
+ * subscription, billed as a `charge` line on its next closed invoice (and shown on its upcoming
+ * one until then). Amounts carry up to 6 decimal places like every invoice line; the invoice
+ * total rounds as always (half-even at the currency's minor unit).
+ */
+export const AddCharge = z.strictObject({
+  amount: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a positive decimal string with at most 6 decimal places, such as "250.00"'),
+  description: z.string().trim().min(1, 'must not be empty').max(500).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
+});
+
+export interface ChargeView {
+  id: string;
+  subscription: string;
+  customer: string;
+  currency: string;
+  amount: string;
+  description: string;
+  /** The invoice that billed it; null while it waits for the next one. */
+  invoice: string | null;
+  created_at: string;
+}
+
+interface Row {
+  id: string;
+  subscription_id: string;
+  customer_id: string;
+  currency: string;
+  amount: string;
+  description: string;
+  invoice_id: string | null;
+  created_at: Date;
+}
+
+const view = (r: Row): ChargeView => ({
+  id: r.id,
+  subscription: r.subscription_id,
+  customer: r.customer_id,
+  currency: r.currency,
+  amount: plain(r.amount),
+  description: r.description,
+  invoice: r.invoice_id,
+  created_at: r.created_at.toISOString(),
+});
+
+const COLUMNS = 'id, subscription_id, customer_id, currency, amount::text AS amount, description, invoice_id, created_at';
+
+export class OneOffCharges {
+  constructor(private readonly pg: PostgresStore) {}
+
+  /** Undefined when there is no such subscription. */
+  async add(tenantId: string, subscriptionId: string, input: z.output<typeof AddCharge>, actor: string, now: Date): Promise<ChargeView | undefined> {
+    if (new Dec(input.amount).isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'amount must be more than 0', { field: 'amount' });
+    const sub = (
+      await this.pg.query<{ customer_id: string; currency: string; canceled_at: Date | null }>(
+        'SELECT s.customer_id, c.currency, s.canceled_at FROM subscriptions s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.tenant_id = $1 AND s.id = $2',
+        [tenantId, subscriptionId],
+      )
+    ).rows[0];
+    if (sub === undefined) return undefined;
+    if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) {
+      throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is canceled: it has no next invoice to add a charge to`, { field: 'id' });
+    }
+    const { rows } = await this.pg.query<Row>(
+      `INSERT INTO one_off_charges (tenant_id, id, subscription_id, customer_id, currency, amount, description, actor, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      [tenantId, newId('chg', now.getTime()), subscriptionId, sub.customer_id, sub.currency, input.amount, input.description, actor, now],
+    );
+    return view(rows[0]!);
+  }
+
+  async list(tenantId: string, subscriptionId: string): Promise<ChargeView[]> {
+    const { rows } = await this.pg.query<Row>(`SELECT ${COLUMNS} FROM one_off_charges WHERE tenant_id = $1 AND subscription_id = $2 ORDER BY created_at, id`, [tenantId, subscriptionId]);
+    return rows.map(view);
+  }
+}

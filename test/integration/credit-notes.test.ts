@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../core/metrics.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
+import { period } from '../../catalog/periods.js';
+import type { BillingSync } from '../../stripe/sync.js';
+import { startStripeFake } from '../../stripe-fake/index.js';
+import type { StripeFake } from '../../stripe-fake/api.js';
+import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
+import { testSync } from '../support/sync.js';
+
+/**
+ * Credit notes and one-off charges, from Tally to Stripe: Tally's invoice (what is credited and
+ * still due), Stripe's invoice and credit note, and the customer's credit ledger agree to the
+ * minor unit, in a two-decimal (USD) and a zero-decimal (JPY) currency.
+ */
+const SECRET = 'whsec_credit_notes_0123456789';
+const DAY = 86_400_000;
+const start = new Date(Math.floor((Date.now() - 100 * DAY) / DAY) * DAY);
+
+let fake: StripeFake;
+let api: TestApi;
+let stack: RatingStack;
+let sync: BillingSync;
+let t: { id: string; auth: Record<string, string> };
+const subs: Record<string, string> = {};
+
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+async function invoicesOf(customer: string): Promise<Record<string, any>[]> {
+  const page = (await call('GET', `/v1/invoices?customer=${customer}`)).body as { data: Record<string, any>[] };
+  return page.data.sort((a, b) => String(a.period_start).localeCompare(String(b.period_start)));
+}
+type Line = { type: string; amount: string; description: string };
+const linesOf = (inv: Record<string, any> | undefined) => inv!.lines as Line[];
+const stripeOf = (inv: Record<string, any>) => fake.state.invoice(inv.stripe_invoice_id as string)!;
+async function syncAndDeliver() {
+  expect((await sync.runOnce()).failed).toBe(0);
+  await fake.webhooks.idle();
+}
+const closeMonth = (k: number) => stack.billing.close(new Date(period(start, 'month', k).end.getTime() + 2 * 3_600_000));
+
+beforeAll(async () => {
+  fake = await startStripeFake({ writesPerSecond: 100_000 });
+  api = await startTestApi({ env: { STRIPE_SECRET_KEY: 'sk_test_cn', STRIPE_API_BASE: fake.url, STRIPE_WEBHOOK_SECRET: SECRET } });
+  fake.webhooks.configure({ url: `${api.url}/v1/stripe/webhooks`, secret: SECRET });
+  t = await api.tenant('credit-notes');
+  await call('POST', '/v1/plans', { code: 'usd', name: 'USD plan', currency: 'USD', interval: 'month', base_fee: '49.99' });
+  await call('POST', '/v1/plans', { code: 'jpy', name: 'JPY plan', currency: 'JPY', interval: 'month', base_fee: '4980' });
+  await call('POST', '/v1/customers', { id: 'net', name: 'Net', currency: 'USD', collection_method: 'send_invoice', days_until_due: 15 });
+  await call('POST', '/v1/customers', { id: 'yen', name: 'Yen', currency: 'JPY' });
+  subs.net = (await call('POST', '/v1/subscriptions', { customer: 'net', plan: 'usd', start_date: start.toISOString() })).body.id;
+  subs.yen = (await call('POST', '/v1/subscriptions', { customer: 'yen', plan: 'jpy', start_date: start.toISOString() })).body.id;
+  // The JPY customer pays by card: charged when Stripe finalizes.
+  const link = await call('POST', '/v1/customers/yen/payment_method_link', { return_url: 'https://app.example' });
+  fake.portalAddPaymentMethod(/\/(bps_[A-Za-z0-9]+)/.exec(link.body.url as string)![1]!, 'pm_card_visa');
+  await testAggregator(api).runOnce();
+  stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_cn' } }, api.stores, createRegistry());
+  sync = testSync(api, fake.url);
+});
+afterAll(async () => {
+  await stack?.pool.close();
+  await fake?.close();
+  await api?.stop();
+});
+
+describe('one-off charges', () => {
+  it('a setup fee shows on the upcoming invoice, is billed once on the next closed one, and reaches Stripe', async () => {
+    const added = await call('POST', `/v1/subscriptions/${subs.net}/charges`, { amount: '250.005', description: 'Onboarding and setup' });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ amount: '250.005', currency: 'USD', invoice: null });
+    expect((await call('POST', `/v1/subscriptions/${subs.net}/charges`, { amount: '0', description: 'nothing' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'amount' });
+    expect((await call('POST', '/v1/subscriptions/sub_nope/charges', { amount: '1', description: 'x' })).status).toBe(404);
+    await closeMonth(0);
+    await closeMonth(1);
+    const [first, second] = await invoicesOf('net');
+    expect(linesOf(first).filter((l) => l.type === 'charge')).toEqual([expect.objectContaining({ amount: '250.005000', description: 'Onboarding and setup' })]);
+    // 49.99 + 250.005 = 299.995, half-even at the cent: 300.00.
+    expect(first!.total).toBe('300.00');
+    expect(linesOf(second).some((l) => l.type === 'charge')).toBe(false);
+    expect(second!.total).toBe('49.99');
+    expect((await call('GET', `/v1/subscriptions/${subs.net}/charges`)).body.data).toEqual([expect.objectContaining({ id: added.body.id, invoice: first!.id })]);
+    await syncAndDeliver();
+    expect(stripeOf((await invoicesOf('net'))[0]!)).toMatchObject({ total: 30000, status: 'open' });
+  });
+});
+
+describe('credit notes', () => {
+  it('on an open USD invoice: lowers what is due, in Tally and in Stripe; credited in full it is paid', async () => {
+    const [inv] = await invoicesOf('net');
+    const note = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '100.00', reason: 'order_change', memo: 'Setup fee discounted' });
+    expect(note.status).toBe(201);
+    expect(note.body).toMatchObject({ amount: '100.00', settlement: 'reduce_due', number: `${inv!.number}-CN1` });
+    expect((await invoicesOf('net'))[0]).toMatchObject({ status: 'open', credited: '100.00', amount_due: '200.00' });
+    await syncAndDeliver();
+    const cn = fake.state.creditNote((await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data[0].stripe_credit_note_id as string)!;
+    expect(cn).toMatchObject({ amount: 10000, type: 'pre_payment', reason: 'order_change', memo: 'Setup fee discounted' });
+    expect(stripeOf(inv!)).toMatchObject({ amount_due: 20000, amount_remaining: 20000, pre_payment_credit_notes_amount: 10000 });
+    // The whole first line (49.99 base fee) is less than is left: it can be credited by line.
+    const byLine = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { lines: [{ line: 1 }], reason: 'duplicate' });
+    expect(byLine.body).toMatchObject({ amount: '49.99', lines: [{ line: 1, amount: '49.99' }], number: `${inv!.number}-CN2` });
+    const rest = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '150.02', reason: 'duplicate' });
+    expect(rest.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'amount' });
+    expect((await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '150.01', reason: 'duplicate' })).status).toBe(201);
+    expect((await invoicesOf('net'))[0]).toMatchObject({ status: 'paid', credited: '300.00', amount_due: '0.00' });
+    await syncAndDeliver();
+    expect(stripeOf(inv!)).toMatchObject({ status: 'paid', amount_remaining: 0, pre_payment_credit_notes_amount: 30000 });
+    expect(fake.state.creditNotes().filter((c) => c.invoice === inv!.stripe_invoice_id).map((c) => c.amount).sort((a, b) => a - b)).toEqual([4999, 10000, 15001]);
+  });
+
+  it.each([
+    ['more places than the currency has', { amount: '1.001', reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'amount'],
+    ['both amount and lines', { amount: '1.00', lines: [{ line: 1 }], reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'amount'],
+    ['an unknown reason', { amount: '1.00', reason: 'changed my mind' }, 'TALLY_ERR_INVALID_VALUE', 'reason'],
+    ['a line the invoice does not have', { lines: [{ line: 99 }], reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'lines.0.line'],
+    ['settle on an open invoice', { amount: '1.00', reason: 'duplicate', settle: 'refund' }, 'TALLY_ERR_INVALID_VALUE', 'settle'],
+  ])('refuses %s, and writes nothing', async (_what, body, code, field) => {
+    const [, open] = await invoicesOf('net');
+    const r = await call('POST', `/v1/invoices/${open!.id}/credit_notes`, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code, field });
+    expect((await call('GET', `/v1/invoices/${open!.id}/credit_notes`)).body.data).toEqual([]);
+  });
+
+  it('on a paid JPY invoice: to the credit balance (Tally’s ledger; out of band in Stripe) or refunded through Stripe', async () => {
+    await syncAndDeliver();
+    const [inv] = await invoicesOf('yen');
+    expect(inv).toMatchObject({ status: 'paid', total: '4980' });
+    const missing = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '980', reason: 'product_unsatisfactory' });
+    expect(missing.body.error).toMatchObject({ code: 'TALLY_ERR_MISSING_FIELD', field: 'settle' });
+    expect((await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '9.5', reason: 'duplicate', settle: 'refund' })).body.error.field).toBe('amount');
+    const credit = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '980', reason: 'product_unsatisfactory', settle: 'credit_balance' });
+    expect(credit.body).toMatchObject({ amount: '980', settlement: 'credit_balance' });
+    const refund = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '1000', reason: 'duplicate', settle: 'refund' });
+    expect(refund.status).toBe(201);
+    expect((await call('GET', '/v1/customers/yen/credits')).body).toMatchObject({ currency: 'JPY', balance: '980' });
+    await syncAndDeliver();
+    const notes = (await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data as { stripe_credit_note_id: string; settlement: string }[];
+    const byKind = Object.fromEntries(notes.map((n) => [n.settlement, fake.state.creditNote(n.stripe_credit_note_id)!]));
+    expect(byKind.credit_balance).toMatchObject({ amount: 980, type: 'post_payment', out_of_band_amount: 980 });
+    expect(byKind.refund).toMatchObject({ amount: 1000, type: 'post_payment' });
+    expect(fake.state.refunds().map((r) => r.amount)).toEqual([1000]);
+    // The balance is Tally's to apply: Stripe's customer balance is untouched.
+    expect(fake.state.customers().find((c) => c.metadata.tally_customer === 'yen')!.balance).toBe(0);
+    expect((await invoicesOf('yen'))[0]).toMatchObject({ status: 'paid', credited: '1980', amount_due: '0' });
+  });
+
+  it('the next JPY invoice uses the credit note’s credit; a credit note on a void invoice is refused', async () => {
+    await closeMonth(2);
+    const next = (await invoicesOf('yen'))[2];
+    expect(linesOf(next).filter((l) => l.type === 'credit').map((l) => l.amount)).toEqual(['-980.000000']);
+    expect(next!.total).toBe('4000');
+    expect((await call('GET', '/v1/customers/yen/credits')).body.balance).toBe('0');
+    await call('POST', `/v1/invoices/${next!.id}/void`, {});
+    const refused = await call('POST', `/v1/invoices/${next!.id}/credit_notes`, { amount: '1', reason: 'duplicate' });
+    expect(refused.status).toBe(409);
+  });
+});
