@@ -158,9 +158,21 @@ function toCustomer(r: Row): Customer {
   return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
 }
 
+/**
+ * A Stripe customer is one Tally customer's: another's (of any tenant: every tenant may share
+ * the Stripe account) would let one customer's invoices, cards and billing portal reach
+ * another's. Refused with a 409 naming the field.
+ */
+async function checkStripeCustomerFree(pg: PostgresStore, tenantId: string, id: string, stripeCustomerId: string | null | undefined): Promise<void> {
+  if (stripeCustomerId == null) return;
+  const { rows } = await pg.query('SELECT 1 FROM customers WHERE stripe_customer_id = $1 AND NOT (tenant_id = $2 AND id = $3) LIMIT 1', [stripeCustomerId, tenantId, id]);
+  if (rows.length > 0) throw new TallyError('TALLY_ERR_ALREADY_EXISTS', `Stripe customer ${stripeCustomerId} belongs to another customer`, { field: 'stripe_customer_id' });
+}
+
 export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
   return {
     async create(tenantId, c) {
+      await checkStripeCustomerFree(pg, tenantId, c.id, c.stripe_customer_id);
       const { rows } = await pg.query<Row>(
         `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
@@ -186,6 +198,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     },
     async update(tenantId, id, u) {
       const set = (v: unknown) => v !== undefined;
+      await checkStripeCustomerFree(pg, tenantId, id, u.stripe_customer_id);
       if (u.days_until_due !== undefined && u.collection_method === undefined) {
         const now = await pg.query<{ collection_method: CollectionMethod }>('SELECT collection_method FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
         if (now.rows[0]?.collection_method === 'charge_automatically') throw new TallyError('TALLY_ERR_INVALID_VALUE', `days_until_due ${ONLY_WITH_SEND_INVOICE}`, { field: 'days_until_due' });

@@ -40,7 +40,6 @@ export interface Issuer {
 }
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
-const PREFIX = /^[A-Z0-9]{3,12}$/;
 
 export const UpdateBillingProfile = z.strictObject({
   legal_name: text(200).nullable().optional(),
@@ -61,10 +60,12 @@ export const UpdateBillingProfile = z.strictObject({
   tax_id: text(64).nullable().optional(),
   email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address').nullable().optional(),
   footer: text(5000).nullable().optional(),
+  // Checked as given (ASCII letters and digits), then upper-cased: no letter may turn into
+  // others on the way ("ß" would become "SS").
   invoice_prefix: z
     .string()
+    .regex(/^[A-Za-z0-9]{3,12}$/, 'must be 3 to 12 letters or digits (Stripe shows it before each invoice number)')
     .transform((p) => p.toUpperCase())
-    .pipe(z.string().regex(PREFIX, 'must be 3 to 12 letters or digits (Stripe shows it before each invoice number)'))
     .optional(),
 });
 export type UpdateBillingProfileInput = z.output<typeof UpdateBillingProfile>;
@@ -94,6 +95,12 @@ function prefixCandidates(tenantName: string): string[] {
   return [base, ...Array.from({ length: 999 }, (_, i) => `${base}${i + 2}`)];
 }
 
+/**
+ * Whether prefix $2 is on invoices of a tenant other than $1: numbers must stay unique in the
+ * Stripe account, so a prefix a tenant gave up is not free for another.
+ */
+const USED_ELSEWHERE = "EXISTS (SELECT 1 FROM invoices WHERE tenant_id <> $1 AND number LIKE $2 || '-%')";
+
 /** The tenant's profile, made with a default prefix the first time it is needed. */
 export async function ensureProfile(q: Queryable, tenantId: string): Promise<Row> {
   const read = async () => (await q.query<Row>(`SELECT ${COLUMNS} FROM billing_profiles WHERE tenant_id = $1`, [tenantId])).rows[0];
@@ -101,8 +108,9 @@ export async function ensureProfile(q: Queryable, tenantId: string): Promise<Row
   if (existing !== undefined) return existing;
   const name = (await q.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [tenantId])).rows[0]?.name ?? 'INV';
   for (const prefix of prefixCandidates(name)) {
-    // DO NOTHING without a target: a prefix another tenant holds is skipped like a profile made meanwhile.
-    await q.query('INSERT INTO billing_profiles (tenant_id, invoice_prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, prefix]);
+    // DO NOTHING without a target: a prefix another tenant holds is skipped like a profile made
+    // meanwhile; so is one another tenant's issued invoices carry (it used it before).
+    await q.query(`INSERT INTO billing_profiles (tenant_id, invoice_prefix) SELECT $1, $2 WHERE NOT (${USED_ELSEWHERE}) ON CONFLICT DO NOTHING`, [tenantId, prefix]);
     const made = await read();
     if (made !== undefined) return made;
   }
@@ -140,12 +148,13 @@ export class BillingProfileService {
   async update(tenantId: string, u: UpdateBillingProfileInput): Promise<BillingProfile> {
     return this.pg.transaction(async (tx) => {
       await ensureProfile(tx, tenantId);
+      const taken = () => new TallyError('TALLY_ERR_ALREADY_EXISTS', `invoice prefix ${u.invoice_prefix} is taken by another tenant; invoice numbers must be unique in the Stripe account`, { field: 'invoice_prefix' });
       if (u.invoice_prefix !== undefined) {
-        const taken = await tx.query('SELECT 1 FROM billing_profiles WHERE invoice_prefix = $1 AND tenant_id <> $2', [u.invoice_prefix, tenantId]);
-        if (taken.rows.length > 0) throw new TallyError('TALLY_ERR_ALREADY_EXISTS', `invoice prefix ${u.invoice_prefix} is taken; invoice numbers must be unique in the Stripe account`, { field: 'invoice_prefix' });
+        const used = await tx.query(`SELECT 1 FROM billing_profiles WHERE invoice_prefix = $2 AND tenant_id <> $1 UNION ALL SELECT 1 WHERE ${USED_ELSEWHERE}`, [tenantId, u.invoice_prefix]);
+        if (used.rows.length > 0) throw taken();
       }
       const set = (v: unknown) => v !== undefined;
-      const { rows } = await tx.query<Row>(
+      const { rows } = await updateOr409(taken, () => tx.query<Row>(
         `UPDATE billing_profiles SET
            legal_name = CASE WHEN $2 THEN $3 ELSE legal_name END,
            address = CASE WHEN $4 THEN $5::jsonb ELSE address END,
@@ -164,8 +173,18 @@ export class BillingProfileService {
           set(u.footer), u.footer ?? null,
           u.invoice_prefix ?? null,
         ],
-      );
+      ));
       return view(rows[0]!);
     });
+  }
+}
+
+/** Runs `write`; another tenant taking the same prefix at the same moment (a unique violation) is the 409 a check would have given. */
+async function updateOr409<T>(taken: () => TallyError, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if ((e as { code?: unknown }).code === '23505') throw taken();
+    throw e;
   }
 }

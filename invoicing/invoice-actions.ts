@@ -65,7 +65,7 @@ export class InvoiceActions {
       const paid = 'method' in input ? { method: input.method, reference: input.reference ?? null, at: now.toISOString() } : null;
       await tx.query(
         `UPDATE invoices SET status = $3, status_reason = $4, paid_out_of_band = $5, paid_at = CASE WHEN $3 = 'paid' THEN $6 ELSE paid_at END,
-                payment_failed_at = NULL, stripe_status_at = GREATEST(stripe_status_at, $6), updated_at = now()
+                payment_failed_at = NULL, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,
         [tenantId, id, to, 'reason' in input ? (input.reason ?? null) : null, paid === null ? null : JSON.stringify(paid), now],
       );

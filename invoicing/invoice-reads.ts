@@ -60,7 +60,7 @@ export interface InvoiceFilter {
   /** Issued at or after / before these instants. */
   issuedFrom?: Date | undefined;
   issuedBefore?: Date | undefined;
-  /** Only open invoices past due now (see overdueSince). */
+  /** true: only invoices overdue now (see overdueSince); false: only the others. */
   overdue?: boolean | undefined;
   limit: number;
   startingAfter?: string | undefined;
@@ -104,9 +104,9 @@ export class InvoiceRepository {
       `SELECT ${columns('$10::timestamptz')} FROM invoices
         WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR subscription_id = $3) AND ($4::text IS NULL OR id > $4)
           AND ($6::text IS NULL OR status = $6) AND ($7::timestamptz IS NULL OR created_at >= $7) AND ($8::timestamptz IS NULL OR created_at < $8)
-          AND (NOT $9 OR (${overdueSince('$10::timestamptz')}) IS NOT NULL)
+          AND ($9::boolean IS NULL OR ((${overdueSince('$10::timestamptz')}) IS NOT NULL) = $9)
         ORDER BY id LIMIT $5`,
-      [tenantId, f.customer ?? null, f.subscription ?? null, f.startingAfter ?? null, f.limit + 1, f.status ?? null, f.issuedFrom ?? null, f.issuedBefore ?? null, f.overdue === true, new Date(this.clock())],
+      [tenantId, f.customer ?? null, f.subscription ?? null, f.startingAfter ?? null, f.limit + 1, f.status ?? null, f.issuedFrom ?? null, f.issuedBefore ?? null, f.overdue ?? null, new Date(this.clock())],
     );
     return { data: await this.withLines(tenantId, rows.slice(0, f.limit)), has_more: rows.length > f.limit };
   }

@@ -158,6 +158,16 @@ const INVOICE_STATUS: Record<string, 'paid' | 'void' | 'uncollectible' | undefin
   'invoice.marked_uncollectible': 'uncollectible',
 };
 
+/** The Tally statuses each invoice event applies to. */
+const FROM_STATUS: Record<string, readonly string[] | undefined> = {
+  'invoice.paid': ['open', 'uncollectible', 'void'],
+  'invoice.voided': ['open', 'uncollectible'],
+  'invoice.marked_uncollectible': ['open'],
+  'invoice.payment_failed': ['open'],
+  'invoice.payment_action_required': ['open'],
+  'invoice.overdue': ['open'],
+};
+
 /** Events that leave an invoice open and unpaid, and how. */
 const UNPAID: Record<string, 'failed' | 'action_required' | 'overdue' | undefined> = {
   'invoice.payment_failed': 'failed',
@@ -189,8 +199,8 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
     ]);
   if (event.type.startsWith('invoice.')) {
     const obj = event.data.object as { id: string; metadata?: Record<string, string> | null };
-    const { rows } = await tx.query<{ tenant_id: string; id: string; subscription_id: string; stripe_status_at: Date | null }>(
-      `SELECT tenant_id, id, subscription_id, stripe_status_at FROM invoices
+    const { rows } = await tx.query<{ tenant_id: string; id: string; subscription_id: string; status: string; collection_method: string; stripe_status_at: Date | null }>(
+      `SELECT tenant_id, id, subscription_id, status, collection_method, stripe_status_at FROM invoices
         WHERE (tenant_id = $1 AND id = $2) OR stripe_invoice_id = $3 LIMIT 1 FOR UPDATE`,
       [obj.metadata?.tally_tenant ?? null, obj.metadata?.tally_invoice ?? null, obj.id],
     );
@@ -200,6 +210,10 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
     const unpaid = UNPAID[event.type];
     if (status === undefined && unpaid === undefined) return 'ignored';
     if (inv.stripe_status_at !== null && inv.stripe_status_at.getTime() > at.getTime()) return 'stale';
+    // What finance settled stays settled: only money Stripe collected moves a void or
+    // written-off invoice on (to paid), and only an open invoice can be reported unpaid. A
+    // change billing sync has not sent to Stripe yet is not undone by Stripe's older view.
+    if (!FROM_STATUS[event.type]!.includes(inv.status)) return 'ignored';
     if (status !== undefined) {
       await tx.query(
         `UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL,
@@ -208,8 +222,11 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
         [inv.tenant_id, inv.id, status, at],
       );
     } else {
+      // A send_invoice invoice is unpaid for dunning once it is overdue, not when a payment
+      // on its hosted page fails before it is due.
       await tx.query(
-        `UPDATE invoices SET status = 'open', stripe_status_at = $3, payment_failed_at = COALESCE(payment_failed_at, $3),
+        `UPDATE invoices SET status = 'open', stripe_status_at = $3,
+                payment_failed_at = CASE WHEN collection_method = 'send_invoice' AND $4 <> 'overdue' THEN payment_failed_at ELSE COALESCE(payment_failed_at, $3) END,
                 overdue_at = CASE WHEN $4 = 'overdue' THEN COALESCE(overdue_at, $3) ELSE overdue_at END,
                 action_required_at = CASE WHEN $4 = 'action_required' THEN $3 ELSE action_required_at END, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,

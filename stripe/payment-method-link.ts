@@ -20,9 +20,12 @@ import { errorClass, isRetryable, type StripeGateway } from './gateway.js';
  * (from a "Billing" page of your product) rather than mailing the link days ahead.
  */
 export const PaymentMethodLinkBody = z.strictObject({
+  // As given, with nothing a URL parser would quietly drop (spaces, tabs, control characters):
+  // Stripe takes the string as it is.
   return_url: z
     .string()
     .max(2048)
+    .regex(/^https?:\/\/[^\s\u0000-\u001f\u007f]+$/i, 'must be an http(s) URL without spaces or control characters, where Stripe sends the customer back')
     .refine((u) => {
       try {
         return ['http:', 'https:'].includes(new URL(u).protocol);

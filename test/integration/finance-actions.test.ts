@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Stripe from 'stripe';
 import { createRegistry } from '../../core/metrics.js';
 import { createRatingStack } from '../../app/rating-stack.js';
 import { period } from '../../catalog/periods.js';
@@ -34,6 +35,18 @@ const stripeOf = (inv: Record<string, any>) => fake.state.invoice(inv.stripe_inv
 /** The requests that paid a Stripe invoice (billing sync sends `paid_out_of_band=true`: nothing is charged). */
 const payRequests = (inv: Record<string, any>) => fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${inv.stripe_invoice_id}/pay` && r.status === 200);
 const eventsOf = async (type: string, id: string) => ((await call('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { id: string } }[]).filter((e) => e.type === type && e.data.id === id);
+/** A Stripe event about a Stripe invoice, signed as Stripe signs them, `ms` after now. */
+async function stripeSays(type: string, inv: Record<string, any>, ms: number) {
+  const body = JSON.stringify({
+    id: `evt_probe_${type}_${inv.id}`,
+    object: 'event',
+    type,
+    created: Math.floor((Date.now() + ms) / 1000),
+    data: { object: { id: inv.stripe_invoice_id ?? 'in_none', object: 'invoice', metadata: { tally_tenant: t.id, tally_invoice: inv.id } } },
+  });
+  const res = await fetch(`${api.url}/v1/stripe/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET }) }, body });
+  return ((await res.json()) as { outcome: string }).outcome;
+}
 async function syncAndDeliver() {
   expect((await sync.runOnce()).failed).toBe(0);
   await fake.webhooks.idle();
@@ -101,6 +114,22 @@ describe('finance actions', () => {
     expect(stripeOf(inv)).toMatchObject({ status: 'paid', amount_paid: 4999, amount_remaining: 0, attempt_count: 0 });
     expect(payRequests(inv)).toHaveLength(1);
     expect(await eventsOf('invoice.paid', inv.id as string)).toHaveLength(1);
+  });
+
+  it('what finance settled stays settled: Stripe reporting a failure afterwards changes nothing', async () => {
+    const paid = await invoiceOf('u2');
+    expect(await stripeSays('invoice.payment_failed', paid, 1_000)).toBe('ignored');
+    const voided = await invoiceOf('u1');
+    expect(await stripeSays('invoice.payment_action_required', voided, 1_000)).toBe('ignored');
+    expect([(await invoiceOf('u2')).status, (await invoiceOf('u1')).status]).toEqual(['paid', 'void']);
+  });
+
+  it('a Net-30 invoice whose hosted-page payment fails before it is due does not start dunning', async () => {
+    const open = await invoiceOf('j2');
+    expect(await stripeSays('invoice.payment_failed', open, 0)).toBe('applied');
+    const sub = (await call('GET', `/v1/invoices/${open.id}`)).body.subscription as string;
+    expect((await call('GET', `/v1/subscriptions/${sub}`)).body.status).toBe('active');
+    expect((await invoiceOf('j2')).overdue_since).toBeNull();
   });
 
   it('a paid invoice cannot be voided, a void one cannot be paid', async () => {
@@ -181,5 +210,10 @@ describe('invoice numbers', () => {
     expect(changed.body).toMatchObject({ invoice_prefix: 'ACME26', next_invoice_number: mine.next_invoice_number, address: { country: 'DE' } });
     // Invoices issued before keep the issuer they were issued with.
     expect((await invoiceOf('j2')).issuer.legal_name).toBe('finance');
+    // The prefix given up is on issued invoices: still not another tenant's to take.
+    const reused = await jsonRequest(api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: mine.invoice_prefix as string });
+    expect(reused.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'invoice_prefix' });
+    // Checked as typed: a letter that upper-cases into others is refused, not rewritten.
+    expect((await call('PATCH', '/v1/billing_profile', { invoice_prefix: 'straße' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'invoice_prefix' });
   });
 });

@@ -45,6 +45,8 @@ describe('payment-method link', () => {
     ['no return_url', {}, 'TALLY_ERR_MISSING_FIELD'],
     ['a return_url that is not http(s)', { return_url: 'javascript:alert(1)' }, 'TALLY_ERR_INVALID_VALUE'],
     ['a return_url that is not a URL', { return_url: 'billing page' }, 'TALLY_ERR_INVALID_VALUE'],
+    ['a return_url with a tab a URL parser would drop', { return_url: 'https://x.example/\t' }, 'TALLY_ERR_INVALID_VALUE'],
+    ['a return_url with a leading space', { return_url: ' https://x.example' }, 'TALLY_ERR_INVALID_VALUE'],
     ['an unknown field', { return_url: 'https://app.example', card: '4242' }, 'TALLY_ERR_UNKNOWN_FIELD'],
   ])('refuses %s', async (_what, body, code) => {
     const r = await link('acme', body);
@@ -58,6 +60,16 @@ describe('payment-method link', () => {
     const other = await api.tenant('other');
     expect((await jsonRequest(api.url, other.auth, 'POST', '/v1/customers/acme/payment_method_link', { return_url: 'https://x.example' })).status).toBe(404);
     expect(fake.state.customers().length).toBe(before);
+  });
+
+  it('another customer’s Stripe customer cannot be claimed, so its portal cannot be reached', async () => {
+    const taken = (await call('GET', '/v1/customers/acme')).body.stripe_customer_id as string;
+    const other = await api.tenant('spy');
+    const r = await jsonRequest(api.url, other.auth, 'POST', '/v1/customers', { id: 'spy', name: 'Spy', currency: 'EUR', stripe_customer_id: taken });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'stripe_customer_id' });
+    await jsonRequest(api.url, other.auth, 'POST', '/v1/customers', { id: 'spy', name: 'Spy', currency: 'EUR' });
+    expect((await jsonRequest(api.url, other.auth, 'PATCH', '/v1/customers/spy', { stripe_customer_id: taken })).status).toBe(409);
   });
 
   it('without a Stripe key: 503 TALLY_ERR_STRIPE_NOT_CONFIGURED', async () => {
