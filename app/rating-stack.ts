@@ -36,7 +36,8 @@ export interface RatingStack {
  * billed through Stripe Billing Meters are invoiced by Stripe; their usage is pushed hourly instead.
  */
 const stripeOutbox: CloseHook = (tx, closed) =>
-  enqueue(tx, closed.filter((c) => c.plan.billing_mode === 'invoice').map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id })));
+  // A draft under review waits (held) until it is approved.
+  enqueue(tx, closed.filter((c) => c.plan.billing_mode === 'invoice').map((c) => ({ tenantId: c.sub.tenantId, kind: 'invoice' as const, ref: c.id, held: c.draft })));
 
 export function createRatingStack(
   config: Config,
@@ -78,6 +79,7 @@ export function createRatingStack(
       pool,
       meters,
       closeGraceMs: config.rater.closeGraceMs,
+      review: config.rater.invoiceReview,
       watermark: () => readWatermark(stores.postgres),
       afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined })],
       logger,

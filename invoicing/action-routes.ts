@@ -3,7 +3,7 @@ import { TallyError } from '../core/errors.js';
 import { jsonBody } from '../http/body.js';
 import { json } from '../http/openapi-doc.js';
 import { actorOf, tenantOf, type Route } from '../http/types.js';
-import { MarkPaid, MarkUncollectible, VoidInvoice, type InvoiceAction, type InvoiceActions } from './invoice-actions.js';
+import { ApproveInvoice, MarkPaid, MarkUncollectible, VoidInvoice, type InvoiceAction, type InvoiceActions } from './invoice-actions.js';
 import type { InvoiceRepository } from './invoice-reads.js';
 import { AuditTrail, CreditNote, CreditNoteList, Invoice } from './openapi.js';
 import { CreateCreditNote, type CreditNotes } from './credit-notes.js';
@@ -37,6 +37,7 @@ export function invoiceActionRoutes(actions: InvoiceActions, creditNotes: Credit
     },
   });
   return [
+    action('approve', ApproveInvoice, 'Approve a draft invoice', 'With TALLY_INVOICE_REVIEW, closed invoices wait as drafts: approving one gives it its invoice number and sends it to Stripe, which then collects it.'),
     action('void', VoidInvoice, 'Void an invoice', 'An open or uncollectible invoice is canceled: nothing is owed any more, and its number stays used.'),
     action('mark_paid', MarkPaid, 'Mark an invoice paid outside Stripe', 'For a wire or a cheque: the invoice is paid, Stripe stops collecting it and records it as paid out of band.'),
     action('mark_uncollectible', MarkUncollectible, 'Write an invoice off as uncollectible', 'An open invoice stops being collected; it can still be paid or voided later.'),

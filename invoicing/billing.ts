@@ -25,7 +25,7 @@ import { loadSubscriptions } from './subscription-facts.js';
  * as adjustment lines: what the period's usage of a meter rates to now, minus what has been
  * billed for it so far (late-usage.ts). The upcoming invoice shows them too.
  */
-export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 'logger' | 'itemFailures' | 'afterClose'> {
+export interface BillingDeps extends Omit<RatingDeps, 'meter'>, Pick<CloseDeps, 'logger' | 'itemFailures' | 'afterClose' | 'review'> {
   pg: PostgresStore;
   meters: MeterRepository;
   closeGraceMs: number;

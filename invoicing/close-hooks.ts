@@ -16,6 +16,8 @@ export interface ClosedInvoice {
   /** The plan in force at the end of the period (its billing mode says who invoices it). */
   plan: PlanVersion;
   composed: ComposedInvoice;
+  /** Written as a draft for review (TALLY_INVOICE_REVIEW): not final, not numbered, not sent yet. */
+  draft: boolean;
 }
 
 export type CloseHook = (tx: Queryable, closed: readonly ClosedInvoice[], asOf: Date) => Promise<void>;

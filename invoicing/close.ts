@@ -10,7 +10,7 @@ import { allocateAllowances } from '../catalog/credits.js';
 import { allowanceDue, planAt } from './allowance.js';
 import { assembleInvoices } from './assemble.js';
 import type { CloseHook } from './close-hooks.js';
-import { analyzeInvoiceTables, stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
+import { analyzeInvoiceTables, isDraft, stillToWrite, writeInvoices, type Closing } from './invoice-writes.js';
 import { invoicedPeriods } from './invoice-reads.js';
 import { planAtEnd } from './terms.js';
 import type { RatingDeps } from './rate-periods.js';
@@ -46,6 +46,8 @@ export interface CloseReport {
 export interface CloseDeps {
   pg: PostgresStore;
   closeGraceMs: number;
+  /** TALLY_INVOICE_REVIEW: invoices with something to pay are written as drafts, numbered and sent when approved. */
+  review?: boolean;
   watermark: () => Promise<Date>;
   /** Run in order inside the transaction that writes a batch's invoices (close-hooks.ts): the Stripe outbox, outbound events. */
   afterClose?: readonly CloseHook[];
@@ -163,9 +165,9 @@ async function closeBatch(d: CloseDeps, rd: RatingDeps, batch: Due[], asOf: Date
   return d.pg.transaction(async (tx) => {
     const go = await stillToWrite(tx, closing, credits);
     if (go.length === 0) return { invoices: 0, adjustments: 0 };
-    await writeInvoices(tx, go, asOf);
+    await writeInvoices(tx, go, asOf, d.review ?? false);
     // What follows a close outside invoicing (the Stripe outbox, outbound events) commits with it.
-    const closed = go.map((c) => ({ id: c.id, sub: c.sub, period: c.period, plan: planAtEnd(c), composed: c.composed }));
+    const closed = go.map((c) => ({ id: c.id, sub: c.sub, period: c.period, plan: planAtEnd(c), composed: c.composed, draft: isDraft(c, d.review ?? false) }));
     for (const hook of d.afterClose ?? []) await hook(tx, closed, asOf);
     return { invoices: go.length, adjustments: go.reduce((n, c) => n + c.late.lines.length, 0) };
   });

@@ -2,27 +2,32 @@ import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './invoice-view.js';
+import { takeNumbers } from './billing-profile.js';
 
 /**
- * What finance does to an issued invoice: void it, mark it paid out of band (a wire, a
- * cheque), or write it off as uncollectible. Each is one transaction that changes the status,
+ * What finance does to an invoice: approve a draft under review (TALLY_INVOICE_REVIEW: it is
+ * numbered and sent to Stripe then), void it, mark it paid out of band (a wire, a cheque), or
+ * write it off as uncollectible. Each is one transaction that changes the status,
  * audits who did it, and runs the hooks the wiring registers (app/api.ts): the Stripe outbox
  * mirrors the change to Stripe, an outbound event announces it, dunning settles the
  * subscription. Asking for the state an invoice is already in changes nothing and succeeds;
  * a paid or void invoice cannot become anything else (TALLY_ERR_INVALID_TRANSITION).
  */
-export type InvoiceAction = 'void' | 'mark_paid' | 'mark_uncollectible';
+export type InvoiceAction = 'approve' | 'void' | 'mark_paid' | 'mark_uncollectible';
 type Status = InvoiceView['status'];
 
-const TARGET: Record<InvoiceAction, Status> = { void: 'void', mark_paid: 'paid', mark_uncollectible: 'uncollectible' };
+const TARGET: Record<InvoiceAction, Status> = { approve: 'open', void: 'void', mark_paid: 'paid', mark_uncollectible: 'uncollectible' };
 /** The statuses each action may leave (Stripe's rules: a paid invoice is never voided, a void one never paid). */
 const FROM: Record<InvoiceAction, readonly Status[]> = {
-  void: ['open', 'uncollectible'],
+  approve: ['draft'],
+  // A draft rejected in review is voided before it has a number: no gap in the sequence.
+  void: ['draft', 'open', 'uncollectible'],
   mark_paid: ['open', 'uncollectible'],
   mark_uncollectible: ['open'],
 };
 
 const reason = z.string().trim().min(1, 'must not be empty').max(500);
+export const ApproveInvoice = z.strictObject({});
 export const VoidInvoice = z.strictObject({ reason: reason.optional() });
 export const MarkUncollectible = z.strictObject({ reason: reason.optional() });
 export const MarkPaid = z.strictObject({
@@ -61,6 +66,11 @@ export class InvoiceActions {
       if (inv.status === to) return id;
       if (!FROM[action].includes(inv.status)) {
         throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `invoice ${id} is ${inv.status}; ${action.replace('_', ' ')} applies to ${FROM[action].join(' or ')} invoices`, { field: 'id' });
+      }
+      // Approval issues the draft: it takes its number now, with the issuer as it is now.
+      if (action === 'approve') {
+        const { numbers, issuer } = await takeNumbers(tx, tenantId, 1);
+        await tx.query('UPDATE invoices SET number = $3, issuer = $4 WHERE tenant_id = $1 AND id = $2', [tenantId, id, numbers[0], JSON.stringify(issuer)]);
       }
       const paid = 'method' in input ? { method: input.method, reference: input.reference ?? null, at: now.toISOString() } : null;
       await tx.query(

@@ -61,10 +61,16 @@ async function numbered(tx: Queryable, go: readonly Closing[]): Promise<Map<stri
   return out;
 }
 
-/** Writes the invoices with their lines, credit entries and grants, and billed usage. */
-export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf: Date): Promise<void> {
+/** Whether an invoice is written as a draft for review: under review, when there is something to pay. */
+export const isDraft = (c: Closing, review: boolean): boolean => review && !new Dec(c.composed.total).isZero();
+
+/**
+ * Writes the invoices with their lines, credit entries and grants, and billed usage. Under
+ * review, an invoice with something to pay is a draft: its number is taken when it is approved.
+ */
+export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf: Date, review = false): Promise<void> {
   if (go.length === 0) return;
-  const numbers = await numbered(tx, go);
+  const numbers = await numbered(tx, go.filter((c) => !isDraft(c, review)));
   await tx.query(
     // The customer's collection terms as they are now go with the invoice (a later change of
     // terms does not change what was issued); an invoice with nothing due is paid as it is written.
@@ -83,14 +89,14 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       go.map((c) => c.sub.currency),
       go.map((c) => c.period.start),
       go.map((c) => c.period.end),
-      go.map((c) => (new Dec(c.composed.total).isZero() ? 'paid' : 'open')),
+      go.map((c) => (new Dec(c.composed.total).isZero() ? 'paid' : isDraft(c, review) ? 'draft' : 'open')),
       go.map((c) => c.composed.subtotal),
       go.map((c) => c.composed.discount),
       go.map((c) => c.composed.tax),
       go.map((c) => c.composed.total),
       go.map((c) => c.composed.credit),
-      go.map((c) => numbers.get(c.id)!.number),
-      go.map((c) => JSON.stringify(numbers.get(c.id)!.issuer)),
+      go.map((c) => numbers.get(c.id)?.number ?? null),
+      go.map((c) => (numbers.has(c.id) ? JSON.stringify(numbers.get(c.id)!.issuer) : null)),
       asOf,
     ],
   );

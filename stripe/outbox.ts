@@ -1,6 +1,8 @@
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
 import type { CreditNoteHook } from '../invoicing/credit-notes.js';
+import { emit } from '../webhooks/events.js';
+import { invoiceEvents } from '../webhooks/payloads.js';
 
 /**
  * The Postgres outbox of Stripe writes (see the 0008 migration). `enqueue` runs inside the
@@ -23,11 +25,14 @@ export interface OutboxRow {
   created_at: Date;
 }
 
-export async function enqueue(q: Queryable, rows: readonly { tenantId: string; kind: OutboxKind; ref: string }[]): Promise<void> {
+/** `held` rows are never due until something makes them due (an approved draft: reopenInvoiceRow). */
+export async function enqueue(q: Queryable, rows: readonly { tenantId: string; kind: OutboxKind; ref: string; held?: boolean }[]): Promise<void> {
   if (rows.length === 0) return;
   await q.query(
-    'INSERT INTO stripe_outbox (tenant_id, kind, ref) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (tenant_id, kind, ref) DO NOTHING',
-    [rows.map((r) => r.tenantId), rows.map((r) => r.kind), rows.map((r) => r.ref)],
+    `INSERT INTO stripe_outbox (tenant_id, kind, ref, next_attempt_at)
+     SELECT t, k, r, CASE WHEN h THEN 'infinity'::timestamptz ELSE now() END FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[]) AS x(t, k, r, h)
+     ON CONFLICT (tenant_id, kind, ref) DO NOTHING`,
+    [rows.map((r) => r.tenantId), rows.map((r) => r.kind), rows.map((r) => r.ref), rows.map((r) => r.held === true)],
   );
 }
 
@@ -44,12 +49,15 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
  * the row over the change. An invoice without a row was never meant for Stripe: nothing to do.
  */
 export const reopenInvoiceRow: InvoiceChangeHook = async (tx, change) => {
-  await tx.query(
+  const reopened = await tx.query(
     `UPDATE stripe_outbox SET state = 'pending', next_attempt_at = now(), attempts = 0, stalled_attempts = 0, last_error = NULL,
             locked_by = NULL, locked_until = NULL, done_at = NULL, updated_at = now()
       WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2`,
     [change.tenantId, change.invoiceId],
   );
+  // An approved draft that does not go to Stripe is final now; one that does is final when
+  // billing sync has Stripe finalize it (which announces it then).
+  if (change.action === 'approve' && reopened.rowCount === 0) await emit(tx, await invoiceEvents(tx, [{ tenantId: change.tenantId, id: change.invoiceId }], 'invoice.finalized'));
 };
 
 /**

@@ -30,7 +30,7 @@ export function eventsOf(invoices: readonly { tenantId: string; invoice: Invoice
 export function closeEvents(o: { stripeSync: boolean }): CloseHook {
   return async (tx, closed, asOf) => {
     const written = await invoiceSummaries(tx, closed.map((c) => ({ tenantId: c.sub.tenantId, id: c.id })));
-    const finalHere = new Set(closed.filter((c) => !o.stripeSync || c.plan.billing_mode !== 'invoice').map((c) => c.id));
+    const finalHere = new Set(closed.filter((c) => !c.draft && (!o.stripeSync || c.plan.billing_mode !== 'invoice')).map((c) => c.id));
     const paid = new Set(closed.filter((c) => new Dec(c.composed.total).isZero()).map((c) => c.id));
     await emit(tx, [
       ...eventsOf(written, 'invoice.created'),
@@ -54,6 +54,8 @@ export const subscriptionEvents: SubscriptionHook = async (tx, change) => {
 
 /** The outbound event of a finance action on an invoice, emitted in its transaction (registered by app/api.ts). */
 export const invoiceChangeEvents: InvoiceChangeHook = async (tx, change) => {
+  // An approved draft is announced when it is final (stripe/outbox.ts reopenInvoiceRow).
+  if (change.action === 'approve') return;
   const type: EventType = change.to === 'void' ? 'invoice.voided' : change.to === 'paid' ? 'invoice.paid' : 'invoice.marked_uncollectible';
   await emit(tx, await invoiceEvents(tx, [{ tenantId: change.tenantId, id: change.invoiceId }], type));
 };

@@ -119,6 +119,13 @@ export const SETTINGS = [
       return typeof key === 'string' && /^(sk|rk)_test_/.test(key) ? 25 : 100;
     },
   }),
+  setting({
+    variable: 'TALLY_INVOICE_REVIEW',
+    at: 'rater.invoiceReview',
+    kind: bool(),
+    default: false,
+    doc: 'keep closed invoices as drafts until POST /v1/invoices/{id}/approve (numbered and sent to Stripe then)',
+  }),
   setting({ variable: 'TALLY_STRIPE_TIMEOUT_MS', at: 'sync.timeoutMs', kind: int(100, 600_000), default: 20_000, doc: 'timeout of one Stripe request' }),
   setting({ variable: 'TALLY_SYNC_MAX_ATTEMPTS', at: 'sync.maxAttempts', kind: int(1, 10_000), default: 100, doc: 'attempts in a row without progress before an outbox row is failed for good' }),
   setting({ variable: 'TALLY_SYNC_LEASE_SECONDS', at: 'sync.leaseSeconds', kind: int(1, 3_600), default: 120, doc: 'how long a sync worker holds a claimed outbox row' }),
