@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
@@ -61,7 +62,7 @@ export function paymentMethodLinkRoute(d: PaymentMethodLinkDeps): Route {
       path: { id: "The customer's id (the tenant's own)." },
       body: { name: 'PaymentMethodLinkRequest', schema: PaymentMethodLinkBody },
       responses: { 200: json('The link.', PaymentMethodLink) },
-      errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_STRIPE_NOT_CONFIGURED', 'TALLY_ERR_STRIPE_UNAVAILABLE', 'TALLY_ERR_STRIPE_REFUSED'],
+      errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_INVALID_VALUE', 'TALLY_ERR_STRIPE_NOT_CONFIGURED', 'TALLY_ERR_STRIPE_UNAVAILABLE', 'TALLY_ERR_STRIPE_REFUSED'],
     },
     handler: async (req) => {
       const body = jsonBody(req, PaymentMethodLinkBody);
@@ -80,6 +81,12 @@ export function paymentMethodLinkRoute(d: PaymentMethodLinkDeps): Route {
         if (e instanceof NoSuchCustomer) throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer with id ${JSON.stringify(id)}`, { field: 'id' });
         const message = e instanceof Error ? e.message : String(e);
         d.logger.warn({ tenant, customer: id, error: errorClass(e), message }, 'creating a payment-method link failed');
+        // The Stripe customer stored for the customer (given by the tenant) does not exist in this Stripe account.
+        if (e instanceof Stripe.errors.StripeInvalidRequestError && e.code === 'resource_missing' && e.param === 'customer') {
+          throw new TallyError('TALLY_ERR_INVALID_VALUE', `the customer's stripe_customer_id is not a customer of this Stripe account (${message}); correct it with PATCH /v1/customers/{id}`, {
+            field: 'stripe_customer_id',
+          });
+        }
         if (isRetryable(e)) throw new TallyError('TALLY_ERR_STRIPE_UNAVAILABLE', `Stripe did not answer in time or failed (${errorClass(e)}); try again`, { cause: e });
         throw new TallyError('TALLY_ERR_STRIPE_REFUSED', `Stripe refused the request: ${message}`, { cause: e });
       }

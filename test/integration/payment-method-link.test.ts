@@ -72,6 +72,13 @@ describe('payment-method link', () => {
     expect((await jsonRequest(api.url, other.auth, 'PATCH', '/v1/customers/spy', { stripe_customer_id: taken })).status).toBe(409);
   });
 
+  it('a stripe_customer_id the Stripe account does not have is a 400 naming it', async () => {
+    await call('POST', '/v1/customers', { id: 'ghost', name: 'Ghost', currency: 'EUR', stripe_customer_id: 'cus_NotInThisAccount' });
+    const r = await link('ghost');
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'stripe_customer_id' });
+  });
+
   it('without a Stripe key: 503 TALLY_ERR_STRIPE_NOT_CONFIGURED', async () => {
     const tb = await bare.tenant('bare');
     await jsonRequest(bare.url, tb.auth, 'POST', '/v1/customers', { id: 'acme', name: 'Acme', currency: 'EUR' });
