@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry } from '../../core/metrics.js';
 import { createLogger } from '../../core/log.js';
-import { createRatingStack } from '../../app/rating-stack.js';
 import { period } from '../../catalog/periods.js';
 import { sweepDunning } from '../../stripe/dunning.js';
-import type { BillingSync } from '../../stripe/sync.js';
-import { startStripeFake } from '../../stripe-fake/index.js';
-import type { StripeFake } from '../../stripe-fake/api.js';
-import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
-import { testSync } from '../support/sync.js';
+import { type StripeBilling, startStripeBilling } from '../support/stripe-billing.js';
 
 /**
  * From a closed period to money, through the local Stripe server: Tally finalizes each invoice
@@ -17,29 +11,23 @@ import { testSync } from '../support/sync.js';
  * by webhook: invoices paid, dunning through grace, past_due, suspended and cancellation, each
  * announced once. Tally's clock is the Stripe server's, which the test moves.
  */
-const SECRET = 'whsec_collection_0123456789';
 const DAY = 86_400_000;
 const start = new Date(Math.floor((Date.now() - 40 * DAY) / DAY) * DAY);
 
-let fake: StripeFake;
-let api: TestApi;
-let sync: BillingSync;
-let t: { id: string; auth: Record<string, string> };
+let b: StripeBilling;
 const subs: Record<string, string> = {};
 
-const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
-async function invoiceOf(customer: string): Promise<Record<string, any>> {
-  const page = (await call('GET', `/v1/invoices?customer=${customer}`)).body as { data: Record<string, any>[] };
-  return page.data[0]!;
-}
+const call = (method: string, path: string, body?: unknown) => b.call(method, path, body);
+const invoiceOf = async (customer: string) => (await b.invoicesOf(customer))[0]!;
 const statusOf = async (customer: string) => (await call('GET', `/v1/subscriptions/${subs[customer]}`)).body.status as string;
-const events = async () => (await call('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { id: string; status?: string; customer?: string } }[];
-const eventsFor = async (type: string, id: string) => (await events()).filter((e) => e.type === type && e.data.id === id);
+const events = () => b.events();
+const eventsFor = async (type: string, id: string) => (await b.events(type)).filter((e) => e.data.id === id);
 /** Moves both clocks, lets Stripe do what fell due, delivers its webhooks, and sweeps dunning. */
 async function advance(days: number) {
-  fake.advance(days * 86_400);
-  await fake.webhooks.idle();
-  await sweepDunning({ pg: api.stores.postgres, policy: { graceMs: 2 * DAY, suspendAfterMs: 7 * DAY, cancelAfterMs: 20 * DAY }, logger: createLogger(api.stores.config) }, new Date(fake.now()));
+  b.fake.advance(days * 86_400);
+  await b.fake.webhooks.idle();
+  const policy = { graceMs: 2 * DAY, suspendAfterMs: 7 * DAY, cancelAfterMs: 20 * DAY };
+  await sweepDunning({ pg: b.api.stores.postgres, policy, logger: createLogger(b.api.stores.config) }, new Date(b.fake.now()));
 }
 /** The customer gives Stripe a card through the link Tally returns. */
 async function addCard(customer: string, token: string) {
@@ -47,26 +35,17 @@ async function addCard(customer: string, token: string) {
   expect(link.status).toBe(200);
   expect(link.body.url).toMatch(/^http/);
   const session = /\/(bps_[A-Za-z0-9]+)/.exec(link.body.url as string)![1]!;
-  fake.portalAddPaymentMethod(session, token);
-  await fake.webhooks.idle();
+  b.fake.portalAddPaymentMethod(session, token);
+  await b.fake.webhooks.idle();
   return link.body.stripe_customer_id as string;
 }
 
 beforeAll(async () => {
-  fake = await startStripeFake({ writesPerSecond: 100_000 });
-  api = await startTestApi({
-    env: {
-      STRIPE_SECRET_KEY: 'sk_test_collection',
-      STRIPE_API_BASE: fake.url,
-      STRIPE_WEBHOOK_SECRET: SECRET,
-      TALLY_DUNNING_GRACE_DAYS: '2',
-      TALLY_DUNNING_SUSPEND_DAYS: '7',
-      TALLY_DUNNING_CANCEL_DAYS: '20',
-    },
-    clock: () => fake.now(),
+  b = await startStripeBilling({
+    tenant: 'collection',
+    env: { TALLY_DUNNING_GRACE_DAYS: '2', TALLY_DUNNING_SUSPEND_DAYS: '7', TALLY_DUNNING_CANCEL_DAYS: '20' },
+    stripeClock: true,
   });
-  fake.webhooks.configure({ url: `${api.url}/v1/stripe/webhooks`, secret: SECRET });
-  t = await api.tenant('collection');
   await call('POST', '/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', base_fee: '49.00' });
   await call('POST', '/v1/customers', { id: 'visa', name: 'Visa Co', currency: 'USD', email: 'ap@visa.example' });
   await call('POST', '/v1/customers', { id: 'decline', name: 'Decline Co', currency: 'USD' });
@@ -75,18 +54,12 @@ beforeAll(async () => {
   for (const c of ['visa', 'decline', 'late', 'net30']) subs[c] = (await call('POST', '/v1/subscriptions', { customer: c, plan: 'pro', start_date: start.toISOString() })).body.id;
   await addCard('visa', 'pm_card_visa');
   await addCard('decline', 'pm_card_chargeCustomerFail');
-  await testAggregator(api).runOnce();
-  // Closed as by a deployment with billing sync configured; then billing sync runs once.
-  const stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_collection' } }, api.stores, createRegistry());
-  await stack.billing.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
-  await stack.pool.close();
-  sync = testSync(api, fake.url);
-  expect(await sync.runOnce()).toMatchObject({ done: 4, failed: 0 });
-  await fake.webhooks.idle();
+  await b.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
+  expect(await b.sync.runOnce()).toMatchObject({ done: 4, failed: 0 });
+  await b.fake.webhooks.idle();
 });
 afterAll(async () => {
-  await fake?.close();
-  await api?.stop();
+  await b?.stop();
 });
 
 describe('collection through Stripe', () => {
@@ -94,7 +67,7 @@ describe('collection through Stripe', () => {
     const inv = await invoiceOf('visa');
     expect(inv).toMatchObject({ status: 'paid', total: '49.00', collection_method: 'charge_automatically', payment_terms: 'Charged automatically' });
     expect(inv.paid_at).not.toBeNull();
-    const stripe = fake.state.invoice(inv.stripe_invoice_id as string)!;
+    const stripe = b.fake.state.invoice(inv.stripe_invoice_id as string)!;
     expect(stripe).toMatchObject({ status: 'paid', amount_paid: 4900, auto_advance: true, number: inv.number });
     expect(await eventsFor('invoice.paid', inv.id as string)).toHaveLength(1);
     expect(await statusOf('visa')).toBe('active');
@@ -107,7 +80,7 @@ describe('collection through Stripe', () => {
     expect(numbers.map((n) => Number(n.split('-')[1])).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
     for (const c of ['decline', 'late', 'net30']) {
       const inv = await invoiceOf(c);
-      expect(fake.state.invoice(inv.stripe_invoice_id as string)!.number).toBe(inv.number);
+      expect(b.fake.state.invoice(inv.stripe_invoice_id as string)!.number).toBe(inv.number);
     }
     expect((await call('GET', '/v1/billing_profile')).body).toMatchObject({ invoice_prefix: prefix, next_invoice_number: '5' });
   });
@@ -115,17 +88,17 @@ describe('collection through Stripe', () => {
   it('a Net-30 customer: emailed with its due date and purchase order, not charged', async () => {
     const inv = await invoiceOf('net30');
     expect(inv).toMatchObject({ status: 'open', collection_method: 'send_invoice', days_until_due: 30, payment_terms: 'Net 30', purchase_order: 'PO-7781', overdue_since: null });
-    const stripe = fake.state.invoice(inv.stripe_invoice_id as string)!;
+    const stripe = b.fake.state.invoice(inv.stripe_invoice_id as string)!;
     expect(stripe).toMatchObject({ collection_method: 'send_invoice', status: 'open', attempt_count: 0, custom_fields: [{ name: 'Purchase order', value: 'PO-7781' }] });
     expect(Date.parse(inv.due_at as string)).toBe(stripe.due_date! * 1000);
     expect(stripe.due_date! - stripe.status_transitions.finalized_at!).toBe(30 * 86_400);
-    expect(fake.state.events().filter((e) => e.type === 'invoice.sent' && (e.data.object as { id: string }).id === stripe.id)).toHaveLength(1);
+    expect(b.fake.state.events().filter((e) => e.type === 'invoice.sent' && (e.data.object as { id: string }).id === stripe.id)).toHaveLength(1);
   });
 
   it('a declined card: open, in grace, then past_due once the grace is over; Stripe retries on its schedule', async () => {
     const inv = await invoiceOf('decline');
     expect(inv.status).toBe('open');
-    expect(fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ attempt_count: 1, status: 'open' });
+    expect(b.fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ attempt_count: 1, status: 'open' });
     expect(await eventsFor('invoice.payment_failed', inv.id as string)).toHaveLength(1);
     // The same goes for the customer without a card: Stripe's attempt fails too.
     expect((await invoiceOf('late')).status).toBe('open');
@@ -145,7 +118,7 @@ describe('collection through Stripe', () => {
     await advance(0.6);
     const inv = await invoiceOf('late');
     expect(inv.status).toBe('paid');
-    expect(fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ status: 'paid', attempt_count: 2 });
+    expect(b.fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ status: 'paid', attempt_count: 2 });
     expect(await statusOf('late')).toBe('active');
     // Newest first: past due, then active again.
     expect((await events()).filter((e) => e.type === 'subscription.updated' && e.data.id === subs.late).map((e) => e.data.status)).toEqual(['active', 'past_due']);
@@ -163,7 +136,7 @@ describe('collection through Stripe', () => {
     expect(JSON.stringify(audit)).toContain('dunning');
     // Stripe went on retrying until its schedule ran out; the invoice is still owed.
     const inv = await invoiceOf('decline');
-    expect(fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ attempt_count: 4, next_payment_attempt: null, status: 'open' });
+    expect(b.fake.state.invoice(inv.stripe_invoice_id as string)).toMatchObject({ attempt_count: 4, next_payment_attempt: null, status: 'open' });
   });
 
   it('the Net-30 invoice goes overdue: reported once, listed with its age, and dunning starts', async () => {

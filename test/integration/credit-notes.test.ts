@@ -1,48 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { period } from '../../catalog/periods.js';
-import type { BillingSync } from '../../stripe/sync.js';
-import { startStripeFake } from '../../stripe-fake/index.js';
-import type { StripeFake } from '../../stripe-fake/api.js';
-import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
-import { testSync } from '../support/sync.js';
+import { type StripeBilling, startStripeBilling } from '../support/stripe-billing.js';
 
 /**
  * Credit notes and one-off charges, from Tally to Stripe: Tally's invoice (what is credited and
  * still due), Stripe's invoice and credit note, and the customer's credit ledger agree to the
  * minor unit, in a two-decimal (USD) and a zero-decimal (JPY) currency.
  */
-const SECRET = 'whsec_credit_notes_0123456789';
 const DAY = 86_400_000;
 const start = new Date(Math.floor((Date.now() - 100 * DAY) / DAY) * DAY);
 
-let fake: StripeFake;
-let api: TestApi;
-let stack: RatingStack;
-let sync: BillingSync;
-let t: { id: string; auth: Record<string, string> };
+let b: StripeBilling;
 const subs: Record<string, string> = {};
-
-const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
-async function invoicesOf(customer: string): Promise<Record<string, any>[]> {
-  const page = (await call('GET', `/v1/invoices?customer=${customer}`)).body as { data: Record<string, any>[] };
-  return page.data.sort((a, b) => String(a.period_start).localeCompare(String(b.period_start)));
-}
+const call = (method: string, path: string, body?: unknown) => b.call(method, path, body);
+const invoicesOf = (customer: string) => b.invoicesOf(customer);
 type Line = { type: string; amount: string; description: string };
 const linesOf = (inv: Record<string, any> | undefined) => inv!.lines as Line[];
-const stripeOf = (inv: Record<string, any>) => fake.state.invoice(inv.stripe_invoice_id as string)!;
-async function syncAndDeliver() {
-  expect((await sync.runOnce()).failed).toBe(0);
-  await fake.webhooks.idle();
-}
-const closeMonth = (k: number) => stack.billing.close(new Date(period(start, 'month', k).end.getTime() + 2 * 3_600_000));
+const stripeOf = (inv: Record<string, any>) => b.fake.state.invoice(inv.stripe_invoice_id as string)!;
+const syncAndDeliver = () => b.syncAndDeliver();
+const closeMonth = (k: number) => b.close(new Date(period(start, 'month', k).end.getTime() + 2 * 3_600_000));
 
 beforeAll(async () => {
-  fake = await startStripeFake({ writesPerSecond: 100_000 });
-  api = await startTestApi({ env: { STRIPE_SECRET_KEY: 'sk_test_cn', STRIPE_API_BASE: fake.url, STRIPE_WEBHOOK_SECRET: SECRET } });
-  fake.webhooks.configure({ url: `${api.url}/v1/stripe/webhooks`, secret: SECRET });
-  t = await api.tenant('credit-notes');
+  b = await startStripeBilling({ tenant: 'credit-notes' });
   await call('POST', '/v1/plans', { code: 'usd', name: 'USD plan', currency: 'USD', interval: 'month', base_fee: '49.99' });
   await call('POST', '/v1/plans', { code: 'jpy', name: 'JPY plan', currency: 'JPY', interval: 'month', base_fee: '4980' });
   await call('POST', '/v1/customers', { id: 'net', name: 'Net', currency: 'USD', collection_method: 'send_invoice', days_until_due: 15 });
@@ -51,15 +30,10 @@ beforeAll(async () => {
   subs.yen = (await call('POST', '/v1/subscriptions', { customer: 'yen', plan: 'jpy', start_date: start.toISOString() })).body.id;
   // The JPY customer pays by card: charged when Stripe finalizes.
   const link = await call('POST', '/v1/customers/yen/payment_method_link', { return_url: 'https://app.example' });
-  fake.portalAddPaymentMethod(/\/(bps_[A-Za-z0-9]+)/.exec(link.body.url as string)![1]!, 'pm_card_visa');
-  await testAggregator(api).runOnce();
-  stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_cn' } }, api.stores, createRegistry());
-  sync = testSync(api, fake.url);
+  b.fake.portalAddPaymentMethod(/\/(bps_[A-Za-z0-9]+)/.exec(link.body.url as string)![1]!, 'pm_card_visa');
 });
 afterAll(async () => {
-  await stack?.pool.close();
-  await fake?.close();
-  await api?.stop();
+  await b?.stop();
 });
 
 describe('one-off charges', () => {
@@ -91,7 +65,7 @@ describe('credit notes', () => {
     expect(note.body).toMatchObject({ amount: '100.00', settlement: 'reduce_due', number: `${inv!.number}-CN1` });
     expect((await invoicesOf('net'))[0]).toMatchObject({ status: 'open', credited: '100.00', amount_due: '200.00' });
     await syncAndDeliver();
-    const cn = fake.state.creditNote((await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data[0].stripe_credit_note_id as string)!;
+    const cn = b.fake.state.creditNote((await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data[0].stripe_credit_note_id as string)!;
     expect(cn).toMatchObject({ amount: 10000, type: 'pre_payment', reason: 'order_change', memo: 'Setup fee discounted' });
     expect(stripeOf(inv!)).toMatchObject({ amount_due: 20000, amount_remaining: 20000, pre_payment_credit_notes_amount: 10000 });
     // The whole first line (49.99 base fee) is less than is left: it can be credited by line.
@@ -103,7 +77,7 @@ describe('credit notes', () => {
     expect((await invoicesOf('net'))[0]).toMatchObject({ status: 'paid', credited: '300.00', amount_due: '0.00' });
     await syncAndDeliver();
     expect(stripeOf(inv!)).toMatchObject({ status: 'paid', amount_remaining: 0, pre_payment_credit_notes_amount: 30000 });
-    expect(fake.state.creditNotes().filter((c) => c.invoice === inv!.stripe_invoice_id).map((c) => c.amount).sort((a, b) => a - b)).toEqual([4999, 10000, 15001]);
+    expect(b.fake.state.creditNotes().filter((c) => c.invoice === inv!.stripe_invoice_id).map((c) => c.amount).sort((a, b) => a - b)).toEqual([4999, 10000, 15001]);
   });
 
   it.each([
@@ -134,12 +108,12 @@ describe('credit notes', () => {
     expect((await call('GET', '/v1/customers/yen/credits')).body).toMatchObject({ currency: 'JPY', balance: '980' });
     await syncAndDeliver();
     const notes = (await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data as { stripe_credit_note_id: string; settlement: string }[];
-    const byKind = Object.fromEntries(notes.map((n) => [n.settlement, fake.state.creditNote(n.stripe_credit_note_id)!]));
+    const byKind = Object.fromEntries(notes.map((n) => [n.settlement, b.fake.state.creditNote(n.stripe_credit_note_id)!]));
     expect(byKind.credit_balance).toMatchObject({ amount: 980, type: 'post_payment', out_of_band_amount: 980 });
     expect(byKind.refund).toMatchObject({ amount: 1000, type: 'post_payment' });
-    expect(fake.state.refunds().map((r) => r.amount)).toEqual([1000]);
+    expect(b.fake.state.refunds().map((r) => r.amount)).toEqual([1000]);
     // The balance is Tally's to apply: Stripe's customer balance is untouched.
-    expect(fake.state.customers().find((c) => c.metadata.tally_customer === 'yen')!.balance).toBe(0);
+    expect(b.fake.state.customers().find((c) => c.metadata.tally_customer === 'yen')!.balance).toBe(0);
     expect((await invoicesOf('yen'))[0]).toMatchObject({ status: 'paid', credited: '1980', amount_due: '0' });
   });
 

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack } from '../../app/rating-stack.js';
 import { period } from '../../catalog/periods.js';
 import { takeNumbers } from '../../invoicing/billing-profile.js';
-import type { BillingSync } from '../../stripe/sync.js';
-import { startStripeFake } from '../../stripe-fake/index.js';
-import type { StripeFake } from '../../stripe-fake/api.js';
-import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
-import { testSync } from '../support/sync.js';
+import { jsonRequest } from '../support/api.js';
+import { type StripeBilling, WEBHOOK_SECRET, startStripeBilling } from '../support/stripe-billing.js';
 
 /**
  * What finance does to issued invoices: void, mark paid out of band (a wire), write off as
@@ -17,24 +12,17 @@ import { testSync } from '../support/sync.js';
  * zero-decimal (JPY) currency, Tally's totals and Stripe's agree to the minor unit. And the
  * invoice numbers those invoices carry are a gapless sequence.
  */
-const SECRET = 'whsec_finance_0123456789';
 const DAY = 86_400_000;
 const start = new Date(Math.floor((Date.now() - 40 * DAY) / DAY) * DAY);
 
-let fake: StripeFake;
-let api: TestApi;
-let sync: BillingSync;
-let t: { id: string; key: string; auth: Record<string, string> };
-
-const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
-async function invoiceOf(customer: string): Promise<Record<string, any>> {
-  const page = (await call('GET', `/v1/invoices?customer=${customer}`)).body as { data: Record<string, any>[] };
-  return page.data[0]!;
-}
-const stripeOf = (inv: Record<string, any>) => fake.state.invoice(inv.stripe_invoice_id as string)!;
+let b: StripeBilling;
+const call = (method: string, path: string, body?: unknown) => b.call(method, path, body);
+const invoiceOf = async (customer: string) => (await b.invoicesOf(customer))[0]!;
+const stripeOf = (inv: Record<string, any>) => b.fake.state.invoice(inv.stripe_invoice_id as string)!;
 /** The requests that paid a Stripe invoice (billing sync sends `paid_out_of_band=true`: nothing is charged). */
-const payRequests = (inv: Record<string, any>) => fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${inv.stripe_invoice_id}/pay` && r.status === 200);
-const eventsOf = async (type: string, id: string) => ((await call('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { id: string } }[]).filter((e) => e.type === type && e.data.id === id);
+const payRequests = (inv: Record<string, any>) => b.fake.requests.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${inv.stripe_invoice_id}/pay` && r.status === 200);
+const eventsOf = async (type: string, id: string) => (await b.events(type)).filter((e) => e.data.id === id);
+const syncAndDeliver = () => b.syncAndDeliver();
 /** A Stripe event about a Stripe invoice, signed as Stripe signs them, `ms` after now. */
 async function stripeSays(type: string, inv: Record<string, any>, ms: number) {
   const body = JSON.stringify({
@@ -42,21 +30,15 @@ async function stripeSays(type: string, inv: Record<string, any>, ms: number) {
     object: 'event',
     type,
     created: Math.floor((Date.now() + ms) / 1000),
-    data: { object: { id: inv.stripe_invoice_id ?? 'in_none', object: 'invoice', metadata: { tally_tenant: t.id, tally_invoice: inv.id } } },
+    data: { object: { id: inv.stripe_invoice_id ?? 'in_none', object: 'invoice', metadata: { tally_tenant: b.tenant.id, tally_invoice: inv.id } } },
   });
-  const res = await fetch(`${api.url}/v1/stripe/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET }) }, body });
+  const headers = { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET }) };
+  const res = await fetch(`${b.api.url}/v1/stripe/webhooks`, { method: 'POST', headers, body });
   return ((await res.json()) as { outcome: string }).outcome;
-}
-async function syncAndDeliver() {
-  expect((await sync.runOnce()).failed).toBe(0);
-  await fake.webhooks.idle();
 }
 
 beforeAll(async () => {
-  fake = await startStripeFake({ writesPerSecond: 100_000 });
-  api = await startTestApi({ env: { STRIPE_SECRET_KEY: 'sk_test_finance', STRIPE_API_BASE: fake.url, STRIPE_WEBHOOK_SECRET: SECRET } });
-  fake.webhooks.configure({ url: `${api.url}/v1/stripe/webhooks`, secret: SECRET });
-  t = await api.tenant('finance');
+  b = await startStripeBilling({ tenant: 'finance' });
   await call('POST', '/v1/plans', { code: 'usd', name: 'USD plan', currency: 'USD', interval: 'month', base_fee: '49.99' });
   await call('POST', '/v1/plans', { code: 'jpy', name: 'JPY plan', currency: 'JPY', interval: 'month', base_fee: '4980' });
   // Net-30 customers: Stripe emails their invoices and charges nothing, so only finance moves them.
@@ -64,15 +46,10 @@ beforeAll(async () => {
     await call('POST', '/v1/customers', { id, name: id, currency, collection_method: 'send_invoice', days_until_due: 30 });
     await call('POST', '/v1/subscriptions', { customer: id, plan: currency.toLowerCase(), start_date: start.toISOString() });
   }
-  await testAggregator(api).runOnce();
-  const stack = createRatingStack({ ...api.stores.config, stripe: { ...api.stores.config.stripe, secretKey: 'sk_test_finance' } }, api.stores, createRegistry());
-  await stack.billing.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
-  await stack.pool.close();
-  sync = testSync(api, fake.url);
+  await b.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
 });
 afterAll(async () => {
-  await fake?.close();
-  await api?.stop();
+  await b?.stop();
 });
 
 describe('finance actions', () => {
@@ -83,7 +60,7 @@ describe('finance actions', () => {
     expect(r.body).toMatchObject({ status: 'void', status_reason: 'duplicate subscription' });
     await syncAndDeliver();
     expect((await invoiceOf('u3')).stripe_invoice_id).toBeNull();
-    expect(fake.state.invoices().some((i) => i.metadata.tally_invoice === u3.id)).toBe(false);
+    expect(b.fake.state.invoices().some((i) => i.metadata.tally_invoice === u3.id)).toBe(false);
     // The others are in Stripe, open, with Tally's totals to the minor unit.
     for (const [c, minor] of [['u1', 4999], ['u2', 4999], ['j1', 4980], ['j2', 4980]] as const) {
       const inv = await invoiceOf(c);
@@ -100,7 +77,7 @@ describe('finance actions', () => {
     expect(stripeOf(inv).status).toBe('void');
     expect(await eventsOf('invoice.voided', inv.id as string)).toHaveLength(1);
     const audit = (await call('GET', `/v1/invoices/${inv.id}/audit`)).body.data as { actor: string; action: string }[];
-    expect(audit).toEqual([expect.objectContaining({ action: 'void', actor: `api_key:${t.key.split('_')[1]}` })]);
+    expect(audit).toEqual([expect.objectContaining({ action: 'void', actor: `api_key:${b.tenant.key.split('_')[1]}` })]);
     // Stripe's own invoice.voided came back and changed nothing further.
     expect((await invoiceOf('u1')).status).toBe('void');
   });
@@ -159,9 +136,9 @@ describe('finance actions', () => {
   });
 
   it('finance actions on an unknown invoice or another tenant’s are 404s; bad bodies are 400s naming the field', async () => {
-    const other = await api.tenant('someone-else');
+    const other = await b.api.tenant('someone-else');
     const inv = await invoiceOf('j2');
-    const foreign = await jsonRequest(api.url, other.auth, 'POST', `/v1/invoices/${inv.id}/void`, {});
+    const foreign = await jsonRequest(b.api.url, other.auth, 'POST', `/v1/invoices/${inv.id}/void`, {});
     expect(foreign.status).toBe(404);
     expect((await call('POST', '/v1/invoices/in_nope/void', {})).status).toBe(404);
     const bad = await call('POST', `/v1/invoices/${inv.id}/mark_paid`, { method: 'bitcoin' });
@@ -183,8 +160,8 @@ describe('finance actions', () => {
 
 describe('invoice numbers', () => {
   it('are gapless: a transaction that rolls back gives its numbers back, concurrent issuers never share one', async () => {
-    const tenant = await api.tenant('numbers');
-    const pg = api.stores.postgres;
+    const tenant = await b.api.tenant('numbers');
+    const pg = b.api.stores.postgres;
     const first = await pg.transaction((tx) => takeNumbers(tx, tenant.id, 2));
     await expect(
       pg.transaction(async (tx) => {
@@ -202,8 +179,8 @@ describe('invoice numbers', () => {
 
   it('a prefix is the tenant’s own: another tenant cannot take it; changing it goes on with the sequence', async () => {
     const mine = (await call('GET', '/v1/billing_profile')).body;
-    const other = await api.tenant('prefix-thief');
-    const stolen = await jsonRequest(api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: (mine.invoice_prefix as string).toLowerCase() });
+    const other = await b.api.tenant('prefix-thief');
+    const stolen = await jsonRequest(b.api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: (mine.invoice_prefix as string).toLowerCase() });
     expect(stolen.status).toBe(409);
     expect(stolen.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'invoice_prefix' });
     const changed = await call('PATCH', '/v1/billing_profile', { invoice_prefix: 'ACME26', legal_name: 'Acme Holdings GmbH', tax_id: 'DE123456789', address: { line1: 'Hauptstr. 1', city: 'Berlin', postal_code: '10115', country: 'de' } });
@@ -211,7 +188,7 @@ describe('invoice numbers', () => {
     // Invoices issued before keep the issuer they were issued with.
     expect((await invoiceOf('j2')).issuer.legal_name).toBe('finance');
     // The prefix given up is on issued invoices: still not another tenant's to take.
-    const reused = await jsonRequest(api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: mine.invoice_prefix as string });
+    const reused = await jsonRequest(b.api.url, other.auth, 'PATCH', '/v1/billing_profile', { invoice_prefix: mine.invoice_prefix as string });
     expect(reused.body.error).toMatchObject({ code: 'TALLY_ERR_ALREADY_EXISTS', field: 'invoice_prefix' });
     // Checked as typed: a letter that upper-cases into others is refused, not rewritten.
     expect((await call('PATCH', '/v1/billing_profile', { invoice_prefix: 'straße' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'invoice_prefix' });
