@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type StripeFake, type StripeFakeOptions, startStripeFake } from '../../stripe-fake/index.js';
+import { stripeClient, stripeError } from '../support/stripe-client.js';
 
 // How the local Stripe server collects money: cards from Stripe's test tokens, the charge at
 // finalization and its retries on a clock the test moves, send_invoice due dates, invoices.pay,
@@ -16,18 +17,7 @@ afterEach(async () => {
 async function start(opts: StripeFakeOptions = {}): Promise<{ fake: StripeFake; stripe: Stripe }> {
   const fake = await startStripeFake({ writesPerSecond: Infinity, ...opts });
   cleanup.push(() => fake.close());
-  return { fake, stripe: new Stripe('sk_test_fake', { ...fake.clientOptions, maxNetworkRetries: 0, telemetry: false }) };
-}
-
-/** The Stripe error a call fails with (the test fails if it succeeds). */
-async function stripeError(p: Promise<unknown>): Promise<InstanceType<typeof Stripe.errors.StripeError>> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof Stripe.errors.StripeError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
+  return { fake, stripe: stripeClient(fake) };
 }
 
 /** A customer whose default card is made from this test token (or who has none). */

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type StripeFake, startStripeFake } from '../../stripe-fake/index.js';
+import { stripeClient, stripeError } from '../support/stripe-client.js';
 
 // Credit notes and the refunds they make on the local Stripe server, through the `stripe`
 // package: pre-payment credit lowers what an open invoice asks for, post-payment credit is split
@@ -11,22 +12,11 @@ let stripe: Stripe;
 
 beforeEach(async () => {
   fake = await startStripeFake({ writesPerSecond: Infinity });
-  stripe = new Stripe('sk_test_fake', { ...fake.clientOptions, maxNetworkRetries: 0, telemetry: false });
+  stripe = stripeClient(fake);
 });
 afterEach(async () => {
   await fake.close();
 });
-
-/** The Stripe error a call fails with (the test fails if it succeeds). */
-async function stripeError(p: Promise<unknown>): Promise<InstanceType<typeof Stripe.errors.StripeError>> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof Stripe.errors.StripeError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** A finalized invoice (open, auto_advance off) with items of these amounts; `paid` pays it out of band. */
 async function invoice(amounts: number[], o: { currency?: string; paid?: boolean; customer?: string } = {}): Promise<Stripe.Invoice> {

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type StripeFake, formatMinor, minorUnits, startStripeFake } from '../../stripe-fake/index.js';
+import { stripeClient, stripeError } from '../support/stripe-client.js';
 
 // The local Stripe server driven by the official `stripe` package: what it stores, what it
 // computes and what it refuses, with Stripe's error shapes.
@@ -10,22 +11,11 @@ let stripe: Stripe;
 
 beforeEach(async () => {
   fake = await startStripeFake({ writesPerSecond: Infinity });
-  stripe = new Stripe('sk_test_fake', { ...fake.clientOptions, maxNetworkRetries: 0, telemetry: false });
+  stripe = stripeClient(fake);
 });
 afterEach(async () => {
   await fake.close();
 });
-
-/** The Stripe error a call fails with (the test fails if it succeeds). */
-async function stripeError(p: Promise<unknown>): Promise<InstanceType<typeof Stripe.errors.StripeError>> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof Stripe.errors.StripeError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${fake.url}${path}`, {
