@@ -57,7 +57,7 @@ import { invoiceActionRoutes } from '../invoicing/action-routes.js';
 import { InvoiceActions } from '../invoicing/invoice-actions.js';
 import { enqueueCreditNote, reopenInvoiceRow } from '../stripe/outbox.js';
 import { CreditNotes } from '../invoicing/credit-notes.js';
-import { chargeRoutes } from '../catalog/charge-routes.js';
+import { chargeRoutes } from '../invoicing/charge-routes.js';
 import { OneOffCharges } from '../catalog/one-off-charges.js';
 import { settleDunning } from '../stripe/dunning.js';
 import { BillingProfileService } from '../invoicing/billing-profile.js';
@@ -171,7 +171,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
-    ...chargeRoutes(new OneOffCharges(stores.postgres), clock),
+    ...chargeRoutes(new OneOffCharges(stores.postgres), rating.billing, clock),
     ...invoiceActionRoutes(
       new InvoiceActions(stores.postgres, [
         // Side effects of a finance action, in its transaction: Stripe mirrors it, a webhook announces it, dunning settles.

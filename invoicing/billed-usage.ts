@@ -35,7 +35,7 @@ export async function billedMarks(q: Queryable, tenantIds: readonly string[], su
 export async function billedUsage(q: Queryable, tenantIds: readonly string[], subscriptionIds: readonly string[]): Promise<BilledUsage[]> {
   const { rows } = await q.query<{ tenant_id: string; subscription_id: string; period_start: Date; period_end: Date; meter: string; quantity: string; amount: string; updated_at: Date }>(
     `SELECT b.tenant_id, b.subscription_id, b.period_start, i.period_end, b.meter, b.quantity::text AS quantity, b.amount::text AS amount, b.updated_at
-       FROM billed_usage b JOIN invoices i ON i.tenant_id = b.tenant_id AND i.subscription_id = b.subscription_id AND i.period_start = b.period_start
+       FROM billed_usage b JOIN invoices i ON i.tenant_id = b.tenant_id AND i.subscription_id = b.subscription_id AND i.period_start = b.period_start AND i.kind = 'period'
       WHERE b.tenant_id = ANY($1) AND b.subscription_id = ANY($2)`,
     [[...new Set(tenantIds)], subscriptionIds],
   );

@@ -1,4 +1,5 @@
 import { TallyError } from '../core/errors.js';
+import { invoiceChargesNow } from './invoice-now.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { periodAt } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
@@ -69,6 +70,11 @@ export class Billing {
     const period = periodAt(sub.startDate, sub.interval, at);
     const { invoices } = await assembleInvoices(this.live, this.d.pg, [{ sub, period, horizon: now.getTime() }], { allowance: { mode: 'preview', at } });
     return invoiceView(sub, period, invoices[0]!.composed, { id: null, status: 'draft', created_at: null });
+  }
+
+  /** The subscription's pending one-off charges on an invoice of their own, now (invoice-now.ts). */
+  invoiceChargesNow(tenantId: string, subscriptionId: string, now: Date): Promise<string | undefined> {
+    return invoiceChargesNow({ pg: this.d.pg, review: this.d.review ?? false, afterClose: this.d.afterClose ?? [] }, tenantId, subscriptionId, now);
   }
 
   /** Closes every period that ended (plus grace) at or before `asOf` (see close.ts). */

@@ -22,6 +22,7 @@ interface InvoiceRow {
   credit: string;
   tax: string;
   total: string;
+  kind: InvoiceView['kind'];
   number: string | null;
   issuer: Issuer | null;
   purchase_order: string | null;
@@ -78,7 +79,7 @@ const overdueSince = (now: string) => `CASE WHEN status <> 'open' THEN NULL
 
 /** The columns of a read; `now` is the SQL of the instant overdue is judged at. */
 const columns = (now: string) => `id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal::text AS subtotal, discount::text AS discount, credit::text AS credit,
-  tax::text AS tax, total::text AS total, number, issuer, purchase_order, collection_method, days_until_due, due_at, paid_at, credited::text AS credited, paid_out_of_band, status_reason, overdue_at, stripe_invoice_id, created_at,
+  tax::text AS tax, total::text AS total, kind, number, issuer, purchase_order, collection_method, days_until_due, due_at, paid_at, credited::text AS credited, paid_out_of_band, status_reason, overdue_at, stripe_invoice_id, created_at,
   ${overdueSince(now)} AS overdue_since, floor(extract(epoch FROM ${now} - (${overdueSince(now)})) / 86400)::int AS days_overdue`;
 
 /** numeric text at a fixed number of places ("329.000000" → "329.00"); the stored value already has no more. */
@@ -149,6 +150,7 @@ function summary(i: InvoiceRow): InvoiceSummary {
     period_start: i.period_start.toISOString(),
     period_end: i.period_end.toISOString(),
     status: i.status,
+    kind: i.kind,
     number: i.number,
     issued_at: i.created_at.toISOString(),
     payment_terms: paymentTerms(i.collection_method, i.days_until_due),
@@ -190,7 +192,7 @@ export async function invoiceSummaries(q: Queryable, refs: readonly { tenantId: 
 /** The periods that have an invoice (all tenants', or one tenant's): (tenant, subscription, period start). */
 export async function invoicedPeriods(q: Queryable, tenantId?: string): Promise<{ tenantId: string; subscriptionId: string; periodStart: Date }[]> {
   const { rows } = await q.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
-    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1)',
+    "SELECT tenant_id, subscription_id, period_start FROM invoices WHERE ($1::text IS NULL OR tenant_id = $1) AND kind = 'period'",
     [tenantId ?? null],
   );
   return rows.map((r) => ({ tenantId: r.tenant_id, subscriptionId: r.subscription_id, periodStart: r.period_start }));

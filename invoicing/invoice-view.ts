@@ -13,6 +13,8 @@ export interface InvoiceView extends Omit<ComposedInvoice, 'consumed' | 'carried
   period_start: string;
   period_end: string;
   status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
+  /** A billing period's invoice, or one-off charges invoiced at once (its period: the instant it was issued). */
+  kind: 'period' | 'one_off';
   /** The legal invoice number (`PREFIX-0042`), gapless per tenant; null for an upcoming invoice. */
   number: string | null;
   /** When it was issued (closed); null for an upcoming invoice. */
@@ -54,6 +56,7 @@ export function invoiceView(sub: SubscriptionFacts, p: Period, c: ComposedInvoic
     period_start: p.start.toISOString(),
     period_end: p.end.toISOString(),
     status: meta.status,
+    kind: 'period',
     number: null,
     issued_at: null,
     payment_terms: paymentTerms(sub.collection.method, sub.collection.daysUntilDue),

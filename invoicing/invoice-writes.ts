@@ -12,6 +12,8 @@ import { takeNumbers, type Issuer } from './billing-profile.js';
  */
 export interface Closing extends AssembledInvoice {
   id: string;
+  /** A period's invoice (the default), or charges invoiced at once on an invoice of their own. */
+  kind?: 'period' | 'one_off';
 }
 
 /**
@@ -27,7 +29,7 @@ export async function stillToWrite(tx: Queryable, closing: readonly Closing[], c
   // scans the table); rows of other (tenant, id) combinations are filtered out below.
   await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = ANY($1) AND id = ANY($2) ORDER BY tenant_id, id FOR UPDATE', [[...new Set(tenants)], ids]);
   const existing = await tx.query<{ tenant_id: string; subscription_id: string; period_start: Date }>(
-    'SELECT tenant_id, subscription_id, period_start FROM invoices WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND period_start = ANY($3)',
+    "SELECT tenant_id, subscription_id, period_start FROM invoices WHERE tenant_id = ANY($1) AND subscription_id = ANY($2) AND period_start = ANY($3) AND kind = 'period'",
     [[...new Set(tenants)], ids, closing.map((c) => c.period.start)],
   );
   const billed = await billedMarks(tx, tenants, ids);
@@ -75,11 +77,11 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
     // The customer's collection terms as they are now go with the invoice (a later change of
     // terms does not change what was issued); an invoice with nothing due is paid as it is written.
     `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer,
-                           closed_as_of, collection_method, days_until_due, paid_at, purchase_order)
+                           kind, closed_as_of, collection_method, days_until_due, paid_at, purchase_order)
      SELECT x.*, $16::timestamptz, c.collection_method, c.days_until_due, CASE WHEN x.status = 'paid' THEN $16::timestamptz END, c.purchase_order
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
-                   $14::text[], $15::jsonb[])
-            AS x(tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer)
+                   $14::text[], $15::jsonb[], $17::text[])
+            AS x(tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer, kind)
        JOIN customers c ON c.tenant_id = x.tenant_id AND c.id = x.customer_id`,
     [
       go.map((c) => c.sub.tenantId),
@@ -98,6 +100,7 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       go.map((c) => numbers.get(c.id)?.number ?? null),
       go.map((c) => (numbers.has(c.id) ? JSON.stringify(numbers.get(c.id)!.issuer) : null)),
       asOf,
+      go.map((c) => c.kind ?? 'period'),
     ],
   );
   // The one-off charges these invoices bill, billed once: by the invoice written here.

@@ -30,6 +30,7 @@ export const Invoice = shape(
     period_start: instant,
     period_end: instant,
     status: oneOfStrings(['draft', 'open', 'paid', 'void', 'uncollectible']),
+    kind: { ...oneOfStrings(['period', 'one_off']), description: "A billing period's invoice, or one-off charges invoiced at once." },
     number: nullable(str('The legal invoice number, `PREFIX-0042`: gapless per tenant, shown in Stripe too; null for the upcoming invoice.')),
     issued_at: nullable(instant),
     payment_terms: str('"Net 30", "Due on receipt" or "Charged automatically".'),

@@ -55,6 +55,20 @@ describe('one-off charges', () => {
     await syncAndDeliver();
     expect(stripeOf((await invoicesOf('net'))[0]!)).toMatchObject({ total: 30000, status: 'open' });
   });
+
+  it('invoiced now: a JPY setup fee on an invoice of its own, numbered, taxed as the customer is, charged by Stripe, billed once', async () => {
+    const r = await call('POST', `/v1/subscriptions/${subs.yen}/charges`, { amount: '3000', description: 'Setup', invoice_now: true });
+    expect(r.status).toBe(201);
+    expect(r.body.invoice).toMatch(/^in_/);
+    const inv = (await call('GET', `/v1/invoices/${r.body.invoice}`)).body;
+    expect(inv).toMatchObject({ kind: 'one_off', status: 'open', total: '3000', number: expect.stringMatching(/-\d{4}$/) });
+    expect(linesOf(inv).map((l) => [l.type, l.amount])).toEqual([['charge', '3000.000000']]);
+    await syncAndDeliver();
+    expect((await call('GET', `/v1/invoices/${r.body.invoice}`)).body.status).toBe('paid');
+    expect(b.fake.state.invoices().find((i) => i.metadata.tally_invoice === r.body.invoice)).toMatchObject({ total: 3000, status: 'paid', number: inv.number });
+    // Billed: no period invoice bills it again (the next one closed is checked below).
+    expect((await call('GET', `/v1/subscriptions/${subs.yen}/charges`)).body.data).toEqual([expect.objectContaining({ invoice: r.body.invoice })]);
+  });
 });
 
 describe('credit notes', () => {
@@ -121,6 +135,7 @@ describe('credit notes', () => {
     await closeMonth(2);
     const next = (await invoicesOf('yen'))[2];
     expect(linesOf(next).filter((l) => l.type === 'credit').map((l) => l.amount)).toEqual(['-980.000000']);
+    expect(linesOf(next).some((l) => l.type === 'charge')).toBe(false);
     expect(next!.total).toBe('4000');
     expect((await call('GET', '/v1/customers/yen/credits')).body.balance).toBe('0');
     await call('POST', `/v1/invoices/${next!.id}/void`, {});

@@ -20,3 +20,10 @@ CREATE INDEX IF NOT EXISTS one_off_charges_pending_idx ON one_off_charges (tenan
 ALTER TABLE invoice_lines DROP CONSTRAINT IF EXISTS invoice_lines_type_check;
 ALTER TABLE IF EXISTS invoice_lines ADD CONSTRAINT invoice_lines_type_check
   CHECK (type IN ('base_fee', 'usage', 'minimum', 'proration', 'adjustment', 'charge', 'discount', 'credit', 'tax'));
+
+-- Charges can also be invoiced at once, on an invoice of their own (`kind = 'one_off'`, its
+-- period the instant it was issued). Only a period's invoice is unique per (subscription,
+-- period start): what makes closing a period twice change nothing.
+ALTER TABLE invoices ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'period' CHECK (kind IN ('period', 'one_off'));
+ALTER TABLE invoices DROP CONSTRAINT IF EXISTS invoices_tenant_id_subscription_id_period_start_key;
+CREATE UNIQUE INDEX IF NOT EXISTS invoices_period_idx ON invoices (tenant_id, subscription_id, period_start) WHERE kind = 'period';
