@@ -26,7 +26,7 @@ import { alertRoutes } from '../alerts/routes.js';
 import { AlertService } from '../alerts/settings.js';
 import { EndpointService } from '../webhooks/endpoints.js';
 import { EventLog } from '../webhooks/log.js';
-import { creditNoteEvents, invoiceChangeEvents, subscriptionEvents } from '../webhooks/payloads.js';
+import { chargeEvents, creditNoteEvents, invoiceChangeEvents, subscriptionEvents } from '../webhooks/payloads.js';
 import { VolumeDiscountService } from '../catalog/volume-discounts.js';
 import { commitmentRoutes } from '../catalog/commitment-routes.js';
 import { CommitmentService } from '../catalog/commitments.js';
@@ -171,7 +171,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
-    ...chargeRoutes(new OneOffCharges(stores.postgres), rating.billing, clock),
+    ...chargeRoutes(new OneOffCharges(stores.postgres, chargeEvents), rating.billing, clock),
     ...invoiceActionRoutes(
       new InvoiceActions(stores.postgres, [
         // Side effects of a finance action, in its transaction: Stripe mirrors it, a webhook announces it, dunning settles.

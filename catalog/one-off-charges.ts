@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Dec, plain } from '../core/money.js';
-import type { PostgresStore } from '../core/postgres.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
 
 /**
  * One-off charges (see the 0026 migration): an amount and a description added to a
  * subscription, billed as a `charge` line on its next closed invoice (and shown on its upcoming
- * one until then). Amounts carry up to 6 decimal places like every invoice line; the invoice
+ * one until then), announced (`charge.created`) by a hook the wiring registers. Amounts carry up to 6 decimal places like every invoice line; the invoice
  * total rounds as always (half-even at the currency's minor unit).
  */
 export const AddCharge = z.strictObject({
@@ -51,8 +51,14 @@ const view = (r: Row): ChargeView => ({
 
 const COLUMNS = 'id, subscription_id, customer_id, currency, amount::text AS amount, description, invoice_id, created_at';
 
+/** A side effect of adding a charge (its outbound event), run inside the transaction that adds it. */
+export type ChargeHook = (tx: Queryable, charge: ChargeView, tenantId: string) => Promise<void>;
+
 export class OneOffCharges {
-  constructor(private readonly pg: PostgresStore) {}
+  constructor(
+    private readonly pg: PostgresStore,
+    private readonly onAdded: ChargeHook = () => Promise.resolve(),
+  ) {}
 
   /** Undefined when there is no such subscription. */
   async add(tenantId: string, subscriptionId: string, input: z.output<typeof AddCharge>, actor: string, now: Date): Promise<ChargeView | undefined> {
@@ -67,12 +73,16 @@ export class OneOffCharges {
     if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) {
       throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is canceled: it has no next invoice to add a charge to`, { field: 'id' });
     }
-    const { rows } = await this.pg.query<Row>(
-      `INSERT INTO one_off_charges (tenant_id, id, subscription_id, customer_id, currency, amount, description, actor, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-      [tenantId, newId('chg', now.getTime()), subscriptionId, sub.customer_id, sub.currency, input.amount, input.description, actor, now],
-    );
-    return view(rows[0]!);
+    return this.pg.transaction(async (tx) => {
+      const { rows } = await tx.query<Row>(
+        `INSERT INTO one_off_charges (tenant_id, id, subscription_id, customer_id, currency, amount, description, actor, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+        [tenantId, newId('chg', now.getTime()), subscriptionId, sub.customer_id, sub.currency, input.amount, input.description, actor, now],
+      );
+      const charge = view(rows[0]!);
+      await this.onAdded(tx, charge, tenantId);
+      return charge;
+    });
   }
 
   async list(tenantId: string, subscriptionId: string): Promise<ChargeView[]> {

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   'invoice.voided',
   'invoice.marked_uncollectible',
   'credit_note.created',
+  'charge.created',
   'subscription.updated',
   'subscription.canceled',
 ] as const;

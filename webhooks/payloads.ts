@@ -1,6 +1,7 @@
 import type { Queryable } from '../core/postgres.js';
 import { Dec } from '../core/money.js';
 import { subscriptionView, type SubscriptionHook } from '../catalog/subscriptions.js';
+import type { ChargeHook } from '../catalog/one-off-charges.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
 import { creditNoteView, type CreditNoteHook } from '../invoicing/credit-notes.js';
@@ -64,4 +65,9 @@ export const invoiceChangeEvents: InvoiceChangeHook = async (tx, change) => {
 export const creditNoteEvents: CreditNoteHook = async (tx, issued) => {
   await emit(tx, [{ tenantId: issued.tenantId, type: 'credit_note.created', key: `credit_note.created:${issued.id}`, data: await creditNoteView(tx, issued.tenantId, issued.id) }]);
   if (issued.settledInvoice) await emit(tx, await invoiceEvents(tx, [{ tenantId: issued.tenantId, id: issued.invoiceId }], 'invoice.paid'));
+};
+
+/** `charge.created`: a one-off charge added to a subscription (registered by app/api.ts). */
+export const chargeEvents: ChargeHook = async (tx, charge, tenantId) => {
+  await emit(tx, [{ tenantId, type: 'charge.created', key: `charge.created:${charge.id}`, data: charge }]);
 };

@@ -52,6 +52,7 @@ describe('one-off charges', () => {
     expect(linesOf(second).some((l) => l.type === 'charge')).toBe(false);
     expect(second!.total).toBe('49.99');
     expect((await call('GET', `/v1/subscriptions/${subs.net}/charges`)).body.data).toEqual([expect.objectContaining({ id: added.body.id, invoice: first!.id })]);
+    expect((await b.events('charge.created')).map((e) => e.data.id)).toEqual([added.body.id]);
     await syncAndDeliver();
     expect(stripeOf((await invoicesOf('net'))[0]!)).toMatchObject({ total: 30000, status: 'open' });
   });
