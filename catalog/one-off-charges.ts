@@ -11,7 +11,8 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
  * total rounds as always (half-even at the currency's minor unit).
  */
 export const AddCharge = z.strictObject({
-  amount: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a positive decimal string with at most 6 decimal places, such as "250.00"'),
+  // At most a trillion: more than any invoice Stripe takes, and far from what the stores hold.
+  amount: z.string().regex(/^\d{1,12}(\.\d{1,6})?$/, 'must be a positive decimal string below 10^12 with at most 6 decimal places, such as "250.00"'),
   description: z.string().trim().min(1, 'must not be empty').max(500).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
 });
 
@@ -72,6 +73,18 @@ export class OneOffCharges {
     if (sub === undefined) return undefined;
     if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) {
       throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is canceled: it has no next invoice to add a charge to`, { field: 'id' });
+    }
+    // A plan billed through Stripe Billing Meters is invoiced by Stripe: Tally's invoices of it
+    // are kept for reference and collect nothing, so a charge on them would never be paid.
+    const mode = (
+      await this.pg.query<{ billing_mode: string }>(
+        `SELECT p.billing_mode FROM subscription_plans sp JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
+          WHERE sp.tenant_id = $1 AND sp.subscription_id = $2 AND sp.effective_from <= $3 ORDER BY sp.effective_from DESC LIMIT 1`,
+        [tenantId, subscriptionId, now],
+      )
+    ).rows[0]?.billing_mode;
+    if (mode === 'meter') {
+      throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is on a plan Stripe invoices (billing_mode meter): add the charge in Stripe`, { field: 'id' });
     }
     return this.pg.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(

@@ -73,8 +73,8 @@ export class Billing {
   }
 
   /** The subscription's pending one-off charges on an invoice of their own, now (invoice-now.ts). */
-  invoiceChargesNow(tenantId: string, subscriptionId: string, now: Date): Promise<string | undefined> {
-    return invoiceChargesNow({ pg: this.d.pg, review: this.d.review ?? false, afterClose: this.d.afterClose ?? [] }, tenantId, subscriptionId, now);
+  invoiceChargesNow(tenantId: string, subscriptionId: string, now: Date, chargeId?: string): Promise<string | undefined> {
+    return invoiceChargesNow({ pg: this.d.pg, review: this.d.review ?? false, afterClose: this.d.afterClose ?? [] }, tenantId, subscriptionId, now, chargeId);
   }
 
   /** Closes every period that ended (plus grace) at or before `asOf` (see close.ts). */

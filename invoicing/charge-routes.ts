@@ -39,7 +39,7 @@ export function chargeRoutes(charges: OneOffCharges, billing: Billing, clock: ()
         const charge = await charges.add(tenantOf(req), req.params.id!, input, actorOf(req), at);
         if (charge === undefined) throw notFound(req.params.id!);
         if (now !== true) return { status: 201, body: charge };
-        const invoice = await billing.invoiceChargesNow(tenantOf(req), req.params.id!, at);
+        const invoice = await billing.invoiceChargesNow(tenantOf(req), req.params.id!, at, charge.id);
         return { status: 201, body: { ...charge, invoice: invoice ?? null } };
       },
     },

@@ -129,8 +129,9 @@ export class CreditNotes {
   async create(tenantId: string, invoiceId: string, input: CreateCreditNoteInput, actor: string, now: Date): Promise<CreditNoteView | undefined> {
     return this.pg.transaction(async (tx) => {
       const inv = (
-        await tx.query<{ status: string; customer_id: string; subscription_id: string; currency: string; total: string; credited: string; number: string | null }>(
-          'SELECT status, customer_id, subscription_id, currency, total::text AS total, credited::text AS credited, number FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+        await tx.query<{ status: string; customer_id: string; subscription_id: string; currency: string; total: string; credited: string; number: string | null; paid_out_of_band: unknown; stripe_invoice_id: string | null }>(
+          `SELECT status, customer_id, subscription_id, currency, total::text AS total, credited::text AS credited, number, paid_out_of_band, stripe_invoice_id
+             FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
           [tenantId, invoiceId],
         )
       ).rows[0];
@@ -145,15 +146,21 @@ export class CreditNotes {
         const stored = new Map(
           (await tx.query<{ line_no: number; amount: string }>('SELECT line_no, amount::text AS amount FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2', [tenantId, invoiceId])).rows.map((l) => [l.line_no, new Dec(l.amount)]),
         );
+        // What earlier credit notes took of each line: a line is never credited beyond its amount.
+        const taken = new Map<number, Dec>();
+        for (const r of (await tx.query<{ lines: { line: number; amount: string }[] }>('SELECT lines FROM credit_notes WHERE tenant_id = $1 AND invoice_id = $2', [tenantId, invoiceId])).rows) {
+          for (const l of r.lines) taken.set(l.line, (taken.get(l.line) ?? new Dec(0)).plus(l.amount));
+        }
         lines = input.lines.map((l, i) => {
           const charged = stored.get(l.line);
           if (charged === undefined || !charged.isPositive() || charged.isZero()) {
             throw new TallyError('TALLY_ERR_INVALID_VALUE', `invoice ${invoiceId} has no charge line ${l.line} to credit`, { field: `lines.${i}.line` });
           }
           // A whole line is its amount at the minor unit, half-even (the rule of invoice totals).
-          const whole = charged.toDecimalPlaces(minorUnits(currency), Dec.ROUND_HALF_EVEN);
+          const whole = charged.toDecimalPlaces(minorUnits(currency), Dec.ROUND_HALF_EVEN).minus(taken.get(l.line) ?? 0);
+          if (!whole.isPositive() || whole.isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', `line ${l.line} of invoice ${invoiceId} is credited in full already`, { field: `lines.${i}.line` });
           const credit = l.amount === undefined ? whole : money(l.amount, currency, `lines.${i}.amount`);
-          if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines.${i}.amount ${l.amount} is more than line ${l.line} charged (${atMinor(whole, currency)})`, { field: `lines.${i}.amount` });
+          if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines.${i}.amount ${l.amount} is more than is left to credit on line ${l.line} (${atMinor(whole, currency)})`, { field: `lines.${i}.amount` });
           return { line: l.line, amount: atMinor(credit, currency) };
         });
         amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
@@ -172,6 +179,10 @@ export class CreditNotes {
         settlement = 'reduce_due';
       } else {
         if (input.settle === undefined) throw new TallyError('TALLY_ERR_MISSING_FIELD', 'settle is required for a paid invoice: credit_balance, refund or out_of_band', { field: 'settle' });
+        // Only money Stripe collected can go back through Stripe.
+        if (input.settle === 'refund' && (inv.paid_out_of_band !== null || inv.stripe_invoice_id === null)) {
+          throw new TallyError('TALLY_ERR_INVALID_VALUE', `invoice ${invoiceId} was not paid through Stripe: there is nothing to refund there; settle with credit_balance or out_of_band`, { field: 'settle' });
+        }
         settlement = input.settle;
       }
       const count = Number((await tx.query<{ n: string }>('SELECT count(*)::text AS n FROM credit_notes WHERE tenant_id = $1 AND invoice_id = $2', [tenantId, invoiceId])).rows[0]!.n);

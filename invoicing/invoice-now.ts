@@ -24,15 +24,24 @@ export interface InvoiceNowDeps {
   afterClose: readonly CloseHook[];
 }
 
-/** The new invoice's id; undefined when there is no such subscription. */
-export async function invoiceChargesNow(d: InvoiceNowDeps, tenantId: string, subscriptionId: string, now: Date): Promise<string | undefined> {
+/**
+ * The id of the invoice that bills `chargeId` (given: a charge just added): a new one with every
+ * charge still waiting, or the one a concurrent call made that took it already. Undefined when
+ * there is no such subscription.
+ */
+export async function invoiceChargesNow(d: InvoiceNowDeps, tenantId: string, subscriptionId: string, now: Date, chargeId?: string): Promise<string | undefined> {
   return d.pg.transaction(async (tx) => {
     const locked = await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, subscriptionId]);
     if (locked.rows.length === 0) return undefined;
+    if (chargeId !== undefined) {
+      const billed = (await tx.query<{ invoice_id: string | null }>('SELECT invoice_id FROM one_off_charges WHERE tenant_id = $1 AND id = $2', [tenantId, chargeId])).rows[0]?.invoice_id;
+      if (billed != null) return billed;
+    }
     const [sub] = await loadSubscriptions(tx, { tenantId, ids: [subscriptionId] });
+    // Locked as close locks them: a close writing meanwhile waits, and then leaves them out.
     const charges = (
       await tx.query<{ id: string; description: string; amount: string }>(
-        'SELECT id, description, amount::text AS amount FROM one_off_charges WHERE tenant_id = $1 AND subscription_id = $2 AND invoice_id IS NULL ORDER BY created_at, id',
+        'SELECT id, description, amount::text AS amount FROM one_off_charges WHERE tenant_id = $1 AND subscription_id = $2 AND invoice_id IS NULL ORDER BY tenant_id, id FOR UPDATE',
         [tenantId, subscriptionId],
       )
     ).rows;

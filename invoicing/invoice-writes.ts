@@ -40,9 +40,21 @@ export async function stillToWrite(tx: Queryable, closing: readonly Closing[], c
   const periodOf = new Map(closing.map((c) => [`${c.sub.tenantId}\n${c.sub.id}`, c.period.start.getTime()]));
   const skip = new Set(existing.rows.filter((r) => periodOf.get(`${r.tenant_id}\n${r.subscription_id}`) === r.period_start.getTime()).map((r) => `${r.tenant_id}\n${r.subscription_id}`));
   const marks = new Map(billed.map((r) => [`${r.tenantId}\n${r.subscriptionId}`, r.mark]));
+  // One-off charges billed meanwhile (invoiced at once): those invoices wait for the next run,
+  // which assembles them without the charge. The lock keeps the rest for this batch.
+  const wanted = closing.flatMap((c) => c.charges.map((id) => ({ t: c.sub.tenantId, id })));
+  const pending = new Set(
+    (
+      await tx.query<{ tenant_id: string; id: string }>(
+        'SELECT tenant_id, id FROM one_off_charges WHERE tenant_id = ANY($1) AND id = ANY($2) AND invoice_id IS NULL ORDER BY tenant_id, id FOR UPDATE',
+        [[...new Set(wanted.map((w) => w.t))], wanted.map((w) => w.id)],
+      )
+    ).rows.map((r) => `${r.tenant_id}\n${r.id}`),
+  );
   return closing.filter((c) => {
     const key = `${c.sub.tenantId}\n${c.sub.id}`;
-    return !skip.has(key) && (marks.get(key) ?? '') === c.late.mark && !stale.has(`${c.sub.tenantId}\n${c.sub.customer}`);
+    const chargesStill = c.charges.every((id) => pending.has(`${c.sub.tenantId}\n${id}`));
+    return !skip.has(key) && (marks.get(key) ?? '') === c.late.mark && !stale.has(`${c.sub.tenantId}\n${c.sub.customer}`) && chargesStill;
   });
 }
 

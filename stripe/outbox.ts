@@ -1,6 +1,8 @@
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
 import type { CreditNoteHook } from '../invoicing/credit-notes.js';
+import { TallyError } from '../core/errors.js';
+import { stripeAmount } from './currency.js';
 import { emit } from '../webhooks/events.js';
 import { invoiceEvents } from '../webhooks/payloads.js';
 
@@ -65,6 +67,18 @@ export const reopenInvoiceRow: InvoiceChangeHook = async (tx, change) => {
  * for the invoice to be finalized in Stripe). An invoice never meant for Stripe has no row.
  */
 export const enqueueCreditNote: CreditNoteHook = async (tx, issued) => {
+  // Stripe's unit must carry the amount exactly (stripe/currency.ts), or the note could never
+  // reach Stripe: refused here, with nothing written, for an invoice that goes to Stripe.
+  const note = (
+    await tx.query<{ amount: string; currency: string; to_stripe: boolean }>(
+      `SELECT amount::text AS amount, currency, EXISTS (SELECT 1 FROM stripe_outbox WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $3) AS to_stripe
+         FROM credit_notes WHERE tenant_id = $1 AND id = $2`,
+      [issued.tenantId, issued.id, issued.invoiceId],
+    )
+  ).rows[0];
+  if (note?.to_stripe === true && stripeAmount(note.amount, note.currency) === undefined) {
+    throw new TallyError('TALLY_ERR_INVALID_VALUE', `Stripe takes ${note.currency} in whole units only; a credit note of ${note.amount} cannot reach it exactly`, { field: 'amount' });
+  }
   await tx.query(
     `INSERT INTO stripe_outbox (tenant_id, kind, ref)
      SELECT $1, 'credit_note', $3 WHERE EXISTS (SELECT 1 FROM stripe_outbox WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2)

@@ -357,8 +357,21 @@ export class BillingSync {
   private async syncCreditNote(row: OutboxRow): Promise<void> {
     const t = row.tenant_id;
     const cn = (
-      await this.d.pg.query<{ id: string; number: string; invoice_id: string; currency: string; amount: string; settlement: string; reason: string; memo: string | null; stripe_credit_note_id: string | null; stripe_invoice_id: string | null; synced_at: Date | null }>(
-        `SELECT c.id, c.number, c.invoice_id, c.currency, c.amount::text AS amount, c.settlement, c.reason, c.memo, c.stripe_credit_note_id, i.stripe_invoice_id, i.synced_at
+      await this.d.pg.query<{
+        id: string;
+        number: string;
+        invoice_id: string;
+        currency: string;
+        amount: string;
+        settlement: string;
+        reason: string;
+        memo: string | null;
+        stripe_credit_note_id: string | null;
+        stripe_invoice_id: string | null;
+        synced_at: Date | null;
+        paid_out_of_band: unknown;
+      }>(
+        `SELECT c.id, c.number, c.invoice_id, c.currency, c.amount::text AS amount, c.settlement, c.reason, c.memo, c.stripe_credit_note_id, i.stripe_invoice_id, i.synced_at, i.paid_out_of_band
            FROM credit_notes c JOIN invoices i ON i.tenant_id = c.tenant_id AND i.id = c.invoice_id WHERE c.tenant_id = $1 AND c.id = $2`,
         [t, row.ref],
       )
@@ -371,7 +384,17 @@ export class BillingSync {
     if (amount === undefined) throw new InvalidRow(`Stripe takes ${cn.currency} in whole units only; credit note ${cn.id} of ${cn.amount} cannot be carried exactly`);
     const stripeInvoice = cn.stripe_invoice_id;
     const old = this.clock() - row.created_at.getTime() > KEY_MEMORY_MS;
-    const settle = cn.settlement === 'reduce_due' ? 'reduce_due' : cn.settlement === 'refund' ? 'refund' : 'out_of_band';
+    let settle: 'reduce_due' | 'refund' | 'out_of_band' = cn.settlement === 'reduce_due' ? 'reduce_due' : cn.settlement === 'refund' ? 'refund' : 'out_of_band';
+    if (settle === 'reduce_due') {
+      // Made while the invoice was open, but Stripe collected it before the note got there (a
+      // card charged at finalization): what the note takes back is owed to the customer now, so
+      // Stripe refunds it; paid outside Stripe, it is given back outside Stripe.
+      const now = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
+      if (now.status === 'paid') {
+        settle = cn.paid_out_of_band === null ? 'refund' : 'out_of_band';
+        await this.d.pg.query('UPDATE credit_notes SET settlement = $3 WHERE tenant_id = $1 AND id = $2', [t, cn.id, settle]);
+      }
+    }
     const id =
       (old ? await this.read(() => this.d.gateway.findCreditNote(stripeInvoice, cn.id)) : undefined) ??
       (await this.write(() =>

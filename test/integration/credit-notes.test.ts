@@ -144,3 +144,56 @@ describe('credit notes', () => {
     expect(refused.status).toBe(409);
   });
 });
+
+describe('credit notes and charges, when things race', () => {
+  it('a credit note made before Stripe charged the card is refunded through Stripe, not lost', async () => {
+    await call('POST', '/v1/customers', { id: 'card', name: 'Card', currency: 'USD' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'card', plan: 'usd', start_date: start.toISOString() })).body.id as string;
+    const link = await call('POST', '/v1/customers/card/payment_method_link', { return_url: 'https://app.example' });
+    b.fake.portalAddPaymentMethod(/\/(bps_[A-Za-z0-9]+)/.exec(link.body.url as string)![1]!, 'pm_card_visa');
+    await closeMonth(0);
+    const [inv] = await invoicesOf('card');
+    expect(inv!.subscription).toBe(sub);
+    const note = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '9.99', reason: 'order_change' });
+    expect(note.body.settlement).toBe('reduce_due');
+    // The invoice reaches Stripe first and the card is charged; the note follows it.
+    await syncAndDeliver();
+    await syncAndDeliver();
+    const stored = (await call('GET', `/v1/invoices/${inv!.id}/credit_notes`)).body.data[0];
+    expect(stored).toMatchObject({ settlement: 'refund', stripe_credit_note_id: expect.stringMatching(/^cn_/) });
+    expect(b.fake.state.creditNote(stored.stripe_credit_note_id as string)).toMatchObject({ amount: 999, type: 'post_payment' });
+    expect(b.fake.state.refunds().some((r) => r.amount === 999)).toBe(true);
+    expect(stripeOf((await invoicesOf('card'))[0]!)).toMatchObject({ status: 'paid', amount_paid: 4999 });
+  });
+
+  it('a line is never credited beyond what it charged, across credit notes', async () => {
+    const [inv] = await invoicesOf('card');
+    const first = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { lines: [{ line: 1, amount: '30.00' }], reason: 'duplicate', settle: 'out_of_band' });
+    expect(first.body).toMatchObject({ amount: '30.00' });
+    // 19.99 of the line is left to credit (and 10.00 of the invoice, after the first note's 9.99).
+    const over = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { lines: [{ line: 1, amount: '20.00' }], reason: 'duplicate', settle: 'out_of_band' });
+    expect(over.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'lines.0.amount' });
+    const rest = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '10.00', reason: 'duplicate', settle: 'out_of_band' });
+    expect(rest.status).toBe(201);
+    expect((await invoicesOf('card'))[0]).toMatchObject({ credited: '49.99' });
+  });
+
+  it('money paid outside Stripe cannot be refunded through it', async () => {
+    const [, open] = await invoicesOf('net');
+    await call('POST', `/v1/invoices/${open!.id}/mark_paid`, { method: 'bank_transfer' });
+    const r = await call('POST', `/v1/invoices/${open!.id}/credit_notes`, { amount: '5.00', reason: 'duplicate', settle: 'refund' });
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'settle' });
+  });
+
+  it('concurrent charges invoiced now are each billed once, each answer naming the invoice that took it', async () => {
+    const rs = await Promise.all(['10', '20', '30'].map((amount) => call('POST', `/v1/subscriptions/${subs.net}/charges`, { amount, description: `Add-on ${amount}`, invoice_now: true })));
+    expect(rs.map((r) => r.status)).toEqual([201, 201, 201]);
+    const charges = (await call('GET', `/v1/subscriptions/${subs.net}/charges`)).body.data as { id: string; invoice: string | null }[];
+    for (const r of rs) expect(charges.find((c) => c.id === r.body.id)!.invoice).toBe(r.body.invoice);
+    const invoices = new Set(rs.map((r) => r.body.invoice as string));
+    let billed = 0;
+    for (const id of invoices) billed += ((await call('GET', `/v1/invoices/${id}`)).body.lines as Line[]).filter((l) => l.type === 'charge').length;
+    expect(billed).toBe(3);
+    expect((await call('POST', `/v1/subscriptions/${subs.net}/charges`, { amount: '1000000000000', description: 'too much' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'amount' });
+  });
+});
