@@ -13,7 +13,12 @@ import { periodAt, type Interval, type Period } from './periods.js';
  */
 export const SetCommitment = z
   .strictObject({
-    minimum_spend: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a decimal string such as "500.00"').optional(),
+    minimum_spend: z
+      .string()
+      .regex(/^\d{1,20}(\.\d{1,6})?$/, { message: 'must be a decimal string such as "500.00"', abort: true })
+      // A minimum of nothing is no commitment (and what the store refuses): leave it out instead.
+      .refine((m) => new Dec(m).gt(0), 'must be above 0')
+      .optional(),
     discount_percent: z
       .string()
       // abort: zod runs later checks after a failed one, and the range check needs a decimal.

@@ -144,9 +144,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const rawQuery = ureq.getQuery();
     const requestId = requestIdOf(ureq);
 
-    const hasBody = route.method !== 'GET';
     const limit = route.maxBodyBytes ?? opts.maxBodyBytes;
     const declared = headers['content-length'];
+    // A GET takes no body, but one sent anyway is read (within the limit) and dropped: left on
+    // the wire, it resets the connection under a reply larger than the socket takes at once.
+    const hasBody = route.method !== 'GET' || Number(declared ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
     let read: BodyRead | undefined;
     /**
      * Whether answering now must close the connection rather than let uWS drain the body. A body

@@ -41,6 +41,7 @@ describe('commitments', () => {
     ['a discount above 100 %', { discount_percent: '101', until: '2099-01-01T00:00:00Z' }, 'discount_percent'],
     ['an end in the past', { minimum_spend: '10', until: '2020-01-01T00:00:00Z' }, 'until'],
     ['more decimals than the currency', { minimum_spend: '10.001', until: '2099-01-01T00:00:00Z' }, 'minimum_spend'],
+    ['a minimum spend of zero (a 500 from the store before)', { minimum_spend: '0.00', discount_percent: '5', until: '2099-01-01T00:00:00Z' }, 'minimum_spend'],
   ])('refuse %s', async (_name, body, field) => {
     const r = await call('PUT', `/v1/subscriptions/${subId}/commitment`, body);
     expect(r.status).toBe(400);
