@@ -2,7 +2,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { periodStart } from '../catalog/periods.js';
-import { parseTimestamp } from '../core/time.js';
+import { queryInstant } from '../http/body.js';
 import { Dec, movementRow, movements, mrrRow, revenueAt, roundMoney } from './mrr.js';
 import { loadRevenueByPlan, loadSubscriptionHistories } from './queries.js';
 import { Mrr, MrrMovements, RevenueByPlan } from './openapi.js';
@@ -36,8 +36,7 @@ export function analyticsRoutes(pg: PostgresStore, clock: () => number = Date.no
         responses: { 200: json('MRR, ARR, customers and ARPU per currency.', Mrr) },
       },
       handler: async (req) => {
-        const text = req.query.get('at');
-        const at = text === null ? new Date(clock()) : parsed(text, 'at');
+        const at = queryInstant(req, 'at') ?? new Date(clock());
         const subs = await loadSubscriptionHistories(pg, tenantOf(req), [at]);
         return { status: 200, body: { at: at.toISOString(), data: revenueAt(subs, at).map(mrrRow) } };
       },
@@ -84,17 +83,11 @@ function bad(field: string, message: string): TallyError {
   return new TallyError('TALLY_ERR_INVALID_VALUE', `${field} ${message}`, { field });
 }
 
-function parsed(text: string, field: string): Date {
-  const ms = parseTimestamp(text);
-  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
-  return new Date(ms);
-}
-
 /** A required RFC 3339 timestamp (an empty one is missing). */
 function instant(q: URLSearchParams, field: string): Date {
   const text = q.get(field);
   if (text === null || text === '') throw new TallyError('TALLY_ERR_MISSING_FIELD', `${field} is required`, { field });
-  return parsed(text, field);
+  return queryInstant({ query: q }, field)!;
 }
 
 /** [from, to): from before to, at most ten years apart (calendar years, as billing counts them). */

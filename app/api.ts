@@ -140,6 +140,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
   const stripeMetrics = deps.syncMetrics ?? syncMetrics(deps.registry);
   const clock = deps.clock ?? Date.now;
+  const dunning = dunningPolicyOf(config);
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -167,7 +168,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(pgPlanRepository(stores.postgres), meters),
-    ...subscriptionRoutes(new SubscriptionService(stores.postgres, dunningPolicyOf(config), subscriptionEvents), clock),
+    ...subscriptionRoutes(new SubscriptionService(stores.postgres, dunning, subscriptionEvents), clock),
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
@@ -177,18 +178,18 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
         // Side effects of a finance action, in its transaction: Stripe mirrors it, a webhook announces it, dunning settles.
         reopenInvoiceRow,
         invoiceChangeEvents,
-        (tx, change) => settleDunning(tx, change.tenantId, change.subscriptionId, dunningPolicyOf(config), change.at).then(() => undefined),
+        (tx, change) => settleDunning(tx, change.tenantId, change.subscriptionId, dunning, change.at).then(() => undefined),
       ]),
       new CreditNotes(stores.postgres, [
         enqueueCreditNote,
         creditNoteEvents,
-        (tx, issued) => (issued.settledInvoice ? settleDunning(tx, issued.tenantId, issued.subscriptionId, dunningPolicyOf(config), issued.at).then(() => undefined) : Promise.resolve()),
+        (tx, issued) => (issued.settledInvoice ? settleDunning(tx, issued.tenantId, issued.subscriptionId, dunning, issued.at).then(() => undefined) : Promise.resolve()),
       ]),
       new InvoiceRepository(stores.postgres, clock),
       clock,
     ),
     paymentMethodLinkRoute({ pg: stores.postgres, gateway: apiGateway(config, stripeMetrics), logger: deps.logger }),
-    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning: dunningPolicyOf(config), clock }),
+    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning, clock }),
     // Documents this table as it ends up, itself included.
     openApiRoute(() => routes, CATALOGUE),
   ];

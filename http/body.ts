@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { TallyError, type ErrorCode } from '../core/errors.js';
 import type { Request } from './types.js';
+import { parseTimestamp } from '../core/time.js';
 import { invalidText, printable, textFault } from './text.js';
 
 /**
@@ -125,4 +126,13 @@ export function listLimit(req: Request, dflt: number, max: number): number {
     throw new TallyError('TALLY_ERR_INVALID_VALUE', `limit must be a whole number from 1 to ${max}`, { field: 'limit' });
   }
   return limit;
+}
+
+/** `?<field>=` as an instant: absent is undefined; anything but RFC 3339 with a zone is a 400 naming it. */
+export function queryInstant(req: Pick<Request, 'query'>, field: string): Date | undefined {
+  const text = req.query.get(field);
+  if (text === null) return undefined;
+  const ms = parseTimestamp(text);
+  if (ms === undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} must be an RFC 3339 timestamp with a time zone`, { field });
+  return new Date(ms);
 }

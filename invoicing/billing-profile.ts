@@ -70,16 +70,8 @@ export const UpdateBillingProfile = z.strictObject({
 });
 export type UpdateBillingProfileInput = z.output<typeof UpdateBillingProfile>;
 
-interface Row {
-  legal_name: string | null;
-  address: Address | null;
-  tax_id: string | null;
-  email: string | null;
-  footer: string | null;
-  invoice_prefix: string;
-  next_invoice_number: string;
-  updated_at: Date;
-}
+/** A billing_profiles row: the API shape with its timestamp as a Date. */
+type Row = Omit<BillingProfile, 'updated_at'> & { updated_at: Date };
 
 const COLUMNS = 'legal_name, address, tax_id, email, footer, invoice_prefix, next_invoice_number::text AS next_invoice_number, updated_at';
 

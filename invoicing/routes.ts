@@ -1,6 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { parseTimestamp } from '../core/time.js';
-import { listLimit } from '../http/body.js';
+import { listLimit, queryInstant } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import type { Billing } from './billing.js';
 import type { InvoiceRepository } from './invoice-reads.js';
@@ -9,14 +8,6 @@ import { SUBSCRIPTION_ID } from '../catalog/openapi.js';
 import { customerFilter, json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 
 const STATUSES = ['draft', 'open', 'paid', 'void', 'uncollectible'] as const;
-
-/** A query parameter that is an instant, or a 400 naming it. */
-function instantParam(v: string | null, name: string): Date | undefined {
-  if (v === null) return undefined;
-  const ms = parseTimestamp(v);
-  if (ms === undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${name} must be an RFC 3339 timestamp with a time zone`, { field: name });
-  return new Date(ms);
-}
 
 /** `GET /v1/subscriptions/:id/upcoming`, `GET /v1/invoices` (by customer or subscription), `GET /v1/invoices/:id`. */
 export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clock: () => number = Date.now): Route[] {
@@ -65,8 +56,8 @@ export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clo
           customer: req.query.get('customer') ?? undefined,
           subscription: req.query.get('subscription') ?? undefined,
           status: status as (typeof STATUSES)[number] | undefined,
-          issuedFrom: instantParam(req.query.get('issued_from'), 'issued_from'),
-          issuedBefore: instantParam(req.query.get('issued_before'), 'issued_before'),
+          issuedFrom: queryInstant(req, 'issued_from'),
+          issuedBefore: queryInstant(req, 'issued_before'),
           overdue: overdue === undefined ? undefined : overdue === 'true',
           limit: listLimit(req, 100, 1000),
           startingAfter: req.query.get('starting_after') ?? undefined,

@@ -175,16 +175,6 @@ const UNPAID: Record<string, 'failed' | 'action_required' | 'overdue' | undefine
   'invoice.overdue': 'overdue',
 };
 
-/** The outbound event announcing each Stripe invoice event Tally applies. */
-const OUTBOUND: Record<string, EventType | undefined> = {
-  'invoice.paid': 'invoice.paid',
-  'invoice.voided': 'invoice.voided',
-  'invoice.marked_uncollectible': 'invoice.marked_uncollectible',
-  'invoice.payment_failed': 'invoice.payment_failed',
-  'invoice.payment_action_required': 'invoice.payment_action_required',
-  'invoice.overdue': 'invoice.overdue',
-};
-
 async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, now: Date): Promise<Outcome> {
   const at = new Date(event.created * 1000);
   // Outbound webhooks about what this event changed, committed with the change.
@@ -234,9 +224,11 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
       );
     }
     const ref = [{ tenantId: inv.tenant_id, id: inv.id }];
-    const announced = OUTBOUND[event.type];
-    // Paid, voided, uncollectible and overdue happen once to an invoice; failures may repeat (one per Stripe event).
-    if (announced !== undefined) await emit(tx, await invoiceEvents(tx, ref, announced, unpaid === 'failed' || unpaid === 'action_required' ? () => `${announced}:${event.id}` : undefined));
+    // Announced under the same name as Stripe's event (every invoice event applied here has
+    // one). Paid, voided, uncollectible and overdue happen once to an invoice; failures may
+    // repeat (one per Stripe event).
+    const announced = event.type as EventType;
+    await emit(tx, await invoiceEvents(tx, ref, announced, unpaid === 'failed' || unpaid === 'action_required' ? () => `${announced}:${event.id}` : undefined));
     await settleDunning(tx, inv.tenant_id, inv.subscription_id, policy, now);
     return 'applied';
   }

@@ -76,15 +76,11 @@ export const enqueueCreditNote: CreditNoteHook = async (tx, issued) => {
       [issued.tenantId, issued.id, issued.invoiceId],
     )
   ).rows[0];
-  if (note?.to_stripe === true && stripeAmount(note.amount, note.currency) === undefined) {
+  if (note?.to_stripe !== true) return;
+  if (stripeAmount(note.amount, note.currency) === undefined) {
     throw new TallyError('TALLY_ERR_INVALID_VALUE', `Stripe takes ${note.currency} in whole units only; a credit note of ${note.amount} cannot reach it exactly`, { field: 'amount' });
   }
-  await tx.query(
-    `INSERT INTO stripe_outbox (tenant_id, kind, ref)
-     SELECT $1, 'credit_note', $3 WHERE EXISTS (SELECT 1 FROM stripe_outbox WHERE tenant_id = $1 AND kind = 'invoice' AND ref = $2)
-     ON CONFLICT (tenant_id, kind, ref) DO NOTHING`,
-    [issued.tenantId, issued.invoiceId, issued.id],
-  );
+  await enqueue(tx, [{ tenantId: issued.tenantId, kind: 'credit_note', ref: issued.id }]);
 };
 
 export class Outbox {
