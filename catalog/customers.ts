@@ -3,6 +3,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
+import { AddressSchema, LocaleSchema, type Address } from './address.js';
 
 /**
  * Customers, identified by the tenant's own id: the `customer` its events name. The currency
@@ -17,6 +18,10 @@ export interface Customer {
   country: string | null;
   /** A state or province within the country (e.g. CA), for regional tax rates. */
   region: string | null;
+  /** The billing address printed on the customer's invoices. */
+  address: Address | null;
+  /** BCP 47 locale of the customer's invoice documents and emails (amounts, dates); en-US when null. */
+  locale: string | null;
   tax_exempt: boolean;
   /** How Stripe collects its invoices: charges the default payment method, or emails them with net terms. */
   collection_method: CollectionMethod;
@@ -88,6 +93,8 @@ export const CreateCustomer = z.strictObject({
   currency,
   country: country.optional(),
   region: region.optional(),
+  address: AddressSchema.optional(),
+  locale: LocaleSchema.optional(),
   tax_exempt: z.boolean().optional(),
   collection_method: collectionMethod.optional(),
   days_until_due: daysUntilDue.optional(),
@@ -106,6 +113,8 @@ export const UpdateCustomer = z
     email: email.nullable().optional(),
     country: country.nullable().optional(),
     region: region.nullable().optional(),
+    address: AddressSchema.nullable().optional(),
+    locale: LocaleSchema.nullable().optional(),
     tax_exempt: z.boolean().optional(),
     collection_method: collectionMethod.optional(),
     days_until_due: daysUntilDue.optional(),
@@ -116,7 +125,7 @@ export const UpdateCustomer = z
   .catchall(z.unknown())
   .superRefine((m, ctx) => {
     for (const k of Object.keys(m)) {
-      if (['name', 'email', 'country', 'region', 'tax_exempt', 'collection_method', 'days_until_due', 'purchase_order', 'stripe_customer_id', 'metadata'].includes(k)) continue;
+      if (['name', 'email', 'country', 'region', 'address', 'locale', 'tax_exempt', 'collection_method', 'days_until_due', 'purchase_order', 'stripe_customer_id', 'metadata'].includes(k)) continue;
       ctx.addIssue(
         IMMUTABLE.has(k)
           ? { code: 'custom', path: [k], message: 'cannot change once the customer exists', params: { code: 'TALLY_ERR_IMMUTABLE_FIELD' } }
@@ -130,6 +139,8 @@ export interface UpdateCustomerInput {
   email?: string | null | undefined;
   country?: string | null | undefined;
   region?: string | null | undefined;
+  address?: Address | null | undefined;
+  locale?: string | null | undefined;
   tax_exempt?: boolean | undefined;
   collection_method?: CollectionMethod | undefined;
   days_until_due?: number | undefined;
@@ -152,7 +163,7 @@ export interface CustomerRepository {
 /** A customers row: the API shape with timestamps as Dates. */
 type Row = Omit<Customer, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
 
-const COLUMNS = 'id, name, email, currency, country, region, tax_exempt, collection_method, days_until_due, purchase_order, stripe_customer_id, metadata, created_at, updated_at';
+const COLUMNS = 'id, name, email, currency, country, region, address, locale, tax_exempt, collection_method, days_until_due, purchase_order, stripe_customer_id, metadata, created_at, updated_at';
 
 function toCustomer(r: Row): Customer {
   return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
@@ -174,13 +185,15 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     async create(tenantId, c) {
       await checkStripeCustomerFree(pg, tenantId, c.id, c.stripe_customer_id);
       const { rows } = await pg.query<Row>(
-        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order, address, locale)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
         [
           tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null,
           c.collection_method ?? 'charge_automatically',
           c.collection_method === 'send_invoice' ? (c.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE) : null,
           c.purchase_order ?? null,
+          c.address === undefined ? null : JSON.stringify(c.address),
+          c.locale ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
@@ -217,6 +230,8 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
            days_until_due = CASE WHEN COALESCE($17, collection_method) = 'charge_automatically' THEN NULL
                                  ELSE COALESCE($18, days_until_due, ${DEFAULT_DAYS_UNTIL_DUE}) END,
            purchase_order = CASE WHEN $19 THEN $20 ELSE purchase_order END,
+           address = CASE WHEN $21 THEN $22::jsonb ELSE address END,
+           locale = CASE WHEN $23 THEN $24 ELSE locale END,
            metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
            updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
@@ -231,6 +246,8 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
           set(u.region), u.region ?? null,
           u.collection_method ?? null, u.days_until_due ?? null,
           set(u.purchase_order), u.purchase_order ?? null,
+          set(u.address), u.address == null ? null : JSON.stringify(u.address),
+          set(u.locale), u.locale ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);

@@ -4,6 +4,9 @@ import { CreatePlan, MODELS } from './plans.js';
 
 /** What the catalogue's routes answer, for the OpenAPI document; each mirrors the type named above it. */
 
+// address.ts Address
+export const address = nullable(obj({ line1: str(), line2: str(), city: str(), postal_code: str(), state: str(), country: str('ISO 3166-1 alpha-2') }, ['line2', 'state']));
+
 // customers.ts Customer
 export const Customer = shape(
   'Customer',
@@ -14,6 +17,8 @@ export const Customer = shape(
     currency: str('ISO 4217'),
     country: nullable(str('ISO 3166-1 alpha-2')),
     region: nullable(str()),
+    address: { ...address, description: 'The billing address printed on invoices.' },
+    locale: nullable(str('BCP 47 (de-DE, pt-BR, ja-JP): the language of amounts and dates on invoice documents and emails; en-US when null.')),
     tax_exempt: bool,
     collection_method: { ...oneOfStrings(['charge_automatically', 'send_invoice']), description: 'How Stripe collects: charges the default payment method when an invoice is finalized, or emails the invoice with net terms.' },
     days_until_due: nullable(int('Net terms of send_invoice (days from finalization to the due date); null with charge_automatically.')),

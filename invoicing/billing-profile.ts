@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
-import { isCountry } from '../core/country.js';
+import { AddressSchema, type Address } from '../catalog/address.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 
 /**
@@ -9,15 +9,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
  * gapless sequence `PREFIX-0001`, `PREFIX-0002`, ... taken in the transaction that issues the
  * invoices. Each invoice keeps the issuer's details as they were when it was issued.
  */
-export interface Address {
-  line1: string;
-  line2?: string | undefined;
-  city: string;
-  postal_code: string;
-  state?: string | undefined;
-  country: string;
-}
-
+export type { Address };
 export interface BillingProfile {
   legal_name: string | null;
   address: Address | null;
@@ -43,20 +35,7 @@ const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(
 
 export const UpdateBillingProfile = z.strictObject({
   legal_name: text(200).nullable().optional(),
-  address: z
-    .strictObject({
-      line1: text(200),
-      line2: text(200).optional(),
-      city: text(100),
-      postal_code: text(20),
-      state: text(100).optional(),
-      country: z
-        .string()
-        .transform((c) => c.toUpperCase())
-        .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE'),
-    })
-    .nullable()
-    .optional(),
+  address: AddressSchema.nullable().optional(),
   tax_id: text(64).nullable().optional(),
   email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address').nullable().optional(),
   footer: text(5000).nullable().optional(),

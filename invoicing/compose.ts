@@ -2,6 +2,7 @@ import type { Charge } from '../catalog/plans.js';
 import type { BaseFeeLine } from '../rating/base-fee.js';
 import { Dec, amount6 } from '../core/money.js';
 import type { PlanVersionRef } from '../rating/segments.js';
+import { rate, type TierLine } from '../rating/core.js';
 
 /**
  * An invoice from its parts, as a pure core. The lines, in order:
@@ -31,6 +32,57 @@ export interface InvoiceLine {
   plan: PlanVersionRef | null;
   period: { start: string; end: string } | null;
   adjusts_period_start?: string;
+  /** Usage lines: how the quantity was priced (what the invoice document prints under the line). */
+  pricing?: LinePricing;
+  /** Tax lines: the rate applied. */
+  tax_rate?: { name: string; percent: string };
+}
+
+/**
+ * How a usage line's quantity came to its amount: the charge's model, the units its
+ * `included` left free, and the unit price (per_unit, package) or each tier's units, unit
+ * price, flat fee and amount (graduated: every tier reached; volume: the one tier).
+ * `capped` says the charge's maximum cut the amount below what the tiers add up to.
+ */
+export interface LinePricing {
+  model: 'per_unit' | 'graduated' | 'volume' | 'package';
+  included: string | null;
+  billable: string;
+  unit_price: string | null;
+  package_size: string | null;
+  packages: string | null;
+  tiers: TierLine[];
+  capped: boolean;
+}
+
+/** What a line keeps beside its columns (invoice_lines.detail): its pricing or tax rate, or null. */
+export function lineDetail(l: InvoiceLine): string | null {
+  if (l.pricing === undefined && l.tax_rate === undefined) return null;
+  return JSON.stringify(l.pricing !== undefined ? { pricing: l.pricing } : { tax_rate: l.tax_rate });
+}
+
+/** A stored line with what its detail holds. */
+export function withDetail(l: InvoiceLine, detail: { pricing?: LinePricing; tax_rate?: { name: string; percent: string } } | null): InvoiceLine {
+  if (detail?.pricing !== undefined) l.pricing = detail.pricing;
+  if (detail?.tax_rate !== undefined) l.tax_rate = detail.tax_rate;
+  return l;
+}
+
+/** The pricing of a usage line, or undefined where the rated amount is not the card's (it then shows without). */
+export function linePricing(charge: Charge, quantity: string, amount: string): LinePricing | undefined {
+  const r = rate(charge, quantity);
+  if (!new Dec(r.amount).eq(amount)) return undefined;
+  const uncapped = charge.model === 'per_unit' ? new Dec(r.billable).times(charge.unit_price ?? '0') : charge.model === 'package' ? new Dec(r.packages ?? '0').times(charge.unit_price ?? '0') : r.lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
+  return {
+    model: charge.model,
+    included: charge.included === undefined ? null : new Dec(charge.included).toFixed(),
+    billable: r.billable,
+    unit_price: charge.unit_price === undefined ? null : new Dec(charge.unit_price).toFixed(),
+    package_size: charge.package_size === undefined ? null : new Dec(charge.package_size).toFixed(),
+    packages: r.packages ?? null,
+    tiers: r.lines.map((l) => ({ ...l, unit_price: new Dec(l.unit_price).toFixed() })),
+    capped: charge.maximum !== undefined && new Dec(amount6(uncapped)).gt(amount),
+  };
 }
 
 export interface UsagePart {
@@ -117,7 +169,7 @@ export function composeInvoice(input: {
   }));
   for (const p of input.usage) {
     for (const c of p.charges) {
-      lines.push({
+      const line: InvoiceLine = {
         type: 'usage',
         meter: c.meter,
         quantity: c.quantity,
@@ -125,7 +177,10 @@ export function composeInvoice(input: {
         description: `${c.meter} on ${p.plan.name} (${c.charge.model}), ${day(p.start)} to ${day(p.end)}`,
         plan: { code: p.plan.code, version: p.plan.version },
         period: { start: iso(p.start), end: iso(p.end) },
-      });
+      };
+      const pricing = linePricing(c.charge, c.quantity, c.amount);
+      if (pricing !== undefined) line.pricing = pricing;
+      lines.push(line);
     }
   }
   for (const [meter, t] of meterTotals(input.usage)) {
@@ -185,7 +240,10 @@ export function composeInvoice(input: {
   const taxable = discounted.minus(credit.applied);
   // Exclusive tax on what is left after discounts and credits, rounded half-even to the minor unit.
   const tax = input.tax === undefined || taxable.lte(0) ? new Dec(0) : taxable.times(input.tax.percent).div(100).toDecimalPlaces(input.minorUnits, Dec.ROUND_HALF_EVEN);
-  if (!tax.isZero()) lines.push({ type: 'tax', meter: null, quantity: null, amount: amount6(tax), description: `${input.tax!.name} (${new Dec(input.tax!.percent).toFixed()} %)`, plan: null, period: null });
+  if (!tax.isZero()) {
+    const percent = new Dec(input.tax!.percent).toFixed();
+    lines.push({ type: 'tax', meter: null, quantity: null, amount: amount6(tax), description: `${input.tax!.name} (${percent} %)`, plan: null, period: null, tax_rate: { name: input.tax!.name, percent } });
+  }
   return { lines, subtotal, discount: money(new Dec(off.total)), credit: money(new Dec(credit.applied)), tax: money(tax), total: money(taxable.plus(tax)), consumed: credit.consumed, carried: credit.carried };
 }
 

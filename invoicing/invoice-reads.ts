@@ -2,7 +2,7 @@ import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { paymentTerms, type InvoiceView } from './invoice-view.js';
 import type { Issuer } from './billing-profile.js';
-import type { InvoiceLine, LineType } from './compose.js';
+import { withDetail, type InvoiceLine, type LineType } from './compose.js';
 import { Dec, plain } from '../core/money.js';
 
 /**
@@ -52,6 +52,7 @@ interface LineRow {
   line_start: Date | null;
   line_end: Date | null;
   adjusts_period_start: Date | null;
+  detail: Parameters<typeof withDetail>[1];
 }
 
 export interface InvoiceFilter {
@@ -115,7 +116,7 @@ export class InvoiceRepository {
   private async withLines(tenantId: string, invoices: InvoiceRow[]): Promise<InvoiceView[]> {
     if (invoices.length === 0) return [];
     const { rows } = await this.pg.query<LineRow>(
-      `SELECT invoice_id, type, meter, quantity::text AS quantity, amount::text AS amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start
+      `SELECT invoice_id, type, meter, quantity::text AS quantity, amount::text AS amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start, detail
          FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2) ORDER BY invoice_id, line_no`,
       [tenantId, invoices.map((i) => i.id)],
     );
@@ -131,6 +132,7 @@ export class InvoiceRepository {
         period: l.line_start === null ? null : { start: l.line_start.toISOString(), end: l.line_end!.toISOString() },
       };
       if (l.adjusts_period_start !== null) line.adjusts_period_start = l.adjusts_period_start.toISOString();
+      withDetail(line, l.detail);
       lines.set(l.invoice_id, [...(lines.get(l.invoice_id) ?? []), line]);
     }
     return invoices.map((i) => ({ ...summary(i), lines: lines.get(i.id) ?? [] }));

@@ -2,6 +2,7 @@ import { Dec } from '../core/money.js';
 import type { Queryable } from '../core/postgres.js';
 import { availableCredits, type Available } from '../catalog/credits.js';
 import type { AssembledInvoice } from './assemble.js';
+import { lineDetail } from './compose.js';
 import { billedMarks } from './billed-usage.js';
 import { takeNumbers, type Issuer } from './billing-profile.js';
 
@@ -138,8 +139,8 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
   );
   const lines = go.flatMap((c) => c.composed.lines.map((l, i) => ({ c, l, n: i + 1 })));
   await tx.query(
-    `INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, type, meter, quantity, amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])`,
+    `INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, type, meter, quantity, amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start, detail)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::jsonb[])`,
     [
       lines.map((x) => x.c.sub.tenantId),
       lines.map((x) => x.c.id),
@@ -154,6 +155,7 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       lines.map((x) => x.l.period?.start ?? null),
       lines.map((x) => x.l.period?.end ?? null),
       lines.map((x) => x.l.adjusts_period_start ?? null),
+      lines.map((x) => lineDetail(x.l)),
     ],
   );
   const billedRows = go.flatMap((c) => [

@@ -1,8 +1,7 @@
-import { planRef } from '../catalog/openapi.js';
+import { address, planRef } from '../catalog/openapi.js';
 import { arr, decimal, instant, int, list, nullable, obj, oneOfStrings, period, schemaRef, shape, str } from '../http/openapi-shapes.js';
 
 /** What the invoice routes answer (invoice-view.ts and compose.ts `InvoiceLine`), for the OpenAPI document. */
-const address = nullable(obj({ line1: str(), line2: str(), city: str(), postal_code: str(), state: str(), country: str('ISO 3166-1 alpha-2') }, ['line2', 'state']));
 
 export const Issuer = shape('Issuer', obj({ legal_name: str(), address, tax_id: nullable(str()), email: nullable(str()), footer: nullable(str()) }));
 
@@ -47,8 +46,22 @@ export const Invoice = shape(
           plan: nullable(planRef),
           period: nullable(period),
           adjusts_period_start: instant,
+          pricing: {
+            ...obj({
+              model: oneOfStrings(['per_unit', 'graduated', 'volume', 'package']),
+              included: nullable(decimal('Units the charge leaves free.')),
+              billable: decimal('The quantity priced: quantity less included.'),
+              unit_price: nullable(decimal()),
+              package_size: nullable(decimal()),
+              packages: nullable(decimal()),
+              tiers: arr(obj({ tier: int(), units: decimal(), unit_price: decimal(), flat_fee: decimal(), amount: decimal('Exact: the line amount is their sum rounded half-even to 6 decimals.') })),
+              capped: { type: 'boolean', description: "The charge's maximum cut the amount." },
+            }),
+            description: 'Usage lines: how the quantity was priced (graduated: every tier reached; volume: the one tier).',
+          },
+          tax_rate: { ...obj({ name: str(), percent: decimal() }), description: 'Tax lines: the rate applied.' },
         },
-        ['adjusts_period_start'],
+        ['adjusts_period_start', 'pricing', 'tax_rate'],
       ),
     ),
     subtotal: decimal(),

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { isCountry } from '../core/country.js';
+
+/** A postal address, as customers and the tenant's billing profile carry it (Stripe's shape). */
+export interface Address {
+  line1: string;
+  line2?: string | undefined;
+  city: string;
+  postal_code: string;
+  state?: string | undefined;
+  country: string;
+}
+
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(NO_CONTROL, 'must not contain control characters');
+
+export const AddressSchema = z.strictObject({
+  line1: text(200),
+  line2: text(200).optional(),
+  city: text(100),
+  postal_code: text(20),
+  state: text(100).optional(),
+  country: z
+    .string()
+    .transform((c) => c.toUpperCase())
+    .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE'),
+});
+
+/**
+ * A BCP 47 locale that documents can be written in (amounts, dates): well formed and known to
+ * this Node's ICU, kept in its canonical spelling (`de-de` → `de-DE`).
+ */
+export const LocaleSchema = z
+  .string()
+  .max(35)
+  .transform((l, ctx) => {
+    try {
+      const [canonical] = Intl.getCanonicalLocales(l);
+      if (canonical !== undefined && Intl.NumberFormat.supportedLocalesOf(canonical).length > 0) return canonical;
+    } catch {
+      // Not well formed: reported below.
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be a locale such as en-US, de-DE, pt-BR or ja-JP' });
+    return z.NEVER;
+  });

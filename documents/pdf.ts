@@ -1,0 +1,246 @@
+import PDFDocument from 'pdfkit';
+import { fontBytes, runs, type Weight } from './fonts.js';
+import type { DocumentRow, InvoiceDocument } from './invoice-document.js';
+
+/**
+ * An invoice document (invoice-document.ts) drawn as an A4 PDF with pdfkit: no browser, a few
+ * milliseconds a page. Everything is placed here, not by pdfkit's flowing text, so a page
+ * breaks only between rows: the table's header is repeated on every page, the totals are never
+ * split, and each page says "Page n of N".
+ */
+export interface Logo {
+  type: 'image/png' | 'image/jpeg';
+  data: Buffer;
+}
+
+const PAGE = { width: 595.28, height: 841.89 };
+const MARGIN = 48;
+const RIGHT = PAGE.width - MARGIN;
+const BOTTOM = PAGE.height - MARGIN - 18;
+const GREY = '#555555';
+const RULE = '#bbbbbb';
+
+/** The table's columns: x and width; text is left-aligned in the first, right-aligned in the others. */
+const COLUMNS = {
+  description: { x: MARGIN, width: 235 },
+  quantity: { x: MARGIN + 235, width: 75 },
+  unitPrice: { x: MARGIN + 310, width: 92 },
+  amount: { x: MARGIN + 402, width: RIGHT - (MARGIN + 402) },
+};
+
+interface Style {
+  size: number;
+  weight?: Weight;
+  color?: string;
+}
+
+export function renderPdf(doc: InvoiceDocument, logo: Logo | null = null, createdAt: Date = new Date(0)): Promise<Buffer> {
+  const pdf = new PDFDocument({
+    size: 'A4',
+    margin: 0,
+    bufferPages: true,
+    autoFirstPage: true,
+    lang: doc.locale,
+    displayTitle: true,
+    info: { Title: [doc.title, doc.number].filter((x) => x !== null).join(' '), Author: doc.issuer.name, Creator: 'Tally', CreationDate: createdAt, ModDate: createdAt },
+  });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    pdf.on('data', (c: Buffer) => chunks.push(c));
+    pdf.on('end', () => resolve(Buffer.concat(chunks)));
+    pdf.on('error', reject);
+  });
+  const page = new Page(pdf);
+  page.draw(doc, logo);
+  pdf.end();
+  return done;
+}
+
+class Page {
+  private readonly registered = new Set<string>();
+  private y = MARGIN;
+
+  constructor(private readonly pdf: PDFKit.PDFDocument) {}
+
+  draw(doc: InvoiceDocument, logo: Logo | null): void {
+    // Header: the logo (or the issuer's name) at the left, the title and its stamp at the right.
+    if (logo !== null) this.pdf.image(logo.data, MARGIN, MARGIN, { fit: [150, 50] });
+    else this.text(doc.issuer.name, MARGIN, MARGIN, { size: 14, weight: 'bold' }, 260);
+    this.text(doc.title, MARGIN + 260, MARGIN, { size: 20, weight: 'bold' }, RIGHT - MARGIN - 260, 'right');
+    if (doc.stamp !== null) this.text(doc.stamp.toUpperCase(), MARGIN + 260, MARGIN + 26, { size: 11, weight: 'bold', color: '#b00020' }, RIGHT - MARGIN - 260, 'right');
+    this.y = MARGIN + 70;
+
+    // The issuer at the left, the document's facts at the right; then who is billed.
+    const top = this.y;
+    let left = this.block(doc.labels.from, doc.issuer.name, doc.issuer.lines, MARGIN, top, 240);
+    let right = top;
+    for (const m of doc.meta) {
+      this.text(m.label, MARGIN + 270, right, { size: 9, color: GREY }, 95);
+      right = Math.max(right + 13, this.wrapped(m.value, MARGIN + 365, right, { size: 9 }, RIGHT - MARGIN - 365));
+    }
+    left = this.block(doc.labels.billTo, doc.billTo.name, doc.billTo.lines, MARGIN, left + 12, 240);
+    this.y = Math.max(left, right) + 18;
+
+    this.tableHeader(doc);
+    for (const row of doc.rows) this.row(doc, row);
+    this.totals(doc);
+    for (const note of doc.notes) this.paragraph(note, { size: 9 });
+    if (doc.footer !== null) this.paragraph(doc.footer, { size: 8, color: GREY });
+    this.pageNumbers(doc);
+  }
+
+  private block(heading: string, name: string, lines: readonly string[], x: number, y: number, width: number): number {
+    this.text(heading, x, y, { size: 8, color: GREY }, width);
+    let at = this.wrapped(name, x, y + 11, { size: 10, weight: 'bold' }, width);
+    for (const l of lines) at = this.wrapped(l, x, at, { size: 9 }, width);
+    return at;
+  }
+
+  private tableHeader(doc: InvoiceDocument): void {
+    const s: Style = { size: 8, weight: 'bold', color: GREY };
+    this.text(doc.labels.description, COLUMNS.description.x, this.y, s, COLUMNS.description.width);
+    this.text(doc.labels.quantity, COLUMNS.quantity.x, this.y, s, COLUMNS.quantity.width, 'right');
+    this.text(doc.labels.unitPrice, COLUMNS.unitPrice.x, this.y, s, COLUMNS.unitPrice.width, 'right');
+    this.text(doc.labels.amount, COLUMNS.amount.x, this.y, s, COLUMNS.amount.width, 'right');
+    this.y += 12;
+    this.rule();
+  }
+
+  private row(doc: InvoiceDocument, row: DocumentRow): void {
+    const style: Style = row.level === 0 ? { size: 9 } : { size: 8, color: GREY };
+    const indent = row.level === 0 ? 0 : 12;
+    const lines = this.wrap(row.description, COLUMNS.description.width - indent - 6, style);
+    const height = lines.length * (style.size + 3) + 4;
+    if (this.y + height > BOTTOM) {
+      this.pdf.addPage();
+      this.y = MARGIN;
+      this.tableHeader(doc);
+    }
+    const y = this.y;
+    lines.forEach((l, i) => this.text(l, COLUMNS.description.x + indent, y + i * (style.size + 3), style, COLUMNS.description.width - indent));
+    this.text(row.quantity, COLUMNS.quantity.x, y, style, COLUMNS.quantity.width, 'right');
+    this.text(row.unitPrice, COLUMNS.unitPrice.x, y, style, COLUMNS.unitPrice.width, 'right');
+    this.text(row.amount, COLUMNS.amount.x, y, style, COLUMNS.amount.width, 'right');
+    this.y += height;
+  }
+
+  private totals(doc: InvoiceDocument): void {
+    const height = doc.totals.length * 15 + 14;
+    if (this.y + height > BOTTOM) {
+      this.pdf.addPage();
+      this.y = MARGIN;
+    }
+    this.rule();
+    this.y += 4;
+    for (const t of doc.totals) {
+      const style: Style = { size: t.strong ? 10 : 9, weight: t.strong ? 'bold' : 'regular' };
+      this.text(t.label, COLUMNS.quantity.x, this.y, style, COLUMNS.quantity.width + COLUMNS.unitPrice.width, 'right');
+      this.text(t.value, COLUMNS.amount.x, this.y, style, COLUMNS.amount.width, 'right');
+      this.y += 15;
+    }
+    this.y += 10;
+  }
+
+  private paragraph(text: string, style: Style): void {
+    for (const para of text.split(/\r?\n/)) {
+      for (const line of this.wrap(para, RIGHT - MARGIN, style)) {
+        if (this.y + style.size + 3 > BOTTOM) {
+          this.pdf.addPage();
+          this.y = MARGIN;
+        }
+        this.text(line, MARGIN, this.y, style, RIGHT - MARGIN);
+        this.y += style.size + 3;
+      }
+    }
+    this.y += 6;
+  }
+
+  private pageNumbers(doc: InvoiceDocument): void {
+    const range = this.pdf.bufferedPageRange();
+    for (let i = 0; i < range.count; i++) {
+      this.pdf.switchToPage(range.start + i);
+      const label = [doc.number, doc.labels.page(i + 1, range.count)].filter((x) => x !== null).join(' · ');
+      this.text(label, MARGIN, PAGE.height - MARGIN, { size: 8, color: GREY }, RIGHT - MARGIN, 'center');
+    }
+  }
+
+  private rule(): void {
+    this.pdf
+      .moveTo(MARGIN, this.y)
+      .lineTo(RIGHT, this.y)
+      .lineWidth(0.5)
+      .strokeColor(RULE)
+      .stroke();
+    this.y += 4;
+  }
+
+  /** Text wrapped to a width from (x, y); returns the y below it. */
+  private wrapped(text: string, x: number, y: number, style: Style, width: number): number {
+    let at = y;
+    for (const line of this.wrap(text, width, style)) {
+      this.text(line, x, at, style, width);
+      at += style.size + 3;
+    }
+    return at;
+  }
+
+  /** One line of text in as many fonts as its characters need, aligned in [x, x + width]. */
+  private text(text: string, x: number, y: number, style: Style, width: number, align: 'left' | 'right' | 'center' = 'left'): void {
+    if (text === '') return;
+    const parts = runs(text, style.weight ?? 'regular');
+    const widths = parts.map((r) => this.measure(r.font, r.text, style.size));
+    const total = widths.reduce((a, b) => a + b, 0);
+    let at = align === 'left' ? x : align === 'right' ? x + width - total : x + (width - total) / 2;
+    this.pdf.fillColor(style.color ?? '#000000');
+    parts.forEach((r, i) => {
+      this.use(r.font).fontSize(style.size).text(r.text, at, y, { lineBreak: false });
+      at += widths[i]!;
+    });
+  }
+
+  private measure(font: string, text: string, size: number): number {
+    return this.use(font).fontSize(size).widthOfString(text);
+  }
+
+  private use(font: string): PDFKit.PDFDocument {
+    if (!this.registered.has(font)) {
+      this.pdf.registerFont(font, fontBytes(font));
+      this.registered.add(font);
+    }
+    return this.pdf.font(font);
+  }
+
+  /** Lines of at most `width`: broken at spaces, or anywhere in a word longer than a line (and between CJK characters). */
+  private wrap(text: string, width: number, style: Style): string[] {
+    const widthOf = (s: string) => runs(s, style.weight ?? 'regular').reduce((w, r) => w + this.measure(r.font, r.text, style.size), 0);
+    const out: string[] = [];
+    let line = '';
+    for (const token of text.split(/(\s+)/u)) {
+      if (token === '') continue;
+      if (widthOf(line + token) <= width) {
+        line += token;
+        continue;
+      }
+      if (/^\s+$/u.test(token)) {
+        out.push(line);
+        line = '';
+        continue;
+      }
+      if (line.trim() !== '' && widthOf(token) <= width) {
+        out.push(line.trimEnd());
+        line = token;
+        continue;
+      }
+      // A word wider than the line: cut it where it no longer fits.
+      for (const ch of token) {
+        if (line !== '' && widthOf(line + ch) > width) {
+          out.push(line.trimEnd());
+          line = '';
+        }
+        line += ch;
+      }
+    }
+    if (line.trim() !== '' || out.length === 0) out.push(line.trimEnd());
+    return out;
+  }
+}

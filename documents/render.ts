@@ -1,0 +1,82 @@
+import type { PostgresStore, Queryable } from '../core/postgres.js';
+import type { Address } from '../catalog/address.js';
+import { InvoiceRepository } from '../invoicing/invoice-reads.js';
+import { creditNoteView } from '../invoicing/credit-notes.js';
+import type { InvoiceView } from '../invoicing/invoice-view.js';
+import { creditNoteDocument, invoiceDocument, type BillTo, type InvoiceDocument } from './invoice-document.js';
+import { renderPdf, type Logo } from './pdf.js';
+
+/**
+ * Invoice and credit-note documents of a tenant, read from the stores: the invoice as the API
+ * shows it, its customer as billed (a customer deleted since still has their invoices), the
+ * tenant's name when the invoice has no issuer details and its logo. Undefined when the tenant
+ * has no such invoice: another tenant's id is as unknown as a made-up one.
+ */
+export class InvoiceDocuments {
+  private readonly invoices: InvoiceRepository;
+
+  constructor(private readonly pg: PostgresStore) {
+    this.invoices = new InvoiceRepository(pg);
+  }
+
+  async invoice(tenantId: string, invoiceId: string): Promise<{ invoice: InvoiceView; document: InvoiceDocument } | undefined> {
+    const invoice = await this.invoices.get(tenantId, invoiceId);
+    if (invoice === undefined) return undefined;
+    const [customer, tenant] = await Promise.all([billTo(this.pg, tenantId, invoice.customer), tenantName(this.pg, tenantId)]);
+    return { invoice, document: invoiceDocument(invoice, customer, { legal_name: tenant }) };
+  }
+
+  async invoicePdf(tenantId: string, invoiceId: string): Promise<{ invoice: InvoiceView; pdf: Buffer } | undefined> {
+    const found = await this.invoice(tenantId, invoiceId);
+    if (found === undefined) return undefined;
+    const issued = new Date(found.invoice.issued_at ?? found.invoice.created_at ?? 0);
+    return { invoice: found.invoice, pdf: await renderPdf(found.document, await logoOf(this.pg, tenantId), issued) };
+  }
+
+  async creditNote(tenantId: string, creditNoteId: string): Promise<{ number: string; document: InvoiceDocument; createdAt: Date } | undefined> {
+    const note = await creditNoteView(this.pg, tenantId, creditNoteId);
+    if (note === undefined) return undefined;
+    const invoice = await this.invoices.get(tenantId, note.invoice);
+    if (invoice === undefined) return undefined;
+    const [customer, tenant] = await Promise.all([billTo(this.pg, tenantId, invoice.customer), tenantName(this.pg, tenantId)]);
+    return { number: note.number, document: creditNoteDocument(note, invoice, customer, { legal_name: tenant }), createdAt: new Date(note.created_at) };
+  }
+
+  async creditNotePdf(tenantId: string, creditNoteId: string): Promise<{ number: string; pdf: Buffer } | undefined> {
+    const found = await this.creditNote(tenantId, creditNoteId);
+    if (found === undefined) return undefined;
+    return { number: found.number, pdf: await renderPdf(found.document, await logoOf(this.pg, tenantId), found.createdAt) };
+  }
+
+  logo(tenantId: string): Promise<Logo | null> {
+    return logoOf(this.pg, tenantId);
+  }
+}
+
+/** An invoice's PDF, or undefined when the tenant has no such invoice. */
+export async function renderInvoicePdf(pg: PostgresStore, tenantId: string, invoiceId: string): Promise<Buffer | undefined> {
+  return (await new InvoiceDocuments(pg).invoicePdf(tenantId, invoiceId))?.pdf;
+}
+
+/** A credit note's PDF, or undefined when the tenant has no such credit note. */
+export async function renderCreditNotePdf(pg: PostgresStore, tenantId: string, creditNoteId: string): Promise<Buffer | undefined> {
+  return (await new InvoiceDocuments(pg).creditNotePdf(tenantId, creditNoteId))?.pdf;
+}
+
+async function billTo(q: Queryable, tenantId: string, customerId: string): Promise<BillTo> {
+  const { rows } = await q.query<{ name: string; email: string | null; address: Address | null; locale: string | null }>(
+    'SELECT name, email, address, locale FROM customers WHERE tenant_id = $1 AND id = $2',
+    [tenantId, customerId],
+  );
+  return rows[0] ?? { name: customerId, email: null, address: null, locale: null };
+}
+
+async function tenantName(q: Queryable, tenantId: string): Promise<string> {
+  const { rows } = await q.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [tenantId]);
+  return rows[0]?.name ?? tenantId;
+}
+
+async function logoOf(q: Queryable, tenantId: string): Promise<Logo | null> {
+  const { rows } = await q.query<{ logo: Buffer; logo_type: Logo['type'] }>('SELECT logo, logo_type FROM billing_profiles WHERE tenant_id = $1 AND logo IS NOT NULL', [tenantId]);
+  return rows[0] === undefined ? null : { type: rows[0].logo_type, data: rows[0].logo };
+}
