@@ -64,21 +64,20 @@ class Page {
 
   draw(doc: InvoiceDocument, logo: Logo | null): void {
     // Header: the logo (or the issuer's name) at the left, the title and its stamp at the right.
-    if (logo !== null) this.pdf.image(logo.data, MARGIN, MARGIN, { fit: [150, 50] });
-    else this.text(doc.issuer.name, MARGIN, MARGIN, { size: 14, weight: 'bold' }, 260);
+    if (logo === null || !this.image(logo)) this.text(doc.issuer.name, MARGIN, MARGIN, { size: 14, weight: 'bold' }, 260);
     this.text(doc.title, MARGIN + 260, MARGIN, { size: 20, weight: 'bold' }, RIGHT - MARGIN - 260, 'right');
     if (doc.stamp !== null) this.text(doc.stamp.toUpperCase(), MARGIN + 260, MARGIN + 26, { size: 11, weight: 'bold', color: '#b00020' }, RIGHT - MARGIN - 260, 'right');
     this.y = MARGIN + 70;
 
     // The issuer at the left, the document's facts at the right; then who is billed.
     const top = this.y;
-    let left = this.block(doc.labels.from, doc.issuer.name, doc.issuer.lines, MARGIN, top, 240);
+    let left = this.block(doc.labels.from, doc.issuer.name, doc.issuer.lines, MARGIN, top, 230);
     let right = top;
     for (const m of doc.meta) {
-      this.text(m.label, MARGIN + 270, right, { size: 9, color: GREY }, 95);
-      right = Math.max(right + 13, this.wrapped(m.value, MARGIN + 365, right, { size: 9 }, RIGHT - MARGIN - 365));
+      this.text(m.label, MARGIN + 250, right, { size: 9, color: GREY }, 115);
+      right = Math.max(right + 13, this.wrapped(m.value, MARGIN + 370, right, { size: 9 }, RIGHT - MARGIN - 370));
     }
-    left = this.block(doc.labels.billTo, doc.billTo.name, doc.billTo.lines, MARGIN, left + 12, 240);
+    left = this.block(doc.labels.billTo, doc.billTo.name, doc.billTo.lines, MARGIN, left + 12, 230);
     this.y = Math.max(left, right) + 18;
 
     this.tableHeader(doc);
@@ -87,6 +86,16 @@ class Page {
     for (const note of doc.notes) this.paragraph(note, { size: 9 });
     if (doc.footer !== null) this.paragraph(doc.footer, { size: 8, color: GREY });
     this.pageNumbers(doc);
+  }
+
+  /** The logo, or false when it cannot be drawn (then the issuer's name takes its place). */
+  private image(logo: Logo): boolean {
+    try {
+      this.pdf.image(logo.data, MARGIN, MARGIN, { fit: [150, 50] });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private block(heading: string, name: string, lines: readonly string[], x: number, y: number, width: number): number {
