@@ -19,6 +19,7 @@ const TAGS = [
   { name: 'Discounts', description: 'Coupons, commitments, volume discounts and tax rates.' },
   { name: 'Alerts', description: 'Usage-alert thresholds.' },
   { name: 'Invoices', description: 'Upcoming and closed invoices.' },
+  { name: 'Hosted pages', description: "An invoice's page for its customer, opened through a link the tenant made; no key needed." },
   { name: 'Webhooks', description: 'Outbound webhook endpoints, the event log and redelivery.' },
   { name: 'Analytics', description: 'Recurring revenue and revenue by plan.' },
   { name: 'Stripe', description: 'Events from Stripe.' },

@@ -98,7 +98,8 @@ export function emitInvoice(webhooks: Webhooks, store: Store, type: StripeEvent[
   return webhooks.emit(type, renderInvoice(store, inv), cause);
 }
 
-export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, autoAdvance: boolean | undefined, cause: Cause): StripeEvent[] {
+/** `hostedUrl`: the invoice's page for the customer (Stripe's is on invoice.stripe.com), set once it is finalized. */
+export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, autoAdvance: boolean | undefined, cause: Cause, hostedUrl: string): StripeEvent[] {
   const i = inv.obj;
   if (i.status !== 'draft') throw errors.invalidRequest("This invoice is already finalized, you can't re-finalize a non-draft invoice.");
   const now = store.now();
@@ -113,6 +114,7 @@ export function finalize(store: Store, webhooks: Webhooks, inv: InvoiceEntry, au
     );
   }
   i.status = 'open';
+  i.hosted_invoice_url = hostedUrl;
   // A number the caller set on the draft is kept (its own sequence); otherwise the customer's next one.
   if (i.number === null) {
     i.number = `${customer.obj.invoice_prefix}-${String(customer.obj.next_invoice_sequence).padStart(4, '0')}`;

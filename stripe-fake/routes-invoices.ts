@@ -269,7 +269,7 @@ export const invoiceRoutes: Route[] = [
   route('POST', '/v1/invoices/:id/finalize', { auto_advance: optional(bool()), expand: expand() }, (ctx, p, path) => {
     const expandList = checkExpand(p.expand, ['customer']);
     const inv = invoiceOf(ctx, path.id);
-    finalize(ctx.store, ctx.webhooks, inv, p.auto_advance, cause(ctx));
+    finalize(ctx.store, ctx.webhooks, inv, p.auto_advance, cause(ctx), `${ctx.serverUrl}/hosted/${inv.obj.id}`);
     advanceFinalized(ctx.store, ctx.webhooks, inv, ctx.collection, cause(ctx));
     return renderInvoice(ctx.store, inv, { expand: expandList });
   }),

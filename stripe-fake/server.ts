@@ -137,6 +137,12 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
       res.writeHead(r.status, { 'content-type': 'text/html; charset=utf-8' }).end(r.html);
       return;
     }
+    const hosted = /^\/hosted\/([^/]+)$/.exec(url.pathname);
+    if (method === 'GET' && hosted !== null) {
+      const r = hostedPage(decodeURIComponent(hosted[1] ?? ''));
+      res.writeHead(r.status, { 'content-type': 'text/html; charset=utf-8' }).end(r.html);
+      return;
+    }
     if (url.pathname === '/_fake' || url.pathname.startsWith('/_fake/')) {
       const r = await control(fake, method, url.pathname, text);
       res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
@@ -305,6 +311,20 @@ export async function startStripeFake(opts: StripeFakeOptions = {}): Promise<Str
         `<p>Session ${esc(id)} for customer ${esc(session.obj.customer)}.</p>` +
         `<p>To add a card as this customer: <code>POST /_fake/billing_portal/sessions/${esc(id)}/add_payment_method {"payment_method": "pm_card_visa"}</code>.</p>` +
         (session.obj.return_url === null ? '' : `<p><a href="${esc(session.obj.return_url)}">Return</a></p>`),
+    };
+  }
+
+  /** A finalized invoice's `hosted_invoice_url`: a page that says what it stands for and how a test pays it. */
+  function hostedPage(id: string): { status: number; html: string } {
+    const esc = (v: string) => v.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    const inv = store.invoices.get(id)?.obj;
+    if (inv === undefined || inv.hosted_invoice_url === null) return { status: 404, html: `<!doctype html><title>Not found</title><p>No invoice ${esc(id)}.</p>` };
+    return {
+      status: 200,
+      html:
+        `<!doctype html><title>Invoice (local Stripe server)</title><h1>Invoice ${esc(inv.number ?? id)}</h1>` +
+        `<p>Status ${esc(inv.status ?? '')}; ${inv.amount_remaining} ${esc(inv.currency)} (minor units) to pay.</p>` +
+        `<p>To pay as the customer: <code>POST /v1/invoices/${esc(id)}/pay</code>.</p>`,
     };
   }
 

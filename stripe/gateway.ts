@@ -70,6 +70,8 @@ export interface StripeInvoice {
   total: number;
   /** Seconds since the epoch; send_invoice invoices once finalized. */
   dueDate: number | null;
+  /** Stripe's page where the customer pays it (`hosted_invoice_url`), once finalized. */
+  hostedUrl: string | null;
 }
 
 /** How Stripe collects an invoice: by charging the default payment method, or by emailing it with net terms. */
@@ -84,7 +86,7 @@ export interface GatewayOptions {
   observe?: (endpoint: string, result: string) => void;
 }
 
-const toInvoice = (i: Stripe.Invoice): StripeInvoice => ({ id: i.id, status: i.status ?? null, total: i.total, dueDate: i.due_date ?? null });
+const toInvoice = (i: Stripe.Invoice): StripeInvoice => ({ id: i.id, status: i.status ?? null, total: i.total, dueDate: i.due_date ?? null, hostedUrl: i.hosted_invoice_url ?? null });
 
 export function stripeGateway(o: GatewayOptions): StripeGateway {
   const base = o.apiBase === undefined ? undefined : new URL(o.apiBase);

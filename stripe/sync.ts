@@ -342,7 +342,13 @@ export class BillingSync {
     const final = await this.read(() => this.d.gateway.getInvoice(stripeInvoice));
     if (final.total !== want) throw new InvalidRow(`Stripe invoice ${stripeInvoice} totals ${final.total} minor units; Tally's invoice ${inv.id} totals ${want}`);
     await pg.transaction(async (tx) => {
-      await tx.query('UPDATE invoices SET synced_at = now(), due_at = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [t, inv.id, final.dueDate === null ? null : new Date(final.dueDate * 1000)]);
+      // Stripe's page for paying it, which the hosted invoice page links to.
+      await tx.query('UPDATE invoices SET synced_at = now(), due_at = $3, stripe_hosted_url = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2', [
+        t,
+        inv.id,
+        final.dueDate === null ? null : new Date(final.dueDate * 1000),
+        final.hostedUrl,
+      ]);
       await emit(tx, await invoiceEvents(tx, [{ tenantId: t, id: inv.id }], 'invoice.finalized'));
     });
     await this.mirror(t, inv.id, stripeInvoice, inv.status, inv.paid_out_of_band !== null);
