@@ -170,6 +170,8 @@ function billTo(c: BillTo, locale: string): DocumentParty {
   return { name: c.name, lines: [...addressLines(c.address, locale), ...(c.email === null ? [] : [c.email])] };
 }
 
+const CITY_STATE_POSTAL = new Set(['US', 'CA', 'AU']);
+
 /** An address as the lines of a letter: street, postal code and city, state, country name. */
 export function addressLines(a: Address | null, locale: string): string[] {
   if (a === null) return [];
@@ -179,5 +181,10 @@ export function addressLines(a: Address | null, locale: string): string[] {
   } catch {
     // An unknown code shows as given.
   }
-  return [a.line1, ...(a.line2 === undefined ? [] : [a.line2]), `${a.postal_code} ${a.city}`, ...(a.state === undefined ? [] : [a.state]), country];
+  const street = [a.line1, ...(a.line2 === undefined ? [] : [a.line2])];
+  // Where the state and postal code follow the city (Cupertino, CA 95014), and where the postal
+  // code has a line of its own (the UK); elsewhere it comes first (10115 Berlin).
+  if (CITY_STATE_POSTAL.has(a.country)) return [...street, `${a.city}${a.state === undefined ? '' : `, ${a.state}`} ${a.postal_code}`, country];
+  if (a.country === 'GB') return [...street, a.city, ...(a.state === undefined ? [] : [a.state]), a.postal_code, country];
+  return [...street, `${a.postal_code} ${a.city}`, ...(a.state === undefined ? [] : [a.state]), country];
 }

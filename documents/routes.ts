@@ -4,6 +4,7 @@ import { tenantOf, type Reply, type Route } from '../http/types.js';
 import { checkLogo, MAX_LOGO_BYTES, setLogo } from './logo.js';
 import type { InvoiceDocuments } from './render.js';
 
+const LOGO = { type: 'object', required: ['logo'], properties: { logo: { type: ['object', 'null'], required: ['content_type', 'bytes'], properties: { content_type: { type: 'string' }, bytes: { type: 'integer' } } } } } as const;
 const PDF = { description: 'The document, A4.', contentType: 'application/pdf', schema: { type: 'string', format: 'binary' } } as const;
 
 /** A PDF answer, named for the document's number, shown in the browser rather than saved. */
@@ -71,22 +72,23 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
         summary: 'Set the logo printed on invoice documents',
         description: `A PNG or JPEG of at most ${MAX_LOGO_BYTES} bytes, sent as the body with its Content-Type. Every document made from now on shows it, those of invoices issued earlier too.`,
         requestBody: { description: 'The image.', required: true, content: { 'image/png': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
-        responses: { 204: { description: 'Set.' } },
+        responses: { 200: { description: 'The logo now printed.', schema: LOGO } },
         errors: ['TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INVALID_BODY'],
       },
       handler: async (req) => {
-        await setLogo(pg, tenantOf(req), await checkLogo(req.headers['content-type'], req.body));
-        return { status: 204 };
+        const logo = await checkLogo(req.headers['content-type'], req.body);
+        await setLogo(pg, tenantOf(req), logo);
+        return { status: 200, body: { logo: { content_type: logo.type, bytes: logo.data.length } } };
       },
     },
     {
       method: 'DELETE',
       pattern: '/v1/billing_profile/logo',
       access: 'tenant',
-      doc: { operationId: 'deleteBillingProfileLogo', tag: 'Invoices', summary: 'Remove the logo from invoice documents', responses: { 204: { description: 'Removed (or there was none).' } } },
+      doc: { operationId: 'deleteBillingProfileLogo', tag: 'Invoices', summary: 'Remove the logo from invoice documents', responses: { 200: { description: 'Removed (or there was none).', schema: LOGO } } },
       handler: async (req) => {
         await setLogo(pg, tenantOf(req), null);
-        return { status: 204 };
+        return { status: 200, body: { logo: null } };
       },
     },
   ];

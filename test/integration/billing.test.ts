@@ -81,6 +81,7 @@ const usageLine = (planName: string, code: string, quantity: string, amount: str
   description: `${meter} on ${planName} (${model}), ${iso(from.getTime()).slice(0, 10)} to ${iso(to.getTime()).slice(0, 10)}`,
   plan: { code, version: 1 },
   period: { start: from.toISOString(), end: to.toISOString() },
+  pricing: expect.objectContaining({ model, billable: expect.any(String) }),
 });
 
 describe('upcoming invoice', () => {

@@ -22,6 +22,8 @@ describe('customers', () => {
       email: 'billing@acme.example',
       currency: 'usd',
       country: 'de',
+      address: { line1: 'Königsallee 92', city: 'Düsseldorf', postal_code: '40212', country: 'de' },
+      locale: 'de-de',
       tax_exempt: true,
       stripe_customer_id: 'cus_123',
       metadata: { plan: 'gold' },
@@ -34,6 +36,8 @@ describe('customers', () => {
       currency: 'USD',
       country: 'DE',
       region: null,
+      address: { line1: 'Königsallee 92', city: 'Düsseldorf', postal_code: '40212', country: 'DE' },
+      locale: 'de-DE',
       tax_exempt: true,
       collection_method: 'charge_automatically',
       days_until_due: null,
@@ -122,6 +126,28 @@ describe('customers', () => {
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe(code);
     expect((await call('GET', `/v1/customers/imm_${field.replace(/ /g, '_')}`)).body.currency).toBe('EUR');
+  });
+
+  it('a billing address and a document locale: checked, canonical, changed and removed', async () => {
+    await call('POST', '/v1/customers', { id: 'loc', name: 'Loc', currency: 'EUR' });
+    for (const [body, field] of [
+      [{ locale: 'not a locale' }, 'locale'],
+      [{ locale: 'en_US' }, 'locale'],
+      [{ locale: 12 }, 'locale'],
+      [{ address: { line1: 'x', city: 'y', postal_code: '1', country: 'XX' } }, 'address.country'],
+      [{ address: { line1: 'x', city: 'y', country: 'DE' } }, 'address.postal_code'],
+      [{ address: { line1: 'a\u0000b', city: 'y', postal_code: '1', country: 'DE' } }, 'address.line1'],
+      [{ address: { line1: 'x', city: 'y', postal_code: '1', country: 'DE', extra: 1 } }, 'address.extra'],
+    ] as const) {
+      const r = await call('PATCH', '/v1/customers/loc', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.field, JSON.stringify(body)).toBe(field);
+    }
+    expect((await call('PATCH', '/v1/customers/loc', { locale: 'PT-br', address: { line1: 'Av. Paulista 1000', city: 'São Paulo', postal_code: '01310-100', state: 'SP', country: 'br' } })).body).toMatchObject({
+      locale: 'pt-BR',
+      address: { line1: 'Av. Paulista 1000', city: 'São Paulo', postal_code: '01310-100', state: 'SP', country: 'BR' },
+    });
+    expect((await call('PATCH', '/v1/customers/loc', { locale: null, address: null })).body).toMatchObject({ locale: null, address: null });
   });
 
   it('lists by id, page by page', async () => {
