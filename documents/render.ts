@@ -4,7 +4,8 @@ import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { creditNoteView } from '../invoicing/credit-notes.js';
 import type { InvoiceView } from '../invoicing/invoice-view.js';
 import { creditNoteDocument, invoiceDocument, type BillTo, type InvoiceDocument } from './invoice-document.js';
-import { renderPdf, type Logo } from './pdf.js';
+import type { Logo } from './pdf.js';
+import { inThreadPdfs, type PdfRenderer } from './pdf-pool.js';
 
 /**
  * Invoice and credit-note documents of a tenant, read from the stores: the invoice as the API
@@ -15,7 +16,10 @@ import { renderPdf, type Logo } from './pdf.js';
 export class InvoiceDocuments {
   private readonly invoices: InvoiceRepository;
 
-  constructor(private readonly pg: PostgresStore) {
+  constructor(
+    private readonly pg: PostgresStore,
+    private readonly pdfs: PdfRenderer = inThreadPdfs,
+  ) {
     this.invoices = new InvoiceRepository(pg);
   }
 
@@ -30,7 +34,7 @@ export class InvoiceDocuments {
     const found = await this.invoice(tenantId, invoiceId);
     if (found === undefined) return undefined;
     const issued = new Date(found.invoice.issued_at ?? found.invoice.created_at ?? 0);
-    return { invoice: found.invoice, pdf: await renderPdf(found.document, await logoOf(this.pg, tenantId), issued) };
+    return { invoice: found.invoice, pdf: await this.pdfs.render(found.document, await logoOf(this.pg, tenantId), issued) };
   }
 
   async creditNote(tenantId: string, creditNoteId: string): Promise<{ number: string; document: InvoiceDocument; createdAt: Date } | undefined> {
@@ -45,7 +49,7 @@ export class InvoiceDocuments {
   async creditNotePdf(tenantId: string, creditNoteId: string): Promise<{ number: string; pdf: Buffer } | undefined> {
     const found = await this.creditNote(tenantId, creditNoteId);
     if (found === undefined) return undefined;
-    return { number: found.number, pdf: await renderPdf(found.document, await logoOf(this.pg, tenantId), found.createdAt) };
+    return { number: found.number, pdf: await this.pdfs.render(found.document, await logoOf(this.pg, tenantId), found.createdAt) };
   }
 
   logo(tenantId: string): Promise<Logo | null> {
