@@ -2,14 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
-import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
+import { solidPng } from '../support/png.js';
 
 /**
  * Invoice PDFs read back with poppler's pdftotext: every line's description, quantity and
@@ -119,24 +118,6 @@ const LABELS: Record<string, { subtotal: string; total: string; due: string }> =
   'ja-JP': { subtotal: '小計', total: '合計', due: 'ご請求額' },
 };
 const tierWord = (locale: string) => ({ 'de-DE': 'Stufe', 'pt-BR': 'Faixa', 'ja-JP': '段階' })[locale] ?? 'Tier';
-
-/** A small valid PNG (a red square), written by hand: chunks with their CRCs. */
-function png(size: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const raw = Buffer.concat(Array.from({ length: size }, () => Buffer.concat([Buffer.from([0]), Buffer.alloc(size * 3, Buffer.from([200, 30, 30]))])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 async function event(customer: string, meter: string, value: string, at: Date): Promise<void> {
   const r = await call('POST', '/v1/events', { id: `e${++seq}`, customer, meter, value, timestamp: iso(at) });
@@ -279,7 +260,7 @@ describe('invoice PDFs read back with pdftotext', () => {
   });
 
   it('prints the logo; refuses what is not a PNG or JPEG, and another tenant’s documents are not found', async () => {
-    const logo = png(16);
+    const logo = solidPng(16, 16, [200, 30, 30]);
     const put = await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: logo });
     expect(put.status).toBe(200);
     expect(await put.json()).toEqual({ logo: { content_type: 'image/png', bytes: logo.length } });
