@@ -62,6 +62,7 @@ import { OneOffCharges } from '../catalog/one-off-charges.js';
 import { settleDunning } from '../stripe/dunning.js';
 import { BillingProfileService } from '../invoicing/billing-profile.js';
 import { dunningPolicyOf } from './sync-loop.js';
+import { mailHooks } from './mail.js';
 import { stripeGateway, type StripeGateway } from '../stripe/gateway.js';
 import { openApiRoute } from '../http/openapi-route.js';
 import { CATALOGUE } from './openapi-catalog.js';
@@ -141,6 +142,8 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const stripeMetrics = deps.syncMetrics ?? syncMetrics(deps.registry);
   const clock = deps.clock ?? Date.now;
   const dunning = dunningPolicyOf(config);
+  // Customer email (when TALLY_SMTP_URL is set): approved drafts, credit notes, failed payments.
+  const mail = mailHooks(config, deps.registry, deps.logger);
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -179,17 +182,19 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
         reopenInvoiceRow,
         invoiceChangeEvents,
         (tx, change) => settleDunning(tx, change.tenantId, change.subscriptionId, dunning, change.at).then(() => undefined),
+        ...mail.invoiceChange,
       ]),
       new CreditNotes(stores.postgres, [
         enqueueCreditNote,
         creditNoteEvents,
         (tx, issued) => (issued.settledInvoice ? settleDunning(tx, issued.tenantId, issued.subscriptionId, dunning, issued.at).then(() => undefined) : Promise.resolve()),
+        ...mail.creditNote,
       ]),
       new InvoiceRepository(stores.postgres, clock),
       clock,
     ),
     paymentMethodLinkRoute({ pg: stores.postgres, gateway: apiGateway(config, stripeMetrics), logger: deps.logger }),
-    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning, clock }),
+    webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning, clock, invoiceHooks: mail.stripeInvoice }),
     // Documents this table as it ends up, itself included.
     openApiRoute(() => routes, CATALOGUE),
   ];

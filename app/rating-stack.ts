@@ -16,11 +16,12 @@ import { alertMetrics } from '../alerts/metrics.js';
 import { enqueue } from '../stripe/outbox.js';
 import { closeEvents } from '../webhooks/payloads.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
+import { mailHooks } from './mail.js';
 
 /**
  * The rater, billing and their worker pool, wired from the config (one pool for both), with the
  * side effects that follow them registered here rather than imported by the billing core:
- * usage alerts after each rated batch, the Stripe outbox and outbound events after a close.
+ * usage alerts after each rated batch, the Stripe outbox, outbound events and customer email after a close.
  */
 export interface RatingStack {
   rater: Rater;
@@ -81,7 +82,8 @@ export function createRatingStack(
       closeGraceMs: config.rater.closeGraceMs,
       review: config.rater.invoiceReview,
       watermark: () => readWatermark(stores.postgres),
-      afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined })],
+      // Email after the Stripe outbox: the row that hook writes says whether Stripe collects the invoice.
+      afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined }), ...mailHooks(config, registry, logger).close],
       logger,
       itemFailures,
     }),

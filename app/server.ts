@@ -11,6 +11,7 @@ import { createRatingStack } from './rating-stack.js';
 import { startRatingLoop } from './rating-loop.js';
 import { createSync, dunningSweepOf, startSyncLoop } from './sync-loop.js';
 import { createDispatcher, startDeliverLoop } from './deliver-loop.js';
+import { createMailSender, startMailLoop } from './mail.js';
 import { syncMetrics } from '../stripe/metrics.js';
 
 export interface RunningServer {
@@ -48,6 +49,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
     const sm = syncMetrics(registry);
     const api = createApi({ config, stores, logger, registry, adminKey: admin.key, rating, syncMetrics: sm });
     const port = await api.listen();
+    const mail = opts.migrate ? createMailSender(config, stores, logger, registry) : undefined;
     const loops = opts.migrate
       ? [
           startAggregatorLoop(createAggregator(config, stores, logger, registry), config.aggregator.intervalMs, logger, opts.progress),
@@ -55,6 +57,8 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
           // Billing sync runs when there is a Stripe to sync to.
           ...(config.stripe.secretKey === undefined ? [] : [startSyncLoop(createSync(config, stores, logger, registry, sm), config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))]),
           startDeliverLoop(createDispatcher(config, stores, logger, registry), config.webhooks.intervalMs, logger),
+          // Email to customers runs when there is an SMTP server to send through.
+          ...(mail === undefined ? [] : [startMailLoop(mail, config.mail.intervalMs, logger)]),
         ]
       : [];
 

@@ -12,6 +12,7 @@ import { aggregatorLagGauge } from '../metering/aggregator.js';
 import { sweepDunning } from '../stripe/dunning.js';
 import { createSync, dunningSweepOf, startSyncLoop, StripeNotConfiguredError } from '../app/sync-loop.js';
 import { createDispatcher, startDeliverLoop } from '../app/deliver-loop.js';
+import { createMailSender, startMailLoop } from '../app/mail.js';
 import { progressReporter } from './progress.js';
 import { openStores, type Stores } from '../core/stores.js';
 import { parseTimestamp } from '../core/time.js';
@@ -39,8 +40,8 @@ const COMMANDS: Record<string, Command> = {
     details:
       'Applies pending migrations, then serves ingest, the management API, /metrics, /healthz and /readyz,\n' +
       'and runs the aggregator loop (TALLY_AGGREGATOR_INTERVAL_MS), the rating loop, which rates new usage\n' +
-      'and closes ended periods into invoices (TALLY_RATER_INTERVAL_MS), outbound webhook delivery, and billing\n' +
-      'sync when STRIPE_SECRET_KEY is set.\n' +
+      'and closes ended periods into invoices (TALLY_RATER_INTERVAL_MS), outbound webhook delivery, billing\n' +
+      'sync when STRIPE_SECRET_KEY is set, and email to customers when TALLY_SMTP_URL is set.\n' +
       'With no CLICKHOUSE_URL / DATABASE_URL it runs both stores in-process under TALLY_DATA_DIR.\n' +
       'Stops gracefully on SIGTERM or Ctrl-C: no new requests, in-flight ones finish, stores close.',
     run: ({ config, logger, out }) => serve(config, logger, out, true),
@@ -171,25 +172,36 @@ const COMMANDS: Record<string, Command> = {
       }),
   },
   deliver: {
-    summary: 'deliver outbound webhooks to tenants\' endpoints, in a loop (or once)',
+    summary: 'deliver outbound webhooks to tenants\' endpoints (and email to customers), in a loop (or once)',
     usage: 'tally deliver [--once]',
     details:
       'Sends every due webhook delivery, signed (Tally-Signature), and retries failures with backoff for over a\n' +
       'day (10 s, 1 min, 5 min, 30 min, 1 h, 2 h, 4 h, 8 h, 10 h), logging each attempt. Several can run at once\n' +
       '(deliveries are claimed with FOR UPDATE SKIP LOCKED under TALLY_WEBHOOK_LEASE_SECONDS). `tally start` runs it\n' +
-      'too. The loop serves /healthz, /readyz and /metrics.\n' +
-      '  --once  send every delivery due now, then exit',
+      'too. With TALLY_SMTP_URL set it also sends the customer email outbox through that SMTP server (invoices,\n' +
+      'credit notes, failed payments, overdue reminders), retried on the same schedule. The loop serves /healthz,\n' +
+      '/readyz and /metrics.\n' +
+      '  --once  send every delivery and email due now, then exit',
     options: { once: { type: 'boolean' } },
     run: async ({ config, logger, flags, out }) =>
       withMigratedStores(config, async (stores) => {
         const registry = createRegistry();
         const dispatcher = createDispatcher(config, stores, logger, registry);
+        const mail = createMailSender(config, stores, logger, registry);
         if (flags.once === true) {
           const r = await dispatcher.runOnce();
           process.stderr.write(`tally deliver: ${r.delivered} delivered, ${r.retried} to retry, ${r.failed} failed\n`);
+          if (mail !== undefined) {
+            const m = await mail.runOnce();
+            mail.close();
+            process.stderr.write(`tally deliver: email: ${m.sent} sent, ${m.retried} to retry, ${m.failed} failed, ${m.canceled} canceled; ${m.overdue} overdue reminders enqueued\n`);
+          }
           return EXIT.OK;
         }
-        const worker = await startWorker(config, stores, logger, registry, () => startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger));
+        const worker = await startWorker(config, stores, logger, registry, () => {
+          const loops = [startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger), ...(mail === undefined ? [] : [startMailLoop(mail, config.mail.intervalMs, logger)])];
+          return { stop: async () => void (await Promise.all(loops.map((l) => l.stop()))) };
+        });
         out(`tally: webhook delivery running; ${probes(config, worker.port)}`);
         return await runUntilSignal(logger, () => worker.stop());
       }),

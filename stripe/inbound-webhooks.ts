@@ -49,7 +49,19 @@ export interface WebhookDeps {
   dunning?: DunningPolicy;
   /** Epoch milliseconds now (tests move it). */
   clock?: () => number;
+  /** Side effects of an invoice event once applied, run in its transaction (the wiring registers them: customer email). */
+  invoiceHooks?: readonly StripeInvoiceHook[];
 }
+
+/** An invoice event from Stripe that changed a Tally invoice (applied, not stale or ignored). */
+export interface StripeInvoiceEvent {
+  tenantId: string;
+  invoiceId: string;
+  type: string;
+  stripeEventId: string;
+}
+
+export type StripeInvoiceHook = (tx: Queryable, event: StripeInvoiceEvent) => Promise<void>;
 
 /** How far ahead of this node's clock a signature or an event may be dated: clock skew, no more. */
 export const FUTURE_TOLERANCE_S = 300;
@@ -141,7 +153,7 @@ export function webhookRoute(d: WebhookDeps): Route {
       const outcome = await d.pg.transaction(async (tx) => {
         const first = await tx.query('INSERT INTO stripe_events (id, type, created, outcome) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (id) DO NOTHING', [event.id, event.type, event.created, 'pending']);
         if (first.rowCount === 0) return 'duplicate' as const;
-        const result = await apply(tx, event, d.dunning ?? NO_DUNNING, new Date(nowMs));
+        const result = await apply(tx, event, d.dunning ?? NO_DUNNING, new Date(nowMs), d.invoiceHooks ?? []);
         await tx.query('UPDATE stripe_events SET outcome = $2 WHERE id = $1', [event.id, result]);
         return result;
       });
@@ -175,7 +187,7 @@ const UNPAID: Record<string, 'failed' | 'action_required' | 'overdue' | undefine
   'invoice.overdue': 'overdue',
 };
 
-async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, now: Date): Promise<Outcome> {
+async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, now: Date, hooks: readonly StripeInvoiceHook[]): Promise<Outcome> {
   const at = new Date(event.created * 1000);
   // Outbound webhooks about what this event changed, committed with the change.
   const subscriptionEvent = async (tenantId: string, id: string, canceled: boolean) =>
@@ -230,6 +242,7 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
     const announced = event.type as EventType;
     await emit(tx, await invoiceEvents(tx, ref, announced, unpaid === 'failed' || unpaid === 'action_required' ? () => `${announced}:${event.id}` : undefined));
     await settleDunning(tx, inv.tenant_id, inv.subscription_id, policy, now);
+    for (const hook of hooks) await hook(tx, { tenantId: inv.tenant_id, invoiceId: inv.id, type: event.type, stripeEventId: event.id });
     return 'applied';
   }
   if (event.type === 'customer.subscription.updated' || event.type === 'customer.subscription.deleted') {

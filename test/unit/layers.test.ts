@@ -10,7 +10,7 @@ import { importsOf, productionFiles, specifiersOf } from '../support/imports.js'
 const LAYERS: Record<string, number> = {
   cli: 4,
   app: 3,
-  tenants: 2, ingest: 2, metering: 2, catalog: 2, invoicing: 2, stripe: 2, webhooks: 2, alerts: 2, analytics: 2, demo: 2,
+  tenants: 2, ingest: 2, metering: 2, catalog: 2, invoicing: 2, documents: 2, stripe: 2, webhooks: 2, mail: 2, alerts: 2, analytics: 2, demo: 2,
   rating: 1,
   http: 0, core: 0,
 };
@@ -21,7 +21,9 @@ const DOMAIN_READS: Record<string, readonly string[]> = {
   ingest: ['metering'],
   catalog: ['metering'],
   invoicing: ['catalog', 'metering'],
+  documents: ['invoicing', 'catalog'],
   webhooks: ['invoicing', 'catalog'],
+  mail: ['documents', 'invoicing', 'catalog'],
   alerts: ['webhooks', 'invoicing', 'catalog'],
   stripe: ['webhooks', 'invoicing', 'catalog'],
   analytics: ['catalog'],
