@@ -53,6 +53,12 @@ import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/inbound-webhooks.js';
 import { paymentMethodLinkRoute } from '../stripe/payment-method-link.js';
 import { billingProfileRoutes } from '../invoicing/profile-routes.js';
+import { documentRoutes } from '../documents/routes.js';
+import { InvoiceDocuments } from '../documents/render.js';
+import { pdfWorkerPool } from '../documents/pdf-pool.js';
+import { InvoiceLinks } from '../documents/links.js';
+import { invoiceLinkRoutes } from '../documents/link-routes.js';
+import { hostedInvoiceRoutes } from '../documents/hosted-routes.js';
 import { invoiceActionRoutes } from '../invoicing/action-routes.js';
 import { InvoiceActions } from '../invoicing/invoice-actions.js';
 import { enqueueCreditNote, reopenInvoiceRow } from '../stripe/outbox.js';
@@ -142,6 +148,11 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const stripeMetrics = deps.syncMetrics ?? syncMetrics(deps.registry);
   const clock = deps.clock ?? Date.now;
   const dunning = dunningPolicyOf(config);
+  // Links to hosted invoice pages, made by the tenant and opened by customers without a key.
+  // Invoice documents, drawn on a worker thread so that drawing never stalls ingest.
+  const pdfs = pdfWorkerPool({ onWorkerError: (error) => deps.logger.error({ err: error }, 'PDF worker failed') });
+  const documents = new InvoiceDocuments(stores.postgres, pdfs);
+  const links = new InvoiceLinks(stores.postgres, { publicUrl: config.documents.publicUrl, days: config.documents.linkDays, clock });
   // Customer email (when TALLY_SMTP_URL is set): approved drafts, credit notes, failed payments.
   const mail = mailHooks(config, deps.registry, deps.logger);
   const routes: Route[] = [
@@ -175,6 +186,9 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
+    ...documentRoutes(documents, stores.postgres),
+    ...invoiceLinkRoutes(links),
+    ...hostedInvoiceRoutes({ links, documents, pg: stores.postgres, publicUrl: config.documents.publicUrl }),
     ...chargeRoutes(new OneOffCharges(stores.postgres, chargeEvents), rating.billing, clock),
     ...invoiceActionRoutes(
       new InvoiceActions(stores.postgres, [
@@ -212,6 +226,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
       }
       await shipper.stop();
       if (deps.rating === undefined) await rating.pool.close();
+      await pdfs.close();
     },
   };
 }

@@ -6,7 +6,9 @@ import type { Logger } from '../core/log.js';
 import { loopMetrics } from '../core/metrics.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Stores } from '../core/stores.js';
-import { renderCreditNotePdf, renderInvoicePdf } from '../documents/render.js';
+import { hostedUrl } from '../documents/links.js';
+import { InvoiceDocuments } from '../documents/render.js';
+import { pdfWorkerPool } from '../documents/pdf-pool.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
 import type { CreditNoteHook } from '../invoicing/credit-notes.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
@@ -56,14 +58,21 @@ export function mailHooks(config: Config, registry: Registry, logger: Logger): M
 }
 
 /**
- * PDFs from the documents folder. Hosted-page links are not wired yet (their settings,
- * TALLY_PUBLIC_URL, are not in the config): until they are, mails carry none.
+ * PDFs and hosted-page links from the documents folder. Each mail sent gets a fresh link
+ * (`TALLY_PUBLIC_URL`, working for `TALLY_INVOICE_LINK_DAYS` from then): only a link's hash is
+ * stored, so a link cannot be kept with the mail for its retries; an attempt that failed leaves
+ * an unused link that expires.
  */
-export function mailDocuments(_config: Config, pg: PostgresStore): MailDocuments {
+export function mailDocuments(config: Config, pg: PostgresStore): MailDocuments {
+  const links = { publicUrl: config.documents.publicUrl, days: config.documents.linkDays };
+  // The PDFs are drawn on a worker thread: the mail loop may share its process with ingest.
+  const pdfs = pdfWorkerPool();
+  const documents = new InvoiceDocuments(pg, pdfs);
   return {
-    invoicePdf: (tenantId, invoiceId) => renderInvoicePdf(pg, tenantId, invoiceId),
-    creditNotePdf: (tenantId, creditNoteId) => renderCreditNotePdf(pg, tenantId, creditNoteId),
-    hostedUrl: () => Promise.resolve(null),
+    invoicePdf: async (tenantId, invoiceId) => (await documents.invoicePdf(tenantId, invoiceId))?.pdf,
+    creditNotePdf: async (tenantId, creditNoteId) => (await documents.creditNotePdf(tenantId, creditNoteId))?.pdf,
+    hostedUrl: (tenantId, invoiceId) => hostedUrl(pg, tenantId, invoiceId, links, 'mail'),
+    close: () => pdfs.close(),
   };
 }
 

@@ -18,7 +18,7 @@ export interface PdfRenderer {
 
 export const inThreadPdfs: PdfRenderer = {
   render: (document, logo, createdAt) => renderPdf(document, logo, createdAt),
-  close: async () => undefined,
+  close: () => Promise.resolve(),
 };
 
 /**

@@ -57,16 +57,6 @@ export class InvoiceDocuments {
   }
 }
 
-/** An invoice's PDF, or undefined when the tenant has no such invoice. */
-export async function renderInvoicePdf(pg: PostgresStore, tenantId: string, invoiceId: string): Promise<Buffer | undefined> {
-  return (await new InvoiceDocuments(pg).invoicePdf(tenantId, invoiceId))?.pdf;
-}
-
-/** A credit note's PDF, or undefined when the tenant has no such credit note. */
-export async function renderCreditNotePdf(pg: PostgresStore, tenantId: string, creditNoteId: string): Promise<Buffer | undefined> {
-  return (await new InvoiceDocuments(pg).creditNotePdf(tenantId, creditNoteId))?.pdf;
-}
-
 async function billTo(q: Queryable, tenantId: string, customerId: string): Promise<BillTo> {
   const { rows } = await q.query<{ name: string; email: string | null; address: Address | null; locale: string | null }>(
     'SELECT name, email, address, locale FROM customers WHERE tenant_id = $1 AND id = $2',

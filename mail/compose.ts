@@ -16,6 +16,8 @@ export interface MailDocuments {
   invoicePdf(tenantId: string, invoiceId: string): Promise<Buffer | undefined>;
   creditNotePdf(tenantId: string, creditNoteId: string): Promise<Buffer | undefined>;
   hostedUrl(tenantId: string, invoiceId: string): Promise<string | null>;
+  /** Lets go of what drawing the documents holds (a worker thread). */
+  close?(): Promise<void>;
 }
 
 /** One outbox row, as the mail loop claimed it. */

@@ -78,6 +78,7 @@ export class MailSender {
   /** Closes the SMTP transport (after the last run). */
   close(): void {
     this.d.transport.close();
+    void this.d.documents.close?.();
   }
 
   private get leaseMs(): number {

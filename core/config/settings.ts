@@ -126,6 +126,17 @@ export const SETTINGS = [
     default: false,
     doc: 'keep closed invoices as drafts until POST /v1/invoices/{id}/approve (numbered and sent to Stripe then)',
   }),
+  setting({
+    variable: 'TALLY_PUBLIC_URL',
+    at: 'documents.publicUrl',
+    kind: url(['http', 'https']),
+    unset: 'http://localhost:PORT',
+    doc: 'the base URL customers reach Tally at, for the links to hosted invoice pages',
+    check: (base) => (base !== undefined && (new URL(base).search !== '' || new URL(base).hash !== '') ? 'must have no query string or fragment' : undefined),
+    // Links are made by appending `/i/<token>`.
+    then: (base, { values }) => (base ?? `http://localhost:${typeof values.PORT === 'number' ? values.PORT : 8080}`).replace(/\/+$/, ''),
+  }),
+  setting({ variable: 'TALLY_INVOICE_LINK_DAYS', at: 'documents.linkDays', kind: int(1, 365), default: 30, doc: 'days a hosted invoice link works when it is made without expires_in_days' }),
   setting({ variable: 'TALLY_STRIPE_TIMEOUT_MS', at: 'sync.timeoutMs', kind: int(100, 600_000), default: 20_000, doc: 'timeout of one Stripe request' }),
   setting({ variable: 'TALLY_SYNC_MAX_ATTEMPTS', at: 'sync.maxAttempts', kind: int(1, 10_000), default: 100, doc: 'attempts in a row without progress before an outbox row is failed for good' }),
   setting({ variable: 'TALLY_SYNC_LEASE_SECONDS', at: 'sync.leaseSeconds', kind: int(1, 3_600), default: 120, doc: 'how long a sync worker holds a claimed outbox row' }),

@@ -147,6 +147,13 @@ describe('email of issued invoices', () => {
     // The issuer's name is escaped in the HTML.
     expect(mail.html).toContain('Acme Billing &lt;GmbH&gt;');
     expect(mail.html).not.toContain('<GmbH>');
+    // A link to the invoice's hosted page, which opens it.
+    const link = /View and pay the invoice online: (\S+)/.exec(mail.text!)![1]!;
+    expect(link).toMatch(new RegExp(`^${api.stores.config.documents.publicUrl}/i/[A-Za-z0-9_-]{43}$`));
+    expect(mail.html).toContain(`href="${link}"`);
+    const page = await fetch(`${api.url}${new URL(link).pathname}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(invoice.number);
     expect(mail.attachments.map((a) => [a.filename, a.contentType])).toEqual([[`${invoice.number}.pdf`, 'application/pdf']]);
     const pdf = mail.attachments[0]!.content;
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
