@@ -73,7 +73,7 @@ export function invoiceDocument(invoice: InvoiceView, customer: BillTo, fallback
   if (invoice.issued_at !== null) meta.push({ label: l.issued, value: f.day(invoice.issued_at) });
   const due = dueDate(invoice);
   if (due !== null) meta.push({ label: l.due, value: f.day(due) });
-  meta.push({ label: l.terms, value: invoice.payment_terms });
+  meta.push({ label: l.terms, value: l.paymentTerms(invoice.collection_method, invoice.days_until_due ?? 30) });
   if (invoice.kind === 'period') meta.push({ label: l.period, value: f.period(invoice.period_start, invoice.period_end) });
   if (invoice.purchase_order !== null) meta.push({ label: l.purchaseOrder, value: invoice.purchase_order });
 

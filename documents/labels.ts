@@ -37,6 +37,8 @@ export interface Labels {
   status: Record<'draft' | 'open' | 'paid' | 'void' | 'uncollectible', string>;
   payOnline: string;
   downloadPdf: string;
+  /** The payment terms: charged to the card on file, due on receipt, or net days. */
+  paymentTerms: (method: 'charge_automatically' | 'send_invoice', days: number) => string;
 }
 
 const en: Labels = {
@@ -74,6 +76,7 @@ const en: Labels = {
   status: { draft: 'Draft', open: 'Open', paid: 'Paid', void: 'Void', uncollectible: 'Uncollectible' },
   payOnline: 'Pay online',
   downloadPdf: 'Download PDF',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? 'Charged automatically' : days === 0 ? 'Due on receipt' : `Net ${days}`),
 };
 
 const de: Labels = {
@@ -111,6 +114,7 @@ const de: Labels = {
   status: { draft: 'Entwurf', open: 'Offen', paid: 'Bezahlt', void: 'Storniert', uncollectible: 'Uneinbringlich' },
   payOnline: 'Online bezahlen',
   downloadPdf: 'PDF herunterladen',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? 'Automatische Abbuchung' : days === 0 ? 'Sofort fällig' : `Zahlbar innerhalb von ${days} Tagen`),
 };
 
 const pt: Labels = {
@@ -148,6 +152,7 @@ const pt: Labels = {
   status: { draft: 'Rascunho', open: 'Em aberto', paid: 'Paga', void: 'Anulada', uncollectible: 'Incobrável' },
   payOnline: 'Pagar online',
   downloadPdf: 'Baixar PDF',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? 'Cobrança automática' : days === 0 ? 'Pagamento na apresentação' : `${days} dias`),
 };
 
 const fr: Labels = {
@@ -185,6 +190,7 @@ const fr: Labels = {
   status: { draft: 'Brouillon', open: 'Ouverte', paid: 'Payée', void: 'Annulée', uncollectible: 'Irrécouvrable' },
   payOnline: 'Payer en ligne',
   downloadPdf: 'Télécharger le PDF',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? 'Prélèvement automatique' : days === 0 ? 'Payable à réception' : `Paiement à ${days} jours`),
 };
 
 const es: Labels = {
@@ -222,6 +228,7 @@ const es: Labels = {
   status: { draft: 'Borrador', open: 'Abierta', paid: 'Pagada', void: 'Anulada', uncollectible: 'Incobrable' },
   payOnline: 'Pagar en línea',
   downloadPdf: 'Descargar PDF',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? 'Cargo automático' : days === 0 ? 'Pago al recibir' : `Pago a ${days} días`),
 };
 
 const ja: Labels = {
@@ -259,6 +266,7 @@ const ja: Labels = {
   status: { draft: '下書き', open: '未払い', paid: '支払済', void: '無効', uncollectible: '回収不能' },
   payOnline: 'オンラインで支払う',
   downloadPdf: 'PDF をダウンロード',
+  paymentTerms: (method, days) => (method === 'charge_automatically' ? '自動引き落とし' : days === 0 ? '受領時払い' : `${days}日以内にお支払い`),
 };
 
 const BY_LANGUAGE: Record<string, Labels> = { en, de, pt, fr, es, ja };

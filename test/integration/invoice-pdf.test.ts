@@ -223,6 +223,9 @@ describe('invoice PDFs read back with pdftotext', () => {
     expect(brl).toMatch(/R\$\s199,90/);
     expect(brl).toMatch(/ICMS \(17,5\s?%\)/);
     expect(brl).toContain('Vencimento');
+    // Net 10, in Portuguese; the card customer's terms in German.
+    expect(brl).toMatch(/Condições\s+10 dias/);
+    expect(eur).toMatch(/Zahlungsbedingungen\s+Automatische Abbuchung/);
     const kwd = pdfText(await getPdf(`/v1/invoices/${(await invoicesOf('kwd'))[0].id}/pdf`), 'kwd-hand').text;
     // 1234.567 GB at 0.0375 KWD = 46.2962625 KWD, rated half-even to 6 places: 46.296262 (shown
     // exactly); 15.125 + 46.296262 = 61.421262, half-even to the fils: 61.421.
