@@ -8,7 +8,7 @@ import type { PostgresStore } from '../core/postgres.js';
 import type { Stores } from '../core/stores.js';
 import { hostedUrl } from '../documents/links.js';
 import { InvoiceDocuments } from '../documents/render.js';
-import { pdfWorkerPool } from '../documents/pdf-pool.js';
+import { measured, pdfWorkerPool } from '../documents/pdf-pool.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
 import type { CreditNoteHook } from '../invoicing/credit-notes.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
@@ -63,10 +63,10 @@ export function mailHooks(config: Config, registry: Registry, logger: Logger): M
  * stored, so a link cannot be kept with the mail for its retries; an attempt that failed leaves
  * an unused link that expires.
  */
-export function mailDocuments(config: Config, pg: PostgresStore): MailDocuments {
+export function mailDocuments(config: Config, pg: PostgresStore, registry: Registry): MailDocuments {
   const links = { publicUrl: config.documents.publicUrl, days: config.documents.linkDays };
   // The PDFs are drawn on a worker thread: the mail loop may share its process with ingest.
-  const pdfs = pdfWorkerPool();
+  const pdfs = measured(pdfWorkerPool({ onWorkerError: () => undefined }), registry);
   const documents = new InvoiceDocuments(pg, pdfs);
   return {
     invoicePdf: async (tenantId, invoiceId) => (await documents.invoicePdf(tenantId, invoiceId))?.pdf,
@@ -80,7 +80,7 @@ export function mailDocuments(config: Config, pg: PostgresStore): MailDocuments 
  * The mail loop's sender, or undefined when email is off. Its metrics are registered either way
  * (at zero when off), so the families of `tally start` and `tally deliver` do not depend on it.
  */
-export function createMailSender(config: Config, stores: Stores, logger: Logger, registry: Registry, documents: MailDocuments = mailDocuments(config, stores.postgres)): MailSender | undefined {
+export function createMailSender(config: Config, stores: Stores, logger: Logger, registry: Registry, documents?: MailDocuments): MailSender | undefined {
   const metrics = mailMetrics(registry);
   if (!mailEnabled(config)) return undefined;
   const { itemFailures } = loopMetrics(registry);
@@ -90,7 +90,7 @@ export function createMailSender(config: Config, stores: Stores, logger: Logger,
   return new MailSender({
     pg: stores.postgres,
     transport: smtpTransport({ url: config.mail.smtpUrl!, timeoutMs: config.mail.timeoutMs }),
-    documents,
+    documents: documents ?? mailDocuments(config, stores.postgres, registry),
     metrics,
     logger: mailLogger,
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { packageRoot } from '../core/paths.js';
 import type { InvoiceDocument } from './invoice-document.js';
 import { renderPdf, type Logo } from './pdf.js';
@@ -41,5 +42,37 @@ export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (erro
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     close: () => pool.close(),
+  };
+}
+
+/**
+ * The renderer with its metrics: `tally_pdf_renders_total{outcome}` and
+ * `tally_pdf_render_duration_seconds` (queueing for the worker included: what a caller waits).
+ * Made once per registry; the API and the mail loop of one process share them.
+ */
+export function measured(renderer: PdfRenderer, registry: Registry): PdfRenderer {
+  const renders =
+    (registry.getSingleMetric('tally_pdf_renders_total') as Counter<'outcome'> | undefined) ??
+    new Counter({ name: 'tally_pdf_renders_total', help: 'Invoice and credit-note PDFs drawn, by outcome (ok, error).', labelNames: ['outcome'], registers: [registry] });
+  const duration =
+    (registry.getSingleMetric('tally_pdf_render_duration_seconds') as Histogram | undefined) ??
+    new Histogram({ name: 'tally_pdf_render_duration_seconds', help: 'Time to draw a PDF, waiting for the worker included.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
+  renders.inc({ outcome: 'ok' }, 0);
+  renders.inc({ outcome: 'error' }, 0);
+  return {
+    render: async (document, logo, createdAt) => {
+      const end = duration.startTimer();
+      try {
+        const pdf = await renderer.render(document, logo, createdAt);
+        renders.inc({ outcome: 'ok' });
+        return pdf;
+      } catch (e) {
+        renders.inc({ outcome: 'error' });
+        throw e;
+      } finally {
+        end();
+      }
+    },
+    close: () => renderer.close(),
   };
 }

@@ -43,7 +43,7 @@ function sender(pg: PostgresStore, o: { stripeSync?: boolean; clock?: () => numb
   return new MailSender({
     pg,
     transport: smtpTransport({ url: smtp.url, timeoutMs: 5_000 }),
-    documents: mailDocuments(api.stores.config, pg),
+    documents: mailDocuments(api.stores.config, pg, registry),
     metrics: mailMetrics(registry),
     logger: createLogger(api.stores.config),
     owner: 'test',
