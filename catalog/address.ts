@@ -11,7 +11,15 @@ export interface Address {
   country: string;
 }
 
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+/** No control characters (C0, DEL, C1) and no bidirectional overrides or isolates, which could make an address read otherwise on a page than it is stored. */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/;
+
+/**
+ * One plain mailbox, `local@domain.tld`: none of the characters that make an address list or a
+ * display name in a mail header (`,` `;` `:` `<` `>` `(` `)` `[` `]` `"` `\`), so the address
+ * stored is the one mail goes to.
+ */
+export const EMAIL = /^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+\.[^\s@,;:<>()[\]"\\]+$/;
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(NO_CONTROL, 'must not contain control characters');
 
 export const AddressSchema = z.strictObject({

@@ -3,7 +3,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
-import { AddressSchema, LocaleSchema, type Address } from './address.js';
+import { AddressSchema, EMAIL, LocaleSchema, type Address } from './address.js';
 
 /**
  * Customers, identified by the tenant's own id: the `customer` its events name. The currency
@@ -41,7 +41,6 @@ export type CollectionMethod = (typeof COLLECTION_METHODS)[number];
 export const DEFAULT_DAYS_UNTIL_DUE = 30;
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const id = z.string().min(1, 'must not be empty').max(256).regex(NO_CONTROL, 'must not contain control characters');
 const name = z.string().trim().min(1, 'must not be empty').max(200);

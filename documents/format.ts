@@ -13,6 +13,12 @@ import { Dec } from '../core/money.js';
  * holds, never a rounded neighbour of it.
  */
 export const DEFAULT_LOCALE = 'en-US';
+/**
+ * Figures are written in Latin digits whatever the locale's own numbering system: the document
+ * fonts have no other digits, and a reader of a financial document expects them (the
+ * separators, symbol and words stay the locale's).
+ */
+const LATN = 'latn';
 
 export class Formatter {
   readonly locale: string;
@@ -28,10 +34,10 @@ export class Formatter {
   ) {
     this.locale = supported(locale);
     this.minor = minorUnits(currency);
-    this.money = new Intl.NumberFormat(this.locale, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: 0 });
-    this.number = new Intl.NumberFormat(this.locale, { maximumFractionDigits: 0 });
-    this.date = new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeZone: 'UTC' });
-    this.decimalSeparator = new Intl.NumberFormat(this.locale, { minimumFractionDigits: 1 }).formatToParts(1.5).find((p) => p.type === 'decimal')?.value ?? '.';
+    this.money = new Intl.NumberFormat(this.locale, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: 0, numberingSystem: LATN });
+    this.number = new Intl.NumberFormat(this.locale, { maximumFractionDigits: 0, numberingSystem: LATN });
+    this.date = new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeZone: 'UTC', numberingSystem: LATN });
+    this.decimalSeparator = new Intl.NumberFormat(this.locale, { minimumFractionDigits: 1, numberingSystem: LATN }).formatToParts(1.5).find((p) => p.type === 'decimal')?.value ?? '.';
   }
 
   /** An amount in the document's currency: its minor units at least, every significant digit beyond. */
@@ -52,11 +58,11 @@ export class Formatter {
   /** A tax or discount rate given in percent ("19.5" → "19,5 %" in de-DE). */
   percent(value: string): string {
     // The pattern of 100 % ("1" of the percent format is 100): the number in it is replaced.
-    const nf = new Intl.NumberFormat(this.locale, { style: 'percent', maximumFractionDigits: 0 });
+    const nf = new Intl.NumberFormat(this.locale, { style: 'percent', maximumFractionDigits: 0, numberingSystem: LATN });
     const d = new Dec(value);
     const [int, frac = ''] = d.abs().toFixed().split('.');
     const grouped = this.number.formatToParts(BigInt(int!)).filter((p) => p.type === 'integer' || p.type === 'group').map((p) => p.value).join('');
-    const body = frac === '' ? grouped : grouped + this.decimalSeparator + localDigits(frac, nf);
+    const body = frac === '' ? grouped : grouped + this.decimalSeparator + frac;
     let placed = false;
     return nf
       .formatToParts(d.isNegative() && !d.isZero() ? -1n : 1n)
@@ -89,7 +95,7 @@ export class Formatter {
       .filter((p) => p.type === 'integer' || p.type === 'group')
       .map((p) => p.value)
       .join('');
-    const body = digits.length === 0 ? grouped : grouped + this.decimalSeparator + localDigits(digits, nf);
+    const body = digits.length === 0 ? grouped : grouped + this.decimalSeparator + digits;
     // The locale's pattern (sign, symbol, spacing) around the number, taken from ±1: the value
     // itself may be -0.x, which no BigInt carries the sign of.
     return nf
@@ -97,14 +103,6 @@ export class Formatter {
       .map((p) => (p.type === 'integer' ? body : p.value))
       .join('');
   }
-}
-
-/** Fraction digits in the numbering system the locale writes (Arabic-Indic in ar, say). */
-function localDigits(digits: string, nf: Intl.NumberFormat): string {
-  const zero = nf.formatToParts(0n).find((p) => p.type === 'integer')?.value ?? '0';
-  if (zero === '0') return digits;
-  const base = zero.codePointAt(0)!;
-  return [...digits].map((c) => String.fromCodePoint(base + c.charCodeAt(0) - 48)).join('');
 }
 
 /** The locale as given when this Node knows it, else the default. */

@@ -3,6 +3,7 @@ import { TallyError } from '../core/errors.js';
 import type { Queryable } from '../core/postgres.js';
 import { ensureProfile } from '../invoicing/billing-profile.js';
 import type { Logo } from './pdf.js';
+import { jpegProblem, pngProblem } from './image-check.js';
 
 /** The largest logo accepted: a letterhead image, not a photo. */
 export const MAX_LOGO_BYTES = 512 * 1024;
@@ -14,7 +15,8 @@ const SIGNATURES: Record<Logo['type'], Buffer> = {
 
 /**
  * A logo as uploaded: PNG or JPEG by its declared type, its bytes starting as that type does,
- * and readable by the PDF library (so no document of the tenant fails on it later).
+ * read through whole (image-check.ts), and then embedded once by the PDF library (so no
+ * document of the tenant fails on it later).
  */
 export async function checkLogo(contentType: string | undefined, data: Buffer): Promise<Logo> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -22,6 +24,9 @@ export async function checkLogo(contentType: string | undefined, data: Buffer): 
   if (data.length === 0) throw new TallyError('TALLY_ERR_INVALID_BODY', 'the logo is empty', { field: 'body' });
   if (data.length > MAX_LOGO_BYTES) throw new TallyError('TALLY_ERR_PAYLOAD_TOO_LARGE', `a logo is at most ${MAX_LOGO_BYTES} bytes`, { field: 'body' });
   if (!data.subarray(0, SIGNATURES[type].length).equals(SIGNATURES[type])) throw new TallyError('TALLY_ERR_INVALID_BODY', `the body is not a ${type === 'image/png' ? 'PNG' : 'JPEG'} image`, { field: 'body' });
+  // Read through first: the PDF library must never be handed an image it fails on (image-check.ts).
+  const problem = type === 'image/png' ? pngProblem(data) : jpegProblem(data);
+  if (problem !== undefined) throw new TallyError('TALLY_ERR_INVALID_BODY', problem, { field: 'body' });
   try {
     await embed(data);
   } catch {

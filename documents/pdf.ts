@@ -143,7 +143,7 @@ class Page {
     this.y += 4;
     for (const t of doc.totals) {
       const style: Style = { size: t.strong ? 10 : 9, weight: t.strong ? 'bold' : 'regular' };
-      this.text(t.label, COLUMNS.quantity.x, this.y, style, COLUMNS.quantity.width + COLUMNS.unitPrice.width, 'right');
+      this.text(t.label, COLUMNS.quantity.x, this.y, style, COLUMNS.quantity.width + COLUMNS.unitPrice.width - 8, 'right');
       this.text(t.value, COLUMNS.amount.x, this.y, style, COLUMNS.amount.width, 'right');
       this.y += 15;
     }
@@ -197,12 +197,21 @@ class Page {
   private text(text: string, x: number, y: number, style: Style, width: number, align: 'left' | 'right' | 'center' = 'left'): void {
     if (text === '') return;
     const parts = runs(text, style.weight ?? 'regular');
-    const widths = parts.map((r) => this.measure(r.font, r.text, style.size));
-    const total = widths.reduce((a, b) => a + b, 0);
+    let size = style.size;
+    let widths = parts.map((r) => this.measure(r.font, r.text, size));
+    let total = widths.reduce((a, b) => a + b, 0);
+    const room = align === 'right' ? width - 6 : width;
+    if (total > room && align !== 'left') {
+      // A figure wider than its column (a 20-digit quantity, an amount of billions with its
+      // decimals) is set smaller to fit rather than printed over its neighbour.
+      size = Math.max(3, (size * room) / total);
+      widths = parts.map((r) => this.measure(r.font, r.text, size));
+      total = widths.reduce((a, b) => a + b, 0);
+    }
     let at = align === 'left' ? x : align === 'right' ? x + width - total : x + (width - total) / 2;
     this.pdf.fillColor(style.color ?? '#000000');
     parts.forEach((r, i) => {
-      this.use(r.font).fontSize(style.size).text(r.text, at, y, { lineBreak: false });
+      this.use(r.font).fontSize(size).text(r.text, at, y, { lineBreak: false });
       at += widths[i]!;
     });
   }

@@ -34,7 +34,7 @@ export class InvoiceDocuments {
     const found = await this.invoice(tenantId, invoiceId);
     if (found === undefined) return undefined;
     const issued = new Date(found.invoice.issued_at ?? found.invoice.created_at ?? 0);
-    return { invoice: found.invoice, pdf: await this.pdfs.render(found.document, await logoOf(this.pg, tenantId), issued) };
+    return { invoice: found.invoice, pdf: await this.draw(tenantId, found.document, issued) };
   }
 
   async creditNote(tenantId: string, creditNoteId: string): Promise<{ number: string; document: InvoiceDocument; createdAt: Date } | undefined> {
@@ -49,7 +49,21 @@ export class InvoiceDocuments {
   async creditNotePdf(tenantId: string, creditNoteId: string): Promise<{ number: string; pdf: Buffer } | undefined> {
     const found = await this.creditNote(tenantId, creditNoteId);
     if (found === undefined) return undefined;
-    return { number: found.number, pdf: await this.pdfs.render(found.document, await logoOf(this.pg, tenantId), found.createdAt) };
+    return { number: found.number, pdf: await this.draw(tenantId, found.document, found.createdAt) };
+  }
+
+  /**
+   * The PDF with the tenant's logo; without it if drawing with it fails (a logo stored before
+   * uploads were read through whole): the document matters more than the letterhead.
+   */
+  private async draw(tenantId: string, document: InvoiceDocument, createdAt: Date): Promise<Buffer> {
+    const logo = await logoOf(this.pg, tenantId);
+    if (logo === null) return this.pdfs.render(document, null, createdAt);
+    try {
+      return await this.pdfs.render(document, logo, createdAt);
+    } catch {
+      return this.pdfs.render(document, null, createdAt);
+    }
   }
 
   logo(tenantId: string): Promise<Logo | null> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
-import { AddressSchema, type Address } from '../catalog/address.js';
+import { AddressSchema, EMAIL, type Address } from '../catalog/address.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 
 /**
@@ -37,7 +37,7 @@ export const UpdateBillingProfile = z.strictObject({
   legal_name: text(200).nullable().optional(),
   address: AddressSchema.nullable().optional(),
   tax_id: text(64).nullable().optional(),
-  email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address').nullable().optional(),
+  email: z.string().trim().max(254).regex(EMAIL, 'must be an email address').nullable().optional(),
   footer: text(5000).nullable().optional(),
   // Checked as given (ASCII letters and digits), then upper-cased: no letter may turn into
   // others on the way ("ß" would become "SS").

@@ -138,6 +138,11 @@ describe('customers', () => {
       [{ address: { line1: 'x', city: 'y', country: 'DE' } }, 'address.postal_code'],
       [{ address: { line1: 'a\u0000b', city: 'y', postal_code: '1', country: 'DE' } }, 'address.line1'],
       [{ address: { line1: 'x', city: 'y', postal_code: '1', country: 'DE', extra: 1 } }, 'address.extra'],
+      [{ address: { line1: 'a\u0085b', city: 'y', postal_code: '1', country: 'DE' } }, 'address.line1'],
+      [{ address: { line1: 'x', city: '\u202eevil', postal_code: '1', country: 'DE' } }, 'address.city'],
+      [{ email: 'a,b@c.com' }, 'email'],
+      [{ email: 'Evil<attacker@evil.com>' }, 'email'],
+      [{ email: 'g:victim@x.com;' }, 'email'],
     ] as const) {
       const r = await call('PATCH', '/v1/customers/loc', body);
       expect(r.status, JSON.stringify(body)).toBe(400);

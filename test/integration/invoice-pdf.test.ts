@@ -8,7 +8,8 @@ import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
-import { solidPng } from '../support/png.js';
+import { craftedPng, solidPng } from '../support/png.js';
+import { deflateSync } from 'node:zlib';
 
 /**
  * Invoice PDFs read back with poppler's pdftotext: every line's description, quantity and
@@ -279,6 +280,34 @@ describe('invoice PDFs read back with pdftotext', () => {
       const r = await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': type }, body });
       expect(((await r.json()) as any).error.code, type).toBe(code);
     }
+    // Crafted PNGs the PDF library would fail on (some in a callback no handler reaches) and
+    // images far larger than their file: each a 400 naming the body, and the server lives on.
+    const rgbaRow = (w: number) => Buffer.concat([Buffer.from([0]), Buffer.alloc(w * 4)]);
+    for (const [what, bytes] of [
+      ['RGBA with data that is not zlib', craftedPng({ width: 1, height: 1, idat: Buffer.from('garbage not zlib') })],
+      ['RGB with data that is not zlib', craftedPng({ width: 1, height: 1, colorType: 2, idat: Buffer.from('garbage not zlib') })],
+      ['a bad row filter', craftedPng({ width: 1, height: 1, idat: deflateSync(Buffer.from([9, 1, 2, 3, 4])) })],
+      ['a bomb: 8000×8000 of zeros', craftedPng({ width: 8000, height: 8000, idat: deflateSync(Buffer.alloc(1024)) })],
+      ['2^31-1 a side', craftedPng({ width: 2 ** 31 - 1, height: 2 ** 31 - 1, idat: deflateSync(rgbaRow(1)) })],
+      ['data shorter than its size', craftedPng({ width: 4, height: 4, idat: deflateSync(rgbaRow(4)) })],
+      ['interlaced', craftedPng({ width: 1, height: 1, interlace: 1, idat: deflateSync(rgbaRow(1)) })],
+      ['16-bit', craftedPng({ width: 1, height: 1, depth: 16, idat: deflateSync(Buffer.alloc(9)) })],
+      ['colour type 7', craftedPng({ width: 1, height: 1, colorType: 7, idat: deflateSync(rgbaRow(1)) })],
+    ] as const) {
+      const r = await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: bytes });
+      expect(r.status, what).toBe(400);
+      expect(((await r.json()) as any).error, what).toMatchObject({ code: 'TALLY_ERR_INVALID_BODY', field: 'body' });
+    }
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    // A valid RGBA PNG is kept.
+    const rgba = craftedPng({ width: 2, height: 2, idat: deflateSync(Buffer.concat([rgbaRow(2), rgbaRow(2)])) });
+    expect((await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: rgba })).status).toBe(200);
+    await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: logo });
+    // A logo stored before uploads were read through, that the PDF library fails on: the
+    // document is drawn without it.
+    await api.stores.postgres.query('UPDATE billing_profiles SET logo = $2 WHERE tenant_id = $1', [t.id, craftedPng({ width: 1, height: 1, idat: Buffer.from('garbage not zlib') })]);
+    expect((await getPdf(`/v1/invoices/${inv.id}/pdf`)).length).toBeGreaterThan(1000);
+    await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: logo });
     // The stored logo is still the good one.
     expect((await getPdf(`/v1/invoices/${inv.id}/pdf`)).toString('latin1')).toMatch(/\/Subtype \/Image/);
     const other = await api.tenant('other');

@@ -32,6 +32,13 @@ describe('document formatting', () => {
     expect(new Formatter('en-US', 'USD').day('2026-03-01T23:30:00Z')).toBe('Mar 1, 2026');
   });
 
+  it('writes figures in Latin digits whatever numbering system the locale asks for (the fonts have no other)', () => {
+    expect(new Formatter('zh-u-nu-hanidec', 'USD').amount('507559079.86')).toBe('US$507,559,079.86');
+    expect(new Formatter('zh-u-nu-hanidec', 'USD').percent('19.5')).toBe('19.5%');
+    expect(new Formatter('ar-EG', 'EGP').amount('1234.5')).toMatch(/1[^\d]?234[^\d]50/);
+    expect(new Formatter('th-TH-u-nu-thai', 'THB').day('2026-03-01T00:00:00Z')).toMatch(/1/);
+  });
+
   it('falls back to en-US for an unknown or missing locale', () => {
     expect(new Formatter(null, 'USD').locale).toBe('en-US');
     expect(new Formatter('zz-ZZ-x-nope', 'USD').amount('1')).toMatch(/1\.00/);
