@@ -56,6 +56,7 @@ import { billingProfileRoutes } from '../invoicing/profile-routes.js';
 import { documentRoutes } from '../documents/routes.js';
 import { InvoiceDocuments } from '../documents/render.js';
 import { measured, pdfWorkerPool } from '../documents/pdf-pool.js';
+import { PdfTurns } from '../documents/pdf-turns.js';
 import { InvoiceLinks } from '../documents/links.js';
 import { invoiceLinkRoutes } from '../documents/link-routes.js';
 import { hostedInvoiceRoutes } from '../documents/hosted-routes.js';
@@ -151,7 +152,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   // Links to hosted invoice pages, made by the tenant and opened by customers without a key.
   // Invoice documents, drawn on a worker thread so that drawing never stalls ingest.
   const pdfs = measured(pdfWorkerPool({ onWorkerError: (error) => deps.logger.error({ err: error }, 'PDF worker failed') }), deps.registry);
-  const documents = new InvoiceDocuments(stores.postgres, pdfs);
+  const documents = new InvoiceDocuments(stores.postgres, new PdfTurns(pdfs));
   const links = new InvoiceLinks(stores.postgres, { publicUrl: config.documents.publicUrl, days: config.documents.linkDays, clock });
   // Customer email (when TALLY_SMTP_URL is set): approved drafts, credit notes, failed payments.
   const mail = mailHooks(config, deps.registry, deps.logger);

@@ -9,6 +9,7 @@ import type { Stores } from '../core/stores.js';
 import { hostedUrl } from '../documents/links.js';
 import { InvoiceDocuments } from '../documents/render.js';
 import { measured, pdfWorkerPool } from '../documents/pdf-pool.js';
+import { PdfTurns } from '../documents/pdf-turns.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
 import type { CreditNoteHook } from '../invoicing/credit-notes.js';
 import type { InvoiceChangeHook } from '../invoicing/invoice-actions.js';
@@ -67,7 +68,7 @@ export function mailDocuments(config: Config, pg: PostgresStore, registry: Regis
   const links = { publicUrl: config.documents.publicUrl, days: config.documents.linkDays };
   // The PDFs are drawn on a worker thread: the mail loop may share its process with ingest.
   const pdfs = measured(pdfWorkerPool({ onWorkerError: () => undefined }), registry);
-  const documents = new InvoiceDocuments(pg, pdfs);
+  const documents = new InvoiceDocuments(pg, new PdfTurns(pdfs));
   return {
     invoicePdf: async (tenantId, invoiceId) => (await documents.invoicePdf(tenantId, invoiceId))?.pdf,
     creditNotePdf: async (tenantId, creditNoteId) => (await documents.creditNotePdf(tenantId, creditNoteId))?.pdf,

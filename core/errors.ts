@@ -71,6 +71,7 @@ export const ERRORS = {
   TALLY_ERR_SHUTTING_DOWN: { status: 503, retryable: true },
   TALLY_ERR_STORE_UNAVAILABLE: { status: 503, retryable: true },
   TALLY_ERR_EVENT_LOG_UNAVAILABLE: { status: 503, retryable: true },
+  TALLY_ERR_DOCUMENTS_BUSY: { status: 429, retryable: true },
   TALLY_ERR_INTERNAL: { status: 500, retryable: true },
 
   // Per-event rejections of POST /v1/events: reported in the 202 body, one per bad event,

@@ -84,6 +84,7 @@ export function hostedInvoiceRoutes(deps: HostedDeps): Route[] {
         description: 'Downloaded (an attachment), named for the invoice number.',
         path: { token: TOKEN },
         responses: { 200: { description: 'The document, A4.', contentType: 'application/pdf', schema: { type: 'string', format: 'binary' } }, ...REFUSED },
+        errors: ['TALLY_ERR_DOCUMENTS_BUSY'],
       },
       handler: async (req) => {
         const opened = await open(req.params.token!);

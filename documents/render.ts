@@ -1,3 +1,4 @@
+import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Address } from '../catalog/address.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
@@ -5,7 +6,8 @@ import { creditNoteView } from '../invoicing/credit-notes.js';
 import type { InvoiceView } from '../invoicing/invoice-view.js';
 import { creditNoteDocument, invoiceDocument, type BillTo, type InvoiceDocument } from './invoice-document.js';
 import type { Logo } from './pdf.js';
-import { inThreadPdfs, type PdfRenderer } from './pdf-pool.js';
+import { inThreadPdfs } from './pdf-pool.js';
+import { PdfTurns } from './pdf-turns.js';
 
 /**
  * Invoice and credit-note documents of a tenant, read from the stores: the invoice as the API
@@ -18,7 +20,7 @@ export class InvoiceDocuments {
 
   constructor(
     private readonly pg: PostgresStore,
-    private readonly pdfs: PdfRenderer = inThreadPdfs,
+    private readonly pdfs: PdfTurns = new PdfTurns(inThreadPdfs),
   ) {
     this.invoices = new InvoiceRepository(pg);
   }
@@ -58,11 +60,12 @@ export class InvoiceDocuments {
    */
   private async draw(tenantId: string, document: InvoiceDocument, createdAt: Date): Promise<Buffer> {
     const logo = await logoOf(this.pg, tenantId);
-    if (logo === null) return this.pdfs.render(document, null, createdAt);
+    if (logo === null) return this.pdfs.render(tenantId, document, null, createdAt);
     try {
-      return await this.pdfs.render(document, logo, createdAt);
-    } catch {
-      return this.pdfs.render(document, null, createdAt);
+      return await this.pdfs.render(tenantId, document, logo, createdAt);
+    } catch (e) {
+      if (e instanceof TallyError) throw e;
+      return this.pdfs.render(tenantId, document, null, createdAt);
     }
   }
 

@@ -35,7 +35,7 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
           "Written for the customer's `locale` (amounts exactly as the invoice holds them, in its currency), with the tenant's billing profile and logo, each line with its quantity and unit or tier prices, discounts, credits, taxes with their rates, total and amount due. A draft under review shows as a draft.",
         path: { id: 'The invoice id (`in_...`).' },
         responses: { 200: PDF },
-        errors: ['TALLY_ERR_NOT_FOUND'],
+        errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_DOCUMENTS_BUSY'],
       },
       handler: async (req) => {
         const found = await documents.invoicePdf(tenantOf(req), req.params.id!);
@@ -53,7 +53,7 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
         summary: 'A credit note as a PDF',
         path: { id: 'The credit note id (`cn_...`).' },
         responses: { 200: PDF },
-        errors: ['TALLY_ERR_NOT_FOUND'],
+        errors: ['TALLY_ERR_NOT_FOUND', 'TALLY_ERR_DOCUMENTS_BUSY'],
       },
       handler: async (req) => {
         const found = await documents.creditNotePdf(tenantOf(req), req.params.id!);

@@ -1,0 +1,71 @@
+import { TallyError } from '../core/errors.js';
+import type { InvoiceDocument } from './invoice-document.js';
+import type { Logo } from './pdf.js';
+import type { PdfRenderer } from './pdf-pool.js';
+
+/**
+ * Turns at the PDF renderer, per tenant: each tenant's documents wait behind its own only, and
+ * the tenants with documents waiting take turns, one document each. A tenant (or anyone holding
+ * its hosted links) asking for many PDFs at once therefore delays its own, not the others';
+ * beyond `maxWaiting` of its documents waiting it is told to come back (429, Retry-After).
+ */
+export class PdfTurns {
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private running = 0;
+  /** The tenant whose document went last: it goes behind the others waiting. */
+  private last: string | undefined;
+
+  constructor(
+    private readonly renderer: PdfRenderer,
+    private readonly o: { concurrency: number; maxWaiting: number } = { concurrency: 1, maxWaiting: 16 },
+  ) {}
+
+  async render(tenantId: string, document: InvoiceDocument, logo: Logo | null, createdAt: Date): Promise<Buffer> {
+    await this.turn(tenantId);
+    try {
+      return await this.renderer.render(document, logo, createdAt);
+    } finally {
+      this.running--;
+      this.next();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.renderer.close();
+  }
+
+  private turn(tenantId: string): Promise<void> {
+    if (this.running < this.o.concurrency && this.waiting.size === 0) {
+      this.running++;
+      this.last = tenantId;
+      return Promise.resolve();
+    }
+    const queue = this.waiting.get(tenantId) ?? [];
+    if (queue.length >= this.o.maxWaiting) {
+      return Promise.reject(
+        new TallyError('TALLY_ERR_DOCUMENTS_BUSY', `${queue.length} documents of this tenant are already waiting to be drawn; retry shortly`, { headers: { 'Retry-After': '1' } }),
+      );
+    }
+    return new Promise((resolve) => {
+      queue.push(() => {
+        this.running++;
+        resolve();
+      });
+      this.waiting.set(tenantId, queue);
+    });
+  }
+
+  /** The next tenant in turn: the first waiting in the map that did not go last; it then goes to the back. */
+  private next(): void {
+    while (this.running < this.o.concurrency && this.waiting.size > 0) {
+      const ids = [...this.waiting.keys()];
+      const tenantId = ids.find((id) => id !== this.last) ?? ids[0]!;
+      const queue = this.waiting.get(tenantId)!;
+      this.waiting.delete(tenantId);
+      const start = queue.shift()!;
+      if (queue.length > 0) this.waiting.set(tenantId, queue);
+      this.last = tenantId;
+      start();
+    }
+  }
+}
