@@ -29,7 +29,7 @@ export async function loadSubscriptionHistories(q: Queryable, tenantId: string, 
        JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
       CROSS JOIN unnest($2::timestamptz[]) AS i(at)
        JOIN LATERAL (
-             SELECT sp.effective_from, p.code, p.version, p.interval, p.base_fee::text AS base_fee
+             SELECT sp.effective_from, p.code, p.version, p.interval, (p.base_fee * sp.quantity)::text AS base_fee
                FROM subscription_plans sp
                JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
               WHERE sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id AND sp.effective_from <= i.at

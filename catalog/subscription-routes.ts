@@ -61,7 +61,7 @@ export function subscriptionRoutes(subs: SubscriptionService, clock: () => numbe
       doc: {
         operationId: 'changeSubscription',
         tag: 'Subscriptions',
-        summary: 'Change the plan, now or at the period end',
+        summary: 'Change the plan or the number of seats, now or at the period end',
         body: { name: 'ChangeSubscription', schema: ChangeSubscription },
         path: SUBSCRIPTION_ID,
         responses: { 200: json('The subscription.', Subscription) },

@@ -66,30 +66,41 @@ export function statusAt(f: Facts, now: Date, policy: DunningPolicy = NO_DUNNING
 
 const instant = z.string().refine((s) => parseTimestamp(s) !== undefined, 'must be an RFC 3339 timestamp with a time zone');
 
+/** Seats: the base fee is charged per seat (Stripe's licensed quantity). */
+export const MAX_QUANTITY = 1_000_000;
+const quantity = z.number().int('must be a whole number of seats').min(1).max(MAX_QUANTITY);
+
 export const CreateSubscription = z.strictObject({
   customer: z.string().min(1).max(256),
   plan: z.string().min(1).max(64),
+  quantity: quantity.optional(),
   start_date: instant.optional(),
   trial_days: z.number().int().min(0).max(730).optional(),
 });
-export const ChangeSubscription = z.strictObject({
-  plan: z.string().min(1).max(64),
-  prorate: z.boolean().optional(),
-  at: z.enum(['now', 'period_end']).optional(),
-});
+export const ChangeSubscription = z
+  .strictObject({
+    /** The plan to move to (its latest version); the current plan version when only the quantity changes. */
+    plan: z.string().min(1).max(64).optional(),
+    quantity: quantity.optional(),
+    prorate: z.boolean().optional(),
+    at: z.enum(['now', 'period_end']).optional(),
+  })
+  .refine((c) => c.plan !== undefined || c.quantity !== undefined, { message: 'give a plan, a quantity, or both', path: ['plan'] });
 export const CancelSubscription = z.strictObject({ at_period_end: z.boolean().optional() });
 
 export interface SubscriptionView {
   id: string;
   customer: string;
   plan: { code: string; version: number };
+  /** Seats: how many of the plan; its base fee is charged per seat. */
+  quantity: number;
   status: Status;
   start_date: string;
   trial_end: string | null;
   current_period: { start: string; end: string };
   cancel_at: string | null;
   canceled_at: string | null;
-  pending_change: { plan: { code: string; version: number }; at: string; prorate: boolean } | null;
+  pending_change: { plan: { code: string; version: number }; quantity: number; at: string; prorate: boolean } | null;
   created_at: string;
   updated_at: string;
 }
@@ -112,6 +123,7 @@ interface PlanRow {
   plan_code: string;
   plan_version: number;
   prorate: boolean;
+  quantity: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -156,8 +168,9 @@ export class SubscriptionService {
       const trialEnd = trialDays > 0 ? new Date(start.getTime() + trialDays * DAY_MS) : null;
       const id = newId('sub');
       await tx.query('INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date, trial_end) VALUES ($1, $2, $3, $4, $5, $6)', [tenantId, id, input.customer, plan.interval, start, trialEnd]);
-      await tx.query('INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version) VALUES ($1, $2, $3, $4, $5)', [tenantId, id, start, plan.code, plan.version]);
-      await audit(tx, tenantId, id, actor, 'created', { plan: plan.code, version: plan.version, start_date: start.toISOString(), trial_end: trialEnd?.toISOString() ?? null });
+      const seats = input.quantity ?? 1;
+      await tx.query('INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version, quantity) VALUES ($1, $2, $3, $4, $5, $6)', [tenantId, id, start, plan.code, plan.version, seats]);
+      await audit(tx, tenantId, id, actor, 'created', { plan: plan.code, version: plan.version, quantity: seats, start_date: start.toISOString(), trial_end: trialEnd?.toISOString() ?? null });
       return (await this.view(tx, tenantId, id, now))!;
     });
   }
@@ -202,7 +215,13 @@ export class SubscriptionService {
       const sub = await lock(tx, tenantId, id);
       if (sub === undefined) return undefined;
       if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot change plan');
-      const plan = await latestPlan(tx, tenantId, input.plan);
+      const current = await planAt(tx, tenantId, id, now);
+      // Only the quantity changing keeps the plan version in force (it never moves to a newer one).
+      const plan =
+        input.plan === undefined
+          ? await planVersion(tx, tenantId, current.plan_code, current.plan_version)
+          : await latestPlan(tx, tenantId, input.plan);
+      const seats = input.quantity ?? current.quantity;
       const customer = await tx.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, sub.customer_id]);
       if (plan.currency !== customer.rows[0]?.currency) {
         throw new TallyError('TALLY_ERR_CURRENCY_MISMATCH', `plan ${plan.code} is priced in ${plan.currency} but the customer pays in ${customer.rows[0]?.currency ?? '?'}`, { field: 'plan' });
@@ -212,20 +231,21 @@ export class SubscriptionService {
       }
       const at = (input.at ?? 'now') === 'now' ? now : periodAt(sub.start_date, sub.interval, now).end;
       const prorate = input.prorate ?? true;
-      const current = await planAt(tx, tenantId, id, now);
       // A new change replaces any change not yet in force.
       await tx.query('DELETE FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from > $3', [tenantId, id, now]);
-      const unchanged = at.getTime() === now.getTime() && current.plan_code === plan.code && current.plan_version === plan.version;
+      const samePlan = current.plan_code === plan.code && current.plan_version === plan.version;
+      const unchanged = at.getTime() === now.getTime() && samePlan && current.quantity === seats;
       if (!unchanged) {
         await tx.query(
-          `INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version, prorate) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (tenant_id, subscription_id, effective_from) DO UPDATE SET plan_code = EXCLUDED.plan_code, plan_version = EXCLUDED.plan_version, prorate = EXCLUDED.prorate`,
-          [tenantId, id, at, plan.code, plan.version, prorate],
+          `INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version, prorate, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (tenant_id, subscription_id, effective_from) DO UPDATE SET plan_code = EXCLUDED.plan_code, plan_version = EXCLUDED.plan_version, prorate = EXCLUDED.prorate, quantity = EXCLUDED.quantity`,
+          [tenantId, id, at, plan.code, plan.version, prorate, seats],
         );
         await tx.query('UPDATE subscriptions SET updated_at = now() WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-        const seq = await audit(tx, tenantId, id, actor, at.getTime() === now.getTime() ? 'plan_changed' : 'plan_change_scheduled', {
-          from: { plan: current.plan_code, version: current.plan_version },
-          to: { plan: plan.code, version: plan.version },
+        const action = samePlan ? 'quantity_changed' : 'plan_changed';
+        const seq = await audit(tx, tenantId, id, actor, at.getTime() === now.getTime() ? action : `${action.replace('_changed', '_change')}_scheduled`, {
+          from: { plan: current.plan_code, version: current.plan_version, quantity: current.quantity },
+          to: { plan: plan.code, version: plan.version, quantity: seats },
           at: at.toISOString(),
           prorate,
         });
@@ -250,14 +270,17 @@ export class SubscriptionService {
   }
 }
 
-async function latestPlan(q: Queryable, tenantId: string, code: string) {
+async function latestPlan(q: Queryable, tenantId: string, code: string, version?: number) {
   const { rows } = await q.query<{ code: string; version: number; currency: string; interval: Interval; trial_days: number }>(
-    'SELECT code, version, currency, interval, trial_days FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1',
-    [tenantId, code],
+    'SELECT code, version, currency, interval, trial_days FROM plans WHERE tenant_id = $1 AND code = $2 AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1',
+    [tenantId, code, version ?? null],
   );
   if (rows[0] === undefined) throw new TallyError('TALLY_ERR_PLAN_NOT_FOUND', `no plan ${JSON.stringify(code)}`, { field: 'plan' });
   return rows[0];
 }
+
+/** The plan version a subscription is on (a change of seats only keeps it). */
+const planVersion = (q: Queryable, tenantId: string, code: string, version: number) => latestPlan(q, tenantId, code, version);
 
 async function lock(q: Queryable, tenantId: string, id: string): Promise<Row | undefined> {
   const { rows } = await q.query<Row>('SELECT * FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id]);
@@ -298,13 +321,14 @@ export async function subscriptionView(q: Queryable, tenantId: string, id: strin
     id: s.id,
     customer: s.customer_id,
     plan: { code: current.plan_code, version: current.plan_version },
+    quantity: current.quantity,
     status: statusAt(s, now, dunning),
     start_date: s.start_date.toISOString(),
     trial_end: s.trial_end?.toISOString() ?? null,
     current_period: { start: p.start.toISOString(), end: p.end.toISOString() },
     cancel_at: s.canceled_at !== null && !canceledNow ? s.canceled_at.toISOString() : null,
     canceled_at: canceledNow ? s.canceled_at!.toISOString() : null,
-    pending_change: next === undefined ? null : { plan: { code: next.plan_code, version: next.plan_version }, at: next.effective_from.toISOString(), prorate: next.prorate },
+    pending_change: next === undefined ? null : { plan: { code: next.plan_code, version: next.plan_version }, quantity: next.quantity, at: next.effective_from.toISOString(), prorate: next.prorate },
     created_at: s.created_at.toISOString(),
     updated_at: s.updated_at.toISOString(),
   };

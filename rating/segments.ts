@@ -2,7 +2,7 @@
  * Plan segments of a billing period, as a pure core: the parts of the period under one plan
  * version each, clipped to when the subscription was live (from its start until a
  * cancellation). A period without plan changes is one segment. Segments split usage at the
- * exact instant of a change: an event belongs to the segment whose [start, end) holds its
+ * exact instant of a change (a change of seats alone keeps one segment): an event belongs to the segment whose [start, end) holds its
  * timestamp, so consecutive segments and periods never count an event twice or leave one out.
  */
 export interface PlanVersionRef {
@@ -43,7 +43,11 @@ export function segmentsOf<P extends PlanVersionRef>(window: { start: Date; end:
     const next = history[i + 1]?.effective_from.getTime() ?? Infinity;
     const start = Math.max(window.start.getTime(), h.effective_from.getTime());
     const end = Math.min(window.end.getTime(), next);
-    if (end > start) out.push({ start: new Date(start), end: new Date(end), plan: h.plan });
+    if (end <= start) return;
+    // A change of seats only (the same plan version) does not cut usage: its tiers go on.
+    const last = out[out.length - 1];
+    if (last !== undefined && last.end.getTime() === start && last.plan.code === h.plan.code && last.plan.version === h.plan.version) last.end = new Date(end);
+    else out.push({ start: new Date(start), end: new Date(end), plan: h.plan });
   });
   if (out.length === 0 && history.length > 0) throw new RangeError('no plan is in force in the window');
   return out;

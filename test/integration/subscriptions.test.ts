@@ -92,7 +92,7 @@ describe('subscriptions', () => {
     const scheduled = await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro', at: 'period_end', prorate: false });
     expect(scheduled.status).toBe(200);
     expect(scheduled.body.plan).toEqual({ code: 'basic', version: 2 });
-    expect(scheduled.body.pending_change).toEqual({ plan: { code: 'pro', version: 1 }, at: sub.current_period.end, prorate: false });
+    expect(scheduled.body.pending_change).toEqual({ plan: { code: 'pro', version: 1 }, quantity: 1, at: sub.current_period.end, prorate: false });
     const now = await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' });
     expect(now.body.plan).toEqual({ code: 'pro', version: 1 });
     expect(now.body.pending_change).toBeNull();
