@@ -62,7 +62,8 @@ describe('crash during ingest', () => {
       second.child.on('exit', (_code, s) => (signal = s));
       second.child.kill('SIGTERM');
       const code = await second.exited;
-      expect(code, `exit signal ${signal ?? 'none'}; stderr:\n${second.stderr()}`).toBe(0);
+      // A rare CI run saw this process end by the signal itself after a graceful stop began; its log's last lines say how far the stop got.
+      expect(code, `exit signal ${signal ?? 'none'}; stderr:\n${second.stderr()}\nlast of stdout:\n${second.stdout().split('\n').slice(-15).join('\n')}`).toBe(0);
 
       const ch = await openClickHouse({ url: undefined, database: 'tally', dataDir });
       const rs = await ch.client.query({
