@@ -38,6 +38,9 @@ import { pgMeterRepository } from '../metering/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
+import { EntitlementService } from '../entitlements/service.js';
+import { entitlementRoutes } from '../entitlements/routes.js';
+import { pgEntitlementStore } from '../entitlements/store.js';
 import { RecentIds } from '../ingest/dedup.js';
 import { IngestLog } from '../ingest/event-log.js';
 import type { LogIo } from '../ingest/log-io.js';
@@ -156,6 +159,25 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const links = new InvoiceLinks(stores.postgres, { publicUrl: config.documents.publicUrl, days: config.documents.linkDays, clock });
   // Customer email (when TALLY_SMTP_URL is set): approved drafts, credit notes, failed payments.
   const mail = mailHooks(config, deps.registry, deps.logger);
+  const customers = pgCustomerRepository(stores.postgres);
+  const plans = pgPlanRepository(stores.postgres);
+  const subscriptions = new SubscriptionService(stores.postgres, dunning, subscriptionEvents);
+  const usage = clickhouseUsageQuerier(stores.clickhouse);
+  const watermark = () => readWatermark(stores.postgres);
+  // Entitlement checks, answered from this node's memory for a moment.
+  const entitlementStore = pgEntitlementStore(stores.postgres);
+  const entitlements = new EntitlementService({
+    customers,
+    subscriptions,
+    plans,
+    meters,
+    usage,
+    store: entitlementStore,
+    watermark,
+    overlapMs: config.aggregator.overlapMs,
+    cacheMs: config.entitlements.cacheMs,
+    clock,
+  });
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -173,7 +195,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...tenantRoutes(tenants, authenticator),
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
-    ...customerRoutes(pgCustomerRepository(stores.postgres)),
+    ...customerRoutes(customers),
     ...creditRoutes(new CreditService(stores.postgres)),
     ...couponRoutes(new CouponService(stores.postgres)),
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
@@ -182,9 +204,10 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...webhookRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
     ...alertRoutes(new AlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
-    ...planRoutes(pgPlanRepository(stores.postgres), meters),
-    ...subscriptionRoutes(new SubscriptionService(stores.postgres, dunning, subscriptionEvents), clock),
-    usageRoute({ usage: clickhouseUsageQuerier(stores.clickhouse), ch: stores.clickhouse, meters, watermark: () => readWatermark(stores.postgres) }),
+    ...planRoutes(plans, meters),
+    ...subscriptionRoutes(subscriptions, clock),
+    ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
+    usageRoute({ usage, ch: stores.clickhouse, meters, watermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
     ...documentRoutes(documents, stores.postgres),

@@ -16,6 +16,7 @@ const TAGS = [
   { name: 'Credits', description: "A customer's credit grants and ledger." },
   { name: 'Plans', description: 'Versioned plans and their rate cards.' },
   { name: 'Subscriptions', description: 'Customers on plans, and their lifecycle.' },
+  { name: 'Entitlements', description: "What a customer's plan lets it use now: features, limits, overrides and grants." },
   { name: 'Discounts', description: 'Coupons, commitments, volume discounts and tax rates.' },
   { name: 'Alerts', description: 'Usage-alert thresholds.' },
   { name: 'Invoices', description: 'Upcoming and closed invoices.' },
@@ -37,14 +38,16 @@ const SCHEMA_ORDER = [
   'Meter', 'MeterList', 'Usage',
   'Customer', 'CustomerList', 'Deleted', 'CreditGrant', 'CreditBalance', 'CreditLedger',
   'Coupon', 'CouponList', 'Redemption', 'TaxRate', 'TaxRateList', 'VolumeDiscount', 'Commitment',
-  'Plan', 'PlanList', 'Subscription', 'SubscriptionList', 'AuditTrail', 'Alerts',
+  'Plan', 'PlanList', 'Subscription', 'SubscriptionList', 'AuditTrail',
+  'Entitlement', 'EntitlementList', 'EntitlementOverride', 'EntitlementGrant', 'EntitlementGrantList', 'Alerts',
   'Invoice', 'InvoiceList',
   'WebhookEndpoint', 'NewWebhookEndpoint', 'WebhookEndpointList', 'WebhookEvent', 'WebhookEventList',
   'Mrr', 'MrrMovements', 'RevenueByPlan', 'StripeWebhookResult',
   // The request bodies
   'CreateTenant', 'Redeliver', 'CreateMeter', 'UpdateMeter', 'CreateCustomer', 'UpdateCustomer', 'GrantCredit',
   'CreateCoupon', 'RedeemCoupon', 'CreateTaxRate', 'SetVolumeDiscount', 'SetCommitment', 'SetAlerts',
-  'CreatePlan', 'CreateSubscription', 'ChangeSubscription', 'CancelSubscription', 'CreateEndpoint', 'UpdateEndpoint',
+  'CreatePlan', 'CreateSubscription', 'ChangeSubscription', 'CancelSubscription', 'SetEntitlementOverride', 'CreateEntitlementGrant',
+  'CreateEndpoint', 'UpdateEndpoint',
 ];
 
 export const CATALOGUE: Catalogue = { tags: TAGS, schemaOrder: SCHEMA_ORDER };

@@ -94,6 +94,9 @@ export const Commitment = shape('Commitment', obj({ subscription: str(), minimum
 const charge = z.toJSONSchema(CreatePlan.shape.charges.unwrap().element, { io: 'output' }) as JsonSchema;
 delete charge.$schema;
 
+const feature = z.toJSONSchema(CreatePlan.shape.features.unwrap().element, { io: 'output' }) as JsonSchema;
+delete feature.$schema;
+
 export const Plan = shape(
   'Plan',
   obj({
@@ -107,6 +110,7 @@ export const Plan = shape(
     charges: arr({ ...charge, description: `A charge: ${MODELS.join(', ')}.` }),
     billing_mode: oneOfStrings(['invoice', 'meter']),
     credit_allowance: decimal(),
+    features: arr({ ...feature, description: 'A feature: boolean, static or metered (a limit on a sum or count meter per reset window).' }),
     created_at: instant,
   }),
 );

@@ -22,7 +22,12 @@ const PLAN_RULES = [
   'TALLY_ERR_MINIMUM_ABOVE_MAXIMUM',
   'TALLY_ERR_DUPLICATE_CHARGE',
   'TALLY_ERR_METER_NOT_FOUND',
+  'TALLY_ERR_DUPLICATE_FEATURE',
+  'TALLY_ERR_FEATURE_METER_AGGREGATION',
 ] as const;
+
+/** Meters a metered feature may limit: their usage in a window is the sum of its hours'. */
+const LIMITABLE = ['sum', 'count'] as const;
 
 /**
  * `POST /v1/plans` (201 for a new plan or version, 200 when nothing changed), `GET /v1/plans`
@@ -49,6 +54,16 @@ export function planRoutes(plans: PlanRepository, meters: MeterRepository): Rout
         for (const [i, c] of (input.charges ?? []).entries()) {
           if ((await meters.get(tenantId, c.meter)) === undefined) {
             throw new TallyError('TALLY_ERR_METER_NOT_FOUND', `charges[${i}].meter: no meter with key ${JSON.stringify(c.meter)}; define it first`, { field: `charges[${i}].meter` });
+          }
+        }
+        for (const [i, f] of (input.features ?? []).entries()) {
+          if (f.type !== 'metered') continue;
+          const meter = await meters.get(tenantId, f.meter);
+          if (meter === undefined) {
+            throw new TallyError('TALLY_ERR_METER_NOT_FOUND', `features[${i}].meter: no meter with key ${JSON.stringify(f.meter)}; define it first`, { field: `features[${i}].meter` });
+          }
+          if (!(LIMITABLE as readonly string[]).includes(meter.aggregation)) {
+            throw new TallyError('TALLY_ERR_FEATURE_METER_AGGREGATION', `features[${i}].meter: a limit counts a ${LIMITABLE.join(' or ')} meter; ${meter.key} is ${meter.aggregation}`, { field: `features[${i}].meter` });
           }
         }
         const { plan, created } = await plans.save(tenantId, input);

@@ -92,6 +92,34 @@ const Charge = z
     });
   });
 
+/** A feature's key: what a check names (`GET /v1/customers/:id/entitlements/:feature`). */
+export const FEATURE_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+export const RESETS = ['period', 'day', 'week', 'month'] as const;
+
+const featureKey = z.string().regex(FEATURE_KEY, 'must be letters, digits and _ . : - (at most 64)');
+const featureName = z.string().trim().min(1, 'must not be empty').max(200).optional();
+
+/**
+ * What a plan lets its customers use, versioned with the plan: a feature they have
+ * (`boolean`: SSO), a value (`static`: max projects 10) or a limit on a meter's usage in a
+ * reset window (`metered`: the billing period, or a calendar day, week or month in UTC). A
+ * hard limit refuses access once the usage reaches it; a soft one only reports it.
+ */
+const Feature = z.discriminatedUnion('type', [
+  z.strictObject({ key: featureKey, name: featureName, type: z.literal('boolean') }),
+  z.strictObject({ key: featureKey, name: featureName, type: z.literal('static'), value: z.union([z.string().max(200), z.number().finite()]) }),
+  z.strictObject({
+    key: featureKey,
+    name: featureName,
+    type: z.literal('metered'),
+    meter: z.string().min(1).max(128),
+    limit: quantity,
+    hard: z.boolean().default(true),
+    reset: z.enum(RESETS).default('period'),
+  }),
+]);
+export type Feature = z.output<typeof Feature>;
+
 export const CreatePlan = z
   .strictObject({
     code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be letters, digits and _ . : - (at most 64)'),
@@ -107,8 +135,15 @@ export const CreatePlan = z
     billing_mode: z.enum(['invoice', 'meter']).optional(),
     /** Credit granted to each subscription every period, used by that period's invoice only and expiring with it. */
     credit_allowance: price.optional(),
+    /** What a subscription to this version may use (entitlements/). */
+    features: z.array(Feature).max(100).optional(),
   })
   .superRefine((p, ctx) => {
+    const keys = new Set<string>();
+    (p.features ?? []).forEach((f, i) => {
+      if (keys.has(f.key)) ctx.addIssue({ code: 'custom', path: ['features', i, 'key'], message: `feature ${f.key} is already in this plan`, params: { code: 'TALLY_ERR_DUPLICATE_FEATURE' } });
+      keys.add(f.key);
+    });
     if (p.credit_allowance !== undefined && DECIMAL.test(p.credit_allowance) && isCurrency(p.currency) && new Dec(p.credit_allowance).decimalPlaces() > minorUnits(p.currency)) {
       ctx.addIssue({ code: 'custom', path: ['credit_allowance'], message: `${p.currency} has ${minorUnits(p.currency)} decimal places; credit_allowance has more`, params: { code: 'TALLY_ERR_PRICE_TOO_PRECISE' } });
     }
@@ -134,6 +169,8 @@ export interface Plan {
   billing_mode: 'invoice' | 'meter';
   /** Credit granted every period (0: none). */
   credit_allowance: string;
+  /** What a subscription to this version may use (empty: nothing to check). */
+  features: Feature[];
   created_at: string;
 }
 
@@ -148,7 +185,7 @@ export interface PlanRepository {
 /** A plans row: the API shape with its timestamp as a Date. */
 type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 
-const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, created_at';
+const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, features, created_at';
 
 function toPlan(r: Row): Plan {
   return { ...r, base_fee: new Dec(r.base_fee).toFixed(), credit_allowance: new Dec(r.credit_allowance).toFixed(), created_at: r.created_at.toISOString() };
@@ -159,7 +196,7 @@ function toPlan(r: Row): Plan {
  * canonical JSON (jsonb stores object keys in its own order).
  */
 function content(p: Omit<Plan, 'version' | 'created_at'>): string {
-  return canonical([p.name, p.currency, p.interval, new Dec(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Dec(p.credit_allowance).toFixed()]);
+  return canonical([p.name, p.currency, p.interval, new Dec(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Dec(p.credit_allowance).toFixed(), p.features]);
 }
 
 function canonical(v: unknown): string {
@@ -179,12 +216,12 @@ export function pgPlanRepository(pg: PostgresStore): PlanRepository {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
         const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
         const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
-        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Dec(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Dec(p.credit_allowance ?? '0').toFixed() };
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Dec(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Dec(p.credit_allowance ?? '0').toFixed(), features: p.features ?? [] };
         if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
         const inserted = await tx.query<Row>(
-          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
-          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode, next.credit_allowance],
+          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance, features)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLUMNS}`,
+          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode, next.credit_allowance, JSON.stringify(next.features)],
         );
         return { plan: toPlan(inserted.rows[0]!), created: true };
       }),

@@ -43,6 +43,9 @@ export const ERRORS = {
   TALLY_ERR_CHARGE_MODEL_FIELDS: { status: 400, retryable: false },
   TALLY_ERR_MINIMUM_ABOVE_MAXIMUM: { status: 400, retryable: false },
   TALLY_ERR_DUPLICATE_CHARGE: { status: 400, retryable: false },
+  TALLY_ERR_DUPLICATE_FEATURE: { status: 400, retryable: false },
+  TALLY_ERR_FEATURE_METER_AGGREGATION: { status: 400, retryable: false },
+  TALLY_ERR_FEATURE_NOT_FOUND: { status: 404, retryable: false },
   TALLY_ERR_METER_NOT_FOUND: { status: 400, retryable: false },
 
   // Subscriptions.

@@ -94,6 +94,13 @@ export const SETTINGS = [
   }),
   setting({ variable: 'TALLY_AGGREGATOR_SETTLE_MS', at: 'aggregator.settleMs', kind: int(0, 600_000), default: 1_000, doc: 'events younger than this wait for the next run' }),
   setting({ variable: 'TALLY_AGGREGATOR_LEASE_SECONDS', at: 'aggregator.leaseSeconds', kind: int(1, 3600), default: 30, doc: 'lease of a run; a crashed run is taken over after it' }),
+  setting({
+    variable: 'TALLY_ENTITLEMENT_CACHE_MS',
+    at: 'entitlements.cacheMs',
+    kind: int(0, 60_000),
+    default: 1_000,
+    doc: 'how long an entitlement check is answered from memory (0: never)',
+  }),
   setting({ variable: 'TALLY_RATER_INTERVAL_MS', at: 'rater.intervalMs', kind: int(100, 3_600_000), default: 10_000, doc: 'pause between incremental rating runs' }),
   // The default 0 (one per core but one) is below the bound: it can only be had by leaving the variable unset.
   setting({ variable: 'TALLY_RATER_THREADS', at: 'rater.threads', kind: int(1, 256), default: 0, doc: 'rating worker threads (0: one per core but one, at least 1)' }),

@@ -3,7 +3,7 @@ import { bareObject, FixtureRef, nearNow, type Json } from './fuzz-values.js';
 
 /**
  * Valid values from the JSON Schema subset `GET /openapi.json` uses (`$ref`, `type`, `enum`,
- * `const`, `anyOf`, `properties`/`required`/`additionalProperties`/`propertyNames`, `items`
+ * `const`, `anyOf`, `oneOf` of branches that exclude each other, `properties`/`required`/`additionalProperties`/`propertyNames`, `items`
  * with `minItems`/`maxItems`, `minLength`/`maxLength`/`pattern`/`format: date-time`,
  * `minimum`/`maximum`). A keyword outside the subset is an error, so a document that grows a
  * new one is noticed rather than fuzzed wrongly. Strings the schema leaves open (a currency, a
@@ -23,7 +23,7 @@ export interface SchemaContext {
 }
 
 const KNOWN = new Set([
-  '$ref', 'type', 'enum', 'const', 'anyOf', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'minItems', 'maxItems',
+  '$ref', 'type', 'enum', 'const', 'anyOf', 'oneOf', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'minItems', 'maxItems',
   'minLength', 'maxLength', 'pattern', 'format', 'minimum', 'maximum', 'default', 'description',
 ]);
 /** Arrays are kept short: their length is checked against small limits, not exercised by size. */
@@ -48,6 +48,8 @@ export function validValue(input: Schema, ctx: SchemaContext, name = ''): fc.Arb
   if (schema.const !== undefined) return fc.constant(schema.const as Json);
   if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as Json[]));
   if (Array.isArray(schema.anyOf)) return fc.oneof(...(schema.anyOf as Schema[]).map((s) => validValue(s, ctx, name)));
+  // A discriminated union's branches differ in their discriminator's const: a value of one is valid for that one only.
+  if (Array.isArray(schema.oneOf)) return fc.oneof(...(schema.oneOf as Schema[]).map((s) => validValue(s, ctx, name)));
   const types = schema.type === undefined ? ['object'] : Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
   return fc.oneof(...types.map((t) => ofType(t, schema, ctx, name)));
 }

@@ -10,7 +10,7 @@ import { importsOf, productionFiles, specifiersOf } from '../support/imports.js'
 const LAYERS: Record<string, number> = {
   cli: 4,
   app: 3,
-  tenants: 2, ingest: 2, metering: 2, catalog: 2, invoicing: 2, documents: 2, stripe: 2, webhooks: 2, mail: 2, alerts: 2, analytics: 2, demo: 2,
+  tenants: 2, ingest: 2, metering: 2, catalog: 2, invoicing: 2, documents: 2, stripe: 2, webhooks: 2, mail: 2, alerts: 2, analytics: 2, entitlements: 2, demo: 2,
   rating: 1,
   http: 0, core: 0,
 };
@@ -27,6 +27,7 @@ const DOMAIN_READS: Record<string, readonly string[]> = {
   alerts: ['webhooks', 'invoicing', 'catalog'],
   stripe: ['webhooks', 'invoicing', 'catalog'],
   analytics: ['catalog'],
+  entitlements: ['catalog', 'metering'],
   demo: [],
 };
 const top = (file: string) => file.split('/')[0]!;

@@ -1,0 +1,234 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgCustomerRepository } from '../../catalog/customers.js';
+import { pgPlanRepository } from '../../catalog/plans.js';
+import { SubscriptionService } from '../../catalog/subscriptions.js';
+import { EntitlementService } from '../../entitlements/service.js';
+import { pgEntitlementStore } from '../../entitlements/store.js';
+import { readWatermark } from '../../metering/aggregator.js';
+import { pgMeterRepository } from '../../metering/meters.js';
+import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';
+import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
+
+/**
+ * Entitlements: features on plan versions, checked per customer with the usage of the current
+ * reset window, counting events shipped a moment earlier (before any aggregator run) and, once
+ * the aggregator ran, its rollups beside the raw events not rolled up yet without counting any
+ * event twice; overrides and grants; a plan change; tenants kept apart.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+// A 30-day month in the past (September), so the clock can place every check.
+const year = new Date().getUTCFullYear() - 1;
+const S = Date.UTC(year, 8, 1);
+const iso = (t: number) => new Date(t).toISOString();
+
+let api: TestApi;
+let t: { id: string; auth: Record<string, string> };
+let now = S + 10 * DAY + 12 * HOUR;
+let seq = 0;
+let sub: string;
+const call = (method: string, path: string, body?: unknown) => jsonRequest(api.url, t.auth, method, path, body);
+const check = async (feature: string): Promise<Record<string, unknown>> => {
+  const r = await call('GET', `/v1/customers/acme/entitlements/${feature}`);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body as Record<string, unknown>;
+};
+const features = async (): Promise<string[]> => ((await call('GET', '/v1/customers/acme/entitlements')).body.data as { feature: string }[]).map((e) => e.feature);
+
+async function send(meter: string, value: string | undefined, at: number, id = `e${++seq}`): Promise<void> {
+  const r = await call('POST', '/v1/events', { id, customer: 'acme', meter, ...(value === undefined ? {} : { value }), timestamp: iso(at) });
+  expect(r.status, JSON.stringify(r.body)).toBe(202);
+  expect(r.body, JSON.stringify(r.body)).toMatchObject({ accepted: 1 });
+}
+
+const pro = {
+  code: 'pro',
+  name: 'Pro',
+  currency: 'EUR',
+  interval: 'month',
+  base_fee: '10',
+  features: [
+    { key: 'sso', name: 'Single sign-on', type: 'boolean' },
+    { key: 'projects', type: 'static', value: 10 },
+    { key: 'api_calls', type: 'metered', meter: 'api_calls', limit: '100' },
+    { key: 'exports', type: 'metered', meter: 'exports', limit: '3', reset: 'day' },
+  ],
+};
+
+beforeAll(async () => {
+  // Answers are not cached here (each check sees the events just shipped), the rollups are
+  // trusted as soon as the aggregator's watermark passes an hour's rows (no overlap), and ingest
+  // remembers no ids, so resent copies reach the raw table.
+  api = await startTestApi({
+    env: { TALLY_EVENT_MAX_AGE_SECONDS: String(800 * 86_400), TALLY_ENTITLEMENT_CACHE_MS: '0', TALLY_AGGREGATOR_OVERLAP_SECONDS: '0', TALLY_INGEST_DEDUP_CACHE: '0' },
+    clock: () => now,
+  });
+  t = await api.tenant('entitlements');
+  await call('POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+  await call('POST', '/v1/meters', { key: 'exports', name: 'Exports', aggregation: 'count' });
+  await call('POST', '/v1/meters', { key: 'peak', name: 'Peak', aggregation: 'max' });
+  await call('POST', '/v1/customers', { id: 'acme', name: 'Acme', currency: 'EUR' });
+  await call('POST', '/v1/customers', { id: 'idle', name: 'Idle', currency: 'EUR' });
+}, 60_000);
+afterAll(async () => {
+  await api?.stop();
+});
+
+describe('entitlements', () => {
+  it.each([
+    ['a key twice', [pro.features[0], pro.features[0]], 'TALLY_ERR_DUPLICATE_FEATURE', 'features[1].key'],
+    ['an unknown meter', [{ key: 'x', type: 'metered', meter: 'nope', limit: '1' }], 'TALLY_ERR_METER_NOT_FOUND', 'features[0].meter'],
+    ['a max meter (usage does not add up)', [{ key: 'x', type: 'metered', meter: 'peak', limit: '1' }], 'TALLY_ERR_FEATURE_METER_AGGREGATION', 'features[0].meter'],
+    ['a limit that is no decimal', [{ key: 'x', type: 'metered', meter: 'api_calls', limit: 'lots' }], 'TALLY_ERR_QUANTITY_INVALID', 'features[0].limit'],
+    ['an unknown type', [{ key: 'x', type: 'quota' }], undefined, 'features[0].type'],
+  ])('a plan with %s is refused, naming the field', async (_, features, code, field) => {
+    const r = await call('POST', '/v1/plans', { ...pro, code: 'bad', features });
+    expect(r.status).toBe(400);
+    if (code !== undefined) expect(r.body.error.code).toBe(code);
+    expect(r.body.error.field).toBe(field);
+  });
+
+  it('features are versioned with the plan; posting the same plan again changes nothing', async () => {
+    const first = await call('POST', '/v1/plans', pro);
+    expect(first.status).toBe(201);
+    expect(first.body.features[2]).toEqual({ key: 'api_calls', type: 'metered', meter: 'api_calls', limit: '100', hard: true, reset: 'period' });
+    const again = await call('POST', '/v1/plans', { ...pro, features: pro.features.map((f) => (f.key === 'api_calls' ? { ...f, hard: true, reset: 'period' } : f)) });
+    expect([again.status, again.body.version]).toEqual([200, 1]);
+    const r = await call('POST', '/v1/subscriptions', { customer: 'acme', plan: 'pro', start_date: iso(S) });
+    expect(r.status).toBe(201);
+    sub = r.body.id;
+  });
+
+  it('a boolean and a static feature', async () => {
+    expect(await check('sso')).toEqual({ feature: 'sso', type: 'boolean', has_access: true, usage_as_of: iso(now) });
+    expect(await check('projects')).toMatchObject({ type: 'static', has_access: true, value: 10 });
+    expect(await features()).toEqual(['sso', 'projects', 'api_calls', 'exports']);
+  });
+
+  it('a hard limit is reached by events shipped a moment earlier, before any aggregator run', async () => {
+    expect(await check('api_calls')).toMatchObject({ has_access: true, limit: '100', usage: '0', remaining: '100', resets_at: iso(S + 30 * DAY) });
+    await send('api_calls', '60', now - 3 * HOUR, 'a1');
+    await api.drain();
+    expect(await check('api_calls')).toMatchObject({ has_access: true, usage: '60', remaining: '40' });
+    await send('api_calls', '40', now - HOUR, 'a2');
+    await api.drain();
+    expect(await check('api_calls')).toMatchObject({ has_access: false, usage: '100', remaining: '0' });
+  });
+
+  it('after the aggregator ran, rollups and raw events not rolled up yet are counted once each, resent copies not at all', async () => {
+    await testAggregator(api).runOnce();
+    expect(await check('api_calls')).toMatchObject({ usage: '100' });
+    // One hour from its rollup, the other raw again (a new event since the run).
+    await send('api_calls', '5', now - HOUR + 60_000);
+    await api.drain();
+    expect(await check('api_calls')).toMatchObject({ usage: '105' });
+    // Copies of events already counted make their hour raw again; only first copies count
+    // (a copy with another value too: the first one accepted is the event).
+    await send('api_calls', '60', now - 3 * HOUR, 'a1');
+    await send('api_calls', '999', now - HOUR, 'a2');
+    await api.drain();
+    expect(await check('api_calls')).toMatchObject({ usage: '105', has_access: false });
+    await testAggregator(api).runOnce();
+    expect(await check('api_calls')).toMatchObject({ usage: '105' });
+  });
+
+  it('a daily limit resets at midnight UTC; the period limit at the end of the billing period', async () => {
+    const midnight = S + 11 * DAY;
+    for (let i = 0; i < 3; i++) await send('exports', undefined, now + i * 1000);
+    await api.drain();
+    expect(await check('exports')).toMatchObject({ has_access: false, usage: '3', limit: '3', resets_at: iso(midnight) });
+    now = midnight + HOUR;
+    expect(await check('exports')).toMatchObject({ has_access: true, usage: '0', resets_at: iso(midnight + DAY) });
+    expect(await check('api_calls')).toMatchObject({ has_access: false, usage: '105' });
+    now = S + 30 * DAY + HOUR; // October 1st, the next period
+    expect(await check('api_calls')).toMatchObject({ has_access: true, usage: '0', resets_at: iso(S + 61 * DAY) });
+  });
+
+  it('an override raises the limit until it is removed', async () => {
+    await send('api_calls', '100', now + 1000);
+    await api.drain();
+    expect(await check('api_calls')).toMatchObject({ has_access: false, usage: '100' });
+    const set = await call('PUT', '/v1/customers/acme/entitlements/api_calls/override', { limit: '150' });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ customer: 'acme', feature: 'api_calls', limit: '150', has_access: null, value: null });
+    expect(await check('api_calls')).toMatchObject({ has_access: true, limit: '150', remaining: '50' });
+    expect((await call('PUT', '/v1/customers/acme/entitlements/sso/override', { has_access: false })).status).toBe(200);
+    expect(await check('sso')).toMatchObject({ has_access: false });
+    expect((await call('PUT', '/v1/customers/acme/entitlements/api_calls/override', {})).body.error.field).toBe('limit');
+    expect((await call('DELETE', '/v1/customers/acme/entitlements/api_calls/override')).body).toEqual({ id: 'api_calls', deleted: true });
+    expect((await call('DELETE', '/v1/customers/acme/entitlements/api_calls/override')).status).toBe(404);
+    expect(await check('api_calls')).toMatchObject({ has_access: false, limit: '100' });
+  });
+
+  it('a grant adds units until it expires', async () => {
+    const bad = await call('POST', '/v1/customers/acme/entitlement_grants', { feature: 'api_calls', amount: '20', expires_at: iso(now - 1) });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'expires_at']);
+    const g = await call('POST', '/v1/customers/acme/entitlement_grants', { feature: 'api_calls', amount: '20', expires_at: iso(now + 2 * DAY) });
+    expect(g.status).toBe(201);
+    expect(g.body).toMatchObject({ customer: 'acme', feature: 'api_calls', amount: '20', granted_at: iso(now), expires_at: iso(now + 2 * DAY) });
+    expect(await check('api_calls')).toMatchObject({ has_access: true, limit: '120', remaining: '20' });
+    expect((await call('GET', '/v1/customers/acme/entitlement_grants')).body.data).toHaveLength(1);
+    now += 2 * DAY;
+    expect(await check('api_calls')).toMatchObject({ has_access: false, limit: '100', remaining: '0' });
+  });
+
+  it("a plan change moves the customer to the new version's features", async () => {
+    const v2 = await call('POST', '/v1/plans', {
+      ...pro,
+      features: [
+        { key: 'audit_log', type: 'boolean' },
+        { key: 'api_calls', type: 'metered', meter: 'api_calls', limit: '1000', hard: false },
+      ],
+    });
+    expect([v2.status, v2.body.version]).toEqual([201, 2]);
+    // Still on version 1 until the subscription changes.
+    expect(await check('sso')).toMatchObject({ has_access: false });
+    expect((await call('POST', `/v1/subscriptions/${sub}/change`, { plan: 'pro' })).body).toMatchObject({ plan: { code: 'pro', version: 2 } });
+    expect(await features()).toEqual(['audit_log', 'api_calls']);
+    expect(await check('api_calls')).toMatchObject({ has_access: true, limit: '1000', hard: false, usage: '100' });
+    const gone = await call('GET', '/v1/customers/acme/entitlements/sso');
+    expect([gone.status, gone.body.error.code]).toEqual([404, 'TALLY_ERR_FEATURE_NOT_FOUND']);
+  });
+
+  it('an answer is served from memory for the cache time, then worked out again; a write of an override drops it', async () => {
+    const pg = api.stores.postgres;
+    let mono = 0;
+    const service = new EntitlementService({
+      customers: pgCustomerRepository(pg),
+      subscriptions: new SubscriptionService(pg),
+      plans: pgPlanRepository(pg),
+      meters: pgMeterRepository(pg),
+      usage: clickhouseUsageQuerier(api.stores.clickhouse),
+      store: pgEntitlementStore(pg),
+      watermark: () => readWatermark(pg),
+      overlapMs: 0,
+      cacheMs: 1_000,
+      clock: () => now,
+      monotonic: () => mono,
+    });
+    const first = await service.check(t.id, 'acme', 'api_calls');
+    await send('api_calls', '7', now - 1000);
+    await api.drain();
+    now += 500;
+    mono += 999;
+    expect(await service.check(t.id, 'acme', 'api_calls')).toEqual(first);
+    mono += 1;
+    const later = await service.check(t.id, 'acme', 'api_calls');
+    expect([later.usage, later.usage_as_of]).toEqual([String(Number(first.usage) + 7), iso(now)]);
+    now += 500;
+    service.forget(t.id, 'acme');
+    expect((await service.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
+  });
+
+  it("another tenant's customer, an unknown one and one without a subscription", async () => {
+    const other = await api.tenant('other');
+    const theirs = await jsonRequest(api.url, other.auth, 'GET', '/v1/customers/acme/entitlements/api_calls');
+    expect([theirs.status, theirs.body.error.code]).toEqual([404, 'TALLY_ERR_NOT_FOUND']);
+    expect((await jsonRequest(api.url, other.auth, 'GET', '/v1/customers/acme/entitlements')).status).toBe(404);
+    expect((await jsonRequest(api.url, other.auth, 'PUT', '/v1/customers/acme/entitlements/api_calls/override', { limit: '5' })).status).toBe(404);
+    expect((await call('GET', '/v1/customers/nobody/entitlements/api_calls')).status).toBe(404);
+    expect((await call('GET', '/v1/customers/idle/entitlements')).body).toEqual({ customer: 'idle', data: [] });
+    const none = await call('GET', '/v1/customers/idle/entitlements/api_calls');
+    expect([none.status, none.body.error.code]).toEqual([404, 'TALLY_ERR_FEATURE_NOT_FOUND']);
+  });
+});
