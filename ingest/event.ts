@@ -143,7 +143,12 @@ function validateCloudEvent(o: Record<string, unknown>, index: number, ctx: Vali
   const idCheck = text(o.id, 'id', 'TALLY_ERR_ID_MISSING', 'TALLY_ERR_ID_INVALID');
   const id = typeof o.id === 'string' ? o.id : undefined;
   if (typeof idCheck !== 'string') return reject(index, undefined, idCheck.code, idCheck.message);
-  if (o.specversion !== '1.0') return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', `specversion must be "1.0", got ${JSON.stringify(o.specversion) ?? 'nothing'}`);
+  if (o.specversion !== '1.0') {
+    // Named by its kind, not quoted whole: it may be a value nested deeper than JSON.stringify's stack.
+    const v = o.specversion;
+    const got = typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : v === undefined ? 'nothing' : v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object';
+    return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', `specversion must be "1.0", got ${got}`);
+  }
   if (typeof o.source !== 'string' || o.source.length === 0) return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'source is required (a non-empty string)');
   if (o.datacontenttype !== undefined && (typeof o.datacontenttype !== 'string' || !/^application\/(.+\+)?json(;|$)/.test(o.datacontenttype))) {
     return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'datacontenttype must be a JSON type when given');

@@ -154,6 +154,15 @@ describe('JSON bodies', () => {
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('TALLY_ERR_INVALID_TEXT');
   });
+
+  it('a CloudEvent whose specversion is nested deeper than a stack is one rejected event, not a 500', async () => {
+    const t = await api.tenant('deep-ce');
+    const depth = 20_000;
+    const body = `{"specversion":${'['.repeat(depth)}1${']'.repeat(depth)},"id":"ce1","source":"/s","type":"api_calls","subject":"acme"}`;
+    const r = await call('POST', '/v1/events', { headers: { ...t.auth, 'content-type': 'application/cloudevents+json' }, body });
+    expect(r.status).toBe(202);
+    expect(r.body.rejected).toEqual([expect.objectContaining({ code: 'TALLY_ERR_CLOUDEVENT_INVALID', message: 'specversion must be "1.0", got an array' })]);
+  });
 });
 
 describe('the key is checked before the body is read', () => {
