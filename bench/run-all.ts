@@ -9,7 +9,7 @@ import { renderResultsMarkdown } from './lib/report.js';
  * own process (chDB is one engine per process), then rewrites bench/RESULTS.md.
  * Each is also runnable alone as `npm run bench:<name>`.
  */
-export const BENCHMARKS: readonly string[] = ['ingest-single', 'ingest-batch', 'sustained', 'aggregate', 'rate', 'close'];
+export const BENCHMARKS: readonly string[] = ['ingest-single', 'ingest-batch', 'sustained', 'aggregate', 'entitlements', 'rate', 'close'];
 
 const root = packageRoot();
 let failed = 0;
