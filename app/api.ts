@@ -51,6 +51,7 @@ import { Shipper } from '../ingest/shipper.js';
 import { clickHouseSink, type SegmentSink } from '../ingest/sink.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
+import { balanceRoutes } from '../invoicing/balance-routes.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/inbound-webhooks.js';
@@ -160,6 +161,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   // Customer email (when TALLY_SMTP_URL is set): approved drafts, credit notes, failed payments.
   const mail = mailHooks(config, deps.registry, deps.logger);
   const customers = pgCustomerRepository(stores.postgres);
+  const credits = new CreditService(stores.postgres);
   const plans = pgPlanRepository(stores.postgres);
   const subscriptions = new SubscriptionService(stores.postgres, dunning, subscriptionEvents);
   const usage = clickhouseUsageQuerier(stores.clickhouse);
@@ -196,7 +198,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
     ...customerRoutes(customers),
-    ...creditRoutes(new CreditService(stores.postgres)),
+    ...creditRoutes(credits),
     ...couponRoutes(new CouponService(stores.postgres)),
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
     ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
@@ -209,6 +211,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
     usageRoute({ usage, ch: stores.clickhouse, meters, watermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
+    ...balanceRoutes({ pg: stores.postgres, credits, upcoming: (tenantId, id, now) => rating.billing.upcoming(tenantId, id, now), clock }),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
     ...documentRoutes(documents, stores.postgres),
     ...invoiceLinkRoutes(links),

@@ -36,7 +36,7 @@ const SCHEMA_ORDER = [
   'Tenant', 'NewTenant', 'ApiKey', 'NewApiKey', 'ApiKeyList',
   'Event', 'CloudEvent', 'IngestResult',
   'Meter', 'MeterList', 'Usage',
-  'Customer', 'CustomerList', 'Deleted', 'CreditGrant', 'CreditBalance', 'CreditLedger',
+  'Customer', 'CustomerList', 'Deleted', 'CreditGrant', 'CreditBalance', 'CreditLedger', 'CustomerBalance',
   'Coupon', 'CouponList', 'Redemption', 'TaxRate', 'TaxRateList', 'VolumeDiscount', 'Commitment',
   'Plan', 'PlanList', 'Subscription', 'SubscriptionList', 'AuditTrail',
   'Entitlement', 'EntitlementList', 'EntitlementOverride', 'EntitlementGrant', 'EntitlementGrantList', 'Alerts',

@@ -107,3 +107,25 @@ export const CreditNote = shape(
   }),
 );
 export const CreditNoteList = shape('CreditNoteList', obj({ data: arr(schemaRef(CreditNote)) }), [CreditNote]);
+
+// balance.ts BalanceView
+export const CustomerBalance = shape(
+  'CustomerBalance',
+  obj({
+    customer: str(),
+    currency: str(),
+    credit: decimal("Remaining purchased and carried credit, plus each live subscription's credit allowance for the open period (granted or still to be granted)."),
+    spend: decimal("The open periods' upcoming invoices before credits and tax: subtotal − discount, summed."),
+    balance: decimal('credit − spend; below zero when the spend so far exceeds the credit.'),
+    as_of: instant,
+    subscriptions: arr(
+      obj({
+        subscription: str(),
+        period_start: instant,
+        period_end: instant,
+        allowance: decimal("The period's credit allowance left (part of credit)."),
+        spend: decimal("The upcoming invoice's subtotal − discount."),
+      }),
+    ),
+  }),
+);
