@@ -3,7 +3,7 @@ import { Dec } from '../core/money.js';
 import type { CustomerRepository } from '../catalog/customers.js';
 import { FEATURE_KEY, type Feature, type PlanRepository } from '../catalog/plans.js';
 import type { SubscriptionService, SubscriptionView } from '../catalog/subscriptions.js';
-import type { MeterRepository } from '../metering/meters.js';
+import type { MeterRecord, MeterRepository } from '../metering/meters.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
 import type { EntitlementStore, Override } from './store.js';
 import { resetWindow } from './windows.js';
@@ -58,19 +58,25 @@ interface CustomerContext {
 
 /** Entries kept before expired ones are swept (and, if still over, all dropped). */
 const MAX_CACHED = 100_000;
+/** (meter, window) usage boards kept before all are dropped (they are read again on demand). */
+const MAX_BOARDS = 10_000;
 
 /**
  * Entitlement checks. An answer is worked out from the customer's live subscription (the one
  * not canceled that started last), its plan version's features, the customer's overrides and
  * active grants, and for a metered feature the meter's usage in the current window, counted
  * from the rollups and the raw events not rolled up yet. Answers are kept in memory per
- * (tenant, customer, feature) for `cacheMs`: every node serves its own for at most that long,
- * and a write of an override or grant drops the customer's answers on the node that took it.
+ * (tenant, customer, feature) for `cacheMs`, and so is each (meter, window)'s usage of every
+ * customer (`usageOf`); the customer's details for five times that. A write of an override or
+ * grant drops the customer's answers and details on the node that took it.
  */
 export class EntitlementService {
   private readonly cache = new Map<string, Map<string, { until: number; answer: Entitlement }>>();
   private cached = 0;
   private readonly monotonic: () => number;
+  private readonly boards = new Map<string, { until: number; asOf: number; totals: Map<string, string> }>();
+  private readonly filling = new Map<string, Promise<{ until: number; asOf: number; totals: Map<string, string> }>>();
+  private readonly contexts = new Map<string, { until: number; context: CustomerContext | undefined }>();
 
   constructor(private readonly deps: EntitlementDeps) {
     this.monotonic = deps.monotonic ?? (() => performance.now());
@@ -95,11 +101,42 @@ export class EntitlementService {
     return this.remember(tenantId, customer, await this.answer(tenantId, customer, feature, context));
   }
 
-  /** Drops the customer's answers held by this node (after a write of its overrides or grants). */
+  /** Drops the customer's answers and details held by this node (after a write of its overrides or grants). */
   forget(tenantId: string, customer: string): void {
     const key = `${tenantId}\n${customer}`;
     this.cached -= this.cache.get(key)?.size ?? 0;
     this.cache.delete(key);
+    this.contexts.delete(key);
+  }
+
+  /**
+   * A customer's usage of a meter in a window, from the window's board: every customer's usage
+   * of the meter in that window, read in one query (live-usage.ts) and kept for `cacheMs`;
+   * checks arriving while it is being read wait for that one read. So the store's cost follows
+   * the number of (meter, window) pairs in use, not the number of checks or customers.
+   */
+  private async usageOf(meter: MeterRecord, customer: string, from: number, to: number): Promise<{ usage: string; asOf: number }> {
+    const key = `${meter.tenant_id}\n${meter.key}\n${from}\n${to}`;
+    const board = this.boards.get(key);
+    if (board !== undefined && board.until > this.monotonic()) return { usage: board.totals.get(customer) ?? '0', asOf: board.asOf };
+    let fill = this.filling.get(key);
+    if (fill === undefined) {
+      fill = (async () => {
+        // Taken before the read: every event shipped by then is counted, and the board lapses
+        // `cacheMs` after it, however long the read took.
+        const asOf = this.deps.clock();
+        const started = this.monotonic();
+        const watermark = await this.deps.watermark();
+        const totals = await this.deps.usage.liveTotals(meter, new Date(from), new Date(to), new Date(watermark.getTime() - this.deps.overlapMs));
+        if (this.boards.size >= MAX_BOARDS) this.boards.clear();
+        const read = { until: started + this.deps.cacheMs, asOf, totals };
+        if (this.deps.cacheMs > 0) this.boards.set(key, read);
+        return read;
+      })().finally(() => this.filling.delete(key));
+      this.filling.set(key, fill);
+    }
+    const read = await fill;
+    return { usage: read.totals.get(customer) ?? '0', asOf: read.asOf };
   }
 
   private fresh(tenantId: string, customer: string, feature: string): Entitlement | undefined {
@@ -138,7 +175,24 @@ export class EntitlementService {
     }
   }
 
+  /**
+   * The customer's details, kept for five times `cacheMs`: a change of subscription or plan
+   * made through another node is seen within that (overrides and grants written through this
+   * node drop them at once). Only `now` is taken afresh.
+   */
   private async context(tenantId: string, customer: string): Promise<CustomerContext | undefined> {
+    const key = `${tenantId}\n${customer}`;
+    const kept = this.contexts.get(key);
+    if (kept !== undefined && kept.until > this.monotonic()) return kept.context === undefined ? undefined : { ...kept.context, now: this.deps.clock() };
+    const context = await this.readContext(tenantId, customer);
+    if (this.deps.cacheMs > 0) {
+      if (this.contexts.size >= MAX_CACHED) this.contexts.clear();
+      this.contexts.set(key, { until: this.monotonic() + 5 * this.deps.cacheMs, context });
+    }
+    return context;
+  }
+
+  private async readContext(tenantId: string, customer: string): Promise<CustomerContext | undefined> {
     const now = this.deps.clock();
     if ((await this.deps.customers.get(tenantId, customer)) === undefined) {
       throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customer)}`, { field: 'id' });
@@ -182,8 +236,8 @@ export class EntitlementService {
         if (meter === undefined) throw new Error(`meter ${feature.meter} of feature ${feature.key} is gone`);
         const period = { start: Date.parse(c.subscription.current_period.start), end: Date.parse(c.subscription.current_period.end) };
         const window = resetWindow(feature.reset, period, c.now);
-        const watermark = await this.deps.watermark();
-        const usage = new Dec(await this.deps.usage.liveTotal(meter, customer, new Date(window.start), new Date(window.end), new Date(watermark.getTime() - this.deps.overlapMs)));
+        const read = await this.usageOf(meter, customer, window.start, window.end);
+        const usage = new Dec(read.usage);
         const limit = new Dec(override?.limit ?? feature.limit).plus(c.grants.get(feature.key) ?? '0');
         const remaining = Dec.max(limit.minus(usage), 0);
         return {
@@ -195,7 +249,7 @@ export class EntitlementService {
           usage: usage.toFixed(),
           remaining: remaining.toFixed(),
           resets_at: new Date(window.end).toISOString(),
-          usage_as_of: asOf,
+          usage_as_of: new Date(read.asOf).toISOString(),
         };
       }
     }

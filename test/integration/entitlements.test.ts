@@ -217,6 +217,11 @@ describe('entitlements', () => {
     expect([later.usage, later.usage_as_of]).toEqual([String(Number(first.usage) + 7), iso(now)]);
     now += 500;
     service.forget(t.id, 'acme');
+    // The answer is worked out again (a new override would show); the usage is the meter's
+    // board, read for every customer at once, as of the same instant until it lapses.
+    const again = await service.check(t.id, 'acme', 'api_calls');
+    expect([again.usage, again.usage_as_of]).toEqual([later.usage, later.usage_as_of]);
+    mono += 1_000;
     expect((await service.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
   });
 
