@@ -52,6 +52,8 @@ import { clickHouseSink, type SegmentSink } from '../ingest/sink.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
 import { balanceRoutes } from '../invoicing/balance-routes.js';
+import { balanceAlertRoutes } from '../alerts/balance-routes.js';
+import { BalanceAlertService } from '../alerts/balance.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { syncMetrics, type SyncMetrics } from '../stripe/metrics.js';
 import { webhookRoute } from '../stripe/inbound-webhooks.js';
@@ -205,6 +207,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...analyticsRoutes(stores.postgres),
     ...webhookRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
     ...alertRoutes(new AlertService(stores.postgres)),
+    ...balanceAlertRoutes(new BalanceAlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(plans, meters),
     ...subscriptionRoutes(subscriptions, clock),

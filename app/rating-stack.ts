@@ -11,8 +11,11 @@ import { Billing } from '../invoicing/billing.js';
 import { raterMetrics, type RaterMetrics } from '../invoicing/metrics.js';
 import { createRatingPool, type RatingPool } from '../rating/pool.js';
 import { Rater } from '../invoicing/rating-runs.js';
-import { fireAlerts, pruneFirings } from '../alerts/evaluate.js';
+import { FIRING_RETENTION_MS, fireAlerts, pruneFirings } from '../alerts/evaluate.js';
 import { alertMetrics } from '../alerts/metrics.js';
+import { fireBalanceAlerts, pruneBalanceFirings } from '../alerts/balance.js';
+import { customerBalance } from '../invoicing/balance.js';
+import { CreditService } from '../catalog/credits.js';
 import { enqueue } from '../stripe/outbox.js';
 import { closeEvents } from '../webhooks/payloads.js';
 import type { CloseHook } from '../invoicing/close-hooks.js';
@@ -21,14 +24,14 @@ import { mailHooks } from './mail.js';
 /**
  * The rater, billing and their worker pool, wired from the config (one pool for both), with the
  * side effects that follow them registered here rather than imported by the billing core:
- * usage alerts after each rated batch, the Stripe outbox, outbound events and customer email after a close.
+ * usage and balance alerts after each rated batch, the Stripe outbox, outbound events and customer email after a close.
  */
 export interface RatingStack {
   rater: Rater;
   billing: Billing;
   metrics: RaterMetrics;
   pool: RatingPool;
-  /** Deletes the usage-alert firings of long-ended periods (see pruneFirings). */
+  /** Deletes the usage- and balance-alert firings of long-ended periods (see pruneFirings). */
   pruneAlerts(now: number): Promise<number>;
 }
 
@@ -59,6 +62,22 @@ export function createRatingStack(
   const alerts = alertMetrics(registry);
   // Every process that rates or closes (serve included, for upcoming invoices) exports the per-loop failure counter.
   const { itemFailures } = loopMetrics(registry);
+  const billing = new Billing({
+    ch: stores.clickhouse,
+    usage,
+    pg: stores.postgres,
+    pool,
+    meters,
+    closeGraceMs: config.rater.closeGraceMs,
+    review: config.rater.invoiceReview,
+    watermark: () => readWatermark(stores.postgres),
+    // Email after the Stripe outbox: the row that hook writes says whether Stripe collects the invoice.
+    afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined }), ...mailHooks(config, registry, logger).close],
+    logger,
+    itemFailures,
+  });
+  const credits = new CreditService(stores.postgres);
+  const balanceOf = (tenantId: string, customerId: string, now: Date) => customerBalance({ pg: stores.postgres, credits, upcoming: (t, id, at) => billing.upcoming(t, id, at) }, tenantId, customerId, now);
   return {
     rater: new Rater({
       ch: stores.clickhouse,
@@ -71,25 +90,13 @@ export function createRatingStack(
       itemFailures,
       onRated: async (ratings) => {
         await fireAlerts(stores.postgres, ratings, Date.now(), alerts.fired, { logger, itemFailures });
+        await fireBalanceAlerts({ pg: stores.postgres, balance: balanceOf, logger, itemFailures }, ratings, Date.now());
       },
     }),
-    billing: new Billing({
-      ch: stores.clickhouse,
-      usage,
-      pg: stores.postgres,
-      pool,
-      meters,
-      closeGraceMs: config.rater.closeGraceMs,
-      review: config.rater.invoiceReview,
-      watermark: () => readWatermark(stores.postgres),
-      // Email after the Stripe outbox: the row that hook writes says whether Stripe collects the invoice.
-      afterClose: [stripeOutbox, closeEvents({ stripeSync: config.stripe.secretKey !== undefined }), ...mailHooks(config, registry, logger).close],
-      logger,
-      itemFailures,
-    }),
+    billing,
     metrics,
     pool,
-    pruneAlerts: (now) => pruneFirings(stores.postgres, now),
+    pruneAlerts: async (now) => (await pruneFirings(stores.postgres, now)) + (await pruneBalanceFirings(stores.postgres, now, FIRING_RETENTION_MS)),
   };
 }
 

@@ -9,6 +9,8 @@ import { newId } from '../core/ids.js';
  */
 export const EVENT_TYPES = [
   'usage.threshold_reached',
+  'balance.low',
+  'balance.depleted',
   'invoice.created',
   'invoice.finalized',
   'invoice.paid',

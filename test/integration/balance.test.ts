@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
-import { createRatingStack } from '../../app/rating-stack.js';
+import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
 /**
@@ -115,5 +115,72 @@ describe('GET /v1/customers/:id/balance', () => {
     expect(unknown.body.error.code).toBe('TALLY_ERR_NOT_FOUND');
     const other = await api.tenant('other-balance');
     expect((await jsonRequest(api.url, other.auth, 'GET', '/v1/customers/acme/balance')).status).toBe(404);
+  });
+});
+
+describe('balance.low and balance.depleted', () => {
+  // Real time: the rating loop's alerts are about the period running now.
+  let live: TestApi;
+  let lt: { id: string; auth: Record<string, string> };
+  let stack: RatingStack;
+  const begun = Math.floor((Date.now() - 2 * DAY) / DAY) * DAY;
+  const liveCall = (method: string, path: string, body?: unknown) => jsonRequest(live.url, lt.auth, method, path, body);
+  const spend = async (customer: string, value: string) => {
+    expect((await liveCall('POST', '/v1/events', { id: `b${++seq}`, customer, meter: 'calls', value, timestamp: iso(begun + 3_600_000) })).status).toBe(202);
+    await testAggregator(live).runOnce();
+    await stack.rater.runOnce();
+  };
+  const events = async () =>
+    ((await liveCall('GET', '/v1/webhook_events?limit=500')).body.data as { type: string; data: { customer: string; balance: string; threshold: string } }[])
+      .filter((e) => e.type.startsWith('balance.'))
+      .map((e) => `${e.type} ${e.data.customer} ${e.data.balance} ${e.data.threshold}`)
+      .reverse();
+
+  beforeAll(async () => {
+    live = await startTestApi({ env: { TALLY_EVENT_MAX_AGE_SECONDS: String(60 * 86_400) } });
+    lt = await live.tenant('balance-events');
+    stack = createRatingStack(live.stores.config, live.stores, createRegistry());
+    await liveCall('POST', '/v1/meters', { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    await liveCall('POST', '/v1/plans', { code: 'units', name: 'Units', currency: 'USD', interval: 'month', charges: [{ meter: 'calls', model: 'per_unit', unit_price: '1.00' }] });
+    for (const id of ['pre', 'unwatched']) {
+      await liveCall('POST', '/v1/customers', { id, name: id, currency: 'USD' });
+      await liveCall('POST', `/v1/customers/${id}/credits`, { amount: '10.00' });
+      expect((await liveCall('POST', '/v1/subscriptions', { customer: id, plan: 'units', start_date: iso(begun) })).status).toBe(201);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.pool.close();
+    await live?.stop();
+  });
+
+  it('refuses a level that is not a decimal at or above zero, and an unknown customer', async () => {
+    for (const level of ['-1', '1e3', 5, '']) expect((await liveCall('PUT', '/v1/customers/pre/balance_alerts', { low_balance_threshold: level })).status, String(level)).toBe(400);
+    expect((await liveCall('PUT', '/v1/customers/nobody/balance_alerts', { low_balance_threshold: '1' })).status).toBe(404);
+    expect((await liveCall('GET', '/v1/customers/pre/balance_alerts')).body).toEqual({ customer: 'pre', low_balance_threshold: null, fired: [] });
+  });
+
+  it('fire once per period each: low at the level, depleted at exactly zero; not without a level', async () => {
+    expect((await liveCall('PUT', '/v1/customers/pre/balance_alerts', { low_balance_threshold: '3.00' })).body).toMatchObject({ low_balance_threshold: '3', fired: [] });
+    await spend('pre', '5');
+    expect(await events()).toEqual([]);
+    await spend('pre', '2'); // 3.00 left: the level
+    expect(await events()).toEqual(['balance.low pre 3.00 3']);
+    await spend('pre', '1');
+    await stack.rater.runOnce();
+    expect(await events()).toEqual(['balance.low pre 3.00 3']);
+    await spend('pre', '2'); // 10.00 spent: exactly zero
+    expect((await liveCall('GET', '/v1/customers/pre/balance')).body).toMatchObject({ credit: '10.00', spend: '10.00', balance: '0.00' });
+    expect(await events()).toEqual(['balance.low pre 3.00 3', 'balance.depleted pre 0.00 0']);
+    await spend('pre', '1');
+    expect(await events()).toHaveLength(2);
+    // Without a level, a customer below zero gets neither.
+    await spend('unwatched', '12');
+    expect((await liveCall('GET', '/v1/customers/unwatched/balance')).body.balance).toBe('-2.00');
+    expect(await events()).toHaveLength(2);
+    const fired = (await liveCall('GET', '/v1/customers/pre/balance_alerts')).body.fired as { kind: string; period_start: string; balance: string }[];
+    expect(fired.map((f) => [f.kind, f.balance]).sort()).toEqual([
+      ['depleted', '0'],
+      ['low', '3'],
+    ]);
   });
 });
