@@ -58,24 +58,22 @@ interface CustomerContext {
 
 /** Entries kept before expired ones are swept (and, if still over, all dropped). */
 const MAX_CACHED = 100_000;
-/** (meter, window) usage boards kept before all are dropped (they are read again on demand). */
-const MAX_BOARDS = 10_000;
 
 /**
  * Entitlement checks. An answer is worked out from the customer's live subscription (the one
  * not canceled that started last), its plan version's features, the customer's overrides and
  * active grants, and for a metered feature the meter's usage in the current window, counted
  * from the rollups and the raw events not rolled up yet. Answers are kept in memory per
- * (tenant, customer, feature) for `cacheMs`, and so is each (meter, window)'s usage of every
- * customer (`usageOf`); the customer's details for five times that. A write of an override or
+ * (tenant, customer, feature) for `cacheMs`, and so is the usage they read (`usageOf`); the
+ * customer's details for five times that. A write of an override or
  * grant drops the customer's answers and details on the node that took it.
  */
 export class EntitlementService {
   private readonly cache = new Map<string, Map<string, { until: number; answer: Entitlement }>>();
   private cached = 0;
   private readonly monotonic: () => number;
-  private readonly boards = new Map<string, { until: number; asOf: number; totals: Map<string, string> }>();
-  private readonly filling = new Map<string, Promise<{ until: number; asOf: number; totals: Map<string, string> }>>();
+  private readonly usages = new Map<string, { until: number; asOf: number; usage: string }>();
+  private readonly reading = new Map<string, Promise<{ until: number; asOf: number; usage: string }>>();
   private readonly contexts = new Map<string, { until: number; context: CustomerContext | undefined }>();
 
   constructor(private readonly deps: EntitlementDeps) {
@@ -110,33 +108,32 @@ export class EntitlementService {
   }
 
   /**
-   * A customer's usage of a meter in a window, from the window's board: every customer's usage
-   * of the meter in that window, read in one query (live-usage.ts) and kept for `cacheMs`;
-   * checks arriving while it is being read wait for that one read. So the store's cost follows
-   * the number of (meter, window) pairs in use, not the number of checks or customers.
+   * A customer's usage of a meter in a window (live-usage.ts), kept for `cacheMs`; checks of the
+   * same customer, meter and window arriving while it is being read wait for that one read.
    */
   private async usageOf(meter: MeterRecord, customer: string, from: number, to: number): Promise<{ usage: string; asOf: number }> {
-    const key = `${meter.tenant_id}\n${meter.key}\n${from}\n${to}`;
-    const board = this.boards.get(key);
-    if (board !== undefined && board.until > this.monotonic()) return { usage: board.totals.get(customer) ?? '0', asOf: board.asOf };
-    let fill = this.filling.get(key);
-    if (fill === undefined) {
-      fill = (async () => {
-        // Taken before the read: every event shipped by then is counted, and the board lapses
+    const key = `${meter.tenant_id}\n${meter.key}\n${customer}\n${from}\n${to}`;
+    const kept = this.usages.get(key);
+    if (kept !== undefined && kept.until > this.monotonic()) return kept;
+    let read = this.reading.get(key);
+    if (read === undefined) {
+      read = (async () => {
+        // Taken before the read: every event shipped by then is counted, and the usage lapses
         // `cacheMs` after it, however long the read took.
         const asOf = this.deps.clock();
         const started = this.monotonic();
         const watermark = await this.deps.watermark();
-        const totals = await this.deps.usage.liveTotals(meter, new Date(from), new Date(to), new Date(watermark.getTime() - this.deps.overlapMs));
-        if (this.boards.size >= MAX_BOARDS) this.boards.clear();
-        const read = { until: started + this.deps.cacheMs, asOf, totals };
-        if (this.deps.cacheMs > 0) this.boards.set(key, read);
-        return read;
-      })().finally(() => this.filling.delete(key));
-      this.filling.set(key, fill);
+        const usage = await this.deps.usage.liveTotal(meter, customer, new Date(from), new Date(to), new Date(watermark.getTime() - this.deps.overlapMs));
+        const done = { until: started + this.deps.cacheMs, asOf, usage };
+        if (this.deps.cacheMs > 0) {
+          if (this.usages.size >= MAX_CACHED) this.usages.clear();
+          this.usages.set(key, done);
+        }
+        return done;
+      })().finally(() => this.reading.delete(key));
+      this.reading.set(key, read);
     }
-    const read = await fill;
-    return { usage: read.totals.get(customer) ?? '0', asOf: read.asOf };
+    return read;
   }
 
   private fresh(tenantId: string, customer: string, feature: string): Entitlement | undefined {

@@ -14,32 +14,30 @@ export function isAdditive(aggregation: string): aggregation is AdditiveAggregat
 }
 
 /**
- * Every customer's usage of a sum or count meter over [from, to) (epoch ms), in one query,
- * counting events as soon as they are in the raw table, not only once the aggregator has
- * rolled them up: what an entitlement check of any of them reads (one query serves them all).
+ * One customer's usage of a sum or count meter over [from, to) (epoch ms), counting events as
+ * soon as they are in the raw table, not only once the aggregator has rolled them up.
  *
- * An hour is read from its rollups only when none of the meter's raw rows in it became visible
- * after `settledThrough` (the aggregator's watermark less its overlap: the rollups of such an
- * hour hold every one of its events). Every other hour (one with rows the aggregator may not
- * have counted yet, and the parts of hours where the range starts or ends inside one) is
- * aggregated from the first copies of its raw events, as the rollup itself would be. No hour is
- * read from both, so nothing counts twice, resent copies of an event included. A meter not
- * backfilled yet has no rollups to trust: all of it is read from the raw events. Customers
- * without usage are absent (their usage is 0).
+ * An hour is read from its rollup only when none of its raw rows became visible after
+ * `settledThrough` (the aggregator's watermark less its overlap: the rollup of such an hour
+ * holds every one of its events). Every other hour (one with rows the aggregator may not have
+ * counted yet, and the parts of hours where the range starts or ends inside one) is aggregated
+ * from the first copies of its raw events, as the rollup itself would be. No hour is read from
+ * both, so nothing counts twice, resent copies of an event included. A meter not backfilled
+ * yet has no rollups to trust: all of it is read from the raw events.
  */
-export async function liveTotals(ch: ClickHouseStore, meter: MeterRecord, from: number, to: number, settledThrough: number): Promise<Map<string, string>> {
+export async function liveTotal(ch: ClickHouseStore, meter: MeterRecord, customer: string, from: number, to: number, settledThrough: number): Promise<string> {
   if (!isAdditive(meter.aggregation)) throw new Error(`live usage adds hours up; ${meter.aggregation} meters do not add up`);
-  if (to <= from) return new Map();
+  if (to <= from) return '0';
   const raw = ch.table('raw_events_v1');
-  const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, from: clickhouseTime(from), to: clickhouseTime(to) };
-  const inRange = 'tenant_id = {t:String} AND meter = {m:String} AND timestamp >= {from:DateTime64(3, \'UTC\')} AND timestamp < {to:DateTime64(3, \'UTC\')}';
+  const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, c: customer, from: clickhouseTime(from), to: clickhouseTime(to) };
+  const inRange = 'tenant_id = {t:String} AND meter = {m:String} AND customer = {c:String} AND timestamp >= {from:DateTime64(3, \'UTC\')} AND timestamp < {to:DateTime64(3, \'UTC\')}';
 
   const wholeFrom = ceilHour(from);
   const wholeTo = floorHour(to);
   const rollups = meter.backfilled_through !== null && wholeFrom < wholeTo;
   let parts: string;
   if (!rollups) {
-    parts = `SELECT customer, ${RAW[meter.aggregation]} AS v FROM (${firstCopies(ch, meter, inRange, 0)}) GROUP BY customer`;
+    parts = `SELECT ${RAW[meter.aggregation]} AS v FROM (${firstCopies(ch, meter, inRange, 0)})`;
   } else {
     const dirty = await ch.client.query({
       query: `SELECT arrayMap(h -> toUInt32(h), groupUniqArray(toUnixTimestamp(toStartOfHour(timestamp)))) AS hours FROM ${raw}
@@ -54,14 +52,13 @@ export async function liveTotals(ch: ClickHouseStore, meter: MeterRecord, from: 
     params.hf = wholeFrom / 1000;
     params.ht = wholeTo / 1000;
     parts = `
-      SELECT customer, ${ROLLUP[meter.aggregation]} AS v FROM ${ch.table('usage_hourly_v1')} FINAL
-      WHERE tenant_id = {t:String} AND meter = {m:String} AND events > 0
+      SELECT ${ROLLUP[meter.aggregation]} AS v FROM ${ch.table('usage_hourly_v1')} FINAL
+      WHERE tenant_id = {t:String} AND meter = {m:String} AND customer = {c:String} AND events > 0
         AND hour >= toDateTime({hf:UInt32}, 'UTC') AND hour < toDateTime({ht:UInt32}, 'UTC')
         AND NOT has({rh:Array(UInt32)}, toUInt32(toUnixTimestamp(hour)))
-      GROUP BY customer
       UNION ALL
-      SELECT customer, ${RAW[meter.aggregation]} AS v FROM (${firstCopies(ch, meter, `${inRange} AND has({rh:Array(UInt32)}, toUInt32(toUnixTimestamp(toStartOfHour(timestamp))))`, 0)}) GROUP BY customer`;
+      SELECT ${RAW[meter.aggregation]} AS v FROM (${firstCopies(ch, meter, `${inRange} AND has({rh:Array(UInt32)}, toUInt32(toUnixTimestamp(toStartOfHour(timestamp))))`, 0)})`;
   }
-  const rs = await ch.client.query({ query: `SELECT customer, toString(sum(v)) AS total FROM (${parts}) GROUP BY customer`, query_params: params, format: 'JSONEachRow' });
-  return new Map((await rs.json<{ customer: string; total: string }>()).map((r) => [r.customer, r.total]));
+  const rs = await ch.client.query({ query: `SELECT toString(sum(v)) AS total FROM (${parts})`, query_params: params, format: 'JSONEachRow' });
+  return (await rs.json<{ total: string }>())[0]?.total ?? '0';
 }

@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Series } from '../rating/series.js';
 import { cumulativeHourly, type UsageRange } from './cumulative.js';
-import { liveTotals } from './live-usage.js';
+import { liveTotal } from './live-usage.js';
 import type { Meter, MeterRecord } from './meters.js';
 import { pendingEvents, queryUsage, type UsageQuery, type UsageRow } from './usage.js';
 
@@ -32,11 +32,11 @@ export interface UsageQuerier {
   cumulativeHourly(tenantId: string, meter: Meter, ranges: readonly UsageRange[]): Promise<Series[]>;
 
   /**
-   * Every customer's usage of a sum or count meter over [from, to), by customer (absent: 0),
-   * counting the raw events the aggregator has not rolled up yet (those visible after
-   * `settledThrough`) as soon as they are in the store (see live-usage.ts). Decimal strings.
+   * One customer's usage of a sum or count meter over [from, to), counting the raw events the
+   * aggregator has not rolled up yet (those visible after `settledThrough`) as soon as they are
+   * in the store (see live-usage.ts). A decimal string.
    */
-  liveTotals(meter: MeterRecord, from: Date, to: Date, settledThrough: Date): Promise<Map<string, string>>;
+  liveTotal(meter: MeterRecord, customer: string, from: Date, to: Date, settledThrough: Date): Promise<string>;
 
   /** Every (tenant, customer) with rollups written after `since` (epoch ms), with the earliest such hour (epoch ms). */
   customersChangedSince(since: number): Promise<{ tenantId: string; customer: string; firstHour: number }[]>;
@@ -53,7 +53,7 @@ export function clickhouseUsageQuerier(ch: ClickHouseStore): UsageQuerier {
     usage: (q) => queryUsage(ch, q),
     pendingEvents: (tenantId, meter, from, to, watermark) => pendingEvents(ch, tenantId, meter, from, to, watermark),
     cumulativeHourly: (tenantId, meter, ranges) => cumulativeHourly(ch, tenantId, meter, ranges),
-    liveTotals: (meter, from, to, settledThrough) => liveTotals(ch, meter, from.getTime(), to.getTime(), settledThrough.getTime()),
+    liveTotal: (meter, customer, from, to, settledThrough) => liveTotal(ch, meter, customer, from.getTime(), to.getTime(), settledThrough.getTime()),
 
     async customersChangedSince(since) {
       const rs = await ch.client.query({

@@ -217,8 +217,8 @@ describe('entitlements', () => {
     expect([later.usage, later.usage_as_of]).toEqual([String(Number(first.usage) + 7), iso(now)]);
     now += 500;
     service.forget(t.id, 'acme');
-    // The answer is worked out again (a new override would show); the usage is the meter's
-    // board, read for every customer at once, as of the same instant until it lapses.
+    // The answer is worked out again (a new override would show); the usage it read is kept
+    // until it lapses, as of the same instant.
     const again = await service.check(t.id, 'acme', 'api_calls');
     expect([again.usage, again.usage_as_of]).toEqual([later.usage, later.usage_as_of]);
     mono += 1_000;
