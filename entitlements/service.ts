@@ -73,6 +73,8 @@ export class EntitlementService {
   private cached = 0;
   private readonly monotonic: () => number;
   private readonly usages = new Map<string, { until: number; asOf: number; usage: string }>();
+  /** When a metered answer lapses: with the usage it was worked out from. */
+  private readonly lapses = new WeakMap<Entitlement, number>();
   private readonly reading = new Map<string, Promise<{ until: number; asOf: number; usage: string }>>();
   private readonly contexts = new Map<string, { until: number; context: CustomerContext | undefined }>();
 
@@ -111,7 +113,7 @@ export class EntitlementService {
    * A customer's usage of a meter in a window (live-usage.ts), kept for `cacheMs`; checks of the
    * same customer, meter and window arriving while it is being read wait for that one read.
    */
-  private async usageOf(meter: MeterRecord, customer: string, from: number, to: number): Promise<{ usage: string; asOf: number }> {
+  private async usageOf(meter: MeterRecord, customer: string, from: number, to: number): Promise<{ usage: string; asOf: number; until: number }> {
     const key = `${meter.tenant_id}\n${meter.key}\n${customer}\n${from}\n${to}`;
     const kept = this.usages.get(key);
     if (kept !== undefined && kept.until > this.monotonic()) return kept;
@@ -152,7 +154,9 @@ export class EntitlementService {
       this.cache.set(key, features);
     }
     if (!features.has(answer.feature)) this.cached++;
-    features.set(answer.feature, { until: now + this.deps.cacheMs, answer });
+    // A metered answer lapses with the usage it read (kept from when that read began), so it is
+    // never older than `cacheMs`, however long the read took.
+    features.set(answer.feature, { until: this.lapses.get(answer) ?? now + this.deps.cacheMs, answer });
     return answer;
   }
 
@@ -237,7 +241,7 @@ export class EntitlementService {
         const usage = new Dec(read.usage);
         const limit = new Dec(override?.limit ?? feature.limit).plus(c.grants.get(feature.key) ?? '0');
         const remaining = Dec.max(limit.minus(usage), 0);
-        return {
+        const answer: Entitlement = {
           feature: feature.key,
           type: feature.type,
           has_access: decided ?? (!feature.hard || usage.lt(limit)),
@@ -248,6 +252,8 @@ export class EntitlementService {
           resets_at: new Date(window.end).toISOString(),
           usage_as_of: new Date(read.asOf).toISOString(),
         };
+        this.lapses.set(answer, read.until);
+        return answer;
       }
     }
   }

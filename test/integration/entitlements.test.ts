@@ -223,6 +223,29 @@ describe('entitlements', () => {
     expect([again.usage, again.usage_as_of]).toEqual([later.usage, later.usage_as_of]);
     mono += 1_000;
     expect((await service.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
+
+    // A read that takes long (600 ms here) does not make the answer last longer: it lapses
+    // 1 s after the read began, not after it ended.
+    const real = clickhouseUsageQuerier(api.stores.clickhouse);
+    const slow = new EntitlementService({
+      customers: pgCustomerRepository(pg),
+      subscriptions: new SubscriptionService(pg),
+      plans: pgPlanRepository(pg),
+      meters: pgMeterRepository(pg),
+      usage: { ...real, liveTotal: async (...args) => { const r = await real.liveTotal(...args); mono += 600; return r; } },
+      store: pgEntitlementStore(pg),
+      watermark: () => readWatermark(pg),
+      overlapMs: 0,
+      cacheMs: 1_000,
+      clock: () => now,
+      monotonic: () => mono,
+    });
+    const read = await slow.check(t.id, 'acme', 'api_calls');
+    now += 100;
+    mono += 300;
+    expect(await slow.check(t.id, 'acme', 'api_calls')).toEqual(read);
+    mono += 100;
+    expect((await slow.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
   });
 
   it("another tenant's customer, an unknown one and one without a subscription", async () => {
