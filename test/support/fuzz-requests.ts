@@ -293,7 +293,9 @@ export function mutate(value: Json, mutations: Mutation[]): Json {
     const at = all.length === 0 ? undefined : all[m.pick % (all.length + 1)];
     switch (m.op) {
       case 'replace':
-        set(at, () => m.value);
+        // A copy: generated values can be shared (fast-check reuses its constants, [] and {}),
+        // and one put in two places, or into itself by a later mutation, would make a cycle.
+        set(at, () => clone(m.value));
         break;
       case 'swapType':
         set(at, swapType);
@@ -311,8 +313,8 @@ export function mutate(value: Json, mutations: Mutation[]): Json {
       }
       case 'add': {
         const target = containers[m.pick % Math.max(containers.length, 1)];
-        if (target !== undefined && !Array.isArray(target)) target[m.key] = m.value;
-        else if (Array.isArray(target)) target.push(m.value);
+        if (target !== undefined && !Array.isArray(target)) target[m.key] = clone(m.value);
+        else if (Array.isArray(target)) target.push(clone(m.value));
         break;
       }
     }
