@@ -193,19 +193,23 @@ describe('entitlements', () => {
   it('an answer is served from memory for the cache time, then worked out again; a write of an override drops it', async () => {
     const pg = api.stores.postgres;
     let mono = 0;
-    const service = new EntitlementService({
-      customers: pgCustomerRepository(pg),
-      subscriptions: new SubscriptionService(pg),
-      plans: pgPlanRepository(pg),
-      meters: pgMeterRepository(pg),
-      usage: clickhouseUsageQuerier(api.stores.clickhouse),
-      store: pgEntitlementStore(pg),
-      watermark: () => readWatermark(pg),
-      overlapMs: 0,
-      cacheMs: 1_000,
-      clock: () => now,
-      monotonic: () => mono,
-    });
+    const real = clickhouseUsageQuerier(api.stores.clickhouse);
+    // A service on the test's clocks, keeping answers for 1 s, reading usage through `usage`.
+    const serviceOn = (usage: typeof real) =>
+      new EntitlementService({
+        customers: pgCustomerRepository(pg),
+        subscriptions: new SubscriptionService(pg),
+        plans: pgPlanRepository(pg),
+        meters: pgMeterRepository(pg),
+        usage,
+        store: pgEntitlementStore(pg),
+        watermark: () => readWatermark(pg),
+        overlapMs: 0,
+        cacheMs: 1_000,
+        clock: () => now,
+        monotonic: () => mono,
+      });
+    const service = serviceOn(real);
     const first = await service.check(t.id, 'acme', 'api_calls');
     await send('api_calls', '7', now - 1000);
     await api.drain();
@@ -226,19 +230,13 @@ describe('entitlements', () => {
 
     // A read that takes long (600 ms here) does not make the answer last longer: it lapses
     // 1 s after the read began, not after it ended.
-    const real = clickhouseUsageQuerier(api.stores.clickhouse);
-    const slow = new EntitlementService({
-      customers: pgCustomerRepository(pg),
-      subscriptions: new SubscriptionService(pg),
-      plans: pgPlanRepository(pg),
-      meters: pgMeterRepository(pg),
-      usage: { ...real, liveTotal: async (...args) => { const r = await real.liveTotal(...args); mono += 600; return r; } },
-      store: pgEntitlementStore(pg),
-      watermark: () => readWatermark(pg),
-      overlapMs: 0,
-      cacheMs: 1_000,
-      clock: () => now,
-      monotonic: () => mono,
+    const slow = serviceOn({
+      ...real,
+      liveTotal: async (...args) => {
+        const r = await real.liveTotal(...args);
+        mono += 600;
+        return r;
+      },
     });
     const read = await slow.check(t.id, 'acme', 'api_calls');
     now += 100;
