@@ -7,7 +7,7 @@ import { createAuthenticator, type Authenticator } from '../core/auth.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
-import type { Route } from '../http/types.js';
+import { tenantOf, type Route } from '../http/types.js';
 import { healthRoutes } from '../http/health.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { meterRoutes } from '../metering/meter-routes.js';
@@ -38,7 +38,6 @@ import { pgMeterRepository } from '../metering/meters.js';
 import { aggregatorLagGauge, readWatermark } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
-import { EntitlementService } from '../entitlements/service.js';
 import { entitlementRoutes } from '../entitlements/routes.js';
 import { pgEntitlementStore } from '../entitlements/store.js';
 import { RecentIds } from '../ingest/dedup.js';
@@ -51,6 +50,7 @@ import { Shipper } from '../ingest/shipper.js';
 import { clickHouseSink, type SegmentSink } from '../ingest/sink.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
+import { entitlementChecks } from './entitlements.js';
 import { balanceRoutes } from '../invoicing/balance-routes.js';
 import { balanceAlertRoutes } from '../alerts/balance-routes.js';
 import { BalanceAlertService } from '../alerts/balance.js';
@@ -168,9 +168,9 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const subscriptions = new SubscriptionService(stores.postgres, dunning, subscriptionEvents);
   const usage = clickhouseUsageQuerier(stores.clickhouse);
   const watermark = () => readWatermark(stores.postgres);
-  // Entitlement checks, answered from this node's memory for a moment.
+  // Entitlement checks, answered from this node's memory, refreshed in the background.
   const entitlementStore = pgEntitlementStore(stores.postgres);
-  const entitlements = new EntitlementService({
+  const entitlementChecking = entitlementChecks({
     customers,
     subscriptions,
     plans,
@@ -181,7 +181,11 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     overlapMs: config.aggregator.overlapMs,
     cacheMs: config.entitlements.cacheMs,
     clock,
+    pg: stores.postgres,
+    registry: deps.registry,
+    logger: deps.logger,
   });
+  const entitlements = entitlementChecking.service;
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -210,7 +214,8 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...balanceAlertRoutes(new BalanceAlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(plans, meters),
-    ...subscriptionRoutes(subscriptions, clock),
+    // A subscription written through this node shows in its entitlement answers at once.
+    ...subscriptionRoutes(subscriptions, clock).map((route) => forgetOnWrite(route, (tenantId, customer) => entitlements.forget(tenantId, customer))),
     ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
     usageRoute({ usage, ch: stores.clickhouse, meters, watermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
@@ -255,8 +260,23 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
         deps.logger.warn({ pendingBytes: eventLog.pendingBytes }, 'event log: not everything shipped before shutdown; the rest ships at the next start');
       }
       await shipper.stop();
+      await entitlementChecking.stop();
       if (deps.rating === undefined) await rating.pool.close();
       await pdfs.close();
+    },
+  };
+}
+
+/** `route`, calling `forget` with the customer its answer names after each write it made. */
+function forgetOnWrite(route: Route, forget: (tenantId: string, customer: string) => void): Route {
+  if (route.method === 'GET') return route;
+  return {
+    ...route,
+    handler: async (req) => {
+      const reply = await route.handler(req);
+      const customer = (reply.body as { customer?: unknown } | undefined)?.customer;
+      if (reply.status < 300 && typeof customer === 'string') forget(tenantOf(req), customer);
+      return reply;
     },
   };
 }

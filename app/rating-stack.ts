@@ -14,6 +14,7 @@ import { Rater } from '../invoicing/rating-runs.js';
 import { FIRING_RETENTION_MS, fireAlerts, pruneFirings } from '../alerts/evaluate.js';
 import { alertMetrics } from '../alerts/metrics.js';
 import { fireBalanceAlerts, pruneBalanceFirings } from '../alerts/balance.js';
+import { pruneEntitlementFirings } from '../alerts/entitlement-events.js';
 import { customerBalance } from '../invoicing/balance.js';
 import { CreditService } from '../catalog/credits.js';
 import { enqueue } from '../stripe/outbox.js';
@@ -96,7 +97,8 @@ export function createRatingStack(
     billing,
     metrics,
     pool,
-    pruneAlerts: async (now) => (await pruneFirings(stores.postgres, now)) + (await pruneBalanceFirings(stores.postgres, now, FIRING_RETENTION_MS)),
+    pruneAlerts: async (now) =>
+      (await pruneFirings(stores.postgres, now)) + (await pruneBalanceFirings(stores.postgres, now, FIRING_RETENTION_MS)) + (await pruneEntitlementFirings(stores.postgres, now, FIRING_RETENTION_MS)),
   };
 }
 

@@ -152,6 +152,8 @@ export interface CustomerRepository {
   /** Undefined when the id is taken (also by a deleted customer). */
   create(tenantId: string, c: CreateCustomerInput): Promise<Customer | undefined>;
   get(tenantId: string, id: string): Promise<Customer | undefined>;
+  /** The ids of every customer of the tenant (not deleted). */
+  ids(tenantId: string): Promise<string[]>;
   /** Ordered by id; `after` is the last id of the previous page. */
   list(tenantId: string, limit: number, after: string | undefined): Promise<{ data: Customer[]; has_more: boolean }>;
   update(tenantId: string, id: string, u: UpdateCustomerInput): Promise<Customer | undefined>;
@@ -200,6 +202,10 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     async get(tenantId, id) {
       const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, [tenantId, id]);
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+    },
+    async ids(tenantId) {
+      const { rows } = await pg.query<{ id: string }>('SELECT id FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL', [tenantId]);
+      return rows.map((r) => r.id);
     },
     async list(tenantId, limit, after) {
       const { rows } = await pg.query<Row>(

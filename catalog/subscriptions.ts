@@ -105,6 +105,9 @@ export interface SubscriptionView {
   updated_at: string;
 }
 
+/** What reads of the subscription in force need of it (see liveByCustomer). */
+export type LiveSubscription = Pick<SubscriptionView, 'id' | 'customer' | 'plan' | 'status' | 'start_date' | 'current_period'>;
+
 interface Row {
   id: string;
   customer_id: string;
@@ -187,6 +190,41 @@ export class SubscriptionService {
     const data: SubscriptionView[] = [];
     for (const r of rows.slice(0, limit)) data.push((await this.view(this.pg, tenantId, r.id, now))!);
     return { data, has_more: rows.length > limit };
+  }
+
+  /**
+   * Per customer (every one of the tenant's, or one), the subscription in force at `now`:
+   * started, not canceled, the one that started last; customers without one are left out.
+   * One query, for what reads many customers at once (entitlement checks).
+   */
+  async liveByCustomer(tenantId: string, customer: string | undefined, now: Date): Promise<Map<string, LiveSubscription>> {
+    const { rows } = await this.pg.query<Row & { plan_code: string; plan_version: number }>(
+      `SELECT s.*, sp.plan_code, sp.plan_version FROM subscriptions s
+         JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id AND c.deleted_at IS NULL
+         JOIN LATERAL (SELECT plan_code, plan_version FROM subscription_plans p
+                        WHERE p.tenant_id = s.tenant_id AND p.subscription_id = s.id AND p.effective_from <= $3
+                        ORDER BY p.effective_from DESC LIMIT 1) sp ON true
+        WHERE s.tenant_id = $1 AND ($2::text IS NULL OR s.customer_id = $2) AND s.start_date <= $3
+          AND (s.canceled_at IS NULL OR s.canceled_at > $3)
+        ORDER BY s.customer_id, s.start_date, s.id`,
+      [tenantId, customer ?? null, now],
+    );
+    const live = new Map<string, LiveSubscription>();
+    for (const s of rows) {
+      const status = statusAt(s, now, this.dunning);
+      if (status === 'canceled') continue;
+      const p = periodAt(s.start_date, s.interval, now);
+      // Ordered by start: the last one kept is the one that started last.
+      live.set(s.customer_id, {
+        id: s.id,
+        customer: s.customer_id,
+        plan: { code: s.plan_code, version: s.plan_version },
+        status,
+        start_date: s.start_date.toISOString(),
+        current_period: { start: p.start.toISOString(), end: p.end.toISOString() },
+      });
+    }
+    return live;
   }
 
   async cancel(tenantId: string, id: string, atPeriodEnd: boolean, actor: string, now: Date): Promise<SubscriptionView | undefined> {

@@ -41,7 +41,7 @@ export function httpMetrics(registry: Registry): HttpMetrics {
 }
 
 /** The label values of `tally_loop_item_failures_total`: one per background loop. */
-export const LOOPS = ['aggregator', 'rater', 'close', 'sync', 'dunning', 'deliver', 'alerts'] as const;
+export const LOOPS = ['aggregator', 'rater', 'close', 'sync', 'dunning', 'deliver', 'alerts', 'entitlements'] as const;
 export type LoopName = (typeof LOOPS)[number];
 
 export interface LoopMetrics {

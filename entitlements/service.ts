@@ -2,10 +2,11 @@ import { TallyError } from '../core/errors.js';
 import { Dec } from '../core/money.js';
 import type { CustomerRepository } from '../catalog/customers.js';
 import { FEATURE_KEY, type Feature, type PlanRepository } from '../catalog/plans.js';
-import type { SubscriptionService, SubscriptionView } from '../catalog/subscriptions.js';
+import type { LiveSubscription, SubscriptionService } from '../catalog/subscriptions.js';
 import type { MeterRecord, MeterRepository } from '../metering/meters.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
-import type { EntitlementStore, Override } from './store.js';
+import type { ActiveGrants, EntitlementStore, Override } from './store.js';
+import { windowEvents, type WindowEvent } from './window-events.js';
 import { resetWindow } from './windows.js';
 
 /** What a check answers (`GET /v1/customers/:id/entitlements/:feature`). */
@@ -24,13 +25,13 @@ export interface Entitlement {
   remaining?: string;
   /** When the window ends and the usage starts again from 0 (metered). */
   resets_at?: string;
-  /** When the answer was worked out: events shipped to the store by then are counted. */
+  /** When the answer's usage was read: events shipped to the store by then are counted. */
   usage_as_of: string;
 }
 
 export interface EntitlementDeps {
   customers: CustomerRepository;
-  subscriptions: SubscriptionService;
+  subscriptions: Pick<SubscriptionService, 'liveByCustomer'>;
   plans: PlanRepository;
   meters: MeterRepository;
   usage: UsageQuerier;
@@ -39,44 +40,78 @@ export interface EntitlementDeps {
   watermark: () => Promise<Date>;
   /** TALLY_AGGREGATOR_OVERLAP_SECONDS, in ms. */
   overlapMs: number;
-  /** How long an answer is served from memory (TALLY_ENTITLEMENT_CACHE_MS; 0: never). */
+  /** How often a checked tenant's usage is read again (TALLY_ENTITLEMENT_CACHE_MS; 0: every check reads the stores). */
   cacheMs: number;
   /** Epoch ms now: the instant windows, subscriptions and grants are read at (tests move it). */
   clock: () => number;
-  /** A monotonic clock in ms for the cache's lifetimes. */
+  /** A monotonic clock in ms for refresh times. */
   monotonic?: () => number;
+  /** Handed the limits reached and windows begun that each refresh finds (each is recorded once per window). */
+  onWindowEvents?: (tenantId: string, events: readonly WindowEvent[]) => Promise<void>;
+  /** A refresh of one tenant failed (its previous figures keep serving); counted and logged by the caller. */
+  onRefreshFailed?: (tenantId: string, error: unknown) => void;
+  /** Each refresh of a tenant: its duration in seconds. */
+  onRefreshed?: (seconds: number) => void;
 }
 
-/** What every check of one customer reads first: its live subscription, the plan version's features, its overrides and grants. */
+/** What every check of one customer reads: its live subscription, the plan version's features, its overrides and grants. */
 interface CustomerContext {
-  subscription: SubscriptionView;
+  subscription: LiveSubscription;
   features: Feature[];
   overrides: Map<string, Override>;
-  grants: Map<string, string>;
-  now: number;
+  grants: ActiveGrants;
 }
 
-/** Entries kept before expired ones are swept (and, if still over, all dropped). */
-const MAX_CACHED = 100_000;
+/** One tenant as this node holds it (see EntitlementService). */
+interface TenantView {
+  loaded: boolean;
+  /** Customers with a live subscription. */
+  contexts: Map<string, CustomerContext>;
+  /** Customers without one. */
+  idle: Set<string>;
+  /** Reload the contexts at (monotonic), or once the clock reaches `contextsLapse` (a period ends, a grant expires). */
+  contextsUntil: number;
+  contextsLapse: number;
+  /** Usage per meter, customer and window (`usageKey`). */
+  usage: Map<string, string>;
+  usageAsOf: number;
+  /** Answers worked out since the last refresh, with the clock time they hold until. */
+  answers: Map<string, { answer: Entitlement; until: number }>;
+  /** Customers whose overrides or grants were written through this node, with when (monotonic): answered from the stores until a refresh begun after that. */
+  forgotten: Map<string, number>;
+  lastCheck: number;
+  nextAt: number;
+  refreshing: Promise<void> | undefined;
+  /** Window events already recorded, by key. */
+  fired: Set<string>;
+}
+
+/** A tenant not checked for this long is dropped from memory (monotonic ms). */
+const IDLE_MS = 10 * 60_000;
+/** How often a tenant held only for its window events (not checked lately) is refreshed. */
+const COLD_MS = 30_000;
+/** Contexts (subscriptions, plans, overrides, grants) are read again after this many usage refreshes' time. */
+const CONTEXT_FACTOR = 5;
+
+const usageKey = (meter: string, customer: string, w: { start: number; end: number }): string => `${meter}\n${customer}\n${w.start}\n${w.end}`;
 
 /**
- * Entitlement checks. An answer is worked out from the customer's live subscription (the one
- * not canceled that started last), its plan version's features, the customer's overrides and
- * active grants, and for a metered feature the meter's usage in the current window, counted
- * from the rollups and the raw events not rolled up yet. Answers are kept in memory per
- * (tenant, customer, feature) for `cacheMs`, and so is the usage they read (`usageOf`); the
- * customer's details for five times that. A write of an override or
- * grant drops the customer's answers and details on the node that took it.
+ * Entitlement checks, answered from memory. For each tenant checked on this node, the node
+ * holds its customers' live subscriptions, their plan versions' features, overrides and active
+ * grants (read again every 5 × `cacheMs`, and when a period ends or a grant expires), and the
+ * usage of every metered feature's current window for all of its customers, read in one query
+ * per meter every `cacheMs` by `refreshDue` (a background loop). A check is then worked out
+ * from memory; `usage_as_of` says when the usage it shows was read. Several nodes agree
+ * because each reads the same stores, within that freshness.
+ *
+ * The stores are read for a check only when memory cannot answer it: a customer created since
+ * the last read, one whose overrides or grants were just written through this node (so the
+ * write shows at once), and every check when `cacheMs` is 0. A window that has rolled over
+ * since the last refresh waits for a refresh rather than answer from the old window.
  */
 export class EntitlementService {
-  private readonly cache = new Map<string, Map<string, { until: number; answer: Entitlement }>>();
-  private cached = 0;
+  private readonly views = new Map<string, TenantView>();
   private readonly monotonic: () => number;
-  private readonly usages = new Map<string, { until: number; asOf: number; usage: string }>();
-  /** When a metered answer lapses: with the usage it was worked out from. */
-  private readonly lapses = new WeakMap<Entitlement, number>();
-  private readonly reading = new Map<string, Promise<{ until: number; asOf: number; usage: string }>>();
-  private readonly contexts = new Map<string, { until: number; context: CustomerContext | undefined }>();
 
   constructor(private readonly deps: EntitlementDeps) {
     this.monotonic = deps.monotonic ?? (() => performance.now());
@@ -84,177 +119,309 @@ export class EntitlementService {
 
   /** Every feature of the customer's live subscription's plan version (empty without one). */
   async list(tenantId: string, customer: string): Promise<Entitlement[]> {
-    const context = await this.context(tenantId, customer);
-    if (context === undefined) return [];
-    const out: Entitlement[] = [];
-    for (const feature of context.features) out.push(this.fresh(tenantId, customer, feature.key) ?? this.remember(tenantId, customer, await this.answer(tenantId, customer, feature, context)));
-    return out;
+    const view = await this.viewOf(tenantId);
+    for (let attempt = 0; view !== undefined && attempt < 2; attempt++) {
+      if (view.forgotten.has(customer)) break;
+      if (view.idle.has(customer)) return [];
+      const context = view.contexts.get(customer);
+      if (context === undefined) break;
+      const out = context.features.map((f) => this.fromMemory(view, customer, context, f));
+      if (!out.includes('stale')) return out as Entitlement[];
+      await this.refresh(tenantId, view);
+    }
+    return this.listDirect(tenantId, customer);
   }
 
   async check(tenantId: string, customer: string, featureKey: string): Promise<Entitlement> {
-    const hit = this.fresh(tenantId, customer, featureKey);
-    if (hit !== undefined) return hit;
     if (!FEATURE_KEY.test(featureKey)) throw featureNotFound(featureKey);
-    const context = await this.context(tenantId, customer);
-    const feature = context?.features.find((f) => f.key === featureKey);
-    if (context === undefined || feature === undefined) throw featureNotFound(featureKey, context === undefined);
-    return this.remember(tenantId, customer, await this.answer(tenantId, customer, feature, context));
+    const view = await this.viewOf(tenantId);
+    for (let attempt = 0; view !== undefined && attempt < 2; attempt++) {
+      if (view.forgotten.has(customer)) break;
+      if (view.idle.has(customer)) throw featureNotFound(featureKey, true);
+      const context = view.contexts.get(customer);
+      if (context === undefined) break;
+      const feature = context.features.find((f) => f.key === featureKey);
+      if (feature === undefined) throw featureNotFound(featureKey);
+      const answer = this.fromMemory(view, customer, context, feature);
+      if (answer !== 'stale') return answer;
+      await this.refresh(tenantId, view);
+    }
+    return this.checkDirect(tenantId, customer, featureKey);
   }
 
-  /** Drops the customer's answers and details held by this node (after a write of its overrides or grants). */
+  /** Answers the customer from the stores until the next refresh begins (after a write of its overrides or grants through this node). */
   forget(tenantId: string, customer: string): void {
-    const key = `${tenantId}\n${customer}`;
-    this.cached -= this.cache.get(key)?.size ?? 0;
-    this.cache.delete(key);
-    this.contexts.delete(key);
+    const view = this.views.get(tenantId);
+    if (view === undefined) return;
+    view.forgotten.set(customer, this.monotonic());
+    for (const key of view.answers.keys()) if (key.startsWith(`${customer}\n`)) view.answers.delete(key);
   }
 
   /**
-   * A customer's usage of a meter in a window (live-usage.ts), kept for `cacheMs`; checks of the
-   * same customer, meter and window arriving while it is being read wait for that one read.
+   * Refreshes every tenant due (checked ones every `cacheMs`, the others registered with
+   * `watch` every 30 s), one after another; a tenant that fails keeps its previous figures, is
+   * reported through `onRefreshFailed` and tried again at its next turn. Drops tenants not
+   * checked for 10 minutes (unless watched).
    */
-  private async usageOf(meter: MeterRecord, customer: string, from: number, to: number): Promise<{ usage: string; asOf: number; until: number }> {
-    const key = `${meter.tenant_id}\n${meter.key}\n${customer}\n${from}\n${to}`;
-    const kept = this.usages.get(key);
-    if (kept !== undefined && kept.until > this.monotonic()) return kept;
-    let read = this.reading.get(key);
-    if (read === undefined) {
-      read = (async () => {
-        // Taken before the read: every event shipped by then is counted, and the usage lapses
-        // `cacheMs` after it, however long the read took.
-        const asOf = this.deps.clock();
-        const started = this.monotonic();
-        const watermark = await this.deps.watermark();
-        const usage = await this.deps.usage.liveTotal(meter, customer, new Date(from), new Date(to), new Date(watermark.getTime() - this.deps.overlapMs));
-        const done = { until: started + this.deps.cacheMs, asOf, usage };
-        if (this.deps.cacheMs > 0) {
-          if (this.usages.size >= MAX_CACHED) this.usages.clear();
-          this.usages.set(key, done);
-        }
-        return done;
-      })().finally(() => this.reading.delete(key));
-      this.reading.set(key, read);
-    }
-    return read;
-  }
-
-  private fresh(tenantId: string, customer: string, feature: string): Entitlement | undefined {
-    const entry = this.cache.get(`${tenantId}\n${customer}`)?.get(feature);
-    return entry !== undefined && entry.until > this.monotonic() ? entry.answer : undefined;
-  }
-
-  private remember(tenantId: string, customer: string, answer: Entitlement): Entitlement {
-    if (this.deps.cacheMs <= 0) return answer;
+  async refreshDue(watched: ReadonlySet<string> = new Set()): Promise<number> {
     const now = this.monotonic();
-    if (this.cached >= MAX_CACHED) this.sweep(now);
-    const key = `${tenantId}\n${customer}`;
-    let features = this.cache.get(key);
-    if (features === undefined) {
-      features = new Map<string, { until: number; answer: Entitlement }>();
-      this.cache.set(key, features);
+    for (const tenantId of watched) if (!this.views.has(tenantId)) this.views.set(tenantId, newView(now - IDLE_MS));
+    let refreshed = 0;
+    for (const [tenantId, view] of [...this.views]) {
+      const hot = now - view.lastCheck < IDLE_MS;
+      if (!hot && !watched.has(tenantId)) {
+        this.views.delete(tenantId);
+        continue;
+      }
+      if (view.nextAt > now) continue;
+      try {
+        await this.refresh(tenantId, view);
+        refreshed++;
+      } catch (e) {
+        view.nextAt = this.monotonic() + (hot ? this.deps.cacheMs : COLD_MS);
+        this.deps.onRefreshFailed?.(tenantId, e);
+      }
     }
-    if (!features.has(answer.feature)) this.cached++;
-    // A metered answer lapses with the usage it read (kept from when that read began), so it is
-    // never older than `cacheMs`, however long the read took.
-    features.set(answer.feature, { until: this.lapses.get(answer) ?? now + this.deps.cacheMs, answer });
+    return refreshed;
+  }
+
+  /** How long until the next tenant is due, in ms (for the loop's sleep). */
+  nextDueIn(): number {
+    let next = Infinity;
+    for (const view of this.views.values()) next = Math.min(next, view.nextAt);
+    return next === Infinity ? this.deps.cacheMs : Math.max(0, next - this.monotonic());
+  }
+
+  /** The tenant's view, loaded (the first check of a tenant waits for its first read); undefined when nothing is kept (`cacheMs` 0). */
+  private async viewOf(tenantId: string): Promise<TenantView | undefined> {
+    if (this.deps.cacheMs <= 0) return undefined;
+    let view = this.views.get(tenantId);
+    if (view === undefined) {
+      view = newView(this.monotonic());
+      this.views.set(tenantId, view);
+    }
+    view.lastCheck = this.monotonic();
+    if (!view.loaded) await this.refresh(tenantId, view);
+    return view;
+  }
+
+  /** One refresh of a tenant at a time; a check arriving meanwhile waits for it. */
+  private refresh(tenantId: string, view: TenantView): Promise<void> {
+    view.refreshing ??= this.read(tenantId, view).finally(() => (view.refreshing = undefined));
+    return view.refreshing;
+  }
+
+  private async read(tenantId: string, view: TenantView): Promise<void> {
+    const began = this.monotonic();
+    const now = this.deps.clock();
+    if (!view.loaded || began >= view.contextsUntil || now >= view.contextsLapse) {
+      const { contexts, idle } = await this.readContexts(tenantId, undefined, now);
+      view.contexts = contexts;
+      view.idle = idle;
+      view.contextsUntil = began + CONTEXT_FACTOR * this.deps.cacheMs;
+      view.contextsLapse = lapseOf(contexts.values(), Infinity);
+    }
+    // The windows of every metered feature now, per meter; one read per meter for all of them.
+    const byMeter = new Map<string, { customer: string; start: number; end: number }[]>();
+    const seen = new Set<string>();
+    for (const [customer, c] of view.contexts) {
+      for (const f of c.features) {
+        if (f.type !== 'metered') continue;
+        const w = windowOf(f, c, now);
+        const key = usageKey(f.meter, customer, w);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        let list = byMeter.get(f.meter);
+        if (list === undefined) byMeter.set(f.meter, (list = []));
+        list.push({ customer, ...w });
+      }
+    }
+    const usage = new Map<string, string>();
+    if (byMeter.size > 0) {
+      const settled = new Date((await this.deps.watermark()).getTime() - this.deps.overlapMs);
+      for (const [meterKey, windows] of byMeter) {
+        const meter = await this.deps.meters.record(tenantId, meterKey);
+        if (meter === undefined) continue; // a feature's meter deleted: its checks read the stores (and fail there)
+        const totals = await this.deps.usage.liveTotals(meter, windows.map((w) => ({ customer: w.customer, from: w.start, to: w.end })), settled);
+        windows.forEach((w, i) => usage.set(usageKey(meterKey, w.customer, w), totals[i]!));
+      }
+    }
+    view.usage = usage;
+    view.usageAsOf = now;
+    view.answers.clear();
+    for (const [customer, at] of view.forgotten) if (at < began) view.forgotten.delete(customer);
+    view.loaded = true;
+    const hot = this.monotonic() - view.lastCheck < IDLE_MS;
+    view.nextAt = began + (hot ? this.deps.cacheMs : COLD_MS);
+    this.deps.onRefreshed?.((this.monotonic() - began) / 1000);
+    await this.fire(tenantId, view, now);
+  }
+
+  /** Hands the limits reached and windows begun to `onWindowEvents`, once each as far as this node knows (the recorder keeps them once for good). */
+  private async fire(tenantId: string, view: TenantView, now: number): Promise<void> {
+    if (this.deps.onWindowEvents === undefined) return;
+    const events: WindowEvent[] = [];
+    for (const [customer, c] of view.contexts) {
+      for (const f of c.features) {
+        if (f.type !== 'metered') continue;
+        const w = windowOf(f, c, now);
+        const usage = view.usage.get(usageKey(f.meter, customer, w));
+        if (usage === undefined) continue;
+        const found = windowEvents({ customer, feature: f, subscriptionStart: Date.parse(c.subscription.start_date), window: w, usage, limit: limitOf(f, c).toFixed(), now });
+        for (const e of found) if (!view.fired.has(e.key)) events.push(e);
+      }
+    }
+    if (events.length === 0) return;
+    await this.deps.onWindowEvents(tenantId, events);
+    if (view.fired.size > 100_000) view.fired.clear();
+    for (const e of events) view.fired.add(e.key);
+  }
+
+  /**
+   * A check worked out from memory, or `stale` when memory holds what no longer applies: a
+   * period ended or a grant expired since the contexts were read, or a window rolled over since
+   * the usage was (the caller waits for a refresh and asks again).
+   */
+  private fromMemory(view: TenantView, customer: string, c: CustomerContext, feature: Feature): Entitlement | 'stale' {
+    const now = this.deps.clock();
+    const memo = view.answers.get(`${customer}\n${feature.key}`);
+    if (memo !== undefined && now < memo.until) return memo.answer;
+    if (now >= view.contextsLapse) return 'stale';
+    let usage: string | undefined;
+    let until = view.contextsLapse;
+    if (feature.type === 'metered') {
+      const w = windowOf(feature, c, now);
+      usage = view.usage.get(usageKey(feature.meter, customer, w));
+      if (usage === undefined) return 'stale';
+      until = Math.min(until, w.end);
+    }
+    const answer = answerOf(feature, c, now, usage, view.usageAsOf);
+    view.answers.set(`${customer}\n${feature.key}`, { answer, until });
     return answer;
   }
 
-  private sweep(now: number): void {
-    for (const [key, features] of this.cache) {
-      for (const [feature, entry] of features) {
-        if (entry.until <= now) {
-          features.delete(feature);
-          this.cached--;
-        }
-      }
-      if (features.size === 0) this.cache.delete(key);
-    }
-    if (this.cached >= MAX_CACHED) {
-      this.cache.clear();
-      this.cached = 0;
-    }
-  }
-
-  /**
-   * The customer's details, kept for five times `cacheMs`: a change of subscription or plan
-   * made through another node is seen within that (overrides and grants written through this
-   * node drop them at once). Only `now` is taken afresh.
-   */
-  private async context(tenantId: string, customer: string): Promise<CustomerContext | undefined> {
-    const key = `${tenantId}\n${customer}`;
-    const kept = this.contexts.get(key);
-    if (kept !== undefined && kept.until > this.monotonic()) return kept.context === undefined ? undefined : { ...kept.context, now: this.deps.clock() };
-    const context = await this.readContext(tenantId, customer);
-    if (this.deps.cacheMs > 0) {
-      if (this.contexts.size >= MAX_CACHED) this.contexts.clear();
-      this.contexts.set(key, { until: this.monotonic() + 5 * this.deps.cacheMs, context });
-    }
-    return context;
-  }
-
-  private async readContext(tenantId: string, customer: string): Promise<CustomerContext | undefined> {
+  private async checkDirect(tenantId: string, customer: string, featureKey: string): Promise<Entitlement> {
     const now = this.deps.clock();
+    const context = await this.readCustomer(tenantId, customer, now);
+    const feature = context?.features.find((f) => f.key === featureKey);
+    if (context === undefined || feature === undefined) throw featureNotFound(featureKey, context === undefined);
+    return this.answerDirect(tenantId, customer, feature, context, now);
+  }
+
+  private async listDirect(tenantId: string, customer: string): Promise<Entitlement[]> {
+    const now = this.deps.clock();
+    const context = await this.readCustomer(tenantId, customer, now);
+    if (context === undefined) return [];
+    const out: Entitlement[] = [];
+    for (const feature of context.features) out.push(await this.answerDirect(tenantId, customer, feature, context, now));
+    return out;
+  }
+
+  private async answerDirect(tenantId: string, customer: string, feature: Feature, c: CustomerContext, now: number): Promise<Entitlement> {
+    if (feature.type !== 'metered') return answerOf(feature, c, now, undefined, now);
+    const meter = await this.meterOf(tenantId, feature);
+    const w = windowOf(feature, c, now);
+    const settled = new Date((await this.deps.watermark()).getTime() - this.deps.overlapMs);
+    const [usage] = await this.deps.usage.liveTotals(meter, [{ customer, from: w.start, to: w.end }], settled);
+    return answerOf(feature, c, now, usage, now);
+  }
+
+  private async meterOf(tenantId: string, feature: Extract<Feature, { type: 'metered' }>): Promise<MeterRecord> {
+    const meter = await this.deps.meters.record(tenantId, feature.meter);
+    if (meter === undefined) throw new Error(`meter ${feature.meter} of feature ${feature.key} is gone`);
+    return meter;
+  }
+
+  /** One customer's context from the stores; 404 for a customer the tenant does not have. */
+  private async readCustomer(tenantId: string, customer: string, now: number): Promise<CustomerContext | undefined> {
     if ((await this.deps.customers.get(tenantId, customer)) === undefined) {
       throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customer)}`, { field: 'id' });
     }
-    const subscription = await this.liveSubscription(tenantId, customer, now);
-    if (subscription === undefined) return undefined;
-    const plan = await this.deps.plans.get(tenantId, subscription.plan.code, subscription.plan.version);
-    if (plan === undefined) return undefined;
-    const [overrides, grants] = await Promise.all([this.deps.store.overrides(tenantId, customer), this.deps.store.activeGrants(tenantId, customer, new Date(now))]);
-    return { subscription, features: plan.features, overrides, grants, now };
+    return (await this.readContexts(tenantId, customer, now)).contexts.get(customer);
   }
 
-  /** The subscription in force: started, not canceled, the one that started last. */
-  private async liveSubscription(tenantId: string, customer: string, now: number): Promise<SubscriptionView | undefined> {
-    let live: SubscriptionView | undefined;
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.deps.subscriptions.list(tenantId, customer, 100, after, new Date(now));
-      for (const s of page.data) {
-        if (s.status === 'canceled' || Date.parse(s.start_date) > now) continue;
-        if (live === undefined || Date.parse(s.start_date) > Date.parse(live.start_date)) live = s;
-      }
-      if (!page.has_more || page.data.length === 0) return live;
-      after = page.data[page.data.length - 1]!.id;
+  /** The contexts of the tenant's customers with a live subscription (every one, or one), and for all of them the customers without one. */
+  private async readContexts(tenantId: string, customer: string | undefined, now: number): Promise<{ contexts: Map<string, CustomerContext>; idle: Set<string> }> {
+    const [live, overrides, grants, all] = await Promise.all([
+      this.deps.subscriptions.liveByCustomer(tenantId, customer, new Date(now)),
+      this.deps.store.overrides(tenantId, customer),
+      this.deps.store.activeGrants(tenantId, customer, new Date(now)),
+      customer === undefined ? this.deps.customers.ids(tenantId) : Promise.resolve([]),
+    ]);
+    const plans = new Map<string, Feature[] | undefined>();
+    const contexts = new Map<string, CustomerContext>();
+    for (const [id, subscription] of live) {
+      const planKey = `${subscription.plan.code}\n${subscription.plan.version}`;
+      if (!plans.has(planKey)) plans.set(planKey, (await this.deps.plans.get(tenantId, subscription.plan.code, subscription.plan.version))?.features);
+      const features = plans.get(planKey);
+      if (features === undefined) continue;
+      contexts.set(id, { subscription, features, overrides: overrides.get(id) ?? new Map<string, Override>(), grants: grants.get(id) ?? (new Map() as ActiveGrants) });
     }
+    return { contexts, idle: new Set(all.filter((id) => !contexts.has(id))) };
   }
+}
 
-  private async answer(tenantId: string, customer: string, feature: Feature, c: CustomerContext): Promise<Entitlement> {
-    const override = c.overrides.get(feature.key);
-    // A suspended subscription (unpaid past the dunning policy's grace) has nothing.
-    const suspended = c.subscription.status === 'suspended';
-    const decided = suspended ? false : (override?.has_access ?? undefined);
-    const asOf = new Date(c.now).toISOString();
-    switch (feature.type) {
-      case 'boolean':
-        return { feature: feature.key, type: feature.type, has_access: decided ?? true, usage_as_of: asOf };
-      case 'static':
-        return { feature: feature.key, type: feature.type, has_access: decided ?? true, value: override?.value ?? feature.value, usage_as_of: asOf };
-      case 'metered': {
-        const meter = await this.deps.meters.record(tenantId, feature.meter);
-        if (meter === undefined) throw new Error(`meter ${feature.meter} of feature ${feature.key} is gone`);
-        const period = { start: Date.parse(c.subscription.current_period.start), end: Date.parse(c.subscription.current_period.end) };
-        const window = resetWindow(feature.reset, period, c.now);
-        const read = await this.usageOf(meter, customer, window.start, window.end);
-        const usage = new Dec(read.usage);
-        const limit = new Dec(override?.limit ?? feature.limit).plus(c.grants.get(feature.key) ?? '0');
-        const remaining = Dec.max(limit.minus(usage), 0);
-        const answer: Entitlement = {
-          feature: feature.key,
-          type: feature.type,
-          has_access: decided ?? (!feature.hard || usage.lt(limit)),
-          limit: limit.toFixed(),
-          hard: feature.hard,
-          usage: usage.toFixed(),
-          remaining: remaining.toFixed(),
-          resets_at: new Date(window.end).toISOString(),
-          usage_as_of: new Date(read.asOf).toISOString(),
-        };
-        this.lapses.set(answer, read.until);
-        return answer;
-      }
+function newView(lastCheck: number): TenantView {
+  return {
+    loaded: false,
+    contexts: new Map(),
+    idle: new Set(),
+    contextsUntil: 0,
+    contextsLapse: 0,
+    usage: new Map(),
+    usageAsOf: 0,
+    answers: new Map(),
+    forgotten: new Map(),
+    lastCheck,
+    nextAt: 0,
+    refreshing: undefined,
+    fired: new Set(),
+  };
+}
+
+/** When the first context changes by the clock alone: a period ends or a grant expires. */
+function lapseOf(contexts: Iterable<CustomerContext>, lapse: number): number {
+  for (const c of contexts) {
+    lapse = Math.min(lapse, Date.parse(c.subscription.current_period.end));
+    for (const g of c.grants.values()) lapse = Math.min(lapse, g.changesAt);
+  }
+  return lapse;
+}
+
+function windowOf(feature: Extract<Feature, { type: 'metered' }>, c: CustomerContext, now: number): { start: number; end: number } {
+  const period = { start: Date.parse(c.subscription.current_period.start), end: Date.parse(c.subscription.current_period.end) };
+  return resetWindow(feature.reset, period, now);
+}
+
+/** The plan's (or the override's) limit plus the active grants. */
+function limitOf(feature: Extract<Feature, { type: 'metered' }>, c: CustomerContext): Dec {
+  return new Dec(c.overrides.get(feature.key)?.limit ?? feature.limit).plus(c.grants.get(feature.key)?.amount ?? '0');
+}
+
+/** The answer, as a pure function of the feature, the context, the clock and (metered) the window's usage read at `usageAsOf`. */
+function answerOf(feature: Feature, c: CustomerContext, now: number, usage: string | undefined, usageAsOf: number): Entitlement {
+  const override = c.overrides.get(feature.key);
+  // A suspended subscription (unpaid past the dunning policy's grace) has nothing.
+  const decided = c.subscription.status === 'suspended' ? false : (override?.has_access ?? undefined);
+  switch (feature.type) {
+    case 'boolean':
+      return { feature: feature.key, type: feature.type, has_access: decided ?? true, usage_as_of: new Date(now).toISOString() };
+    case 'static':
+      return { feature: feature.key, type: feature.type, has_access: decided ?? true, value: override?.value ?? feature.value, usage_as_of: new Date(now).toISOString() };
+    case 'metered': {
+      const used = new Dec(usage ?? '0');
+      const limit = limitOf(feature, c);
+      return {
+        feature: feature.key,
+        type: feature.type,
+        has_access: decided ?? (!feature.hard || used.lt(limit)),
+        limit: limit.toFixed(),
+        hard: feature.hard,
+        usage: used.toFixed(),
+        remaining: Dec.max(limit.minus(used), 0).toFixed(),
+        resets_at: new Date(windowOf(feature, c, now).end).toISOString(),
+        usage_as_of: new Date(usageAsOf).toISOString(),
+      };
     }
   }
 }

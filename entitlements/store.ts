@@ -47,16 +47,22 @@ export interface EntitlementGrant {
   expires_at: string;
 }
 
+/** Per feature, the units granted and not expired, and when the first of those grants expires (epoch ms). */
+export type ActiveGrants = Map<string, { amount: string; changesAt: number }>;
+
 export interface EntitlementStore {
-  overrides(tenantId: string, customer: string): Promise<Map<string, Override>>;
+  /** Per customer (every one of the tenant's, or one), per feature, its override. */
+  overrides(tenantId: string, customer: string | undefined): Promise<Map<string, Map<string, Override>>>;
   setOverride(tenantId: string, customer: string, feature: string, o: SetOverrideInput, now: Date): Promise<Override>;
   /** Whether there was one. */
   deleteOverride(tenantId: string, customer: string, feature: string): Promise<boolean>;
   grant(tenantId: string, customer: string, g: CreateEntitlementGrantInput, now: Date): Promise<EntitlementGrant>;
   /** Every grant of the customer, newest first. */
   grants(tenantId: string, customer: string): Promise<EntitlementGrant[]>;
-  /** Per feature, the units granted and not expired at `now`. */
-  activeGrants(tenantId: string, customer: string, now: Date): Promise<Map<string, string>>;
+  /** The tenants with a plan that has a metered feature. */
+  tenantsWithMeteredFeatures(): Promise<string[]>;
+  /** Per customer (every one of the tenant's, or one), its grants active at `now`. */
+  activeGrants(tenantId: string, customer: string | undefined, now: Date): Promise<Map<string, ActiveGrants>>;
 }
 
 interface OverrideRow {
@@ -88,11 +94,22 @@ const toGrant = (r: GrantRow): EntitlementGrant => ({
 const OVERRIDE_COLUMNS = 'feature, "limit"::text AS "limit", has_access, value, updated_at';
 const GRANT_COLUMNS = 'id, customer_id, feature, amount::text AS amount, granted_at, expires_at';
 
+function mapOf<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = m.get(key);
+  if (inner === undefined) m.set(key, (inner = new Map<string, V>()));
+  return inner;
+}
+
 export function pgEntitlementStore(pg: PostgresStore): EntitlementStore {
   return {
     async overrides(tenantId, customer) {
-      const { rows } = await pg.query<OverrideRow>(`SELECT ${OVERRIDE_COLUMNS} FROM entitlement_overrides WHERE tenant_id = $1 AND customer_id = $2`, [tenantId, customer]);
-      return new Map(rows.map((r) => [r.feature, toOverride(r)]));
+      const { rows } = await pg.query<OverrideRow & { customer_id: string }>(
+        `SELECT customer_id, ${OVERRIDE_COLUMNS} FROM entitlement_overrides WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2)`,
+        [tenantId, customer ?? null],
+      );
+      const out = new Map<string, Map<string, Override>>();
+      for (const r of rows) mapOf(out, r.customer_id).set(r.feature, toOverride(r));
+      return out;
     },
     async setOverride(tenantId, customer, feature, o, now) {
       const { rows } = await pg.query<OverrideRow>(
@@ -118,12 +135,19 @@ export function pgEntitlementStore(pg: PostgresStore): EntitlementStore {
       const { rows } = await pg.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM entitlement_grants WHERE tenant_id = $1 AND customer_id = $2 ORDER BY granted_at DESC, id DESC`, [tenantId, customer]);
       return rows.map(toGrant);
     },
+    async tenantsWithMeteredFeatures() {
+      const { rows } = await pg.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM plans WHERE features @> '[{"type": "metered"}]'::jsonb`);
+      return rows.map((r) => r.tenant_id);
+    },
     async activeGrants(tenantId, customer, now) {
-      const { rows } = await pg.query<{ feature: string; amount: string }>(
-        `SELECT feature, sum(amount)::text AS amount FROM entitlement_grants WHERE tenant_id = $1 AND customer_id = $2 AND granted_at <= $3 AND expires_at > $3 GROUP BY feature`,
-        [tenantId, customer, now],
+      const { rows } = await pg.query<{ customer_id: string; feature: string; amount: string; first_expiry: Date }>(
+        `SELECT customer_id, feature, sum(amount)::text AS amount, min(expires_at) AS first_expiry FROM entitlement_grants
+          WHERE tenant_id = $1 AND ($2::text IS NULL OR customer_id = $2) AND granted_at <= $3 AND expires_at > $3 GROUP BY customer_id, feature`,
+        [tenantId, customer ?? null, now],
       );
-      return new Map(rows.map((r) => [r.feature, new Dec(r.amount).toFixed()]));
+      const out = new Map<string, ActiveGrants>();
+      for (const r of rows) mapOf(out, r.customer_id).set(r.feature, { amount: new Dec(r.amount).toFixed(), changesAt: r.first_expiry.getTime() });
+      return out;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Series } from '../rating/series.js';
 import { cumulativeHourly, type UsageRange } from './cumulative.js';
-import { liveTotal } from './live-usage.js';
+import { liveTotal, liveTotals, type LiveWindow } from './live-usage.js';
 import type { Meter, MeterRecord } from './meters.js';
 import { pendingEvents, queryUsage, type UsageQuery, type UsageRow } from './usage.js';
 
@@ -38,6 +38,9 @@ export interface UsageQuerier {
    */
   liveTotal(meter: MeterRecord, customer: string, from: Date, to: Date, settledThrough: Date): Promise<string>;
 
+  /** `liveTotal` for many customers' windows (epoch ms) at once, in order. */
+  liveTotals(meter: MeterRecord, windows: readonly LiveWindow[], settledThrough: Date): Promise<string[]>;
+
   /** Every (tenant, customer) with rollups written after `since` (epoch ms), with the earliest such hour (epoch ms). */
   customersChangedSince(since: number): Promise<{ tenantId: string; customer: string; firstHour: number }[]>;
 
@@ -54,6 +57,7 @@ export function clickhouseUsageQuerier(ch: ClickHouseStore): UsageQuerier {
     pendingEvents: (tenantId, meter, from, to, watermark) => pendingEvents(ch, tenantId, meter, from, to, watermark),
     cumulativeHourly: (tenantId, meter, ranges) => cumulativeHourly(ch, tenantId, meter, ranges),
     liveTotal: (meter, customer, from, to, settledThrough) => liveTotal(ch, meter, customer, from.getTime(), to.getTime(), settledThrough.getTime()),
+    liveTotals: (meter, windows, settledThrough) => liveTotals(ch, meter, windows, settledThrough.getTime()),
 
     async customersChangedSince(since) {
       const rs = await ch.client.query({

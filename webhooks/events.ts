@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   'usage.threshold_reached',
   'balance.low',
   'balance.depleted',
+  'entitlement.limit_reached',
+  'entitlement.reset',
   'invoice.created',
   'invoice.finalized',
   'invoice.paid',

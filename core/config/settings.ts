@@ -99,7 +99,7 @@ export const SETTINGS = [
     at: 'entitlements.cacheMs',
     kind: int(0, 60_000),
     default: 1_000,
-    doc: 'how long an entitlement check is answered from memory (0: never)',
+    doc: 'how often a node reads again the usage behind the entitlement checks it answers from memory (0: every check reads the stores)',
   }),
   setting({ variable: 'TALLY_RATER_INTERVAL_MS', at: 'rater.intervalMs', kind: int(100, 3_600_000), default: 10_000, doc: 'pause between incremental rating runs' }),
   // The default 0 (one per core but one) is below the bound: it can only be had by leaving the variable unset.

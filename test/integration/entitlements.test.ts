@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgCustomerRepository } from '../../catalog/customers.js';
 import { pgPlanRepository } from '../../catalog/plans.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
+import { recordEntitlementEvents } from '../../alerts/entitlement-events.js';
 import { EntitlementService } from '../../entitlements/service.js';
+import type { WindowEvent } from '../../entitlements/window-events.js';
 import { pgEntitlementStore } from '../../entitlements/store.js';
 import { readWatermark } from '../../metering/aggregator.js';
 import { pgMeterRepository } from '../../metering/meters.js';
@@ -190,60 +192,146 @@ describe('entitlements', () => {
     expect([gone.status, gone.body.error.code]).toEqual([404, 'TALLY_ERR_FEATURE_NOT_FOUND']);
   });
 
-  it('an answer is served from memory for the cache time, then worked out again; a write of an override drops it', async () => {
-    const pg = api.stores.postgres;
+  describe('from memory', () => {
+    const pg = () => api.stores.postgres;
     let mono = 0;
-    const real = clickhouseUsageQuerier(api.stores.clickhouse);
-    // A service on the test's clocks, keeping answers for 1 s, reading usage through `usage`.
-    const serviceOn = (usage: typeof real) =>
-      new EntitlementService({
-        customers: pgCustomerRepository(pg),
-        subscriptions: new SubscriptionService(pg),
-        plans: pgPlanRepository(pg),
-        meters: pgMeterRepository(pg),
-        usage,
-        store: pgEntitlementStore(pg),
-        watermark: () => readWatermark(pg),
+    let reads = 0;
+    /** A serving node's checks on the test's clocks, reading usage every 1 s (when `refreshDue` is called), counting its usage reads. */
+    const node = (onWindowEvents?: (tenantId: string, events: readonly WindowEvent[]) => Promise<void>) => {
+      const real = clickhouseUsageQuerier(api.stores.clickhouse);
+      return new EntitlementService({
+        customers: pgCustomerRepository(pg()),
+        subscriptions: new SubscriptionService(pg()),
+        plans: pgPlanRepository(pg()),
+        meters: pgMeterRepository(pg()),
+        usage: {
+          ...real,
+          liveTotals: (...args) => {
+            reads++;
+            return real.liveTotals(...args);
+          },
+        },
+        store: pgEntitlementStore(pg()),
+        watermark: () => readWatermark(pg()),
         overlapMs: 0,
         cacheMs: 1_000,
         clock: () => now,
         monotonic: () => mono,
+        ...(onWindowEvents === undefined ? {} : { onWindowEvents }),
       });
-    const service = serviceOn(real);
-    const first = await service.check(t.id, 'acme', 'api_calls');
-    await send('api_calls', '7', now - 1000);
-    await api.drain();
-    now += 500;
-    mono += 999;
-    expect(await service.check(t.id, 'acme', 'api_calls')).toEqual(first);
-    mono += 1;
-    const later = await service.check(t.id, 'acme', 'api_calls');
-    expect([later.usage, later.usage_as_of]).toEqual([String(Number(first.usage) + 7), iso(now)]);
-    now += 500;
-    service.forget(t.id, 'acme');
-    // The answer is worked out again (a new override would show); the usage it read is kept
-    // until it lapses, as of the same instant.
-    const again = await service.check(t.id, 'acme', 'api_calls');
-    expect([again.usage, again.usage_as_of]).toEqual([later.usage, later.usage_as_of]);
-    mono += 1_000;
-    expect((await service.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
+    };
+    const sendFor = (customer: string, meter: string, value: string | undefined, at: number) =>
+      call('POST', '/v1/events', { id: `m${++seq}`, customer, meter, ...(value === undefined ? {} : { value }), timestamp: iso(at) }).then((r) => expect(r.status).toBe(202));
+    const customers = ['m1', 'm2', 'm3'];
+    let a: EntitlementService;
+    let b: EntitlementService;
+    let subStart: number;
+    let midnight: number;
 
-    // A read that takes long (600 ms here) does not make the answer last longer: it lapses
-    // 1 s after the read began, not after it ended.
-    const slow = serviceOn({
-      ...real,
-      liveTotal: async (...args) => {
-        const r = await real.liveTotal(...args);
-        mono += 600;
-        return r;
-      },
+    beforeAll(async () => {
+      const plan = await call('POST', '/v1/plans', {
+        code: 'mem',
+        name: 'Memory',
+        currency: 'EUR',
+        interval: 'month',
+        base_fee: '1',
+        features: [
+          { key: 'calls', type: 'metered', meter: 'api_calls', limit: '10' },
+          { key: 'daily', type: 'metered', meter: 'exports', limit: '2', reset: 'day' },
+          { key: 'sso', type: 'boolean' },
+        ],
+      });
+      expect(plan.status).toBe(201);
+      subStart = now - DAY;
+      for (const c of customers) {
+        expect((await call('POST', '/v1/customers', { id: c, name: c, currency: 'EUR' })).status).toBe(201);
+        expect((await call('POST', '/v1/subscriptions', { customer: c, plan: 'mem', start_date: iso(subStart) })).status).toBe(201);
+      }
+      const events = (tenantId: string, found: readonly WindowEvent[]) => recordEntitlementEvents(pg(), tenantId, found).then(() => undefined);
+      a = node(events);
+      b = node(events);
     });
-    const read = await slow.check(t.id, 'acme', 'api_calls');
-    now += 100;
-    mono += 300;
-    expect(await slow.check(t.id, 'acme', 'api_calls')).toEqual(read);
-    mono += 100;
-    expect((await slow.check(t.id, 'acme', 'api_calls')).usage_as_of).toBe(iso(now));
+
+    it('one usage read per meter and refresh answers every check of every customer; new usage shows after the next refresh', async () => {
+      const first = await a.check(t.id, 'm1', 'calls');
+      expect(first).toMatchObject({ has_access: true, limit: '10', usage: '0', usage_as_of: iso(now) });
+      expect(reads).toBe(2); // api_calls and exports, for every customer of the tenant at once
+      for (const c of customers) for (const f of ['calls', 'daily', 'sso']) await a.check(t.id, c, f);
+      expect((await a.list(t.id, 'm2')).map((e) => e.feature)).toEqual(['calls', 'daily', 'sso']);
+      expect(reads).toBe(2);
+
+      await sendFor('m1', 'api_calls', '4', now - 1000);
+      await api.drain();
+      now += 500;
+      expect(await a.check(t.id, 'm1', 'calls')).toEqual(first); // the figures read, until the next refresh
+      expect(await a.refreshDue()).toBe(0); // not due within 1 s
+      mono += 1_000;
+      expect(await a.refreshDue()).toBe(1);
+      expect(reads).toBe(4);
+      expect(await a.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, usage: '4', remaining: '6', usage_as_of: iso(now) });
+    });
+
+    it('a hard limit is reached by events sent a second earlier', async () => {
+      await sendFor('m1', 'api_calls', '6', now - 1000);
+      await api.drain();
+      now += 1_000;
+      mono += 1_000;
+      await a.refreshDue();
+      expect(await a.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: false, usage: '10', remaining: '0', usage_as_of: iso(now) });
+    });
+
+    it('two nodes give the same answers', async () => {
+      for (const c of customers) {
+        expect(await b.list(t.id, c)).toEqual(await a.list(t.id, c));
+        for (const f of ['calls', 'daily', 'sso']) expect(await b.check(t.id, c, f)).toEqual(await a.check(t.id, c, f));
+      }
+      expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: false, usage: '10' });
+    });
+
+    it('a write through a node shows there at once, on the other node once it reads the customers again', async () => {
+      await pgEntitlementStore(pg()).setOverride(t.id, 'm1', 'calls', { limit: '20' }, new Date(now));
+      a.forget(t.id, 'm1');
+      expect(await a.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, limit: '20', usage: '10' });
+      expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: false, limit: '10' });
+      mono += 5_000; // contexts are read again every 5 refreshes' time
+      await Promise.all([a.refreshDue(), b.refreshDue()]);
+      expect(await b.check(t.id, 'm1', 'calls')).toEqual(await a.check(t.id, 'm1', 'calls'));
+      expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, limit: '20' });
+      await pgEntitlementStore(pg()).deleteOverride(t.id, 'm1', 'calls');
+      a.forget(t.id, 'm1');
+    });
+
+    it('a window that rolled over since the last read is read before it is answered', async () => {
+      await sendFor('m2', 'exports', undefined, now - 2000);
+      await sendFor('m2', 'exports', undefined, now - 1000);
+      await api.drain();
+      mono += 1_000;
+      await a.refreshDue();
+      midnight = Math.ceil(now / DAY) * DAY;
+      expect(await a.check(t.id, 'm2', 'daily')).toMatchObject({ has_access: false, usage: '2', resets_at: iso(midnight) });
+      now = midnight + 1_000;
+      const before = reads;
+      expect(await a.check(t.id, 'm2', 'daily')).toMatchObject({ has_access: true, usage: '0', resets_at: iso(midnight + DAY), usage_as_of: iso(now) });
+      expect(reads).toBeGreaterThan(before);
+    });
+
+    it('entitlement.limit_reached once per window and entitlement.reset when a window begins, whichever node finds them', async () => {
+      for (let i = 0; i < 3; i++) {
+        mono += 1_000;
+        await Promise.all([a.refreshDue(), b.refreshDue()]);
+      }
+      const events = async (type: string) =>
+        ((await call('GET', `/v1/webhook_events?type=${type}&limit=100`)).body.data as { data: { customer: string; feature: string; window: { start: string }; usage: string; limit: string } }[]).map((e) => e.data);
+      // (The server's own refresh loop may have found acme's, earlier in this file.)
+      const reached = (await events('entitlement.limit_reached')).filter((e) => customers.includes(e.customer));
+      const key = (e: { customer: string; feature: string; window: { start: string } }) => `${e.customer} ${e.feature} ${e.window.start}`;
+      expect(reached.map(key).sort()).toEqual([`m1 calls ${iso(subStart)}`, `m2 daily ${iso(midnight - DAY)}`]);
+      expect(reached.find((e) => e.customer === 'm1' && e.feature === 'calls')).toMatchObject({ usage: '10', limit: '10' });
+      expect(reached.find((e) => e.customer === 'm2' && e.feature === 'daily')).toMatchObject({ usage: '2', limit: '2' });
+      const resets = (await events('entitlement.reset')).filter((e) => customers.includes(e.customer));
+      // The subscriptions began the day before the first read: that day's window was the second, as is the one after midnight.
+      expect(resets.map(key).sort()).toEqual(customers.flatMap((c) => [`${c} daily ${iso(midnight - DAY)}`, `${c} daily ${iso(midnight)}`]).sort());
+    });
   });
 
   it("another tenant's customer, an unknown one and one without a subscription", async () => {
