@@ -1,3 +1,4 @@
+import { seatFee, type SeatPricing } from '../rating/seats.js';
 import type { Queryable } from '../core/postgres.js';
 import type { Interval } from '../catalog/periods.js';
 import type { SubscriptionHistory } from './mrr.js';
@@ -13,7 +14,10 @@ interface HistoryRow {
   code: string;
   version: number;
   interval: Interval;
+  /** Per seat, or 0 with seat tiers. */
   base_fee: string;
+  seat_pricing: SeatPricing | null;
+  quantity: number;
 }
 
 /**
@@ -24,12 +28,12 @@ interface HistoryRow {
 export async function loadSubscriptionHistories(q: Queryable, tenantId: string, instants: readonly Date[]): Promise<SubscriptionHistory[]> {
   const { rows } = await q.query<HistoryRow>(
     `SELECT DISTINCT s.id, s.customer_id, c.currency, s.start_date, s.trial_end, s.canceled_at,
-            pl.effective_from, pl.code, pl.version, pl.interval, pl.base_fee
+            pl.effective_from, pl.code, pl.version, pl.interval, pl.base_fee, pl.seat_pricing, pl.quantity
        FROM subscriptions s
        JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
       CROSS JOIN unnest($2::timestamptz[]) AS i(at)
        JOIN LATERAL (
-             SELECT sp.effective_from, p.code, p.version, p.interval, (p.base_fee * sp.quantity)::text AS base_fee
+             SELECT sp.effective_from, p.code, p.version, p.interval, p.base_fee::text AS base_fee, p.seat_pricing, sp.quantity
                FROM subscription_plans sp
                JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
               WHERE sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id AND sp.effective_from <= i.at
@@ -46,7 +50,7 @@ export async function loadSubscriptionHistories(q: Queryable, tenantId: string, 
       s = { id: r.id, customer: r.customer_id, currency: r.currency, startDate: r.start_date, trialEnd: r.trial_end, canceledAt: r.canceled_at, plans: [] };
       byId.set(r.id, s);
     }
-    s.plans.push({ effectiveFrom: r.effective_from, plan: { code: r.code, version: r.version, interval: r.interval, baseFee: r.base_fee } });
+    s.plans.push({ effectiveFrom: r.effective_from, plan: { code: r.code, version: r.version, interval: r.interval, baseFee: seatFee(r.base_fee, r.seat_pricing, r.quantity) } });
   }
   return [...byId.values()];
 }

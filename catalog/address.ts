@@ -51,3 +51,22 @@ export const LocaleSchema = z
     ctx.addIssue({ code: 'custom', message: 'must be a locale such as en-US, de-DE, pt-BR or ja-JP' });
     return z.NEVER;
   });
+
+/**
+ * An IANA time zone (Europe/Berlin, America/New_York, UTC) known to this Node's ICU, kept in
+ * its canonical spelling (`europe/berlin` → `Europe/Berlin`).
+ */
+export const TimeZoneSchema = z
+  .string()
+  .max(64)
+  .transform((tz, ctx) => {
+    if (/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz)) {
+      try {
+        return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+      } catch {
+        // Unknown: reported below.
+      }
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Berlin, America/New_York or UTC' });
+    return z.NEVER;
+  });

@@ -3,7 +3,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
-import { AddressSchema, EMAIL, LocaleSchema, type Address } from './address.js';
+import { AddressSchema, EMAIL, LocaleSchema, TimeZoneSchema, type Address } from './address.js';
 
 /**
  * Customers, identified by the tenant's own id: the `customer` its events name. The currency
@@ -22,6 +22,8 @@ export interface Customer {
   address: Address | null;
   /** BCP 47 locale of the customer's invoice documents and emails (amounts, dates); en-US when null. */
   locale: string | null;
+  /** IANA time zone of the customer's daily, weekly and monthly entitlement windows; UTC when null. */
+  timezone: string | null;
   tax_exempt: boolean;
   /** How Stripe collects its invoices: charges the default payment method, or emails them with net terms. */
   collection_method: CollectionMethod;
@@ -94,6 +96,7 @@ export const CreateCustomer = z.strictObject({
   region: region.optional(),
   address: AddressSchema.optional(),
   locale: LocaleSchema.optional(),
+  timezone: TimeZoneSchema.optional(),
   tax_exempt: z.boolean().optional(),
   collection_method: collectionMethod.optional(),
   days_until_due: daysUntilDue.optional(),
@@ -114,6 +117,7 @@ export const UpdateCustomer = z
     region: region.nullable().optional(),
     address: AddressSchema.nullable().optional(),
     locale: LocaleSchema.nullable().optional(),
+    timezone: TimeZoneSchema.nullable().optional(),
     tax_exempt: z.boolean().optional(),
     collection_method: collectionMethod.optional(),
     days_until_due: daysUntilDue.optional(),
@@ -124,7 +128,7 @@ export const UpdateCustomer = z
   .catchall(z.unknown())
   .superRefine((m, ctx) => {
     for (const k of Object.keys(m)) {
-      if (['name', 'email', 'country', 'region', 'address', 'locale', 'tax_exempt', 'collection_method', 'days_until_due', 'purchase_order', 'stripe_customer_id', 'metadata'].includes(k)) continue;
+      if (['name', 'email', 'country', 'region', 'address', 'locale', 'timezone', 'tax_exempt', 'collection_method', 'days_until_due', 'purchase_order', 'stripe_customer_id', 'metadata'].includes(k)) continue;
       ctx.addIssue(
         IMMUTABLE.has(k)
           ? { code: 'custom', path: [k], message: 'cannot change once the customer exists', params: { code: 'TALLY_ERR_IMMUTABLE_FIELD' } }
@@ -140,6 +144,7 @@ export interface UpdateCustomerInput {
   region?: string | null | undefined;
   address?: Address | null | undefined;
   locale?: string | null | undefined;
+  timezone?: string | null | undefined;
   tax_exempt?: boolean | undefined;
   collection_method?: CollectionMethod | undefined;
   days_until_due?: number | undefined;
@@ -152,8 +157,8 @@ export interface CustomerRepository {
   /** Undefined when the id is taken (also by a deleted customer). */
   create(tenantId: string, c: CreateCustomerInput): Promise<Customer | undefined>;
   get(tenantId: string, id: string): Promise<Customer | undefined>;
-  /** The ids of every customer of the tenant (not deleted). */
-  ids(tenantId: string): Promise<string[]>;
+  /** Every customer of the tenant (not deleted), by id, with its time zone (null: UTC). */
+  zones(tenantId: string): Promise<Map<string, string | null>>;
   /** Ordered by id; `after` is the last id of the previous page. */
   list(tenantId: string, limit: number, after: string | undefined): Promise<{ data: Customer[]; has_more: boolean }>;
   update(tenantId: string, id: string, u: UpdateCustomerInput): Promise<Customer | undefined>;
@@ -164,7 +169,7 @@ export interface CustomerRepository {
 /** A customers row: the API shape with timestamps as Dates. */
 type Row = Omit<Customer, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
 
-const COLUMNS = 'id, name, email, currency, country, region, address, locale, tax_exempt, collection_method, days_until_due, purchase_order, stripe_customer_id, metadata, created_at, updated_at';
+const COLUMNS = 'id, name, email, currency, country, region, address, locale, timezone, tax_exempt, collection_method, days_until_due, purchase_order, stripe_customer_id, metadata, created_at, updated_at';
 
 function toCustomer(r: Row): Customer {
   return { ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() };
@@ -186,8 +191,8 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     async create(tenantId, c) {
       await checkStripeCustomerFree(pg, tenantId, c.id, c.stripe_customer_id);
       const { rows } = await pg.query<Row>(
-        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order, address, locale)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order, address, locale, timezone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
         [
           tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null,
           c.collection_method ?? 'charge_automatically',
@@ -195,6 +200,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
           c.purchase_order ?? null,
           c.address === undefined ? null : JSON.stringify(c.address),
           c.locale ?? null,
+          c.timezone ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
@@ -203,9 +209,9 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
       const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, [tenantId, id]);
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
     },
-    async ids(tenantId) {
-      const { rows } = await pg.query<{ id: string }>('SELECT id FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL', [tenantId]);
-      return rows.map((r) => r.id);
+    async zones(tenantId) {
+      const { rows } = await pg.query<{ id: string; timezone: string | null }>('SELECT id, timezone FROM customers WHERE tenant_id = $1 AND deleted_at IS NULL', [tenantId]);
+      return new Map(rows.map((r) => [r.id, r.timezone]));
     },
     async list(tenantId, limit, after) {
       const { rows } = await pg.query<Row>(
@@ -237,6 +243,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
            purchase_order = CASE WHEN $19 THEN $20 ELSE purchase_order END,
            address = CASE WHEN $21 THEN $22::jsonb ELSE address END,
            locale = CASE WHEN $23 THEN $24 ELSE locale END,
+           timezone = CASE WHEN $25 THEN $26 ELSE timezone END,
            metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
            updated_at = now()
          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
@@ -253,6 +260,7 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
           set(u.purchase_order), u.purchase_order ?? null,
           set(u.address), u.address == null ? null : JSON.stringify(u.address),
           set(u.locale), u.locale ?? null,
+          set(u.timezone), u.timezone ?? null,
         ],
       );
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);

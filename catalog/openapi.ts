@@ -19,6 +19,7 @@ export const Customer = shape(
     region: nullable(str()),
     address: { ...address, description: 'The billing address printed on invoices.' },
     locale: nullable(str('BCP 47 (de-DE, pt-BR, ja-JP): the language of amounts and dates on invoice documents and emails; en-US when null.')),
+    timezone: nullable(str('IANA time zone (Europe/Berlin): where the daily, weekly and monthly entitlement windows begin; UTC when null.')),
     tax_exempt: bool,
     collection_method: { ...oneOfStrings(['charge_automatically', 'send_invoice']), description: 'How Stripe collects: charges the default payment method when an invoice is finalized, or emails the invoice with net terms.' },
     days_until_due: nullable(int('Net terms of send_invoice (days from finalization to the due date); null with charge_automatically.')),
@@ -97,6 +98,9 @@ delete charge.$schema;
 const feature = z.toJSONSchema(CreatePlan.shape.features.unwrap().element, { io: 'output' }) as JsonSchema;
 delete feature.$schema;
 
+const seatPricing = z.toJSONSchema(CreatePlan.shape.seat_pricing.unwrap(), { io: 'output' }) as JsonSchema;
+delete seatPricing.$schema;
+
 export const Plan = shape(
   'Plan',
   obj({
@@ -106,6 +110,7 @@ export const Plan = shape(
     currency: str(),
     interval: oneOfStrings(['month', 'year']),
     base_fee: decimal(),
+    seat_pricing: nullable({ ...seatPricing, description: "Tiered seat prices: the base fee of a subscription's seats, instead of base_fee per seat." }),
     trial_days: int(),
     charges: arr({ ...charge, description: `A charge: ${MODELS.join(', ')}.` }),
     billing_mode: oneOfStrings(['invoice', 'meter']),

@@ -81,16 +81,29 @@ const Charge = z
     if (c.minimum !== undefined && c.maximum !== undefined && DECIMAL.test(c.minimum) && DECIMAL.test(c.maximum) && new Dec(c.minimum).gt(c.maximum)) {
       fields('TALLY_ERR_MINIMUM_ABOVE_MAXIMUM', 'minimum', 'must not be above maximum');
     }
-    (c.tiers ?? []).forEach((t, i) => {
-      const last = i === (c.tiers ?? []).length - 1;
-      if (t.up_to === null && !last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'only the last tier is open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
-      if (t.up_to !== null && last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'the last tier must be open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
-      const prev = i > 0 ? (c.tiers ?? [])[i - 1]!.up_to : '0';
-      if (t.up_to !== null && prev !== null && DECIMAL.test(t.up_to) && DECIMAL.test(prev) && !new Dec(t.up_to).gt(prev)) {
-        ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: `must be above the previous tier's up_to (${prev})`, params: { code: 'TALLY_ERR_TIERS_NOT_ASCENDING' } });
-      }
-    });
+    checkTiers(c.tiers ?? [], ctx);
   });
+
+/** Tiers ascend by `up_to`, and only the last is open-ended (null). */
+function checkTiers(tiers: readonly z.output<typeof Tier>[], ctx: z.RefinementCtx): void {
+  tiers.forEach((t, i) => {
+    const last = i === tiers.length - 1;
+    if (t.up_to === null && !last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'only the last tier is open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
+    if (t.up_to !== null && last) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: 'the last tier must be open-ended (null)', params: { code: 'TALLY_ERR_TIER_OPEN_ENDED' } });
+    const prev = i > 0 ? tiers[i - 1]!.up_to : '0';
+    if (t.up_to !== null && prev !== null && DECIMAL.test(t.up_to) && DECIMAL.test(prev) && !new Dec(t.up_to).gt(prev)) {
+      ctx.addIssue({ code: 'custom', path: ['tiers', i, 'up_to'], message: `must be above the previous tier's up_to (${prev})`, params: { code: 'TALLY_ERR_TIERS_NOT_ASCENDING' } });
+    }
+  });
+}
+
+/** Tiered seat prices (rating/seats.ts): the base fee of a subscription's seats, instead of `base_fee` per seat. */
+const SeatPricing = z
+  .strictObject({
+    model: z.enum(['graduated', 'volume']),
+    tiers: z.array(Tier).min(1).max(100),
+  })
+  .superRefine((p, ctx) => checkTiers(p.tiers, ctx));
 
 /** A feature's key: what a check names (`GET /v1/customers/:id/entitlements/:feature`). */
 export const FEATURE_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -102,7 +115,7 @@ const featureName = z.string().trim().min(1, 'must not be empty').max(200).optio
 /**
  * What a plan lets its customers use, versioned with the plan: a feature they have
  * (`boolean`: SSO), a value (`static`: max projects 10) or a limit on a meter's usage in a
- * reset window (`metered`: the billing period, or a calendar day, week or month in UTC). A
+ * reset window (`metered`: the billing period, or a calendar day, week or month in the customer's time zone). A
  * hard limit refuses access once the usage reaches it; a soft one only reports it.
  */
 const Feature = z.discriminatedUnion('type', [
@@ -130,6 +143,8 @@ export const CreatePlan = z
       .refine(isCurrency, { message: 'must be an ISO 4217 currency code', params: { code: 'TALLY_ERR_CURRENCY_INVALID' } }),
     interval: z.enum(['month', 'year']),
     base_fee: price.optional(),
+    /** Seat tiers: the base fee of a subscription's seats priced by tiers (then no base_fee). */
+    seat_pricing: SeatPricing.optional(),
     trial_days: z.number().int().min(0).max(730).optional(),
     charges: z.array(Charge).max(50).optional(),
     billing_mode: z.enum(['invoice', 'meter']).optional(),
@@ -147,6 +162,9 @@ export const CreatePlan = z
     if (p.credit_allowance !== undefined && DECIMAL.test(p.credit_allowance) && isCurrency(p.currency) && new Dec(p.credit_allowance).decimalPlaces() > minorUnits(p.currency)) {
       ctx.addIssue({ code: 'custom', path: ['credit_allowance'], message: `${p.currency} has ${minorUnits(p.currency)} decimal places; credit_allowance has more`, params: { code: 'TALLY_ERR_PRICE_TOO_PRECISE' } });
     }
+    if (p.seat_pricing !== undefined && p.base_fee !== undefined && DECIMAL.test(p.base_fee) && !new Dec(p.base_fee).isZero()) {
+      ctx.addIssue({ code: 'custom', path: ['base_fee'], message: 'a plan with seat_pricing has its seats priced by their tiers: leave base_fee out', params: { code: 'TALLY_ERR_CHARGE_MODEL_FIELDS' } });
+    }
     const seen = new Set<string>();
     (p.charges ?? []).forEach((c, i) => {
       if (seen.has(c.meter)) ctx.addIssue({ code: 'custom', path: ['charges', i, 'meter'], message: `meter ${c.meter} already has a charge in this plan`, params: { code: 'TALLY_ERR_DUPLICATE_CHARGE' } });
@@ -155,6 +173,7 @@ export const CreatePlan = z
   });
 export type CreatePlanInput = z.output<typeof CreatePlan>;
 export type Charge = z.output<typeof Charge>;
+export type SeatPricingInput = z.output<typeof SeatPricing>;
 
 export interface Plan {
   code: string;
@@ -163,6 +182,8 @@ export interface Plan {
   currency: string;
   interval: 'month' | 'year';
   base_fee: string;
+  /** Tiered seat prices, when the base fee is not `base_fee` per seat. */
+  seat_pricing: SeatPricingInput | null;
   trial_days: number;
   charges: Charge[];
   /** How Stripe bills it: Tally's invoices (`invoice`) or Stripe Billing Meters fed by Tally (`meter`). */
@@ -185,7 +206,7 @@ export interface PlanRepository {
 /** A plans row: the API shape with its timestamp as a Date. */
 type Row = Omit<Plan, 'created_at'> & { created_at: Date };
 
-const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, features, created_at';
+const COLUMNS = 'code, version, name, currency, interval, base_fee::text AS base_fee, seat_pricing, trial_days, charges, billing_mode, credit_allowance::text AS credit_allowance, features, created_at';
 
 function toPlan(r: Row): Plan {
   return { ...r, base_fee: new Dec(r.base_fee).toFixed(), credit_allowance: new Dec(r.credit_allowance).toFixed(), created_at: r.created_at.toISOString() };
@@ -196,7 +217,9 @@ function toPlan(r: Row): Plan {
  * canonical JSON (jsonb stores object keys in its own order).
  */
 function content(p: Omit<Plan, 'version' | 'created_at'>): string {
-  return canonical([p.name, p.currency, p.interval, new Dec(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Dec(p.credit_allowance).toFixed(), p.features]);
+  // A plan without seat tiers reads as before they existed, so posting it again changes nothing.
+  const seats = p.seat_pricing === null ? [] : [p.seat_pricing];
+  return canonical([p.name, p.currency, p.interval, new Dec(p.base_fee).toFixed(), p.trial_days, p.charges, p.billing_mode, new Dec(p.credit_allowance).toFixed(), p.features, ...seats]);
 }
 
 function canonical(v: unknown): string {
@@ -216,12 +239,12 @@ export function pgPlanRepository(pg: PostgresStore): PlanRepository {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${tenantId}/${p.code}`]);
         const { rows } = await tx.query<Row>(`SELECT ${COLUMNS} FROM plans WHERE tenant_id = $1 AND code = $2 ORDER BY version DESC LIMIT 1`, [tenantId, p.code]);
         const latest = rows[0] === undefined ? undefined : toPlan(rows[0]);
-        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Dec(p.base_fee ?? '0').toFixed(), trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Dec(p.credit_allowance ?? '0').toFixed(), features: p.features ?? [] };
+        const next = { code: p.code, name: p.name, currency: p.currency, interval: p.interval, base_fee: new Dec(p.base_fee ?? '0').toFixed(), seat_pricing: p.seat_pricing ?? null, trial_days: p.trial_days ?? 0, charges: p.charges ?? [], billing_mode: p.billing_mode ?? 'invoice', credit_allowance: new Dec(p.credit_allowance ?? '0').toFixed(), features: p.features ?? [] };
         if (latest !== undefined && content(latest) === content(next)) return { plan: latest, created: false };
         const inserted = await tx.query<Row>(
-          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance, features)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLUMNS}`,
-          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode, next.credit_allowance, JSON.stringify(next.features)],
+          `INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, trial_days, charges, billing_mode, credit_allowance, features, seat_pricing)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
+          [tenantId, p.code, (latest?.version ?? 0) + 1, next.name, next.currency, next.interval, next.base_fee, next.trial_days, JSON.stringify(next.charges), next.billing_mode, next.credit_allowance, JSON.stringify(next.features), next.seat_pricing === null ? null : JSON.stringify(next.seat_pricing)],
         );
         return { plan: toPlan(inserted.rows[0]!), created: true };
       }),

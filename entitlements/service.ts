@@ -57,6 +57,8 @@ export interface EntitlementDeps {
 /** What every check of one customer reads: its live subscription, the plan version's features, its overrides and grants. */
 interface CustomerContext {
   subscription: LiveSubscription;
+  /** Where its daily, weekly and monthly windows begin (null: UTC). */
+  timeZone: string | null;
   features: Feature[];
   overrides: Map<string, Override>;
   grants: ActiveGrants;
@@ -334,19 +336,21 @@ export class EntitlementService {
 
   /** One customer's context from the stores; 404 for a customer the tenant does not have. */
   private async readCustomer(tenantId: string, customer: string, now: number): Promise<CustomerContext | undefined> {
-    if ((await this.deps.customers.get(tenantId, customer)) === undefined) {
-      throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customer)}`, { field: 'id' });
-    }
-    return (await this.readContexts(tenantId, customer, now)).contexts.get(customer);
+    const found = await this.deps.customers.get(tenantId, customer);
+    if (found === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(customer)}`, { field: 'id' });
+    return (await this.readContexts(tenantId, customer, now, new Map([[customer, found.timezone]]))).contexts.get(customer);
   }
 
-  /** The contexts of the tenant's customers with a live subscription (every one, or one), and for all of them the customers without one. */
-  private async readContexts(tenantId: string, customer: string | undefined, now: number): Promise<{ contexts: Map<string, CustomerContext>; idle: Set<string> }> {
-    const [live, overrides, grants, all] = await Promise.all([
+  /**
+   * The contexts of the tenant's customers with a live subscription (every one, or the one
+   * `zones` names), and the customers without one.
+   */
+  private async readContexts(tenantId: string, customer: string | undefined, now: number, known?: Map<string, string | null>): Promise<{ contexts: Map<string, CustomerContext>; idle: Set<string> }> {
+    const [live, overrides, grants, zones] = await Promise.all([
       this.deps.subscriptions.liveByCustomer(tenantId, customer, new Date(now)),
       this.deps.store.overrides(tenantId, customer),
       this.deps.store.activeGrants(tenantId, customer, new Date(now)),
-      customer === undefined ? this.deps.customers.ids(tenantId) : Promise.resolve([]),
+      known ?? this.deps.customers.zones(tenantId),
     ]);
     const plans = new Map<string, Feature[] | undefined>();
     const contexts = new Map<string, CustomerContext>();
@@ -355,9 +359,9 @@ export class EntitlementService {
       if (!plans.has(planKey)) plans.set(planKey, (await this.deps.plans.get(tenantId, subscription.plan.code, subscription.plan.version))?.features);
       const features = plans.get(planKey);
       if (features === undefined) continue;
-      contexts.set(id, { subscription, features, overrides: overrides.get(id) ?? new Map<string, Override>(), grants: grants.get(id) ?? (new Map() as ActiveGrants) });
+      contexts.set(id, { subscription, timeZone: zones.get(id) ?? null, features, overrides: overrides.get(id) ?? new Map<string, Override>(), grants: grants.get(id) ?? (new Map() as ActiveGrants) });
     }
-    return { contexts, idle: new Set(all.filter((id) => !contexts.has(id))) };
+    return { contexts, idle: new Set([...zones.keys()].filter((id) => !contexts.has(id))) };
   }
 }
 
@@ -390,7 +394,7 @@ function lapseOf(contexts: Iterable<CustomerContext>, lapse: number): number {
 
 function windowOf(feature: Extract<Feature, { type: 'metered' }>, c: CustomerContext, now: number): { start: number; end: number } {
   const period = { start: Date.parse(c.subscription.current_period.start), end: Date.parse(c.subscription.current_period.end) };
-  return resetWindow(feature.reset, period, now);
+  return resetWindow(feature.reset, period, now, c.timeZone);
 }
 
 /** The plan's (or the override's) limit plus the active grants. */

@@ -1,3 +1,4 @@
+import { seatFee, type SeatPricing } from '../rating/seats.js';
 import type { Queryable } from '../core/postgres.js';
 import type { Charge } from '../catalog/plans.js';
 import type { CollectionMethod } from '../catalog/customers.js';
@@ -54,7 +55,7 @@ interface Row {
   tax_exempt: boolean;
   collection_method: CollectionMethod;
   days_until_due: number | null;
-  history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; quantity: number; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter'; credit_allowance: string }[];
+  history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; seat_pricing: SeatPricing | null; quantity: number; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter'; credit_allowance: string }[];
 }
 
 export interface SubscriptionFilter {
@@ -70,7 +71,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
     `SELECT s.tenant_id, s.id, s.customer_id, c.currency, s.interval, s.start_date, s.trial_end, s.canceled_at, s.updated_at, c.country, c.region, c.tax_exempt, c.collection_method, c.days_until_due,
        (SELECT json_agg(json_build_object(
                  'effective_from', to_char(sp.effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'prorate', sp.prorate,
-                 'code', p.code, 'version', p.version, 'name', p.name, 'base_fee', (p.base_fee * sp.quantity)::text, 'quantity', sp.quantity,
+                 'code', p.code, 'version', p.version, 'name', p.name, 'base_fee', p.base_fee::text, 'seat_pricing', p.seat_pricing, 'quantity', sp.quantity,
                  'currency', p.currency, 'interval', p.interval, 'charges', p.charges, 'billing_mode', p.billing_mode, 'credit_allowance', p.credit_allowance::text) ORDER BY sp.effective_from)
           FROM subscription_plans sp JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
          WHERE sp.tenant_id = s.tenant_id AND sp.subscription_id = s.id) AS history
@@ -99,7 +100,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
     history: r.history.map((h) => ({
       effective_from: new Date(h.effective_from),
       prorate: h.prorate,
-      plan: { code: h.code, version: h.version, name: h.quantity === 1 ? h.name : `${h.name} × ${h.quantity} seats`, base_fee: plain(h.base_fee), currency: h.currency, interval: h.interval, charges: h.charges, billing_mode: h.billing_mode, credit_allowance: plain(h.credit_allowance) },
+      plan: { code: h.code, version: h.version, name: h.quantity === 1 ? h.name : `${h.name} × ${h.quantity} seats`, base_fee: seatFee(h.base_fee, h.seat_pricing, h.quantity), currency: h.currency, interval: h.interval, charges: h.charges, billing_mode: h.billing_mode, credit_allowance: plain(h.credit_allowance) },
     })),
   }));
 }

@@ -238,6 +238,6 @@ describe("one tenant's poisoned data", () => {
   });
 
   it('shows every failure in tally_loop_item_failures_total, per loop', async () => {
-    expect(await failures()).toEqual({ aggregator: 0, rater: 2, close: 2, sync: 1, dunning: 0, deliver: 4, alerts: 1 });
+    expect(await failures()).toEqual({ aggregator: 0, rater: 2, close: 2, sync: 1, dunning: 0, deliver: 4, alerts: 1, entitlements: 0 });
   });
 });

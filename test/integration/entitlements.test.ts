@@ -315,6 +315,48 @@ describe('entitlements', () => {
       expect(reads).toBeGreaterThan(before);
     });
 
+    it("a tenant whose read fails keeps its previous figures, is reported, and does not hold up another tenant's", async () => {
+      const other = await api.tenant('entitlements-other');
+      const theirs = (method: string, path: string, body?: unknown) => jsonRequest(api.url, other.auth, method, path, body);
+      await theirs('POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+      await theirs('POST', '/v1/plans', { code: 'p', name: 'P', currency: 'EUR', interval: 'month', features: [{ key: 'calls', type: 'metered', meter: 'api_calls', limit: '5' }] });
+      await theirs('POST', '/v1/customers', { id: 'z', name: 'Z', currency: 'EUR' });
+      await theirs('POST', '/v1/subscriptions', { customer: 'z', plan: 'p', start_date: iso(now - DAY) });
+      const real = clickhouseUsageQuerier(api.stores.clickhouse);
+      let poisoned = false;
+      const failed: string[] = [];
+      const service = new EntitlementService({
+        customers: pgCustomerRepository(pg()),
+        subscriptions: new SubscriptionService(pg()),
+        plans: pgPlanRepository(pg()),
+        meters: pgMeterRepository(pg()),
+        usage: { ...real, liveTotals: (meter, ...rest) => (poisoned && meter.tenant_id === t.id ? Promise.reject(new Error('poisoned')) : real.liveTotals(meter, ...rest)) },
+        store: pgEntitlementStore(pg()),
+        watermark: () => readWatermark(pg()),
+        overlapMs: 0,
+        cacheMs: 1_000,
+        clock: () => now,
+        monotonic: () => mono,
+        onRefreshFailed: (tenantId) => failed.push(tenantId),
+      });
+      const before = await service.check(t.id, 'm1', 'calls');
+      expect(await service.check(other.id, 'z', 'calls')).toMatchObject({ usage: '0' });
+      poisoned = true;
+      await sendFor('m1', 'api_calls', '1', now - 500);
+      const r = await theirs('POST', '/v1/events', { id: 'z1', customer: 'z', meter: 'api_calls', value: '2', timestamp: iso(now - 500) });
+      expect(r.status).toBe(202);
+      await api.drain();
+      mono += 1_000;
+      expect(await service.refreshDue()).toBe(1);
+      expect(failed).toEqual([t.id]);
+      expect(await service.check(other.id, 'z', 'calls')).toMatchObject({ usage: '2', usage_as_of: iso(now) });
+      expect(await service.check(t.id, 'm1', 'calls')).toEqual(before);
+      poisoned = false;
+      mono += 1_000;
+      expect(await service.refreshDue()).toBe(2);
+      expect((await service.check(t.id, 'm1', 'calls')).usage).toBe(String(Number(before.usage) + 1));
+    });
+
     it('entitlement.limit_reached once per window and entitlement.reset when a window begins, whichever node finds them', async () => {
       for (let i = 0; i < 3; i++) {
         mono += 1_000;
@@ -332,6 +374,29 @@ describe('entitlements', () => {
       // The subscriptions began the day before the first read: that day's window was the second, as is the one after midnight.
       expect(resets.map(key).sort()).toEqual(customers.flatMap((c) => [`${c} daily ${iso(midnight - DAY)}`, `${c} daily ${iso(midnight)}`]).sort());
     });
+  });
+
+  it("a daily limit resets at midnight in the customer's time zone", async () => {
+    const bad = await call('POST', '/v1/customers', { id: 'tokyo', name: 'Tokyo KK', currency: 'EUR', timezone: 'Asia/Nowhere' });
+    expect([bad.status, bad.body.error.field]).toEqual([400, 'timezone']);
+    const made = await call('POST', '/v1/customers', { id: 'tokyo', name: 'Tokyo KK', currency: 'EUR', timezone: 'asia/tokyo' });
+    expect([made.status, made.body.timezone]).toEqual([201, 'Asia/Tokyo']);
+    expect((await call('POST', '/v1/subscriptions', { customer: 'tokyo', plan: 'mem', start_date: iso(now - DAY) })).status).toBe(201);
+    // Midnight in Tokyo (UTC+9) is 15:00 UTC.
+    const localMidnight = Math.ceil((now + 9 * HOUR) / DAY) * DAY - 9 * HOUR;
+    now = localMidnight - 10 * 60_000;
+    for (const minutes of [30, 20]) {
+      const r = await call('POST', '/v1/events', { id: `tk${minutes}`, customer: 'tokyo', meter: 'exports', timestamp: iso(localMidnight - minutes * 60_000) });
+      expect(r.status).toBe(202);
+    }
+    await api.drain();
+    const get = (f: string) => call('GET', `/v1/customers/tokyo/entitlements/${f}`).then((r) => r.body as Record<string, unknown>);
+    expect(await get('daily')).toMatchObject({ has_access: false, usage: '2', resets_at: iso(localMidnight) });
+    now = localMidnight + 1_000;
+    expect(await get('daily')).toMatchObject({ has_access: true, usage: '0', resets_at: iso(localMidnight + DAY) });
+    // Back in UTC, the same events fall in the UTC day, which has not ended.
+    expect((await call('PATCH', '/v1/customers/tokyo', { timezone: null })).body.timezone).toBeNull();
+    expect(await get('daily')).toMatchObject({ has_access: false, usage: '2', resets_at: iso(Math.ceil(now / DAY) * DAY) });
   });
 
   it("another tenant's customer, an unknown one and one without a subscription", async () => {

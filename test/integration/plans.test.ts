@@ -34,7 +34,7 @@ describe('plans', () => {
   it('creates the DESIGN example, with its decimal strings kept exactly', async () => {
     const r = await call('POST', '/v1/plans', pro);
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ ...pro, version: 1, base_fee: '199', billing_mode: 'invoice', credit_allowance: '0', features: [], created_at: expect.any(String) });
+    expect(r.body).toEqual({ ...pro, version: 1, base_fee: '199', billing_mode: 'invoice', credit_allowance: '0', features: [], seat_pricing: null, created_at: expect.any(String) });
     expect((await call('GET', '/v1/plans/pro')).body).toEqual(r.body);
   });
 

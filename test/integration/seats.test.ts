@@ -101,4 +101,62 @@ describe('seats', () => {
     expect((oct.lines as { type: string; amount: string }[]).filter((l) => l.type !== 'usage').map((l) => [l.type, l.amount])).toEqual([['base_fee', '37.500000']]);
     expect((await call('GET', `/v1/subscriptions/${sub}`)).body).toMatchObject({ quantity: 3, pending_change: null });
   });
+
+  it('seat tiers: refused with a base fee or tiers out of order', async () => {
+    const tiered = { code: 'bad', name: 'Bad', currency: 'EUR', interval: 'month' };
+    const withFee = await call('POST', '/v1/plans', { ...tiered, base_fee: '5', seat_pricing: { model: 'graduated', tiers: [{ up_to: null, unit_price: '10' }] } });
+    expect([withFee.status, withFee.body.error.code, withFee.body.error.field]).toEqual([400, 'TALLY_ERR_CHARGE_MODEL_FIELDS', 'base_fee']);
+    const unordered = await call('POST', '/v1/plans', { ...tiered, seat_pricing: { model: 'volume', tiers: [{ up_to: '5', unit_price: '10' }, { up_to: '3', unit_price: '8' }, { up_to: null, unit_price: '7' }] } });
+    expect([unordered.status, unordered.body.error.code, unordered.body.error.field]).toEqual([400, 'TALLY_ERR_TIERS_NOT_ASCENDING', 'seat_pricing.tiers[1].up_to']);
+    const model = await call('POST', '/v1/plans', { ...tiered, seat_pricing: { model: 'per_unit', tiers: [{ up_to: null, unit_price: '1' }] } });
+    expect([model.status, model.body.error.field]).toEqual([400, 'seat_pricing.model']);
+  });
+
+  it('September, by hand, with seat tiers: graduated 8 then 12 seats from the 16th; volume 4 then 6 from the 21st', async () => {
+    const graduated = await call('POST', '/v1/plans', {
+      code: 'studio',
+      name: 'Studio',
+      currency: 'EUR',
+      interval: 'month',
+      seat_pricing: { model: 'graduated', tiers: [{ up_to: '5', unit_price: '10' }, { up_to: null, unit_price: '8' }] },
+    });
+    expect(graduated.status).toBe(201);
+    expect(graduated.body).toMatchObject({ base_fee: '0', seat_pricing: { model: 'graduated', tiers: [{ up_to: '5', unit_price: '10' }, { up_to: null, unit_price: '8' }] } });
+    expect((await call('POST', '/v1/plans', { code: 'studio', name: 'Studio', currency: 'EUR', interval: 'month', seat_pricing: graduated.body.seat_pricing })).body.version).toBe(1);
+    await call('POST', '/v1/plans', {
+      code: 'bulk',
+      name: 'Bulk',
+      currency: 'EUR',
+      interval: 'month',
+      seat_pricing: { model: 'volume', tiers: [{ up_to: '5', unit_price: '10' }, { up_to: null, unit_price: '7' }] },
+    });
+    for (const id of ['beta', 'gamma']) await call('POST', '/v1/customers', { id, name: id, currency: 'EUR' });
+    now = S;
+    const b = (await call('POST', '/v1/subscriptions', { customer: 'beta', plan: 'studio', quantity: 8, start_date: iso(S) })).body;
+    const g = (await call('POST', '/v1/subscriptions', { customer: 'gamma', plan: 'bulk', quantity: 4, start_date: iso(S) })).body;
+    now = S + 15 * DAY;
+    expect((await call('POST', `/v1/subscriptions/${b.id}/change`, { quantity: 12 })).body).toMatchObject({ quantity: 12 });
+    now = S + 20 * DAY;
+    expect((await call('POST', `/v1/subscriptions/${g.id}/change`, { quantity: 6 })).body).toMatchObject({ quantity: 6 });
+    now = Date.UTC(year, 10, 2);
+    await stack.billing.close(new Date(now));
+    const september = async (id: string) => ((await call('GET', `/v1/invoices?subscription=${id}`)).body.data as { period_start: string; total: string; lines: { type: string; amount: string; description: string }[] }[]).find((i) => i.period_start === iso(S))!;
+    const beta = await september(b.id);
+    expect(beta.lines.map((l) => [l.type, l.amount])).toEqual([
+      // 8 seats: 5 × 10 + 3 × 8 = 74.
+      ['base_fee', '74.000000'],
+      // 12 seats: 5 × 10 + 7 × 8 = 106; from the 16th, 15 of 30 days left: (106 − 74) × 15/30 = 16.
+      ['proration', '16.000000'],
+    ]);
+    expect(beta.lines[0]!.description).toContain('Studio × 8 seats');
+    expect(beta.total).toBe('90.00');
+    const gamma = await september(g.id);
+    expect(gamma.lines.map((l) => [l.type, l.amount])).toEqual([
+      // 4 seats, all at the first tier's price: 40.
+      ['base_fee', '40.000000'],
+      // 6 seats, all at the second tier's: 42; from the 21st, 10 of 30 days left: (42 − 40) × 10/30 = 0.666666…, half-even at 6 places.
+      ['proration', '0.666667'],
+    ]);
+    expect(gamma.total).toBe('40.67');
+  });
 });
