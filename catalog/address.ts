@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalZone } from '../metering/time-zones.js';
 import { isCountry } from '../core/country.js';
 
 /** A postal address, as customers and the tenant's billing profile carry it (Stripe's shape). */
@@ -54,19 +55,14 @@ export const LocaleSchema = z
 
 /**
  * An IANA time zone (Europe/Berlin, America/New_York, UTC) known to this Node's ICU, kept in
- * its canonical spelling (`europe/berlin` → `Europe/Berlin`).
+ * its canonical spelling (`europe/berlin` → `Europe/Berlin`), as usage queries name zones.
  */
 export const TimeZoneSchema = z
   .string()
   .max(64)
   .transform((tz, ctx) => {
-    if (/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz)) {
-      try {
-        return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
-      } catch {
-        // Unknown: reported below.
-      }
-    }
+    const canonical = canonicalZone(tz);
+    if (canonical !== undefined) return canonical;
     ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Berlin, America/New_York or UTC' });
     return z.NEVER;
   });
