@@ -37,7 +37,8 @@ export async function recordEntitlementEvents(pg: PostgresStore, tenantId: strin
         .map((e) => ({
           tenantId,
           type: e.kind === 'reset' ? ('entitlement.reset' as const) : ('entitlement.limit_reached' as const),
-          key: `entitlement.${e.kind}:${e.customer}:${e.feature}:${e.window.start}`,
+          // Customer ids and feature keys may hold ':': the parts are kept apart as JSON.
+          key: `entitlement.${e.kind}:${JSON.stringify([e.customer, e.feature, e.window.start])}`,
           data: { customer: e.customer, feature: e.feature, meter: e.meter, window: e.window, limit: e.limit, usage: e.usage, hard: e.hard },
         })),
     );

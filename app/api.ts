@@ -186,6 +186,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     logger: deps.logger,
   });
   const entitlements = entitlementChecking.service;
+  const forgetCustomer = (tenantId: string, customer: string) => entitlements.forget(tenantId, customer);
   const routes: Route[] = [
     ...healthRoutes({
       registry: deps.registry,
@@ -203,7 +204,8 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...tenantRoutes(tenants, authenticator),
     eventsRoute(ingest, config.ingest, im),
     ...meterRoutes(meters),
-    ...customerRoutes(customers),
+    // A customer's time zone changed, or the customer deleted, through this node shows in its entitlement answers at once.
+    ...customerRoutes(customers).map((route) => forgetOnWrite(route, (body) => (body as { id?: unknown } | undefined)?.id, forgetCustomer)),
     ...creditRoutes(credits),
     ...couponRoutes(new CouponService(stores.postgres)),
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
@@ -215,7 +217,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
     ...planRoutes(plans, meters),
     // A subscription written through this node shows in its entitlement answers at once.
-    ...subscriptionRoutes(subscriptions, clock).map((route) => forgetOnWrite(route, (tenantId, customer) => entitlements.forget(tenantId, customer))),
+    ...subscriptionRoutes(subscriptions, clock).map((route) => forgetOnWrite(route, (body) => (body as { customer?: unknown } | undefined)?.customer, forgetCustomer)),
     ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
     usageRoute({ usage, ch: stores.clickhouse, meters, watermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
@@ -267,14 +269,14 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   };
 }
 
-/** `route`, calling `forget` with the customer its answer names after each write it made. */
-function forgetOnWrite(route: Route, forget: (tenantId: string, customer: string) => void): Route {
+/** `route`, calling `forget` with the customer `customerOf` finds in its answer after each write it made. */
+function forgetOnWrite(route: Route, customerOf: (body: unknown) => unknown, forget: (tenantId: string, customer: string) => void): Route {
   if (route.method === 'GET') return route;
   return {
     ...route,
     handler: async (req) => {
       const reply = await route.handler(req);
-      const customer = (reply.body as { customer?: unknown } | undefined)?.customer;
+      const customer = customerOf(reply.body);
       if (reply.status < 300 && typeof customer === 'string') forget(tenantOf(req), customer);
       return reply;
     },

@@ -6,7 +6,7 @@ import { recordEntitlementEvents } from '../alerts/entitlement-events.js';
 import { EntitlementService, type EntitlementDeps } from '../entitlements/service.js';
 import { startLoop } from './loop.js';
 
-/** How often the tenants whose plans have metered features are looked up (they are refreshed for their window events even when not checked). */
+/** How often the tenants with a live subscription to a plan with metered features are looked up (they are refreshed for their window events even when not checked). */
 const DISCOVER_MS = 30_000;
 /** The refresh loop's tick: each tick refreshes the tenants that are due. */
 const TICK_MS = 100;
@@ -17,7 +17,7 @@ const TICK_MS = 100;
  * its window events), the events recorded once each, and the metrics.
  */
 export function entitlementChecks(
-  deps: Omit<EntitlementDeps, 'onWindowEvents' | 'onRefreshFailed' | 'onRefreshed'> & { pg: PostgresStore; registry: Registry; logger: Logger },
+  deps: Omit<EntitlementDeps, 'onWindowEvents' | 'onRefreshFailed' | 'onEventsFailed' | 'onRefreshed'> & { pg: PostgresStore; registry: Registry; logger: Logger },
 ): { service: EntitlementService; stop(): Promise<void> } {
   const { pg, registry, logger, ...rest } = deps;
   const { itemFailures } = loopMetrics(registry);
@@ -37,6 +37,10 @@ export function entitlementChecks(
     onRefreshFailed: (tenantId, error) => {
       itemFailures.inc({ loop: 'entitlements' });
       logger.warn({ err: error, tenant: tenantId }, 'entitlements: reading a tenant failed; its answers keep the previous figures');
+    },
+    onEventsFailed: (tenantId, error) => {
+      itemFailures.inc({ loop: 'entitlements' });
+      logger.warn({ err: error, tenant: tenantId }, 'entitlements: recording window events failed; tried again at the next read');
     },
     onRefreshed: (seconds) => duration.observe(seconds),
   });

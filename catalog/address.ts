@@ -61,7 +61,8 @@ export const TimeZoneSchema = z
   .string()
   .max(64)
   .transform((tz, ctx) => {
-    const canonical = canonicalZone(tz);
+    // A name, never an offset (+05:30), whatever a later ICU accepts.
+    const canonical = /^[A-Za-z]/.test(tz) ? canonicalZone(tz) : undefined;
     if (canonical !== undefined) return canonical;
     ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Berlin, America/New_York or UTC' });
     return z.NEVER;

@@ -46,10 +46,14 @@ export interface EntitlementDeps {
   clock: () => number;
   /** A monotonic clock in ms for refresh times. */
   monotonic?: () => number;
+  /** How long `refreshDue` waits for one tenant's read before going on without it (5 s). */
+  refreshBudgetMs?: number;
   /** Handed the limits reached and windows begun that each refresh finds (each is recorded once per window). */
   onWindowEvents?: (tenantId: string, events: readonly WindowEvent[]) => Promise<void>;
   /** A refresh of one tenant failed (its previous figures keep serving); counted and logged by the caller. */
   onRefreshFailed?: (tenantId: string, error: unknown) => void;
+  /** Recording a refresh's window events failed (the figures stay; tried again at the next read). */
+  onEventsFailed?: (tenantId: string, error: unknown) => void;
   /** Each refresh of a tenant: its duration in seconds. */
   onRefreshed?: (seconds: number) => void;
 }
@@ -71,9 +75,8 @@ interface TenantView {
   contexts: Map<string, CustomerContext>;
   /** Customers without one. */
   idle: Set<string>;
-  /** Reload the contexts at (monotonic), or once the clock reaches `contextsLapse` (a period ends, a grant expires). */
+  /** Read every context again at (monotonic). */
   contextsUntil: number;
-  contextsLapse: number;
   /** Usage per meter, customer and window (`usageKey`). */
   usage: Map<string, string>;
   usageAsOf: number;
@@ -92,6 +95,10 @@ interface TenantView {
 const IDLE_MS = 10 * 60_000;
 /** How often a tenant held only for its window events (not checked lately) is refreshed. */
 const COLD_MS = 30_000;
+/** Tenants read at once by `refreshDue`. */
+const REFRESH_CONCURRENCY = 4;
+/** How long `refreshDue` waits for one tenant before it goes on without it (the read goes on). */
+const REFRESH_BUDGET_MS = 5_000;
 /** Contexts (subscriptions, plans, overrides, grants) are read again after this many usage refreshes' time. */
 const CONTEXT_FACTOR = 5;
 
@@ -128,8 +135,9 @@ export class EntitlementService {
       const context = view.contexts.get(customer);
       if (context === undefined) break;
       const out = context.features.map((f) => this.fromMemory(view, customer, context, f));
+      if (out.includes('gone')) break;
       if (!out.includes('stale')) return out as Entitlement[];
-      await this.refresh(tenantId, view);
+      if (!(await this.refreshed(tenantId, view))) break;
     }
     return this.listDirect(tenantId, customer);
   }
@@ -145,13 +153,17 @@ export class EntitlementService {
       const feature = context.features.find((f) => f.key === featureKey);
       if (feature === undefined) throw featureNotFound(featureKey);
       const answer = this.fromMemory(view, customer, context, feature);
+      if (answer === 'gone') break;
       if (answer !== 'stale') return answer;
-      await this.refresh(tenantId, view);
+      if (!(await this.refreshed(tenantId, view))) break;
     }
     return this.checkDirect(tenantId, customer, featureKey);
   }
 
-  /** Answers the customer from the stores until the next refresh begins (after a write of its overrides or grants through this node). */
+  /**
+   * Answers the customer from the stores until a refresh begun after now has read it again
+   * (after a write of its subscription, overrides, grants or details through this node).
+   */
   forget(tenantId: string, customer: string): void {
     const view = this.views.get(tenantId);
     if (view === undefined) return;
@@ -160,30 +172,43 @@ export class EntitlementService {
   }
 
   /**
-   * Refreshes every tenant due (checked ones every `cacheMs`, the others registered with
-   * `watch` every 30 s), one after another; a tenant that fails keeps its previous figures, is
-   * reported through `onRefreshFailed` and tried again at its next turn. Drops tenants not
-   * checked for 10 minutes (unless watched).
+   * Refreshes the tenants due (checked ones every `cacheMs`, the others registered with `watch`
+   * every 30 s), at most REFRESH_CONCURRENCY at a time. A tenant that fails keeps its previous
+   * figures, is reported through `onRefreshFailed` and tried again at its next turn; one that is
+   * slow holds only its own slot: this waits for it at most REFRESH_BUDGET_MS (it goes on in the
+   * background and is not started again while it runs), so other tenants keep their turns.
+   * Drops tenants not checked for 10 minutes (unless watched). Returns how many were refreshed.
    */
   async refreshDue(watched: ReadonlySet<string> = new Set()): Promise<number> {
     const now = this.monotonic();
     for (const tenantId of watched) if (!this.views.has(tenantId)) this.views.set(tenantId, newView(now - IDLE_MS));
-    let refreshed = 0;
+    const due: [string, TenantView][] = [];
     for (const [tenantId, view] of [...this.views]) {
       const hot = now - view.lastCheck < IDLE_MS;
       if (!hot && !watched.has(tenantId)) {
         this.views.delete(tenantId);
         continue;
       }
-      if (view.nextAt > now) continue;
-      try {
-        await this.refresh(tenantId, view);
-        refreshed++;
-      } catch (e) {
-        view.nextAt = this.monotonic() + (hot ? this.deps.cacheMs : COLD_MS);
-        this.deps.onRefreshFailed?.(tenantId, e);
-      }
+      if (view.nextAt <= now && view.refreshing === undefined) due.push([tenantId, view]);
     }
+    let refreshed = 0;
+    let next = 0;
+    const slot = async (): Promise<void> => {
+      while (next < due.length) {
+        const [tenantId, view] = due[next++]!;
+        let timer: NodeJS.Timeout | undefined;
+        const budget = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS)));
+        try {
+          if ((await Promise.race([this.refresh(tenantId, view), budget])) !== 'slow') refreshed++;
+        } catch (e) {
+          view.nextAt = this.monotonic() + (this.monotonic() - view.lastCheck < IDLE_MS ? this.deps.cacheMs : COLD_MS);
+          this.deps.onRefreshFailed?.(tenantId, e);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REFRESH_CONCURRENCY, due.length) }, slot));
     return refreshed;
   }
 
@@ -203,8 +228,22 @@ export class EntitlementService {
       this.views.set(tenantId, view);
     }
     view.lastCheck = this.monotonic();
-    if (!view.loaded) await this.refresh(tenantId, view);
+    if (!view.loaded && !(await this.refreshed(tenantId, view))) return undefined;
     return view;
+  }
+
+  /** A refresh a check waits for; false when it failed or took too long (the check then reads the stores; the loop reports a failure at its turn). */
+  private async refreshed(tenantId: string, view: TenantView): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A read that hangs does not hang the checks waiting for it.
+      const budget = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS)));
+      return await Promise.race([this.refresh(tenantId, view).then(() => true), budget]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** One refresh of a tenant at a time; a check arriving meanwhile waits for it. */
@@ -216,12 +255,15 @@ export class EntitlementService {
   private async read(tenantId: string, view: TenantView): Promise<void> {
     const began = this.monotonic();
     const now = this.deps.clock();
-    if (!view.loaded || began >= view.contextsUntil || now >= view.contextsLapse) {
+    // Customers written through this node, or whose period ended or grant expired, before this read began.
+    const stale = [...view.forgotten].filter(([, at]) => at < began).map(([customer]) => customer);
+    if (!view.loaded || began >= view.contextsUntil) {
       const { contexts, idle } = await this.readContexts(tenantId, undefined, now);
       view.contexts = contexts;
       view.idle = idle;
       view.contextsUntil = began + CONTEXT_FACTOR * this.deps.cacheMs;
-      view.contextsLapse = lapseOf(contexts.values(), Infinity);
+    } else {
+      for (const customer of stale) await this.readOne(tenantId, view, customer, now);
     }
     // The windows of every metered feature now, per meter; one read per meter for all of them.
     const byMeter = new Map<string, { customer: string; start: number; end: number }[]>();
@@ -251,12 +293,29 @@ export class EntitlementService {
     view.usage = usage;
     view.usageAsOf = now;
     view.answers.clear();
-    for (const [customer, at] of view.forgotten) if (at < began) view.forgotten.delete(customer);
+    for (const customer of stale) if (view.forgotten.get(customer)! < began) view.forgotten.delete(customer);
     view.loaded = true;
     const hot = this.monotonic() - view.lastCheck < IDLE_MS;
     view.nextAt = began + (hot ? this.deps.cacheMs : COLD_MS);
     this.deps.onRefreshed?.((this.monotonic() - began) / 1000);
-    await this.fire(tenantId, view, now);
+    // The figures are in; recording the events they show is another matter, whose failure
+    // does not undo them (it is reported, and tried again at the next read).
+    try {
+      await this.fire(tenantId, view, now);
+    } catch (e) {
+      this.deps.onEventsFailed?.(tenantId, e);
+    }
+  }
+
+  /** Reads one customer's context again into the view (gone: neither live nor idle). */
+  private async readOne(tenantId: string, view: TenantView, customer: string, now: number): Promise<void> {
+    view.contexts.delete(customer);
+    view.idle.delete(customer);
+    const found = await this.deps.customers.get(tenantId, customer);
+    if (found === undefined) return;
+    const context = (await this.readContexts(tenantId, customer, now, new Map([[customer, found.timezone]]))).contexts.get(customer);
+    if (context === undefined) view.idle.add(customer);
+    else view.contexts.set(customer, context);
   }
 
   /** Hands the limits reached and windows begun to `onWindowEvents`, once each as far as this node knows (the recorder keeps them once for good). */
@@ -280,17 +339,22 @@ export class EntitlementService {
   }
 
   /**
-   * A check worked out from memory, or `stale` when memory holds what no longer applies: a
-   * period ended or a grant expired since the contexts were read, or a window rolled over since
-   * the usage was (the caller waits for a refresh and asks again).
+   * A check worked out from memory; `stale` when the feature's window rolled over since the
+   * usage was read (the caller waits for a read of the new window, one for every customer);
+   * `gone` when the customer's own context lapsed (its period ended or a grant expired: the
+   * caller reads the stores, and the next refresh reads the customer again).
    */
-  private fromMemory(view: TenantView, customer: string, c: CustomerContext, feature: Feature): Entitlement | 'stale' {
+  private fromMemory(view: TenantView, customer: string, c: CustomerContext, feature: Feature): Entitlement | 'stale' | 'gone' {
     const now = this.deps.clock();
     const memo = view.answers.get(`${customer}\n${feature.key}`);
     if (memo !== undefined && now < memo.until) return memo.answer;
-    if (now >= view.contextsLapse) return 'stale';
+    let until = lapseOf(c);
+    if (now >= until) {
+      // Its period ended or a grant expired: the stores answer until the next read has it again.
+      view.forgotten.set(customer, this.monotonic());
+      return 'gone';
+    }
     let usage: string | undefined;
-    let until = view.contextsLapse;
     if (feature.type === 'metered') {
       const w = windowOf(feature, c, now);
       usage = view.usage.get(usageKey(feature.meter, customer, w));
@@ -371,7 +435,6 @@ function newView(lastCheck: number): TenantView {
     contexts: new Map(),
     idle: new Set(),
     contextsUntil: 0,
-    contextsLapse: 0,
     usage: new Map(),
     usageAsOf: 0,
     answers: new Map(),
@@ -383,12 +446,10 @@ function newView(lastCheck: number): TenantView {
   };
 }
 
-/** When the first context changes by the clock alone: a period ends or a grant expires. */
-function lapseOf(contexts: Iterable<CustomerContext>, lapse: number): number {
-  for (const c of contexts) {
-    lapse = Math.min(lapse, Date.parse(c.subscription.current_period.end));
-    for (const g of c.grants.values()) lapse = Math.min(lapse, g.changesAt);
-  }
+/** When the context changes by the clock alone: its period ends or a grant expires. */
+function lapseOf(c: CustomerContext): number {
+  let lapse = Date.parse(c.subscription.current_period.end);
+  for (const g of c.grants.values()) lapse = Math.min(lapse, g.changesAt);
   return lapse;
 }
 

@@ -59,7 +59,7 @@ export interface EntitlementStore {
   grant(tenantId: string, customer: string, g: CreateEntitlementGrantInput, now: Date): Promise<EntitlementGrant>;
   /** Every grant of the customer, newest first. */
   grants(tenantId: string, customer: string): Promise<EntitlementGrant[]>;
-  /** The tenants with a plan that has a metered feature. */
+  /** The tenants with a live subscription to a plan version that has a metered feature. */
   tenantsWithMeteredFeatures(): Promise<string[]>;
   /** Per customer (every one of the tenant's, or one), its grants active at `now`. */
   activeGrants(tenantId: string, customer: string | undefined, now: Date): Promise<Map<string, ActiveGrants>>;
@@ -136,7 +136,12 @@ export function pgEntitlementStore(pg: PostgresStore): EntitlementStore {
       return rows.map(toGrant);
     },
     async tenantsWithMeteredFeatures() {
-      const { rows } = await pg.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM plans WHERE features @> '[{"type": "metered"}]'::jsonb`);
+      const { rows } = await pg.query<{ tenant_id: string }>(
+        `SELECT DISTINCT p.tenant_id FROM plans p
+           JOIN subscription_plans sp ON sp.tenant_id = p.tenant_id AND sp.plan_code = p.code AND sp.plan_version = p.version
+           JOIN subscriptions s ON s.tenant_id = sp.tenant_id AND s.id = sp.subscription_id AND (s.canceled_at IS NULL OR s.canceled_at > now())
+          WHERE p.features @> '[{"type": "metered"}]'::jsonb`,
+      );
       return rows.map((r) => r.tenant_id);
     },
     async activeGrants(tenantId, customer, now) {

@@ -20,8 +20,9 @@ export interface LiveWindow {
   to: number;
 }
 
-/** Windows per query: bounds the parameters one query carries. */
+/** Windows per query, and the bytes of parameters one query carries at most (a server takes them in its URL). */
 const CHUNK = 2_000;
+const CHUNK_BYTES = 200_000;
 
 /**
  * Customers' usage of a sum or count meter over their windows, counting events as soon as they
@@ -39,7 +40,19 @@ const CHUNK = 2_000;
 export async function liveTotals(ch: ClickHouseStore, meter: MeterRecord, windows: readonly LiveWindow[], settledThrough: number): Promise<string[]> {
   if (!isAdditive(meter.aggregation)) throw new Error(`live usage adds hours up; ${meter.aggregation} meters do not add up`);
   const out: string[] = [];
-  for (let i = 0; i < windows.length; i += CHUNK) out.push(...(await chunkTotals(ch, meter, meter.aggregation, windows.slice(i, i + CHUNK), settledThrough)));
+  let start = 0;
+  while (start < windows.length) {
+    // A window costs its customer id (twice: the window and the customer list, URL-encoded
+    // up to 3 bytes a byte), its numbers and its edge hours; hours read raw cost ~30 bytes each.
+    let end = start;
+    let bytes = 0;
+    while (end < windows.length && end - start < CHUNK && (end === start || bytes < CHUNK_BYTES)) {
+      bytes += 6 * Buffer.byteLength(windows[end]!.customer) + 120;
+      end++;
+    }
+    out.push(...(await chunkTotals(ch, meter, meter.aggregation, windows.slice(start, end), settledThrough)));
+    start = end;
+  }
   return out;
 }
 
@@ -79,15 +92,17 @@ async function chunkTotals(ch: ClickHouseStore, meter: MeterRecord, aggregation:
     if (floorHour(w.to) < w.to) hours.add(floorHour(w.to));
     return [...hours].map((h) => h / 1000);
   });
+  // The (customer, hour) pairs read raw; a customer as its place in `cs`, to keep the parameters short.
+  const place = new Map(customers.map((c, k) => [c, k + 1]));
   const pairs = new Set<string>();
-  const rc: string[] = [];
+  const rc: number[] = [];
   const rh: number[] = [];
   live.forEach((w, k) => {
     for (const h of rawHours[k]!) {
       const key = `${w.customer}\n${h}`;
       if (!pairs.has(key)) {
         pairs.add(key);
-        rc.push(w.customer);
+        rc.push(place.get(w.customer)!);
         rh.push(h);
       }
     }
@@ -106,7 +121,7 @@ async function chunkTotals(ch: ClickHouseStore, meter: MeterRecord, aggregation:
     hmax: floorHour(maxTo) / 1000,
   });
   const hourOf = 'toUInt32(toUnixTimestamp(toStartOfHour(timestamp)))';
-  const rawWhere = allRaw ? inRange : `${inRange} AND (customer, ${hourOf}) IN (SELECT tupleElement(p, 1), tupleElement(p, 2) FROM (SELECT arrayJoin(arrayZip({rc:Array(String)}, {rh:Array(UInt32)})) AS p))`;
+  const rawWhere = allRaw ? inRange : `${inRange} AND (customer, ${hourOf}) IN (SELECT arrayElement({cs:Array(String)}, tupleElement(p, 1)), tupleElement(p, 2) FROM (SELECT arrayJoin(arrayZip({rc:Array(UInt32)}, {rh:Array(UInt32)})) AS p))`;
   const rs = await ch.client.query({
     query: `
       WITH w AS (

@@ -293,7 +293,12 @@ describe('entitlements', () => {
       a.forget(t.id, 'm1');
       expect(await a.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, limit: '20', usage: '10' });
       expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: false, limit: '10' });
-      mono += 5_000; // contexts are read again every 5 refreshes' time
+      // The next usage refresh reads the written customer again: the write stays shown.
+      mono += 1_000;
+      await Promise.all([a.refreshDue(), b.refreshDue()]);
+      expect(await a.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, limit: '20' });
+      expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: false, limit: '10' });
+      mono += 4_000; // contexts are read again every 5 refreshes' time
       await Promise.all([a.refreshDue(), b.refreshDue()]);
       expect(await b.check(t.id, 'm1', 'calls')).toEqual(await a.check(t.id, 'm1', 'calls'));
       expect(await b.check(t.id, 'm1', 'calls')).toMatchObject({ has_access: true, limit: '20' });
