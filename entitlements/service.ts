@@ -3,6 +3,7 @@ import { Dec } from '../core/money.js';
 import type { CustomerRepository } from '../catalog/customers.js';
 import { FEATURE_KEY, type Feature, type PlanRepository } from '../catalog/plans.js';
 import type { LiveSubscription, SubscriptionService } from '../catalog/subscriptions.js';
+import type { LiveWindow } from '../metering/live-usage.js';
 import type { MeterRecord, MeterRepository } from '../metering/meters.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
 import type { ActiveGrants, EntitlementStore, Override } from './store.js';
@@ -105,18 +106,19 @@ const CONTEXT_FACTOR = 5;
 const usageKey = (meter: string, customer: string, w: { start: number; end: number }): string => `${meter}\n${customer}\n${w.start}\n${w.end}`;
 
 /**
- * Entitlement checks, answered from memory. For each tenant checked on this node, the node
- * holds its customers' live subscriptions, their plan versions' features, overrides and active
- * grants (read again every 5 × `cacheMs`, and when a period ends or a grant expires), and the
- * usage of every metered feature's current window for all of its customers, read in one query
- * per meter every `cacheMs` by `refreshDue` (a background loop). A check is then worked out
- * from memory; `usage_as_of` says when the usage it shows was read. Several nodes agree
+ * Entitlement checks, answered from memory. For each tenant checked on this node (and each
+ * watched for its window events), the node holds its customers' live subscriptions, their plan
+ * versions' features, overrides, active grants and time zones (read again every 5 × `cacheMs`),
+ * and the usage of every metered feature's current window for all of its customers, read in one
+ * query per meter every `cacheMs` by `refreshDue` (a background loop). A check is then worked
+ * out from memory; `usage_as_of` says when the usage it shows was read. Several nodes agree
  * because each reads the same stores, within that freshness.
  *
  * The stores are read for a check only when memory cannot answer it: a customer created since
- * the last read, one whose overrides or grants were just written through this node (so the
- * write shows at once), and every check when `cacheMs` is 0. A window that has rolled over
- * since the last refresh waits for a refresh rather than answer from the old window.
+ * the last read; one written through this node (`forget`) or whose period ended or grant expired
+ * since then, until the next refresh has read that customer again; and every check when
+ * `cacheMs` is 0. A window that has rolled over since the last refresh waits for a refresh
+ * rather than answer from the old window.
  */
 export class EntitlementService {
   private readonly views = new Map<string, TenantView>();
@@ -196,27 +198,16 @@ export class EntitlementService {
     const slot = async (): Promise<void> => {
       while (next < due.length) {
         const [tenantId, view] = due[next++]!;
-        let timer: NodeJS.Timeout | undefined;
-        const budget = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS)));
         try {
-          if ((await Promise.race([this.refresh(tenantId, view), budget])) !== 'slow') refreshed++;
+          if (await this.withinBudget(this.refresh(tenantId, view))) refreshed++;
         } catch (e) {
           view.nextAt = this.monotonic() + (this.monotonic() - view.lastCheck < IDLE_MS ? this.deps.cacheMs : COLD_MS);
           this.deps.onRefreshFailed?.(tenantId, e);
-        } finally {
-          clearTimeout(timer);
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(REFRESH_CONCURRENCY, due.length) }, slot));
     return refreshed;
-  }
-
-  /** How long until the next tenant is due, in ms (for the loop's sleep). */
-  nextDueIn(): number {
-    let next = Infinity;
-    for (const view of this.views.values()) next = Math.min(next, view.nextAt);
-    return next === Infinity ? this.deps.cacheMs : Math.max(0, next - this.monotonic());
   }
 
   /** The tenant's view, loaded (the first check of a tenant waits for its first read); undefined when nothing is kept (`cacheMs` 0). */
@@ -234,13 +225,19 @@ export class EntitlementService {
 
   /** A refresh a check waits for; false when it failed or took too long (the check then reads the stores; the loop reports a failure at its turn). */
   private async refreshed(tenantId: string, view: TenantView): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      // A read that hangs does not hang the checks waiting for it.
-      const budget = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS)));
-      return await Promise.race([this.refresh(tenantId, view).then(() => true), budget]);
+      return await this.withinBudget(this.refresh(tenantId, view));
     } catch {
       return false;
+    }
+  }
+
+  /** Whether `read` ended within the refresh budget (false: it goes on, unwaited for); throws what it throws. */
+  private async withinBudget(read: Promise<void>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS)));
+    try {
+      return await Promise.race([read.then(() => true), budget]);
     } finally {
       clearTimeout(timer);
     }
@@ -266,7 +263,7 @@ export class EntitlementService {
       for (const customer of stale) await this.readOne(tenantId, view, customer, now);
     }
     // The windows of every metered feature now, per meter; one read per meter for all of them.
-    const byMeter = new Map<string, { customer: string; start: number; end: number }[]>();
+    const byMeter = new Map<string, LiveWindow[]>();
     const seen = new Set<string>();
     for (const [customer, c] of view.contexts) {
       for (const f of c.features) {
@@ -277,7 +274,7 @@ export class EntitlementService {
         seen.add(key);
         let list = byMeter.get(f.meter);
         if (list === undefined) byMeter.set(f.meter, (list = []));
-        list.push({ customer, ...w });
+        list.push({ customer, from: w.start, to: w.end });
       }
     }
     const usage = new Map<string, string>();
@@ -286,8 +283,8 @@ export class EntitlementService {
       for (const [meterKey, windows] of byMeter) {
         const meter = await this.deps.meters.record(tenantId, meterKey);
         if (meter === undefined) continue; // a feature's meter deleted: its checks read the stores (and fail there)
-        const totals = await this.deps.usage.liveTotals(meter, windows.map((w) => ({ customer: w.customer, from: w.start, to: w.end })), settled);
-        windows.forEach((w, i) => usage.set(usageKey(meterKey, w.customer, w), totals[i]!));
+        const totals = await this.deps.usage.liveTotals(meter, windows, settled);
+        windows.forEach((w, i) => usage.set(usageKey(meterKey, w.customer, { start: w.from, end: w.to }), totals[i]!));
       }
     }
     view.usage = usage;

@@ -69,6 +69,7 @@ function formatter(tz: string): Intl.DateTimeFormat {
 
 /** The wall-clock date and time in `tz` at instant `t` (month 0-based), as a UTC timestamp of those fields, and the date. */
 function localDate(tz: string, t: number): { year: number; month: number; day: number; wall: number } {
+  // Calendar fields (year, month, day, hour, minute, second): small integers, never amounts.
   const p: Record<string, number> = {};
   for (const part of formatter(tz).formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   const year = p.year!;

@@ -56,11 +56,6 @@ export async function liveTotals(ch: ClickHouseStore, meter: MeterRecord, window
   return out;
 }
 
-/** One customer's usage over [from, to): `liveTotals` of one window. */
-export async function liveTotal(ch: ClickHouseStore, meter: MeterRecord, customer: string, from: number, to: number, settledThrough: number): Promise<string> {
-  return (await liveTotals(ch, meter, [{ customer, from, to }], settledThrough))[0]!;
-}
-
 async function chunkTotals(ch: ClickHouseStore, meter: MeterRecord, aggregation: AdditiveAggregation, windows: readonly LiveWindow[], settledThrough: number): Promise<string[]> {
   const live = windows.map((w, i) => ({ ...w, i })).filter((w) => w.to > w.from);
   const totals = windows.map(() => '0');

@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Series } from '../rating/series.js';
 import { cumulativeHourly, type UsageRange } from './cumulative.js';
-import { liveTotal, liveTotals, type LiveWindow } from './live-usage.js';
+import { liveTotals, type LiveWindow } from './live-usage.js';
 import type { Meter, MeterRecord } from './meters.js';
 import { pendingEvents, queryUsage, type UsageQuery, type UsageRow } from './usage.js';
 
@@ -32,13 +32,10 @@ export interface UsageQuerier {
   cumulativeHourly(tenantId: string, meter: Meter, ranges: readonly UsageRange[]): Promise<Series[]>;
 
   /**
-   * One customer's usage of a sum or count meter over [from, to), counting the raw events the
-   * aggregator has not rolled up yet (those visible after `settledThrough`) as soon as they are
-   * in the store (see live-usage.ts). A decimal string.
+   * Customers' usage of a sum or count meter over their windows [from, to) (epoch ms), in
+   * order, counting the raw events the aggregator has not rolled up yet (those visible after
+   * `settledThrough`) as soon as they are in the store (see live-usage.ts). Decimal strings.
    */
-  liveTotal(meter: MeterRecord, customer: string, from: Date, to: Date, settledThrough: Date): Promise<string>;
-
-  /** `liveTotal` for many customers' windows (epoch ms) at once, in order. */
   liveTotals(meter: MeterRecord, windows: readonly LiveWindow[], settledThrough: Date): Promise<string[]>;
 
   /** Every (tenant, customer) with rollups written after `since` (epoch ms), with the earliest such hour (epoch ms). */
@@ -56,7 +53,6 @@ export function clickhouseUsageQuerier(ch: ClickHouseStore): UsageQuerier {
     usage: (q) => queryUsage(ch, q),
     pendingEvents: (tenantId, meter, from, to, watermark) => pendingEvents(ch, tenantId, meter, from, to, watermark),
     cumulativeHourly: (tenantId, meter, ranges) => cumulativeHourly(ch, tenantId, meter, ranges),
-    liveTotal: (meter, customer, from, to, settledThrough) => liveTotal(ch, meter, customer, from.getTime(), to.getTime(), settledThrough.getTime()),
     liveTotals: (meter, windows, settledThrough) => liveTotals(ch, meter, windows, settledThrough.getTime()),
 
     async customersChangedSince(since) {
