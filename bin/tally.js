@@ -9,4 +9,14 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(1);
 }
 const { run } = await import(main.href);
-process.exitCode = await run(process.argv.slice(2), process.env);
+const code = await run(process.argv.slice(2), process.env);
+process.exitCode = code;
+// The command has finished and closed what it opened, so the process should end now. If a handle
+// is still open (a library's timer or socket), say which and end anyway: a cron job or a deploy
+// script waiting on `tally close` must never hang on it.
+const EXIT_GRACE_MS = 5_000;
+setTimeout(() => {
+  const open = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+  process.stderr.write(`tally: still running ${EXIT_GRACE_MS / 1000} s after the command finished (open: ${open.join(', ') || 'none'}); exiting\n`);
+  process.exit(code);
+}, EXIT_GRACE_MS).unref();
