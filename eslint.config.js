@@ -12,7 +12,8 @@ const exactMoney = {
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-bench/**', 'dist-stripe-fake/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   {
-    files: ['**/*.ts'],
+    // console/ is the browser console (its own tsconfig.json, DOM types; bundled by scripts/build-console.mjs).
+    files: ['**/*.ts', 'console/**/*.tsx'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
@@ -23,7 +24,7 @@ export default tseslint.config(
   },
   {
     // The paths that carry quantities and money.
-    files: ['core/**/*.ts', 'ingest/**/*.ts', 'metering/**/*.ts', 'catalog/**/*.ts', 'rating/**/*.ts', 'invoicing/**/*.ts', 'stripe/**/*.ts', 'stripe-fake/**/*.ts', 'webhooks/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'app/**/*.ts', 'tenants/**/*.ts', 'http/**/*.ts'],
+    files: ['core/**/*.ts', 'ingest/**/*.ts', 'metering/**/*.ts', 'catalog/**/*.ts', 'rating/**/*.ts', 'invoicing/**/*.ts', 'stripe/**/*.ts', 'stripe-fake/**/*.ts', 'webhooks/**/*.ts', 'alerts/**/*.ts', 'analytics/**/*.ts', 'demo/**/*.ts', 'app/**/*.ts', 'tenants/**/*.ts', 'http/**/*.ts', 'console/**/*.{ts,tsx}'],
     rules: exactMoney,
   },
   {

@@ -5,8 +5,8 @@ import { packageRoot } from '../../core/paths.js';
 
 /** The import graph of the production sources, read from their import specifiers (type-only imports included). */
 const ROOT = packageRoot();
-/** Top-level folders that hold no production source. */
-const NOT_PRODUCTION = new Set(['node_modules', 'dist', 'dist-bench', 'dist-stripe-fake', 'deploy', 'scripts', 'bin', 'test', 'bench', 'stripe-fake']);
+/** Top-level folders that hold no production source of the server (console/ is the browser's, checked on its own in layers.test.ts). */
+const NOT_PRODUCTION = new Set(['node_modules', 'dist', 'dist-bench', 'dist-stripe-fake', 'deploy', 'scripts', 'bin', 'test', 'bench', 'stripe-fake', 'console']);
 
 const rel = (file: string) => path.relative(ROOT, file).split(path.sep).join('/');
 

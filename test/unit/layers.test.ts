@@ -1,4 +1,7 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../../core/paths.js';
 import { importsOf, productionFiles, specifiersOf } from '../support/imports.js';
 
 /**
@@ -30,6 +33,9 @@ const DOMAIN_READS: Record<string, readonly string[]> = {
   entitlements: ['catalog', 'metering'],
   demo: [],
 };
+/** The browser console: a program of its own that reaches the server over HTTP only, with these packages. */
+const CONSOLE = 'console';
+const CONSOLE_PACKAGES = ['preact', 'uplot'];
 const top = (file: string) => file.split('/')[0]!;
 const RATING_SHELL = new Set(['rating/pool.ts', 'rating/worker.ts']);
 
@@ -62,6 +68,19 @@ describe('layers', () => {
         ...specifiersOf(file).filter((s) => !s.startsWith('.')).map((s) => `${file} -> ${s}`),
       ]);
     expect(impure).toEqual([]);
+  });
+
+  it('the browser console imports only its own files and its browser packages', () => {
+    const files = readdirSync(path.join(packageRoot(), CONSOLE), { encoding: 'utf8', recursive: true })
+      .filter((name) => /\.tsx?$/.test(name))
+      .map((name) => `${CONSOLE}/${name.split(path.sep).join('/')}`);
+    expect(files.length, 'console sources were found').toBeGreaterThan(10);
+    const outside = files.flatMap((file) =>
+      specifiersOf(file)
+        .filter((s) => (s.startsWith('.') ? top(path.posix.join(path.posix.dirname(file), s)) !== CONSOLE : !CONSOLE_PACKAGES.includes(s.split('/')[0]!)))
+        .map((s) => `${file} -> ${s}`),
+    );
+    expect(outside).toEqual([]);
   });
 
   it.each([

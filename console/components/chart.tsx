@@ -1,0 +1,91 @@
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+
+/**
+ * A time-series line chart (uPlot). The y values are JS numbers because a canvas draws numbers:
+ * they are for drawing only, never shown as figures — the exact values are in the table each
+ * chart sits above.
+ */
+export interface ChartSeries {
+  label: string;
+  values: (number | null)[];
+}
+
+/** Line colours, each at least 4.5:1 against the white background, in an order that keeps neighbours apart. */
+const PALETTE = ['#0969da', '#1a7f37', '#cf222e', '#8250df', '#9a6700', '#bf3989', '#0a6c74', '#57606a', '#953800', '#1b1f24', '#6639ba', '#116329'];
+
+export const seriesColor = (index: number): string => PALETTE[index % PALETTE.length] ?? '#1b1f24';
+
+/** A decimal string as a number to draw: may lose digits, which a drawn line cannot show anyway. */
+export const drawn = (value: string): number | null => {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+};
+
+interface Props {
+  /** What the chart shows, for people who cannot see it (the table below has the figures). */
+  label: string;
+  /** Unix seconds, ascending. */
+  x: number[];
+  series: ChartSeries[];
+  colors?: readonly string[];
+  /** IANA zone of the time axis (the reader's own when absent). */
+  timeZone?: string;
+  height?: number;
+}
+
+function options(props: Props, width: number): uPlot.Options {
+  const { timeZone } = props;
+  return {
+    width,
+    height: props.height ?? 240,
+    ...(timeZone === undefined ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), timeZone) }),
+    cursor: { drag: { x: false, y: false } },
+    legend: { live: true },
+    scales: { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+    axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' } }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 60 }],
+    series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: props.colors?.[i] ?? seriesColor(i), width: 2, points: { show: false } }))],
+  };
+}
+
+const aligned = (props: Props): uPlot.AlignedData => [props.x, ...props.series.map((s) => s.values)];
+
+/** uPlot's legend is a table: give it a name and header scopes like every other table here. */
+function labelLegend(chart: uPlot): void {
+  const legend = chart.root.querySelector('table');
+  legend?.setAttribute('aria-label', 'Chart legend');
+  legend?.querySelectorAll('th').forEach((th) => th.setAttribute('scope', 'row'));
+}
+
+export function Chart(props: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const chart = useRef<uPlot | null>(null);
+  const shape = `${props.series.map((s) => s.label).join('\u0000')}|${props.timeZone ?? ''}|${(props.colors ?? []).join(',')}`;
+
+  // A new chart when the series or the zone change; new data alone is set into the chart.
+  useEffect(() => {
+    const element = host.current;
+    if (element === null) return undefined;
+    const made = new uPlot(options(props, Math.max(element.clientWidth, 280)), aligned(props), element);
+    labelLegend(made);
+    chart.current = made;
+    const resize = new ResizeObserver(() => made.setSize({ width: Math.max(element.clientWidth, 280), height: props.height ?? 240 }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      made.destroy();
+      chart.current = null;
+    };
+  }, [shape]);
+
+  useEffect(() => {
+    chart.current?.setData(aligned(props));
+  }, [props.x, props.series]);
+
+  return (
+    <figure class="chart">
+      <div ref={host} aria-hidden="true" />
+      <figcaption class="chart-caption">{props.label}</figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,115 @@
+import { useMemo } from 'preact/hooks';
+import type { UsageQuery } from '../api';
+import type { Meter, Usage, UsageRow } from '../api-types';
+import { date, dateTime, words } from '../format';
+import { Chart, type ChartSeries, drawn } from './chart';
+import { EmptyRow, Head, Table } from './table';
+import { Time } from './values';
+
+/** Every page of one usage query, read in full (or up to the page's limit: then `truncated`). */
+export interface UsageAnswer {
+  query: UsageQuery;
+  head: Omit<Usage, 'data' | 'next_page_token'>;
+  rows: UsageRow[];
+  truncated: boolean;
+}
+
+/** The most lines a chart draws; the table below always has every row. */
+const MAX_SERIES = 12;
+
+const groupLabel = (groups: Record<string, string> | undefined, keys: readonly string[]) => keys.map((k) => `${k}=${groups?.[k] ?? '∅'}`).join(', ');
+
+/** A window's start as its size reads: the hour, the day, or the month, in the query's zone. */
+function windowLabel(iso: string, window: string, zone: string): string {
+  if (window === 'hour') return dateTime(iso, zone);
+  if (window === 'month') return new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', timeZone: zone }).format(new Date(iso));
+  return date(iso, zone);
+}
+
+/**
+ * Usage as a chart (one line per group, and per customer when several are listed) and as a
+ * table of every row with the API's exact value strings.
+ */
+export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Meter | undefined }) {
+  const { head, rows, query } = answer;
+  const keys = useMemo(() => (query.group_by === undefined ? [] : query.group_by.split(',')), [query]);
+  const manyCustomers = useMemo(() => new Set(rows.map((r) => r.customer)).size > 1, [rows]);
+
+  const { x, series, hidden } = useMemo(() => {
+    const starts = [...new Set(rows.map((r) => r.window_start))].sort((a, b) => Date.parse(a) - Date.parse(b));
+    const column = new Map(starts.map((s, i) => [s, i]));
+    const lines = new Map<string, { values: (number | null)[]; weight: number }>();
+    for (const row of rows) {
+      const label = [manyCustomers ? row.customer : '', groupLabel(row.groups, keys)].filter((p) => p !== '').join(' · ') || (meter?.name ?? query.meter);
+      let line = lines.get(label);
+      if (line === undefined) {
+        line = { values: starts.map(() => null), weight: 0 };
+        lines.set(label, line);
+      }
+      // Drawing only: the exact figure is the table's string.
+      const value = drawn(row.value);
+      line.values[column.get(row.window_start) ?? 0] = value;
+      line.weight += Math.abs(value ?? 0);
+    }
+    const ranked = [...lines.entries()].sort(([a, p], [b, q]) => q.weight - p.weight || a.localeCompare(b));
+    const shown: ChartSeries[] = ranked.slice(0, MAX_SERIES).map(([label, line]) => ({ label, values: line.values }));
+    return { x: starts.map((s) => Date.parse(s) / 1000), series: shown, hidden: Math.max(0, ranked.length - MAX_SERIES) };
+  }, [rows, keys, manyCustomers]);
+
+  const columns = ['Window start', 'Window end', 'Customer', ...keys, 'Value'];
+  return (
+    <section aria-labelledby="usage-result-heading">
+      <h2 id="usage-result-heading">
+        {meter?.name ?? query.meter} by {head.window}, {head.tz}
+      </h2>
+      <p role="status">
+        {rows.length} {rows.length === 1 ? 'row' : 'rows'} ({words(head.aggregation)}
+        {meter?.unit ? `, ${meter.unit}` : ''}).{' '}
+        {head.complete ? (
+          <>Counted through <Time at={head.aggregated_through} />.</>
+        ) : (
+          <strong>Incomplete: the range holds events the aggregator has not counted yet (counted through <Time at={head.aggregated_through} />).</strong>
+        )}
+        {answer.truncated ? <strong> Only the first {rows.length} rows were read.</strong> : null}
+      </p>
+      {rows.length === 0 ? null : (
+        <>
+          <Chart label={`${meter?.name ?? query.meter} per ${head.window}${keys.length > 0 ? `, by ${keys.join(' and ')}` : ''}.`} x={x} series={series} timeZone={head.tz} />
+          {hidden > 0 ? <p class="muted">The chart draws the {MAX_SERIES} largest lines; {hidden} more are in the table.</p> : null}
+        </>
+      )}
+      <Table caption={`Usage of ${query.meter}, one row per window${keys.length > 0 ? ' and group' : ''} and customer`} testId="usage-table">
+        <Head columns={columns} />
+        <tbody>
+          {rows.length === 0 ? (
+            <EmptyRow span={columns.length}>No usage in this range.</EmptyRow>
+          ) : (
+            rows.map((row, i) => (
+              <tr key={`${row.window_start}|${row.customer}|${groupLabel(row.groups, keys)}|${i}`} data-window-start={row.window_start} data-customer={row.customer}>
+                <td>
+                  <time dateTime={row.window_start} title={row.window_start}>
+                    {windowLabel(row.window_start, head.window, head.tz)}
+                  </time>
+                </td>
+                <td>
+                  <time dateTime={row.window_end} title={row.window_end}>
+                    {windowLabel(row.window_end, head.window, head.tz)}
+                  </time>
+                </td>
+                <td>{row.customer}</td>
+                {keys.map((k) => (
+                  <td key={k} data-group={k}>
+                    {row.groups?.[k] ?? ''}
+                  </td>
+                ))}
+                <td class="num" data-value={row.value}>
+                  {row.value}
+                </td>
+              </tr>
+            ))
+          )}
+        </tbody>
+      </Table>
+    </section>
+  );
+}

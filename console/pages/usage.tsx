@@ -1,0 +1,174 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { UsageQuery } from '../api';
+import type { Meter, UsageRow, UsageWindow } from '../api-types';
+import { Page } from '../components/page';
+import { Show } from '../components/status';
+import { type UsageAnswer, UsageResult } from '../components/usage-result';
+import { useApi, useLoad } from '../hooks';
+import { addDays, browserZone, knownZone, monthStart, startOfDay, today } from '../zones';
+
+/** The most pages of usage read for one view (10,000 rows each): past that the view says it stopped. */
+const MAX_PAGES = 50;
+
+interface Form {
+  meter: string;
+  window: Exclude<UsageWindow, 'none'>;
+  tz: string;
+  from: string;
+  to: string;
+  groupBy: string[];
+  customer: string;
+}
+
+/** The instants of the form's inclusive dates: whole days, or whole months for month windows. */
+function toQuery(form: Form): UsageQuery {
+  const fromDate = form.window === 'month' ? monthStart(form.from) : form.from;
+  const toDate = form.window === 'month' ? monthStart(form.to, 1) : addDays(form.to, 1);
+  return {
+    meter: form.meter,
+    window: form.window,
+    tz: form.tz,
+    from: startOfDay(fromDate, form.tz),
+    to: startOfDay(toDate, form.tz),
+    ...(form.groupBy.length === 0 ? {} : { group_by: form.groupBy.join(',') }),
+    ...(form.customer.trim() === '' ? {} : { customer: form.customer.trim() }),
+  };
+}
+
+/**
+ * A meter's usage over a range, in hour, day or month windows of a time zone, optionally by
+ * group and for one customer: every page of GET /v1/usage, drawn and listed with the API's
+ * exact values.
+ */
+export function UsagePage() {
+  const api = useApi();
+  const [meters] = useLoad((signal) => api.meters(signal), []);
+  return (
+    <Page title="Meters & usage">
+      <Show loaded={meters} what="meters">
+        {(list) => (list.data.length === 0 ? <p>No meters yet: define one with POST /v1/meters.</p> : <UsageExplorer meters={list.data} />)}
+      </Show>
+    </Page>
+  );
+}
+
+function UsageExplorer({ meters }: { meters: Meter[] }) {
+  const api = useApi();
+  const zone = browserZone();
+  const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
+  const [problem, setProblem] = useState<string | null>(null);
+  const [query, setQuery] = useState<UsageQuery | null>(null);
+  const meter = meters.find((m) => m.key === form.meter);
+
+  const [answer] = useLoad(async (signal): Promise<UsageAnswer | null> => {
+    if (query === null) return null;
+    const rows: UsageRow[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await api.usage(query, token, signal);
+      rows.push(...page.data);
+      pages++;
+      const { data: _data, next_page_token, ...head } = page;
+      if (next_page_token === null || pages >= MAX_PAGES) return { query, head, rows, truncated: next_page_token !== null };
+      token = next_page_token;
+    }
+  }, [query]);
+
+  const run = (next: Form) => {
+    if (!knownZone(next.tz)) return setProblem(`"${next.tz}" is not a time zone this browser knows (an IANA name such as Europe/Berlin).`);
+    if (next.from === '' || next.to === '' || next.to < next.from) return setProblem('Choose a From date on or before the To date.');
+    setProblem(null);
+    setQuery(toQuery(next));
+  };
+
+  // The first meter's last week is shown at once.
+  useEffect(() => run(form), []);
+
+  const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
+
+  return (
+    <>
+      <form
+        class="filters"
+        aria-label="Usage query"
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(form);
+        }}
+      >
+        <div class="field">
+          <label for="usage-meter">Meter</label>
+          <select id="usage-meter" value={form.meter} onChange={(e) => update({ meter: e.currentTarget.value, groupBy: [] })}>
+            {meters.map((m) => (
+              <option key={m.key} value={m.key}>
+                {m.name} ({m.key})
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="usage-window">Window</label>
+          <select id="usage-window" value={form.window} onChange={(e) => update({ window: e.currentTarget.value as Form['window'] })}>
+            <option value="hour">Hour</option>
+            <option value="day">Day</option>
+            <option value="month">Month</option>
+          </select>
+        </div>
+        <div class="field">
+          <label for="usage-tz">Time zone</label>
+          <input id="usage-tz" type="text" value={form.tz} spellcheck={false} autoComplete="off" required onInput={(e) => update({ tz: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="usage-from">From</label>
+          <input id="usage-from" type="date" value={form.from} required onInput={(e) => update({ from: e.currentTarget.value })} aria-describedby="usage-dates-hint" />
+        </div>
+        <div class="field">
+          <label for="usage-to">To</label>
+          <input id="usage-to" type="date" value={form.to} required onInput={(e) => update({ to: e.currentTarget.value })} aria-describedby="usage-dates-hint" />
+        </div>
+        <div class="field">
+          <label for="usage-customer">Customer (optional)</label>
+          <input id="usage-customer" type="text" value={form.customer} spellcheck={false} autoComplete="off" placeholder="All customers" onInput={(e) => update({ customer: e.currentTarget.value })} />
+        </div>
+        {meter !== undefined && meter.group_by.length > 0 ? (
+          <fieldset class="field checks">
+            <legend>Group by (optional)</legend>
+            {meter.group_by.map((key) => (
+              <label key={key}>
+                <input
+                  type="checkbox"
+                  name="group_by"
+                  value={key}
+                  checked={form.groupBy.includes(key)}
+                  onChange={(e) => update({ groupBy: e.currentTarget.checked ? [...form.groupBy, key] : form.groupBy.filter((k) => k !== key) })}
+                />{' '}
+                {key}
+              </label>
+            ))}
+          </fieldset>
+        ) : null}
+        <div class="field submit">
+          <button type="submit" class="primary">
+            Show usage
+          </button>
+        </div>
+        <p id="usage-dates-hint" class="hint wide">
+          Whole days in the time zone, both dates included (month windows take whole months).
+        </p>
+      </form>
+      {problem === null ? null : (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
+      {query === null ? null : (
+        <div aria-busy={answer.state === 'loading'}>
+          <Show loaded={answer} what="usage">
+            {(result) => (result === null ? null : <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />)}
+          </Show>
+        </div>
+      )}
+    </>
+  );
+}
