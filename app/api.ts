@@ -46,11 +46,15 @@ import type { LogIo } from '../ingest/log-io.js';
 import { eventLogMetrics, ingestMetrics } from '../ingest/metrics.js';
 import { eventsRoute } from '../ingest/route.js';
 import { IngestService } from '../ingest/service.js';
+import { LiveFeed } from '../ingest/live.js';
+import { liveEventsRoute } from '../ingest/live-route.js';
 import { Shipper } from '../ingest/shipper.js';
 import { clickHouseSink, type SegmentSink } from '../ingest/sink.js';
 import { createRatingStack, type RatingStack } from './rating-stack.js';
 import { billingRoutes } from '../invoicing/routes.js';
 import { entitlementChecks } from './entitlements.js';
+import { consoleRoutes } from './console.js';
+import { pipelineRoute } from './pipeline.js';
 import { balanceRoutes } from '../invoicing/balance-routes.js';
 import { balanceAlertRoutes } from '../alerts/balance-routes.js';
 import { BalanceAlertService } from '../alerts/balance.js';
@@ -68,7 +72,7 @@ import { invoiceLinkRoutes } from '../documents/link-routes.js';
 import { hostedInvoiceRoutes } from '../documents/hosted-routes.js';
 import { invoiceActionRoutes } from '../invoicing/action-routes.js';
 import { InvoiceActions } from '../invoicing/invoice-actions.js';
-import { enqueueCreditNote, reopenInvoiceRow } from '../stripe/outbox.js';
+import { enqueueCreditNote, reopenInvoiceRow, tenantOutboxStats } from '../stripe/outbox.js';
 import { CreditNotes } from '../invoicing/credit-notes.js';
 import { chargeRoutes } from '../invoicing/charge-routes.js';
 import { OneOffCharges } from '../catalog/one-off-charges.js';
@@ -148,7 +152,9 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   });
   const shipper = new Shipper({ log: eventLog, sink: deps.sink ?? clickHouseSink(stores.clickhouse), metrics: lm, logger: deps.logger, refusedDir: path.join(logDir, 'refused') });
   shipper.start();
-  const ingest = new IngestService(eventLog, new RecentIds(config.ingest.dedupCache), config.ingest, im);
+  // What the console's live view shows: this node's last minute of ingest, per tenant.
+  const live = new LiveFeed(eventLog.nodeId);
+  const ingest = new IngestService(eventLog, new RecentIds(config.ingest.dedupCache), config.ingest, im, Date.now, live);
   let server: HttpServer | undefined;
 
   const rating = deps.rating ?? createRatingStack(config, stores, deps.registry);
@@ -168,6 +174,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const subscriptions = new SubscriptionService(stores.postgres, dunning, subscriptionEvents);
   const usage = clickhouseUsageQuerier(stores.clickhouse);
   const watermark = () => readWatermark(stores.postgres);
+  const webhookLog = new EventLog(stores.postgres);
   // Entitlement checks, answered from this node's memory, refreshed in the background.
   const entitlementStore = pgEntitlementStore(stores.postgres);
   const entitlementChecking = entitlementChecks({
@@ -203,6 +210,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     }),
     ...tenantRoutes(tenants, authenticator),
     eventsRoute(ingest, config.ingest, im),
+    liveEventsRoute(live),
     ...meterRoutes(meters),
     // A customer's time zone changed, or the customer deleted, through this node shows in its entitlement answers at once.
     ...customerRoutes(customers).map((route) => forgetOnWrite(route, (body) => (body as { id?: unknown } | undefined)?.id, forgetCustomer)),
@@ -211,7 +219,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...taxRateRoutes(new TaxRateService(stores.postgres)),
     ...volumeDiscountRoutes(new VolumeDiscountService(stores.postgres)),
     ...analyticsRoutes(stores.postgres),
-    ...webhookRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), new EventLog(stores.postgres)),
+    ...webhookRoutes(new EndpointService(stores.postgres, config.webhooks.allowPrivateUrls), webhookLog),
     ...alertRoutes(new AlertService(stores.postgres)),
     ...balanceAlertRoutes(new BalanceAlertService(stores.postgres)),
     ...commitmentRoutes(new CommitmentService(stores.postgres)),
@@ -246,6 +254,14 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ),
     paymentMethodLinkRoute({ pg: stores.postgres, gateway: apiGateway(config, stripeMetrics), logger: deps.logger }),
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning, clock, invoiceHooks: mail.stripeInvoice }),
+    pipelineRoute({
+      watermark,
+      eventLog,
+      outbox: (tenantId) => tenantOutboxStats(stores.postgres, tenantId),
+      deliveries: (tenantId) => webhookLog.deliveryStats(tenantId),
+      clock,
+    }),
+    ...consoleRoutes(),
     // Documents this table as it ends up, itself included.
     openApiRoute(() => routes, CATALOGUE),
   ];

@@ -24,6 +24,7 @@ const TAGS = [
   { name: 'Webhooks', description: 'Outbound webhook endpoints, the event log and redelivery.' },
   { name: 'Analytics', description: 'Recurring revenue and revenue by plan.' },
   { name: 'Stripe', description: 'Events from Stripe.' },
+  { name: 'Console', description: 'The web console: its page and assets; no key needed to load them.' },
 ];
 
 /**

@@ -18,6 +18,8 @@ export interface StoredKey {
 export interface TenantRepository {
   create(name: string): Promise<Tenant & { api_key: string }>;
   get(id: string): Promise<Tenant | undefined>;
+  /** A page of tenants by id, for the admin's tenant list. */
+  list(limit: number, after: string | undefined): Promise<{ data: Tenant[]; has_more: boolean }>;
   /** The stored hash of an active key, by key id. */
   findKey(keyId: string): Promise<StoredKey | undefined>;
   /** A further key for the tenant (for rotation), shown once. */
@@ -54,6 +56,13 @@ export function pgTenantRepository(pg: PostgresStore): TenantRepository {
       const { rows } = await pg.query<{ id: string; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
       const row = rows[0];
       return row === undefined ? undefined : { id: row.id, name: row.name, created_at: row.created_at.toISOString() };
+    },
+    async list(limit, after) {
+      const { rows } = await pg.query<{ id: string; name: string; created_at: Date }>(
+        'SELECT id, name, created_at FROM tenants WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2',
+        [after ?? null, limit + 1],
+      );
+      return { data: rows.slice(0, limit).map((r) => ({ id: r.id, name: r.name, created_at: r.created_at.toISOString() })), has_more: rows.length > limit };
     },
     async findKey(keyId) {
       const { rows } = await pg.query<{ tenant_id: string; secret_hash: Buffer }>(

@@ -95,6 +95,11 @@ export class IngestLog {
     return this.queuedBytes + (this.current?.bytes ?? 0) + this.sealedBytes;
   }
 
+  /** Segments not shipped yet, the open one included. */
+  get pendingSegments(): number {
+    return this.sealed.length + (this.current === undefined ? 0 : 1);
+  }
+
   /** Whether the last write or sync failed (until one succeeds again). */
   get failing(): boolean {
     return this.failingSince !== undefined;
@@ -315,6 +320,6 @@ export class IngestLog {
 
   private report(): void {
     this.o.metrics.pendingBytes.set(this.pendingBytes);
-    this.o.metrics.pendingSegments.set(this.sealed.length + (this.current === undefined ? 0 : 1));
+    this.o.metrics.pendingSegments.set(this.pendingSegments);
   }
 }

@@ -3,6 +3,7 @@ import type { IngestLog } from './event-log.js';
 import type { RecentIds } from './dedup.js';
 import type { IngestMetrics } from './metrics.js';
 import { encodeRows } from './rowbinary.js';
+import type { LiveFeed, Outcome } from './live.js';
 
 export interface IngestResult {
   accepted: number;
@@ -24,6 +25,7 @@ export class IngestService {
     private readonly limits: EventLimits,
     private readonly metrics: IngestMetrics,
     private readonly clock: () => number = Date.now,
+    private readonly live?: LiveFeed,
   ) {}
 
   async ingest(tenantId: string, raws: readonly RawEvent[]): Promise<IngestResult> {
@@ -32,39 +34,48 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const fresh: EventRow[] = [];
     const freshIds: string[] = [];
-    const waiting: { row: EventRow; outcome: Promise<boolean> }[] = [];
+    const waiting: { row: EventRow; outcome: Promise<boolean>; index: number }[] = [];
     const seen = new Set<string>();
+    // What became of each event, for this node's live view.
+    const outcomes: Outcome[] = new Array<Outcome>(raws.length);
     let duplicates = 0;
 
     for (let i = 0; i < raws.length; i++) {
       const v = validateEvent(raws[i]!, i, ctx);
       if (!v.ok) {
         rejected.push(v.rejection);
+        outcomes[i] = v.rejection;
         continue;
       }
       const { id } = v.row;
       if (seen.has(id)) {
         duplicates++;
+        outcomes[i] = { row: v.row, duplicate: true };
         continue;
       }
       seen.add(id);
       const known = this.recent.get(tenantId, id);
-      if (known === true) duplicates++;
-      else if (known !== undefined) waiting.push({ row: v.row, outcome: known });
+      if (known === true) {
+        duplicates++;
+        outcomes[i] = { row: v.row, duplicate: true };
+      } else if (known !== undefined) waiting.push({ row: v.row, outcome: known, index: i });
       else {
         fresh.push(v.row);
         freshIds.push(id);
+        outcomes[i] = { row: v.row, duplicate: false };
       }
     }
 
     // Resends of copies still being committed: a duplicate only if that copy made it.
     if (waiting.length > 0) {
-      const outcomes = await Promise.all(waiting.map((w) => w.outcome));
-      outcomes.forEach((committed, i) => {
-        if (committed) duplicates++;
+      const committed = await Promise.all(waiting.map((w) => w.outcome));
+      committed.forEach((made, i) => {
+        const w = waiting[i]!;
+        outcomes[w.index] = { row: w.row, duplicate: made };
+        if (made) duplicates++;
         else {
-          fresh.push(waiting[i]!.row);
-          freshIds.push(waiting[i]!.row.id);
+          fresh.push(w.row);
+          freshIds.push(w.row.id);
         }
       });
     }
@@ -83,6 +94,7 @@ export class IngestService {
     this.metrics.events.inc({ result: 'accepted', code: '' }, accepted);
     if (duplicates > 0) this.metrics.events.inc({ result: 'duplicate', code: '' }, duplicates);
     for (const r of rejected) this.metrics.events.inc({ result: 'rejected', code: r.code });
+    this.live?.record(tenantId, now, raws, outcomes);
     return { accepted, duplicates, rejected };
   }
 

@@ -83,6 +83,18 @@ export const enqueueCreditNote: CreditNoteHook = async (tx, issued) => {
   await enqueue(tx, [{ tenantId: issued.tenantId, kind: 'credit_note', ref: issued.id }]);
 };
 
+/** A tenant's rows still to write and failed for good, and the age of its oldest pending one. */
+export async function tenantOutboxStats(q: Queryable, tenantId: string): Promise<{ pending: number; failed: number; oldestPendingSeconds: number | null }> {
+  const { rows } = await q.query<{ pending: string; failed: string; oldest: string | null }>(
+    `SELECT count(*) FILTER (WHERE state = 'pending')::text AS pending, count(*) FILTER (WHERE state = 'failed')::text AS failed,
+            extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::text AS oldest
+       FROM stripe_outbox WHERE tenant_id = $1 AND state IN ('pending', 'failed')`,
+    [tenantId],
+  );
+  const r = rows[0];
+  return { pending: Number(r?.pending ?? 0), failed: Number(r?.failed ?? 0), oldestPendingSeconds: r?.oldest == null ? null : Number(r.oldest) };
+}
+
 export class Outbox {
   constructor(
     private readonly pg: PostgresStore,

@@ -10,3 +10,4 @@ export const NewTenant = shape('NewTenant', obj({ ...tenantProps, api_key: str('
 export const ApiKey = shape('ApiKey', obj(apiKeyProps));
 export const NewApiKey = shape('NewApiKey', obj({ ...apiKeyProps, api_key: str('The API key (`tly_...`), shown only here.') }));
 export const ApiKeyList = list(ApiKey, false);
+export const TenantList = list(Tenant, true);

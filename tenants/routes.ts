@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { TenantRepository } from '../core/tenants.js';
 import type { Authenticator } from '../core/auth.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, listLimit } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../core/errors.js';
-import { json } from '../http/openapi-doc.js';
-import { ApiKey, ApiKeyList, NewApiKey, NewTenant, Tenant } from './openapi.js';
+import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
+import { ApiKey, ApiKeyList, NewApiKey, NewTenant, Tenant, TenantList } from './openapi.js';
 
 export const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
@@ -13,6 +13,7 @@ export const CreateTenant = z.strictObject({
 
 /**
  * `POST /v1/tenants` (admin key): a tenant and its first API key, shown once.
+ * `GET /v1/tenants` (admin key): the tenants, by id (the console's tenant list).
  * `GET /v1/tenant` (tenant key): the tenant the key belongs to, to check a key works.
  * `POST/GET /v1/tenant/api_keys`, `DELETE /v1/tenant/api_keys/:id` (tenant key): rotation —
  * another key (shown once), the keys with when each was made and revoked, and revocation (never
@@ -37,6 +38,13 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
         const tenant = await tenants.create(name);
         return { status: 201, body: tenant };
       },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/tenants',
+      access: 'admin',
+      doc: { operationId: 'listTenants', tag: 'Tenants', summary: 'List tenants, by id', query: [limitParameter(100, 1000), startingAfter], responses: { 200: json('A page of tenants.', TenantList) } },
+      handler: async (req) => ({ status: 200, body: await tenants.list(listLimit(req, 100, 1000), req.query.get('starting_after') ?? undefined) }),
     },
     {
       method: 'POST',

@@ -55,6 +55,16 @@ const DELIVERY_COLUMNS = 'id::text AS id, event_id, endpoint_id, state, attempts
 export class EventLog {
   constructor(private readonly pg: PostgresStore) {}
 
+  /** The tenant's deliveries still being tried and those that gave up. */
+  async deliveryStats(tenantId: string): Promise<{ pending: number; failed: number }> {
+    const { rows } = await this.pg.query<{ pending: string; failed: string }>(
+      `SELECT count(*) FILTER (WHERE state = 'pending')::text AS pending, count(*) FILTER (WHERE state = 'failed')::text AS failed
+         FROM webhook_deliveries WHERE tenant_id = $1 AND state IN ('pending', 'failed')`,
+      [tenantId],
+    );
+    return { pending: Number(rows[0]?.pending ?? 0), failed: Number(rows[0]?.failed ?? 0) };
+  }
+
   async list(tenantId: string, o: { type?: string | undefined; limit: number; after?: string | undefined }): Promise<{ data: EventView[]; has_more: boolean }> {
     const { rows } = await this.pg.query<{ id: string; type: string; created_at: Date; data: unknown }>(
       `SELECT id, type, created_at, data FROM webhook_events
