@@ -16,7 +16,7 @@ export function Deliveries({ deliveries }: { deliveries: readonly WebhookDeliver
   return (
     <>
       <Table caption="Deliveries" testId="deliveries">
-        <Head columns={columns} />
+        <Head columns={columns} numeric={['Attempts', 'Last status']} />
         <tbody>
           {deliveries.length === 0 ? (
             <EmptyRow span={columns.length}>No endpoint listens to this event.</EmptyRow>
@@ -45,7 +45,7 @@ export function Deliveries({ deliveries }: { deliveries: readonly WebhookDeliver
       </Table>
       {deliveries.some((d) => (d.log?.length ?? 0) > 0) ? (
         <Table caption="Delivery attempts" testId="delivery-attempts">
-          <Head columns={['Endpoint', 'Attempt', 'At', 'Status', 'Error', 'Duration']} />
+          <Head columns={['Endpoint', 'Attempt', 'At', 'Status', 'Error', 'Duration']} numeric={['Attempt', 'Status', 'Duration']} />
           <tbody>
             {deliveries.flatMap((d) =>
               (d.log ?? []).map((a) => (

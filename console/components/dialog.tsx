@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api';
 
 interface Props {
@@ -25,7 +25,9 @@ export function ConfirmDialog({ open, title, confirmLabel, onConfirm, onClose, d
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
+  // Opened in the same task as the click that asked for it (a layout effect), so a key pressed
+  // right after already reaches the dialog.
+  useLayoutEffect(() => {
     const element = dialog.current;
     if (element === null) return;
     if (open && !element.open) {

@@ -16,7 +16,7 @@ export function Entitlements({ customer }: { customer: string }) {
     <Show loaded={list} what="entitlements">
       {({ data }) => (
         <Table caption="Entitlements" testId="entitlements" visuallyHiddenCaption>
-          <Head columns={columns} />
+          <Head columns={columns} numeric={['Remaining']} />
           <tbody>
             {data.length === 0 ? (
               <EmptyRow span={columns.length}>No features: the customer's plans grant none.</EmptyRow>

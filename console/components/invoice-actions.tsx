@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { type CreditNoteReason, type CreditNoteSettle, idempotencyKey, type MarkPaidMethod } from '../api';
+import { useRef, useState } from 'preact/hooks';
+import { ApiError, type CreditNoteReason, type CreditNoteSettle, idempotencyKey, type MarkPaidMethod } from '../api';
 import type { Invoice, InvoiceStatus } from '../api-types';
 import { money } from '../format';
 import { useApi } from '../hooks';
@@ -43,19 +43,30 @@ const text = (form: HTMLFormElement, name: string): string | undefined => {
 
 /**
  * What finance can do to an invoice in its status, each behind a confirmation dialog: approve a
- * draft, void, mark paid (outside Stripe), write off as uncollectible, credit all or part. One
- * idempotency key per opened dialog, so a repeated submit is applied once.
+ * draft, void, mark paid (outside Stripe), write off as uncollectible, credit all or part.
+ * A submission carries an idempotency key, kept for a resend after a network failure (whose
+ * outcome is unknown: the server applies it once) and renewed once the server has answered (it
+ * would replay its refusal for the same key, or refuse the key for corrected fields).
  */
 export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onChanged: (message: string) => void }) {
   const api = useApi();
-  const [open, setOpen] = useState<{ action: Action; key: string } | null>(null);
+  const [open, setOpen] = useState<Action | null>(null);
+  const idempotency = useRef('');
   const id = invoice.id;
   if (id === null) return null;
   const actions = (Object.keys(ALLOWED) as Action[]).filter((a) => ALLOWED[a].includes(invoice.status));
   const name = invoice.number ?? id;
   const close = () => setOpen(null);
-  const is = (action: Action) => open?.action === action;
-  const key = open?.key ?? '';
+  const is = (action: Action) => open === action;
+  const attempt = async (run: (key: string) => Promise<unknown>, message: string) => {
+    try {
+      await run(idempotency.current);
+    } catch (error) {
+      if (error instanceof ApiError && error.status !== 0) idempotency.current = idempotencyKey();
+      throw error;
+    }
+    onChanged(message);
+  };
 
   return (
     <section aria-labelledby="actions-heading" data-testid="invoice-actions">
@@ -65,7 +76,10 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
       ) : (
         <div class="button-row">
           {actions.map((action) => (
-            <button key={action} type="button" class={action === 'void' ? 'danger' : undefined} data-action={action} onClick={() => setOpen({ action, key: idempotencyKey() })}>
+            <button key={action} type="button" class={action === 'void' ? 'danger' : undefined} data-action={action} onClick={() => {
+                idempotency.current = idempotencyKey();
+                setOpen(action);
+              }}>
               {BUTTON[action]}
             </button>
           ))}
@@ -77,10 +91,7 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
         title={`Approve ${name}?`}
         confirmLabel="Approve invoice"
         onClose={close}
-        onConfirm={async () => {
-          await api.approveInvoice(id, key);
-          onChanged(`Invoice ${name} approved.`);
-        }}
+        onConfirm={() => attempt((key) => api.approveInvoice(id, key), `Invoice ${name} approved.`)}
       >
         <p>The invoice gets its number and is sent to Stripe, which then collects it.</p>
       </ConfirmDialog>
@@ -91,10 +102,7 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
         confirmLabel="Void invoice"
         danger
         onClose={close}
-        onConfirm={async (form) => {
-          await api.voidInvoice(id, text(form, 'reason'), key);
-          onChanged(`Invoice ${name} voided.`);
-        }}
+        onConfirm={(form) => attempt((key) => api.voidInvoice(id, text(form, 'reason'), key), `Invoice ${name} voided.`)}
       >
         <p>Nothing will be owed on it any more; its number stays used. This cannot be undone.</p>
         <label for="void-reason">Reason (optional)</label>
@@ -106,10 +114,7 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
         title={`Mark ${name} paid?`}
         confirmLabel="Mark invoice paid"
         onClose={close}
-        onConfirm={async (form) => {
-          await api.markPaid(id, (text(form, 'method') ?? 'other') as MarkPaidMethod, text(form, 'reference'), key);
-          onChanged(`Invoice ${name} marked paid.`);
-        }}
+        onConfirm={(form) => attempt((key) => api.markPaid(id, (text(form, 'method') ?? 'other') as MarkPaidMethod, text(form, 'reference'), key), `Invoice ${name} marked paid.`)}
       >
         <p>
           For a payment received outside Stripe ({money(invoice.amount_due, invoice.currency)} due): Stripe stops collecting it.
@@ -132,10 +137,7 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
         confirmLabel="Mark uncollectible"
         danger
         onClose={close}
-        onConfirm={async (form) => {
-          await api.markUncollectible(id, text(form, 'reason'), key);
-          onChanged(`Invoice ${name} marked uncollectible.`);
-        }}
+        onConfirm={(form) => attempt((key) => api.markUncollectible(id, text(form, 'reason'), key), `Invoice ${name} marked uncollectible.`)}
       >
         <p>Collection stops; it can still be paid or voided later.</p>
         <label for="uncollectible-reason">Reason (optional)</label>
@@ -147,11 +149,11 @@ export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onCha
         title={`Credit ${name}`}
         confirmLabel="Create credit note"
         onClose={close}
-        onConfirm={async (form) => {
+        onConfirm={(form) => {
           const settle = text(form, 'settle') as CreditNoteSettle | undefined;
           const memo = text(form, 'memo');
-          await api.createCreditNote(id, { amount: text(form, 'amount') ?? '', reason: (text(form, 'reason') ?? 'order_change') as CreditNoteReason, ...(memo === undefined ? {} : { memo }), ...(settle === undefined ? {} : { settle }) }, key);
-          onChanged(`Credit note created for invoice ${name}.`);
+          const body = { amount: text(form, 'amount') ?? '', reason: (text(form, 'reason') ?? 'order_change') as CreditNoteReason, ...(memo === undefined ? {} : { memo }), ...(settle === undefined ? {} : { settle }) };
+          return attempt((key) => api.createCreditNote(id, body, key), `Credit note created for invoice ${name}.`);
         }}
       >
         <p>

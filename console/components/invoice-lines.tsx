@@ -9,7 +9,7 @@ export function InvoiceLines({ invoice, caption }: { invoice: Invoice; caption: 
   const columns = ['#', 'Type', 'Description', 'Period', 'Quantity', 'Amount'];
   return (
     <Table caption={caption} testId="invoice-lines">
-      <Head columns={columns} />
+      <Head columns={columns} numeric={['Quantity', 'Amount']} />
       <tbody>
         {invoice.lines.length === 0 ? (
           <EmptyRow span={columns.length}>No lines.</EmptyRow>

@@ -8,7 +8,7 @@ export function InvoiceTable({ invoices, caption, hiddenCaption = false }: { inv
   const columns = ['Number', 'Customer', 'Status', 'Total', 'Issued', 'Due'];
   return (
     <Table caption={caption} testId="invoices" visuallyHiddenCaption={hiddenCaption}>
-      <Head columns={columns} />
+      <Head columns={columns} numeric={['Total']} />
       <tbody>
         {invoices.length === 0 ? (
           <EmptyRow span={columns.length}>No invoices.</EmptyRow>

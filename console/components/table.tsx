@@ -15,12 +15,12 @@ export function Table({ caption, testId, children, visuallyHiddenCaption = false
   );
 }
 
-/** A header row of column headings. */
-export const Head = ({ columns }: { columns: readonly string[] }) => (
+/** A header row of column headings; those named in `numeric` align right, over their figures. */
+export const Head = ({ columns, numeric = [] }: { columns: readonly string[]; numeric?: readonly string[] }) => (
   <thead>
     <tr>
       {columns.map((c) => (
-        <th key={c} scope="col">
+        <th key={c} scope="col" class={numeric.includes(c) ? 'num' : undefined}>
           {c}
         </th>
       ))}

@@ -78,8 +78,8 @@ export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Met
           {hidden > 0 ? <p class="muted">The chart draws the {MAX_SERIES} largest lines; {hidden} more are in the table.</p> : null}
         </>
       )}
-      <Table caption={`Usage of ${query.meter}, one row per window${keys.length > 0 ? ' and group' : ''} and customer`} testId="usage-table">
-        <Head columns={columns} />
+      <Table caption={`Usage of ${query.meter} by ${head.window}${keys.length > 0 ? ` and ${keys.join(', ')}` : ''}, exact values`} testId="usage-table">
+        <Head columns={columns} numeric={['Value']} />
         <tbody>
           {rows.length === 0 ? (
             <EmptyRow span={columns.length}>No usage in this range.</EmptyRow>

@@ -133,7 +133,7 @@ function SubscriptionTable({ subscriptions }: { subscriptions: Subscription[] })
   const columns = ['ID', 'Plan', 'Status', 'Seats', 'Current period', 'Cancels at', 'Pending change'];
   return (
     <Table caption="Subscriptions" testId="subscriptions" visuallyHiddenCaption>
-      <Head columns={columns} />
+      <Head columns={columns} numeric={['Seats']} />
       <tbody>
         {subscriptions.length === 0 ? (
           <EmptyRow span={columns.length}>No subscriptions.</EmptyRow>

@@ -95,7 +95,7 @@ function CreditNotes({ invoice, version }: { invoice: string; version: string })
       <Show loaded={notes} what="credit notes">
         {({ data }) => (
           <Table caption="Credit notes" testId="credit-notes" visuallyHiddenCaption>
-            <Head columns={columns} />
+            <Head columns={columns} numeric={['Amount']} />
             <tbody>
               {data.length === 0 ? (
                 <EmptyRow span={columns.length}>No credit notes.</EmptyRow>

@@ -59,7 +59,7 @@ function LiveView({ live }: { live: LiveEvents }) {
       <section aria-labelledby="codes-heading">
         <h2 id="codes-heading">Rejections by code</h2>
         <Table caption="Rejected events in the last minute, by error code" testId="rejections-by-code">
-          <Head columns={['Code', 'Rejected']} />
+          <Head columns={['Code', 'Rejected']} numeric={['Rejected']} />
           <tbody>
             {codes.length === 0 ? (
               <EmptyRow span={2}>No rejections in the last minute.</EmptyRow>

@@ -22,7 +22,7 @@ async function versions(api: Api, code: string, signal: AbortSignal): Promise<Pl
   return [...before, latest];
 }
 
-/** A plan's versions side by side: one column per version, one row per property, charge and feature. */
+/** A plan's versions side by side: one column per version, one row per property, charge and feature; what a version changed is marked. */
 export function PlanDetail({ code }: { code: string }) {
   const api = useApi();
   const [plans] = useLoad((signal) => versions(api, code, signal), [code]);
@@ -44,14 +44,20 @@ function Versions({ plans }: { plans: Plan[] }) {
   if (latest === undefined) return null;
   const meters = [...new Set(plans.flatMap((p) => p.charges.map((c) => c.meter)))];
   const features = [...new Set(plans.flatMap((p) => p.features.map((f) => f.key)))];
-  const row = (label: string, cell: (p: Plan) => ComponentChildren, key = label) => (
+  /** A row of one property across versions; a cell whose `value` differs from the version before is marked changed. */
+  const row = (label: string, cell: (p: Plan) => ComponentChildren, value: (p: Plan) => unknown, key = label) => (
     <tr key={key}>
       <th scope="row">{label}</th>
-      {plans.map((p) => (
-        <td key={p.version} data-version={p.version}>
-          {cell(p)}
-        </td>
-      ))}
+      {plans.map((p, i) => {
+        const before = plans[i - 1];
+        const changed = before !== undefined && JSON.stringify(value(p)) !== JSON.stringify(value(before));
+        return (
+          <td key={p.version} data-version={p.version} class={changed ? 'changed' : undefined} data-changed={changed ? 'true' : undefined}>
+            {cell(p)}
+            {changed ? <span class="changed-note"> (changed)</span> : null}
+          </td>
+        );
+      })}
     </tr>
   );
   const group = (label: string) => (
@@ -79,29 +85,51 @@ function Versions({ plans }: { plans: Plan[] }) {
           </tr>
         </thead>
         <tbody>
-          {row('Name', (p) => p.name)}
-          {row('Created', (p) => <Time at={p.created_at} dateOnly />)}
-          {row('Currency', (p) => p.currency)}
-          {row('Interval', (p) => p.interval)}
-          {row('Base fee', (p) => <Money amount={p.base_fee} currency={p.currency} />)}
-          {row('Seat pricing', (p) => (p.seat_pricing === null ? <span class="muted">per seat at the base fee</span> : <><strong>{words(p.seat_pricing.model)}</strong><Tiers tiers={p.seat_pricing.tiers} currency={p.currency} unit="seat" /></>))}
-          {row('Trial days', (p) => String(p.trial_days))}
-          {row('Billing', (p) => words(p.billing_mode))}
-          {row('Credit allowance', (p) => <Money amount={p.credit_allowance} currency={p.currency} />)}
+          {row('Name', (p) => p.name, (p) => p.name)}
+          {row('Created', (p) => <Time at={p.created_at} dateOnly />, () => null)}
+          {row('Currency', (p) => p.currency, (p) => p.currency)}
+          {row('Interval', (p) => p.interval, (p) => p.interval)}
+          {row('Base fee', (p) => <Money amount={p.base_fee} currency={p.currency} />, (p) => p.base_fee)}
+          {row(
+            'Seat pricing',
+            (p) =>
+              p.seat_pricing === null ? (
+                <span class="muted">per seat at the base fee</span>
+              ) : (
+                <>
+                  <strong>{words(p.seat_pricing.model)}</strong>
+                  <Tiers tiers={p.seat_pricing.tiers} currency={p.currency} unit="seat" />
+                </>
+              ),
+            (p) => p.seat_pricing,
+          )}
+          {row('Trial days', (p) => String(p.trial_days), (p) => p.trial_days)}
+          {row('Billing', (p) => words(p.billing_mode), (p) => p.billing_mode)}
+          {row('Credit allowance', (p) => <Money amount={p.credit_allowance} currency={p.currency} />, (p) => p.credit_allowance)}
         </tbody>
         <tbody>
           {group('Charges')}
-          {meters.length === 0 ? row('None', () => '', 'no-charges') : meters.map((meter) => row(meter, (p) => {
-            const charge = p.charges.find((c) => c.meter === meter);
-            return charge === undefined ? <span class="muted">—</span> : <ChargeText charge={charge} currency={p.currency} />;
-          }, `charge-${meter}`))}
+          {meters.length === 0
+            ? row('None', () => '', () => null, 'no-charges')
+            : meters.map((meter) => {
+                const charge = (p: Plan) => p.charges.find((c) => c.meter === meter);
+                return row(meter, (p) => {
+                  const c = charge(p);
+                  return c === undefined ? <span class="muted">none</span> : <ChargeText charge={c} currency={p.currency} />;
+                }, (p) => charge(p) ?? null, `charge-${meter}`);
+              })}
         </tbody>
         <tbody>
           {group('Features')}
-          {features.length === 0 ? row('None', () => '', 'no-features') : features.map((key) => row(key, (p) => {
-            const feature = p.features.find((f) => f.key === key);
-            return feature === undefined ? <span class="muted">—</span> : <FeatureText feature={feature} />;
-          }, `feature-${key}`))}
+          {features.length === 0
+            ? row('None', () => '', () => null, 'no-features')
+            : features.map((key) => {
+                const feature = (p: Plan) => p.features.find((f) => f.key === key);
+                return row(key, (p) => {
+                  const f = feature(p);
+                  return f === undefined ? <span class="muted">not included</span> : <FeatureText feature={f} />;
+                }, (p) => feature(p) ?? null, `feature-${key}`);
+              })}
         </tbody>
       </Table>
     </>

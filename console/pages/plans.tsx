@@ -16,7 +16,7 @@ export function Plans() {
       <Show loaded={plans} what="plans">
         {({ data }) => (
           <Table caption="Plans, latest versions" testId="plans" visuallyHiddenCaption>
-            <Head columns={columns} />
+            <Head columns={columns} numeric={['Version', 'Base fee', 'Charges', 'Features']} />
             <tbody>
               {data.length === 0 ? (
                 <EmptyRow span={columns.length}>No plans yet.</EmptyRow>

@@ -43,7 +43,7 @@ export function Webhooks() {
 function Endpoints() {
   const api = useApi();
   const [endpoints] = useLoad((signal) => api.webhookEndpoints(signal), []);
-  const columns = ['ID', 'URL', 'Events', 'Description', 'Enabled', 'Secret ends', 'Created'];
+  const columns = ['ID', 'URL', 'Events', 'Description', 'Enabled', 'Secret', 'Created'];
   return (
     <section aria-labelledby="endpoints-heading">
       <h2 id="endpoints-heading">Endpoints</h2>
@@ -65,7 +65,7 @@ function Endpoints() {
                     <td class="wrap">{e.description ?? ''}</td>
                     <td>{e.disabled ? 'Disabled' : 'Yes'}</td>
                     <td>
-                      <code>…{e.secret_hint}</code>
+                      <code>{e.secret_hint}</code>
                     </td>
                     <td>
                       <Time at={e.created_at} dateOnly />
