@@ -38,7 +38,8 @@ export interface LiveEvents {
     timestamp: string | null;
     result: EventResult;
     code: string | null;
-    field: string | null;
+    /** The field at fault of a rejection, when the server names one (absent otherwise). */
+    field?: string | null;
     message: string | null;
   }[];
 }

@@ -37,6 +37,9 @@ function LiveView({ live }: { live: LiveEvents }) {
     ],
     [live],
   );
+  // The field column only when the server names fields at fault.
+  const withField = live.recent.some((e) => e.field !== undefined && e.field !== null);
+  const columns = ['Received', 'ID', 'Meter', 'Customer', 'Result', 'Code', ...(withField ? ['Field'] : []), 'Message'];
   const codes = Object.entries(live.rejected_by_code).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
   return (
     <>
@@ -79,10 +82,10 @@ function LiveView({ live }: { live: LiveEvents }) {
       <section aria-labelledby="recent-heading">
         <h2 id="recent-heading">Latest events</h2>
         <Table caption={`The latest ${live.recent.length} events received by this node, newest first`} testId="live-events">
-          <Head columns={['Received', 'ID', 'Meter', 'Customer', 'Result', 'Code', 'Field', 'Message']} />
+          <Head columns={columns} />
           <tbody>
             {live.recent.length === 0 ? (
-              <EmptyRow span={8}>No events in the last minute.</EmptyRow>
+              <EmptyRow span={columns.length}>No events in the last minute.</EmptyRow>
             ) : (
               live.recent.map((e, i) => (
                 <tr key={`${e.received_at}:${e.id ?? ''}:${i}`} data-event-id={e.id ?? ''} data-result={e.result}>
@@ -98,7 +101,7 @@ function LiveView({ live }: { live: LiveEvents }) {
                     <Badge value={e.result} />
                   </td>
                   <td>{e.code === null ? '' : <code>{e.code}</code>}</td>
-                  <td>{e.field ?? ''}</td>
+                  {withField ? <td>{e.field ?? ''}</td> : null}
                   <td class="wrap">{e.message ?? ''}</td>
                 </tr>
               ))
