@@ -39,7 +39,7 @@ export function Invoices() {
       <Show loaded={invoices} what="invoices">
         {(page) => (
           <>
-            <InvoiceTable invoices={page.data} caption={status === '' ? 'All invoices' : `Invoices with status ${status}`} />
+            <InvoiceTable invoices={page.data} caption={status === '' ? 'All invoices' : `Invoices, ${status} only`} />
             <Pager label="Invoice pages" page={cursor.page} hasMore={page.has_more} lastId={page.data[page.data.length - 1]?.id ?? undefined} onNext={cursor.next} onPrevious={cursor.previous} />
           </>
         )}

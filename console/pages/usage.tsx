@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { UsageQuery } from '../api';
 import type { Meter, UsageRow, UsageWindow } from '../api-types';
 import { Page } from '../components/page';
@@ -82,9 +82,6 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
     setQuery(toQuery(next));
   };
 
-  // The first meter's last week is shown at once.
-  useEffect(() => run(form), []);
-
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
 
   return (
@@ -162,7 +159,9 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
           {problem}
         </p>
       )}
-      {query === null ? null : (
+      {query === null ? (
+        <p class="muted">Choose a meter, a window and a range, then Show usage.</p>
+      ) : (
         <div aria-busy={answer.state === 'loading'}>
           <Show loaded={answer} what="usage">
             {(result) => (result === null ? null : <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />)}
