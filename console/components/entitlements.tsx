@@ -46,7 +46,7 @@ export function Entitlements({ customer }: { customer: string }) {
                     ) : e.type === 'static' ? (
                       String(e.value ?? '')
                     ) : (
-                      <span class="muted">{e.type}</span>
+                      <span class="muted">—</span>
                     )}
                   </td>
                   <td class="num">{e.remaining === undefined ? '' : <Quantity value={e.remaining} />}</td>
