@@ -88,7 +88,8 @@ export async function runDemo(config: Config, logger: Logger, out: (line: string
       const invoices = await allInvoices(call);
       for (const line of invoiceTable(invoices, customers)) out(line);
       out('');
-      out(`Explore it: npm start (same TALLY_DATA_DIR), then e.g. curl -H 'Authorization: Bearer ${tenant.api_key}' http://localhost:${config.port}/v1/invoices`);
+      out(`See it: npm start (same TALLY_DATA_DIR), open http://localhost:${config.port}/console and sign in with the API key ${tenant.api_key}`);
+      out(`or ask the API: curl -H 'Authorization: Bearer ${tenant.api_key}' http://localhost:${config.port}/v1/invoices`);
       return EXIT.OK;
     } finally {
       await api.stop();

@@ -16,6 +16,10 @@ export const DEMO_PLANS = [
     interval: 'month',
     base_fee: '0',
     charges: [{ meter: 'api_calls', model: 'graduated', tiers: [{ up_to: '10000', unit_price: '0' }, { up_to: null, unit_price: '0.002' }] }],
+    features: [
+      { key: 'projects', name: 'Projects', type: 'static', value: 1 },
+      { key: 'api_calls', name: 'API calls', type: 'metered', meter: 'api_calls', limit: '100000', hard: false },
+    ],
   },
   {
     code: 'starter',
@@ -26,6 +30,10 @@ export const DEMO_PLANS = [
     charges: [
       { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: '100000', unit_price: '0' }, { up_to: null, unit_price: '0.001' }] },
       { meter: 'storage_gb', model: 'per_unit', unit_price: '0.10', included: '10' },
+    ],
+    features: [
+      { key: 'projects', name: 'Projects', type: 'static', value: 10 },
+      { key: 'api_calls', name: 'API calls', type: 'metered', meter: 'api_calls', limit: '1000000', hard: false },
     ],
   },
   {
@@ -38,6 +46,11 @@ export const DEMO_PLANS = [
       { meter: 'api_calls', model: 'graduated', tiers: [{ up_to: '100000', unit_price: '0' }, { up_to: null, unit_price: '0.0008' }] },
       { meter: 'storage_gb', model: 'per_unit', unit_price: '0.08', included: '1000' },
       { meter: 'seats', model: 'per_unit', unit_price: '12', included: '5' },
+    ],
+    features: [
+      { key: 'sso', name: 'Single sign-on', type: 'boolean' },
+      { key: 'projects', name: 'Projects', type: 'static', value: 50 },
+      { key: 'api_calls', name: 'API calls', type: 'metered', meter: 'api_calls', limit: '5000000', hard: false },
     ],
   },
   {
@@ -58,6 +71,11 @@ export const DEMO_PLANS = [
       },
       { meter: 'storage_gb', model: 'per_unit', unit_price: '0.05', included: '5000' },
       { meter: 'seats', model: 'package', package_size: '10', unit_price: '80', round: 'up', minimum: '160' },
+    ],
+    features: [
+      { key: 'sso', name: 'Single sign-on', type: 'boolean' },
+      { key: 'priority_support', name: 'Priority support', type: 'boolean' },
+      { key: 'projects', name: 'Projects', type: 'static', value: 'unlimited' },
     ],
   },
 ] as const;
