@@ -22,6 +22,15 @@ export const drawn = (value: string): number | null => {
   return Number.isFinite(n) ? n : null;
 };
 
+const HOUR = 3_600;
+const DAY = 24 * HOUR;
+
+/** uPlot's own time tick steps from an hour up, in seconds (its months and years are 30 and 365 days). */
+const TICK_STEPS = [1, 2, 3, 4, 6, 8, 12].map((h) => h * HOUR).concat([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 30, 60, 90, 120, 180, 365, 730, 1_825, 3_650].map((d) => d * DAY));
+
+/** The x tick step of data in windows of `window` (no ticks between windows): hour, day or month. */
+export const windowStep = (window: string): number => (window === 'month' ? 30 * DAY : window === 'day' ? DAY : HOUR);
+
 interface Props {
   /** What the chart shows, for people who cannot see it (the table below has the figures). */
   label: string;
@@ -32,10 +41,14 @@ interface Props {
   /** IANA zone of the time axis (the reader's own when absent). */
   timeZone?: string;
   height?: number;
+  /** The smallest x tick step, in seconds (uPlot's own choice when absent). */
+  step?: number;
+  /** A dot on every value, so that a value between gaps (no line to draw) is seen too. */
+  points?: boolean;
 }
 
 function options(props: Props, width: number): uPlot.Options {
-  const { timeZone } = props;
+  const { timeZone, step } = props;
   return {
     width,
     height: props.height ?? 240,
@@ -43,8 +56,8 @@ function options(props: Props, width: number): uPlot.Options {
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
     scales: { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-    axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' } }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 60 }],
-    series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: props.colors?.[i] ?? seriesColor(i), width: 2, points: { show: false } }))],
+    axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' }, ...(step === undefined ? {} : { incrs: TICK_STEPS.filter((s) => s >= step) }) }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 60 }],
+    series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: props.colors?.[i] ?? seriesColor(i), width: 2, points: props.points === true ? { show: true, size: 6 } : { show: false } }))],
   };
 }
 
@@ -60,7 +73,7 @@ function labelLegend(chart: uPlot): void {
 export function Chart(props: Props) {
   const host = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | null>(null);
-  const shape = `${props.series.map((s) => s.label).join('\u0000')}|${props.timeZone ?? ''}|${(props.colors ?? []).join(',')}`;
+  const shape = `${props.series.map((s) => s.label).join('\u0000')}|${props.timeZone ?? ''}|${(props.colors ?? []).join(',')}|${props.points === true}|${props.step ?? ''}`;
 
   // A new chart when the series or the zone change; new data alone is set into the chart.
   useEffect(() => {

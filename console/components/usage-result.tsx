@@ -2,13 +2,15 @@ import { useMemo } from 'preact/hooks';
 import type { UsageQuery } from '../api';
 import type { Meter, Usage, UsageRow } from '../api-types';
 import { date, dateTime, words } from '../format';
-import { Chart, type ChartSeries, drawn } from './chart';
+import { Chart, type ChartSeries, drawn, windowStep } from './chart';
 import { EmptyRow, Head, Table } from './table';
 import { Time } from './values';
 
 /** Every page of one usage query, read in full (or up to the page's limit: then `truncated`). */
 export interface UsageAnswer {
   query: UsageQuery;
+  /** The start of every window of the asked range (Unix seconds), or null when too many to draw. */
+  windows: number[] | null;
   head: Omit<Usage, 'data' | 'next_page_token'>;
   rows: UsageRow[];
   truncated: boolean;
@@ -31,30 +33,35 @@ function windowLabel(iso: string, window: string, zone: string): string {
  * table of every row with the API's exact value strings.
  */
 export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Meter | undefined }) {
-  const { head, rows, query } = answer;
+  const { head, rows, query, windows } = answer;
   const keys = useMemo(() => (query.group_by === undefined ? [] : query.group_by.split(',')), [query]);
   const manyCustomers = useMemo(() => new Set(rows.map((r) => r.customer)).size > 1, [rows]);
 
   const { x, series, hidden } = useMemo(() => {
-    const starts = [...new Set(rows.map((r) => r.window_start))].sort((a, b) => Date.parse(a) - Date.parse(b));
-    const column = new Map(starts.map((s, i) => [s, i]));
+    // Every window of the range (or, past the limit, those with rows), plus any row's own start.
+    const x = [...new Set([...(windows ?? []), ...rows.map((r) => Date.parse(r.window_start) / 1000)])].sort((a, b) => a - b);
+    const column = new Map(x.map((s, i) => [s, i]));
+    // The API lists only windows with usage: a sum or count without a row is 0 (unless the
+    // window is not counted yet); other aggregations have no value there, a gap.
+    const through = Date.parse(head.aggregated_through) / 1000;
+    const absent = x.map((s) => ((head.aggregation === 'sum' || head.aggregation === 'count') && s < through ? 0 : null));
     const lines = new Map<string, { values: (number | null)[]; weight: number }>();
     for (const row of rows) {
       const label = [manyCustomers ? row.customer : '', groupLabel(row.groups, keys)].filter((p) => p !== '').join(' · ') || (meter?.name ?? query.meter);
       let line = lines.get(label);
       if (line === undefined) {
-        line = { values: starts.map(() => null), weight: 0 };
+        line = { values: [...absent], weight: 0 };
         lines.set(label, line);
       }
       // Drawing only: the exact figure is the table's string.
       const value = drawn(row.value);
-      line.values[column.get(row.window_start) ?? 0] = value;
+      line.values[column.get(Date.parse(row.window_start) / 1000) ?? 0] = value;
       line.weight += Math.abs(value ?? 0);
     }
     const ranked = [...lines.entries()].sort(([a, p], [b, q]) => q.weight - p.weight || a.localeCompare(b));
     const shown: ChartSeries[] = ranked.slice(0, MAX_SERIES).map(([label, line]) => ({ label, values: line.values }));
-    return { x: starts.map((s) => Date.parse(s) / 1000), series: shown, hidden: Math.max(0, ranked.length - MAX_SERIES) };
-  }, [rows, keys, manyCustomers]);
+    return { x, series: shown, hidden: Math.max(0, ranked.length - MAX_SERIES) };
+  }, [rows, windows, head, keys, manyCustomers]);
 
   const columns = ['Window start', 'Window end', 'Customer', ...keys, 'Value'];
   return (
@@ -74,7 +81,7 @@ export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Met
       </p>
       {rows.length === 0 ? null : (
         <>
-          <Chart label={`${meter?.name ?? query.meter} per ${head.window}${keys.length > 0 ? `, by ${keys.join(' and ')}` : ''}.`} x={x} series={series} timeZone={head.tz} />
+          <Chart label={`${meter?.name ?? query.meter} per ${head.window}${keys.length > 0 ? `, by ${keys.join(' and ')}` : ''}.`} x={x} series={series} timeZone={head.tz} step={windowStep(head.window)} points />
           {hidden > 0 ? <p class="muted">The chart draws the {MAX_SERIES} largest lines; {hidden} more are in the table.</p> : null}
         </>
       )}

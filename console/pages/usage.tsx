@@ -10,6 +10,9 @@ import { addDays, browserZone, knownZone, monthStart, startOfDay, today } from '
 /** The most pages of usage read for one view (10,000 rows each): past that the view says it stopped. */
 const MAX_PAGES = 50;
 
+/** The most windows the chart spans; past that it draws only the windows that have usage. */
+const MAX_WINDOWS = 2_000;
+
 interface Form {
   meter: string;
   window: Exclude<UsageWindow, 'none'>;
@@ -36,6 +39,23 @@ function toQuery(form: Form): UsageQuery {
 }
 
 /**
+ * The start of every window of the query's range, in Unix seconds (the API lists only windows
+ * with usage; the chart spans them all), or null past MAX_WINDOWS. Hours are whole hours of the
+ * range; days and months begin at the zone's midnights, as the query's own bounds do.
+ */
+function windowStarts(form: Form, query: UsageQuery): number[] | null {
+  const from = Date.parse(query.from) / 1000;
+  const to = Date.parse(query.to) / 1000;
+  const starts: number[] = [];
+  for (let i = 0; ; i++) {
+    const at = form.window === 'hour' ? from + i * 3600 : Date.parse(startOfDay(form.window === 'month' ? monthStart(form.from, i) : addDays(form.from, i), form.tz)) / 1000;
+    if (!(at < to)) return starts;
+    if (starts.length === MAX_WINDOWS) return null;
+    starts.push(at);
+  }
+}
+
+/**
  * A meter's usage over a range, in hour, day or month windows of a time zone, optionally by
  * group and for one customer: every page of GET /v1/usage, drawn and listed with the API's
  * exact values.
@@ -57,11 +77,12 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
   const zone = browserZone();
   const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
   const [problem, setProblem] = useState<string | null>(null);
-  const [query, setQuery] = useState<UsageQuery | null>(null);
+  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null } | null>(null);
   const meter = meters.find((m) => m.key === form.meter);
 
   const [answer] = useLoad(async (signal): Promise<UsageAnswer | null> => {
-    if (query === null) return null;
+    if (asked === null) return null;
+    const { query, windows } = asked;
     const rows: UsageRow[] = [];
     let token: string | undefined;
     let pages = 0;
@@ -70,16 +91,17 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
       rows.push(...page.data);
       pages++;
       const { data: _data, next_page_token, ...head } = page;
-      if (next_page_token === null || pages >= MAX_PAGES) return { query, head, rows, truncated: next_page_token !== null };
+      if (next_page_token === null || pages >= MAX_PAGES) return { query, windows, head, rows, truncated: next_page_token !== null };
       token = next_page_token;
     }
-  }, [query]);
+  }, [asked]);
 
   const run = (next: Form) => {
     if (!knownZone(next.tz)) return setProblem(`"${next.tz}" is not a time zone this browser knows (an IANA name such as Europe/Berlin).`);
     if (next.from === '' || next.to === '' || next.to < next.from) return setProblem('Choose a From date on or before the To date.');
     setProblem(null);
-    setQuery(toQuery(next));
+    const query = toQuery(next);
+    setAsked({ query, windows: windowStarts(next, query) });
   };
 
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
@@ -159,7 +181,7 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
           {problem}
         </p>
       )}
-      {query === null ? (
+      {asked === null ? (
         <p class="muted">Choose a meter, a window and a range, then Show usage.</p>
       ) : (
         <div aria-busy={answer.state === 'loading'}>
