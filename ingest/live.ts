@@ -36,6 +36,12 @@ export type Outcome = { row: EventRow; duplicate: boolean } | Rejection;
 export const LIVE_WINDOW_SECONDS = 60;
 /** Events kept per tenant for the list of the last events. */
 export const LIVE_RECENT = 100;
+/**
+ * Tenants kept, the most recently active: bounds the memory at about 25 MB (100 events of a few
+ * hundred bytes each per tenant) however many tenants send. A tenant left out shows an empty view
+ * until it sends again.
+ */
+export const LIVE_TENANTS = 1_000;
 /** Longest text kept of a field of a rejected event: it is shown, not stored. */
 const MAX_TEXT = 200;
 
@@ -67,6 +73,7 @@ export class LiveFeed {
   constructor(
     readonly node: string,
     private readonly clock: () => number = Date.now,
+    private readonly maxTenants = LIVE_TENANTS,
   ) {}
 
   /** Records a request's outcomes (one per event sent, in order), received at `receivedMs`. */
@@ -117,12 +124,14 @@ export class LiveFeed {
     return { node: this.node, window_seconds: LIVE_WINDOW_SECONDS, per_second: perSecond, totals, rejected_by_code: byCode, recent };
   }
 
+  /** The tenant's feed, made the most recently used (a Map keeps insertion order: the first is the least recent). */
   private feed(tenantId: string): TenantFeed {
     let feed = this.tenants.get(tenantId);
     if (feed === undefined) {
       feed = { seconds: Array.from({ length: LIVE_WINDOW_SECONDS }, () => ({ at: -1, accepted: 0, duplicates: 0, rejected: 0, byCode: undefined })), recent: new Array<LiveEvent | undefined>(LIVE_RECENT), next: 0 };
-      this.tenants.set(tenantId, feed);
-    }
+      if (this.tenants.size >= this.maxTenants) this.tenants.delete(this.tenants.keys().next().value!);
+    } else this.tenants.delete(tenantId);
+    this.tenants.set(tenantId, feed);
     return feed;
   }
 
