@@ -77,7 +77,11 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
   const zone = browserZone();
   const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
   const [problem, setProblem] = useState<string | null>(null);
-  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null } | null>(null);
+  // The first meter's last week is shown at once; a later query aborts whatever is still loading.
+  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null } | null>(() => {
+    const query = toQuery(form);
+    return { query, windows: windowStarts(form, query) };
+  });
   const meter = meters.find((m) => m.key === form.meter);
 
   const [answer] = useLoad(async (signal): Promise<UsageAnswer | null> => {

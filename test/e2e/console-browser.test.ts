@@ -174,19 +174,23 @@ describe('the console in Chromium', () => {
     await page.getByLabel('From', { exact: true }).fill(dayIso(0).slice(0, 10));
     await page.getByLabel('To', { exact: true }).fill(dayIso(6).slice(0, 10));
     await page.getByRole('checkbox', { name: 'region' }).check();
-    const answered = page.waitForResponse((res) => res.url().includes('/v1/usage?') && res.status() === 200);
+    // The page shows the first meter's last week at once; this waits for the answer to the query asked here.
+    const answered = page.waitForResponse((res) => res.url().includes('/v1/usage?') && res.url().includes('group_by=region') && res.status() === 200);
     await page.getByRole('button', { name: 'Show usage' }).click();
     const asked = new URL((await answered).url());
-    await page.locator('[data-testid="usage-table"] td[data-value]').first().waitFor();
-    const shown: (string | null)[][] = [];
-    for (const tr of await page.locator('[data-testid="usage-table"] tbody tr').all()) {
-      shown.push([await tr.getAttribute('data-window-start'), await tr.locator('[data-group="region"]').textContent(), await tr.locator('[data-value]').textContent()]);
-    }
+    const shownRows = async () => {
+      const shown: (string | null)[][] = [];
+      for (const tr of await page.locator('[data-testid="usage-table"] tbody tr[data-window-start]').all()) {
+        // allTextContents does not wait: a row of an earlier answer has no region cell.
+        shown.push([await tr.getAttribute('data-window-start'), (await tr.locator('[data-group="region"]').allTextContents())[0] ?? null, (await tr.locator('[data-value]').allTextContents())[0] ?? null]);
+      }
+      return shown;
+    };
     // The same query through the API, and the figures the events make by hand.
     const api = await call('GET', `/v1/usage${asked.search}`);
     const rows = api.body.data as { window_start: string; value: string; groups: Record<string, string> }[];
-    expect(shown).toEqual(rows.map((r) => [r.window_start, r.groups.region, r.value]));
-    expect(shown).toEqual([
+    await expect.poll(shownRows).toEqual(rows.map((r) => [r.window_start, r.groups.region, r.value]));
+    expect(await shownRows()).toEqual([
       [new Date(start.getTime() + 3 * DAY).toISOString().replace('.000Z', 'Z'), 'eu', '3000'],
       [new Date(start.getTime() + 4 * DAY).toISOString().replace('.000Z', 'Z'), 'us', '1500'],
     ]);
