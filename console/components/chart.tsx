@@ -56,9 +56,23 @@ function options(props: Props, width: number): uPlot.Options {
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
     scales: { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-    axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' }, ...(step === undefined ? {} : { incrs: TICK_STEPS.filter((s) => s >= step) }) }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: 60 }],
+    axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' }, ...(step === undefined ? {} : { incrs: TICK_STEPS.filter((s) => s >= step) }) }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: valueAxisSize }],
     series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: props.colors?.[i] ?? seriesColor(i), width: 2, points: props.points === true ? { show: true, size: 6 } : { show: false } }))],
   };
+}
+
+/**
+ * The value axis as wide as its longest label ("8,000,000" needs more room than "0"), measured in
+ * the axis font; uPlot asks again on each layout pass and the first answer stands after two.
+ */
+function valueAxisSize(self: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+  const axis = self.axes[axisIdx]!;
+  if (cycleNum > 1) return (axis as { _size?: number })._size ?? 60;
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+  // uPlot keeps an axis font as [css font, size] once it has drawn; the typings say string.
+  const font = (axis as unknown as { font?: string | [string, number] }).font;
+  self.ctx.font = (Array.isArray(font) ? font[0] : font) ?? '12px system-ui';
+  return Math.ceil((axis.ticks?.size ?? 10) + (axis.gap ?? 5) + self.ctx.measureText(longest).width / devicePixelRatio) + 4;
 }
 
 const aligned = (props: Props): uPlot.AlignedData => [props.x, ...props.series.map((s) => s.values)];
