@@ -9,7 +9,7 @@ import { notModified, readStaticFiles, type StaticFile } from '../http/static-fi
  * script), the invoice PDF shown from a blob: URL, never framed by another site.
  */
 const CSP =
-  "default-src 'self'; img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'self' blob:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  "default-src 'self'; img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'self' blob:; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const COMMON = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
 
 /** Where `npm run build` writes the console (scripts/build-console.mjs). */

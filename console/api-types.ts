@@ -38,8 +38,6 @@ export interface LiveEvents {
     timestamp: string | null;
     result: EventResult;
     code: string | null;
-    /** The field at fault of a rejection, when the server names one (absent otherwise). */
-    field?: string | null;
     message: string | null;
   }[];
 }

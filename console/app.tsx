@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { Api, type ApiError, describeError, type Identity, identify } from './api';
+import { Api, ApiError, describeError, type Identity, identify } from './api';
 import { ApiContext } from './hooks';
 import { Nav } from './nav';
 import { PageFor } from './pages';
@@ -23,6 +23,7 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [checking, setChecking] = useState(() => storedKey() !== null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [unreachable, setUnreachable] = useState<string | null>(null);
   const route = useRoute();
 
   const signOut = useCallback((message: string | null) => {
@@ -47,7 +48,11 @@ export function App() {
         setSession({ key, identity });
         if (route.length === 0) location.replace(link(home(identity)));
       },
-      (error: unknown) => signOut(`The kept key no longer works (${describeError(error)}). Sign in again.`),
+      (error: unknown) => {
+        // Only a refusal drops the key: a server that cannot be reached now may take it again in a moment.
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) signOut(`The kept key no longer works (${describeError(error)}). Sign in again.`);
+        else setUnreachable(describeError(error));
+      },
     ).finally(() => setChecking(false));
   }, []);
 
@@ -60,6 +65,22 @@ export function App() {
     return (
       <main id="main" class="signin">
         <p role="status">Checking the key kept in this tab…</p>
+      </main>
+    );
+  }
+  if (unreachable !== null) {
+    return (
+      <main id="main" class="signin">
+        <h1>Tally console</h1>
+        <p role="alert">The server could not check the key kept in this tab: {unreachable}</p>
+        <div class="button-row">
+          <button type="button" class="primary" onClick={() => location.reload()}>
+            Try again
+          </button>
+          <button type="button" onClick={() => { setUnreachable(null); signOut(null); }}>
+            Sign in with another key
+          </button>
+        </div>
       </main>
     );
   }

@@ -113,7 +113,8 @@ export class IngestLog {
   /** Age in seconds of the oldest event not shipped yet (0 when none). */
   oldestUnshippedSeconds(): number {
     const first = this.sealed[0]?.firstAppendAt ?? this.current?.firstAppendAt;
-    return first === undefined ? 0 : Math.max(0, (this.clock() - first) / 1000);
+    // 0: a segment opened for a group whose write has not finished yet (no event in it is acknowledged).
+    return first === undefined || first === 0 ? 0 : Math.max(0, (this.clock() - first) / 1000);
   }
 
   /**

@@ -116,7 +116,7 @@ function validateNative(o: Record<string, unknown>, index: number, ctx: Validati
   const id = typeof o.id === 'string' ? o.id : undefined;
   if (typeof idCheck !== 'string') return reject(index, undefined, idCheck.code, idCheck.message);
   for (const k in o) {
-    if (!NATIVE_FIELDS.has(k)) return reject(index, id, 'TALLY_ERR_EVENT_UNKNOWN_FIELD', `unknown field ${JSON.stringify(k)}; events have ${[...NATIVE_FIELDS].join(', ')}`);
+    if (!NATIVE_FIELDS.has(k)) return reject(index, id, 'TALLY_ERR_EVENT_UNKNOWN_FIELD', `unknown field ${JSON.stringify(k.length > 100 ? `${k.slice(0, 100)}…` : k)}; events have ${[...NATIVE_FIELDS].join(', ')}`);
   }
   return finish(index, ctx, lossless, {
     id: idCheck,

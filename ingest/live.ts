@@ -151,7 +151,7 @@ export class LiveFeed {
 function entry(receivedAt: string, raw: RawEvent | undefined, o: Outcome): LiveEvent {
   if ('index' in o) {
     const sent = sentFields(raw);
-    return { received_at: receivedAt, ...sent, id: o.id ?? sent.id, result: 'rejected', code: o.code, message: o.message };
+    return { received_at: receivedAt, ...sent, id: o.id === undefined ? sent.id : text(o.id), result: 'rejected', code: o.code, message: text(o.message) };
   }
   const { row } = o;
   return {
@@ -178,4 +178,9 @@ function sentFields(raw: RawEvent | undefined): Pick<LiveEvent, 'id' | 'meter' |
   };
 }
 
-const text = (v: unknown): string | null => (typeof v === 'string' ? v.slice(0, MAX_TEXT) : null);
+/**
+ * A string of a rejected event as kept: at most MAX_TEXT characters, copied. A slice of a string
+ * can keep the whole original alive in V8 (a 4 MB key for a 200-character view), so the kept
+ * text is made anew from bytes.
+ */
+const text = (v: unknown): string | null => (typeof v === 'string' ? Buffer.from(v.slice(0, MAX_TEXT), 'utf16le').toString('utf16le') : null);

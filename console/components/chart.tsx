@@ -54,7 +54,8 @@ function options(props: Props, width: number): uPlot.Options {
     height: props.height ?? 240,
     ...(timeZone === undefined ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), timeZone) }),
     cursor: { drag: { x: false, y: false } },
-    legend: { live: true },
+    // No live values in the legend: uPlot would print the drawn (rounded) numbers as figures.
+    legend: { live: false },
     scales: { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
     axes: [{ stroke: '#57606a', grid: { stroke: '#eaeef2' }, ...(step === undefined ? {} : { incrs: TICK_STEPS.filter((s) => s >= step) }) }, { stroke: '#57606a', grid: { stroke: '#eaeef2' }, size: valueAxisSize }],
     series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: props.colors?.[i] ?? seriesColor(i), width: 2, points: props.points === true ? { show: true, size: 6 } : { show: false } }))],

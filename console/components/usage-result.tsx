@@ -16,8 +16,10 @@ export interface UsageAnswer {
   truncated: boolean;
 }
 
-/** The most lines a chart draws; the table below always has every row. */
+/** The most lines a chart draws; the table below has every row up to MAX_TABLE_ROWS. */
 const MAX_SERIES = 12;
+/** The most rows the table lists: a browser slows down past a few thousand table rows. */
+const MAX_TABLE_ROWS = 2_000;
 
 const groupLabel = (groups: Record<string, string> | undefined, keys: readonly string[]) => keys.map((k) => `${k}=${groups?.[k] ?? '∅'}`).join(', ');
 
@@ -91,7 +93,7 @@ export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Met
           {rows.length === 0 ? (
             <EmptyRow span={columns.length}>No usage in this range.</EmptyRow>
           ) : (
-            rows.map((row, i) => (
+            rows.slice(0, MAX_TABLE_ROWS).map((row, i) => (
               <tr key={`${row.window_start}|${row.customer}|${groupLabel(row.groups, keys)}|${i}`} data-window-start={row.window_start} data-customer={row.customer}>
                 <td>
                   <time dateTime={row.window_start} title={row.window_start}>
@@ -117,6 +119,11 @@ export function UsageResult({ answer, meter }: { answer: UsageAnswer; meter: Met
           )}
         </tbody>
       </Table>
+      {rows.length > MAX_TABLE_ROWS ? (
+        <p class="muted">
+          The table lists the first {MAX_TABLE_ROWS.toLocaleString()} of {rows.length.toLocaleString()} rows; narrow the range or pick a customer to see the rest.
+        </p>
+      ) : null}
     </section>
   );
 }

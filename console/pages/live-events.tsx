@@ -37,9 +37,7 @@ function LiveView({ live }: { live: LiveEvents }) {
     ],
     [live],
   );
-  // The field column only when the server names fields at fault.
-  const withField = live.recent.some((e) => e.field !== undefined && e.field !== null);
-  const columns = ['Received', 'ID', 'Meter', 'Customer', 'Result', 'Code', ...(withField ? ['Field'] : []), 'Message'];
+  const columns = ['Received', 'ID', 'Meter', 'Customer', 'Result', 'Code', 'Message'];
   const codes = Object.entries(live.rejected_by_code).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
   return (
     <>
@@ -85,7 +83,7 @@ function LiveView({ live }: { live: LiveEvents }) {
           <Head columns={columns} />
           <tbody>
             {live.recent.length === 0 ? (
-              <EmptyRow span={columns.length}>No events in the last minute.</EmptyRow>
+              <EmptyRow span={columns.length}>No events received by this node yet.</EmptyRow>
             ) : (
               live.recent.map((e, i) => (
                 <tr key={`${e.received_at}:${e.id ?? ''}:${i}`} data-event-id={e.id ?? ''} data-result={e.result}>
@@ -101,7 +99,6 @@ function LiveView({ live }: { live: LiveEvents }) {
                     <Badge value={e.result} />
                   </td>
                   <td>{e.code === null ? '' : <code>{e.code}</code>}</td>
-                  {withField ? <td>{e.field ?? ''}</td> : null}
                   <td class="wrap">{e.message ?? ''}</td>
                 </tr>
               ))

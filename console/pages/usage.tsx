@@ -8,7 +8,7 @@ import { useApi, useLoad } from '../hooks';
 import { addDays, browserZone, knownZone, monthStart, startOfDay, today } from '../zones';
 
 /** The most pages of usage read for one view (10,000 rows each): past that the view says it stopped. */
-const MAX_PAGES = 50;
+const MAX_PAGES = 10;
 
 /** The most windows the chart spans; past that it draws only the windows that have usage. */
 const MAX_WINDOWS = 2_000;

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleRoutes } from '../../app/console.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
+import { faultySink, type SinkControl } from '../support/faulty-sink.js';
 
 /** The endpoints the console reads beside the rest of the API, and the console's own files. */
 
@@ -19,8 +20,11 @@ writeFileSync(path.join(built, 'assets', 'app-1a2b3c.js'), 'console.log(1);\n');
 writeFileSync(path.join(built, 'assets', 'notes.txt'), 'not served');
 const extraRoutes = consoleRoutes(built).map((r) => ({ ...r, pattern: r.pattern.replace('/console', '/test-console') }));
 
+// Shipping is held back by one test to see the log's backlog.
+const sink: SinkControl = {};
+
 beforeAll(async () => {
-  api = await startTestApi({ extraRoutes });
+  api = await startTestApi({ extraRoutes, env: { TALLY_EVENTLOG_SEAL_MS: '50' }, wrapSink: (s) => faultySink(s, sink, (f) => readFileSync(f)) });
   acme = await api.tenant('acme-console');
   globex = await api.tenant('globex-console');
 });
@@ -90,6 +94,7 @@ describe('GET /v1/pipeline', () => {
   it("reports the aggregator, this node's log and the tenant's own outboxes", async () => {
     const before = await jsonRequest(api.url, acme.auth, 'GET', '/v1/pipeline');
     expect(before.status).toBe(200);
+    expect(before.body.aggregator).toEqual({ watermark: null, lag_seconds: null });
     expect(before.body.event_log.node).toMatch(/\S/);
     expect(before.body.stripe_outbox).toEqual({ pending: 0, failed: 0, oldest_pending_age_seconds: null });
     expect(before.body.webhooks).toEqual({ pending: 0, failed: 0 });
@@ -108,6 +113,26 @@ describe('GET /v1/pipeline', () => {
 
     const other = await jsonRequest(api.url, globex.auth, 'GET', '/v1/pipeline');
     expect(other.body.stripe_outbox).toEqual({ pending: 0, failed: 0, oldest_pending_age_seconds: null });
+  });
+
+  it("shows the log's backlog and the age of its oldest event while shipping is held back", async () => {
+    let release!: () => void;
+    sink.hold = new Promise((r) => (release = r));
+    try {
+      expect((await post(acme.auth, { id: 'held_1', customer: 'cus_a', meter: 'api_calls' })).status).toBe(202);
+      await new Promise((r) => setTimeout(r, 1_200));
+      const held = (await jsonRequest(api.url, acme.auth, 'GET', '/v1/pipeline')).body;
+      expect(held.event_log.pending_bytes).toBeGreaterThan(0);
+      expect(held.event_log.pending_segments).toBeGreaterThan(0);
+      expect(held.event_log.oldest_unshipped_age_seconds).toBeGreaterThanOrEqual(1);
+      expect(held.event_log.oldest_unshipped_age_seconds).toBeLessThan(60);
+    } finally {
+      sink.hold = undefined;
+      release();
+    }
+    await api.drain();
+    const shipped = (await jsonRequest(api.url, acme.auth, 'GET', '/v1/pipeline')).body;
+    expect(shipped.event_log).toMatchObject({ pending_bytes: 0, oldest_unshipped_age_seconds: null });
   });
 });
 

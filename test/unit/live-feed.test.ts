@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRow, Rejection } from '../../ingest/event.js';
+import { createRegistry } from '../../core/metrics.js';
+import { RecentIds } from '../../ingest/dedup.js';
+import type { EventRow, RawEvent, Rejection } from '../../ingest/event.js';
+import type { IngestLog } from '../../ingest/event-log.js';
 import { LiveFeed, type Outcome } from '../../ingest/live.js';
+import { ingestMetrics } from '../../ingest/metrics.js';
+import { IngestService } from '../../ingest/service.js';
 
 const row = (id: string, tenant = 't1'): EventRow => ({ tenant_id: tenant, id, customer: 'c', meter: 'm', value: '1', timestamp: 0, properties: '{}', ingested_at: 0 });
 const accepted = (id: string): Outcome => ({ row: row(id), duplicate: false });
@@ -64,5 +69,30 @@ describe('the live feed', () => {
     expect(native!.id).toHaveLength(200);
     expect(cloud).toMatchObject({ id: 'ce1', meter: 'calls', customer: 'acme', timestamp: 'soon' });
     expect(malformed).toMatchObject({ id: null, meter: null, customer: null, result: 'rejected' });
+  });
+});
+
+describe('the live feed on the ingest path', () => {
+  const limits = { maxProperties: 10, maxPropertiesBytes: 10_000, maxAgeSeconds: 86_400, maxFutureSeconds: 300 };
+  const native = (data: unknown): RawEvent => ({ kind: 'native', data, lossless: false });
+  // The log's interface as the service uses it: an append that lands, or fails like a full disk.
+  const logThat = (fails: boolean) => ({ append: () => (fails ? Promise.reject(new Error('disk full')) : Promise.resolve()) }) as unknown as IngestLog;
+
+  it('records what the answer says, and nothing of a request whose append failed', async () => {
+    const feed = new LiveFeed('node-1');
+    const ok = new IngestService(logThat(false), new RecentIds(100), limits, ingestMetrics(createRegistry()), Date.now, feed);
+    const events = [native({ id: 'a', customer: 'c', meter: 'm' }), native({ id: 'a', customer: 'c', meter: 'm' }), native({ id: 'b', customer: 'c', meter: 'm', [`k${'x'.repeat(5_000)}`]: 1 })];
+    const result = await ok.ingest('t1', events);
+    expect(result).toMatchObject({ accepted: 1, duplicates: 1 });
+    const view = feed.view('t1');
+    expect(view.totals).toEqual({ accepted: 1, duplicates: 1, rejected: 1 });
+    // The unknown key is quoted short in the answer, and the kept message is cut to 200 characters.
+    expect(result.rejected[0]!.message.length).toBeLessThan(300);
+    expect(view.recent[0]!.message!.length).toBeLessThanOrEqual(200);
+
+    const failing = new IngestService(logThat(true), new RecentIds(100), limits, ingestMetrics(createRegistry()), Date.now, feed);
+    await expect(failing.ingest('t2', [native({ id: 'z', customer: 'c', meter: 'm' })])).rejects.toThrow('disk full');
+    expect(feed.view('t2').totals).toEqual({ accepted: 0, duplicates: 0, rejected: 0 });
+    expect(feed.view('t2').recent).toEqual([]);
   });
 });
