@@ -45,7 +45,8 @@ async function newPage(viewport = LAPTOP): Promise<Page> {
     if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) refusals.push(m.text());
   });
   page.on('request', (r) => {
-    if (!r.url().startsWith(b.api.url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) elsewhere.push(r.url());
+    // blob: and data: are the page's own; chrome-extension: and chrome: are the browser's own PDF viewer showing the invoice.
+    if (!/^(blob:|data:|chrome-extension:|chrome:)/.test(r.url()) && !r.url().startsWith(b.api.url)) elsewhere.push(r.url());
   });
   return page;
 }
@@ -227,7 +228,16 @@ describe('the console in Chromium', () => {
     await signIn(page, b.tenant.key);
     await page.goto(`${b.api.url}/console/#/invoices`);
     await page.getByLabel('Status').selectOption('open');
+    const pdf = page.waitForResponse((res) => res.url().endsWith(`/v1/invoices/${invoice.id}/pdf`));
     await page.locator(`a[href$="/invoices/${invoice.id}"]`).first().click();
+    // The document: the invoice's PDF, fetched with the key and shown from a blob: URL, also offered for download.
+    const document = await pdf;
+    expect(document.status()).toBe(200);
+    expect(document.headers()['content-type']).toBe('application/pdf');
+    const download = page.getByRole('link', { name: 'Download PDF' });
+    await download.waitFor();
+    expect(await download.getAttribute('href')).toMatch(/^blob:/);
+    expect(await page.locator('[data-testid="invoice-document"] iframe').getAttribute('src')).toMatch(/^blob:/);
     const status = page.getByTestId('invoice-status');
     await expect.poll(() => status.getAttribute('data-status')).toBe('open');
     await expect.poll(() => page.getByTestId('invoice-total').textContent()).toBe(new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(invoice.total as `${number}`));

@@ -80,7 +80,7 @@ describe('errors and routing', () => {
   it('known route, wrong method: 405 with Allow', async () => {
     const r = await call('DELETE', '/v1/tenants');
     expect(r.status).toBe(405);
-    expect(r.headers.get('allow')).toBe('POST');
+    expect(r.headers.get('allow')).toBe('POST, GET');
     expect(r.body.error.code).toBe('TALLY_ERR_METHOD_NOT_ALLOWED');
   });
 
