@@ -173,6 +173,17 @@ export class Api {
     return this.get<LiveEvents>('/v1/events/live', undefined, signal);
   }
 
+  /**
+   * The outbound event types, as the API's own document lists them (the `type` filter of GET
+   * /v1/webhook_events), so that a new type shows here without a console release.
+   */
+  async webhookEventTypes(signal?: AbortSignal): Promise<string[]> {
+    type Doc = { paths?: Record<string, { get?: { parameters?: { name?: string; schema?: { enum?: unknown } }[] } }> };
+    const doc = await this.get<Doc>('/openapi.json', undefined, signal);
+    const values = doc.paths?.['/v1/webhook_events']?.get?.parameters?.find((p) => p.name === 'type')?.schema?.enum;
+    return Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : [];
+  }
+
   pipeline(signal?: AbortSignal) {
     return this.get<Pipeline>('/v1/pipeline', undefined, signal);
   }

@@ -9,27 +9,6 @@ import { Time } from '../components/values';
 import { useApi, useLoad } from '../hooks';
 import { link } from '../router';
 
-/** The outbound event types (the API's enum). */
-const EVENT_TYPES = [
-  'usage.threshold_reached',
-  'balance.low',
-  'balance.depleted',
-  'entitlement.limit_reached',
-  'entitlement.reset',
-  'invoice.created',
-  'invoice.finalized',
-  'invoice.paid',
-  'invoice.payment_failed',
-  'invoice.payment_action_required',
-  'invoice.overdue',
-  'invoice.voided',
-  'invoice.marked_uncollectible',
-  'credit_note.created',
-  'charge.created',
-  'subscription.updated',
-  'subscription.canceled',
-] as const;
-
 /** Outbound webhooks: the endpoints, and the events sent to them with how their deliveries went. */
 export function Webhooks() {
   return (
@@ -86,6 +65,7 @@ function Events() {
   const [type, setType] = useState('');
   const cursor = useCursor();
   const [events, reload] = useLoad((signal) => api.webhookEvents(type === '' ? undefined : type, cursor.cursor, signal), [type, cursor.cursor]);
+  const [types] = useLoad((signal) => api.webhookEventTypes(signal), []);
   const columns = ['Event', 'Type', 'Created', 'Deliveries', 'Action'];
   return (
     <section aria-labelledby="events-heading">
@@ -102,7 +82,7 @@ function Events() {
             }}
           >
             <option value="">All</option>
-            {EVENT_TYPES.map((t) => (
+            {(types.state === 'ok' ? types.data : []).map((t) => (
               <option key={t} value={t}>
                 {t}
               </option>

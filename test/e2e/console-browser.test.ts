@@ -274,6 +274,12 @@ describe('the console in Chromium', () => {
     }
     await page.goto(`${b.api.url}/console/#/pipeline`);
     await page.getByTestId('pipeline-aggregator').waitFor();
+    // The webhook event filter offers the types the API's own document lists.
+    const parameters = (await call('GET', '/openapi.json')).body.paths['/v1/webhook_events'].get.parameters as { name: string; schema: { enum?: string[] } }[];
+    const listed = parameters.find((p) => p.name === 'type')!.schema.enum!;
+    expect(listed).toContain('invoice.voided');
+    await page.goto(`${b.api.url}/console/#/webhooks`);
+    await expect.poll(() => page.getByLabel('Event type').locator('option').allTextContents()).toEqual(['All', ...listed]);
     expect(refusals, refusals.join('\n')).toEqual([]);
     expect(elsewhere, elsewhere.join('\n')).toEqual([]);
     await page.close();
