@@ -173,15 +173,20 @@ export class Api {
     return this.get<LiveEvents>('/v1/events/live', undefined, signal);
   }
 
+  /** The event types once read, for the rest of the session: the document they come from is large and changes only with a server release. */
+  private eventTypes: string[] | undefined;
+
   /**
    * The outbound event types, as the API's own document lists them (the `type` filter of GET
    * /v1/webhook_events), so that a new type shows here without a console release.
    */
   async webhookEventTypes(signal?: AbortSignal): Promise<string[]> {
+    if (this.eventTypes !== undefined) return this.eventTypes;
     type Doc = { paths?: Record<string, { get?: { parameters?: { name?: string; schema?: { enum?: unknown } }[] } }> };
     const doc = await this.get<Doc>('/openapi.json', undefined, signal);
     const values = doc.paths?.['/v1/webhook_events']?.get?.parameters?.find((p) => p.name === 'type')?.schema?.enum;
-    return Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : [];
+    this.eventTypes = Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : [];
+    return this.eventTypes;
   }
 
   pipeline(signal?: AbortSignal) {

@@ -78,14 +78,13 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
   const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
   const [problem, setProblem] = useState<string | null>(null);
   // The first meter's last week is shown at once; a later query aborts whatever is still loading.
-  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null } | null>(() => {
+  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null }>(() => {
     const query = toQuery(form);
     return { query, windows: windowStarts(form, query) };
   });
   const meter = meters.find((m) => m.key === form.meter);
 
-  const [answer] = useLoad(async (signal): Promise<UsageAnswer | null> => {
-    if (asked === null) return null;
+  const [answer] = useLoad(async (signal): Promise<UsageAnswer> => {
     const { query, windows } = asked;
     const rows: UsageRow[] = [];
     let token: string | undefined;
@@ -185,15 +184,11 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
           {problem}
         </p>
       )}
-      {asked === null ? (
-        <p class="muted">Choose a meter, a window and a range, then Show usage.</p>
-      ) : (
-        <div aria-busy={answer.state === 'loading'}>
-          <Show loaded={answer} what="usage">
-            {(result) => (result === null ? null : <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />)}
-          </Show>
-        </div>
-      )}
+      <div aria-busy={answer.state === 'loading'}>
+        <Show loaded={answer} what="usage">
+          {(result) => <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />}
+        </Show>
+      </div>
     </>
   );
 }
