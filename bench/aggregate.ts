@@ -68,8 +68,11 @@ const aggregator = new Aggregator({
 });
 console.log('aggregating...');
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage(); // chDB runs in this process: its threads are counted here
 const report = await aggregator.runOnce();
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
+const cpuPercent = Math.round((cpu.user + cpu.system) / 1e4 / seconds);
 
 // Verification: totals from the rollups against the raw table with an explicit dedup.
 const checks: string[] = [];
@@ -96,9 +99,12 @@ for (const k of ['sum', 'max', 'users', 'n_events']) {
 // Reference (../shared/BENCH.md): the engine's own plain GROUP BY over the same rows, per meter,
 // customer and hour, with no dedup and nothing written.
 const r0 = process.hrtime.bigint();
+const engineCpu0 = process.cpuUsage();
 await q(`SELECT toString(sum(n)) AS n, toString(sum(s)) AS s FROM (
            SELECT meter, customer, toStartOfHour(timestamp) AS hour, count() AS n, sum(value) AS s FROM ${raw} WHERE tenant_id = {t:String} GROUP BY meter, customer, hour)`);
 const engineSeconds = Number(process.hrtime.bigint() - r0) / 1e9;
+const engineCpu = process.cpuUsage(engineCpu0);
+const engineCpuPercent = Math.round((engineCpu.user + engineCpu.system) / 1e4 / engineSeconds);
 await stores.close();
 rmSync(dataDir, { recursive: true, force: true });
 
@@ -108,8 +114,8 @@ finishBenchmark({
   unit: 'raw events rolled up per second',
   parameters: { events, resent: events / 10, customers, days, meters: 3 },
   rows: [
-    { variant: 'engine GROUP BY meter, customer, hour (no dedup, no write)', 'raw rows': Number(rawRows), 'hours recomputed': '', seconds: Number(engineSeconds.toFixed(1)), 'raw events/s': Math.round(Number(rawRows) / engineSeconds) },
-    { variant: 'tally aggregate (backfill, one run)', 'raw rows': Number(rawRows), 'hours recomputed': report.hoursRecomputed, seconds: Number(seconds.toFixed(1)), 'raw events/s': Math.round(Number(rawRows) / seconds) },
+    { variant: 'engine GROUP BY meter, customer, hour (no dedup, no write)', 'raw rows': Number(rawRows), 'hours recomputed': '', seconds: Number(engineSeconds.toFixed(1)), 'raw events/s': Math.round(Number(rawRows) / engineSeconds), 'CPU % (200 = both cores)': engineCpuPercent },
+    { variant: 'tally aggregate (backfill, one run)', 'raw rows': Number(rawRows), 'hours recomputed': report.hoursRecomputed, seconds: Number(seconds.toFixed(1)), 'raw events/s': Math.round(Number(rawRows) / seconds), 'CPU % (200 = both cores)': cpuPercent },
   ],
   ratios: { 'tally / engine GROUP BY': Number((engineSeconds / seconds).toFixed(2)) },
   verified,

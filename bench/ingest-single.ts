@@ -1,7 +1,8 @@
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { randomToken } from '../core/ids.js';
 import { finishBenchmark } from './lib/report.js';
-import { runLoad, sampleRss, script, spawnServer, type LoadResult } from './lib/servers.js';
+import { runLoad, sampleCpu, sampleRss, script, spawnServer, type CpuShares, type LoadResult } from './lib/servers.js';
 import { startTally } from './lib/tally.js';
 
 /**
@@ -21,16 +22,29 @@ const oneEvent = () => {
 const rows: Record<string, string | number>[] = [];
 const checks: string[] = [];
 let verified = true;
-const row = (variant: string, r: LoadResult, rss: number) => {
-  rows.push({ variant, 'events/s': r.eventsPerSec, 'p50 ms': r.p50, 'p99 ms': r.p99, 'non-2xx': r.non2xx, errors: r.errors, 'max RSS MiB': rss });
+const row = (variant: string, r: LoadResult, rss: number, cpu: CpuShares) => {
+  rows.push({
+    variant,
+    'events/s': r.eventsPerSec,
+    'p50 ms': r.p50,
+    'p99 ms': r.p99,
+    'non-2xx': r.non2xx,
+    errors: r.errors,
+    'max RSS MiB': rss,
+    'server CPU %': cpu.server,
+    'main thread %': cpu.main,
+    'client CPU %': cpu.client,
+    'server CPU µs/event': r.eventsPerSec > 0 ? Math.round((cpu.server * 1e4) / r.eventsPerSec) : '',
+  });
 };
 
 // 1. no-op uWS
 {
   const s = await spawnServer(script('dist-bench/bench/refs/noop-uws.js'), [], {});
   const rss = sampleRss(s.pid);
+  const cpu = sampleCpu(s.pid);
   const r = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
-  row('no-op uWS handler', r, rss.stop());
+  row('no-op uWS handler', r, rss.stop(), cpu.stop());
   await s.stop();
 }
 
@@ -46,8 +60,9 @@ try {
   u.pathname = `/${dbName}`;
   const s = await spawnServer(script('dist-bench/bench/refs/http-pg.js'), [], { REF_DATABASE_URL: u.toString() });
   const rss = sampleRss(s.pid);
+  const cpu = sampleCpu(s.pid); // the node process only: Postgres's own CPU is not counted
   pgRef = await runLoad({ url: `${s.url}/v1/events`, connections, durationSec: duration, headers: { 'content-type': 'application/json' }, makeBody: oneEvent });
-  row('node:http + pg INSERT per event', pgRef, rss.stop());
+  row('node:http + pg INSERT per event', pgRef, rss.stop(), cpu.stop());
   await s.stop();
   const c = new pg.Client({ connectionString: u.toString() });
   await c.connect();
@@ -66,6 +81,7 @@ try {
 // An ingest node alone (`tally serve`): the aggregator and the other workers run elsewhere
 // (`sustained` measures them together in one process).
 const tally = await startTally({}, 'serve');
+const tallyCpu = sampleCpu(tally.server.pid);
 const t = await runLoad({
   url: `${tally.server.url}/v1/events`,
   connections,
@@ -73,13 +89,17 @@ const t = await runLoad({
   headers: { 'content-type': 'application/json', authorization: tally.auth },
   makeBody: oneEvent,
 });
-row('tally (chDB embedded)', t, tally.rss.stop());
+row('tally (chDB embedded)', t, tally.rss.stop(), tallyCpu.stop());
 const check = await tally.stopAndVerify(t.acked);
 verified &&= check.ok;
 checks.push(`tally: ${check.detail}`);
 
 const noop = rows[0]!['events/s'] as number;
 const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.eventsPerSec / noop };
+// What tally's CPU per event (server and client) would give with every cycle of both cores
+// spent on this load: the most any overlap of its waits could reach here.
+const used = (rows[rows.length - 1]!['server CPU %'] as number) + (rows[rows.length - 1]!['client CPU %'] as number);
+if (used > 0) ratios['tally at both cores fully used / no-op uWS'] = (t.eventsPerSec * availableParallelism() * 100) / used / noop;
 if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
 finishBenchmark({
   name: 'ingest-single',

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { packageRoot } from '../../core/paths.js';
@@ -66,6 +66,64 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
       clearInterval(timer);
       read();
       return Number(max.toFixed(1));
+    },
+  };
+}
+
+/** Clock ticks per second of /proc's CPU times (100 on every Linux this runs on; asked, not assumed). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (user + system) of each thread of `pid`, in clock ticks, by thread id. */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // process gone
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}
+
+export interface CpuShares {
+  /** Every thread of the server process, in % of one core (200 = both cores of this machine). */
+  server: number;
+  /** The server's main thread (its event loop), in % of one core. */
+  main: number;
+  /** This process (the load generator), in % of one core. */
+  client: number;
+}
+
+/**
+ * Where the CPU went while a load ran: the server's threads, its main thread alone, and the
+ * load generator in this process. On a machine whose cores the client shares with the
+ * server, these say whether a figure is bound by the server's event loop, by all cores, or by
+ * the client.
+ */
+export function sampleCpu(pid: number): { stop(): CpuShares } {
+  const before = threadTicks(pid);
+  const client0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  return {
+    stop: () => {
+      const after = threadTicks(pid);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      let server = 0;
+      for (const [tid, ticks] of after) server += ticks - (before.get(tid) ?? 0);
+      const main = (after.get(String(pid)) ?? 0) - (before.get(String(pid)) ?? 0);
+      const c = process.cpuUsage(client0);
+      const pct = (ticks: number) => Math.round((100 * ticks) / CLK_TCK / seconds);
+      return { server: pct(server), main: pct(main), client: Math.round((c.user + c.system) / 1e4 / seconds) };
     },
   };
 }
