@@ -28,7 +28,8 @@ export interface TallyUnderTest {
  */
 export async function startTally(env: Record<string, string> = {}, command: 'start' | 'serve' = 'start'): Promise<TallyUnderTest> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-'));
-  const base = { PATH: process.env.PATH, TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, LOG_LEVEL: 'warn' };
+  // MALLOC_ARENA_MAX as `npm start` and the image set it.
+  const base = { PATH: process.env.PATH, TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: ADMIN, LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2' };
   if (command === 'serve') {
     const migrated = spawnSync(process.execPath, [script('bin/tally.js'), 'migrate'], { env: base, encoding: 'utf8' });
     if (migrated.status !== 0) throw new Error(`tally migrate failed: ${migrated.stderr}`);
