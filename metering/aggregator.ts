@@ -203,24 +203,34 @@ export class Aggregator {
     return hours;
   }
 
-  /** The hours with events of one meter that became visible in (from, upper]. */
+  /**
+   * The hours of one meter to recompute for events made visible in (from, upper]: their own
+   * hours, and those of the copies they may have displaced (see `displaced`).
+   */
   private async hoursOf(meter: MeterRecord, from: Date, upper: Date): Promise<string[]> {
+    const raw = this.o.ch.table('raw_events_v1');
     const rs = await this.o.ch.client.query({
-      query: `SELECT arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours FROM ${this.o.ch.table('raw_events_v1')}
-              WHERE tenant_id = {t:String} AND meter = {m:String} AND visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}`,
-      query_params: { t: meter.tenant_id, m: meter.key, from: chTime(from), upper: chTime(upper) },
+      query: `SELECT arraySort(groupUniqArray(h)) AS hours FROM (
+                SELECT toString(toStartOfHour(timestamp)) AS h FROM ${raw}
+                WHERE tenant_id = {t:String} AND meter = {m:String} AND ${VISIBLE}
+                UNION ALL
+                ${displaced(this.o.ch, 'AND tenant_id = {t:String} AND meter = {m:String}', 'AND tenant_id = {t:String}')})`,
+      query_params: { t: meter.tenant_id, m: meter.key, ...windowParams(from, upper) },
       format: 'JSONEachRow',
     });
     return (await rs.json<{ hours: string[] }>())[0]?.hours ?? [];
   }
 
+  /** The (tenant, meter)s with hours to recompute for events made visible in (from, upper]. */
   private async affected(from: Date, upper: Date): Promise<{ tenant_id: string; meter: string; hours: string[] }[]> {
+    const raw = this.o.ch.table('raw_events_v1');
     const rs = await this.o.ch.client.query({
-      query: `SELECT tenant_id, meter, arraySort(groupUniqArray(toString(toStartOfHour(timestamp)))) AS hours
-              FROM ${this.o.ch.table('raw_events_v1')}
-              WHERE visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}
+      query: `SELECT tenant_id, meter, arraySort(groupUniqArray(h)) AS hours FROM (
+                SELECT tenant_id, meter, toString(toStartOfHour(timestamp)) AS h FROM ${raw} WHERE ${VISIBLE}
+                UNION ALL
+                ${displaced(this.o.ch, '', '')})
               GROUP BY tenant_id, meter`,
-      query_params: { from: chTime(from), upper: chTime(upper) },
+      query_params: windowParams(from, upper),
       format: 'JSONEachRow',
     });
     return rs.json();
@@ -294,6 +304,37 @@ export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge
 export async function readWatermark(pg: PostgresStore): Promise<Date> {
   const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
   return rows[0]?.watermark ?? new Date(0);
+}
+
+/** Raw rows made visible in the run's window. */
+const VISIBLE = "visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}";
+
+/**
+ * How far ahead of the event store's clock an ingest node's clock may be. A copy is accepted
+ * (`ingested_at`, the node's clock) before it becomes visible (`visible_at`, the store's), so
+ * a copy already visible when the window began was accepted before that instant plus this.
+ */
+export const CLOCK_ALLOWANCE_MS = 1_000;
+
+function windowParams(from: Date, upper: Date): Record<string, string> {
+  return { from: chTime(from), upper: chTime(upper), edge: chTime(new Date(from.getTime() + CLOCK_ALLOWANCE_MS)) };
+}
+
+/**
+ * The hours (with tenant and meter) of every copy of the events made visible in the window
+ * that were accepted before it began (event_hours_v1, migration 0010). Such a copy can come
+ * before a copy counted by an earlier run (its node's log shipped late) and so take its place
+ * as the first copy: the hour that counted the other copy, which may be another hour or meter,
+ * must be recomputed too. A copy accepted after the window began comes after every copy
+ * visible before it, so in steady state this looks up the ids of the window's first second or
+ * so, and after an outage the ids of the backlog. (Copies written before migration 0010 are
+ * not found here.) `copyWhere` and `freshWhere` narrow the copies and the window's rows.
+ */
+function displaced(ch: ClickHouseStore, copyWhere: string, freshWhere: string): string {
+  return `SELECT ${copyWhere === '' ? 'tenant_id, meter, ' : ''}toString(hour) AS h FROM ${ch.table('event_hours_v1')}
+                WHERE (tenant_id, id) IN (
+                  SELECT tenant_id, id FROM ${ch.table('raw_events_v1')}
+                  WHERE ${VISIBLE} AND ingested_at < {edge:DateTime64(6, 'UTC')} ${freshWhere}) ${copyWhere}`;
 }
 
 /** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) for a DateTime64(6) parameter. */

@@ -82,4 +82,58 @@ describe('a shipper held back while the aggregator runs', () => {
     await aggregator.runOnce();
     expect(await total()).toBe('111');
   });
+
+  it('a copy accepted first but made visible later replaces the copy already counted, in another hour or meter', async () => {
+    // Two nodes took the same event ids; one node's log shipped minutes late. Its copies were
+    // accepted first, so they are the first copies; the copies counted meanwhile, in another
+    // hour (no timestamp sent, either side of an hour) or another meter, must stop counting.
+    expect((await fetch(`${api.url}/v1/meters`, { method: 'POST', headers: auth, body: JSON.stringify({ key: 'calls_b', name: 'Calls B', aggregation: 'sum' }) })).status).toBe(201);
+    await aggregator.runOnce(); // backfills the new meter (no events yet)
+    const ch = api.stores.clickhouse;
+    const tenant = (await api.stores.postgres.query<{ id: string }>("SELECT id FROM tenants WHERE name = 'late'")).rows[0]!.id;
+    const now = Date.now();
+    const write = (id: string, meter: string, ts: number, acceptedAt: number, value: string) =>
+      ch.client.command({
+        query: `INSERT INTO ${ch.table('raw_events_v1')} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at, visible_at)
+                VALUES ({t:String}, {id:String}, 'acme', {m:String}, {v:Decimal(38, 6)}, fromUnixTimestamp64Milli({ts:Int64}), '{}', fromUnixTimestamp64Micro({at:Int64}), now64(6))`,
+        query_params: { t: tenant, id, m: meter, v: value, ts, at: acceptedAt * 1000 },
+      });
+    const usage = async (meter: string, start: number) => {
+      const q = new URLSearchParams({ meter, from: new Date(start).toISOString(), to: new Date(start + HOUR).toISOString(), window_size: 'hour' });
+      const body = (await (await fetch(`${api.url}/v1/usage?${q.toString()}`, { headers: auth })).json()) as { data: { value: string }[] };
+      return body.data.map((d) => d.value).join(',') || '0';
+    };
+    const next = hour + HOUR;
+    // The later copies, from the node that shipped on time: counted by a run.
+    await write('moved-hour', 'calls', hour + 30 * 60_000, now - 10_000, '1000');
+    await write('moved-meter', 'calls', hour + 40 * 60_000, now - 10_000, '20000');
+    await new Promise((r) => setTimeout(r, 2 * OVERLAP_MS));
+    await aggregator.runOnce();
+    expect(await usage('calls', hour)).toBe('21111');
+    // Runs go on past the re-read margin.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, OVERLAP_MS));
+      await aggregator.runOnce();
+    }
+    // The first copies, accepted 10 s earlier, arrive: one in the next hour, one in another meter.
+    await write('moved-hour', 'calls', next + 5 * 60_000, now - 20_000, '3');
+    await write('moved-meter', 'calls_b', hour + 40 * 60_000, now - 20_000, '7');
+    await aggregator.runOnce();
+    expect(await usage('calls', hour)).toBe('111');
+    expect(await usage('calls', next)).toBe('3');
+    expect(await usage('calls_b', hour)).toBe('7');
+    await aggregator.runOnce();
+    expect(await usage('calls', hour)).toBe('111');
+  });
+
+  it('a copy recorded twice among the event ids (as by a re-run of migration 0003) still counts once', async () => {
+    const ch = api.stores.clickhouse;
+    const ids = ch.table('event_ids_v1');
+    await ch.client.command({ query: `INSERT INTO ${ids} SELECT * FROM ${ids} WHERE id = 'held-1'` });
+    // Another event in the hour has it recomputed.
+    await post('after-dup', '10000');
+    await api.drain();
+    await aggregator.runOnce();
+    expect(await total()).toBe('10111');
+  });
 });
