@@ -21,7 +21,7 @@ import { startRatingLoop } from '../app/rating-loop.js';
 import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
-import { runUntilSignal } from './lifecycle.js';
+import { listenForStop, runUntilSignal, type StopSignal } from './lifecycle.js';
 import { PendingMigrationsError, runServer } from '../app/server.js';
 
 interface Command {
@@ -76,9 +76,10 @@ const COMMANDS: Record<string, Command> = {
           return EXIT.OK;
         }
         aggregatorLagGauge(registry, stores.postgres);
-        const worker = await startWorker(config, stores, logger, registry, () => startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress));
+        const signal = listenForStop();
+        const worker = await started(signal, startWorker(config, stores, logger, registry, () => startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress)));
         out(`tally: aggregator running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop());
+        return await runUntilSignal(logger, () => worker.stop(), signal);
       }),
   },
   rate: {
@@ -103,9 +104,10 @@ const COMMANDS: Record<string, Command> = {
         const stack = createRatingStack(config, stores, registry, undefined, logger.child({ component: 'rater' }));
         try {
           if (flags.loop === true) {
-            const worker = await startWorker(config, stores, logger, registry, () => startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' })));
+            const signal = listenForStop();
+            const worker = await started(signal, startWorker(config, stores, logger, registry, () => startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' }))));
             out(`tally: rating and close running; ${probes(config, worker.port)}`);
-            return await runUntilSignal(logger, () => worker.stop());
+            return await runUntilSignal(logger, () => worker.stop(), signal);
           }
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
@@ -166,9 +168,10 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
           return EXIT.OK;
         }
-        const worker = await startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry)));
+        const signal = listenForStop();
+        const worker = await started(signal, startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))));
         out(`tally: billing sync running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop());
+        return await runUntilSignal(logger, () => worker.stop(), signal);
       }),
   },
   deliver: {
@@ -198,12 +201,13 @@ const COMMANDS: Record<string, Command> = {
           }
           return EXIT.OK;
         }
-        const worker = await startWorker(config, stores, logger, registry, () => {
+        const signal = listenForStop();
+        const worker = await started(signal, startWorker(config, stores, logger, registry, () => {
           const loops = [startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger), ...(mail === undefined ? [] : [startMailLoop(mail, config.mail.intervalMs, logger)])];
           return { stop: async () => void (await Promise.all(loops.map((l) => l.stop()))) };
-        });
+        }));
         out(`tally: webhook delivery running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop());
+        return await runUntilSignal(logger, () => worker.stop(), signal);
       }),
   },
   demo: {
@@ -277,8 +281,19 @@ async function withMigratedStores(config: Config, fn: (stores: Stores) => Promis
 }
 
 async function serve(config: Config, logger: Logger, out: (line: string) => void, migrate: boolean): Promise<number> {
-  const server = await runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) });
-  return runUntilSignal(logger, () => server.stop());
+  const signal = listenForStop();
+  const server = await started(signal, runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) }));
+  return runUntilSignal(logger, () => server.stop(), signal);
+}
+
+/** A command's start; if it fails, its stop signal is no longer listened for. */
+async function started<T>(signal: StopSignal, start: Promise<T>): Promise<T> {
+  try {
+    return await start;
+  } catch (e) {
+    signal.cancel();
+    throw e;
+  }
 }
 
 /** The line a worker prints once it listens (tests and supervisors wait for it). */

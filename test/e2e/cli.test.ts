@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTally, startTally } from '../support/cli.js';
+import { runTally, startTally, TALLY_BIN } from '../support/cli.js';
 import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';
 
 const dirs: string[] = [];
@@ -105,6 +106,26 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
     const close = await runTally(['close', '--as-of', '2026-11-01T00:00:00Z'], { TALLY_DATA_DIR: dataDir });
     expect(close.code).toBe(0);
     expect(close.stderr).toMatch(/tally close: 0 invoices, 0 adjustment lines/);
+  });
+
+  it('a stop signal that arrives while it is still starting stops it gracefully once it has started', async () => {
+    // Before, SIGTERM kept its default action until the listener went on after the "listening"
+    // line, so a supervisor stopping the process then (or during start-up) ended it on the spot.
+    const child = spawn(process.execPath, [TALLY_BIN, 'start'], {
+      env: { PATH: process.env.PATH, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', TALLY_DATA_DIR: tempDir(true) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // Mid start-up: the stores are open and migrated, the server not listening yet.
+    while (!out.includes('migrations applied')) await new Promise((r) => setTimeout(r, 5));
+    expect(out).not.toContain('listening on');
+    child.kill('SIGTERM');
+    expect(await exited, out).toEqual({ code: 0, signal: null });
+    expect(out).toContain('listening on');
+    expect(out).toContain('stopped cleanly');
   });
 
   it('tally serve refuses unmigrated stores with exit code 1 and says what to run', async () => {
