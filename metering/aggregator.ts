@@ -214,7 +214,7 @@ export class Aggregator {
                 SELECT toString(toStartOfHour(timestamp)) AS h FROM ${raw}
                 WHERE tenant_id = {t:String} AND meter = {m:String} AND ${VISIBLE}
                 UNION ALL
-                ${displaced(this.o.ch, 'AND tenant_id = {t:String} AND meter = {m:String}', 'AND tenant_id = {t:String}')})`,
+                ${displaced(this.o.ch, false, 'AND tenant_id = {t:String} AND meter = {m:String}', 'AND tenant_id = {t:String}')})`,
       query_params: { t: meter.tenant_id, m: meter.key, ...windowParams(from, upper) },
       format: 'JSONEachRow',
     });
@@ -228,7 +228,7 @@ export class Aggregator {
       query: `SELECT tenant_id, meter, arraySort(groupUniqArray(h)) AS hours FROM (
                 SELECT tenant_id, meter, toString(toStartOfHour(timestamp)) AS h FROM ${raw} WHERE ${VISIBLE}
                 UNION ALL
-                ${displaced(this.o.ch, '', '')})
+                ${displaced(this.o.ch, true, '', '')})
               GROUP BY tenant_id, meter`,
       query_params: windowParams(from, upper),
       format: 'JSONEachRow',
@@ -316,25 +316,47 @@ const VISIBLE = "visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upp
  */
 export const CLOCK_ALLOWANCE_MS = 1_000;
 
+/**
+ * Copies of the window's events accepted up to this long before the window began are matched
+ * against the raw rows made visible just before it; older ones (a log that shipped after an
+ * outage) are looked up by id in event_hours_v1. See `displaced`.
+ */
+const RECENT_MS = 10_000;
+
 function windowParams(from: Date, upper: Date): Record<string, string> {
-  return { from: chTime(from), upper: chTime(upper), edge: chTime(new Date(from.getTime() + CLOCK_ALLOWANCE_MS)) };
+  const at = (ms: number) => chTime(new Date(from.getTime() + ms));
+  return { from: chTime(from), upper: chTime(upper), edge: at(CLOCK_ALLOWANCE_MS), recent: at(-RECENT_MS), before: at(-RECENT_MS - CLOCK_ALLOWANCE_MS) };
 }
 
 /**
- * The hours (with tenant and meter) of every copy of the events made visible in the window
- * that were accepted before it began (event_hours_v1, migration 0010). Such a copy can come
- * before a copy counted by an earlier run (its node's log shipped late) and so take its place
- * as the first copy: the hour that counted the other copy, which may be another hour or meter,
- * must be recomputed too. A copy accepted after the window began comes after every copy
- * visible before it, so in steady state this looks up the ids of the window's first second or
- * so, and after an outage the ids of the backlog. (Copies written before migration 0010 are
- * not found here.) `copyWhere` and `freshWhere` narrow the copies and the window's rows.
+ * The hours (with tenant and meter) of the other copies of the events made visible in the
+ * window that were accepted before it began. Such a copy A can come before a copy B counted by
+ * an earlier run (A's node's log shipped late) and so take its place as the first copy: the
+ * hour that counted B, which may be another hour or meter, must be recomputed too. Only B
+ * visible before the window began matters (otherwise its hour is in the window), and then
+ * A.ingested_at <= B.ingested_at <= B.visible_at + CLOCK_ALLOWANCE_MS <= from + the allowance,
+ * which is what picks the candidates A: in steady state the window's first second or so.
+ *
+ * B was also made visible after A.ingested_at - CLOCK_ALLOWANCE_MS. So for a candidate
+ * accepted at most RECENT_MS before the window, B is among the raw rows made visible in the
+ * RECENT_MS and a second before the window: a small, recent slice found by `visible_at`. Only
+ * for candidates accepted earlier than that (a backlog) is every copy looked up by id in
+ * event_hours_v1 (migration 0010), which costs about a block read per id. (Copies written
+ * before migration 0010 are not in that table.) `copyWhere` and `freshWhere` narrow the copies
+ * and the window's rows; `withKeys` adds tenant and meter to each hour.
  */
-function displaced(ch: ClickHouseStore, copyWhere: string, freshWhere: string): string {
-  return `SELECT ${copyWhere === '' ? 'tenant_id, meter, ' : ''}toString(hour) AS h FROM ${ch.table('event_hours_v1')}
-                WHERE (tenant_id, id) IN (
-                  SELECT tenant_id, id FROM ${ch.table('raw_events_v1')}
-                  WHERE ${VISIBLE} AND ingested_at < {edge:DateTime64(6, 'UTC')} ${freshWhere}) ${copyWhere}`;
+function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, freshWhere: string): string {
+  const raw = ch.table('raw_events_v1');
+  const keys = withKeys ? 'tenant_id, meter, ' : '';
+  const candidates = (accepted: string) => `(tenant_id, id) IN (
+                  SELECT tenant_id, id FROM ${raw}
+                  WHERE ${VISIBLE} AND ${accepted} ${freshWhere})`;
+  return `SELECT ${keys}toString(toStartOfHour(timestamp)) AS h FROM ${raw}
+                WHERE visible_at > {before:DateTime64(6, 'UTC')} AND visible_at <= {from:DateTime64(6, 'UTC')} ${copyWhere}
+                  AND ${candidates("ingested_at >= {recent:DateTime64(6, 'UTC')} AND ingested_at <= {edge:DateTime64(6, 'UTC')}")}
+                UNION ALL
+                SELECT ${keys}toString(hour) AS h FROM ${ch.table('event_hours_v1')}
+                WHERE ${candidates("ingested_at < {recent:DateTime64(6, 'UTC')}")} ${copyWhere}`;
 }
 
 /** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) for a DateTime64(6) parameter. */

@@ -126,6 +126,37 @@ describe('a shipper held back while the aggregator runs', () => {
     expect(await usage('calls', hour)).toBe('111');
   });
 
+  it('the same when the first copy was accepted just before the window (found among the rows made visible just before it)', async () => {
+    const ch = api.stores.clickhouse;
+    const tenant = (await api.stores.postgres.query<{ id: string }>("SELECT id FROM tenants WHERE name = 'late'")).rows[0]!.id;
+    const write = (id: string, ts: number, acceptedAt: number, value: string) =>
+      ch.client.command({
+        query: `INSERT INTO ${ch.table('raw_events_v1')} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at, visible_at)
+                VALUES ({t:String}, {id:String}, 'acme', 'calls', {v:Decimal(38, 6)}, fromUnixTimestamp64Milli({ts:Int64}), '{}', fromUnixTimestamp64Micro({at:Int64}), now64(6))`,
+        query_params: { t: tenant, id, v: value, ts, at: acceptedAt * 1000 },
+      });
+    const usage = async (start: number) => {
+      const q = new URLSearchParams({ meter: 'calls', from: new Date(start).toISOString(), to: new Date(start + HOUR).toISOString(), window_size: 'hour' });
+      const body = (await (await fetch(`${api.url}/v1/usage?${q.toString()}`, { headers: auth })).json()) as { data: { value: string }[] };
+      return body.data.map((d) => d.value).join(',') || '0';
+    };
+    const early = hour - 2 * HOUR;
+    const t0 = Date.now();
+    await write('moved-recent', early + 10 * 60_000, t0 - 500, '40'); // the later copy, counted first
+    await new Promise((r) => setTimeout(r, 2 * OVERLAP_MS));
+    await aggregator.runOnce();
+    expect(await usage(early)).toBe('40');
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, OVERLAP_MS));
+      await aggregator.runOnce();
+    }
+    // Accepted 400 ms before it, made visible over a second later: within RECENT_MS of the window.
+    await write('moved-recent', early + HOUR + 10 * 60_000, t0 - 900, '2');
+    await aggregator.runOnce();
+    expect(await usage(early)).toBe('0');
+    expect(await usage(early + HOUR)).toBe('2');
+  });
+
   it('a copy recorded twice among the event ids (as by a re-run of migration 0003) still counts once', async () => {
     const ch = api.stores.clickhouse;
     const ids = ch.table('event_ids_v1');

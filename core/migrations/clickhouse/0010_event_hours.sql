@@ -14,8 +14,16 @@ CREATE TABLE IF NOT EXISTS {db}.event_hours_v1
   hour       DateTime('UTC')
 )
 ENGINE = MergeTree
-ORDER BY (tenant_id, id);
+ORDER BY (tenant_id, id)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_hours_mv_v1 TO {db}.event_hours_v1 AS
 SELECT tenant_id, id, meter, toStartOfHour(timestamp) AS hour
 FROM {db}.raw_events_v1;
+
+-- A segment the shipper inserts again (its first insert's answer was lost, or the process died
+-- before its bookkeeping) is dropped by the raw table under its token, but the tables its views
+-- feed recorded it again: a second record of an event's only copy made it look like a later copy
+-- of itself, and the event was not counted. They keep the same window of insert tokens as the
+-- raw table (migration 0007), so the repeat is dropped there too.
+ALTER TABLE {db}.event_ids_v1 MODIFY SETTING non_replicated_deduplication_window = 10000;
