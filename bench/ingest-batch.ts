@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { pack } from 'msgpackr';
 import { randomToken } from '../core/ids.js';
 import { finishBenchmark } from './lib/report.js';
-import { runLoad, sampleCpu, script, type CpuShares, type LoadResult } from './lib/servers.js';
+import { atAllCores, cpuColumns, runLoad, sampleCpu, script } from './lib/servers.js';
 import { startTally } from './lib/tally.js';
 
 /**
@@ -66,19 +65,11 @@ const check = await tally.stopAndVerify([...json.acked, ...msgpack.acked]);
 verified &&= check.ok;
 checks.push(`tally: ${check.detail}`);
 
-const cpuColumns = (r: LoadResult, c: CpuShares) => ({
-  'server CPU %': c.server,
-  'main thread %': c.main,
-  'client CPU %': c.client,
-  'server CPU µs/event': r.eventsPerSec > 0 ? Number(((c.server * 1e4) / r.eventsPerSec).toFixed(2)) : '',
-});
-const cores = availableParallelism();
-const ceiling = (r: LoadResult, c: CpuShares) => (c.server + c.client > 0 ? (r.eventsPerSec * cores * 100) / (c.server + c.client) : 0);
 const blank = { 'server CPU %': '', 'main thread %': '', 'client CPU %': '', 'server CPU µs/event': '' };
 const rows: Record<string, string | number>[] = [
   { variant: 'engine INSERT ... SELECT FROM numbers', 'events/s': Math.floor(engineRate), 'p50 ms': '', 'p99 ms': '', 'non-2xx': '', 'max RSS MiB': '', ...blank },
-  { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': rss, ...cpuColumns(json, jsonCpu) },
-  { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': rss, ...cpuColumns(msgpack, msgpackCpu) },
+  { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': rss, ...cpuColumns(json.eventsPerSec, jsonCpu) },
+  { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': rss, ...cpuColumns(msgpack.eventsPerSec, msgpackCpu) },
 ];
 finishBenchmark({
   name: 'ingest-batch',
@@ -89,10 +80,8 @@ finishBenchmark({
   ratios: {
     'tally JSON / engine insert-select (aim ≥ 0.3)': json.eventsPerSec / engineRate,
     'tally msgpack / engine insert-select (aim ≥ 0.3)': msgpack.eventsPerSec / engineRate,
-    // What the same CPU per event would give with every cycle of both cores spent on this load
-    // (server and client): the most any threading of the same work could reach here.
-    'JSON at both cores fully used / engine insert-select': ceiling(json, jsonCpu) / engineRate,
-    'msgpack at both cores fully used / engine insert-select': ceiling(msgpack, msgpackCpu) / engineRate,
+    'JSON at both cores fully used / engine insert-select': atAllCores(json.eventsPerSec, jsonCpu) / engineRate,
+    'msgpack at both cores fully used / engine insert-select': atAllCores(msgpack.eventsPerSec, msgpackCpu) / engineRate,
   },
   verified,
   checks,

@@ -1,8 +1,7 @@
-import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { randomToken } from '../core/ids.js';
 import { finishBenchmark } from './lib/report.js';
-import { runLoad, sampleCpu, sampleRss, script, spawnServer, type CpuShares, type LoadResult } from './lib/servers.js';
+import { atAllCores, cpuColumns, runLoad, sampleCpu, sampleRss, script, spawnServer, type CpuShares, type LoadResult } from './lib/servers.js';
 import { startTally } from './lib/tally.js';
 
 /**
@@ -31,10 +30,7 @@ const row = (variant: string, r: LoadResult, rss: number, cpu: CpuShares) => {
     'non-2xx': r.non2xx,
     errors: r.errors,
     'max RSS MiB': rss,
-    'server CPU %': cpu.server,
-    'main thread %': cpu.main,
-    'client CPU %': cpu.client,
-    'server CPU µs/event': r.eventsPerSec > 0 ? Math.round((cpu.server * 1e4) / r.eventsPerSec) : '',
+    ...cpuColumns(r.eventsPerSec, cpu),
   });
 };
 
@@ -89,17 +85,15 @@ const t = await runLoad({
   headers: { 'content-type': 'application/json', authorization: tally.auth },
   makeBody: oneEvent,
 });
-row('tally (chDB embedded)', t, tally.rss.stop(), tallyCpu.stop());
+const tallyShares = tallyCpu.stop();
+row('tally (chDB embedded)', t, tally.rss.stop(), tallyShares);
 const check = await tally.stopAndVerify(t.acked);
 verified &&= check.ok;
 checks.push(`tally: ${check.detail}`);
 
 const noop = rows[0]!['events/s'] as number;
 const ratios: Record<string, number> = { 'tally / no-op uWS (aim ≥ 0.6)': t.eventsPerSec / noop };
-// What tally's CPU per event (server and client) would give with every cycle of both cores
-// spent on this load: the most any overlap of its waits could reach here.
-const used = (rows[rows.length - 1]!['server CPU %'] as number) + (rows[rows.length - 1]!['client CPU %'] as number);
-if (used > 0) ratios['tally at both cores fully used / no-op uWS'] = (t.eventsPerSec * availableParallelism() * 100) / used / noop;
+ratios['tally at both cores fully used / no-op uWS'] = atAllCores(t.eventsPerSec, tallyShares) / noop;
 if (pgRef) ratios['tally / node:http+pg (aim ≥ 20)'] = t.eventsPerSec / pgRef.eventsPerSec;
 finishBenchmark({
   name: 'ingest-single',

@@ -87,8 +87,9 @@ function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
     where === undefined
       ? ` AND cityHash64(id) IN (SELECT cityHash64(id) FROM ${ch.table('event_ids_v1')} WHERE tenant_id = {t:String} GROUP BY id HAVING count() > 1)`
       : ` AND id IN (SELECT id FROM ${ch.table('raw_events_v1')} WHERE ${where})`;
-  // groupUniqArray: one copy may be recorded twice (migration 0003 re-run after its record was
-  // lost copies every raw row again), and its second record is not a later copy.
+  // groupUniqArray: one copy may be recorded twice (a segment shipped again before migration
+  // 0010 gave event_ids_v1 a window of insert tokens, or migration 0003 run again after its
+  // record was lost), and its second record is not a later copy.
   return `SELECT id, tupleElement(o, 1) AS ingested_at, tupleElement(o, 2) AS hash FROM (
             SELECT id, arrayJoin(arrayPopFront(arraySort(groupUniqArray(ord)))) AS o FROM ${ch.table('event_ids_v1')}
             WHERE tenant_id = {t:String}${ids} GROUP BY id HAVING count() > 1)`;

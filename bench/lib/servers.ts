@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { packageRoot } from '../../core/paths.js';
@@ -126,6 +127,25 @@ export function sampleCpu(pid: number): { stop(): CpuShares } {
       return { server: pct(server), main: pct(main), client: Math.round((c.user + c.system) / 1e4 / seconds) };
     },
   };
+}
+
+/** A benchmark row's CPU columns for a load that acknowledged `eventsPerSec` with these shares. */
+export function cpuColumns(eventsPerSec: number, c: CpuShares): Record<string, number | string> {
+  return {
+    'server CPU %': c.server,
+    'main thread %': c.main,
+    'client CPU %': c.client,
+    'server CPU µs/event': eventsPerSec > 0 ? Number(((c.server * 1e4) / eventsPerSec).toFixed(2)) : '',
+  };
+}
+
+/**
+ * The rate the same CPU per event (server and client) would give with every cycle of every core
+ * spent on the load: the most any threading or overlapping of the same work could reach here.
+ */
+export function atAllCores(eventsPerSec: number, c: CpuShares): number {
+  const used = c.server + c.client;
+  return used > 0 ? (eventsPerSec * availableParallelism() * 100) / used : 0;
 }
 
 export interface LoadResult {
