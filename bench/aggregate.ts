@@ -68,12 +68,16 @@ const aggregator = new Aggregator({
   leaseSeconds: 600,
 });
 console.log('aggregating...');
-const t0 = process.hrtime.bigint();
-const cpu0 = process.cpuUsage(); // chDB runs in this process: its threads are counted here
-const report = await aggregator.runOnce();
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-const cpu = process.cpuUsage(cpu0);
-const cpuPercent = Math.round((cpu.user + cpu.system) / 1e4 / seconds);
+/** Wall time and CPU (% of one core) of `work`; chDB runs in this process, so its threads are counted. */
+const measured = async <T>(work: () => Promise<T>) => {
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const result = await work();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { result, seconds, cpuPercent: Math.round((cpu.user + cpu.system) / 1e4 / seconds) };
+};
+const { result: report, seconds, cpuPercent } = await measured(() => aggregator.runOnce());
 
 // Verification: totals from the rollups against the raw table with an explicit dedup.
 const checks: string[] = [];
@@ -102,13 +106,8 @@ await verify('after the backfill');
 
 // Reference (../shared/BENCH.md): the engine's own plain GROUP BY over the same rows, per meter,
 // customer and hour, with no dedup and nothing written.
-const r0 = process.hrtime.bigint();
-const engineCpu0 = process.cpuUsage();
-await q(`SELECT toString(sum(n)) AS n, toString(sum(s)) AS s FROM (
-           SELECT meter, customer, toStartOfHour(timestamp) AS hour, count() AS n, sum(value) AS s FROM ${raw} WHERE tenant_id = {t:String} GROUP BY meter, customer, hour)`);
-const engineSeconds = Number(process.hrtime.bigint() - r0) / 1e9;
-const engineCpu = process.cpuUsage(engineCpu0);
-const engineCpuPercent = Math.round((engineCpu.user + engineCpu.system) / 1e4 / engineSeconds);
+const { seconds: engineSeconds, cpuPercent: engineCpuPercent } = await measured(() => q(`SELECT toString(sum(n)) AS n, toString(sum(s)) AS s FROM (
+           SELECT meter, customer, toStartOfHour(timestamp) AS hour, count() AS n, sum(value) AS s FROM ${raw} WHERE tenant_id = {t:String} GROUP BY meter, customer, hour)`));
 
 // Steady state: the next run after the backfill, once the events of one run interval (5 s at
 // 10,000 events/s) have become visible, in the current hour, with 10 % of them copies of old
@@ -124,12 +123,7 @@ await ch.client.command({
     FROM numbers({n:UInt64})`,
   query_params: { t: tenant, meters, n: fresh },
 });
-const s0 = process.hrtime.bigint();
-const steadyCpu0 = process.cpuUsage();
-const steady = await aggregator.runOnce();
-const steadySeconds = Number(process.hrtime.bigint() - s0) / 1e9;
-const steadyCpu = process.cpuUsage(steadyCpu0);
-const steadyCpuPercent = Math.round((steadyCpu.user + steadyCpu.system) / 1e4 / steadySeconds);
+const { result: steady, seconds: steadySeconds, cpuPercent: steadyCpuPercent } = await measured(() => aggregator.runOnce());
 verified &&= steady.ran;
 await verify('after the steady-state run');
 

@@ -21,7 +21,7 @@ import { startRatingLoop } from '../app/rating-loop.js';
 import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
-import { listenForStop, runUntilSignal, type StopSignal } from './lifecycle.js';
+import { listenForStop, runUntilSignal } from './lifecycle.js';
 import { PendingMigrationsError, runServer } from '../app/server.js';
 
 interface Command {
@@ -76,10 +76,7 @@ const COMMANDS: Record<string, Command> = {
           return EXIT.OK;
         }
         aggregatorLagGauge(registry, stores.postgres);
-        const signal = listenForStop();
-        const worker = await started(signal, startWorker(config, stores, logger, registry, () => startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress)));
-        out(`tally: aggregator running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop(), signal);
+        return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => startAggregatorLoop(aggregator, config.aggregator.intervalMs, logger, progress)), (worker) => out(`tally: aggregator running; ${probes(config, worker.port)}`));
       }),
   },
   rate: {
@@ -104,10 +101,7 @@ const COMMANDS: Record<string, Command> = {
         const stack = createRatingStack(config, stores, registry, undefined, logger.child({ component: 'rater' }));
         try {
           if (flags.loop === true) {
-            const signal = listenForStop();
-            const worker = await started(signal, startWorker(config, stores, logger, registry, () => startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' }))));
-            out(`tally: rating and close running; ${probes(config, worker.port)}`);
-            return await runUntilSignal(logger, () => worker.stop(), signal);
+            return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => startRatingLoop(stack, config.rater.intervalMs, logger.child({ component: 'rater' }))), (worker) => out(`tally: rating and close running; ${probes(config, worker.port)}`));
           }
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
@@ -168,10 +162,7 @@ const COMMANDS: Record<string, Command> = {
           process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
           return EXIT.OK;
         }
-        const signal = listenForStop();
-        const worker = await started(signal, startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))));
-        out(`tally: billing sync running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop(), signal);
+        return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))), (worker) => out(`tally: billing sync running; ${probes(config, worker.port)}`));
       }),
   },
   deliver: {
@@ -201,13 +192,10 @@ const COMMANDS: Record<string, Command> = {
           }
           return EXIT.OK;
         }
-        const signal = listenForStop();
-        const worker = await started(signal, startWorker(config, stores, logger, registry, () => {
+        return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => {
           const loops = [startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger), ...(mail === undefined ? [] : [startMailLoop(mail, config.mail.intervalMs, logger)])];
           return { stop: async () => void (await Promise.all(loops.map((l) => l.stop()))) };
-        }));
-        out(`tally: webhook delivery running; ${probes(config, worker.port)}`);
-        return await runUntilSignal(logger, () => worker.stop(), signal);
+        }), (worker) => out(`tally: webhook delivery running; ${probes(config, worker.port)}`));
       }),
   },
   demo: {
@@ -281,19 +269,25 @@ async function withMigratedStores(config: Config, fn: (stores: Stores) => Promis
 }
 
 async function serve(config: Config, logger: Logger, out: (line: string) => void, migrate: boolean): Promise<number> {
-  const signal = listenForStop();
-  const server = await started(signal, runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) }));
-  return runUntilSignal(logger, () => server.stop(), signal);
+  return untilStopped(logger, () => runServer(config, logger, { migrate, out, progress: progressReporter(logger, process.stderr) }));
 }
 
-/** A command's start; if it fails, its stop signal is no longer listened for. */
-async function started<T>(signal: StopSignal, start: Promise<T>): Promise<T> {
+/**
+ * A long-running command: listens for the stop signals before it starts (see
+ * `listenForStop`), starts it, announces it with `ready`, and runs it until a signal. If it
+ * fails to start, the signals are no longer listened for.
+ */
+async function untilStopped<T extends { stop(): Promise<void> }>(logger: Logger, start: () => Promise<T>, ready: (running: T) => void = () => undefined): Promise<number> {
+  const signal = listenForStop();
+  let running: T;
   try {
-    return await start;
+    running = await start();
   } catch (e) {
     signal.cancel();
     throw e;
   }
+  ready(running);
+  return runUntilSignal(logger, () => running.stop(), signal);
 }
 
 /** The line a worker prints once it listens (tests and supervisors wait for it). */
