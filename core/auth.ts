@@ -1,4 +1,4 @@
-import { keyMatches, parseApiKey, hashKey } from './apikeys.js';
+import { keyMatches, parseApiKey, hashKeyText } from './apikeys.js';
 import { timingSafeEqual } from 'node:crypto';
 import { TallyError } from './errors.js';
 import type { TenantRepository } from './tenants.js';
@@ -38,7 +38,7 @@ const CACHE_LIMIT = 10_000;
  */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const now = opts.now ?? Date.now;
-  const adminHash = opts.adminKey === undefined ? undefined : hashKey(opts.adminKey);
+  const adminHash = opts.adminKey === undefined ? undefined : Buffer.from(hashKeyText(opts.adminKey));
   const cache = new Map<string, { tenantId: string; keyId: string; until: number }>();
   // Bumped by every forget(): a lookup that started before a revocation must not cache the
   // key it read (it may have read the row before the revocation committed).
@@ -46,18 +46,19 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
   const unauthorized = (message: string) => new TallyError('TALLY_ERR_UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': 'Bearer' } });
 
-  /** The token, its hash and key id, or the error a header that can never be valid earns. */
-  function parse(authorization: string): { token: string; hash: Buffer; keyId: string | undefined } | TallyError {
+  /** The token, its hash (base64) and key id, or the error a header that can never be valid earns. */
+  function parse(authorization: string): { token: string; hash: string; keyId: string | undefined } | TallyError {
     if (authorization === '') return unauthorized('missing API key: send Authorization: Bearer <key>');
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) return unauthorized('malformed Authorization header: expected Bearer <key>');
-    return { token, hash: hashKey(token), keyId: parseApiKey(token) };
+    return { token, hash: hashKeyText(token), keyId: parseApiKey(token) };
   }
 
-  function fromMemory(parsed: { hash: Buffer; keyId: string | undefined }): Principal | TallyError | undefined {
-    if (adminHash !== undefined && timingSafeEqual(parsed.hash, adminHash)) return { kind: 'admin' };
+  function fromMemory(parsed: { hash: string; keyId: string | undefined }): Principal | TallyError | undefined {
+    // Both are 44 characters of base64: equal lengths, as timingSafeEqual needs.
+    if (adminHash !== undefined && timingSafeEqual(Buffer.from(parsed.hash), adminHash)) return { kind: 'admin' };
     if (parsed.keyId === undefined) return unauthorized('invalid API key');
-    const hit = cache.get(parsed.hash.toString('base64'));
+    const hit = cache.get(parsed.hash);
     if (hit !== undefined && hit.until > now()) return { kind: 'tenant', tenantId: hit.tenantId, keyId: hit.keyId };
     return undefined;
   }
@@ -82,7 +83,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 
       if (opts.cacheSeconds > 0 && started === generation) {
         if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(parsed.hash.toString('base64'), { tenantId: stored.tenantId, keyId, until: now() + opts.cacheSeconds * 1000 });
+        cache.set(parsed.hash, { tenantId: stored.tenantId, keyId, until: now() + opts.cacheSeconds * 1000 });
       }
       return { kind: 'tenant', tenantId: stored.tenantId, keyId };
     },

@@ -54,9 +54,23 @@ interface Second {
   byCode: Map<string, number> | undefined;
 }
 
+/**
+ * A recent accepted or resent event as kept: its fields, with the times as numbers. They are
+ * written out as text when the view is asked for, not on the ingest path.
+ */
+interface KeptEvent {
+  receivedMs: number;
+  id: string;
+  meter: string;
+  customer: string;
+  timestampMs: number;
+  duplicate: boolean;
+}
+
 interface TenantFeed {
   seconds: Second[];
-  recent: (LiveEvent | undefined)[];
+  /** Rejected events are kept as shown (their texts cut and copied when they arrive). */
+  recent: (KeptEvent | LiveEvent | undefined)[];
   /** Where the next recent event goes (a ring). */
   next: number;
 }
@@ -80,7 +94,6 @@ export class LiveFeed {
   record(tenantId: string, receivedMs: number, raws: readonly RawEvent[], outcomes: readonly Outcome[]): void {
     const feed = this.feed(tenantId);
     const slot = this.slot(feed, Math.floor(receivedMs / 1000));
-    const receivedAt = new Date(receivedMs).toISOString();
     const from = Math.max(0, outcomes.length - LIVE_RECENT);
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
@@ -91,7 +104,7 @@ export class LiveFeed {
       } else if (o.duplicate) slot.duplicates++;
       else slot.accepted++;
       if (i >= from) {
-        feed.recent[feed.next] = entry(receivedAt, raws[i], o);
+        feed.recent[feed.next] = kept(receivedMs, raws[i], o);
         feed.next = (feed.next + 1) % LIVE_RECENT;
       }
     }
@@ -118,7 +131,7 @@ export class LiveFeed {
       for (let k = 1; k <= LIVE_RECENT; k++) {
         const e = feed.recent[(feed.next - k + LIVE_RECENT) % LIVE_RECENT];
         if (e === undefined) break;
-        recent.push(e);
+        recent.push('receivedMs' in e ? shown(e) : e);
       }
     }
     return { node: this.node, window_seconds: LIVE_WINDOW_SECONDS, per_second: perSecond, totals, rejected_by_code: byCode, recent };
@@ -148,19 +161,23 @@ export class LiveFeed {
   }
 }
 
-function entry(receivedAt: string, raw: RawEvent | undefined, o: Outcome): LiveEvent {
+function kept(receivedMs: number, raw: RawEvent | undefined, o: Outcome): KeptEvent | LiveEvent {
   if ('index' in o) {
     const sent = sentFields(raw);
-    return { received_at: receivedAt, ...sent, id: o.id === undefined ? sent.id : text(o.id), result: 'rejected', code: o.code, message: text(o.message) };
+    return { received_at: new Date(receivedMs).toISOString(), ...sent, id: o.id === undefined ? sent.id : text(o.id), result: 'rejected', code: o.code, message: text(o.message) };
   }
   const { row } = o;
+  return { receivedMs, id: row.id, meter: row.meter, customer: row.customer, timestampMs: row.timestamp, duplicate: o.duplicate };
+}
+
+function shown(e: KeptEvent): LiveEvent {
   return {
-    received_at: receivedAt,
-    id: row.id,
-    meter: row.meter,
-    customer: row.customer,
-    timestamp: new Date(row.timestamp).toISOString(),
-    result: o.duplicate ? 'duplicate' : 'accepted',
+    received_at: new Date(e.receivedMs).toISOString(),
+    id: e.id,
+    meter: e.meter,
+    customer: e.customer,
+    timestamp: new Date(e.timestampMs).toISOString(),
+    result: e.duplicate ? 'duplicate' : 'accepted',
     code: null,
     message: null,
   };

@@ -41,8 +41,25 @@ export function encodeRows(rows: readonly EventRow[]): Buffer {
   return buf.subarray(0, at);
 }
 
-/** Writes the text after a one-byte length guess and moves it when the length needs more bytes. */
+/**
+ * Writes a string with its length. Short ASCII text (ids, keys, meters: most strings) is copied
+ * unit by unit here: a native UTF-8 write per string cost more than the bytes it wrote. Anything
+ * else is written by the encoder after a one-byte length guess, moved when the length needs more.
+ */
 function writeString(buf: Buffer, at: number, s: string): number {
+  const len = s.length;
+  if (len < 0x80) {
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + 1 + i] = c;
+    }
+    if (i === len) {
+      buf[at] = len;
+      return at + 1 + len;
+    }
+  }
   const n = buf.write(s, at + 1, 'utf8');
   if (n < 0x80) {
     buf[at] = n;
@@ -69,7 +86,10 @@ function writeInt64(buf: Buffer, at: number, v: number): number {
 
 /**
  * A canonical decimal (validated: at most 20 integer digits and 6 decimals, so the scaled value
- * is below 10^26 and fits Int128) scaled to an integer through BigInt, never a float.
+ * is below 10^26 and fits Int128), scaled to an integer, never through a float. A non-negative
+ * value of at most 9 integer digits scales below 10^15 < 2^53, where integer arithmetic on a
+ * Number is exact: its parts are read as integers and written as two 32-bit halves, the upper
+ * 64 bits zero. Every other value goes through BigInt.
  */
 function writeDecimal(buf: Buffer, at: number, value: string | null): number {
   if (value === null) {
@@ -78,6 +98,17 @@ function writeDecimal(buf: Buffer, at: number, value: string | null): number {
   }
   buf[at] = 0;
   const dot = value.indexOf('.');
+  const intDigits = dot < 0 ? value.length : dot;
+  if (value.charCodeAt(0) !== 0x2d && intDigits <= 9) {
+    const fraction = dot < 0 ? '' : value.slice(dot + 1);
+    // Both parts are digit strings (validated): integers, read exactly.
+    const scaled = Number(value.slice(0, intDigits)) * 1_000_000 + (fraction === '' ? 0 : Number(fraction) * 10 ** (SCALE_DIGITS - fraction.length));
+    buf.writeUInt32LE(scaled % TWO_32, at + 1);
+    buf.writeUInt32LE(Math.floor(scaled / TWO_32), at + 5);
+    buf.writeUInt32LE(0, at + 9);
+    buf.writeUInt32LE(0, at + 13);
+    return at + 17;
+  }
   const digits = dot < 0 ? value + '0'.repeat(SCALE_DIGITS) : value.slice(0, dot) + value.slice(dot + 1).padEnd(SCALE_DIGITS, '0');
   const scaled = BigInt(digits);
   buf.writeBigInt64LE(BigInt.asIntN(64, scaled), at + 1);

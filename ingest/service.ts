@@ -1,6 +1,6 @@
 import { validateEvent, type EventLimits, type EventRow, type RawEvent, type Rejection } from './event.js';
 import type { IngestLog } from './event-log.js';
-import type { RecentIds } from './dedup.js';
+import { RequestIds, type RecentIds } from './dedup.js';
 import type { IngestMetrics } from './metrics.js';
 import { encodeRows } from './rowbinary.js';
 import type { LiveFeed, Outcome } from './live.js';
@@ -34,8 +34,9 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const fresh: EventRow[] = [];
     const freshIds: string[] = [];
-    const waiting: { row: EventRow; outcome: Promise<boolean>; index: number }[] = [];
-    const seen = new Set<string>();
+    const freshHashes: number[] = [];
+    const waiting: { row: EventRow; h: number; outcome: Promise<boolean>; index: number }[] = [];
+    const seen = new RequestIds(raws.length);
     // What became of each event, for this node's live view.
     const outcomes: Outcome[] = new Array<Outcome>(raws.length);
     let duplicates = 0;
@@ -48,20 +49,21 @@ export class IngestService {
         continue;
       }
       const { id } = v.row;
-      if (seen.has(id)) {
+      const h = this.recent.fingerprint(id);
+      if (!seen.add(id, h)) {
         duplicates++;
         outcomes[i] = { row: v.row, duplicate: true };
         continue;
       }
-      seen.add(id);
-      const known = this.recent.get(tenantId, id);
+      const known = this.recent.get(tenantId, id, h);
       if (known === true) {
         duplicates++;
         outcomes[i] = { row: v.row, duplicate: true };
-      } else if (known !== undefined) waiting.push({ row: v.row, outcome: known, index: i });
+      } else if (known !== undefined) waiting.push({ row: v.row, h, outcome: known, index: i });
       else {
         fresh.push(v.row);
         freshIds.push(id);
+        freshHashes.push(h);
         outcomes[i] = { row: v.row, duplicate: false };
       }
     }
@@ -76,6 +78,7 @@ export class IngestService {
         else {
           fresh.push(w.row);
           freshIds.push(w.row.id);
+          freshHashes.push(w.h);
         }
       });
     }
@@ -86,6 +89,7 @@ export class IngestService {
         tenantId,
         freshIds,
         appended.then(() => true, () => false),
+        freshHashes,
       );
       await appended;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateAdminKey, generateApiKey, hashKey, keyMatches, parseApiKey } from '../../core/apikeys.js';
+import { generateAdminKey, generateApiKey, hashKey, hashKeyText, keyMatches, parseApiKey } from '../../core/apikeys.js';
 import { newId } from '../../core/ids.js';
 
 describe('api keys', () => {
@@ -39,5 +39,11 @@ describe('ids', () => {
     const b = newId('ten', 1_700_000_000_001);
     expect(a).toMatch(/^ten_[0-9a-z]{24}$/);
     expect(a < b).toBe(true);
+  });
+
+  it('the base64 hash the key cache uses is the SHA-256 of the key', () => {
+    const k = generateApiKey();
+    expect(hashKeyText(k.key)).toBe(k.hash.toString('base64'));
+    expect(hashKeyText(k.key)).not.toBe(hashKeyText(generateApiKey().key));
   });
 });

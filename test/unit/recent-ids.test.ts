@@ -63,6 +63,22 @@ describe('RecentIds', () => {
     expect(recent.get('t', 'slow')).toBe(true);
   });
 
+  it('ids that share one fingerprint are told apart by their text, and cost a bounded search', async () => {
+    // Every id hashes alike: each lookup would walk all of them without the bound.
+    const recent = new RecentIds(10_000, () => 7);
+    for (let i = 0; i < 100; i++) {
+      recent.track('t', ids(`x${i}-`, 10), settled(true));
+      await tick();
+    }
+    expect(ids('x99-', 10).every((id) => recent.get('t', id) === true)).toBe(true);
+    expect(recent.get('t', 'y')).toBeUndefined();
+    expect(recent.get('t', 'x0-0')).toBeUndefined(); // forgotten early: only that tenant pays
+    expect(recent.size).toBeLessThanOrEqual(64);
+    recent.track('u', ['x0-0'], settled(true));
+    await tick();
+    expect(recent.get('u', 'x0-0')).toBe(true);
+  });
+
   it('remembers nothing with capacity 0', () => {
     const recent = new RecentIds(0);
     recent.track('t', ['a'], settled(true));

@@ -82,3 +82,28 @@ describe('event values', () => {
     }
   });
 });
+
+describe('fromDecimalText, fast path and general path', () => {
+  /** The rules written out the long way: the answer for any text must be this one. */
+  function reference(text: string): string | undefined {
+    const m = /^([+-]?)(\d+)(?:\.(\d+))?$/.exec(text);
+    if (m === null) return undefined;
+    const intPart = m[2]!.replace(/^0+(?=\d)/, '');
+    const frac = (m[3] ?? '').replace(/0+$/, '');
+    if (frac.length > 6 || intPart.length > 20) return undefined;
+    const zero = intPart === '0' && frac === '';
+    return `${zero || m[1] !== '-' ? '' : '-'}${intPart}${frac === '' ? '' : `.${frac}`}`;
+  }
+
+  it('agrees with the rules for every text built from digits, dots, signs and zeros', () => {
+    const parts = ['', '0', '00', '1', '10', '7', '.', '..', '5', '50', '000001', '0000001', '+', '-', ' ', 'e', '9'.repeat(20), '9'.repeat(21)];
+    let checked = 0;
+    for (const a of parts) for (const b of parts) for (const c of parts) {
+      const text = a + b + c;
+      const r = fromDecimalText(text);
+      expect(r.ok ? r.value : undefined, JSON.stringify(text)).toBe(reference(text));
+      checked++;
+    }
+    expect(checked).toBe(parts.length ** 3);
+  });
+});
