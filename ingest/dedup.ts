@@ -68,6 +68,10 @@ class IdTable {
     this.outcomes = new Array<Outcome | undefined>(slots).fill(undefined);
   }
 
+  get slots(): number {
+    return this.fingerprints.length;
+  }
+
   get(id: string, h: number): Outcome | undefined {
     const mask = this.fingerprints.length - 1;
     for (let i = h & mask, n = 0; n < MAX_PROBES; i = (i + 1) & mask, n++) {
@@ -275,9 +279,13 @@ export class RecentIds {
     old.forEach((id, h, o) => {
       if (o !== FORGOTTEN && o.committed === undefined && g.previous.get(id, h) === undefined) pending.push([id, h, o]);
     });
-    old.clear();
-    g.current = old;
-    for (const [id, h, o] of pending) old.set(id, h, o);
+    // The old table is reused when the tenant still fills one as large; a tenant whose burst
+    // is over gets a table of its present size, and the large one is freed.
+    if (old.slots <= g.previous.slots) {
+      old.clear();
+      g.current = old;
+    } else g.current = new IdTable(this.maxSlots, g.previous.slots);
+    for (const [id, h, o] of pending) g.current.set(id, h, o);
   }
 
   /**
