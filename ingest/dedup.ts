@@ -73,13 +73,8 @@ class IdTable {
   }
 
   get(id: string, h: number): Outcome | undefined {
-    const mask = this.fingerprints.length - 1;
-    for (let i = h & mask, n = 0; n < MAX_PROBES; i = (i + 1) & mask, n++) {
-      const f = this.fingerprints[i]!;
-      if (f === 0) return undefined;
-      if (f === h && this.ids[i] === id) return this.outcomes[i];
-    }
-    return undefined;
+    const i = this.find(id, h);
+    return i < 0 ? undefined : this.outcomes[i];
   }
 
   /**
@@ -111,16 +106,21 @@ class IdTable {
 
   /** Marks a pair forgotten (its append failed). */
   forget(id: string, h: number): void {
+    const i = this.find(id, h);
+    if (i < 0 || this.outcomes[i] === FORGOTTEN) return;
+    this.outcomes[i] = FORGOTTEN;
+    this.live--;
+  }
+
+  /** The id's slot, or -1. */
+  private find(id: string, h: number): number {
     const mask = this.fingerprints.length - 1;
     for (let i = h & mask, n = 0; n < MAX_PROBES; i = (i + 1) & mask, n++) {
       const f = this.fingerprints[i]!;
-      if (f === 0) return;
-      if (f === h && this.ids[i] === id) {
-        if (this.outcomes[i] !== FORGOTTEN) this.live--;
-        this.outcomes[i] = FORGOTTEN;
-        return;
-      }
+      if (f === 0) return -1;
+      if (f === h && this.ids[i] === id) return i;
     }
+    return -1;
   }
 
   /**
