@@ -13,7 +13,7 @@ export default tseslint.config(
   { ignores: ['dist/**', 'dist-bench/**', 'dist-stripe-fake/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   {
     // console/ is the browser console (its own tsconfig.json, DOM types; bundled by scripts/build-console.mjs).
-    files: ['**/*.ts', 'console/**/*.tsx'],
+    files: ['**/*.ts', '**/*.cts', 'console/**/*.tsx'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

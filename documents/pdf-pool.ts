@@ -23,12 +23,13 @@ export const inThreadPdfs: PdfRenderer = {
 };
 
 /**
- * One worker thread (the built dist/documents/pdf-worker.js) that stops after a minute idle,
- * handing its fonts' memory back. Documents queue for it: their drawing is bounded to one core.
+ * One worker thread (the built dist/documents/pdf-worker.js, loaded through pdf-worker-entry.cjs)
+ * that stops after a minute idle, handing its fonts' memory back. Documents queue for it: their
+ * drawing is bounded to one core.
  */
 export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (error: unknown) => void } = {}): PdfRenderer {
   const pool = new Piscina<PdfTask, Uint8Array>({
-    filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'documents', 'pdf-worker.js'),
+    filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'documents', 'pdf-worker-entry.cjs'),
     minThreads: 0,
     maxThreads: 1,
     idleTimeout: 60_000,

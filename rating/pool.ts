@@ -42,12 +42,12 @@ export interface RatingPool {
 const SERIES_TASK_QUANTITIES = 100_000;
 
 /**
- * Worker threads for rating. The worker is the built JavaScript (dist/rating/worker.js), which
- * `npm run build` (and so `npm test` and `npm start`) produces.
+ * Worker threads for rating. The worker is the built JavaScript (dist/rating/worker.js, loaded
+ * through worker-entry.cjs), which `npm run build` (and so `npm test` and `npm start`) produces.
  */
 export function createRatingPool(opts: { threads?: number; workerFile?: string; onWorkerError?: (error: unknown) => void } = {}): RatingPool {
   const pool = new Piscina<RaterTask, RateResult | RateSeriesResult>({
-    filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'rating', 'worker.js'),
+    filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'rating', 'worker-entry.cjs'),
     maxThreads: opts.threads ?? Math.max(1, os.availableParallelism() - 1),
   });
   // A worker that dies (it cannot load, it runs out of memory) fails the tasks it held, and the

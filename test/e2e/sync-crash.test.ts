@@ -25,30 +25,39 @@ async function invoicesToSync(): Promise<{ dataDir: string; db: { url: string; d
   const db = process.env.DATABASE_URL ? await freshDatabaseUrl(process.env.DATABASE_URL) : undefined;
   const config = loadConfig({ TALLY_DATA_DIR: dataDir, DATABASE_URL: db?.url, LOG_LEVEL: 'warn' });
   const stores = await openStores(config);
-  await migrateAll(stores);
-  const pg = stores.postgres;
-  await pg.query("INSERT INTO tenants (id, name) VALUES ('ten_crash', 'crash')");
-  await pg.query("INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, charges) VALUES ('ten_crash', 'p', 1, 'Plan', 'USD', 'month', 12.345, '[]')");
-  const start = new Date(Math.floor((Date.now() - 75 * DAY) / DAY) * DAY);
-  for (let c = 0; c < 6; c++) {
-    await pg.query("INSERT INTO customers (tenant_id, id, name, currency) VALUES ('ten_crash', $1, $2, 'USD')", [`c${c}`, `Customer ${c}`]);
-    await pg.query("INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date) VALUES ('ten_crash', $1, $2, 'month', $3)", [`s${c}`, `c${c}`, start]);
-    await pg.query("INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version) VALUES ('ten_crash', $1, $2, 'p', 1)", [`s${c}`, start]);
+  // Closed whatever happens: chDB holds one data directory per process, so a store left open
+  // here would fail every later test in this file with an unrelated message.
+  try {
+    await migrateAll(stores);
+    const pg = stores.postgres;
+    await pg.query("INSERT INTO tenants (id, name) VALUES ('ten_crash', 'crash')");
+    await pg.query("INSERT INTO plans (tenant_id, code, version, name, currency, interval, base_fee, charges) VALUES ('ten_crash', 'p', 1, 'Plan', 'USD', 'month', 12.345, '[]')");
+    const start = new Date(Math.floor((Date.now() - 75 * DAY) / DAY) * DAY);
+    for (let c = 0; c < 6; c++) {
+      await pg.query("INSERT INTO customers (tenant_id, id, name, currency) VALUES ('ten_crash', $1, $2, 'USD')", [`c${c}`, `Customer ${c}`]);
+      await pg.query("INSERT INTO subscriptions (tenant_id, id, customer_id, interval, start_date) VALUES ('ten_crash', $1, $2, 'month', $3)", [`s${c}`, `c${c}`, start]);
+      await pg.query("INSERT INTO subscription_plans (tenant_id, subscription_id, effective_from, plan_code, plan_version) VALUES ('ten_crash', $1, $2, 'p', 1)", [`s${c}`, start]);
+    }
+    await pg.query("UPDATE aggregator_state SET watermark = now() WHERE name = 'hourly'");
+    const stack = createRatingStack(config, stores, createRegistry());
+    try {
+      expect((await stack.billing.close(new Date())).invoices).toBe(12);
+    } finally {
+      await stack.pool.close();
+    }
+  } finally {
+    await stores.close();
   }
-  await pg.query("UPDATE aggregator_state SET watermark = now() WHERE name = 'hourly'");
-  const stack = createRatingStack(config, stores, createRegistry());
-  expect((await stack.billing.close(new Date())).invoices).toBe(12);
-  await stack.pool.close();
-  await stores.close();
   return { dataDir, db };
 }
 
 /** Every invoice of the data dir in the fake exactly once, with its total; one Stripe customer per customer; nothing pending. */
 async function expectExactlyOnce(dataDir: string, dbUrl: string | undefined, fake: StripeFake): Promise<void> {
   const stores = await openStores(loadConfig({ TALLY_DATA_DIR: dataDir, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' }));
-  const { rows } = await stores.postgres.query<{ id: string; total: string; stripe_invoice_id: string | null }>('SELECT id, total::text AS total, stripe_invoice_id FROM invoices ORDER BY id');
-  const pending = await stores.postgres.query<{ n: string }>("SELECT count(*)::text AS n FROM stripe_outbox WHERE state <> 'done'");
-  await stores.close();
+  const [{ rows }, pending] = await Promise.all([
+    stores.postgres.query<{ id: string; total: string; stripe_invoice_id: string | null }>('SELECT id, total::text AS total, stripe_invoice_id FROM invoices ORDER BY id'),
+    stores.postgres.query<{ n: string }>("SELECT count(*)::text AS n FROM stripe_outbox WHERE state <> 'done'"),
+  ]).finally(() => stores.close());
   expect(pending.rows[0]!.n).toBe('0');
   const invoices = fake.state.invoices();
   expect(invoices.length).toBe(12);
