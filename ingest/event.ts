@@ -44,12 +44,13 @@ export type RawEvent =
       data: unknown;
       lossless: boolean;
       /**
-       * msgpack only: the top-level field of this event that held a string whose bytes were not
-       * UTF-8, if any. The decoder turns such bytes into U+FFFD, so two different ids could
-       * become one; it is asked only when a stored field holds U+FFFD (the check reads the body
-       * again).
+       * msgpack only: the top-level field of the event at a position of the body that held a
+       * string whose bytes were not UTF-8, if any. The decoder turns such bytes into U+FFFD, so
+       * two different ids could become one; it is asked only when a stored field holds U+FFFD
+       * (the check reads the body again). One function serves all of a body's events: one
+       * each would be a closure per event for the scavenger.
        */
-      invalidUtf8?: () => string | undefined;
+      invalidUtf8?: (index: number) => string | undefined;
     }
   | { kind: 'cloudevent'; data: unknown; lossless: boolean }
   | { kind: 'malformed'; message: string; code?: ErrorCode };
@@ -91,7 +92,7 @@ export function validateEvent(raw: RawEvent, index: number, ctx: ValidationConte
   const o = e as Record<string, unknown>;
   if (raw.kind === 'cloudevent') return validateCloudEvent(o, index, ctx, raw.lossless);
   const v = validateNative(o, index, ctx, raw.lossless);
-  return v.ok && raw.invalidUtf8 !== undefined ? checkWireUtf8(v.row, index, raw.invalidUtf8) : v;
+  return v.ok && raw.invalidUtf8 !== undefined ? checkWireUtf8(v, index, raw.invalidUtf8) : v;
 }
 
 const INVALID_UTF8_CODE: Record<string, ErrorCode> = {
@@ -104,10 +105,11 @@ const INVALID_UTF8_CODE: Record<string, ErrorCode> = {
  * Bytes that are not UTF-8 always decode to U+FFFD, so an event none of whose stored text holds
  * it came through intact (meter, value and timestamp refuse U+FFFD by their own rules).
  */
-function checkWireUtf8(row: EventRow, index: number, invalidUtf8: () => string | undefined): Validated {
-  if (!row.id.includes('\ufffd') && !row.customer.includes('\ufffd') && !row.properties.includes('\ufffd')) return { ok: true, row };
-  const field = invalidUtf8();
-  if (field === undefined) return { ok: true, row };
+function checkWireUtf8(v: Validated & { ok: true }, index: number, invalidUtf8: (index: number) => string | undefined): Validated {
+  const { row } = v;
+  if (!row.id.includes('\ufffd') && !row.customer.includes('\ufffd') && !row.properties.includes('\ufffd')) return v;
+  const field = invalidUtf8(index);
+  if (field === undefined) return v;
   return reject(index, row.id, INVALID_UTF8_CODE[field] ?? 'TALLY_ERR_EVENT_INVALID', `${field} holds a string whose bytes are not valid UTF-8`);
 }
 

@@ -123,12 +123,12 @@ function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   }
   // Read the body again for strings that were not UTF-8 only if an event asks (see RawEvent).
   let bad: Map<number, string> | undefined;
-  const fieldOf = (i: number) => () => (bad ??= invalidUtf8FieldsOrNone(body)).get(i);
+  const invalidUtf8 = (i: number) => (bad ??= invalidUtf8FieldsOrNone(body)).get(i);
   if (Array.isArray(data)) {
     checkCount(data.length, maxEvents);
-    return (data as unknown[]).map((d, i) => ({ kind: 'native' as const, data: d, lossless: false, invalidUtf8: fieldOf(i) }));
+    return (data as unknown[]).map((d) => ({ kind: 'native' as const, data: d, lossless: false, invalidUtf8 }));
   }
-  if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false, invalidUtf8: fieldOf(0) }];
+  if (data !== null && typeof data === 'object') return [{ kind: 'native', data, lossless: false, invalidUtf8 }];
   throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack body must be a map or an array of maps, got ${typeName(data)}`);
 }
 
