@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../core/errors.js';
 import { exactValue, stringifyExact } from './json.js';
 import { parseTimestamp } from '../core/time.js';
-import { typeName } from './value.js';
+import { isCanonical, typeName } from './value.js';
 
 /**
  * One usage event, validated. This is the ingest hot path, so it is a hand-written validator
@@ -120,19 +120,7 @@ function validateNative(o: Record<string, unknown>, index: number, ctx: Validati
   for (const k in o) {
     if (!NATIVE_FIELDS.has(k)) return reject(index, id, 'TALLY_ERR_EVENT_UNKNOWN_FIELD', `unknown field ${JSON.stringify(k.length > 100 ? `${k.slice(0, 100)}…` : k)}; events have ${[...NATIVE_FIELDS].join(', ')}`);
   }
-  return finish(index, ctx, lossless, {
-    id: idCheck,
-    customer: o.customer,
-    meter: o.meter,
-    value: o.value,
-    hasValue: o.value !== undefined && o.value !== null,
-    timestamp: o.timestamp,
-    properties: o.properties,
-    customerField: 'customer',
-    meterField: 'meter',
-    timestampField: 'timestamp',
-    propertiesField: 'properties',
-  });
+  return finish(index, ctx, lossless, NATIVE_NAMES, idCheck, o.customer, o.meter, o.value, o.value !== undefined && o.value !== null, o.timestamp, o.properties);
 }
 
 /**
@@ -155,96 +143,95 @@ function validateCloudEvent(o: Record<string, unknown>, index: number, ctx: Vali
   if (o.datacontenttype !== undefined && (typeof o.datacontenttype !== 'string' || !/^application\/(.+\+)?json(;|$)/.test(o.datacontenttype))) {
     return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'datacontenttype must be a JSON type when given');
   }
-  return finish(index, ctx, lossless, {
-    id: idCheck,
-    customer: o.subject,
-    meter: o.type,
-    value: undefined,
-    hasValue: false,
-    timestamp: o.time,
-    properties: o.data,
-    customerField: 'subject',
-    meterField: 'type',
-    timestampField: 'time',
-    propertiesField: 'data',
-  });
+  return finish(index, ctx, lossless, CLOUDEVENT_NAMES, idCheck, o.subject, o.type, undefined, false, o.time, o.data);
 }
 
-interface Fields {
-  id: string;
-  customer: unknown;
-  meter: unknown;
-  value: unknown;
-  hasValue: boolean;
-  timestamp: unknown;
-  properties: unknown;
-  customerField: string;
-  meterField: string;
-  timestampField: string;
-  propertiesField: string;
+/** What a format calls the fields, for its error messages. */
+interface FieldNames {
+  customer: string;
+  meter: string;
+  timestamp: string;
+  properties: string;
 }
 
-function finish(index: number, ctx: ValidationContext, lossless: boolean, f: Fields): Validated {
-  const { id } = f;
-  const customer = text(f.customer, f.customerField, 'TALLY_ERR_CUSTOMER_MISSING', 'TALLY_ERR_CUSTOMER_INVALID');
+const NATIVE_NAMES: FieldNames = { customer: 'customer', meter: 'meter', timestamp: 'timestamp', properties: 'properties' };
+const CLOUDEVENT_NAMES: FieldNames = { customer: 'subject', meter: 'type', timestamp: 'time', properties: 'data' };
+
+// The fields come as arguments, not as one object: that would be an allocation per event.
+function finish(
+  index: number,
+  ctx: ValidationContext,
+  lossless: boolean,
+  names: FieldNames,
+  id: string,
+  customerIn: unknown,
+  meter: unknown,
+  valueIn: unknown,
+  hasValue: boolean,
+  timestamp: unknown,
+  propertiesIn: unknown,
+): Validated {
+  const customer = text(customerIn, names.customer, 'TALLY_ERR_CUSTOMER_MISSING', 'TALLY_ERR_CUSTOMER_INVALID');
   if (typeof customer !== 'string') return reject(index, id, customer.code, customer.message);
 
-  if (f.meter === undefined || f.meter === null) return reject(index, id, 'TALLY_ERR_METER_MISSING', `${f.meterField} is required`);
-  if (typeof f.meter !== 'string' || !METER_KEY.test(f.meter)) {
-    return reject(index, id, 'TALLY_ERR_METER_INVALID', `${f.meterField} must be a meter key: letters, digits, _ . : -, at most 128 characters`);
+  if (meter === undefined || meter === null) return reject(index, id, 'TALLY_ERR_METER_MISSING', `${names.meter} is required`);
+  if (typeof meter !== 'string' || !METER_KEY.test(meter)) {
+    return reject(index, id, 'TALLY_ERR_METER_INVALID', `${names.meter} must be a meter key: letters, digits, _ . : -, at most 128 characters`);
   }
 
   let value: string | null = null;
-  if (f.hasValue) {
-    const v = exactValue(f.value);
+  // Canonical decimal text (the common case) is the stored value as it is.
+  if (typeof valueIn === 'string' && isCanonical(valueIn)) value = valueIn;
+  else if (hasValue) {
+    const v = exactValue(valueIn);
     if (!v.ok) return reject(index, id, v.code, v.message);
     value = v.value;
   }
 
   let at = ctx.now;
-  if (f.timestamp !== undefined && f.timestamp !== null) {
+  if (timestamp !== undefined && timestamp !== null) {
     // msgpack may carry a native timestamp (a Date); JSON carries RFC 3339 text.
     const parsed =
-      typeof f.timestamp === 'string' ? parseTimestamp(f.timestamp) : f.timestamp instanceof Date && !Number.isNaN(f.timestamp.getTime()) ? f.timestamp.getTime() : undefined;
+      typeof timestamp === 'string' ? parseTimestamp(timestamp) : timestamp instanceof Date && !Number.isNaN(timestamp.getTime()) ? timestamp.getTime() : undefined;
     if (parsed === undefined) {
-      return reject(index, id, 'TALLY_ERR_TIMESTAMP_INVALID', `${f.timestampField} must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-22T10:00:00.000Z`);
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_INVALID', `${names.timestamp} must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-22T10:00:00.000Z`);
     }
     if (parsed < ctx.now - ctx.limits.maxAgeSeconds * 1000) {
-      return reject(index, id, 'TALLY_ERR_TIMESTAMP_TOO_OLD', `${f.timestampField} is more than ${ctx.limits.maxAgeSeconds} s in the past (TALLY_EVENT_MAX_AGE_SECONDS)`);
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_TOO_OLD', `${names.timestamp} is more than ${ctx.limits.maxAgeSeconds} s in the past (TALLY_EVENT_MAX_AGE_SECONDS)`);
     }
     if (parsed > ctx.now + ctx.limits.maxFutureSeconds * 1000) {
-      return reject(index, id, 'TALLY_ERR_TIMESTAMP_IN_FUTURE', `${f.timestampField} is more than ${ctx.limits.maxFutureSeconds} s in the future (TALLY_EVENT_MAX_FUTURE_SECONDS)`);
+      return reject(index, id, 'TALLY_ERR_TIMESTAMP_IN_FUTURE', `${names.timestamp} is more than ${ctx.limits.maxFutureSeconds} s in the future (TALLY_EVENT_MAX_FUTURE_SECONDS)`);
     }
     at = parsed;
   }
 
   let properties = '{}';
-  if (f.properties !== undefined && f.properties !== null) {
-    const p = f.properties;
-    if (typeof p !== 'object' || Array.isArray(p)) return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} must be an object, got ${typeName(p)}`);
+  if (propertiesIn !== undefined && propertiesIn !== null) {
+    const p = propertiesIn;
+    if (typeof p !== 'object' || Array.isArray(p)) return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} must be an object, got ${typeName(p)}`);
     let count = 0;
     for (const _ in p) count++;
     if (count > ctx.limits.maxProperties) {
-      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_MANY', `${f.propertiesField} has ${count} keys; the limit is ${ctx.limits.maxProperties} (TALLY_EVENT_MAX_PROPERTIES)`);
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_MANY', `${names.properties} has ${count} keys; the limit is ${ctx.limits.maxProperties} (TALLY_EVENT_MAX_PROPERTIES)`);
     }
     try {
       properties = stringifyExact(p, lossless);
     } catch {
       // Only a structure nested deeper than the stack can fail here (the body parsed as JSON).
-      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} is nested too deeply`);
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} is nested too deeply`);
     }
     if (properties.includes('\\u') && LONE_SURROGATE_ESCAPE.test(properties)) {
-      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${f.propertiesField} holds text that is not well-formed Unicode (a lone UTF-16 surrogate)`);
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} holds text that is not well-formed Unicode (a lone UTF-16 surrogate)`);
     }
     const bytes = Buffer.byteLength(properties);
     if (bytes > ctx.limits.maxPropertiesBytes) {
-      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_LARGE', `${f.propertiesField} is ${bytes} bytes as JSON; the limit is ${ctx.limits.maxPropertiesBytes} (TALLY_EVENT_MAX_PROPERTIES_BYTES)`);
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_LARGE', `${names.properties} is ${bytes} bytes as JSON; the limit is ${ctx.limits.maxPropertiesBytes} (TALLY_EVENT_MAX_PROPERTIES_BYTES)`);
     }
   }
 
   return {
     ok: true,
-    row: { tenant_id: ctx.tenantId, id, customer, meter: f.meter, value, timestamp: at, properties, ingested_at: ctx.ingestedAt },
+    row: { tenant_id: ctx.tenantId, id, customer, meter, value, timestamp: at, properties, ingested_at: ctx.ingestedAt },
   };
 }
 

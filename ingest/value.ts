@@ -59,7 +59,7 @@ export function fromDecimalText(text: string): ValueResult {
  * are: "1", "0.25"), read character by character: the general path's regular expressions cost
  * more than the rest of an event's validation.
  */
-function isCanonical(t: string): boolean {
+export function isCanonical(t: string): boolean {
   const n = t.length;
   let dot = -1;
   for (let i = 0; i < n; i++) {
