@@ -31,7 +31,11 @@ export interface LiveView {
 }
 
 /** Per event of a request, in its order: its row, accepted or a resend, or its rejection. */
-export type Outcome = { row: EventRow; duplicate: boolean } | Rejection;
+/**
+ * What became of an event: its row when accepted (no wrapper: one object fewer per event on the
+ * ingest path), its row under `duplicate` when it was a resend, or its rejection.
+ */
+export type Outcome = EventRow | { duplicate: EventRow } | Rejection;
 
 export const LIVE_WINDOW_SECONDS = 60;
 /** Events kept per tenant for the list of the last events. */
@@ -101,7 +105,7 @@ export class LiveFeed {
         slot.rejected++;
         slot.byCode ??= new Map();
         slot.byCode.set(o.code, (slot.byCode.get(o.code) ?? 0) + 1);
-      } else if (o.duplicate) slot.duplicates++;
+      } else if ('duplicate' in o) slot.duplicates++;
       else slot.accepted++;
       if (i >= from) {
         feed.recent[feed.next] = kept(receivedMs, raws[i], o);
@@ -166,8 +170,9 @@ function kept(receivedMs: number, raw: RawEvent | undefined, o: Outcome): KeptEv
     const sent = sentFields(raw);
     return { received_at: new Date(receivedMs).toISOString(), ...sent, id: o.id === undefined ? sent.id : text(o.id), result: 'rejected', code: o.code, message: text(o.message) };
   }
-  const { row } = o;
-  return { receivedMs, id: row.id, meter: row.meter, customer: row.customer, timestampMs: row.timestamp, duplicate: o.duplicate };
+  const duplicate = 'duplicate' in o;
+  const row = duplicate ? o.duplicate : o;
+  return { receivedMs, id: row.id, meter: row.meter, customer: row.customer, timestampMs: row.timestamp, duplicate };
 }
 
 function shown(e: KeptEvent): LiveEvent {

@@ -52,19 +52,19 @@ export class IngestService {
       const h = this.recent.fingerprint(id);
       if (!seen.add(id, h)) {
         duplicates++;
-        outcomes[i] = { row: v.row, duplicate: true };
+        outcomes[i] = { duplicate: v.row };
         continue;
       }
       const known = this.recent.get(tenantId, id, h);
       if (known === true) {
         duplicates++;
-        outcomes[i] = { row: v.row, duplicate: true };
+        outcomes[i] = { duplicate: v.row };
       } else if (known !== undefined) waiting.push({ row: v.row, h, outcome: known, index: i });
       else {
         fresh.push(v.row);
         freshIds.push(id);
         freshHashes.push(h);
-        outcomes[i] = { row: v.row, duplicate: false };
+        outcomes[i] = v.row;
       }
     }
 
@@ -73,7 +73,7 @@ export class IngestService {
       const committed = await Promise.all(waiting.map((w) => w.outcome));
       committed.forEach((made, i) => {
         const w = waiting[i]!;
-        outcomes[w.index] = { row: w.row, duplicate: made };
+        outcomes[w.index] = made ? { duplicate: w.row } : w.row;
         if (made) duplicates++;
         else {
           fresh.push(w.row);

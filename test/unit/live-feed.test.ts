@@ -8,14 +8,14 @@ import { ingestMetrics } from '../../ingest/metrics.js';
 import { IngestService } from '../../ingest/service.js';
 
 const row = (id: string, tenant = 't1'): EventRow => ({ tenant_id: tenant, id, customer: 'c', meter: 'm', value: '1', timestamp: 0, properties: '{}', ingested_at: 0 });
-const accepted = (id: string): Outcome => ({ row: row(id), duplicate: false });
+const accepted = (id: string): Outcome => row(id);
 const rejection = (index: number, code: Rejection['code']): Outcome => ({ index, code, message: 'bad' });
 
 describe('the live feed', () => {
   it('counts per second over the last minute only, and lists the last events newest first', () => {
     let now = Date.parse('2026-12-03T10:00:00.500Z');
     const feed = new LiveFeed('node-1', () => now);
-    feed.record('t1', now, [], [accepted('a'), rejection(1, 'TALLY_ERR_VALUE_INVALID'), { row: row('a'), duplicate: true }]);
+    feed.record('t1', now, [], [accepted('a'), rejection(1, 'TALLY_ERR_VALUE_INVALID'), { duplicate: row('a') }]);
     now += 30_000;
     feed.record('t1', now, [], [accepted('b')]);
     let view = feed.view('t1');
