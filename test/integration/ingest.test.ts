@@ -1,4 +1,4 @@
-import { pack } from 'msgpackr';
+import { pack } from '../support/msgpack.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../support/api.js';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Packr } from 'msgpackr';
+import { Packr } from './msgpack.js';
 import Stripe from 'stripe';
 import { fixture, validValue, type Schema, type SchemaContext } from './fuzz-schema.js';
 import type { RawRequest } from './fuzz-http.js';

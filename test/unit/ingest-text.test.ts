@@ -1,4 +1,4 @@
-import { pack } from 'msgpackr';
+import { pack } from '../support/msgpack.js';
 import { describe, expect, it } from 'vitest';
 import { isTallyError } from '../../core/errors.js';
 import { validateEvent, type ValidationContext } from '../../ingest/event.js';
