@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import { createAuthenticator, type Authenticator } from '../core/auth.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
+import { setAsideGauges } from '../core/retry-set.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { healthRoutes } from '../http/health.js';
@@ -35,7 +36,7 @@ import { pgPlanRepository } from '../catalog/plans.js';
 import { subscriptionRoutes } from '../catalog/subscription-routes.js';
 import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
-import { aggregatorLagGauge, readWatermark } from '../metering/aggregator.js';
+import { aggregatorLagGauge, readMeterWatermark, readWatermark } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { entitlementRoutes } from '../entitlements/routes.js';
@@ -136,6 +137,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
 
   const meters = pgMeterRepository(stores.postgres);
   aggregatorLagGauge(deps.registry, stores.postgres);
+  setAsideGauges(deps.registry, stores.postgres);
   const im = ingestMetrics(deps.registry);
   // This node's event log of accepted events and the shipper that moves it into ClickHouse.
   const logDir = path.join(config.dataDir, 'eventlog');
@@ -174,6 +176,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const subscriptions = new SubscriptionService(stores.postgres, dunning, subscriptionEvents);
   const usage = clickhouseUsageQuerier(stores.clickhouse);
   const watermark = () => readWatermark(stores.postgres);
+  const meterWatermark = (tenantId: string, meterKey: string) => readMeterWatermark(stores.postgres, tenantId, meterKey);
   const webhookLog = new EventLog(stores.postgres);
   // Entitlement checks, answered from this node's memory, refreshed in the background.
   const entitlementStore = pgEntitlementStore(stores.postgres);
@@ -184,7 +187,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     meters,
     usage,
     store: entitlementStore,
-    watermark,
+    watermark: meterWatermark,
     overlapMs: config.aggregator.overlapMs,
     cacheMs: config.entitlements.cacheMs,
     clock,
@@ -227,7 +230,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     // A subscription written through this node shows in its entitlement answers at once.
     ...subscriptionRoutes(subscriptions, clock).map((route) => forgetOnWrite(route, (body) => (body as { customer?: unknown } | undefined)?.customer, forgetCustomer)),
     ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
-    usageRoute({ usage, ch: stores.clickhouse, meters, watermark }),
+    usageRoute({ usage, ch: stores.clickhouse, meters, watermark: meterWatermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
     ...balanceRoutes({ pg: stores.postgres, credits, upcoming: (tenantId, id, now) => rating.billing.upcoming(tenantId, id, now), clock }),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),

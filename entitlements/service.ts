@@ -37,8 +37,8 @@ export interface EntitlementDeps {
   meters: MeterRepository;
   usage: UsageQuerier;
   store: EntitlementStore;
-  /** The aggregator's watermark: events visible after it less `overlapMs` are read raw. */
-  watermark: () => Promise<Date>;
+  /** The meter's watermark (metering's readMeterWatermark): events visible after it less `overlapMs` are read raw. */
+  watermark: (tenantId: string, meterKey: string) => Promise<Date>;
   /** TALLY_AGGREGATOR_OVERLAP_SECONDS, in ms. */
   overlapMs: number;
   /** How often a checked tenant's usage is read again (TALLY_ENTITLEMENT_CACHE_MS; 0: every check reads the stores). */
@@ -279,10 +279,10 @@ export class EntitlementService {
     }
     const usage = new Map<string, string>();
     if (byMeter.size > 0) {
-      const settled = new Date((await this.deps.watermark()).getTime() - this.deps.overlapMs);
       for (const [meterKey, windows] of byMeter) {
         const meter = await this.deps.meters.record(tenantId, meterKey);
         if (meter === undefined) continue; // a feature's meter deleted: its checks read the stores (and fail there)
+        const settled = new Date((await this.deps.watermark(tenantId, meterKey)).getTime() - this.deps.overlapMs);
         const totals = await this.deps.usage.liveTotals(meter, windows, settled);
         windows.forEach((w, i) => usage.set(usageKey(meterKey, w.customer, { start: w.from, end: w.to }), totals[i]!));
       }
@@ -384,7 +384,7 @@ export class EntitlementService {
     if (feature.type !== 'metered') return answerOf(feature, c, now, undefined, now);
     const meter = await this.meterOf(tenantId, feature);
     const w = windowOf(feature, c, now);
-    const settled = new Date((await this.deps.watermark()).getTime() - this.deps.overlapMs);
+    const settled = new Date((await this.deps.watermark(tenantId, meter.key)).getTime() - this.deps.overlapMs);
     const [usage] = await this.deps.usage.liveTotals(meter, [{ customer, from: w.start, to: w.end }], settled);
     return answerOf(feature, c, now, usage, now);
   }

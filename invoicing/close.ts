@@ -3,6 +3,7 @@ import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore } from '../core/postgres.js';
+import { RetrySet } from '../core/retry-set.js';
 import { period as periodK, periodAt, type Period } from '../catalog/periods.js';
 import { unstorableField } from '../catalog/subscription-dates.js';
 import type { Progress } from '../core/progress.js';
@@ -37,7 +38,7 @@ import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.
 export interface CloseReport {
   invoices: number;
   adjustments: number;
-  /** Periods that ended but wait for the aggregator (its watermark, or a meter's backfill) or the grace period. */
+  /** Periods that ended but wait for the aggregator (its watermark, a meter's backfill, or a meter it set aside) or the grace period. */
   waiting: number;
   /** Subscriptions set aside by this run (logged and counted; tried again by the next); absent when none. */
   setAside?: number;
@@ -75,8 +76,14 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
   const unbuilt = new Set(
     (await d.pg.query<{ tenant_id: string; key: string }>('SELECT tenant_id, key FROM meters WHERE backfilled_through IS NULL')).rows.map((r) => `${r.tenant_id}\n${r.key}`),
   );
+  // Meters the aggregator set aside (a recompute failed while its watermark moved on): their
+  // usage is complete only up to the instant their events wait from, so a period charging one
+  // and ending after that waits too, instead of closing on short usage.
+  const behind = new Map((await new RetrySet(d.pg, 'aggregator').list()).map((i) => [`${i.tenantId}\n${i.item}`, i.since]));
+  const incomplete = (key: string, end: number) => unbuilt.has(key) || (behind.get(key) ?? Infinity) < end;
   const waitsForMeters = (sub: SubscriptionFacts, end: number) =>
-    unbuilt.size > 0 && sub.history.some((h) => h.effective_from.getTime() < end && h.plan.charges.some((c) => unbuilt.has(`${sub.tenantId}\n${c.meter}`)));
+    (unbuilt.size > 0 || behind.size > 0) &&
+    sub.history.some((h) => h.effective_from.getTime() < end && h.plan.charges.some((c) => incomplete(`${sub.tenantId}\n${c.meter}`, end)));
   const subs = await loadSubscriptions(d.pg, filter);
   const closed = new Set((await invoicedPeriods(d.pg, filter.tenantId)).map((r) => `${r.tenantId}\n${r.subscriptionId}\n${r.periodStart.getTime()}`));
   const report: CloseReport = { invoices: 0, adjustments: 0, waiting: 0 };

@@ -6,7 +6,7 @@ import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
 import type { Progress } from '../core/progress.js';
-import { RetrySet, type RetryItem } from '../core/retry-set.js';
+import { RetrySet, retryItemName, type RetryItem } from '../core/retry-set.js';
 import { recomputeHours, snapshotLaterCopies } from './rollup.js';
 
 /**
@@ -32,7 +32,10 @@ import { recomputeHours, snapshotLaterCopies } from './rollup.js';
  * watermark still moves (holding it back would make every later run redo every tenant's
  * hours since the failure); what the skipped meter still needs is kept in a retry set
  * (core/retry-set.ts) as the instant its events must be read from again, and each later run
- * recomputes the hours of its events made visible since then, until one succeeds. A skipped
+ * recomputes the hours of its events made visible since then, until one succeeds. Until then
+ * the meter's usage is complete only up to that instant (`readMeterWatermark`, which the usage
+ * API's `complete`, period close and the entitlement checks go by), and
+ * `tally_loop_set_aside_oldest_seconds` shows how far behind it is. A skipped
  * backfill is simply not marked done, so the next run backfills the meter again. A failure
  * with a store down fails the run and leaves the watermark where it was.
  */
@@ -304,6 +307,20 @@ export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge
 export async function readWatermark(pg: PostgresStore): Promise<Date> {
   const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
   return rows[0]?.watermark ?? new Date(0);
+}
+
+/**
+ * The instant through which one meter's hourly usage is complete: the watermark, or, for a
+ * meter the aggregator set aside (its recompute failed while the watermark moved on), the
+ * instant from which its events still wait, when that is earlier. What reads rollups as final
+ * (the usage API's `complete`, period close, the entitlement checks' live part) goes by this.
+ */
+export async function readMeterWatermark(pg: PostgresStore, tenantId: string, meterKey: string): Promise<Date> {
+  const { rows } = await pg.query<{ w: Date | null }>(
+    "SELECT least((SELECT watermark FROM aggregator_state WHERE name = 'hourly'), (SELECT watermark FROM aggregator_state WHERE name = $1)) AS w",
+    [retryItemName('aggregator', tenantId, meterKey)],
+  );
+  return rows[0]?.w ?? new Date(0);
 }
 
 /** Raw rows made visible in the run's window. */

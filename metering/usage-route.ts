@@ -35,8 +35,8 @@ export interface UsageRouteDeps {
   /** For the store's own list of time zones (a zone it does not know is a 400, not a 500). */
   ch: ClickHouseStore;
   meters: MeterRepository;
-  /** The aggregator's watermark: events accepted after it are not in the rollups yet. */
-  watermark: () => Promise<Date>;
+  /** The meter's watermark (aggregator.ts readMeterWatermark): events made visible after it are not in its rollups yet. */
+  watermark: (tenantId: string, meterKey: string) => Promise<Date>;
 }
 
 /**
@@ -95,7 +95,7 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       }
       const customer = q.get('customer') ?? undefined;
 
-      const watermark = await deps.watermark();
+      const watermark = await deps.watermark(tenantId, meter.key);
       const backfilled = meter.backfilled_through !== null;
       const [{ rows, hasMore }, pending] = await Promise.all([
         deps.usage.usage({ tenantId, meter, customer, from, to, window, tz, groupBy, limit, offset }),

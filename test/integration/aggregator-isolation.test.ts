@@ -30,6 +30,21 @@ function refusing(ch: ClickHouseStore, tenant: string, refuse: { on: boolean }):
   return { ...ch, client, table: (n: string) => ch.table(n) };
 }
 
+/** The API's set-aside gauges for the aggregator, as Prometheus scrapes them. */
+async function setAsideMetrics(): Promise<{ items: number; oldestSeconds: number }> {
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{loop="aggregator"\\} ([\\d.e+-]+)$`, 'm').exec(text)?.[1]);
+  return { items: value('tally_loop_items_set_aside'), oldestSeconds: value('tally_loop_set_aside_oldest_seconds') };
+}
+
+/** Whether the usage API calls the tenant's usage over [from, from + 2 h) complete. */
+async function complete(t: { auth: Record<string, string> }, from: Date): Promise<boolean> {
+  const q = new URLSearchParams({ meter: 'api_calls', from: from.toISOString(), to: new Date(from.getTime() + 7_200_000).toISOString() });
+  const r = await jsonRequest(api.url, t.auth, 'GET', `/v1/usage?${q.toString()}`);
+  expect(r.status).toBe(200);
+  return (r.body as { complete: boolean }).complete;
+}
+
 /** The tenant's rolled-up total, or undefined with no rollup. */
 async function usage(t: { id: string }): Promise<string | undefined> {
   const rs = await api.stores.clickhouse.client.query({
@@ -78,8 +93,18 @@ describe('aggregator', () => {
     // Acknowledged means in the node's log; the aggregator sees events once shipped.
     await api.drain();
 
+    expect(await setAsideMetrics()).toEqual({ items: 0, oldestSeconds: 0 });
     const first = await aggregator.runOnce();
     expect(first.setAside).toBe(1);
+    // The watermark moved on past the meter; the set-aside gauges show it, behind since the run's window began.
+    const aside = await setAsideMetrics();
+    expect(aside.items).toBe(1);
+    expect(aside.oldestSeconds).toBeGreaterThan(0);
+    expect(aside.oldestSeconds).toBeLessThan(3_600);
+    // The watermark has passed A's event, which its usage does not count yet: not complete.
+    const hour = new Date(Math.floor((Date.parse(at) - 1) / 3_600_000) * 3_600_000);
+    expect(await complete(a, hour)).toBe(false);
+    expect(await complete(b, hour)).toBe(true);
     expect(await usage(b)).toBe('7');
     expect(await usage(a)).toBeUndefined();
     const failures = (await loopMetrics(registry).itemFailures.get()).values.find((v) => v.labels.loop === 'aggregator')?.value;
@@ -97,7 +122,9 @@ describe('aggregator', () => {
     expect(third.watermark.getTime()).toBeGreaterThan(first.watermark.getTime());
     expect(await usage(a)).toBe('5');
     expect(await usage(b)).toBe('7');
+    expect(await complete(a, hour)).toBe(true);
     const { rows } = await api.stores.postgres.query("SELECT name FROM aggregator_state WHERE name LIKE 'retry%'");
     expect(rows).toEqual([]);
+    expect(await setAsideMetrics()).toEqual({ items: 0, oldestSeconds: 0 });
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
+import { RetrySet } from '../../core/retry-set.js';
 import { period } from '../../catalog/periods.js';
 import { SubscriptionService } from '../../catalog/subscriptions.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
@@ -134,6 +135,21 @@ describe('period close', () => {
       expect((await call('GET', `/v1/invoices?subscription=${subId}`)).body.data).toEqual([]);
     } finally {
       await pg.query("UPDATE meters SET backfilled_through = $2 WHERE tenant_id = $1 AND key = 'storage_gb'", [t.id, rows[0]!.b]);
+    }
+  });
+
+  it('waits while a meter the plan charges is set aside by the aggregator from before the period ended', async () => {
+    // The aggregator's watermark has moved on, but this meter's recompute failed: its hourly
+    // usage is complete only up to the instant its events wait from.
+    const retries = new RetrySet(api.stores.postgres, 'aggregator');
+    const item = { tenantId: t.id, item: 'storage_gb', since: p0.end.getTime() - HOUR };
+    await retries.add([item]);
+    try {
+      const r = await stack.billing.close(new Date(p0.end.getTime() + 2 * HOUR));
+      expect(r).toEqual({ invoices: 0, adjustments: 0, waiting: 1 });
+      expect((await call('GET', `/v1/invoices?subscription=${subId}`)).body.data).toEqual([]);
+    } finally {
+      await retries.done([item]);
     }
   });
 

@@ -7,6 +7,7 @@ import { EntitlementService } from '../../entitlements/service.js';
 import type { WindowEvent } from '../../entitlements/window-events.js';
 import { pgEntitlementStore } from '../../entitlements/store.js';
 import { readWatermark } from '../../metering/aggregator.js';
+import { RetrySet } from '../../core/retry-set.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
@@ -414,5 +415,28 @@ describe('entitlements', () => {
     expect((await call('GET', '/v1/customers/idle/entitlements')).body).toEqual({ customer: 'idle', data: [] });
     const none = await call('GET', '/v1/customers/idle/entitlements/api_calls');
     expect([none.status, none.body.error.code]).toEqual([404, 'TALLY_ERR_FEATURE_NOT_FOUND']);
+  });
+
+  it('a meter the aggregator set aside has its events read raw from the instant they wait from', async () => {
+    const usage = async () => Number((await check('api_calls')).usage);
+    const was = await usage();
+    await send('api_calls', '7', now - HOUR + 120_000);
+    await api.drain();
+    // The watermark moves past the event while the meter's recompute fails: its rollups lack it.
+    const pg = api.stores.postgres;
+    const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
+    const before = rows[0]!.watermark;
+    const retries = new RetrySet(pg, 'aggregator');
+    const item = { tenantId: t.id, item: 'api_calls', since: before.getTime() };
+    await pg.query("UPDATE aggregator_state SET watermark = clock_timestamp() + interval '1 second' WHERE name = 'hourly'");
+    await retries.add([item]);
+    try {
+      expect(await usage()).toBe(was + 7);
+    } finally {
+      await retries.done([item]);
+      await pg.query("UPDATE aggregator_state SET watermark = $1 WHERE name = 'hourly'", [before]);
+    }
+    await testAggregator(api).runOnce();
+    expect(await usage()).toBe(was + 7);
   });
 });
