@@ -6,7 +6,6 @@ import type { Logger } from '../core/log.js';
 import { createAuthenticator, type Authenticator } from '../core/auth.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
-import { setAsideGauges } from '../core/retry-set.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { healthRoutes } from '../http/health.js';
@@ -36,7 +35,7 @@ import { pgPlanRepository } from '../catalog/plans.js';
 import { subscriptionRoutes } from '../catalog/subscription-routes.js';
 import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
-import { aggregatorLagGauge, readMeterWatermark, readWatermark } from '../metering/aggregator.js';
+import { aggregatorLagGauge, metersSetAside, readMeterWatermark, readWatermark, setAsideGauges } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { entitlementRoutes } from '../entitlements/routes.js';
@@ -259,6 +258,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     webhookRoute({ pg: stores.postgres, secret: config.stripe.webhookSecret, metrics: stripeMetrics, logger: deps.logger, dunning, clock, invoiceHooks: mail.stripeInvoice }),
     pipelineRoute({
       watermark,
+      setAside: (tenantId) => metersSetAside(stores.postgres, tenantId),
       eventLog,
       outbox: (tenantId) => tenantOutboxStats(stores.postgres, tenantId),
       deliveries: (tenantId) => webhookLog.deliveryStats(tenantId),

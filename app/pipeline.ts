@@ -1,6 +1,6 @@
 import { tenantOf, type Route } from '../http/types.js';
 import { json } from '../http/openapi-doc.js';
-import { instant, int, nullable, obj, shape, str } from '../http/openapi-shapes.js';
+import { arr, instant, int, nullable, obj, shape, str } from '../http/openapi-shapes.js';
 
 const seconds = (description: string) => ({ type: 'number', description });
 
@@ -10,6 +10,10 @@ export const Pipeline = shape(
     aggregator: obj({
       watermark: nullable(instant),
       lag_seconds: nullable(seconds('Age of the watermark: events accepted since then are not in the hourly usage yet.')),
+      set_aside: {
+        ...arr(obj({ meter: str(), since: instant, lag_seconds: seconds('Age of `since`: how far behind the meter\'s usage is.') })),
+        description: "The tenant's meters whose recompute failed while the watermark moved on: each run does them again, and their usage is complete only up to `since`.",
+      },
     }),
     event_log: nullable(
       obj({
@@ -26,6 +30,8 @@ export const Pipeline = shape(
 
 export interface PipelineDeps {
   watermark: () => Promise<Date>;
+  /** The tenant's meters the aggregator set aside (metering's metersSetAside). */
+  setAside: (tenantId: string) => Promise<{ meter: string; since: Date }[]>;
   eventLog: { nodeId: string; pendingBytes: number; pendingSegments: number; oldestUnshippedSeconds(): number } | undefined;
   outbox: (tenantId: string) => Promise<{ pending: number; failed: number; oldestPendingSeconds: number | null }>;
   deliveries: (tenantId: string) => Promise<{ pending: number; failed: number }>;
@@ -45,14 +51,18 @@ export function pipelineRoute(d: PipelineDeps): Route {
     doc: { operationId: 'getPipeline', tag: 'System', summary: 'How far behind each stage of the pipeline is', responses: { 200: json('The stages.', Pipeline) } },
     handler: async (req) => {
       const tenantId = tenantOf(req);
-      const [watermark, outbox, deliveries] = await Promise.all([d.watermark(), d.outbox(tenantId), d.deliveries(tenantId)]);
+      const [watermark, setAside, outbox, deliveries] = await Promise.all([d.watermark(), d.setAside(tenantId), d.outbox(tenantId), d.deliveries(tenantId)]);
       // The epoch is the watermark of an aggregator that never ran.
       const ran = watermark.getTime() > 0;
       const log = d.eventLog;
       return {
         status: 200,
         body: {
-          aggregator: { watermark: ran ? watermark.toISOString() : null, lag_seconds: ran ? Math.max(0, (d.clock() - watermark.getTime()) / 1000) : null },
+          aggregator: {
+            watermark: ran ? watermark.toISOString() : null,
+            lag_seconds: ran ? Math.max(0, (d.clock() - watermark.getTime()) / 1000) : null,
+            set_aside: setAside.map((s) => ({ meter: s.meter, since: s.since.toISOString(), lag_seconds: Math.max(0, (d.clock() - s.since.getTime()) / 1000) })),
+          },
           event_log:
             log === undefined
               ? null

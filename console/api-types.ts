@@ -278,7 +278,7 @@ export interface WebhookEvent {
 }
 
 export interface Pipeline {
-  aggregator: { watermark: Instant | null; lag_seconds: number | null };
+  aggregator: { watermark: Instant | null; lag_seconds: number | null; set_aside: { meter: string; since: Instant; lag_seconds: number }[] };
   event_log: { node: string; pending_bytes: number; pending_segments: number; oldest_unshipped_age_seconds: number | null } | null;
   stripe_outbox: { pending: number; failed: number; oldest_pending_age_seconds: number | null };
   webhooks: { pending: number; failed: number };

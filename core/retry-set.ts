@@ -1,5 +1,3 @@
-import { Gauge, type Registry } from 'prom-client';
-import { withTimeout } from './clickhouse.js';
 import type { PostgresStore } from './postgres.js';
 
 /**
@@ -20,8 +18,7 @@ export interface RetryItem {
 }
 
 /** The loops that keep a retry set. */
-const LOOPS = ['aggregator', 'rater'] as const;
-type RetryLoop = (typeof LOOPS)[number];
+type RetryLoop = 'aggregator' | 'rater';
 
 /** The aggregator_state row that keeps one set-aside item. */
 export function retryItemName(loop: RetryLoop, tenantId: string, item: string): string {
@@ -72,56 +69,4 @@ export class RetrySet {
   private name(i: { tenantId: string; item: string }): string {
     return retryItemName(this.loop, i.tenantId, i.item);
   }
-}
-
-/**
- * `tally_loop_items_set_aside{loop}` and `tally_loop_set_aside_oldest_seconds{loop}`, read
- * from the retry sets when Prometheus scrapes (so every API node reports them, whether or not
- * the loop runs there). A loop's own lag follows its watermark, which moves on past a set-aside
- * item: a meter that fails on every run leaves the aggregator's lag low while its usage stays
- * where it was. The age of the oldest item's instant is how far behind that item is.
- */
-export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
-  // The last figures read: while Postgres cannot be reached they stay as they were, and the
-  // scrape still answers (the store's own health shows on /readyz).
-  let known: Map<string, { items: number; oldest: Date }> | undefined;
-  const read = async () => {
-    try {
-      const { rows } = await withTimeout(
-        pg.query<{ loop: string; items: string; oldest: Date }>(
-          "SELECT split_part(name, E'\\n', 2) AS loop, count(*) AS items, min(watermark) AS oldest FROM aggregator_state WHERE starts_with(name, E'retry\\n') GROUP BY 1",
-        ),
-        2_000,
-        'reading the retry sets',
-      );
-      known = new Map(rows.map((r) => [r.loop, { items: Number(r.items), oldest: r.oldest }]));
-    } catch {
-      // Keep the last figures read; with none yet, there is nothing to report.
-    }
-    return known;
-  };
-  new Gauge({
-    name: 'tally_loop_items_set_aside',
-    help: 'Items a loop set aside after a failure and does again on each run until one succeeds (a tenant\'s meter for the aggregator, a subscription for the rater), by loop.',
-    labelNames: ['loop'] as const,
-    registers: [registry],
-    async collect() {
-      const now = await read();
-      if (now !== undefined) for (const loop of LOOPS) this.set({ loop }, now.get(loop)?.items ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'tally_loop_set_aside_oldest_seconds',
-    help: 'Age of the instant from which the oldest set-aside item must be done again (0 when none): how far behind that item is, by loop.',
-    labelNames: ['loop'] as const,
-    registers: [registry],
-    async collect() {
-      const now = await read();
-      if (now === undefined) return;
-      for (const loop of LOOPS) {
-        const oldest = now.get(loop)?.oldest;
-        this.set({ loop }, oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest.getTime()) / 1000));
-      }
-    },
-  });
 }

@@ -16,7 +16,8 @@ import { loadSubscriptions } from './subscription-facts.js';
  *
  * A period is closed once it has ended (at its end, or at an immediate cancellation), the
  * grace period for late events has passed, and the aggregator's watermark has reached its end
- * (so every event accepted during the period is in the rollups). Closing rates the period a
+ * (so every event accepted during the period is in the rollups), as has the watermark of each
+ * meter it charges (a meter not backfilled yet, or set aside after a failed recompute, waits). Closing rates the period a
  * final time, writes its hourly rated rows, and inserts the invoice with its lines in one
  * transaction, with whatever the wiring registers to follow a close (its Stripe outbox row,
  * its outbound events); the (subscription, period) key makes a second close a no-op (close.ts).

@@ -35,7 +35,7 @@ import { recomputeHours, snapshotLaterCopies } from './rollup.js';
  * recomputes the hours of its events made visible since then, until one succeeds. Until then
  * the meter's usage is complete only up to that instant (`readMeterWatermark`, which the usage
  * API's `complete`, period close and the entitlement checks go by), and
- * `tally_loop_set_aside_oldest_seconds` shows how far behind it is. A skipped
+ * `tally_aggregator_set_aside_lag_seconds` shows how far behind it is. A skipped
  * backfill is simply not marked done, so the next run backfills the meter again. A failure
  * with a store down fails the run and leaves the watermark where it was.
  */
@@ -301,6 +301,50 @@ export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge
       if (known !== undefined) this.set((Date.now() - known.getTime()) / 1000);
     },
   });
+}
+
+/**
+ * `tally_aggregator_meters_set_aside` and `tally_aggregator_set_aside_lag_seconds`, read from
+ * the retry set when Prometheus scrapes (so every API node reports them, as the lag). The lag
+ * follows the watermark, which moves on past a meter set aside: a meter that fails on every run
+ * leaves it low while that meter's usage stays where it was.
+ */
+export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
+  // The last figures read: while Postgres cannot be reached they stay, and the scrape answers.
+  let known: { meters: number; oldest: number | undefined } | undefined;
+  let reading: Promise<void> | undefined;
+  // One read serves both gauges of a scrape: the registry collects its metrics concurrently.
+  const read = () =>
+    (reading ??= withTimeout(new RetrySet(pg, 'aggregator').list(), 2_000, 'reading the meters set aside')
+      .then((items) => {
+        known = { meters: items.length, oldest: items.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
+      })
+      .catch(() => undefined) // keep the last figures read
+      .finally(() => (reading = undefined)));
+  new Gauge({
+    name: 'tally_aggregator_meters_set_aside',
+    help: "Tenants' meters whose recompute failed while the watermark moved on; each run does them again until one succeeds.",
+    registers: [registry],
+    async collect() {
+      await read();
+      if (known !== undefined) this.set(known.meters);
+    },
+  });
+  new Gauge({
+    name: 'tally_aggregator_set_aside_lag_seconds',
+    help: 'Age of the instant from which the longest set-aside meter\'s events wait (0 when none): how far behind its usage is.',
+    registers: [registry],
+    async collect() {
+      await read();
+      if (known !== undefined) this.set(known.oldest === undefined ? 0 : Math.max(0, (Date.now() - known.oldest) / 1000));
+    },
+  });
+}
+
+/** A tenant's meters the aggregator set aside, each with the instant from which its events wait. */
+export async function metersSetAside(pg: PostgresStore, tenantId: string): Promise<{ meter: string; since: Date }[]> {
+  const items = await new RetrySet(pg, 'aggregator').list();
+  return items.filter((i) => i.tenantId === tenantId).map((i) => ({ meter: i.item, since: new Date(i.since) }));
 }
 
 /** The stored watermark, read without taking the lease (for usage completeness). */

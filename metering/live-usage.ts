@@ -30,7 +30,7 @@ const CHUNK_BYTES = 200_000;
  * per window, in order. Every window of a chunk is answered by the same two queries.
  *
  * An hour is read from its rollup only when none of the customer's raw rows of that hour became
- * visible after `settledThrough` (the aggregator's watermark less its overlap: the rollup of
+ * visible after `settledThrough` (the meter's watermark less the aggregator's overlap: the rollup of
  * such an hour holds every one of its events). Every other hour (one with rows the aggregator
  * may not have counted yet, and the hours where a window starts or ends inside one) is
  * aggregated from the first copies of its raw events, as the rollup itself would be. No hour

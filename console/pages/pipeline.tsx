@@ -43,6 +43,16 @@ function Stages({ pipeline: p }: { pipeline: Pipeline }) {
           items={[
             ['Lag', <span data-value={p.aggregator.lag_seconds ?? ''}>{duration(p.aggregator.lag_seconds)}</span>],
             ['Counted through', <Time at={p.aggregator.watermark} />],
+            // A meter whose recompute keeps failing: its usage is counted only through `since`.
+            ...p.aggregator.set_aside.map(
+              (s) =>
+                [
+                  `Meter ${s.meter} set aside`,
+                  <span class="bad" data-value={s.lag_seconds}>
+                    {duration(s.lag_seconds)} behind, since <Time at={s.since} /> (needs attention)
+                  </span>,
+                ] as const,
+            ),
           ]}
         />
       </section>

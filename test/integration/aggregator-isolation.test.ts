@@ -33,8 +33,8 @@ function refusing(ch: ClickHouseStore, tenant: string, refuse: { on: boolean }):
 /** The API's set-aside gauges for the aggregator, as Prometheus scrapes them. */
 async function setAsideMetrics(): Promise<{ items: number; oldestSeconds: number }> {
   const text = await (await fetch(`${api.url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{loop="aggregator"\\} ([\\d.e+-]+)$`, 'm').exec(text)?.[1]);
-  return { items: value('tally_loop_items_set_aside'), oldestSeconds: value('tally_loop_set_aside_oldest_seconds') };
+  const value = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1]);
+  return { items: value('tally_aggregator_meters_set_aside'), oldestSeconds: value('tally_aggregator_set_aside_lag_seconds') };
 }
 
 /** Whether the usage API calls the tenant's usage over [from, from + 2 h) complete. */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleRoutes } from '../../app/console.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 import { faultySink, type SinkControl } from '../support/faulty-sink.js';
+import { RetrySet } from '../../core/retry-set.js';
 
 /** The endpoints the console reads beside the rest of the API, and the console's own files. */
 
@@ -94,7 +95,7 @@ describe('GET /v1/pipeline', () => {
   it("reports the aggregator, this node's log and the tenant's own outboxes", async () => {
     const before = await jsonRequest(api.url, acme.auth, 'GET', '/v1/pipeline');
     expect(before.status).toBe(200);
-    expect(before.body.aggregator).toEqual({ watermark: null, lag_seconds: null });
+    expect(before.body.aggregator).toEqual({ watermark: null, lag_seconds: null, set_aside: [] });
     expect(before.body.event_log.node).toMatch(/\S/);
     expect(before.body.stripe_outbox).toEqual({ pending: 0, failed: 0, oldest_pending_age_seconds: null });
     expect(before.body.webhooks).toEqual({ pending: 0, failed: 0 });
@@ -113,6 +114,20 @@ describe('GET /v1/pipeline', () => {
 
     const other = await jsonRequest(api.url, globex.auth, 'GET', '/v1/pipeline');
     expect(other.body.stripe_outbox).toEqual({ pending: 0, failed: 0, oldest_pending_age_seconds: null });
+  });
+
+  it("lists the tenant's meters the aggregator set aside, to that tenant only", async () => {
+    const retries = new RetrySet(api.stores.postgres, 'aggregator');
+    const item = { tenantId: acme.id, item: 'api_calls', since: Date.now() - 120_000 };
+    await retries.add([item]);
+    try {
+      const mine = (await jsonRequest(api.url, acme.auth, 'GET', '/v1/pipeline')).body;
+      expect(mine.aggregator.set_aside).toEqual([{ meter: 'api_calls', since: new Date(item.since).toISOString(), lag_seconds: expect.any(Number) }]);
+      expect(mine.aggregator.set_aside[0].lag_seconds).toBeGreaterThanOrEqual(120);
+      expect((await jsonRequest(api.url, globex.auth, 'GET', '/v1/pipeline')).body.aggregator.set_aside).toEqual([]);
+    } finally {
+      await retries.done([item]);
+    }
   });
 
   it("shows the log's backlog and the age of its oldest event while shipping is held back", async () => {

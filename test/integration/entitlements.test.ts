@@ -6,7 +6,7 @@ import { recordEntitlementEvents } from '../../alerts/entitlement-events.js';
 import { EntitlementService } from '../../entitlements/service.js';
 import type { WindowEvent } from '../../entitlements/window-events.js';
 import { pgEntitlementStore } from '../../entitlements/store.js';
-import { readWatermark } from '../../metering/aggregator.js';
+import { readMeterWatermark } from '../../metering/aggregator.js';
 import { RetrySet } from '../../core/retry-set.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';
@@ -213,7 +213,7 @@ describe('entitlements', () => {
           },
         },
         store: pgEntitlementStore(pg()),
-        watermark: () => readWatermark(pg()),
+        watermark: (tenantId, meterKey) => readMeterWatermark(pg(), tenantId, meterKey),
         overlapMs: 0,
         cacheMs: 1_000,
         clock: () => now,
@@ -338,7 +338,7 @@ describe('entitlements', () => {
         meters: pgMeterRepository(pg()),
         usage: { ...real, liveTotals: (meter, ...rest) => (poisoned && meter.tenant_id === t.id ? Promise.reject(new Error('poisoned')) : real.liveTotals(meter, ...rest)) },
         store: pgEntitlementStore(pg()),
-        watermark: () => readWatermark(pg()),
+        watermark: (tenantId, meterKey) => readMeterWatermark(pg(), tenantId, meterKey),
         overlapMs: 0,
         cacheMs: 1_000,
         clock: () => now,
@@ -379,6 +379,30 @@ describe('entitlements', () => {
       const resets = (await events('entitlement.reset')).filter((e) => customers.includes(e.customer));
       // The subscriptions began the day before the first read: that day's window was the second, as is the one after midnight.
       expect(resets.map(key).sort()).toEqual(customers.flatMap((c) => [`${c} daily ${iso(midnight - DAY)}`, `${c} daily ${iso(midnight)}`]).sort());
+    });
+
+    it("a meter the aggregator set aside has its events read raw on a node's refresh", async () => {
+      const calls = async () => {
+        mono += 1_000;
+        await a.refreshDue();
+        return Number((await a.check(t.id, 'm2', 'calls')).usage);
+      };
+      const was = await calls();
+      await sendFor('m2', 'api_calls', '1', now - 1000);
+      await api.drain();
+      // The watermark moves past the event while the meter's recompute fails: its rollups lack it.
+      const { rows } = await pg().query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
+      const before = rows[0]!.watermark;
+      const retries = new RetrySet(pg(), 'aggregator');
+      const item = { tenantId: t.id, item: 'api_calls', since: before.getTime() };
+      await pg().query("UPDATE aggregator_state SET watermark = clock_timestamp() + interval '1 second' WHERE name = 'hourly'");
+      await retries.add([item]);
+      try {
+        expect(await calls()).toBe(was + 1);
+      } finally {
+        await retries.done([item]);
+        await pg().query("UPDATE aggregator_state SET watermark = $1 WHERE name = 'hourly'", [before]);
+      }
     });
   });
 
