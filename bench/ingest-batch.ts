@@ -51,19 +51,20 @@ async function phase(type: string, encode: (ev: ReturnType<typeof events>) => st
   });
   const used = cpu.stop();
   const rss = tally.rss.stop();
+  const anon = tally.rss.maxAnon();
   const check = await tally.stopAndVerify(load.acked);
   verified &&= check.ok;
   checks.push(`tally ${type}: ${check.detail}`);
-  return { ...load, cpu: used, rss };
+  return { ...load, cpu: used, rss, anon };
 }
 const json = await phase('application/json', (ev) => JSON.stringify(ev));
 const msgpack = await phase('application/msgpack', (ev) => pack(ev));
 
 const blank = { 'server CPU %': '', 'main thread %': '', 'client CPU %': '', 'server CPU µs/event': '' };
 const rows: Record<string, string | number>[] = [
-  { variant: 'engine INSERT ... SELECT FROM numbers', 'events/s': Math.floor(engineRate), 'p50 ms': '', 'p99 ms': '', 'non-2xx': '', 'max RSS MiB': '', ...blank },
-  { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': json.rss, ...cpuColumns(json.eventsPerSec, json.cpu) },
-  { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': msgpack.rss, ...cpuColumns(msgpack.eventsPerSec, msgpack.cpu) },
+  { variant: 'engine INSERT ... SELECT FROM numbers', 'events/s': Math.floor(engineRate), 'p50 ms': '', 'p99 ms': '', 'non-2xx': '', 'max RSS MiB': '', 'max anonymous MiB': '', ...blank },
+  { variant: 'tally JSON, 1000/request', 'events/s': json.eventsPerSec, 'p50 ms': json.p50, 'p99 ms': json.p99, 'non-2xx': json.non2xx, 'max RSS MiB': json.rss, 'max anonymous MiB': json.anon, ...cpuColumns(json.eventsPerSec, json.cpu) },
+  { variant: 'tally msgpack, 1000/request', 'events/s': msgpack.eventsPerSec, 'p50 ms': msgpack.p50, 'p99 ms': msgpack.p99, 'non-2xx': msgpack.non2xx, 'max RSS MiB': msgpack.rss, 'max anonymous MiB': msgpack.anon, ...cpuColumns(msgpack.eventsPerSec, msgpack.cpu) },
 ];
 finishBenchmark({
   name: 'ingest-batch',

@@ -50,12 +50,18 @@ export async function spawnServer(file: string, args: string[], env: Record<stri
 }
 
 /** Samples a process's resident memory; `stop` returns the largest sample in MiB. */
-export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
+export function sampleRss(pid: number, everyMs = 200): { stop(): number; maxAnon(): number } {
   let max = 0;
+  // The anonymous part alone (heap, the engines' allocations), without the pages mapped from
+  // the binaries' files, which the kernel can drop and read again.
+  let maxAnon = 0;
   const read = () => {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
       if (m) max = Math.max(max, Number(m[1]) / 1024);
+      const a = /RssAnon:\s+(\d+) kB/.exec(status);
+      if (a) maxAnon = Math.max(maxAnon, Number(a[1]) / 1024);
     } catch {
       // process gone
     }
@@ -68,6 +74,7 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
       read();
       return Number(max.toFixed(1));
     },
+    maxAnon: () => Number(maxAnon.toFixed(1)),
   };
 }
 

@@ -13,7 +13,7 @@ export interface TallyUnderTest {
   dataDir: string;
   tenantId: string;
   auth: string;
-  rss: { stop(): number };
+  rss: { stop(): number; maxAnon(): number };
   /**
    * Waits until the node's event log has shipped everything (reported in seconds after the
    * call), stops the server, then checks the stored events against what was acknowledged.
