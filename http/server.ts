@@ -4,7 +4,7 @@ import { TallyError, errorBody, isTallyError } from '../core/errors.js';
 import type { Authenticator, Principal } from '../core/auth.js';
 import type { HttpMetrics } from '../core/metrics.js';
 import type { Logger } from '../core/log.js';
-import { randomToken } from '../core/ids.js';
+import { newRequestId } from '../core/ids.js';
 import { openExchange, send, writable, type Backlog, type Exchange } from './exchange.js';
 import { ClientAborted, readBody, tooLarge, type BodyRead } from './read.js';
 import { decodePathParameter, parseQuery } from './text.js';
@@ -102,7 +102,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       exchange = openExchange(res);
       body(exchange);
     } catch (e) {
-      const requestId = `req_${randomToken(20)}`;
+      const requestId = newRequestId();
       logger.error({ err: e, requestId, route }, 'unhandled error in request');
       try {
         if (exchange === undefined || writable(exchange)) {
@@ -122,7 +122,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   function requestIdOf(req: UwsRequest): string {
     const given = req.getHeader('x-request-id');
-    return REQUEST_ID.test(given) ? given : `req_${randomToken(20)}`;
+    return REQUEST_ID.test(given) ? given : newRequestId();
   }
 
   /** Synchronous answer from inside the uWS handler. */

@@ -123,14 +123,15 @@ export class IngestLog {
    * or the sync fails (nothing of the request is acknowledged then).
    */
   append(data: Buffer, rows: number): Promise<void> {
-    const retry = { 'Retry-After': String(this.o.retryAfterSeconds) };
-    if (this.closed) throw new TallyError('TALLY_ERR_SHUTTING_DOWN', 'ingest is shutting down; retry on another node', { headers: retry });
+    // Built only for a refusal: appends that go through are the hot path.
+    const retry = () => ({ 'Retry-After': String(this.o.retryAfterSeconds) });
+    if (this.closed) throw new TallyError('TALLY_ERR_SHUTTING_DOWN', 'ingest is shutting down; retry on another node', { headers: retry() });
     const pending = this.pendingBytes;
     if (pending > 0 && pending + data.length > this.o.maxPendingBytes) {
       throw new TallyError(
         'TALLY_ERR_INGEST_OVERLOADED',
         `the event log holds ${pending} bytes not shipped to the event store yet (TALLY_EVENTLOG_MAX_PENDING_BYTES); nothing from this request was accepted, retry later`,
-        { headers: retry },
+        { headers: retry() },
       );
     }
     return new Promise<void>((resolve, reject) => {

@@ -36,7 +36,8 @@ export class IngestService {
     const freshIds: string[] = [];
     const freshHashes: number[] = [];
     const waiting: { row: EventRow; h: number; outcome: Promise<boolean>; index: number }[] = [];
-    const seen = new RequestIds(raws.length);
+    // A request of one event cannot repeat an id within itself.
+    const seen = raws.length > 1 ? new RequestIds(raws.length) : undefined;
     // What became of each event, for this node's live view.
     const outcomes: Outcome[] = new Array<Outcome>(raws.length);
     let duplicates = 0;
@@ -50,7 +51,7 @@ export class IngestService {
       }
       const { id } = v.row;
       const h = this.recent.fingerprint(id);
-      if (!seen.add(id, h)) {
+      if (seen !== undefined && !seen.add(id, h)) {
         duplicates++;
         outcomes[i] = { duplicate: v.row };
         continue;

@@ -222,7 +222,7 @@ export const SETTINGS = [
     doc: "bytes of acknowledged events in a node's log not shipped to ClickHouse yet (429 above): how long an outage ingest rides out",
   }),
   setting({ variable: 'TALLY_EVENTLOG_SEGMENT_BYTES', at: 'ingest.segmentBytes', kind: int(64 * 1024, 1024 * MIB), default: 64 * MIB, doc: 'a log segment is shipped once its rows take this many bytes...' }),
-  setting({ variable: 'TALLY_EVENTLOG_SEAL_MS', at: 'ingest.sealMs', kind: int(1, 60_000), default: 200, doc: '...or this long after its first event (how soon events are visible in usage)' }),
+  setting({ variable: 'TALLY_EVENTLOG_SEAL_MS', at: 'ingest.sealMs', kind: int(1, 60_000), default: 500, doc: '...or this long after its first event (how soon events are visible in usage)' }),
   setting({ variable: 'TALLY_EVENTLOG_DRAIN_MS', at: 'ingest.drainMs', kind: int(0, 3_600_000), default: 20_000, doc: 'on shutdown, how long to wait for the log to ship (the rest ships at the next start)' }),
   setting({ variable: 'TALLY_INGEST_DEDUP_CACHE', at: 'ingest.dedupCache', kind: int(0, 100_000_000), default: 250_000, doc: 'recent event ids remembered to report resends' }),
   setting({ variable: 'TALLY_INGEST_RETRY_AFTER_SECONDS', at: 'ingest.retryAfterSeconds', kind: int(1, 3600), default: 1, doc: 'Retry-After sent with 429 and 503' }),

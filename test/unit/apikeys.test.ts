@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateAdminKey, generateApiKey, hashKey, hashKeyText, keyMatches, parseApiKey } from '../../core/apikeys.js';
-import { newId } from '../../core/ids.js';
+import { newId, newRequestId } from '../../core/ids.js';
 
 describe('api keys', () => {
   it('generates keys that parse back to their id and match their hash', () => {
@@ -45,5 +45,16 @@ describe('ids', () => {
     const k = generateApiKey();
     expect(hashKeyText(k.key)).toBe(k.hash.toString('base64'));
     expect(hashKeyText(k.key)).not.toBe(hashKeyText(generateApiKey().key));
+  });
+});
+
+describe('request ids', () => {
+  it('are 20 characters after req_, distinct, sharing the process prefix', () => {
+    const ids = Array.from({ length: 10_000 }, () => newRequestId());
+    for (const id of ids.slice(0, 50)) expect(id).toMatch(/^req_[0-9a-z]{20}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.slice(0, 16))).size).toBe(1);
+    // The counter part grows: later ids sort after earlier ones within a process.
+    expect([...ids].sort()).toEqual(ids);
   });
 });
