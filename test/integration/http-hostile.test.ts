@@ -58,6 +58,31 @@ async function metric(pattern: RegExp): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+describe('methods', () => {
+  // The request metrics label by method. uWS itself bounds that label: it parses GET, POST,
+  // PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT and TRACE (upper case) and closes the connection
+  // on any other token without calling a handler, so no client can add series by inventing
+  // methods. This pins that, should an upgrade of the server change it.
+  it('a method the server does not parse closes the connection and adds no series', async () => {
+    for (const method of ['BREW', 'BREW0', 'get', 'PROPFIND', 'M-SEARCH']) {
+      const { socket, received, closed } = await connect();
+      socket.write(`${method} /nowhere HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await closed;
+      expect(received()).toBe('');
+    }
+    const { socket, received, closed } = await connect();
+    socket.write('TRACE /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until('a TRACE answer', () => received().includes('\r\n\r\n'), 5000);
+    socket.destroy();
+    await closed;
+    expect(received()).toMatch(/^HTTP\/1\.1 404 /);
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    const methods = new Set([...text.matchAll(/^tally_http_requests_total\{method="([^"]*)"/gm)].map((m) => m[1]));
+    for (const m of methods) expect(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']).toContain(m);
+    expect(methods).toContain('TRACE');
+  });
+});
+
 describe('path parameters', () => {
   it.each([
     ['a truncated escape', '%E0%A4%A'],
