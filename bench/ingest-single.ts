@@ -76,9 +76,7 @@ try {
 // 3. Tally
 // An ingest node alone (`tally serve`): the aggregator and the other workers run elsewhere
 // (`sustained` measures them together in one process).
-// TALLY_EVENTLOG_SEAL_MS, when set, reaches the server (the parameters report it).
-const sealMs = process.env.TALLY_EVENTLOG_SEAL_MS;
-const tally = await startTally(sealMs === undefined ? {} : { TALLY_EVENTLOG_SEAL_MS: sealMs }, 'serve');
+const tally = await startTally({}, 'serve');
 const tallyCpu = sampleCpu(tally.server.pid);
 const t = await runLoad({
   url: `${tally.server.url}/v1/events`,
@@ -101,7 +99,7 @@ finishBenchmark({
   name: 'ingest-single',
   description: "One event per POST /v1/events (JSON), 50 connections, to an ingest node (tally serve on the embedded stores), each 202 sent once the event is fdatasynced in the node's event log; autocannon in the benchmark process; exactly-once checked in ClickHouse after the log shipped.",
   unit: 'acknowledged events per second',
-  parameters: { connections, durationSec: duration, sealMs: sealMs ?? 'default' },
+  parameters: { connections, durationSec: duration, sealMs: process.env.TALLY_EVENTLOG_SEAL_MS ?? 'default' },
   rows,
   ratios,
   verified,

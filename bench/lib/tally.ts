@@ -22,6 +22,16 @@ export interface TallyUnderTest {
 }
 
 /**
+ * The TALLY_ settings in the benchmark's own environment, passed on to the server it starts, so
+ * that `TALLY_EVENTLOG_SEAL_MS=1000 npm run bench:ingest-single` measures that setting (the
+ * benchmarks name in their parameters the ones they are run with). The data dir, admin key and
+ * drain time stay the harness's own.
+ */
+function tallySettingsOfThisProcess(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('TALLY_') && e[1] !== undefined));
+}
+
+/**
  * `command`: `start` runs everything in one process (the aggregator, rater and outboxes beside
  * the API, as `npm start` does); `serve` is an ingest node alone, on stores migrated first, with
  * those workers elsewhere (here: nowhere).
@@ -35,7 +45,7 @@ export async function startTally(env: Record<string, string> = {}, command: 'sta
     if (migrated.status !== 0) throw new Error(`tally migrate failed: ${migrated.stderr}`);
   }
   // A long drain on stop: the check below must see every acknowledged event shipped.
-  const server = await spawnServer(script('bin/tally.js'), [command], { ...base, TALLY_EVENTLOG_DRAIN_MS: '600000', ...env });
+  const server = await spawnServer(script('bin/tally.js'), [command], { ...tallySettingsOfThisProcess(), ...base, TALLY_EVENTLOG_DRAIN_MS: '600000', ...env });
   const res = await fetch(`${server.url}/v1/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
