@@ -3,9 +3,10 @@ import type { Aggregation } from './meters.js';
 /**
  * SQL pieces of the hourly rollup. Property names travel as query parameters, never as SQL
  * text. The copy order (acceptance time, then a hash of the content) is the one the
- * event_ids_v1 table and the events_v1 view use, so "first copy" means the same everywhere.
+ * event_ids_v1 table and the events_v1 view use, so "first copy" means the same everywhere; on the
+ * raw table the hash is its `copy_hash` column (migration 0011).
  */
-export const COPY_ORDER = "tuple(ingested_at, cityHash64(customer, meter, ifNull(toString(value), ''), toString(timestamp), properties))";
+export const COPY_ORDER = 'tuple(ingested_at, copy_hash)';
 
 /** A property as text: strings unquoted, anything else as its JSON. Missing: ''. */
 export function propertyText(param: string): string {
