@@ -145,7 +145,10 @@ export class Aggregator {
         if (meter === undefined || meter.backfilled_through === null) continue; // gone, or its backfill below covers it
         await guarded(k.tenantId, k.item, k.since, async () => recompute(meter, await this.hoursOf(meter, new Date(k.since), upper)));
       }
-      const affected = await this.affected(from, upper);
+      // Only hours of meters already backfilled are recomputed here (the backfills below cover
+      // the others whole), so without such meters there is nothing to look for: a new store's
+      // first run would otherwise look up every event's copies for nothing.
+      const affected = meters.some((m) => m.backfilled_through !== null) ? await this.affected(from, upper) : [];
       for (const a of affected) {
         const meter = byKey.get(`${a.tenant_id}\n${a.meter}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // no meter yet, or its backfill below covers it
@@ -213,8 +216,8 @@ export class Aggregator {
   private async hoursOf(meter: MeterRecord, from: Date, upper: Date): Promise<string[]> {
     const raw = this.o.ch.table('raw_events_v1');
     const rs = await this.o.ch.client.query({
-      query: `SELECT arraySort(groupUniqArray(h)) AS hours FROM (
-                SELECT toString(toStartOfHour(timestamp)) AS h FROM ${raw}
+      query: `SELECT ${HOUR_LIST} AS hours FROM (
+                SELECT toStartOfHour(timestamp) AS h FROM ${raw}
                 WHERE tenant_id = {t:String} AND meter = {m:String} AND ${VISIBLE}
                 UNION ALL
                 ${displaced(this.o.ch, false, 'AND tenant_id = {t:String} AND meter = {m:String}', 'AND tenant_id = {t:String}')})`,
@@ -228,8 +231,8 @@ export class Aggregator {
   private async affected(from: Date, upper: Date): Promise<{ tenant_id: string; meter: string; hours: string[] }[]> {
     const raw = this.o.ch.table('raw_events_v1');
     const rs = await this.o.ch.client.query({
-      query: `SELECT tenant_id, meter, arraySort(groupUniqArray(h)) AS hours FROM (
-                SELECT tenant_id, meter, toString(toStartOfHour(timestamp)) AS h FROM ${raw} WHERE ${VISIBLE}
+      query: `SELECT tenant_id, meter, ${HOUR_LIST} AS hours FROM (
+                SELECT tenant_id, meter, toStartOfHour(timestamp) AS h FROM ${raw} WHERE ${VISIBLE}
                 UNION ALL
                 ${displaced(this.o.ch, true, '', '')})
               GROUP BY tenant_id, meter`,
@@ -371,6 +374,12 @@ export async function readMeterWatermark(pg: PostgresStore, tenantId: string, me
 const VISIBLE = "visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}";
 
 /**
+ * The distinct hours `h` of a group as sorted text, turned into text once per hour rather than
+ * once per row (a run's window can hold millions of rows).
+ */
+const HOUR_LIST = 'arrayMap(x -> toString(x), arraySort(groupUniqArray(h)))';
+
+/**
  * How far ahead of the event store's clock an ingest node's clock may be. A copy is accepted
  * (`ingested_at`, the node's clock) before it becomes visible (`visible_at`, the store's), so
  * a copy already visible when the window began was accepted before that instant plus this.
@@ -412,11 +421,11 @@ function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, fr
   const candidates = (accepted: string) => `(tenant_id, id) IN (
                   SELECT tenant_id, id FROM ${raw}
                   WHERE ${VISIBLE} AND ${accepted} ${freshWhere})`;
-  return `SELECT ${keys}toString(toStartOfHour(timestamp)) AS h FROM ${raw}
+  return `SELECT ${keys}toStartOfHour(timestamp) AS h FROM ${raw}
                 WHERE visible_at > {before:DateTime64(6, 'UTC')} AND visible_at <= {from:DateTime64(6, 'UTC')} ${copyWhere}
                   AND ${candidates("ingested_at >= {recent:DateTime64(6, 'UTC')} AND ingested_at <= {edge:DateTime64(6, 'UTC')}")}
                 UNION ALL
-                SELECT ${keys}toString(hour) AS h FROM ${ch.table('event_hours_v1')}
+                SELECT ${keys}hour AS h FROM ${ch.table('event_hours_v1')}
                 WHERE ${candidates("ingested_at < {recent:DateTime64(6, 'UTC')}")} ${copyWhere}`;
 }
 

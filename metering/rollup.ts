@@ -108,13 +108,21 @@ function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
 
 /**
  * A raw row is a later copy when its (id, acceptance time, content hash) is in the later-copies
- * set. The id is probed as its 64-bit hash: a set of numbers is several times cheaper to build
- * and probe than one of strings, and a first copy could only be taken for a later one if
- * another of the tenant's later copies had the same id hash, the same acceptance microsecond
- * and the same 64-bit content hash.
+ * set, probed as one 128-bit number: the id's 64-bit hash above the content hash XOR the
+ * acceptance microsecond. A set of numbers is several times cheaper to build and probe than one
+ * of strings, and a 16-byte key cheaper than the 24-byte tuple (1.3 against 1.7 s for one
+ * meter's 3.7 M events). Two copies of one id differ in acceptance time or content: with the
+ * same content (a retried send) their keys differ in the low half by the XOR of their
+ * different instants; with other content, the low halves are equal once in 2^64. So a first
+ * copy could only be taken for a later one if another of the tenant's later copies matched it
+ * in both 64-bit halves.
  */
 function notLaterCopy(later: string): string {
-  return `(id_hash, ingested_at, copy_hash) NOT IN (SELECT cityHash64(id), ingested_at, hash FROM (${later}))`;
+  return `${copyKey('id_hash', 'ingested_at', 'copy_hash')} NOT IN (SELECT ${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM (${later}))`;
+}
+
+function copyKey(idHash: string, acceptedAt: string, contentHash: string): string {
+  return `bitOr(bitShiftLeft(toUInt128(${idHash}), 64), toUInt128(bitXor(${contentHash}, toUInt64(toUnixTimestamp64Micro(${acceptedAt})))))`;
 }
 
 /**
