@@ -63,13 +63,13 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * fixed cost per customer that made a grouped meter's backfill take twice as long as a hash
  * table of all its rows (8.0 against 4.4 to 5.1 s for 3.7 M events of 10k customers); grouped
  * meters aggregate in a hash table, which spills to disk beyond HASH_SPILL_BYTES so that a
- * large tenant's backfill stays bounded. An IN subquery's set is used for primary-key analysis only when small (the hours' ids in
- * event_ids_v1): with millions of ids that analysis costs more than the whole read. The rows
- * an insert writes have distinct keys (one per group, or per stale row), so the
- * ReplacingMergeTree's merge of each inserted block (optimize_on_insert), which costs more
- * than sorting and writing it, would find nothing to replace and is skipped. The in-order
- * aggregation hands the insert one stream; two insert threads sort and write its blocks side
- * by side (a fifth of a backfill's time). The settings are written in the statement: chDB's
+ * large tenant's backfill stays bounded. An IN subquery's set is used for primary-key analysis
+ * only when small (the hours' ids in event_ids_v1): with millions of ids that analysis costs
+ * more than the whole read. The rows an insert writes have distinct keys (one per group, or per
+ * stale row), so the ReplacingMergeTree's merge of each inserted block (optimize_on_insert),
+ * which costs more than sorting and writing it, would find nothing to replace and is skipped.
+ * The in-order aggregation of ungrouped meters hands the insert one stream; two insert threads
+ * sort and write its blocks side by side (a fifth of a backfill's time). The settings are written in the statement: chDB's
  * connection turns request settings into session-wide SETs, which would then hold for every
  * later query of the process.
  */
@@ -111,11 +111,12 @@ function laterCopies(ch: ClickHouseStore, where: string | undefined): string {
  * set, probed as one 128-bit number: the id's 64-bit hash above the content hash XOR the
  * acceptance microsecond. A set of numbers is several times cheaper to build and probe than one
  * of strings, and a 16-byte key cheaper than the 24-byte tuple (1.3 against 1.7 s for one
- * meter's 3.7 M events). Two copies of one id differ in acceptance time or content: with the
- * same content (a retried send) their keys differ in the low half by the XOR of their
- * different instants; with other content, the low halves are equal once in 2^64. So a first
- * copy could only be taken for a later one if another of the tenant's later copies matched it
- * in both 64-bit halves.
+ * meter's 3.7 M events). Two copies of one id with the same content (a retried send) differ
+ * in acceptance time, so their keys differ in the low half by the XOR of the two instants; with
+ * other content the low halves are equal once in 2^64. So a first copy could only be taken for
+ * a later one if another of the tenant's later copies matched it in both 64-bit halves. (Two
+ * copies alike in content and acceptance microsecond are one copy to event_ids_v1 and here:
+ * the snapshot's groupUniqArray keeps one record of them, as it did before this key.)
  */
 function notLaterCopy(later: string): string {
   return `${copyKey('id_hash', 'ingested_at', 'copy_hash')} NOT IN (SELECT ${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM (${later}))`;
