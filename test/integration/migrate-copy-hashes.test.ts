@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../core/ids.js';
-import { createLogger } from '../../core/log.js';
-import { createRegistry } from '../../core/metrics.js';
 import { loadMigrations, migrateClickHouse, migratePostgres, migrationsDir } from '../../core/migrate.js';
-import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
 import { pgMeterRepository } from '../../metering/meters.js';
+import { storesAggregator } from '../support/aggregator.js';
 import { openTestStores, type TestStores } from '../support/stores.js';
 
 /**
@@ -103,16 +101,7 @@ describe('upgrading the raw table to stored copy hashes', () => {
                                OR (id, tuple(ingested_at, copy_hash)) NOT IN (SELECT id, ord FROM ${ch.table('event_ids_v1')} WHERE tenant_id = {t:String}))`;
     expect(await q(mismatched)).toEqual([{ n: '0' }]);
 
-    const aggregator = new Aggregator({
-      ch,
-      pg: stores.postgres,
-      meters,
-      logger: createLogger(stores.config),
-      metrics: aggregatorMetrics(createRegistry()),
-      overlapMs: 120_000,
-      settleMs: 0,
-      leaseSeconds: 5,
-    });
+    const aggregator = storesAggregator(stores, meters);
 
     // The oracle: each id's first copy by (acceptance time, content hash), computed from the
     // columns' defining expression rather than the columns.

@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../core/ids.js';
-import { createLogger } from '../../core/log.js';
-import { createRegistry } from '../../core/metrics.js';
 import { loadMigrations, migrateClickHouse, migratePostgres, migrationsDir } from '../../core/migrate.js';
-import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
 import { pgMeterRepository } from '../../metering/meters.js';
+import { storesAggregator } from '../support/aggregator.js';
 import { openTestStores, type TestStores } from '../support/stores.js';
 
 /**
@@ -74,16 +72,7 @@ describe('upgrading unique_count rollups to distinct values', () => {
     expect(names).toContain('uniq_values');
     expect(names).not.toContain('uniq_state');
 
-    const aggregator = new Aggregator({
-      ch: stores.clickhouse,
-      pg: stores.postgres,
-      meters,
-      logger: createLogger(stores.config),
-      metrics: aggregatorMetrics(createRegistry()),
-      overlapMs: 120_000,
-      settleMs: 0,
-      leaseSeconds: 5,
-    });
+    const aggregator = storesAggregator(stores, meters);
     const report = await aggregator.runOnce();
     expect(report.metersBackfilled).toBe(1);
 

@@ -7,8 +7,8 @@ import type { HttpServer } from '../../http/server.js';
 import type { Route } from '../../http/types.js';
 import type { LogIo } from '../../ingest/log-io.js';
 import { clickHouseSink, type SegmentSink } from '../../ingest/sink.js';
-import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
-import { pgMeterRepository } from '../../metering/meters.js';
+import type { Aggregator } from '../../metering/aggregator.js';
+import { storesAggregator } from './aggregator.js';
 import { openTestStores, type TestStores } from './stores.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -78,16 +78,7 @@ export async function startTestApi(
  * first ships what the API acknowledged.
  */
 export function testAggregator(api: TestApi): Aggregator {
-  const aggregator = new Aggregator({
-    ch: api.stores.clickhouse,
-    pg: api.stores.postgres,
-    meters: pgMeterRepository(api.stores.postgres),
-    logger: createLogger(api.stores.config),
-    metrics: aggregatorMetrics(createRegistry()),
-    overlapMs: 120_000,
-    settleMs: 0,
-    leaseSeconds: 5,
-  });
+  const aggregator = storesAggregator(api.stores);
   const runOnce = aggregator.runOnce.bind(aggregator);
   aggregator.runOnce = async (...args) => {
     await api.drain();
