@@ -69,9 +69,9 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * stale row), so the ReplacingMergeTree's merge of each inserted block (optimize_on_insert),
  * which costs more than sorting and writing it, would find nothing to replace and is skipped.
  * The in-order aggregation of ungrouped meters hands the insert one stream; two insert threads
- * sort and write its blocks side by side (a fifth of a backfill's time). The settings are written in the statement: chDB's
- * connection turns request settings into session-wide SETs, which would then hold for every
- * later query of the process.
+ * sort and write its blocks side by side (a fifth of a backfill's time). The settings are
+ * written in the statement: chDB's connection turns request settings into session-wide SETs,
+ * which would then hold for every later query of the process.
  */
 const IN_INDEX_MAX_VALUES = 100_000;
 const RECOMPUTE_SETTINGS = `use_index_for_in_with_subqueries_max_values = ${IN_INDEX_MAX_VALUES}, optimize_on_insert = 0, max_insert_threads = 2`;
@@ -82,7 +82,6 @@ function recomputeSettings(grouped: boolean): string {
   const aggregation = grouped ? `optimize_aggregation_in_order = 0, max_bytes_before_external_group_by = ${HASH_SPILL_BYTES}` : 'optimize_aggregation_in_order = 1';
   return `SETTINGS ${aggregation}, ${RECOMPUTE_SETTINGS}`;
 }
-
 
 /**
  * Every copy of an event that is not its first accepted copy, as (id, acceptance time, hash),
