@@ -19,6 +19,7 @@ export function createAggregator(config: Config, stores: Stores, logger: Logger,
     settleMs: config.aggregator.settleMs,
     leaseSeconds: config.aggregator.leaseSeconds,
     itemFailures: loopMetrics(registry).itemFailures,
+    queryMemory: config.aggregator.queryMemory,
   });
 }
 

@@ -35,6 +35,7 @@ import { pgPlanRepository } from '../catalog/plans.js';
 import { subscriptionRoutes } from '../catalog/subscription-routes.js';
 import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
+import { clickhouseMemoryGauges } from '../core/clickhouse-memory.js';
 import { aggregatorLagGauge, metersSetAside, readMeterWatermark, readWatermark, setAsideGauges } from '../metering/aggregator.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
@@ -137,6 +138,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   const meters = pgMeterRepository(stores.postgres);
   aggregatorLagGauge(deps.registry, stores.postgres);
   setAsideGauges(deps.registry, stores.postgres);
+  clickhouseMemoryGauges(deps.registry, stores.clickhouse);
   const im = ingestMetrics(deps.registry);
   // This node's event log of accepted events and the shipper that moves it into ClickHouse.
   const logDir = path.join(config.dataDir, 'eventlog');

@@ -3,6 +3,7 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { createAuthenticator } from '../core/auth.js';
+import { clickhouseMemoryGauges } from '../core/clickhouse-memory.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { healthRoutes } from '../http/health.js';
@@ -15,6 +16,7 @@ import { createHttpServer, type HttpServer } from '../http/server.js';
  */
 function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
   const timeout = config.http.healthTimeoutMs;
+  clickhouseMemoryGauges(registry, stores.clickhouse);
   const server: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,

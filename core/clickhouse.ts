@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { MemoryBound } from './config/kinds.js';
 
 /**
  * ClickHouse behind one small interface. With a URL it is a server reached over HTTP; without,
@@ -29,6 +30,13 @@ export interface ClickHouseOptions {
   /** Where chDB keeps its data when there is no URL. */
   dataDir: string;
   cluster?: string | undefined;
+  /**
+   * What the embedded engine may hold in all (a share of the memory the process may use, as
+   * the engine reads it, cgroup limits included). Its own default, 90 %, is meant for a server
+   * with the machine to itself; here Node and the embedded Postgres share the process, and a
+   * statement the engine let grow to that would have the kernel kill the whole process.
+   */
+  embeddedMaxMemory?: MemoryBound;
 }
 
 /** Decimals and 64-bit integers leave the engine as JSON strings, never as lossy numbers. */
@@ -40,6 +48,7 @@ export const EXACT_JSON_SETTINGS: ClickHouseSettings = {
 export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHouseStore> {
   let client: ClickHouseClient;
   let kind: ClickHouseStore['kind'];
+  let closeEngine = (): void => undefined;
   if (opts.url !== undefined) {
     client = createClient({
       url: opts.url,
@@ -55,10 +64,17 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     mkdirSync(dir, { recursive: true });
     // Imported lazily: the native library is ~550 MB and server deployments never load it.
     const { createChdbConnection } = await import('chdb/connection');
+    const { Session } = await import('chdb');
+    // The engine is one per process, configured by the first session opened on it: this one,
+    // held open as long as the store, carries the memory bound (the client's connection below
+    // cannot pass engine arguments, and shares the engine this session started).
+    const bound = opts.embeddedMaxMemory ?? { percent: 50 };
+    const session = new Session(dir, { connectionArgs: [engineMemoryArg(bound)] });
     // chdb compiles against its own copy of @clickhouse/client-common; the runtime contract is
     // the same, only the nominal types differ.
     const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] & object;
     client = createClient({ connection, clickhouse_settings: EXACT_JSON_SETTINGS, log: { level: ClickHouseLogLevel.OFF } });
+    closeEngine = () => session.close();
     kind = 'embedded';
   }
   const quotedDb = quoteIdent(opts.database);
@@ -72,8 +88,29 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
       const result = await withTimeout(client.ping(), timeoutMs, 'ClickHouse ping');
       if (!result.success) throw result.error;
     },
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        closeEngine();
+      }
+    },
   };
+}
+
+/** The embedded engine's command-line argument for a memory bound. */
+export function engineMemoryArg(bound: MemoryBound): string {
+  return 'percent' in bound ? `--max_server_memory_usage_to_ram_ratio=${bound.percent / 100}` : `--max_server_memory_usage=${bound.bytes}`;
+}
+
+/**
+ * The most memory the engine lets its queries hold in all, as it reports it (a server's own
+ * setting, or the embedded engine's bound above); undefined when it reports none.
+ */
+export async function engineMemoryBytes(ch: ClickHouseStore): Promise<number | undefined> {
+  const rs = await ch.client.query({ query: "SELECT value FROM system.server_settings WHERE name = 'max_server_memory_usage'", format: 'JSONEachRow' });
+  const bytes = Number((await rs.json<{ value: string }>())[0]?.value ?? 0);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 export function quoteIdent(name: string): string {

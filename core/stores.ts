@@ -15,7 +15,13 @@ export async function openStores(config: Config): Promise<Stores> {
   const lock: DataDirLock | undefined = isEmbedded(config) ? lockDataDir(config.dataDir) : undefined;
   let clickhouse: ClickHouseStore | undefined;
   try {
-    clickhouse = await openClickHouse({ url: config.clickhouse.url, database: config.clickhouse.database, dataDir: config.dataDir, cluster: config.clickhouse.cluster });
+    clickhouse = await openClickHouse({
+      url: config.clickhouse.url,
+      database: config.clickhouse.database,
+      dataDir: config.dataDir,
+      cluster: config.clickhouse.cluster,
+      embeddedMaxMemory: config.clickhouse.embeddedMaxMemory,
+    });
     const postgres = await openPostgres({
       url: config.postgres.url,
       poolSize: config.postgres.poolSize,

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
+import { engineMemoryBytes, withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
+import type { MemoryBound } from '../core/config/kinds.js';
 import { errorSummary, storesDown } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
 import type { Progress } from '../core/progress.js';
 import { RetrySet, retryItemName, type RetryItem } from '../core/retry-set.js';
-import { recomputeHours, snapshotLaterCopies } from './rollup.js';
+import { recomputeHours, snapshotLaterCopies, type StatementLimits } from './rollup.js';
 
 /**
  * The aggregator turns raw events into hourly usage. Each run:
@@ -53,6 +54,13 @@ export interface AggregatorOptions {
   clock?: () => number;
   /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
   itemFailures?: Counter<'loop'>;
+  /**
+   * What one recompute or snapshot statement may hold: a size, or a share of the engine's own
+   * bound (as the engine reports it); default half of it. A meter whose statement needs more
+   * is set aside like any failing meter, and the rest of the engine's memory stays for ingest
+   * and the other tenants.
+   */
+  queryMemory?: MemoryBound;
 }
 
 export interface RunReport {
@@ -90,6 +98,7 @@ const CHUNK_HOURS = 200;
 export class Aggregator {
   private readonly owner = randomUUID();
   private readonly clock: () => number;
+  private limits: StatementLimits | undefined;
 
   constructor(private readonly o: AggregatorOptions) {
     this.clock = o.clock ?? Date.now;
@@ -111,6 +120,7 @@ export class Aggregator {
       const upper = new Date(now - this.o.settleMs);
       const from = new Date(watermark.getTime() - this.o.overlapMs);
       const version = BigInt(now) * 1000n;
+      const limits = await this.statementLimits();
       const meters = await this.o.meters.all();
       const byKey = new Map(meters.map((m) => [`${m.tenant_id}\n${m.key}`, m]));
 
@@ -136,7 +146,7 @@ export class Aggregator {
       let hoursRecomputed = 0;
       const recompute = async (meter: MeterRecord, hours: readonly string[]) => {
         await this.renew();
-        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS) }, version);
+        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS) }, version, limits);
         hoursRecomputed += hours.length;
       };
       // Meters set aside by earlier runs: every hour of their events ingested since they failed.
@@ -163,10 +173,10 @@ export class Aggregator {
         // A failed backfill is not marked done: the next run backfills the meter again.
         await guarded(meter.tenant_id, meter.key, from.getTime(), async () => {
           if (!snapshotted.has(meter.tenant_id)) {
-            await snapshotLaterCopies(this.o.ch, run, meter.tenant_id);
+            await snapshotLaterCopies(this.o.ch, run, meter.tenant_id, limits);
             snapshotted.add(meter.tenant_id);
           }
-          hoursRecomputed += await this.backfill(meter, run, upper, version, progress);
+          hoursRecomputed += await this.backfill(meter, run, upper, version, limits, progress);
           metersBackfilled++;
         });
       }
@@ -191,7 +201,7 @@ export class Aggregator {
    * events (an aggregation in the raw table's order, a few hundred thousand to a million
    * events a second), reported as one step of progress.
    */
-  private async backfill(meter: MeterRecord, run: string, upper: Date, version: bigint, progress?: Progress): Promise<number> {
+  private async backfill(meter: MeterRecord, run: string, upper: Date, version: bigint, limits: StatementLimits, progress?: Progress): Promise<number> {
     const rs = await this.o.ch.client.query({
       query: `SELECT uniqExact(toStartOfHour(timestamp)) AS hours FROM ${this.o.ch.table('raw_events_v1')} WHERE tenant_id = {t:String} AND meter = {m:String}`,
       query_params: { t: meter.tenant_id, m: meter.key },
@@ -200,7 +210,7 @@ export class Aggregator {
     const hours = Number((await rs.json<{ hours: string }>())[0]?.hours ?? 0);
     progress?.start(hours, `backfill ${meter.key} (hours)`);
     this.o.metrics.backfillHoursLeft.set(hours);
-    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run, visibleThrough: chTime(upper) }, version));
+    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run, visibleThrough: chTime(upper) }, version, limits));
     progress?.tick(hours);
     this.o.metrics.backfillHoursLeft.set(0);
     progress?.stop();
@@ -240,6 +250,15 @@ export class Aggregator {
       format: 'JSONEachRow',
     });
     return rs.json();
+  }
+
+  /** The bound of one statement, from `queryMemory` and the engine's own bound (read once). */
+  private async statementLimits(): Promise<StatementLimits> {
+    if (this.limits !== undefined) return this.limits;
+    const bound = this.o.queryMemory ?? { percent: 50 };
+    if ('bytes' in bound) return (this.limits = { maxMemoryBytes: bound.bytes });
+    const engine = await engineMemoryBytes(this.o.ch);
+    return (this.limits = { maxMemoryBytes: engine === undefined ? undefined : Math.floor((engine * bound.percent) / 100) });
   }
 
   /** Takes the lease; the stored watermark, or undefined when another run holds it. */

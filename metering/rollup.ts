@@ -75,12 +75,32 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  */
 const IN_INDEX_MAX_VALUES = 100_000;
 const RECOMPUTE_SETTINGS = `use_index_for_in_with_subqueries_max_values = ${IN_INDEX_MAX_VALUES}, optimize_on_insert = 0, max_insert_threads = 2`;
-/** What a statement's hash-table aggregation holds in memory before it spills to disk. */
+/** What a statement's hash-table aggregation holds in memory before it spills to disk, at most. */
 const HASH_SPILL_BYTES = 1024 ** 3;
 
-function recomputeSettings(grouped: boolean): string {
-  const aggregation = grouped ? `optimize_aggregation_in_order = 0, max_bytes_before_external_group_by = ${HASH_SPILL_BYTES}` : 'optimize_aggregation_in_order = 1';
-  return `SETTINGS ${aggregation}, ${RECOMPUTE_SETTINGS}`;
+/**
+ * What one recompute or snapshot statement may hold in memory (`undefined`: only the engine's
+ * own bound). Beyond it the statement fails, and the aggregator sets that meter aside, instead
+ * of one tenant's large hours taking the memory every other query (and on the embedded engine,
+ * the process) needs. Aggregations and sorts spill to disk at half of it (at most
+ * HASH_SPILL_BYTES), so that only what cannot spill (the sets of ids probed) can reach it.
+ */
+export interface StatementLimits {
+  readonly maxMemoryBytes: number | undefined;
+}
+
+/** The memory settings of a statement; `hashAggregation` when it aggregates in a hash table (which may spill). */
+function memorySettings(limits: StatementLimits, hashAggregation: boolean): string {
+  const bound = limits.maxMemoryBytes;
+  const spill = bound === undefined ? HASH_SPILL_BYTES : Math.min(HASH_SPILL_BYTES, Math.floor(bound / 2));
+  const settings = bound === undefined ? [] : [`max_memory_usage = ${bound}`, `max_bytes_before_external_sort = ${spill}`];
+  if (hashAggregation) settings.push(`max_bytes_before_external_group_by = ${spill}`);
+  return settings.length === 0 ? '' : `, ${settings.join(', ')}`;
+}
+
+function recomputeSettings(grouped: boolean, limits: StatementLimits): string {
+  const aggregation = grouped ? 'optimize_aggregation_in_order = 0' : 'optimize_aggregation_in_order = 1';
+  return `SETTINGS ${aggregation}${memorySettings(limits, grouped)}, ${RECOMPUTE_SETTINGS}`;
 }
 
 /**
@@ -143,13 +163,13 @@ function copyKey(idHash: string, acceptedAt: string, contentHash: string): strin
  * not in it, but their hours became visible after the run's upper bound, so the next run
  * recomputes those hours with the copies in place.
  */
-export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tenantId: string): Promise<void> {
+export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tenantId: string, limits: StatementLimits): Promise<void> {
   await ch.client.command({
     // (event_ids_v1 is sorted by (tenant, id): grouping the candidates' copies in that order
     // holds one id's copies at a time. The count of every id hash is a hash table of the
-    // tenant's ids, about 35 bytes an id, spilled to disk beyond HASH_SPILL_BYTES.)
+    // tenant's ids, about 35 bytes an id, spilled to disk beyond the spill threshold.)
     query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash)
-            SETTINGS optimize_aggregation_in_order = 1, max_bytes_before_external_group_by = ${HASH_SPILL_BYTES}
+            SETTINGS optimize_aggregation_in_order = 1${memorySettings(limits, true)}
             SELECT {run:String}, {t:String}, * FROM (${laterCopies(ch, undefined)})`,
     query_params: { run, t: tenantId },
   });
@@ -166,7 +186,7 @@ export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tena
  * constants. The gauge integral's window function, which sorts every event of the hours, runs
  * for weighted_sum meters only.
  */
-export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, scope: HourScope, version: bigint): Promise<void> {
+export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, scope: HourScope, version: bigint, limits: StatementLimits): Promise<void> {
   if ('hours' in scope && scope.hours.length === 0) return;
   const hourly = ch.table('usage_hourly_v1');
   const raw = ch.table('raw_events_v1');
@@ -213,7 +233,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   const values = ROLLUP_COLUMNS.map((c) => (stored.has(c) ? (c === 'latest_key' ? unpackKey('latest') : c) : CONSTANT[c]));
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (${columns}) ${recomputeSettings(meter.group_by.length > 0)}
+      INSERT INTO ${hourly} (${columns}) ${recomputeSettings(meter.group_by.length > 0, limits)}
       SELECT {t:String}, {m:String}, customer, CAST([${groupNames.join(', ')}] AS Array(String)), hour, events, ${values.join(', ')}, {version:UInt64}
       FROM (
         SELECT ${keys}, ${['count() AS events', ...aggregates].join(', ')}
@@ -227,7 +247,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   if (!(await hasOlderRows(ch, hourWhere, params))) return;
   await ch.client.command({
     query: `
-      INSERT INTO ${hourly} (${columns}) ${recomputeSettings(false)}
+      INSERT INTO ${hourly} (${columns}) ${recomputeSettings(false, limits)}
       SELECT {t:String}, {m:String}, customer, groups, hour, toUInt64(0), ${ROLLUP_COLUMNS.map((c) => CONSTANT[c]).join(', ')}, {version:UInt64}
       FROM ${hourly}
       WHERE ${hourWhere}

@@ -106,3 +106,37 @@ export function chosenSecret(minLength: number): Kind<string> {
         : raw,
   };
 }
+
+/** A memory bound: a size in bytes, or a share of a whole that the reader of the value knows. */
+export type MemoryBound = { readonly bytes: number } | { readonly percent: number };
+
+const UNITS: Record<string, number> = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+
+/** A bound as the operator writes it. */
+export function showMemoryBound(bound: MemoryBound): string {
+  return 'percent' in bound ? `${bound.percent}%` : `${bound.bytes}`;
+}
+
+/**
+ * A memory size with a binary unit (`512MiB`, `4GiB`, or plain bytes) from `minBytes` up, or a
+ * whole percentage from 1 to 100 (`50%`).
+ */
+export function memoryBound(minBytes: number): Kind<MemoryBound> {
+  const refusal = (raw: string) =>
+    new Refusal(`must be a size of at least ${minBytes / 1024 ** 2}MiB such as 512MiB or 4GiB, or a percentage from 1% to 100% (got "${raw}")`);
+  return {
+    isUnset: blank,
+    read: (raw) => {
+      const v = raw.trim();
+      const percent = /^(\d{1,3})%$/.exec(v);
+      if (percent) {
+        const p = Number(percent[1]);
+        return p >= 1 && p <= 100 ? { percent: p } : refusal(raw);
+      }
+      const size = /^(\d{1,13})(KiB|MiB|GiB|TiB)?$/.exec(v);
+      if (!size) return refusal(raw);
+      const bytes = Number(size[1]) * UNITS[size[2] ?? '']!;
+      return bytes >= minBytes && Number.isSafeInteger(bytes) ? { bytes } : refusal(raw);
+    },
+  };
+}

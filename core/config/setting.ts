@@ -20,6 +20,8 @@ interface Common<At extends string, T, V, Out> {
   readonly then?: (value: V, context: Context) => Out;
   /** A rule involving other variables, checked once every variable has been read; the message if broken. */
   readonly check?: (value: V, context: Context) => string | undefined;
+  /** The default as text, when `String` would not say it (a value that is an object). */
+  readonly show?: (value: T) => string;
 }
 
 /** A setting with a value when the variable is unset. */
@@ -47,14 +49,14 @@ export interface Setting<At extends string = string, Out = unknown> {
 export function setting<const At extends string, T, Out = T>(declaration: WithDefault<At, T, Out>): Setting<At, Out>;
 export function setting<const At extends string, T, Out = T | undefined>(declaration: Optional<At, T, Out>): Setting<At, Out>;
 export function setting(declaration: WithDefault<string, unknown, unknown> | Optional<string, unknown, unknown>): Setting {
-  const { variable, at, doc, kind, then, check, unset } = declaration;
+  const { variable, at, doc, kind, then, check, unset, show } = declaration;
   const fallback = unset !== undefined ? undefined : declaration.default;
   return {
     variable,
     at,
     doc,
     unset,
-    shownDefault: unset !== undefined ? `(${unset})` : String(fallback),
+    shownDefault: unset !== undefined ? `(${unset})` : show !== undefined ? show(fallback) : String(fallback),
     read: (raw) => (raw === undefined || kind.isUnset(raw) ? fallback : kind.read(raw)),
     check: (value, context) => check?.(value, context),
     finish: (value, context) => (then === undefined ? value : then(value, context)),

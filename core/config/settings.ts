@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { bool, chosenSecret, int, issuedSecret, matching, oneOf, text, url } from './kinds.js';
+import { bool, chosenSecret, int, issuedSecret, matching, memoryBound, oneOf, showMemoryBound, text, url } from './kinds.js';
 import { setting } from './setting.js';
 
 /**
@@ -77,6 +77,14 @@ export const SETTINGS = [
   }),
   setting({ variable: 'TALLY_HEALTH_TIMEOUT_MS', at: 'http.healthTimeoutMs', kind: int(50, 60_000), default: 2_000, doc: 'store ping timeout for /readyz' }),
   setting({
+    variable: 'TALLY_CHDB_MAX_MEMORY',
+    at: 'clickhouse.embeddedMaxMemory',
+    kind: memoryBound(64 * MIB),
+    default: { percent: 50 },
+    show: showMemoryBound,
+    doc: "memory the embedded ClickHouse may hold in all, a size (4GiB) or a share of the memory the process may use (its queries fail beyond it, instead of the process being killed)",
+  }),
+  setting({
     variable: 'TALLY_PGLITE_SHARED_BUFFERS',
     at: 'postgres.embeddedSharedBuffers',
     kind: matching(/^[1-9]\d{0,5}(kB|MB|GB)$/, 'a Postgres memory size such as 32MB or 1GB'),
@@ -93,6 +101,14 @@ export const SETTINGS = [
     then: secondsToMs,
   }),
   setting({ variable: 'TALLY_AGGREGATOR_SETTLE_MS', at: 'aggregator.settleMs', kind: int(0, 600_000), default: 1_000, doc: 'events younger than this wait for the next run' }),
+  setting({
+    variable: 'TALLY_AGGREGATOR_QUERY_MEMORY',
+    at: 'aggregator.queryMemory',
+    kind: memoryBound(16 * MIB),
+    default: { percent: 50 },
+    show: showMemoryBound,
+    doc: "memory one aggregator statement may hold, a size or a share of ClickHouse's own bound (a meter beyond it is set aside, not the store)",
+  }),
   setting({ variable: 'TALLY_AGGREGATOR_LEASE_SECONDS', at: 'aggregator.leaseSeconds', kind: int(1, 3600), default: 30, doc: 'lease of a run; a crashed run is taken over after it' }),
   setting({
     variable: 'TALLY_ENTITLEMENT_CACHE_MS',

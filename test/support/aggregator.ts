@@ -1,6 +1,6 @@
 import { createLogger } from '../../core/log.js';
 import { createRegistry } from '../../core/metrics.js';
-import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
+import { Aggregator, aggregatorMetrics, type AggregatorOptions } from '../../metering/aggregator.js';
 import { pgMeterRepository, type MeterRepository } from '../../metering/meters.js';
 import type { TestStores } from './stores.js';
 
@@ -8,7 +8,11 @@ import type { TestStores } from './stores.js';
  * An aggregator on a test's stores, as the tests run it: every run looks two minutes back,
  * waits for nothing to settle, and holds a short lease.
  */
-export function storesAggregator(stores: Pick<TestStores, 'clickhouse' | 'postgres' | 'config'>, meters?: MeterRepository): Aggregator {
+export function storesAggregator(
+  stores: Pick<TestStores, 'clickhouse' | 'postgres' | 'config'>,
+  meters?: MeterRepository,
+  options: Pick<AggregatorOptions, 'queryMemory'> = {},
+): Aggregator {
   return new Aggregator({
     ch: stores.clickhouse,
     pg: stores.postgres,
@@ -18,5 +22,6 @@ export function storesAggregator(stores: Pick<TestStores, 'clickhouse' | 'postgr
     overlapMs: 120_000,
     settleMs: 0,
     leaseSeconds: 5,
+    ...options,
   });
 }

@@ -18,7 +18,8 @@ describe('config', () => {
     expect(c.port).toBe(8080);
     expect(c.host).toBe('0.0.0.0');
     expect(c.dataDir).toBe(path.resolve('/srv', '.tally'));
-    expect(c.clickhouse).toEqual({ url: undefined, database: 'tally' });
+    expect(c.clickhouse).toEqual({ url: undefined, database: 'tally', embeddedMaxMemory: { percent: 50 } });
+    expect(c.aggregator.queryMemory).toEqual({ percent: 50 });
     expect(c.postgres).toEqual({ url: undefined, poolSize: 10, embeddedSharedBuffers: '32MB' });
     expect(c.adminKey).toBeUndefined();
     expect(c.logLevel).toBe('info');
@@ -98,6 +99,15 @@ describe('config', () => {
     ['TALLY_HEALTH_TIMEOUT_MS', '1', /from 50 to/],
     ['TALLY_PGLITE_SHARED_BUFFERS', 'lots', /memory size such as 32MB/],
     ['TALLY_PGLITE_SHARED_BUFFERS', '16mb', /memory size/],
+    ['TALLY_CHDB_MAX_MEMORY', 'lots', /a size of at least 64MiB such as 512MiB or 4GiB, or a percentage from 1% to 100%/],
+    ['TALLY_CHDB_MAX_MEMORY', '32MiB', /at least 64MiB/],
+    ['TALLY_CHDB_MAX_MEMORY', '0%', /percentage from 1% to 100%/],
+    ['TALLY_CHDB_MAX_MEMORY', '101%', /percentage/],
+    ['TALLY_CHDB_MAX_MEMORY', '1.5GiB', /a size/],
+    ['TALLY_CHDB_MAX_MEMORY', '4GB', /a size/],
+    ['TALLY_CHDB_MAX_MEMORY', '-1GiB', /a size/],
+    ['TALLY_CHDB_MAX_MEMORY', '99999999999999GiB', /a size/],
+    ['TALLY_AGGREGATOR_QUERY_MEMORY', '1MiB', /at least 16MiB/],
     ['TALLY_INGEST_MAX_EVENTS', '0', /from 1 to/],
     ['TALLY_EVENT_MAX_AGE_SECONDS', 'forever', /whole number/],
     ['TALLY_EVENTLOG_SEAL_MS', '0', /from 1 to 60000/],
@@ -107,6 +117,14 @@ describe('config', () => {
     expect(found).toHaveLength(1);
     expect(found[0]!.variable).toBe(variable);
     expect(found[0]!.message).toMatch(message);
+  });
+
+  it('reads memory bounds as sizes with binary units or as shares', () => {
+    const c = loadConfig({ TALLY_CHDB_MAX_MEMORY: ' 4GiB ', TALLY_AGGREGATOR_QUERY_MEMORY: '25%' });
+    expect(c.clickhouse.embeddedMaxMemory).toEqual({ bytes: 4 * 1024 ** 3 });
+    expect(c.aggregator.queryMemory).toEqual({ percent: 25 });
+    expect(loadConfig({ TALLY_CHDB_MAX_MEMORY: '67108864' }).clickhouse.embeddedMaxMemory).toEqual({ bytes: 64 * 1024 ** 2 });
+    expect(loadConfig({ TALLY_AGGREGATOR_QUERY_MEMORY: '512MiB' }).aggregator.queryMemory).toEqual({ bytes: 512 * 1024 ** 2 });
   });
 
   it('reports every bad variable at once, in a message naming each', () => {
