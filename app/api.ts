@@ -233,7 +233,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
     ...entitlementRoutes({ service: entitlements, store: entitlementStore, customers, clock }),
     usageRoute({ usage, ch: stores.clickhouse, meters, watermark: meterWatermark }),
     ...billingRoutes(rating.billing, new InvoiceRepository(stores.postgres, clock), clock),
-    ...balanceRoutes({ pg: stores.postgres, credits, upcoming: (tenantId, id, now) => rating.billing.upcoming(tenantId, id, now), clock }),
+    ...balanceRoutes({ pg: stores.postgres, credits, upcoming: (tenantId, ids, now) => rating.billing.upcomingMany(tenantId, ids, now), clock }),
     ...billingProfileRoutes(new BillingProfileService(stores.postgres)),
     ...documentRoutes(documents, stores.postgres),
     ...invoiceLinkRoutes(links),

@@ -78,7 +78,7 @@ export function createRatingStack(
     itemFailures,
   });
   const credits = new CreditService(stores.postgres);
-  const balanceOf = (tenantId: string, customerId: string, now: Date) => customerBalance({ pg: stores.postgres, credits, upcoming: (t, id, at) => billing.upcoming(t, id, at) }, tenantId, customerId, now);
+  const balanceOf = (tenantId: string, customerId: string, now: Date) => customerBalance({ pg: stores.postgres, credits, upcoming: (t, ids, at) => billing.upcomingMany(t, ids, at) }, tenantId, customerId, now);
   return {
     rater: new Rater({
       ch: stores.clickhouse,

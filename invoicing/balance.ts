@@ -48,7 +48,8 @@ export interface SubscriptionSpend {
 export interface BalanceDeps {
   pg: Queryable;
   credits: Pick<CreditService, 'balance'>;
-  upcoming: (tenantId: string, subscriptionId: string, now: Date) => Promise<InvoiceView>;
+  /** The subscriptions' upcoming invoices, in the order given (Billing.upcomingMany). */
+  upcoming: (tenantId: string, subscriptionIds: readonly string[], now: Date) => Promise<InvoiceView[]>;
 }
 
 /** Whether a subscription has an open period at `now`: started and not canceled by then. */
@@ -61,20 +62,20 @@ export async function customerBalance(deps: BalanceDeps, tenantId: string, custo
   const places = minorUnits(held.currency);
   const purchased = held.grants.filter((g) => g.source !== 'allowance').reduce((s, g) => s.plus(g.remaining), new Dec(0));
   const subs = (await loadSubscriptions(deps.pg, { tenantId, customers: [customerId] })).filter((s) => live(s, now));
-  const subscriptions: SubscriptionSpend[] = [];
-  for (const sub of subs) {
+  const invoices = await deps.upcoming(tenantId, subs.map((s) => s.id), now);
+  const subscriptions = subs.map((sub, i): SubscriptionSpend => {
     const period = periodAt(sub.startDate, sub.interval, now);
-    const invoice = await deps.upcoming(tenantId, sub.id, now);
+    const invoice = invoices[i]!;
     const granted = held.grants.find((g) => g.source === 'allowance' && g.subscription === sub.id && g.period_start === period.start.toISOString());
     const allowance = granted !== undefined ? granted.remaining : (allowanceDue(sub, period, planAt(sub, now))[0]?.amount ?? '0');
-    subscriptions.push({
+    return {
       subscription: sub.id,
       period_start: period.start.toISOString(),
       period_end: period.end.toISOString(),
       allowance: new Dec(allowance).toFixed(places),
       spend: new Dec(invoice.subtotal).minus(invoice.discount).toFixed(places),
-    });
-  }
+    };
+  });
   const credit = subscriptions.reduce((s, x) => s.plus(x.allowance), purchased);
   const spend = subscriptions.reduce((s, x) => s.plus(x.spend), new Dec(0));
   return {

@@ -56,21 +56,43 @@ export class Billing {
 
   /** The open period of a subscription rated so far, in the invoice shape (status draft). */
   async upcoming(tenantId: string, id: string, now: Date): Promise<InvoiceView> {
-    const [sub] = await loadSubscriptions(this.d.pg, { tenantId, ids: [id] });
-    if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(id)}`, { field: 'id' });
-    if (sub.canceledAt !== null && sub.canceledAt.getTime() <= now.getTime()) {
-      throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} was canceled at ${sub.canceledAt.toISOString()}; it has no upcoming invoice`);
+    return (await this.upcomingMany(tenantId, [id], now))[0]!;
+  }
+
+  /**
+   * The upcoming invoices of several subscriptions (in the order given), assembled in one pass
+   * as a close assembles its batch: the stores are read once for all of them instead of once
+   * per subscription (about 35 ms each on the embedded stores). Credits are shown used up across
+   * them in that order, as a close would use them (what each charges before credits does not
+   * depend on it).
+   */
+  async upcomingMany(tenantId: string, ids: readonly string[], now: Date): Promise<InvoiceView[]> {
+    if (ids.length === 0) return [];
+    const loaded = new Map((await loadSubscriptions(this.d.pg, { tenantId, ids: [...ids] })).map((s) => [s.id, s]));
+    const work = ids.map((id) => {
+      const sub = loaded.get(id);
+      if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(id)}`, { field: 'id' });
+      if (sub.canceledAt !== null && sub.canceledAt.getTime() <= now.getTime()) {
+        throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} was canceled at ${sub.canceledAt.toISOString()}; it has no upcoming invoice`);
+      }
+      // Only a subscription stored before dates were bounded (or by hand) can hold such a date;
+      // nothing about it can be rated, so there is no upcoming invoice to show.
+      const unratable = unstorableField(sub);
+      if (unratable !== undefined) {
+        throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} has a ${unratable} the stores cannot hold; it cannot be rated`, { field: unratable });
+      }
+      const at = now.getTime() < sub.startDate.getTime() ? sub.startDate : now;
+      return { sub, period: periodAt(sub.startDate, sub.interval, at), horizon: now.getTime(), at };
+    });
+    // The preview allowance is the plan's at one instant for the whole batch: each
+    // subscription's own instant differs only for one not started yet, whose allowance is
+    // previewed at its start.
+    const views: InvoiceView[] = [];
+    for (const group of groupByInstant(work)) {
+      const { invoices } = await assembleInvoices(this.live, this.d.pg, group.map(({ sub, period, horizon }) => ({ sub, period, horizon })), { allowance: { mode: 'preview', at: group[0]!.at } });
+      for (const [i, w] of group.entries()) views[work.indexOf(w)] = invoiceView(w.sub, w.period, invoices[i]!.composed, { id: null, status: 'draft', created_at: null });
     }
-    // Only a subscription stored before dates were bounded (or by hand) can hold such a date;
-    // nothing about it can be rated, so there is no upcoming invoice to show.
-    const unratable = unstorableField(sub);
-    if (unratable !== undefined) {
-      throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} has a ${unratable} the stores cannot hold; it cannot be rated`, { field: unratable });
-    }
-    const at = now.getTime() < sub.startDate.getTime() ? sub.startDate : now;
-    const period = periodAt(sub.startDate, sub.interval, at);
-    const { invoices } = await assembleInvoices(this.live, this.d.pg, [{ sub, period, horizon: now.getTime() }], { allowance: { mode: 'preview', at } });
-    return invoiceView(sub, period, invoices[0]!.composed, { id: null, status: 'draft', created_at: null });
+    return views;
   }
 
   /** The subscription's pending one-off charges on an invoice of their own, now (invoice-now.ts). */
@@ -82,4 +104,11 @@ export class Billing {
   async close(asOf: Date, progress?: Progress, filter: { tenantId?: string } = {}): Promise<CloseReport> {
     return closePeriods(this.d, await this.preloaded(), asOf, progress, filter);
   }
+}
+
+/** The items in groups of one preview instant each, in their order. */
+function groupByInstant<T extends { at: Date }>(items: readonly T[]): T[][] {
+  const groups = new Map<number, T[]>();
+  for (const item of items) groups.set(item.at.getTime(), [...(groups.get(item.at.getTime()) ?? []), item]);
+  return [...groups.values()];
 }

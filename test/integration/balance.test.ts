@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
+import { Dec } from '../../core/money.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
   await call('POST', '/v1/meters', { key: 'calls', name: 'Calls', aggregation: 'sum' });
   await call('POST', '/v1/plans', { code: 'metered', name: 'Metered', currency: 'USD', interval: 'month', base_fee: '10.00', charges: [{ meter: 'calls', model: 'per_unit', unit_price: '0.25' }] });
   await call('POST', '/v1/plans', { code: 'allow', name: 'Allowance', currency: 'USD', interval: 'month', base_fee: '10.00', credit_allowance: '4.00' });
-  for (const id of ['acme', 'taxed', 'allowed', 'idle']) await call('POST', '/v1/customers', { id, name: id, currency: 'USD', ...(id === 'taxed' ? { country: 'DE' } : {}) });
+  for (const id of ['acme', 'taxed', 'allowed', 'idle', 'multi']) await call('POST', '/v1/customers', { id, name: id, currency: 'USD', ...(id === 'taxed' ? { country: 'DE' } : {}) });
   await call('POST', '/v1/tax_rates', { country: 'DE', percent: '19', name: 'MwSt' });
 }, 60_000);
 afterAll(async () => {
@@ -96,6 +97,23 @@ describe('GET /v1/customers/:id/balance', () => {
     const grants = (await call('GET', '/v1/customers/allowed/credits')).body.grants as { source: string; remaining: string; period_start: string | null }[];
     expect(grants.filter((g) => g.source === 'allowance').map((g) => [g.remaining, g.period_start])).toEqual([['4.00', iso(S)]]);
     expect((await call('GET', '/v1/customers/allowed/balance')).body).toMatchObject({ credit: '10.00', spend: '10.00', balance: '0.00', subscriptions: [{ allowance: '4.00' }] });
+  });
+
+  it("sums several subscriptions, each part what that subscription's upcoming invoice charges before credits", async () => {
+    await call('POST', '/v1/customers/multi/credits', { amount: '50.00' });
+    const ids: string[] = [];
+    for (const plan of ['metered', 'allow', 'metered']) ids.push((await call('POST', '/v1/subscriptions', { customer: 'multi', plan, start_date: iso(S) })).body.id as string);
+    // 20 calls at 0.25 (each metered subscription rates the customer's usage of the meter).
+    await usage('multi', '20', S + 2 * DAY);
+    await testAggregator(api).runOnce();
+    const balance = (await call('GET', '/v1/customers/multi/balance')).body as { subscriptions: { subscription: string; spend: string; allowance: string }[] };
+    expect(balance).toMatchObject({ credit: '54.00', spend: '40.00', balance: '14.00' });
+    expect(balance.subscriptions.map((p) => p.subscription).sort()).toEqual([...ids].sort());
+    for (const part of balance.subscriptions) {
+      const upcoming = (await call('GET', `/v1/subscriptions/${part.subscription}/upcoming`)).body as { subtotal: string; discount: string };
+      expect(part.spend, part.subscription).toBe(new Dec(upcoming.subtotal).minus(upcoming.discount).toFixed(2));
+    }
+    expect(balance.subscriptions.map((p) => [p.spend, p.allowance]).sort()).toEqual([['10.00', '4.00'], ['15.00', '0.00'], ['15.00', '0.00']]);
   });
 
   it('is the credit alone without a live subscription (spend 0)', async () => {
