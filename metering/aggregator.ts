@@ -257,7 +257,10 @@ export class Aggregator {
     if (this.limits !== undefined) return this.limits;
     const bound = this.o.queryMemory ?? { percent: 50 };
     if ('bytes' in bound) return (this.limits = { maxMemoryBytes: bound.bytes });
-    const engine = await engineMemoryBytes(this.o.ch);
+    // A server that will not say (a user without access to its settings) leaves the statements
+    // to its own limits, and is asked again on the next run.
+    const engine = await engineMemoryBytes(this.o.ch).catch(() => null);
+    if (engine === null) return { maxMemoryBytes: undefined };
     return (this.limits = { maxMemoryBytes: engine === undefined ? undefined : Math.floor((engine * bound.percent) / 100) });
   }
 
