@@ -32,7 +32,8 @@ export interface ClickHouseOptions {
   cluster?: string | undefined;
   /**
    * What the embedded engine may hold in all (a share of the memory the process may use, as
-   * the engine reads it, cgroup limits included). Its own default, 90 %, is meant for a server
+   * the engine reads it, cgroup limits included; it holds any bound to at most 90 % of that).
+   * Its own default, 90 %, is meant for a server
    * with the machine to itself; here Node and the embedded Postgres share the process, and a
    * statement the engine let grow to that would have the kernel kill the whole process.
    */
@@ -69,11 +70,17 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<ClickHous
     // held open as long as the store, carries the memory bound (the client's connection below
     // cannot pass engine arguments, and shares the engine this session started).
     const bound = opts.embeddedMaxMemory ?? { percent: 50 };
+    // (A store opened while another is open in the process shares its engine and its bound.)
     const session = new Session(dir, { connectionArgs: [engineMemoryArg(bound)] });
-    // chdb compiles against its own copy of @clickhouse/client-common; the runtime contract is
-    // the same, only the nominal types differ.
-    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] & object;
-    client = createClient({ connection, clickhouse_settings: EXACT_JSON_SETTINGS, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      // chdb compiles against its own copy of @clickhouse/client-common; the runtime contract is
+      // the same, only the nominal types differ.
+      const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] & object;
+      client = createClient({ connection, clickhouse_settings: EXACT_JSON_SETTINGS, log: { level: ClickHouseLogLevel.OFF } });
+    } catch (e) {
+      session.close();
+      throw e;
+    }
     closeEngine = () => session.close();
     kind = 'embedded';
   }

@@ -63,11 +63,14 @@ export class Billing {
    * The upcoming invoices of several subscriptions (in the order given), assembled in one pass
    * as a close assembles its batch: the stores are read once for all of them instead of once
    * per subscription (about 35 ms each on the embedded stores). Credits are shown used up across
-   * them in that order, as a close would use them (what each charges before credits does not
-   * depend on it).
+   * the subscriptions assembled together (those whose preview instant is the same: all that have
+   * started), in that order, as a close would use them; what each charges before credits does
+   * not depend on it. Each id once: a second copy of one would be shown with its credits and
+   * one-off charges already taken by the first.
    */
   async upcomingMany(tenantId: string, ids: readonly string[], now: Date): Promise<InvoiceView[]> {
     if (ids.length === 0) return [];
+    if (new Set(ids).size !== ids.length) throw new Error('upcomingMany: each subscription id once');
     const loaded = new Map((await loadSubscriptions(this.d.pg, { tenantId, ids: [...ids] })).map((s) => [s.id, s]));
     const work = ids.map((id) => {
       const sub = loaded.get(id);

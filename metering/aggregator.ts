@@ -94,11 +94,15 @@ export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
 }
 
 const CHUNK_HOURS = 200;
+const BACKFILL_PAUSE_MS = 30_000;
+const BACKFILL_PAUSE_MAX_MS = 15 * 60_000;
 
 export class Aggregator {
   private readonly owner = randomUUID();
   private readonly clock: () => number;
   private limits: StatementLimits | undefined;
+  /** Meters whose backfill failed, by tenant and key: failures in a row, and when to try again. */
+  private readonly backfillPauses = new Map<string, { failures: number; until: number }>();
 
   constructor(private readonly o: AggregatorOptions) {
     this.clock = o.clock ?? Date.now;
@@ -169,16 +173,27 @@ export class Aggregator {
       let metersBackfilled = 0;
       const run = randomUUID();
       const snapshotted = new Set<string>();
+      const snapshotFailed = new Set<string>();
       for (const meter of meters.filter((m) => m.backfilled_through === null)) {
-        // A failed backfill is not marked done: the next run backfills the meter again.
-        await guarded(meter.tenant_id, meter.key, from.getTime(), async () => {
+        // A failed backfill is not marked done: a later run backfills the meter again, once its
+        // pause is over (`backfillDue`): a whole meter's pass that fails (beyond the memory
+        // bound, say) is not worth repeating every few seconds.
+        const key = `${meter.tenant_id}\n${meter.key}`;
+        if (!this.backfillDue(key, now)) continue;
+        const done = await guarded(meter.tenant_id, meter.key, from.getTime(), async () => {
+          // The tenant's snapshot is taken once a run, and not tried again for its other meters once it failed.
+          if (snapshotFailed.has(meter.tenant_id)) throw new Error("the tenant's later-copies snapshot failed earlier in this run");
           if (!snapshotted.has(meter.tenant_id)) {
-            await snapshotLaterCopies(this.o.ch, run, meter.tenant_id, limits);
+            await snapshotLaterCopies(this.o.ch, run, meter.tenant_id, limits).catch((e: unknown) => {
+              snapshotFailed.add(meter.tenant_id);
+              throw e;
+            });
             snapshotted.add(meter.tenant_id);
           }
           hoursRecomputed += await this.backfill(meter, run, upper, version, limits, progress);
           metersBackfilled++;
         });
+        this.backfillOutcome(key, done, now);
       }
 
       await retries.add(failed.filter((f) => byKey.get(`${f.tenantId}\n${f.item}`)?.backfilled_through !== null));
@@ -252,16 +267,32 @@ export class Aggregator {
     return rs.json();
   }
 
+  /** Whether a meter's backfill may run now: not while the pause after its last failure lasts. */
+  private backfillDue(key: string, now: number): boolean {
+    return (this.backfillPauses.get(key)?.until ?? 0) <= now;
+  }
+
+  /** A failed backfill pauses 30 s, doubling with each failure in a row up to 15 minutes. */
+  private backfillOutcome(key: string, done: boolean, now: number): void {
+    if (done) {
+      this.backfillPauses.delete(key);
+      return;
+    }
+    const failures = (this.backfillPauses.get(key)?.failures ?? 0) + 1;
+    this.backfillPauses.set(key, { failures, until: now + Math.min(BACKFILL_PAUSE_MAX_MS, BACKFILL_PAUSE_MS * 2 ** (failures - 1)) });
+  }
+
   /** The bound of one statement, from `queryMemory` and the engine's own bound (read once). */
   private async statementLimits(): Promise<StatementLimits> {
     if (this.limits !== undefined) return this.limits;
     const bound = this.o.queryMemory ?? { percent: 50 };
-    if ('bytes' in bound) return (this.limits = { maxMemoryBytes: bound.bytes });
     // A server that will not say (a user without access to its settings) leaves the statements
     // to its own limits, and is asked again on the next run.
-    const engine = await engineMemoryBytes(this.o.ch).catch(() => null);
-    if (engine === null) return { maxMemoryBytes: undefined };
-    return (this.limits = { maxMemoryBytes: engine === undefined ? undefined : Math.floor((engine * bound.percent) / 100) });
+    const engine = await Promise.all([engineMemoryBytes(this.o.ch), ratioSettingsKnown(this.o.ch)]).catch(() => null);
+    if (engine === null) return { maxMemoryBytes: 'bytes' in bound ? bound.bytes : undefined, ratioSettings: false };
+    const [engineBytes, ratioSettings] = engine;
+    const maxMemoryBytes = 'bytes' in bound ? bound.bytes : engineBytes === undefined ? undefined : Math.floor((engineBytes * bound.percent) / 100);
+    return (this.limits = { maxMemoryBytes, ratioSettings });
   }
 
   /** Takes the lease; the stored watermark, or undefined when another run holds it. */
@@ -455,4 +486,13 @@ function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, fr
 export function chTime(d: Date): string {
   const iso = d.toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
+}
+
+/** Whether the engine has the spill-ratio settings (see StatementLimits). */
+async function ratioSettingsKnown(ch: ClickHouseStore): Promise<boolean> {
+  const rs = await ch.client.query({
+    query: "SELECT count() AS n FROM system.settings WHERE name IN ('max_bytes_ratio_before_external_group_by', 'max_bytes_ratio_before_external_sort')",
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0) === 2;
 }

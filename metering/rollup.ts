@@ -84,18 +84,30 @@ const HASH_SPILL_BYTES = 1024 ** 3;
  * of one tenant's large hours taking the memory every other query (and on the embedded engine,
  * the process) needs. Aggregations and sorts spill to disk at half of it (at most
  * HASH_SPILL_BYTES), so that only what cannot spill (the sets of ids probed) can reach it.
+ * `ratioSettings`: the engine has the `max_bytes_ratio_before_external_*` settings (newer
+ * versions), whose default (spill at half of the memory available) takes precedence over the
+ * byte thresholds and, for sorts, did not spill at all under a bound: they are set to 0 so that
+ * the byte thresholds apply. Older servers do not know them, and a setting a server does not
+ * know fails the statement.
  */
 export interface StatementLimits {
   readonly maxMemoryBytes: number | undefined;
+  readonly ratioSettings: boolean;
 }
 
-/** The memory settings of a statement; `hashAggregation` when it aggregates in a hash table (which may spill). */
+/**
+ * The memory settings of a statement; `hashAggregation` when it aggregates in a hash table.
+ * Under a bound every statement gets both spill thresholds: an ungrouped meter's aggregation
+ * is in the table's order unless a window function (weighted_sum) comes first, and then it is
+ * a hash table too; the threshold does not turn the in-order aggregation off.
+ */
 function memorySettings(limits: StatementLimits, hashAggregation: boolean): string {
   const bound = limits.maxMemoryBytes;
-  const spill = bound === undefined ? HASH_SPILL_BYTES : Math.min(HASH_SPILL_BYTES, Math.floor(bound / 2));
-  const settings = bound === undefined ? [] : [`max_memory_usage = ${bound}`, `max_bytes_before_external_sort = ${spill}`];
-  if (hashAggregation) settings.push(`max_bytes_before_external_group_by = ${spill}`);
-  return settings.length === 0 ? '' : `, ${settings.join(', ')}`;
+  if (bound === undefined) return hashAggregation ? `, max_bytes_before_external_group_by = ${HASH_SPILL_BYTES}` : '';
+  const spill = Math.min(HASH_SPILL_BYTES, Math.floor(bound / 2));
+  const settings = [`max_memory_usage = ${bound}`, `max_bytes_before_external_group_by = ${spill}`, `max_bytes_before_external_sort = ${spill}`];
+  if (limits.ratioSettings) settings.push('max_bytes_ratio_before_external_group_by = 0', 'max_bytes_ratio_before_external_sort = 0');
+  return `, ${settings.join(', ')}`;
 }
 
 function recomputeSettings(grouped: boolean, limits: StatementLimits): string {
