@@ -33,9 +33,9 @@ export interface ClickHouseOptions {
   /**
    * What the embedded engine may hold in all (a share of the memory the process may use, as
    * the engine reads it, cgroup limits included; it holds any bound to at most 90 % of that).
-   * Its own default, 90 %, is meant for a server
-   * with the machine to itself; here Node and the embedded Postgres share the process, and a
-   * statement the engine let grow to that would have the kernel kill the whole process.
+   * Its own default, 90 %, is meant for a server with the machine to itself; here Node and the
+   * embedded Postgres share the process, and a statement the engine let grow to that would
+   * have the kernel kill the whole process.
    */
   embeddedMaxMemory?: MemoryBound;
 }
