@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import { withTimeout, type ClickHouseStore } from './clickhouse.js';
+import { engineMemory, withTimeout, type ClickHouseStore } from './clickhouse.js';
 
 /**
  * `tally_clickhouse_memory_bytes` and `tally_clickhouse_memory_limit_bytes`: what the
@@ -11,22 +11,12 @@ import { withTimeout, type ClickHouseStore } from './clickhouse.js';
 export function clickhouseMemoryGauges(registry: Registry, ch: ClickHouseStore): void {
   // Once per registry: a process serving the API and a worker's probes registers them once.
   if (registry.getSingleMetric('tally_clickhouse_memory_bytes') !== undefined) return;
-  let known: { used: number; limit: number | undefined } | undefined;
+  let known: Awaited<ReturnType<typeof engineMemory>> | undefined;
   let reading: Promise<void> | undefined;
   const read = () =>
-    (reading ??= withTimeout(
-      ch.client.query({
-        query: `SELECT (SELECT value FROM system.metrics WHERE metric = 'MemoryTracking') AS used,
-                       (SELECT value FROM system.server_settings WHERE name = 'max_server_memory_usage') AS limit`,
-        format: 'JSONEachRow',
-      }).then((rs) => rs.json<{ used: string | number; limit: string | number }>()),
-      2_000,
-      "reading ClickHouse's memory",
-    )
-      .then(([row]) => {
-        if (row === undefined) return;
-        const limit = Number(row.limit);
-        known = { used: Number(row.used), limit: limit > 0 ? limit : undefined };
+    (reading ??= withTimeout(engineMemory(ch), 2_000, "reading ClickHouse's memory")
+      .then((m) => {
+        known = m;
       })
       .catch(() => undefined) // keep the last figures read; the store's health shows on /readyz
       .finally(() => (reading = undefined)));
@@ -36,7 +26,7 @@ export function clickhouseMemoryGauges(registry: Registry, ch: ClickHouseStore):
     registers: [registry],
     async collect() {
       await read();
-      if (known !== undefined) this.set(known.used);
+      if (known !== undefined) this.set(known.usedBytes);
     },
   });
   new Gauge({
@@ -45,7 +35,7 @@ export function clickhouseMemoryGauges(registry: Registry, ch: ClickHouseStore):
     registers: [registry],
     async collect() {
       await read();
-      if (known?.limit !== undefined) this.set(known.limit);
+      if (known?.limitBytes !== undefined) this.set(known.limitBytes);
     },
   });
 }

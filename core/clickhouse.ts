@@ -111,13 +111,19 @@ export function engineMemoryArg(bound: MemoryBound): string {
 }
 
 /**
- * The most memory the engine lets its queries hold in all, as it reports it (a server's own
- * setting, or the embedded engine's bound above); undefined when it reports none.
+ * What the engine's queries, inserts and merges hold now (as it tracks it), and the most it
+ * lets them hold in all (a server's own setting, or the embedded engine's bound above;
+ * undefined when it reports none). Byte counts, exact below 2^53.
  */
-export async function engineMemoryBytes(ch: ClickHouseStore): Promise<number | undefined> {
-  const rs = await ch.client.query({ query: "SELECT value FROM system.server_settings WHERE name = 'max_server_memory_usage'", format: 'JSONEachRow' });
-  const bytes = Number((await rs.json<{ value: string }>())[0]?.value ?? 0);
-  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+export async function engineMemory(ch: ClickHouseStore): Promise<{ usedBytes: number; limitBytes: number | undefined }> {
+  const rs = await ch.client.query({
+    query: `SELECT (SELECT value FROM system.metrics WHERE metric = 'MemoryTracking') AS used,
+                   (SELECT value FROM system.server_settings WHERE name = 'max_server_memory_usage') AS limit`,
+    format: 'JSONEachRow',
+  });
+  const row = (await rs.json<{ used: string | number; limit: string | number | null }>())[0];
+  const limit = Number(row?.limit ?? 0);
+  return { usedBytes: Number(row?.used ?? 0), limitBytes: Number.isSafeInteger(limit) && limit > 0 ? limit : undefined };
 }
 
 export function quoteIdent(name: string): string {

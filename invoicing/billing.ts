@@ -72,7 +72,7 @@ export class Billing {
     if (ids.length === 0) return [];
     if (new Set(ids).size !== ids.length) throw new Error('upcomingMany: each subscription id once');
     const loaded = new Map((await loadSubscriptions(this.d.pg, { tenantId, ids: [...ids] })).map((s) => [s.id, s]));
-    const work = ids.map((id) => {
+    const work = ids.map((id, index) => {
       const sub = loaded.get(id);
       if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(id)}`, { field: 'id' });
       if (sub.canceledAt !== null && sub.canceledAt.getTime() <= now.getTime()) {
@@ -85,7 +85,7 @@ export class Billing {
         throw new TallyError('TALLY_ERR_NO_UPCOMING_INVOICE', `subscription ${id} has a ${unratable} the stores cannot hold; it cannot be rated`, { field: unratable });
       }
       const at = now.getTime() < sub.startDate.getTime() ? sub.startDate : now;
-      return { sub, period: periodAt(sub.startDate, sub.interval, at), horizon: now.getTime(), at };
+      return { index, sub, period: periodAt(sub.startDate, sub.interval, at), horizon: now.getTime(), at };
     });
     // The preview allowance is the plan's at one instant for the whole batch: each
     // subscription's own instant differs only for one not started yet, whose allowance is
@@ -93,7 +93,7 @@ export class Billing {
     const views: InvoiceView[] = [];
     for (const group of groupByInstant(work)) {
       const { invoices } = await assembleInvoices(this.live, this.d.pg, group.map(({ sub, period, horizon }) => ({ sub, period, horizon })), { allowance: { mode: 'preview', at: group[0]!.at } });
-      for (const [i, w] of group.entries()) views[work.indexOf(w)] = invoiceView(w.sub, w.period, invoices[i]!.composed, { id: null, status: 'draft', created_at: null });
+      for (const [i, w] of group.entries()) views[w.index] = invoiceView(w.sub, w.period, invoices[i]!.composed, { id: null, status: 'draft', created_at: null });
     }
     return views;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { engineMemoryBytes, withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
+import { engineMemory, withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
 import type { MemoryBound } from '../core/config/kinds.js';
 import { errorSummary, storesDown } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
@@ -288,9 +288,9 @@ export class Aggregator {
     const bound = this.o.queryMemory ?? { percent: 50 };
     // A server that will not say (a user without access to its settings) leaves the statements
     // to its own limits, and is asked again on the next run.
-    const engine = await Promise.all([engineMemoryBytes(this.o.ch), ratioSettingsKnown(this.o.ch)]).catch(() => null);
+    const engine = await Promise.all([engineMemory(this.o.ch), ratioSettingsKnown(this.o.ch)]).catch(() => null);
     if (engine === null) return { maxMemoryBytes: 'bytes' in bound ? bound.bytes : undefined, ratioSettings: false };
-    const [engineBytes, ratioSettings] = engine;
+    const [{ limitBytes: engineBytes }, ratioSettings] = engine;
     const maxMemoryBytes = 'bytes' in bound ? bound.bytes : engineBytes === undefined ? undefined : Math.floor((engineBytes * bound.percent) / 100);
     return (this.limits = { maxMemoryBytes, ratioSettings });
   }
