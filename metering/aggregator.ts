@@ -8,7 +8,9 @@ import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
 import type { Progress } from '../core/progress.js';
 import { RetrySet, retryItemName, type RetryItem } from '../core/retry-set.js';
-import { recomputeHours, snapshotLaterCopies, type StatementLimits } from './rollup.js';
+import { recordLaterCopies } from './later-copies.js';
+import { recomputeHours, type StatementLimits } from './rollup.js';
+import { chTime } from './sql.js';
 
 /**
  * The aggregator turns raw events into hourly usage. Each run:
@@ -147,16 +149,31 @@ export class Aggregator {
         }
       };
 
+      // The later copies of the rows made visible since the record's last run (the whole
+      // history when it has none yet), before any recompute reads the record.
+      const run = randomUUID();
+      const recordedThrough = await readRecordedThrough(this.o.pg);
+      const recordFrom = recordedThrough.getTime() < from.getTime() ? recordedThrough : from;
+      const unrecorded = await this.recordLaterCopies(run, kept, recordFrom, upper, limits, systemic, failed);
+      /** A meter of a tenant whose later copies are not recorded waits with them, from the earlier instant. */
+      const waitsForRecord = (tenantId: string, meterKey: string, since: number): boolean => {
+        const recordSince = unrecorded.get(tenantId);
+        if (recordSince === undefined) return false;
+        failed.push({ tenantId, item: meterKey, since: Math.min(since, recordSince) });
+        return true;
+      };
+
       let hoursRecomputed = 0;
       const recompute = async (meter: MeterRecord, hours: readonly string[]) => {
         await this.renew();
-        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS) }, version, limits);
+        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS), visibleThrough: chTime(upper) }, version, limits);
         hoursRecomputed += hours.length;
       };
       // Meters set aside by earlier runs: every hour of their events ingested since they failed.
       for (const k of kept) {
         const meter = byKey.get(`${k.tenantId}\n${k.item}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // gone, or its backfill below covers it
+        if (waitsForRecord(k.tenantId, k.item, k.since)) continue;
         await guarded(k.tenantId, k.item, k.since, async () => recompute(meter, await this.hoursOf(meter, new Date(k.since), upper)));
       }
       // Only hours of meters already backfilled are recomputed here (the backfills below cover
@@ -167,30 +184,19 @@ export class Aggregator {
         const meter = byKey.get(`${a.tenant_id}\n${a.meter}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // no meter yet, or its backfill below covers it
         if (keptKeys.has(`${a.tenant_id}\n${a.meter}`)) continue; // done above, from further back
+        if (waitsForRecord(a.tenant_id, a.meter, from.getTime())) continue;
         await guarded(a.tenant_id, a.meter, from.getTime(), () => recompute(meter, a.hours));
       }
 
       let metersBackfilled = 0;
-      const run = randomUUID();
-      const snapshotted = new Set<string>();
-      const snapshotFailed = new Set<string>();
-      for (const meter of meters.filter((m) => m.backfilled_through === null)) {
+      for (const meter of meters.filter((m) => m.backfilled_through === null && !unrecorded.has(m.tenant_id))) {
         // A failed backfill is not marked done: a later run backfills the meter again, once its
         // pause is over (`backfillDue`): a whole meter's pass that fails (beyond the memory
         // bound, say) is not worth repeating every few seconds.
         const key = `${meter.tenant_id}\n${meter.key}`;
         if (!this.backfillDue(key, now)) continue;
         const done = await guarded(meter.tenant_id, meter.key, from.getTime(), async () => {
-          // The tenant's snapshot is taken once a run, and not tried again for its other meters once it failed.
-          if (snapshotFailed.has(meter.tenant_id)) throw new Error("the tenant's later-copies snapshot failed earlier in this run");
-          if (!snapshotted.has(meter.tenant_id)) {
-            await snapshotLaterCopies(this.o.ch, run, meter.tenant_id, limits).catch((e: unknown) => {
-              snapshotFailed.add(meter.tenant_id);
-              throw e;
-            });
-            snapshotted.add(meter.tenant_id);
-          }
-          hoursRecomputed += await this.backfill(meter, run, upper, version, limits, progress);
+          hoursRecomputed += await this.backfill(meter, upper, version, limits, progress);
           metersBackfilled++;
         });
         this.backfillOutcome(key, done, now);
@@ -199,11 +205,13 @@ export class Aggregator {
       await retries.add(failed.filter((f) => byKey.get(`${f.tenantId}\n${f.item}`)?.backfilled_through !== null));
       const failedKeys = new Set(failed.map((f) => `${f.tenantId}\n${f.item}`));
       await retries.done(kept.filter((k) => !failedKeys.has(`${k.tenantId}\n${k.item}`)));
+      await this.o.pg.query("UPDATE aggregator_state SET watermark = $1, updated_at = now() WHERE name = 'later_copies'", [upper]);
       await this.release(upper);
       this.o.metrics.hours.inc(hoursRecomputed);
       this.o.metrics.runs.inc({ outcome: 'ok' });
       this.o.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled, ...(failed.length > 0 ? { setAside: failed.length } : {}) };
+      const setAside = failed.filter((f) => f.item !== RECORD_ITEM).length;
+      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled, ...(setAside > 0 ? { setAside } : {}) };
     } catch (e) {
       this.o.metrics.runs.inc({ outcome: 'error' });
       await this.release(undefined).catch(() => undefined);
@@ -216,7 +224,7 @@ export class Aggregator {
    * events (an aggregation in the raw table's order, a few hundred thousand to a million
    * events a second), reported as one step of progress.
    */
-  private async backfill(meter: MeterRecord, run: string, upper: Date, version: bigint, limits: StatementLimits, progress?: Progress): Promise<number> {
+  private async backfill(meter: MeterRecord, upper: Date, version: bigint, limits: StatementLimits, progress?: Progress): Promise<number> {
     const rs = await this.o.ch.client.query({
       query: `SELECT uniqExact(toStartOfHour(timestamp)) AS hours FROM ${this.o.ch.table('raw_events_v1')} WHERE tenant_id = {t:String} AND meter = {m:String}`,
       query_params: { t: meter.tenant_id, m: meter.key },
@@ -225,13 +233,64 @@ export class Aggregator {
     const hours = Number((await rs.json<{ hours: string }>())[0]?.hours ?? 0);
     progress?.start(hours, `backfill ${meter.key} (hours)`);
     this.o.metrics.backfillHoursLeft.set(hours);
-    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, run, visibleThrough: chTime(upper) }, version, limits));
+    if (hours > 0) await this.renewingWhile(() => recomputeHours(this.o.ch, meter, { all: true, visibleThrough: chTime(upper) }, version, limits));
     progress?.tick(hours);
     this.o.metrics.backfillHoursLeft.set(0);
     progress?.stop();
     await this.o.meters.markBackfilled(meter.tenant_id, meter.key, upper);
     this.o.logger.info({ tenant: meter.tenant_id, meter: meter.key, hours }, 'meter backfilled');
     return hours;
+  }
+
+  /**
+   * Records the later copies of the rows made visible in (from, upper] (later-copies.ts), and
+   * for tenants an earlier run could not record, from the instant they wait from. Done for all
+   * tenants in one pass; when that fails with the stores up, one tenant's rows may be the cause
+   * (more than a statement may hold), so each tenant is recorded alone and those that fail are
+   * kept in the retry set, their meters waiting with them. Returns those tenants, each with
+   * the instant its record waits from.
+   */
+  private async recordLaterCopies(
+    run: string,
+    kept: readonly RetryItem[],
+    from: Date,
+    upper: Date,
+    limits: StatementLimits,
+    systemic: () => Promise<boolean>,
+    failed: RetryItem[],
+  ): Promise<Map<string, number>> {
+    const unrecorded = new Map<string, number>();
+    const record = async (tenantId: string | undefined, since: Date): Promise<boolean> => {
+      try {
+        await recordLaterCopies(this.o.ch, run, tenantId, { from: since.getTime() <= 0 ? undefined : since, upper, clockAllowanceMs: CLOCK_ALLOWANCE_MS }, limits);
+        return true;
+      } catch (e) {
+        if ((await systemic()) || tenantId === undefined) throw e;
+        unrecorded.set(tenantId, Math.min(since.getTime(), unrecorded.get(tenantId) ?? Infinity));
+        failed.push({ tenantId, item: RECORD_ITEM, since: since.getTime() });
+        this.o.itemFailures?.inc({ loop: 'aggregator' });
+        this.o.logger.warn({ tenant: tenantId, ...errorSummary(e) }, "recording a tenant's later copies failed; its meters wait and it is done again on the next run");
+        return false;
+      }
+    };
+    for (const k of kept.filter((k) => k.item === RECORD_ITEM)) await record(k.tenantId, new Date(k.since));
+    try {
+      await record(undefined, from);
+    } catch (e) {
+      if (await systemic()) throw e;
+      for (const tenantId of await this.windowTenants(from, upper)) await record(tenantId, from);
+    }
+    return unrecorded;
+  }
+
+  /** The tenants with rows made visible in (from, upper]. */
+  private async windowTenants(from: Date, upper: Date): Promise<string[]> {
+    const rs = await this.o.ch.client.query({
+      query: `SELECT DISTINCT tenant_id FROM ${this.o.ch.table('raw_events_v1')} WHERE ${VISIBLE}`,
+      query_params: { from: chTime(from), upper: chTime(upper) },
+      format: 'JSONEachRow',
+    });
+    return (await rs.json<{ tenant_id: string }>()).map((r) => r.tenant_id);
   }
 
   /**
@@ -373,7 +432,7 @@ export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
   const read = () =>
     (reading ??= withTimeout(new RetrySet(pg, 'aggregator').list(), 2_000, 'reading the meters set aside')
       .then((items) => {
-        known = { meters: items.length, oldest: items.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
+        known = { meters: items.filter((i) => i.item !== RECORD_ITEM).length, oldest: items.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
       })
       .catch(() => undefined) // keep the last figures read
       .finally(() => (reading = undefined)));
@@ -400,7 +459,19 @@ export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
 /** A tenant's meters the aggregator set aside, each with the instant from which its events wait. */
 export async function metersSetAside(pg: PostgresStore, tenantId: string): Promise<{ meter: string; since: Date }[]> {
   const items = await new RetrySet(pg, 'aggregator').list();
-  return items.filter((i) => i.tenantId === tenantId).map((i) => ({ meter: i.item, since: new Date(i.since) }));
+  return items.filter((i) => i.tenantId === tenantId && i.item !== RECORD_ITEM).map((i) => ({ meter: i.item, since: new Date(i.since) }));
+}
+
+/**
+ * The retry-set item of a tenant whose later copies a run could not record (no meter key is
+ * empty); its meters are set aside with it.
+ */
+const RECORD_ITEM = '';
+
+/** Through which instant the later copies of the visible rows are recorded (the epoch: none yet). */
+async function readRecordedThrough(pg: PostgresStore): Promise<Date> {
+  const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'later_copies'");
+  return rows[0]?.watermark ?? new Date(0);
 }
 
 /** The stored watermark, read without taking the lease (for usage completeness). */
@@ -482,11 +553,6 @@ function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, fr
                 WHERE ${candidates("ingested_at < {recent:DateTime64(6, 'UTC')}")} ${copyWhere}`;
 }
 
-/** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) for a DateTime64(6) parameter. */
-export function chTime(d: Date): string {
-  const iso = d.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
-}
 
 /** Whether the engine has the spill-ratio settings (see StatementLimits). */
 async function ratioSettingsKnown(ch: ClickHouseStore): Promise<boolean> {

@@ -46,13 +46,13 @@ export function hourlyColumns(isUnique: boolean): string {
 }
 
 /**
- * Which hours a recompute covers: a list of hours, or every hour of the meter (a backfill,
- * which reads the later copies the run took for the tenant with `snapshotLaterCopies`, and only
- * rows visible by the run's upper bound, taken before that snapshot: a copy made visible after
- * it could otherwise count beside its first copy; the next run recomputes the hours of rows
- * visible after the bound, with every copy in place).
+ * Which hours a recompute covers: a list of hours, or every hour of the meter (a backfill).
+ * Either way it reads only rows visible by the run's upper bound (`visibleThrough`), through
+ * which the run has recorded the later copies: a later copy made visible after the record was
+ * taken would otherwise count beside its first copy until the next run, and a period closed
+ * meanwhile would bill it. The next run records it and recomputes its hour.
  */
-export type HourScope = { hours: readonly string[] } | { all: true; run: string; visibleThrough: string };
+export type HourScope = { readonly visibleThrough: string } & ({ readonly hours: readonly string[] } | { readonly all: true });
 
 /**
  * Engine settings of a recompute. The rollup is grouped by (customer, groups, hour) and the raw
@@ -63,9 +63,7 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * fixed cost per customer that made a grouped meter's backfill take twice as long as a hash
  * table of all its rows (8.0 against 4.4 to 5.1 s for 3.7 M events of 10k customers); grouped
  * meters aggregate in a hash table, which spills to disk beyond HASH_SPILL_BYTES so that a
- * large tenant's backfill stays bounded. An IN subquery's set is used for primary-key analysis
- * only when small (the hours' ids in event_ids_v1): with millions of ids that analysis costs
- * more than the whole read. The rows an insert writes have distinct keys (one per group, or per
+ * large tenant's backfill stays bounded. The rows an insert writes have distinct keys (one per group, or per
  * stale row), so the ReplacingMergeTree's merge of each inserted block (optimize_on_insert),
  * which costs more than sorting and writing it, would find nothing to replace and is skipped.
  * The in-order aggregation of ungrouped meters hands the insert one stream; two insert threads
@@ -73,8 +71,7 @@ export type HourScope = { hours: readonly string[] } | { all: true; run: string;
  * written in the statement: chDB's connection turns request settings into session-wide SETs,
  * which would then hold for every later query of the process.
  */
-const IN_INDEX_MAX_VALUES = 100_000;
-const RECOMPUTE_SETTINGS = `use_index_for_in_with_subqueries_max_values = ${IN_INDEX_MAX_VALUES}, optimize_on_insert = 0, max_insert_threads = 2`;
+const RECOMPUTE_SETTINGS = 'optimize_on_insert = 0, max_insert_threads = 2';
 /** What a statement's hash-table aggregation holds in memory before it spills to disk, at most. */
 const HASH_SPILL_BYTES = 1024 ** 3;
 
@@ -101,7 +98,7 @@ export interface StatementLimits {
  * is in the table's order unless a window function (weighted_sum) comes first, and then it is
  * a hash table too; the threshold does not turn the in-order aggregation off.
  */
-function memorySettings(limits: StatementLimits, hashAggregation: boolean): string {
+export function memorySettings(limits: StatementLimits, hashAggregation: boolean): string {
   const bound = limits.maxMemoryBytes;
   if (bound === undefined) return hashAggregation ? `, max_bytes_before_external_group_by = ${HASH_SPILL_BYTES}` : '';
   const spill = Math.min(HASH_SPILL_BYTES, Math.floor(bound / 2));
@@ -116,75 +113,19 @@ function recomputeSettings(grouped: boolean, limits: StatementLimits): string {
 }
 
 /**
- * Every copy of an event that is not its first accepted copy, as (id, acceptance time, hash),
- * among the tenant's ids (restricted to those of the raw rows matching `where` when given).
- * Most events have one copy: this set holds only the later copies of the others, so excluding
- * it leaves exactly the first copies, with one probe of a small set per row.
+ * A raw row is a later copy when its copy key is among the recorded later copies of its
+ * (tenant, meter, hour) (later-copies.ts): one 128-bit number, the id's 64-bit hash above the
+ * content hash XOR the acceptance microsecond. A set of numbers is several times cheaper to
+ * build and probe than one of strings, and a 16-byte key cheaper than the 24-byte (id hash,
+ * acceptance time, content hash) tuple (1.3 against 1.7 s for one meter's 3.7 M events). Two
+ * copies of one id with the same content (a retried send) differ in acceptance time, so their
+ * keys differ in the low half by the XOR of the two instants; with other content the low halves
+ * are equal once in 2^64. So a first copy could only be taken for a later one if a later copy
+ * recorded for the same hour matched it in both 64-bit halves. (Two copies alike in content
+ * and acceptance microsecond are one copy to event_ids_v1 and here.)
  */
-function laterCopies(ch: ClickHouseStore, where: string | undefined, manyIds = false): string {
-  // First the id hashes seen more than once, counted in a hash table of numbers, so that only
-  // those ids' copies are gathered and sorted (a colliding id joins them only to be found with
-  // one copy, or with later copies that are later copies all the same). For every id of the
-  // tenant (a backfill's snapshot): counted per id in the table's order instead, the engine
-  // merges the sorted parts' string ids on the way, 1.8 s against 0.6 s for 11 M ids. For the
-  // ids of some hours: when they are few, the set of their strings narrows event_ids_v1 by its
-  // primary key and one pass gathers them (0.3 s for 17,000 ids among 15 M, against 0.6 s
-  // counted first); when they are many (`manyIds`, above the primary-key analysis's limit),
-  // every id of the tenant is read either way, and probing their hashes and counting first
-  // avoids a sorted set per id: 2.5 to 3.2 s against 4.9 to 5.2 s for the 5.5 M ids of a busy
-  // hour.
-  const counted = (among: string) =>
-    ` AND cityHash64(id) IN (SELECT h FROM (SELECT cityHash64(id) AS h FROM ${ch.table('event_ids_v1')} WHERE tenant_id = {t:String}${among} GROUP BY h HAVING count() > 1))`;
-  const ids =
-    where === undefined
-      ? counted('')
-      : manyIds
-        ? counted(` AND cityHash64(id) IN (SELECT id_hash FROM ${ch.table('raw_events_v1')} WHERE ${where})`)
-        : ` AND id IN (SELECT id FROM ${ch.table('raw_events_v1')} WHERE ${where})`;
-  // groupUniqArray: one copy may be recorded twice (a segment shipped again before migration
-  // 0010 gave event_ids_v1 a window of insert tokens, or migration 0003 run again after its
-  // record was lost), and its second record is not a later copy.
-  return `SELECT id, tupleElement(o, 1) AS ingested_at, tupleElement(o, 2) AS hash FROM (
-            SELECT id, arrayJoin(arrayPopFront(arraySort(groupUniqArray(ord)))) AS o FROM ${ch.table('event_ids_v1')}
-            WHERE tenant_id = {t:String}${ids} GROUP BY id HAVING count() > 1)`;
-}
-
-/**
- * A raw row is a later copy when its (id, acceptance time, content hash) is in the later-copies
- * set, probed as one 128-bit number: the id's 64-bit hash above the content hash XOR the
- * acceptance microsecond. A set of numbers is several times cheaper to build and probe than one
- * of strings, and a 16-byte key cheaper than the 24-byte tuple (1.3 against 1.7 s for one
- * meter's 3.7 M events). Two copies of one id with the same content (a retried send) differ
- * in acceptance time, so their keys differ in the low half by the XOR of the two instants; with
- * other content the low halves are equal once in 2^64. So a first copy could only be taken for
- * a later one if another of the tenant's later copies matched it in both 64-bit halves. (Two
- * copies alike in content and acceptance microsecond are one copy to event_ids_v1 and here:
- * the snapshot's groupUniqArray keeps one record of them, as it did before this key.)
- */
-function notLaterCopy(later: string): string {
-  return `${copyKey('id_hash', 'ingested_at', 'copy_hash')} NOT IN (SELECT ${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM (${later}))`;
-}
-
-function copyKey(idHash: string, acceptedAt: string, contentHash: string): string {
+export function copyKey(idHash: string, acceptedAt: string, contentHash: string): string {
   return `bitOr(bitShiftLeft(toUInt128(${idHash}), 64), toUInt128(bitXor(${contentHash}, toUInt64(toUnixTimestamp64Micro(${acceptedAt})))))`;
-}
-
-/**
- * Takes the tenant's later copies for a run's backfills (later_copies_v1, migration 0008): one
- * pass over the tenant's event ids, instead of one per meter. Copies that arrive after it are
- * not in it, but their hours became visible after the run's upper bound, so the next run
- * recomputes those hours with the copies in place.
- */
-export async function snapshotLaterCopies(ch: ClickHouseStore, run: string, tenantId: string, limits: StatementLimits): Promise<void> {
-  await ch.client.command({
-    // (event_ids_v1 is sorted by (tenant, id): grouping the candidates' copies in that order
-    // holds one id's copies at a time. The count of every id hash is a hash table of the
-    // tenant's ids, about 35 bytes an id, spilled to disk beyond the spill threshold.)
-    query: `INSERT INTO ${ch.table('later_copies_v1')} (run, tenant_id, id, ingested_at, hash)
-            SETTINGS optimize_aggregation_in_order = 1${memorySettings(limits, true)}
-            SELECT {run:String}, {t:String}, * FROM (${laterCopies(ch, undefined)})`,
-    query_params: { run, t: tenantId },
-  });
 }
 
 /**
@@ -208,18 +149,15 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
   const params: Record<string, unknown> = { ...eventParams(meter), t: meter.tenant_id, version: version.toString() };
   let where = 'tenant_id = {t:String} AND meter = {m:String}';
   let hourWhere = where;
-  let later: string;
+  let later = `SELECT key FROM ${ch.table('later_copy_keys_v1')} WHERE ${hourWhere}`;
   if ('hours' in scope) {
     params.hours = scope.hours;
     where += ' AND toStartOfHour(timestamp) IN {hours:Array(DateTime)}';
     hourWhere += ' AND hour IN {hours:Array(DateTime)}';
-    later = laterCopies(ch, where, (await countRows(ch, where, params)) > IN_INDEX_MAX_VALUES);
-  } else {
-    params.run = scope.run;
-    params.through = scope.visibleThrough;
-    where += " AND visible_at <= {through:DateTime64(6, 'UTC')}";
-    later = `SELECT id, ingested_at, hash FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND tenant_id = {t:String}`;
+    later += ' AND hour IN {hours:Array(DateTime)}';
   }
+  params.through = scope.visibleThrough;
+  where += " AND visible_at <= {through:DateTime64(6, 'UTC')}";
 
   // Group values as separate String keys (cheaper to group by than an array), the array built after.
   const groupKeys = meter.group_by.map((_, i) => `${propertyText(`g${i}`)} AS g${i}`);
@@ -229,7 +167,7 @@ export async function recomputeHours(ch: ClickHouseStore, meter: MeterRecord, sc
         ${numberExpr(hasVp)} AS num, ${isUnique ? uniqueExpr(hasVp) : "''"} AS u, timestamp AS ts, toUnixTimestamp64Milli(timestamp) AS ts_ms,
         ${PACKED_KEY} AS key
       FROM ${raw}
-      WHERE ${where} AND ${notLaterCopy(later)}`;
+      WHERE ${where} AND ${copyKey('id_hash', 'ingested_at', 'copy_hash')} NOT IN (${later})`;
   const keys = ['customer', ...groupNames, 'hour'].join(', ');
   const source = isGauge
     ? `SELECT *,
@@ -314,12 +252,6 @@ const CONSTANT: Record<RollupColumn, string> = {
   gauge_first: "toDateTime64(0, 3, 'UTC')",
   gauge_integral: 'toDecimal128(0, 6)',
 };
-
-/** How many raw rows match `where` (a few milliseconds: the timestamps of one meter's rows). */
-async function countRows(ch: ClickHouseStore, where: string, params: Record<string, unknown>): Promise<number> {
-  const rs = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.table('raw_events_v1')} WHERE ${where}`, query_params: params, format: 'JSONEachRow' });
-  return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
-}
 
 /** Whether the rollup has rows matching `where` written before this recompute's version. */
 async function hasOlderRows(ch: ClickHouseStore, where: string, params: Record<string, unknown>): Promise<boolean> {

@@ -53,3 +53,9 @@ export function valueExpr(aggregation: Aggregation): string {
       throw new Error('weighted_sum windows are computed by queryGauge, not from one hourly column');
   }
 }
+
+/** `YYYY-MM-DD hh:mm:ss.ffffff` (UTC) for a DateTime64(6) parameter. */
+export function chTime(d: Date): string {
+  const iso = d.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
+}

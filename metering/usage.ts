@@ -1,8 +1,7 @@
 import { Dec } from '../core/money.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from './meters.js';
-import { valueExpr } from './sql.js';
-import { chTime } from './aggregator.js';
+import { chTime, valueExpr } from './sql.js';
 
 /**
  * Usage over [from, to) from the hourly rollups, cut into hour, day or month windows in a

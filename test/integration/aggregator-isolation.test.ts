@@ -127,4 +127,69 @@ describe('aggregator', () => {
     expect(rows).toEqual([]);
     expect(await setAsideMetrics()).toEqual({ items: 0, oldestSeconds: 0 });
   });
+
+  it("holds back a tenant whose later copies cannot be recorded, with its meters, and counts each event once when they are", async () => {
+    const ch = api.stores.clickhouse;
+    const c = await api.tenant('unrecorded');
+    const d = await api.tenant('recorded');
+    for (const t of [c, d]) await jsonRequest(api.url, t.auth, 'POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
+    const refuse = { on: false };
+    // Refuses the record's writes for tenant C, and for all tenants at once (C among them).
+    const client = new Proxy(ch.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
+        return (params: { query: string; query_params?: Record<string, unknown> }) => {
+          const tenant = params.query_params?.t;
+          if (refuse.on && params.query.includes(`INSERT INTO ${ch.table('later_copy_keys_v1')}`) && (tenant === undefined || tenant === c.id)) return Promise.reject(new Error('the store refused the record'));
+          return target.command(params);
+        };
+      },
+    });
+    const registry = createRegistry();
+    const aggregator = new Aggregator({
+      ch: { ...ch, client, table: (n: string) => ch.table(n) },
+      pg: api.stores.postgres,
+      meters: pgMeterRepository(api.stores.postgres),
+      logger: createLogger(api.stores.config),
+      metrics: aggregatorMetrics(registry),
+      itemFailures: loopMetrics(registry).itemFailures,
+      overlapMs: 0,
+      settleMs: 0,
+      leaseSeconds: 5,
+    });
+    await aggregator.runOnce();
+    refuse.on = true;
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    for (const [t, value] of [[c, '5'], [d, '7']] as const) {
+      expect((await jsonRequest(api.url, t.auth, 'POST', '/v1/events', { id: 'e1', customer: 'c', meter: 'api_calls', value, timestamp: at })).status).toBe(202);
+    }
+    await api.drain();
+    // A later copy of each tenant's event, with other content (as another node would have taken it).
+    await ch.client.command({
+      query: `INSERT INTO ${ch.table('raw_events_v1')} (tenant_id, id, customer, meter, value, timestamp, properties, ingested_at, visible_at)
+              SELECT tenant_id, id, customer, meter, value + 100, timestamp, properties, ingested_at + toIntervalSecond(1), now64(6)
+              FROM ${ch.table('raw_events_v1')} WHERE tenant_id IN ({c:String}, {d:String})`,
+      query_params: { c: c.id, d: d.id },
+    });
+
+    const first = await aggregator.runOnce();
+    expect(first.setAside).toBe(1); // C's meter, waiting with its record
+    expect(await usage(d)).toBe('7');
+    expect(await usage(c)).toBeUndefined();
+    expect(await setAsideMetrics()).toEqual({ items: 1, oldestSeconds: expect.any(Number) });
+    const failures = (await loopMetrics(registry).itemFailures.get()).values.find((v) => v.labels.loop === 'aggregator')?.value;
+    expect(failures).toBe(1);
+
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await aggregator.runOnce()).setAside).toBe(1);
+
+    // The record is taken again from where it first failed: C's copy is left out, its event counted once.
+    refuse.on = false;
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await aggregator.runOnce()).setAside).toBeUndefined();
+    expect(await usage(c)).toBe('5');
+    expect(await usage(d)).toBe('7');
+    const { rows } = await api.stores.postgres.query("SELECT name FROM aggregator_state WHERE name LIKE 'retry%'");
+    expect(rows).toEqual([]);
+  });
 });

@@ -11,7 +11,7 @@ import type { TestStores } from './stores.js';
 export function storesAggregator(
   stores: Pick<TestStores, 'clickhouse' | 'postgres' | 'config'>,
   meters?: MeterRepository,
-  options: Pick<AggregatorOptions, 'queryMemory'> = {},
+  options: Pick<AggregatorOptions, 'queryMemory' | 'clock'> = {},
 ): Aggregator {
   return new Aggregator({
     ch: stores.clickhouse,

@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../../core/ids.js';
+import { loadMigrations, migrateClickHouse, migratePostgres, migrationsDir } from '../../core/migrate.js';
+import { pgMeterRepository } from '../../metering/meters.js';
+import { storesAggregator } from '../support/aggregator.js';
+import { openTestStores, type TestStores } from '../support/stores.js';
+
+/**
+ * The record of later copies (ClickHouse migration 0012), which every recompute reads to leave
+ * them out. A store upgraded with a history of copies has none recorded: its first run records
+ * the whole history (Postgres migration 0037 marks it recorded through the epoch), so that an
+ * old hour recomputed afterwards still counts each event once. And a recompute reads only rows
+ * made visible by its run's upper bound, through which the record was taken.
+ */
+let stores: TestStores;
+beforeEach(async () => {
+  stores = await openTestStores();
+});
+afterEach(async () => {
+  await stores.cleanup();
+});
+
+describe('upgrading to the record of later copies', () => {
+  it('records the copies of the history on the first run, so an old hour recomputed later counts each event once', async () => {
+    const ch = stores.clickhouse;
+    const pgMigrations = loadMigrations(migrationsDir('postgres'));
+    const chMigrations = loadMigrations(migrationsDir('clickhouse'));
+    await migratePostgres(stores.postgres, pgMigrations.filter((m) => m.version < 37));
+    await migrateClickHouse(ch, chMigrations.filter((m) => m.version < 12));
+
+    const tenant = newId('ten');
+    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'upgrade']);
+    const meters = pgMeterRepository(stores.postgres);
+    await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    const raw = ch.table('raw_events_v1');
+    const h = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000;
+    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const insert = (rows: [id: string, value: string, accepted: number][]) =>
+      ch.client.insert({
+        table: raw,
+        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
+        values: rows.map(([id, value, accepted]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(accepted) })),
+        format: 'JSONEachRow',
+      });
+    // The history: an event, a copy of it with other content accepted a second later, and a
+    // retried send of another (same content, accepted later); aggregated by an earlier version,
+    // whose watermark stands after them.
+    await insert([
+      ['e1', '5', h + 60_000],
+      ['e1', '105', h + 61_000],
+      ['e2', '7', h + 62_000],
+      ['e2', '7', h + 63_000],
+    ]);
+    await meters.markBackfilled(tenant, 'calls', new Date(h + 120_000));
+    await stores.postgres.query("UPDATE aggregator_state SET watermark = now() - interval '1 minute' WHERE name = 'hourly'");
+
+    await migratePostgres(stores.postgres, pgMigrations);
+    await migrateClickHouse(ch, chMigrations);
+    // A new event in the old hour: its recompute reads the whole hour again.
+    await insert([['e3', '1', Date.now()]]);
+    const run = await storesAggregator(stores, meters).runOnce();
+    expect(run.hoursRecomputed).toBe(1);
+
+    const rs = await ch.client.query({
+      query: `SELECT toString(sum(sum_value)) AS total, sum(events) AS events FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
+      query_params: { t: tenant },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([{ total: '13', events: '3' }]);
+    const recorded = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.table('later_copy_keys_v1')} FINAL WHERE tenant_id = {t:String}`, query_params: { t: tenant }, format: 'JSONEachRow' });
+    expect(await recorded.json()).toEqual([{ n: '2' }]);
+    const { rows } = await stores.postgres.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'later_copies'");
+    expect(rows[0]?.watermark.getTime()).toBe(run.watermark.getTime());
+  });
+
+  it('leaves out of a recompute the rows made visible after its run began, a later copy among them', async () => {
+    const ch = stores.clickhouse;
+    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
+    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
+    const tenant = newId('ten');
+    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'race']);
+    const meters = pgMeterRepository(stores.postgres);
+    await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    await storesAggregator(stores, meters).runOnce(); // backfills the (empty) meter
+
+    const now = Date.now();
+    const h = Math.floor(now / 3_600_000) * 3_600_000 - 3_600_000;
+    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const insert = (rows: [id: string, value: string, accepted: number, visible: number][]) =>
+      ch.client.insert({
+        table: ch.table('raw_events_v1'),
+        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
+        values: rows.map(([id, value, accepted, visible]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(visible) })),
+        format: 'JSONEachRow',
+      });
+    // e1 and e2 visible before the run's upper bound (now - 30 s); a later copy of e1, made
+    // visible after it, as a shipper inserting while the run works would.
+    await insert([
+      ['e1', '5', now - 50_000, now - 45_000],
+      ['e2', '7', now - 40_000, now - 35_000],
+      ['e1', '105', now - 20_000, now - 1_000],
+    ]);
+    const run = await storesAggregator(stores, meters, { clock: () => now - 30_000 }).runOnce();
+    expect(run.hoursRecomputed).toBe(1);
+    const total = async () => {
+      const rs = await ch.client.query({
+        query: `SELECT toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
+        query_params: { t: tenant },
+        format: 'JSONEachRow',
+      });
+      return (await rs.json<{ total: string }>())[0]?.total;
+    };
+    expect(await total()).toBe('12');
+    // The next run records the copy and leaves it out.
+    await storesAggregator(stores, meters).runOnce();
+    expect(await total()).toBe('12');
+  });
+});
