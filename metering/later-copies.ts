@@ -22,9 +22,9 @@ import { chTime } from './sql.js';
  *     the window began (plus the allowance) can be an A: the raw rows read start that far
  *     before the window (a second or two in steady state; further after an outage's backlog).
  * Every later copy is recorded by the run whose window holds the later-visible of it and the
- * copy before it: whichever came second finds the other in `event_ids_v1`. A run that fails
- * to record leaves the instant it recorded through where it was (see the aggregator), and a
- * row recorded twice (the window's overlap) is one key to the probes.
+ * copy before it: whichever came second finds the other in `event_ids_v1`. A tenant whose
+ * record fails is recorded again from where it failed, its meters waiting with it (see the
+ * aggregator), and a row recorded twice (the window's overlap) is one key to the probes.
  */
 export interface RecordWindow {
   /** Rows made visible after this instant; undefined: every row of the tenants (the whole history). */
