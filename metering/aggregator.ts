@@ -154,7 +154,7 @@ export class Aggregator {
       const run = randomUUID();
       const recordedThrough = await readRecordedThrough(this.o.pg);
       const recordFrom = recordedThrough.getTime() < from.getTime() ? recordedThrough : from;
-      const unrecorded = await this.recordLaterCopies(run, kept, recordFrom, upper, limits, systemic, failed);
+      const unrecorded = await this.recordLaterCopies(run, kept, recordFrom, upper, limits, systemic, failed, progress);
       /** A meter of a tenant whose later copies are not recorded waits with them, from the earlier instant. */
       const waitsForRecord = (tenantId: string, meterKey: string, since: number): boolean => {
         const recordSince = unrecorded.get(tenantId);
@@ -258,6 +258,7 @@ export class Aggregator {
     limits: StatementLimits,
     systemic: () => Promise<boolean>,
     failed: RetryItem[],
+    progress?: Progress,
   ): Promise<Map<string, number>> {
     const unrecorded = new Map<string, number>();
     const record = async (tenantId: string | undefined, since: Date): Promise<boolean> => {
@@ -274,11 +275,19 @@ export class Aggregator {
       }
     };
     for (const k of kept.filter((k) => k.item === RECORD_ITEM)) await record(k.tenantId, new Date(k.since));
+    // The whole history (a store's first run after an upgrade brought the record) can take a
+    // while on a large store: one step of progress, as a backfill's.
+    const whole = from.getTime() <= 0;
+    if (whole) progress?.start(1, 'record later copies (whole history)');
     try {
-      await record(undefined, from);
+      await this.renewingWhile(() => record(undefined, from));
     } catch (e) {
       if (await systemic()) throw e;
-      for (const tenantId of await this.windowTenants(from, upper)) await record(tenantId, from);
+      for (const tenantId of await this.windowTenants(from, upper)) await this.renewingWhile(() => record(tenantId, from));
+    }
+    if (whole) {
+      progress?.tick(1);
+      progress?.stop();
     }
     return unrecorded;
   }

@@ -58,8 +58,11 @@ describe('upgrading to the record of later copies', () => {
     await migrateClickHouse(ch, chMigrations);
     // A new event in the old hour: its recompute reads the whole hour again.
     await insert([['e3', '1', Date.now()]]);
-    const run = await storesAggregator(stores, meters).runOnce();
+    // Recording the whole history is reported as a step of progress (a bar on the CLI).
+    const steps: string[] = [];
+    const run = await storesAggregator(stores, meters).runOnce({ start: (total, label) => steps.push(`${label}: ${total}`), tick: () => undefined, stop: () => undefined });
     expect(run.hoursRecomputed).toBe(1);
+    expect(steps).toEqual(['record later copies (whole history): 1']);
 
     const rs = await ch.client.query({
       query: `SELECT toString(sum(sum_value)) AS total, sum(events) AS events FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
