@@ -47,10 +47,13 @@ export class RetrySet {
   /** Keeps items to redo (the earliest instant wins when one is already kept). */
   async add(items: readonly RetryItem[]): Promise<void> {
     if (items.length === 0) return;
+    // One row per item (the earliest instant): one statement cannot update a row twice.
+    const earliest = new Map<string, number>();
+    for (const i of items) earliest.set(this.name(i), Math.min(i.since, earliest.get(this.name(i)) ?? Infinity));
     await this.pg.query(
       `INSERT INTO aggregator_state (name, watermark) SELECT * FROM unnest($1::text[], $2::timestamptz[])
        ON CONFLICT (name) DO UPDATE SET watermark = LEAST(aggregator_state.watermark, EXCLUDED.watermark), updated_at = now()`,
-      [items.map((i) => this.name(i)), items.map((i) => new Date(i.since))],
+      [[...earliest.keys()], [...earliest.values()].map((since) => new Date(since))],
     );
   }
 

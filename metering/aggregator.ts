@@ -21,11 +21,19 @@ import { chTime } from './sql.js';
  *     insert it seconds or (after a ClickHouse outage) hours later. It re-reads a margin
  *     before the watermark, because `visible_at` is stamped when an insert starts and the
  *     insert commits a little later, so rows can appear slightly "in the past";
- *  3. recomputes those hours whole from the deduplicated raw events (late events simply
- *     land in their own hour and it is recomputed);
- *  4. backfills meters defined after their events arrived, each in one pass over its raw
- *     events, after taking the tenant's later copies of events once for the run;
- *  5. only then moves the watermark.
+ *  3. records the later copies among the rows made visible since then (later-copies.ts), so
+ *     that recomputes leave out just their hours' recorded copies; a tenant whose record
+ *     fails is kept in the retry set with its meters, which wait for it;
+ *  4. recomputes those hours whole from the raw events made visible by its upper bound,
+ *     leaving the recorded later copies out (late events simply land in their own hour and it
+ *     is recomputed);
+ *  5. backfills meters defined after their events arrived, each in one pass over its raw
+ *     events;
+ *  6. counts the window's rows again: one that committed while the run worked (stamped
+ *     before the upper bound) may have been read without its later copies recorded, so the
+ *     window is then recorded and recomputed once more, and if it grew again meanwhile the
+ *     watermark stays where it was;
+ *  7. only then moves the watermark.
  * A run killed at any point leaves the watermark where it was; the next run redoes the same
  * hours and writes the same rows.
  *
@@ -57,7 +65,7 @@ export interface AggregatorOptions {
   /** `tally_loop_item_failures_total` (core/metrics.ts loopMetrics). */
   itemFailures?: Counter<'loop'>;
   /**
-   * What one recompute or snapshot statement may hold: a size, or a share of the engine's own
+   * What one recompute or record statement may hold: a size, or a share of the engine's own
    * bound (as the engine reports it); default half of it. A meter whose statement needs more
    * is set aside like any failing meter, and the rest of the engine's memory stays for ingest
    * and the other tenants.
@@ -154,19 +162,23 @@ export class Aggregator {
       const run = randomUUID();
       const recordedThrough = await readRecordedThrough(this.o.pg);
       const recordFrom = recordedThrough.getTime() < from.getTime() ? recordedThrough : from;
+      const visibleBefore = await this.visibleRows(recordFrom, upper);
       const unrecorded = await this.recordLaterCopies(run, kept, recordFrom, upper, limits, systemic, failed, progress);
-      /** A meter of a tenant whose later copies are not recorded waits with them, from the earlier instant. */
+      /**
+       * A meter of a tenant whose later copies are not recorded waits with them. From its own
+       * instant: its rollups before that are right (they were made with the record, or before
+       * it by a lookup of their own); the record keeps its own instant.
+       */
       const waitsForRecord = (tenantId: string, meterKey: string, since: number): boolean => {
-        const recordSince = unrecorded.get(tenantId);
-        if (recordSince === undefined) return false;
-        failed.push({ tenantId, item: meterKey, since: Math.min(since, recordSince) });
+        if (!unrecorded.has(tenantId)) return false;
+        failed.push({ tenantId, item: meterKey, since });
         return true;
       };
 
       let hoursRecomputed = 0;
-      const recompute = async (meter: MeterRecord, hours: readonly string[]) => {
+      const recompute = async (meter: MeterRecord, hours: readonly string[], v = version) => {
         await this.renew();
-        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS), visibleThrough: chTime(upper) }, version, limits);
+        for (let i = 0; i < hours.length; i += CHUNK_HOURS) await recomputeHours(this.o.ch, meter, { hours: hours.slice(i, i + CHUNK_HOURS), visibleThrough: chTime(upper) }, v, limits);
         hoursRecomputed += hours.length;
       };
       // Meters set aside by earlier runs: every hour of their events ingested since they failed.
@@ -202,16 +214,40 @@ export class Aggregator {
         this.backfillOutcome(key, done, now);
       }
 
+      // `visible_at` is stamped when an insert starts, and the insert commits a little later: a
+      // row of the window that committed after the record was taken may have been read by a
+      // recompute or backfill above without its later copies recorded (counted beside its first
+      // copy). Rows are only added, so an unchanged count of the window's rows means every row
+      // read was there when the record was taken. Otherwise the window is recorded again and its
+      // hours recomputed once more; if it grew again meanwhile, the watermarks stay where they
+      // were and the next run does the window again.
+      let settled = (await this.visibleRows(recordFrom, upper)) === visibleBefore;
+      if (!settled) {
+        const counted = await this.visibleRows(recordFrom, upper);
+        const again = await this.recordLaterCopies(run, [], recordFrom, upper, limits, systemic, failed, undefined, unrecorded);
+        // Meters as they are now (this run's backfills done), rows under a newer version than
+        // the ones written above.
+        const current = new Map((await this.o.meters.all()).map((m) => [`${m.tenant_id}\n${m.key}`, m]));
+        const setAside = new Set(failed.map((f) => `${f.tenantId}\n${f.item}`));
+        for (const a of await this.affected(recordFrom, upper)) {
+          const meter = current.get(`${a.tenant_id}\n${a.meter}`);
+          if (meter === undefined || meter.backfilled_through === null || again.has(a.tenant_id) || setAside.has(`${a.tenant_id}\n${a.meter}`)) continue;
+          await guarded(a.tenant_id, a.meter, from.getTime(), () => recompute(meter, a.hours, version + 1n));
+        }
+        settled = (await this.visibleRows(recordFrom, upper)) === counted;
+        this.o.logger.info({ settled }, 'rows of the window committed while the run worked; the window was recorded and recomputed again');
+      }
+
       await retries.add(failed.filter((f) => byKey.get(`${f.tenantId}\n${f.item}`)?.backfilled_through !== null));
       const failedKeys = new Set(failed.map((f) => `${f.tenantId}\n${f.item}`));
       await retries.done(kept.filter((k) => !failedKeys.has(`${k.tenantId}\n${k.item}`)));
-      await this.o.pg.query("UPDATE aggregator_state SET watermark = $1, updated_at = now() WHERE name = 'later_copies'", [upper]);
-      await this.release(upper);
+      if (settled) await this.o.pg.query("UPDATE aggregator_state SET watermark = $1, updated_at = now() WHERE name = 'later_copies'", [upper]);
+      await this.release(settled ? upper : undefined);
       this.o.metrics.hours.inc(hoursRecomputed);
       this.o.metrics.runs.inc({ outcome: 'ok' });
       this.o.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       const setAside = failed.filter((f) => f.item !== RECORD_ITEM).length;
-      return { ran: true, watermark: upper, hoursRecomputed, metersBackfilled, ...(setAside > 0 ? { setAside } : {}) };
+      return { ran: true, watermark: settled ? upper : watermark, hoursRecomputed, metersBackfilled, ...(setAside > 0 ? { setAside } : {}) };
     } catch (e) {
       this.o.metrics.runs.inc({ outcome: 'error' });
       await this.release(undefined).catch(() => undefined);
@@ -259,37 +295,50 @@ export class Aggregator {
     systemic: () => Promise<boolean>,
     failed: RetryItem[],
     progress?: Progress,
+    unrecorded = new Map<string, number>(),
   ): Promise<Map<string, number>> {
-    const unrecorded = new Map<string, number>();
     const record = async (tenantId: string | undefined, since: Date): Promise<boolean> => {
       try {
         await recordLaterCopies(this.o.ch, run, tenantId, { from: since.getTime() <= 0 ? undefined : since, upper, clockAllowanceMs: CLOCK_ALLOWANCE_MS }, limits);
         return true;
       } catch (e) {
         if ((await systemic()) || tenantId === undefined) throw e;
+        if (!unrecorded.has(tenantId)) failed.push({ tenantId, item: RECORD_ITEM, since: since.getTime() });
         unrecorded.set(tenantId, Math.min(since.getTime(), unrecorded.get(tenantId) ?? Infinity));
-        failed.push({ tenantId, item: RECORD_ITEM, since: since.getTime() });
         this.o.itemFailures?.inc({ loop: 'aggregator' });
         this.o.logger.warn({ tenant: tenantId, ...errorSummary(e) }, "recording a tenant's later copies failed; its meters wait and it is done again on the next run");
         return false;
       }
     };
-    for (const k of kept.filter((k) => k.item === RECORD_ITEM)) await record(k.tenantId, new Date(k.since));
+    // A tenant kept from an earlier run is recorded from where it failed; it covers this
+    // window too, so a failure is kept once, from that instant.
+    for (const k of kept.filter((k) => k.item === RECORD_ITEM)) await this.renewingWhile(() => record(k.tenantId, new Date(k.since)));
     // The whole history (a store's first run after an upgrade brought the record) can take a
     // while on a large store: one step of progress, as a backfill's.
     const whole = from.getTime() <= 0;
     if (whole) progress?.start(1, 'record later copies (whole history)');
     try {
       await this.renewingWhile(() => record(undefined, from));
+      if (whole) progress?.tick(1);
     } catch (e) {
       if (await systemic()) throw e;
-      for (const tenantId of await this.windowTenants(from, upper)) await this.renewingWhile(() => record(tenantId, from));
-    }
-    if (whole) {
-      progress?.tick(1);
-      progress?.stop();
+      for (const tenantId of await this.windowTenants(from, upper)) {
+        if (!unrecorded.has(tenantId)) await this.renewingWhile(() => record(tenantId, from));
+      }
+    } finally {
+      if (whole) progress?.stop();
     }
     return unrecorded;
+  }
+
+  /** How many rows the store holds made visible in (from, upper]. */
+  private async visibleRows(from: Date, upper: Date): Promise<number> {
+    const rs = await this.o.ch.client.query({
+      query: `SELECT count() AS n FROM ${this.o.ch.table('raw_events_v1')} WHERE ${VISIBLE}`,
+      query_params: { from: chTime(from), upper: chTime(upper) },
+      format: 'JSONEachRow',
+    });
+    return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
   }
 
   /** The tenants with rows made visible in (from, upper]. */
@@ -441,7 +490,8 @@ export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
   const read = () =>
     (reading ??= withTimeout(new RetrySet(pg, 'aggregator').list(), 2_000, 'reading the meters set aside')
       .then((items) => {
-        known = { meters: items.filter((i) => i.item !== RECORD_ITEM).length, oldest: items.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
+        const meters = items.filter((i) => i.item !== RECORD_ITEM);
+            known = { meters: meters.length, oldest: meters.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
       })
       .catch(() => undefined) // keep the last figures read
       .finally(() => (reading = undefined)));

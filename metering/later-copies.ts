@@ -22,7 +22,9 @@ import { chTime } from './sql.js';
  *     the window began (plus the allowance) can be an A: the raw rows read start that far
  *     before the window (a second or two in steady state; further after an outage's backlog).
  * Every later copy is recorded by the run whose window holds the later-visible of it and the
- * copy before it: whichever came second finds the other in `event_ids_v1`. A tenant whose
+ * copy before it: whichever came second finds the other in `event_ids_v1` (provided inserts
+ * commit within the overlap the runs re-read, which the window itself needs; the aggregator
+ * counts the window again after its recomputes for rows that committed meanwhile). A tenant whose
  * record fails is recorded again from where it failed, its meters waiting with it (see the
  * aggregator), and a row recorded twice (the window's overlap) is one key to the probes.
  */
@@ -93,14 +95,15 @@ export async function recordLaterCopies(
               WHERE ${tenant}${ids} GROUP BY tenant_id, id HAVING count() > 1)`,
     query_params: params,
   });
-  // The probe is by key alone, not (tenant, key): a row of one tenant matches another tenant's
-  // later copy only if their ids' 64-bit hashes and their content-and-time halves both agree.
+  // By (tenant, key) when several tenants are recorded at once: the same event sent to two
+  // tenants in the same microsecond has the same key, and one tenant's later copy must not
+  // take the other's only copy for one.
   await ch.client.command({
     query: `INSERT INTO ${ch.table('later_copy_keys_v1')} (tenant_id, meter, hour, key)
             SETTINGS optimize_on_insert = 0${memorySettings(limits, false)}
             SELECT tenant_id, meter, toStartOfHour(timestamp), ${copyKey('id_hash', 'ingested_at', 'copy_hash')} AS k FROM ${raw}
-            WHERE ${tenant} AND visible_at > {low:${TIME}} AND visible_at <= {upper:${TIME}}
-              AND k IN (SELECT ${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND ${tenant})`,
+            WHERE ${tenant} AND visible_at >= {low:${TIME}} AND visible_at <= {upper:${TIME}}
+              AND ${tenantId === undefined ? '(tenant_id, k)' : 'k'} IN (SELECT ${tenantId === undefined ? 'tenant_id, ' : ''}${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND ${tenant})`,
     query_params: params,
   });
   return rows;

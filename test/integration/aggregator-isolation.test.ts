@@ -180,14 +180,20 @@ describe('aggregator', () => {
     const failures = (await loopMetrics(registry).itemFailures.get()).values.find((v) => v.labels.loop === 'aggregator')?.value;
     expect(failures).toBe(1);
 
+    // C keeps sending while its record fails: its run is set aside again, and the watermark
+    // moves on for every tenant.
+    expect((await jsonRequest(api.url, c.auth, 'POST', '/v1/events', { id: 'e2', customer: 'c', meter: 'api_calls', value: '1', timestamp: at })).status).toBe(202);
+    await api.drain();
     await new Promise((r) => setTimeout(r, 20));
-    expect((await aggregator.runOnce()).setAside).toBe(1);
+    const second = await aggregator.runOnce();
+    expect(second.setAside).toBe(1);
+    expect(second.watermark.getTime()).toBeGreaterThan(first.watermark.getTime());
 
     // The record is taken again from where it first failed: C's copy is left out, its event counted once.
     refuse.on = false;
     await new Promise((r) => setTimeout(r, 20));
     expect((await aggregator.runOnce()).setAside).toBeUndefined();
-    expect(await usage(c)).toBe('5');
+    expect(await usage(c)).toBe('6');
     expect(await usage(d)).toBe('7');
     const { rows } = await api.stores.postgres.query("SELECT name FROM aggregator_state WHERE name LIKE 'retry%'");
     expect(rows).toEqual([]);

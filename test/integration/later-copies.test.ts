@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../core/ids.js';
 import { loadMigrations, migrateClickHouse, migratePostgres, migrationsDir } from '../../core/migrate.js';
+import type { ClickHouseStore } from '../../core/clickhouse.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { storesAggregator } from '../support/aggregator.js';
 import { openTestStores, type TestStores } from '../support/stores.js';
@@ -117,5 +118,89 @@ describe('upgrading to the record of later copies', () => {
     // The next run records the copy and leaves it out.
     await storesAggregator(stores, meters).runOnce();
     expect(await total()).toBe('12');
+  });
+
+  it('records and recomputes the window again when a row of it commits while the run works', async () => {
+    const ch = stores.clickhouse;
+    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
+    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
+    const tenant = newId('ten');
+    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'commit']);
+    const meters = pgMeterRepository(stores.postgres);
+    await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    const h = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const insert = (rows: [id: string, value: string, accepted: number, visible: number][]) =>
+      ch.client.insert({
+        table: ch.table('raw_events_v1'),
+        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
+        values: rows.map(([id, value, accepted, visible]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(visible) })),
+        format: 'JSONEachRow',
+      });
+    // Right after the run has recorded its window, a later copy of e1 commits, its insert stamped
+    // before the run's upper bound (a slow insert): the run's recompute reads it.
+    const late = { armed: false, visible: 0 };
+    const client = new Proxy(ch.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
+        return async (params: { query: string; query_params?: Record<string, unknown> }) => {
+          const done = await target.command(params);
+          if (late.armed && params.query.includes(`INSERT INTO ${ch.table('later_copy_keys_v1')}`)) {
+            late.armed = false;
+            await insert([['e1', '105', late.visible - 1_000, late.visible]]);
+          }
+          return done;
+        };
+      },
+    });
+    const racing: ClickHouseStore = { ...ch, client, table: (n: string) => ch.table(n) };
+    const aggregator = storesAggregator({ ...stores, clickhouse: racing }, meters);
+    await aggregator.runOnce();
+    const now = Date.now();
+    await insert([['e1', '5', now - 8_000, now - 8_000]]);
+    Object.assign(late, { armed: true, visible: now - 5_000 });
+    const run = await aggregator.runOnce();
+    expect(late.armed).toBe(false);
+    expect(run.watermark.getTime()).toBeGreaterThanOrEqual(now);
+    const rs = await ch.client.query({
+      query: `SELECT toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
+      query_params: { t: tenant },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([{ total: '5' }]);
+  });
+
+  it("does not take one tenant's only copy of an event for another tenant's later copy of the same event", async () => {
+    const ch = stores.clickhouse;
+    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
+    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
+    const meters = pgMeterRepository(stores.postgres);
+    const [x, y] = [newId('ten'), newId('ten')];
+    for (const t of [x, y]) {
+      await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [t, t]);
+      await meters.create(t, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    }
+    const aggregator = storesAggregator(stores, meters);
+    await aggregator.runOnce();
+    // The same event sent to both tenants, taken in the same microsecond (so with the same copy
+    // key); Y also took an earlier copy of it, so Y's is a later copy and X's its only one.
+    const m = Date.now() - 5_000;
+    const h = Math.floor(m / 3_600_000) * 3_600_000 - 3_600_000;
+    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    await ch.client.insert({
+      table: ch.table('raw_events_v1'),
+      columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
+      values: ([[y, '9', m - 1_000], [y, '5', m], [x, '5', m]] as const).map(([tenant_id, value, accepted]) => ({
+        tenant_id, id: '42', customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(m),
+      })),
+      format: 'JSONEachRow',
+    });
+    await aggregator.runOnce();
+    const rs = await ch.client.query({
+      query: `SELECT tenant_id = {x:String} AS is_x, toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id IN ({x:String}, {y:String}) GROUP BY is_x ORDER BY is_x`,
+      query_params: { x, y },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([{ is_x: 0, total: '9' }, { is_x: 1, total: '5' }]);
   });
 });
