@@ -87,10 +87,11 @@ export interface AggregatorMetrics {
   runDuration: Histogram;
   hours: Counter;
   backfillHoursLeft: Gauge;
+  recounts: Counter<'outcome'>;
 }
 
 export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
-  return {
+  const metrics: AggregatorMetrics = {
     runs: new Counter({ name: 'tally_aggregator_runs_total', help: 'Aggregator runs, by outcome (ok, busy, error).', labelNames: ['outcome'] as const, registers: [registry] }),
     runDuration: new Histogram({
       name: 'tally_aggregator_run_duration_seconds',
@@ -100,7 +101,16 @@ export function aggregatorMetrics(registry: Registry): AggregatorMetrics {
     }),
     hours: new Counter({ name: 'tally_aggregator_rollups_recomputed_total', help: 'Hourly rollups, one per (tenant, meter, hour), recomputed.', registers: [registry] }),
     backfillHoursLeft: new Gauge({ name: 'tally_aggregator_backfill_rollups_remaining', help: 'Hourly rollups a running backfill still has to recompute.', registers: [registry] }),
+    recounts: new Counter({
+      name: 'tally_aggregator_window_recounts_total',
+      help: "Runs whose window gained rows while they worked (inserts committing late), by outcome: its record and recomputes done again (redone), or the window left to the next run (held).",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
+  // Both outcomes exported from the start (at 0), so that their rates read from the first scrape.
+  for (const outcome of ['redone', 'held']) metrics.recounts.inc({ outcome }, 0);
+  return metrics;
 }
 
 const CHUNK_HOURS = 200;
@@ -235,6 +245,7 @@ export class Aggregator {
           await guarded(a.tenant_id, a.meter, from.getTime(), () => recompute(meter, a.hours, version + 1n));
         }
         settled = (await this.visibleRows(recordFrom, upper)) === counted;
+        this.o.metrics.recounts.inc({ outcome: settled ? 'redone' : 'held' });
         this.o.logger.info({ settled }, 'rows of the window committed while the run worked; the window was recorded and recomputed again');
       }
 
