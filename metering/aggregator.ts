@@ -231,9 +231,9 @@ export class Aggregator {
       // read was there when the record was taken. Otherwise the window is recorded again and its
       // hours recomputed once more; if it grew again meanwhile, the watermarks stay where they
       // were and the next run does the window again.
-      let settled = (await this.visibleRows(recordFrom, upper)) === visibleBefore;
+      const counted = await this.visibleRows(recordFrom, upper);
+      let settled = counted === visibleBefore;
       if (!settled) {
-        const counted = await this.visibleRows(recordFrom, upper);
         const again = await this.recordLaterCopies(run, [], recordFrom, upper, limits, systemic, failed, undefined, unrecorded);
         // Meters as they are now (this run's backfills done), rows under a newer version than
         // the ones written above.
@@ -502,7 +502,7 @@ export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
     (reading ??= withTimeout(new RetrySet(pg, 'aggregator').list(), 2_000, 'reading the meters set aside')
       .then((items) => {
         const meters = items.filter((i) => i.item !== RECORD_ITEM);
-            known = { meters: meters.length, oldest: meters.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
+        known = { meters: meters.length, oldest: meters.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
       })
       .catch(() => undefined) // keep the last figures read
       .finally(() => (reading = undefined)));
@@ -622,7 +622,6 @@ function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, fr
                 SELECT ${keys}hour AS h FROM ${ch.table('event_hours_v1')}
                 WHERE ${candidates("ingested_at < {recent:DateTime64(6, 'UTC')}")} ${copyWhere}`;
 }
-
 
 /** Whether the engine has the spill-ratio settings (see StatementLimits). */
 async function ratioSettingsKnown(ch: ClickHouseStore): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/log.js';
+import type { Registry } from 'prom-client';
 import { createRegistry, loopMetrics } from '../../core/metrics.js';
 import type { ClickHouseStore } from '../../core/clickhouse.js';
 import { Aggregator, aggregatorMetrics } from '../../metering/aggregator.js';
@@ -16,18 +17,33 @@ let api: TestApi;
 let a: { id: string; auth: Record<string, string> };
 let b: { id: string; auth: Record<string, string> };
 
-/** The store's client, refusing every rollup write of `tenant` while `refuse.on`. */
-function refusing(ch: ClickHouseStore, tenant: string, refuse: { on: boolean }): ClickHouseStore {
+/** The store's client, refusing the commands `refuses` picks (both stores still answer). */
+function refusing(ch: ClickHouseStore, refuses: (query: string, tenant: unknown) => boolean): ClickHouseStore {
   const client = new Proxy(ch.client, {
     get(target, prop, receiver) {
       if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
       return (params: { query: string; query_params?: Record<string, unknown> }) => {
-        if (refuse.on && params.query.includes('usage_hourly_v1') && params.query_params?.t === tenant) return Promise.reject(new Error('the store refused the rollup'));
+        if (refuses(params.query, params.query_params?.t)) return Promise.reject(new Error('the store refused it'));
         return target.command(params);
       };
     },
   });
   return { ...ch, client, table: (n: string) => ch.table(n) };
+}
+
+/** An aggregator on `ch` that re-reads nothing and waits for nothing, its metrics in `registry`. */
+function isolatedAggregator(ch: ClickHouseStore, registry: Registry): Aggregator {
+  return new Aggregator({
+    ch,
+    pg: api.stores.postgres,
+    meters: pgMeterRepository(api.stores.postgres),
+    logger: createLogger(api.stores.config),
+    metrics: aggregatorMetrics(registry),
+    itemFailures: loopMetrics(registry).itemFailures,
+    overlapMs: 0,
+    settleMs: 0,
+    leaseSeconds: 5,
+  });
 }
 
 /** The API's set-aside gauges for the aggregator, as Prometheus scrapes them. */
@@ -72,17 +88,11 @@ describe('aggregator', () => {
   it('sets a failing meter aside, aggregates the others, and redoes it once it works', async () => {
     const registry = createRegistry();
     const refuse = { on: true };
-    const aggregator = new Aggregator({
-      ch: refusing(api.stores.clickhouse, a.id, refuse),
-      pg: api.stores.postgres,
-      meters: pgMeterRepository(api.stores.postgres),
-      logger: createLogger(api.stores.config),
-      metrics: aggregatorMetrics(registry),
-      itemFailures: loopMetrics(registry).itemFailures,
-      overlapMs: 0,
-      settleMs: 0,
-      leaseSeconds: 5,
-    });
+    // Every rollup write of tenant A, while on.
+    const aggregator = isolatedAggregator(
+      refusing(api.stores.clickhouse, (query, tenant) => refuse.on && query.includes('usage_hourly_v1') && tenant === a.id),
+      registry,
+    );
     // The meters' first runs mark them backfilled (nothing to backfill yet).
     refuse.on = false;
     await aggregator.runOnce();
@@ -135,28 +145,12 @@ describe('aggregator', () => {
     for (const t of [c, d]) await jsonRequest(api.url, t.auth, 'POST', '/v1/meters', { key: 'api_calls', name: 'API calls', aggregation: 'sum' });
     const refuse = { on: false };
     // Refuses the record's writes for tenant C, and for all tenants at once (C among them).
-    const client = new Proxy(ch.client, {
-      get(target, prop, receiver) {
-        if (prop !== 'command') return Reflect.get(target, prop, receiver) as unknown;
-        return (params: { query: string; query_params?: Record<string, unknown> }) => {
-          const tenant = params.query_params?.t;
-          if (refuse.on && params.query.includes(`INSERT INTO ${ch.table('later_copy_keys_v1')}`) && (tenant === undefined || tenant === c.id)) return Promise.reject(new Error('the store refused the record'));
-          return target.command(params);
-        };
-      },
-    });
+    const records = `INSERT INTO ${ch.table('later_copy_keys_v1')}`;
     const registry = createRegistry();
-    const aggregator = new Aggregator({
-      ch: { ...ch, client, table: (n: string) => ch.table(n) },
-      pg: api.stores.postgres,
-      meters: pgMeterRepository(api.stores.postgres),
-      logger: createLogger(api.stores.config),
-      metrics: aggregatorMetrics(registry),
-      itemFailures: loopMetrics(registry).itemFailures,
-      overlapMs: 0,
-      settleMs: 0,
-      leaseSeconds: 5,
-    });
+    const aggregator = isolatedAggregator(
+      refusing(ch, (query, tenant) => refuse.on && query.includes(records) && (tenant === undefined || tenant === c.id)),
+      registry,
+    );
     await aggregator.runOnce();
     refuse.on = true;
     const at = new Date(Date.now() - 3_600_000).toISOString();

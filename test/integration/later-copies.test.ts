@@ -21,6 +21,41 @@ afterEach(async () => {
   await stores.cleanup();
 });
 
+const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+/** Raw rows of a tenant's `calls` meter, all at one minute past `hour`: [id, value, accepted, visible (default: accepted)]. */
+function insertCalls(tenant: string, hour: number, rows: [id: string, value: string, accepted: number, visible?: number][]) {
+  return stores.clickhouse.client.insert({
+    table: stores.clickhouse.table('raw_events_v1'),
+    columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
+    values: rows.map(([id, value, accepted, visible]) => ({
+      tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(hour + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(visible ?? accepted),
+    })),
+    format: 'JSONEachRow',
+  });
+}
+
+/** A migrated store's tenant with a sum meter `calls`. */
+async function tenantWithCalls(name: string) {
+  await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
+  await migrateClickHouse(stores.clickhouse, loadMigrations(migrationsDir('clickhouse')));
+  const tenant = newId('ten');
+  await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, name]);
+  const meters = pgMeterRepository(stores.postgres);
+  await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+  return { tenant, meters };
+}
+
+/** The tenant's rolled-up total. */
+async function total(tenant: string): Promise<string | undefined> {
+  const rs = await stores.clickhouse.client.query({
+    query: `SELECT toString(sum(sum_value)) AS total FROM ${stores.clickhouse.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
+    query_params: { t: tenant },
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<{ total: string }>())[0]?.total;
+}
+
 describe('upgrading to the record of later copies', () => {
   it('records the copies of the history on the first run, so an old hour recomputed later counts each event once', async () => {
     const ch = stores.clickhouse;
@@ -33,16 +68,8 @@ describe('upgrading to the record of later copies', () => {
     await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'upgrade']);
     const meters = pgMeterRepository(stores.postgres);
     await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
-    const raw = ch.table('raw_events_v1');
     const h = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000;
-    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-    const insert = (rows: [id: string, value: string, accepted: number][]) =>
-      ch.client.insert({
-        table: raw,
-        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
-        values: rows.map(([id, value, accepted]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(accepted) })),
-        format: 'JSONEachRow',
-      });
+    const insert = (rows: [id: string, value: string, accepted: number][]) => insertCalls(tenant, h, rows);
     // The history: an event, a copy of it with other content accepted a second later, and a
     // retried send of another (same content, accepted later); aggregated by an earlier version,
     // whose watermark stands after them.
@@ -78,65 +105,31 @@ describe('upgrading to the record of later copies', () => {
   });
 
   it('leaves out of a recompute the rows made visible after its run began, a later copy among them', async () => {
-    const ch = stores.clickhouse;
-    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
-    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
-    const tenant = newId('ten');
-    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'race']);
-    const meters = pgMeterRepository(stores.postgres);
-    await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    const { tenant, meters } = await tenantWithCalls('race');
     await storesAggregator(stores, meters).runOnce(); // backfills the (empty) meter
 
     const now = Date.now();
     const h = Math.floor(now / 3_600_000) * 3_600_000 - 3_600_000;
-    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-    const insert = (rows: [id: string, value: string, accepted: number, visible: number][]) =>
-      ch.client.insert({
-        table: ch.table('raw_events_v1'),
-        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
-        values: rows.map(([id, value, accepted, visible]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(visible) })),
-        format: 'JSONEachRow',
-      });
     // e1 and e2 visible before the run's upper bound (now - 30 s); a later copy of e1, made
     // visible after it, as a shipper inserting while the run works would.
-    await insert([
+    await insertCalls(tenant, h, [
       ['e1', '5', now - 50_000, now - 45_000],
       ['e2', '7', now - 40_000, now - 35_000],
       ['e1', '105', now - 20_000, now - 1_000],
     ]);
     const run = await storesAggregator(stores, meters, { clock: () => now - 30_000 }).runOnce();
     expect(run.hoursRecomputed).toBe(1);
-    const total = async () => {
-      const rs = await ch.client.query({
-        query: `SELECT toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
-        query_params: { t: tenant },
-        format: 'JSONEachRow',
-      });
-      return (await rs.json<{ total: string }>())[0]?.total;
-    };
-    expect(await total()).toBe('12');
+    expect(await total(tenant)).toBe('12');
     // The next run records the copy and leaves it out.
     await storesAggregator(stores, meters).runOnce();
-    expect(await total()).toBe('12');
+    expect(await total(tenant)).toBe('12');
   });
 
   it('records and recomputes the window again when a row of it commits while the run works', async () => {
     const ch = stores.clickhouse;
-    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
-    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
-    const tenant = newId('ten');
-    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'commit']);
-    const meters = pgMeterRepository(stores.postgres);
-    await meters.create(tenant, { key: 'calls', name: 'Calls', aggregation: 'sum' });
+    const { tenant, meters } = await tenantWithCalls('commit');
     const h = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
-    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-    const insert = (rows: [id: string, value: string, accepted: number, visible: number][]) =>
-      ch.client.insert({
-        table: ch.table('raw_events_v1'),
-        columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
-        values: rows.map(([id, value, accepted, visible]) => ({ tenant_id: tenant, id, customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(visible) })),
-        format: 'JSONEachRow',
-      });
+    const insert = (rows: [id: string, value: string, accepted: number, visible: number][]) => insertCalls(tenant, h, rows);
     // Right after the run has recorded its window, a later copy of e1 commits, its insert stamped
     // before the run's upper bound (a slow insert): the run's recompute reads it.
     const late = { armed: false, visible: 0 };
@@ -162,39 +155,26 @@ describe('upgrading to the record of later copies', () => {
     const run = await aggregator.runOnce();
     expect(late.armed).toBe(false);
     expect(run.watermark.getTime()).toBeGreaterThanOrEqual(now);
-    const rs = await ch.client.query({
-      query: `SELECT toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id = {t:String}`,
-      query_params: { t: tenant },
-      format: 'JSONEachRow',
-    });
-    expect(await rs.json()).toEqual([{ total: '5' }]);
+    expect(await total(tenant)).toBe('5');
   });
 
   it("does not take one tenant's only copy of an event for another tenant's later copy of the same event", async () => {
     const ch = stores.clickhouse;
-    await migratePostgres(stores.postgres, loadMigrations(migrationsDir('postgres')));
-    await migrateClickHouse(ch, loadMigrations(migrationsDir('clickhouse')));
-    const meters = pgMeterRepository(stores.postgres);
-    const [x, y] = [newId('ten'), newId('ten')];
-    for (const t of [x, y]) {
-      await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [t, t]);
-      await meters.create(t, { key: 'calls', name: 'Calls', aggregation: 'sum' });
-    }
+    const { tenant: x, meters } = await tenantWithCalls('x');
+    const y = newId('ten');
+    await stores.postgres.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [y, 'y']);
+    await meters.create(y, { key: 'calls', name: 'Calls', aggregation: 'sum' });
     const aggregator = storesAggregator(stores, meters);
     await aggregator.runOnce();
     // The same event sent to both tenants, taken in the same microsecond (so with the same copy
     // key); Y also took an earlier copy of it, so Y's is a later copy and X's its only one.
     const m = Date.now() - 5_000;
     const h = Math.floor(m / 3_600_000) * 3_600_000 - 3_600_000;
-    const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-    await ch.client.insert({
-      table: ch.table('raw_events_v1'),
-      columns: ['tenant_id', 'id', 'customer', 'meter', 'value', 'timestamp', 'properties', 'ingested_at', 'visible_at'],
-      values: ([[y, '9', m - 1_000], [y, '5', m], [x, '5', m]] as const).map(([tenant_id, value, accepted]) => ({
-        tenant_id, id: '42', customer: 'c1', meter: 'calls', value, timestamp: at(h + 60_000), properties: '{}', ingested_at: at(accepted), visible_at: at(m),
-      })),
-      format: 'JSONEachRow',
-    });
+    await insertCalls(y, h, [
+      ['42', '9', m - 1_000, m],
+      ['42', '5', m, m],
+    ]);
+    await insertCalls(x, h, [['42', '5', m, m]]);
     await aggregator.runOnce();
     const rs = await ch.client.query({
       query: `SELECT tenant_id = {x:String} AS is_x, toString(sum(sum_value)) AS total FROM ${ch.table('usage_hourly_v1')} FINAL WHERE tenant_id IN ({x:String}, {y:String}) GROUP BY is_x ORDER BY is_x`,
