@@ -95,17 +95,29 @@ export async function recordLaterCopies(
               WHERE ${tenant}${ids} GROUP BY tenant_id, id HAVING count() > 1)`,
     query_params: params,
   });
-  // By (tenant, key) when several tenants are recorded at once: the same event sent to two
-  // tenants in the same microsecond has the same key, and one tenant's later copy must not
-  // take the other's only copy for one.
+  const rowKey = copyKey('id_hash', 'ingested_at', 'copy_hash');
+  const laterKey = copyKey('cityHash64(id)', 'ingested_at', 'hash');
   await ch.client.command({
     query: `INSERT INTO ${ch.table('later_copy_keys_v1')} (tenant_id, meter, hour, key)
             SETTINGS optimize_on_insert = 0${memorySettings(limits, false)}
-            SELECT tenant_id, meter, toStartOfHour(timestamp), ${copyKey('id_hash', 'ingested_at', 'copy_hash')} AS k FROM ${raw}
+            SELECT tenant_id, meter, toStartOfHour(timestamp), ${rowKey} AS k FROM ${raw}
             WHERE ${tenant} AND visible_at >= {low:${TIME}} AND visible_at <= {upper:${TIME}}
-              AND ${tenantId === undefined ? '(tenant_id, k)' : 'k'} IN (SELECT ${tenantId === undefined ? 'tenant_id, ' : ''}${copyKey('cityHash64(id)', 'ingested_at', 'hash')} FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND ${tenant})`,
+              AND ${tenantId === undefined ? withTenant('k') : 'k'} IN (SELECT ${tenantId === undefined ? withTenant(laterKey) : laterKey} FROM ${ch.table('later_copies_v1')} WHERE run = {run:String} AND ${tenant})`,
     query_params: params,
   });
+}
+
+/**
+ * A copy key told apart by its tenant, for recording several tenants at once: the same event
+ * sent to two tenants in the same microsecond has the same key, and one tenant's later copy
+ * must not take the other's only copy for one. The tenant's hash XORed into the key's low half
+ * keeps the probe a set of numbers: matched as (tenant, key) pairs instead, the record of a
+ * whole 11 M-event history took 2.0 s against 0.6 s. Two copies of one id in two tenants then
+ * match only if their content and acceptance halves differ by exactly the XOR of the tenants'
+ * hashes, once in 2^64, as for the copy key itself.
+ */
+function withTenant(key: string): string {
+  return `bitXor(${key}, toUInt128(cityHash64(tenant_id)))`;
 }
 
 /**
