@@ -169,11 +169,10 @@ export class Aggregator {
 
       // The later copies of the rows made visible since the record's last run (the whole
       // history when it has none yet), before any recompute reads the record.
-      const run = randomUUID();
       const recordedThrough = await readRecordedThrough(this.o.pg);
       const recordFrom = recordedThrough.getTime() < from.getTime() ? recordedThrough : from;
       const visibleBefore = await this.visibleRows(recordFrom, upper);
-      const unrecorded = await this.recordLaterCopies(run, kept, recordFrom, upper, limits, systemic, failed, progress);
+      const unrecorded = await this.recordLaterCopies(kept, recordFrom, upper, limits, systemic, failed, progress);
       /**
        * A meter of a tenant whose later copies are not recorded waits with them. From its own
        * instant: its rollups before that are right (they were made with the record, or before
@@ -234,7 +233,7 @@ export class Aggregator {
       const counted = await this.visibleRows(recordFrom, upper);
       let settled = counted === visibleBefore;
       if (!settled) {
-        const again = await this.recordLaterCopies(run, [], recordFrom, upper, limits, systemic, failed, undefined, unrecorded);
+        const again = await this.recordLaterCopies([], recordFrom, upper, limits, systemic, failed, undefined, unrecorded);
         // Meters as they are now (this run's backfills done), rows under a newer version than
         // the ones written above.
         const current = new Map((await this.o.meters.all()).map((m) => [`${m.tenant_id}\n${m.key}`, m]));
@@ -298,7 +297,6 @@ export class Aggregator {
    * the instant its record waits from.
    */
   private async recordLaterCopies(
-    run: string,
     kept: readonly RetryItem[],
     from: Date,
     upper: Date,
@@ -310,7 +308,7 @@ export class Aggregator {
   ): Promise<Map<string, number>> {
     const record = async (tenantId: string | undefined, since: Date): Promise<boolean> => {
       try {
-        await recordLaterCopies(this.o.ch, run, tenantId, { from: since.getTime() <= 0 ? undefined : since, upper, clockAllowanceMs: CLOCK_ALLOWANCE_MS }, limits);
+        await recordLaterCopies(this.o.ch, tenantId, { from: since.getTime() <= 0 ? undefined : since, upper, clockAllowanceMs: CLOCK_ALLOWANCE_MS }, limits);
         return true;
       } catch (e) {
         if ((await systemic()) || tenantId === undefined) throw e;
