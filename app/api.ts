@@ -36,7 +36,7 @@ import { subscriptionRoutes } from '../catalog/subscription-routes.js';
 import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { clickhouseMemoryGauges } from '../core/clickhouse-memory.js';
-import { aggregatorLagGauge, metersSetAside, readMeterWatermark, readWatermark, setAsideGauges } from '../metering/aggregator.js';
+import { aggregatorLagGauge, metersSetAside, readMeterWatermark, readWatermark, setAsideGauges } from '../metering/aggregator-state.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { entitlementRoutes } from '../entitlements/routes.js';

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { loopMetrics } from '../core/metrics.js';
 import type { Stores } from '../core/stores.js';
 import { pgMeterRepository } from '../metering/meters.js';
-import { readWatermark } from '../metering/aggregator.js';
+import { readWatermark } from '../metering/aggregator-state.js';
 import type { Progress } from '../core/progress.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
 import { Billing } from '../invoicing/billing.js';

@@ -8,7 +8,7 @@ import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js'
 import { createRegistry } from '../core/metrics.js';
 import { createAggregator, startAggregatorLoop } from '../app/aggregator-loop.js';
 import { startWorker } from '../app/worker.js';
-import { aggregatorLagGauge } from '../metering/aggregator.js';
+import { aggregatorLagGauge } from '../metering/aggregator-state.js';
 import { sweepDunning } from '../stripe/dunning.js';
 import { createSync, dunningSweepOf, startSyncLoop, StripeNotConfiguredError } from '../app/sync-loop.js';
 import { createDispatcher, startDeliverLoop } from '../app/deliver-loop.js';

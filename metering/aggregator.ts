@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { engineMemory, withTimeout, type ClickHouseStore } from '../core/clickhouse.js';
+import { engineMemory, type ClickHouseStore } from '../core/clickhouse.js';
 import type { MemoryBound } from '../core/config/kinds.js';
 import { errorSummary, storesDown } from '../core/isolate.js';
 import type { PostgresStore } from '../core/postgres.js';
 import type { Logger } from '../core/log.js';
 import type { MeterRecord, MeterRepository } from './meters.js';
 import type { Progress } from '../core/progress.js';
-import { RetrySet, retryItemName, type RetryItem } from '../core/retry-set.js';
+import { RetrySet, type RetryItem } from '../core/retry-set.js';
+import { RECORD_ITEM, readRecordedThrough, readWatermark } from './aggregator-state.js';
 import { recordLaterCopies } from './later-copies.js';
 import { recomputeHours, type StatementLimits } from './rollup.js';
+import { affectedMeters, CLOCK_ALLOWANCE_MS, hoursOf, visibleRows, windowTenants } from './run-window.js';
 import { chTime } from './sql.js';
 
 /**
@@ -171,7 +173,7 @@ export class Aggregator {
       // history when it has none yet), before any recompute reads the record.
       const recordedThrough = await readRecordedThrough(this.o.pg);
       const recordFrom = recordedThrough.getTime() < from.getTime() ? recordedThrough : from;
-      const visibleBefore = await this.visibleRows(recordFrom, upper);
+      const visibleBefore = await visibleRows(this.o.ch, recordFrom, upper);
       const unrecorded = await this.recordLaterCopies(kept, recordFrom, upper, limits, systemic, failed, progress);
       /**
        * A meter of a tenant whose later copies are not recorded waits with them. From its own
@@ -195,12 +197,12 @@ export class Aggregator {
         const meter = byKey.get(`${k.tenantId}\n${k.item}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // gone, or its backfill below covers it
         if (waitsForRecord(k.tenantId, k.item, k.since)) continue;
-        await guarded(k.tenantId, k.item, k.since, async () => recompute(meter, await this.hoursOf(meter, new Date(k.since), upper)));
+        await guarded(k.tenantId, k.item, k.since, async () => recompute(meter, await hoursOf(this.o.ch, meter, new Date(k.since), upper)));
       }
       // Only hours of meters already backfilled are recomputed here (the backfills below cover
       // the others whole), so without such meters there is nothing to look for: a new store's
       // first run would otherwise look up every event's copies for nothing.
-      const affected = meters.some((m) => m.backfilled_through !== null) ? await this.affected(from, upper) : [];
+      const affected = meters.some((m) => m.backfilled_through !== null) ? await affectedMeters(this.o.ch, from, upper) : [];
       for (const a of affected) {
         const meter = byKey.get(`${a.tenant_id}\n${a.meter}`);
         if (meter === undefined || meter.backfilled_through === null) continue; // no meter yet, or its backfill below covers it
@@ -230,7 +232,7 @@ export class Aggregator {
       // read was there when the record was taken. Otherwise the window is recorded again and its
       // hours recomputed once more; if it grew again meanwhile, the watermarks stay where they
       // were and the next run does the window again.
-      const counted = await this.visibleRows(recordFrom, upper);
+      const counted = await visibleRows(this.o.ch, recordFrom, upper);
       let settled = counted === visibleBefore;
       if (!settled) {
         const again = await this.recordLaterCopies([], recordFrom, upper, limits, systemic, failed, undefined, unrecorded);
@@ -238,12 +240,12 @@ export class Aggregator {
         // the ones written above.
         const current = new Map((await this.o.meters.all()).map((m) => [`${m.tenant_id}\n${m.key}`, m]));
         const setAside = new Set(failed.map((f) => `${f.tenantId}\n${f.item}`));
-        for (const a of await this.affected(recordFrom, upper)) {
+        for (const a of await affectedMeters(this.o.ch, recordFrom, upper)) {
           const meter = current.get(`${a.tenant_id}\n${a.meter}`);
           if (meter === undefined || meter.backfilled_through === null || again.has(a.tenant_id) || setAside.has(`${a.tenant_id}\n${a.meter}`)) continue;
           await guarded(a.tenant_id, a.meter, from.getTime(), () => recompute(meter, a.hours, version + 1n));
         }
-        settled = (await this.visibleRows(recordFrom, upper)) === counted;
+        settled = (await visibleRows(this.o.ch, recordFrom, upper)) === counted;
         this.o.metrics.recounts.inc({ outcome: settled ? 'redone' : 'held' });
         this.o.logger.info({ settled }, 'rows of the window committed while the run worked; the window was recorded and recomputed again');
       }
@@ -331,66 +333,13 @@ export class Aggregator {
       if (whole) progress?.tick(1);
     } catch (e) {
       if (await systemic()) throw e;
-      for (const tenantId of await this.windowTenants(from, upper)) {
+      for (const tenantId of await windowTenants(this.o.ch, from, upper)) {
         if (!unrecorded.has(tenantId)) await this.renewingWhile(() => record(tenantId, from));
       }
     } finally {
       if (whole) progress?.stop();
     }
     return unrecorded;
-  }
-
-  /** How many rows the store holds made visible in (from, upper]. */
-  private async visibleRows(from: Date, upper: Date): Promise<number> {
-    const rs = await this.o.ch.client.query({
-      query: `SELECT count() AS n FROM ${this.o.ch.table('raw_events_v1')} WHERE ${VISIBLE}`,
-      query_params: { from: chTime(from), upper: chTime(upper) },
-      format: 'JSONEachRow',
-    });
-    return Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
-  }
-
-  /** The tenants with rows made visible in (from, upper]. */
-  private async windowTenants(from: Date, upper: Date): Promise<string[]> {
-    const rs = await this.o.ch.client.query({
-      query: `SELECT DISTINCT tenant_id FROM ${this.o.ch.table('raw_events_v1')} WHERE ${VISIBLE}`,
-      query_params: { from: chTime(from), upper: chTime(upper) },
-      format: 'JSONEachRow',
-    });
-    return (await rs.json<{ tenant_id: string }>()).map((r) => r.tenant_id);
-  }
-
-  /**
-   * The hours of one meter to recompute for events made visible in (from, upper]: their own
-   * hours, and those of the copies they may have displaced (see `displaced`).
-   */
-  private async hoursOf(meter: MeterRecord, from: Date, upper: Date): Promise<string[]> {
-    const raw = this.o.ch.table('raw_events_v1');
-    const rs = await this.o.ch.client.query({
-      query: `SELECT ${HOUR_LIST} AS hours FROM (
-                SELECT toStartOfHour(timestamp) AS h FROM ${raw}
-                WHERE tenant_id = {t:String} AND meter = {m:String} AND ${VISIBLE}
-                UNION ALL
-                ${displaced(this.o.ch, false, 'AND tenant_id = {t:String} AND meter = {m:String}', 'AND tenant_id = {t:String}')})`,
-      query_params: { t: meter.tenant_id, m: meter.key, ...windowParams(from, upper) },
-      format: 'JSONEachRow',
-    });
-    return (await rs.json<{ hours: string[] }>())[0]?.hours ?? [];
-  }
-
-  /** The (tenant, meter)s with hours to recompute for events made visible in (from, upper]. */
-  private async affected(from: Date, upper: Date): Promise<{ tenant_id: string; meter: string; hours: string[] }[]> {
-    const raw = this.o.ch.table('raw_events_v1');
-    const rs = await this.o.ch.client.query({
-      query: `SELECT tenant_id, meter, ${HOUR_LIST} AS hours FROM (
-                SELECT tenant_id, meter, toStartOfHour(timestamp) AS h FROM ${raw} WHERE ${VISIBLE}
-                UNION ALL
-                ${displaced(this.o.ch, true, '', '')})
-              GROUP BY tenant_id, meter`,
-      query_params: windowParams(from, upper),
-      format: 'JSONEachRow',
-    });
-    return rs.json();
   }
 
   /** Whether a meter's backfill may run now: not while the pause after its last failure lasts. */
@@ -460,165 +409,6 @@ export class Aggregator {
       [this.owner, watermark ?? null],
     );
   }
-}
-
-/**
- * `tally_aggregator_lag_seconds`, read from the stored watermark when Prometheus scrapes, so
- * every API node reports it and it keeps growing when no aggregator runs at all.
- */
-export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge {
-  // The last watermark read: while Postgres cannot be reached the lag keeps growing from it,
-  // and the scrape still answers (the store's own health shows on /readyz).
-  let known: Date | undefined;
-  return new Gauge({
-    name: 'tally_aggregator_lag_seconds',
-    help: 'Age of the aggregator watermark: events accepted since then are not in the hourly usage yet.',
-    registers: [registry],
-    async collect() {
-      try {
-        known = await withTimeout(readWatermark(pg), 2_000, 'reading the aggregator watermark');
-      } catch {
-        // Keep the last value read; with none yet, there is nothing to report.
-      }
-      if (known !== undefined) this.set((Date.now() - known.getTime()) / 1000);
-    },
-  });
-}
-
-/**
- * `tally_aggregator_meters_set_aside` and `tally_aggregator_set_aside_lag_seconds`, read from
- * the retry set when Prometheus scrapes (so every API node reports them, as the lag). The lag
- * follows the watermark, which moves on past a meter set aside: a meter that fails on every run
- * leaves it low while that meter's usage stays where it was.
- */
-export function setAsideGauges(registry: Registry, pg: PostgresStore): void {
-  // The last figures read: while Postgres cannot be reached they stay, and the scrape answers.
-  let known: { meters: number; oldest: number | undefined } | undefined;
-  let reading: Promise<void> | undefined;
-  // One read serves both gauges of a scrape: the registry collects its metrics concurrently.
-  const read = () =>
-    (reading ??= withTimeout(new RetrySet(pg, 'aggregator').list(), 2_000, 'reading the meters set aside')
-      .then((items) => {
-        const meters = items.filter((i) => i.item !== RECORD_ITEM);
-        known = { meters: meters.length, oldest: meters.reduce<number | undefined>((min, i) => (min === undefined || i.since < min ? i.since : min), undefined) };
-      })
-      .catch(() => undefined) // keep the last figures read
-      .finally(() => (reading = undefined)));
-  new Gauge({
-    name: 'tally_aggregator_meters_set_aside',
-    help: "Tenants' meters whose recompute failed while the watermark moved on; each run does them again until one succeeds.",
-    registers: [registry],
-    async collect() {
-      await read();
-      if (known !== undefined) this.set(known.meters);
-    },
-  });
-  new Gauge({
-    name: 'tally_aggregator_set_aside_lag_seconds',
-    help: 'Age of the instant from which the longest set-aside meter\'s events wait (0 when none): how far behind its usage is.',
-    registers: [registry],
-    async collect() {
-      await read();
-      if (known !== undefined) this.set(known.oldest === undefined ? 0 : Math.max(0, (Date.now() - known.oldest) / 1000));
-    },
-  });
-}
-
-/** A tenant's meters the aggregator set aside, each with the instant from which its events wait. */
-export async function metersSetAside(pg: PostgresStore, tenantId: string): Promise<{ meter: string; since: Date }[]> {
-  const items = await new RetrySet(pg, 'aggregator').list();
-  return items.filter((i) => i.tenantId === tenantId && i.item !== RECORD_ITEM).map((i) => ({ meter: i.item, since: new Date(i.since) }));
-}
-
-/**
- * The retry-set item of a tenant whose later copies a run could not record (no meter key is
- * empty); its meters are set aside with it.
- */
-const RECORD_ITEM = '';
-
-/** Through which instant the later copies of the visible rows are recorded (the epoch: none yet). */
-async function readRecordedThrough(pg: PostgresStore): Promise<Date> {
-  const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'later_copies'");
-  return rows[0]?.watermark ?? new Date(0);
-}
-
-/** The stored watermark, read without taking the lease (for usage completeness). */
-export async function readWatermark(pg: PostgresStore): Promise<Date> {
-  const { rows } = await pg.query<{ watermark: Date }>("SELECT watermark FROM aggregator_state WHERE name = 'hourly'");
-  return rows[0]?.watermark ?? new Date(0);
-}
-
-/**
- * The instant through which one meter's hourly usage is complete: the watermark, or, for a
- * meter the aggregator set aside (its recompute failed while the watermark moved on), the
- * instant from which its events still wait, when that is earlier. What reads rollups as final
- * (the usage API's `complete`, period close, the entitlement checks' live part) goes by this.
- */
-export async function readMeterWatermark(pg: PostgresStore, tenantId: string, meterKey: string): Promise<Date> {
-  const { rows } = await pg.query<{ w: Date | null }>(
-    "SELECT least((SELECT watermark FROM aggregator_state WHERE name = 'hourly'), (SELECT watermark FROM aggregator_state WHERE name = $1)) AS w",
-    [retryItemName('aggregator', tenantId, meterKey)],
-  );
-  return rows[0]?.w ?? new Date(0);
-}
-
-/** Raw rows made visible in the run's window. */
-const VISIBLE = "visible_at > {from:DateTime64(6, 'UTC')} AND visible_at <= {upper:DateTime64(6, 'UTC')}";
-
-/**
- * The distinct hours `h` of a group as sorted text, turned into text once per hour rather than
- * once per row (a run's window can hold millions of rows).
- */
-const HOUR_LIST = 'arrayMap(x -> toString(x), arraySort(groupUniqArray(h)))';
-
-/**
- * How far ahead of the event store's clock an ingest node's clock may be. A copy is accepted
- * (`ingested_at`, the node's clock) before it becomes visible (`visible_at`, the store's), so
- * a copy already visible when the window began was accepted before that instant plus this.
- */
-export const CLOCK_ALLOWANCE_MS = 1_000;
-
-/**
- * Copies of the window's events accepted up to this long before the window began are matched
- * against the raw rows made visible just before it; older ones (a log that shipped after an
- * outage) are looked up by id in event_hours_v1. See `displaced`.
- */
-const RECENT_MS = 10_000;
-
-function windowParams(from: Date, upper: Date): Record<string, string> {
-  const at = (ms: number) => chTime(new Date(from.getTime() + ms));
-  return { from: chTime(from), upper: chTime(upper), edge: at(CLOCK_ALLOWANCE_MS), recent: at(-RECENT_MS), before: at(-RECENT_MS - CLOCK_ALLOWANCE_MS) };
-}
-
-/**
- * The hours (with tenant and meter) of the other copies of the events made visible in the
- * window that were accepted before it began. Such a copy A can come before a copy B counted by
- * an earlier run (A's node's log shipped late) and so take its place as the first copy: the
- * hour that counted B, which may be another hour or meter, must be recomputed too. Only B
- * visible before the window began matters (otherwise its hour is in the window), and then
- * A.ingested_at <= B.ingested_at <= B.visible_at + CLOCK_ALLOWANCE_MS <= from + the allowance,
- * which is what picks the candidates A: in steady state the window's first second or so.
- *
- * B was also made visible after A.ingested_at - CLOCK_ALLOWANCE_MS. So for a candidate
- * accepted at most RECENT_MS before the window, B is among the raw rows made visible in the
- * RECENT_MS and a second before the window: a small, recent slice found by `visible_at`. Only
- * for candidates accepted earlier than that (a backlog) is every copy looked up by id in
- * event_hours_v1 (migration 0010), which costs about a block read per id. (Copies written
- * before migration 0010 are not in that table.) `copyWhere` and `freshWhere` narrow the copies
- * and the window's rows; `withKeys` adds tenant and meter to each hour.
- */
-function displaced(ch: ClickHouseStore, withKeys: boolean, copyWhere: string, freshWhere: string): string {
-  const raw = ch.table('raw_events_v1');
-  const keys = withKeys ? 'tenant_id, meter, ' : '';
-  const candidates = (accepted: string) => `(tenant_id, id) IN (
-                  SELECT tenant_id, id FROM ${raw}
-                  WHERE ${VISIBLE} AND ${accepted} ${freshWhere})`;
-  return `SELECT ${keys}toStartOfHour(timestamp) AS h FROM ${raw}
-                WHERE visible_at > {before:DateTime64(6, 'UTC')} AND visible_at <= {from:DateTime64(6, 'UTC')} ${copyWhere}
-                  AND ${candidates("ingested_at >= {recent:DateTime64(6, 'UTC')} AND ingested_at <= {edge:DateTime64(6, 'UTC')}")}
-                UNION ALL
-                SELECT ${keys}hour AS h FROM ${ch.table('event_hours_v1')}
-                WHERE ${candidates("ingested_at < {recent:DateTime64(6, 'UTC')}")} ${copyWhere}`;
 }
 
 /** Whether the engine has the spill-ratio settings (see StatementLimits). */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../core/ids.js';
 import { migrateAll } from '../../core/migrate.js';
-import { metersSetAside } from '../../metering/aggregator.js';
+import { metersSetAside } from '../../metering/aggregator-state.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { storesAggregator } from '../support/aggregator.js';
 import { openTestStores, type TestStores } from '../support/stores.js';

@@ -6,7 +6,7 @@ import { recordEntitlementEvents } from '../../alerts/entitlement-events.js';
 import { EntitlementService } from '../../entitlements/service.js';
 import type { WindowEvent } from '../../entitlements/window-events.js';
 import { pgEntitlementStore } from '../../entitlements/store.js';
-import { readMeterWatermark } from '../../metering/aggregator.js';
+import { readMeterWatermark } from '../../metering/aggregator-state.js';
 import { RetrySet } from '../../core/retry-set.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readWatermark } from '../../metering/aggregator.js';
+import { readWatermark } from '../../metering/aggregator-state.js';
 import type { LiveWindow } from '../../metering/live-usage.js';
 import { pgMeterRepository } from '../../metering/meters.js';
 import { clickhouseUsageQuerier } from '../../metering/usage-querier.js';
