@@ -35,7 +35,7 @@ export interface UsageRouteDeps {
   /** For the store's own list of time zones (a zone it does not know is a 400, not a 500). */
   ch: ClickHouseStore;
   meters: MeterRepository;
-  /** The meter's watermark (aggregator.ts readMeterWatermark): events made visible after it are not in its rollups yet. */
+  /** The meter's watermark (aggregator-state.ts readMeterWatermark): events made visible after it are not in its rollups yet. */
   watermark: (tenantId: string, meterKey: string) => Promise<Date>;
 }
 
