@@ -136,7 +136,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const started = process.hrtime.bigint();
     // Everything from `ureq` is copied first: it is only valid until this function returns.
     const headers: Record<string, string> = {};
+    // uWS frames the body by the first Content-Length; with a second one, a body could be read
+    // as another request (smuggling past a proxy that frames it by the other one).
+    let lengths = 0;
     ureq.forEach((k, v) => {
+      if (k === 'content-length') lengths++;
       headers[k] = v;
     });
     const rawParams = paramNames.map((_, i) => ureq.getParameter(i));
@@ -170,6 +174,15 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     };
     const refuse = (err: TallyError, closeConnection = bodyInTheWay()): void => finish(errorReply(err, requestId), closeConnection);
 
+    if (lengths > 1) {
+      // The framing cannot be trusted, so nothing more is read from this connection: it is
+      // closed without an answer. (A 400 sent first does not do: after a complete reply uWS
+      // goes on to parse what follows in its buffer, the smuggled request, and answers it.)
+      logger.warn({ requestId, route: route.pattern }, 'a request with more than one Content-Length header; connection closed');
+      observe(route.method, route.pattern, 400, started);
+      exchange.res.close();
+      return;
+    }
     if (shuttingDown) {
       refuse(new TallyError('TALLY_ERR_SHUTTING_DOWN', 'server is shutting down; retry on another node', { headers: { 'Retry-After': '1' } }), true);
       return;

@@ -8,9 +8,12 @@ import { MAX_DECIMALS, fromDecimalText, normalizeValue, type ValueResult } from 
  * one. A literal of 16 or more significant digits needs a run of at least 16 digit-or-dot
  * characters in the text, so a body without such a run takes the fast path with nothing lost,
  * and any other body is parsed by lossless-json, which keeps each number's literal text.
- * (A long digit run inside a string, an id say, only costs the slower parser.)
+ * An exponent of three digits also takes the exact path: past a double's range, 1e-400 would
+ * become 0 and be accepted, and 1e400 Infinity, where the exact path refuses both by what they
+ * are (too precise, too large). (A long digit run or an exponent-like text inside a string, an
+ * id say, only costs the slower parser.)
  */
-const LONG_NUMBER_RUN = /[0-9.]{16}/;
+const LONG_NUMBER_RUN = /[0-9.]{16}|\d[eE][+-]?\d{3}/;
 
 export interface ParsedJson {
   data: unknown;

@@ -1,3 +1,4 @@
+import { withoutTrailingZeros } from '../core/decimal-text.js';
 /**
  * Event values, exactly. A value is a decimal string (`"12.5"`) or a JSON/msgpack number; it
  * must be finite, have at most 6 decimal places and a magnitude below 10^20. Nothing is ever
@@ -43,9 +44,9 @@ export function fromDecimalText(text: string): ValueResult {
   }
   const sign = m[1] === '-' ? '-' : '';
   const intPart = m[2]!.replace(/^0+(?=\d)/, '');
-  const frac = (m[3] ?? '').replace(/0+$/, '');
+  const frac = withoutTrailingZeros(m[3] ?? '');
   if (frac.length > MAX_DECIMALS) {
-    return { ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE', message: `value ${text} has more than ${MAX_DECIMALS} decimal places; it is never rounded` };
+    return { ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE', message: `value ${text.slice(0, 40)}${text.length > 40 ? '…' : ''} has more than ${MAX_DECIMALS} decimal places; it is never rounded` };
   }
   if (intPart.length > MAX_INTEGER_DIGITS) {
     return { ok: false, code: 'TALLY_ERR_VALUE_OUT_OF_RANGE', message: `value ${text.slice(0, 40)} is not below 10^20 in magnitude` };

@@ -1,3 +1,4 @@
+import { withoutTrailingZeros } from '../core/decimal-text.js';
 import type { ChargeCard } from './core.js';
 
 /**
@@ -620,7 +621,7 @@ const CARD_DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 function cardDecimal(text: string, field: string, maxDecimals: number): Scaled {
   const m = typeof text === 'string' ? CARD_DECIMAL.exec(text) : null;
   if (m === null) throw new Error(`rate card ${field} is not a decimal string: ${JSON.stringify(text)}`);
-  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  const fraction = withoutTrailingZeros(m[3] ?? '');
   if (fraction.length > maxDecimals) throw new Error(`rate card ${field} has more than ${maxDecimals} decimal places`);
   const v = BigInt(m[2]! + fraction);
   return { digits: m[1] === '-' ? -v : v, decimals: fraction.length };

@@ -214,6 +214,20 @@ describe('the key is checked before the body is read', () => {
     c.socket.destroy();
   });
 
+  it('two Content-Length headers close the connection unanswered: the body is never read as a request', async () => {
+    const t = await api.tenant('two-lengths');
+    const inner = `GET /v1/tenant HTTP/1.1\r\nHost: x\r\nAuthorization: ${t.auth.authorization}\r\n\r\n`;
+    const c = await connect();
+    c.socket.write(
+      `POST /v1/meters HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: ${t.auth.authorization}\r\nContent-Length: 0\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`,
+    );
+    await Promise.race([c.closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the connection was kept open: ${c.received()}`)), 5_000))]);
+    expect(c.received()).toBe('');
+    // One Content-Length is fine, and the server lives on.
+    const ok = await rawRequest(port, { method: 'POST', rawPath: '/test/echo', headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{}') }, 5_000);
+    expect(ok).toMatchObject({ kind: 'response', status: 200 });
+  });
+
   it('a chunked POST without a key is answered 401 and the connection closed (its end is unknown)', async () => {
     const c = await connect();
     c.socket.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');

@@ -68,6 +68,29 @@ describe('event values', () => {
     expect(exactValue(c)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
   });
 
+  it('a value of 200,000 zeros before its last digit is refused in linear time, its message cut short', () => {
+    // Trailing zeros were cut with /0+$/, which restarts at every zero of a run that does not
+    // end the text: 80,000 zeros held the event loop for 3.5 s, these 200,000 about 20 s.
+    // Not a speed figure: a hang guard, some thousand times above the linear time.
+    const text = `0.${'0'.repeat(200_000)}1`;
+    const started = performance.now();
+    const r = normalizeValue(text);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(r).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
+    expect(r.ok ? '' : r.message.length).toBeLessThan(200);
+    expect(fromDecimalText(`1.5${'0'.repeat(1_000_000)}`)).toEqual({ ok: true, value: '1.5' });
+  });
+
+  it('exponents past a double take the exact path too: 1e-400 is too precise, not 0, and 1e400 too large', () => {
+    const parsed = parseJsonExact('{"a": 1e-400, "b": 1e400, "c": -2E+300}');
+    expect(parsed.lossless).toBe(true);
+    const { a, b, c } = parsed.data as Record<string, unknown>;
+    expect(exactValue(a)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_TOO_PRECISE' });
+    expect(exactValue(b)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_OUT_OF_RANGE' });
+    expect(exactValue(c)).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_OUT_OF_RANGE' });
+    expect(parseJsonExact('{"a": 1e-7, "b": 2.5e2}').lossless).toBe(false);
+  });
+
   it('a random decimal of at most 15 significant digits survives a double exactly (why the fast path is safe)', () => {
     for (let i = 0; i < 5000; i++) {
       const digits = 1 + Math.floor(Math.random() * 15);
