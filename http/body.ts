@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { TallyError, type ErrorCode } from '../core/errors.js';
 import type { Request } from './types.js';
@@ -14,6 +15,9 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   if (type !== '' && type !== 'application/json') {
     throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   }
+  // Decoding would turn bytes that are not UTF-8 into U+FFFD without a word: another id or
+  // name than the client sent (the event routes refuse them the same way).
+  if (!isUtf8(req.body)) throw new TallyError('TALLY_ERR_INVALID_JSON', 'request body is not valid JSON: it is not UTF-8');
   let data: unknown;
   try {
     data = JSON.parse(req.body.length === 0 ? '{}' : req.body.toString('utf8'));

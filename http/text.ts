@@ -24,8 +24,13 @@ export function invalidText(field: string, fault: string, what = field): TallyEr
   return new TallyError('TALLY_ERR_INVALID_TEXT', `${what} ${fault}`, { field });
 }
 
+const NOT_URL_TEXT = /[^\x21-\x7e]/;
+
 /** A path parameter as the route sees it: percent-decoded, well-formed, without NUL. */
 export function decodePathParameter(name: string, raw: string): string {
+  // A URL carries anything beyond printable ASCII percent-encoded; raw bytes arrive one
+  // character each (0xFF as "ÿ"), so they would name another object than the client meant.
+  if (NOT_URL_TEXT.test(raw)) throw new TallyError('TALLY_ERR_INVALID_TEXT', `${name} holds characters a URL carries only percent-encoded`, { field: name });
   let value: string;
   try {
     value = decodeURIComponent(raw);

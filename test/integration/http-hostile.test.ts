@@ -107,6 +107,21 @@ describe('path parameters', () => {
     expect([del.status, del.body.error.code]).toEqual([400, 'TALLY_ERR_INVALID_TEXT']);
   });
 
+  it('raw bytes beyond ASCII in a path parameter are a 400, not read one character a byte', async () => {
+    const t = await api.tenant('raw-path');
+    const r = await rawRequest(port, { method: 'GET', rawPath: '/v1/customers/caf\u00e9', headers: { authorization: t.auth.authorization! }, body: Buffer.alloc(0) }, 5_000);
+    expect(r.kind === 'response' ? [r.status, (JSON.parse(r.body) as { error: { code: string; field: string } }).error] : r).toEqual([400, expect.objectContaining({ code: 'TALLY_ERR_INVALID_TEXT', field: 'id' })]);
+  });
+
+  it('a management body that is not UTF-8 is a 400, and nothing is stored', async () => {
+    const t = await api.tenant('raw-body');
+    const body = Buffer.concat([Buffer.from('{"id":"utf'), Buffer.from([0xc0, 0xaf]), Buffer.from('x","name":"n","currency":"USD"}')]);
+    const r = await rawRequest(port, { method: 'POST', rawPath: '/v1/customers', headers: { authorization: t.auth.authorization!, 'Content-Type': 'application/json' }, body }, 5_000);
+    expect(r.kind === 'response' ? [r.status, (JSON.parse(r.body) as { error: { code: string } }).error.code] : r).toEqual([400, 'TALLY_ERR_INVALID_JSON']);
+    const list = await call('GET', '/v1/customers', { headers: t.auth });
+    expect(list.body.data).toEqual([]);
+  });
+
   it('well-formed escapes still decode', async () => {
     const t = await api.tenant('escapes-ok');
     const made = await call('POST', '/v1/customers', { headers: t.auth, body: JSON.stringify({ id: 'café/1', name: 'Café', currency: 'EUR' }) });
