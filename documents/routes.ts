@@ -65,7 +65,7 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
       method: 'PUT',
       pattern: '/v1/billing_profile/logo',
       access: 'tenant',
-      maxBodyBytes: MAX_LOGO_BYTES + 1,
+      maxBodyBytes: MAX_LOGO_BYTES,
       doc: {
         operationId: 'putBillingProfileLogo',
         tag: 'Invoices',

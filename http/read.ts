@@ -22,7 +22,7 @@ export interface BodyRead {
  * (so the request's slot is always given back). While `gate` says so, chunks past the first
  * read pause the socket: a caller whose key is still being checked cannot stream a body in.
  */
-export function readBody(exchange: Exchange, limit: number, gate: () => boolean): BodyRead {
+export function readBody(exchange: Exchange, limit: number, gate: () => boolean, routeLimit = false): BodyRead {
   const chunks: Buffer[] = [];
   let size = 0;
   let settled = false;
@@ -41,7 +41,7 @@ export function readBody(exchange: Exchange, limit: number, gate: () => boolean)
       complete = isLast;
       size += chunk.byteLength;
       if (size > limit) {
-        fail(tooLarge(limit));
+        fail(tooLarge(limit, routeLimit));
         return;
       }
       // uWS neuters the chunk when this callback returns, so it is copied.
@@ -65,6 +65,8 @@ export function readBody(exchange: Exchange, limit: number, gate: () => boolean)
   };
 }
 
-export function tooLarge(limit: number): TallyError {
+/** `routeLimit`: the limit is the route's own (a logo), not the TALLY_MAX_BODY_BYTES setting. */
+export function tooLarge(limit: number, routeLimit = false): TallyError {
+  if (routeLimit) return new TallyError('TALLY_ERR_PAYLOAD_TOO_LARGE', `request body is larger than the ${limit} bytes this route takes`, { field: 'body' });
   return new TallyError('TALLY_ERR_PAYLOAD_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (TALLY_MAX_BODY_BYTES)`);
 }

@@ -188,7 +188,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       return;
     }
     if (declared !== undefined && Number(declared) > limit) {
-      refuse(tooLarge(limit), true);
+      refuse(tooLarge(limit, route.maxBodyBytes !== undefined), true);
       return;
     }
 
@@ -234,7 +234,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
     let authPending = pendingAuth !== undefined;
     if (hasBody) {
-      read = readBody(exchange, limit, () => authPending);
+      read = readBody(exchange, limit, () => authPending, route.maxBodyBytes !== undefined);
       // Awaited below; marked handled here so that a refusal before that await leaves no
       // unhandled rejection behind when the client then goes away.
       read.body.catch(() => undefined);

@@ -19,7 +19,10 @@ const MAX_INTEGER_DIGITS = 20; // |v| < 10^20
 export function normalizeValue(v: unknown): ValueResult {
   if (typeof v === 'number') return fromNumber(v);
   if (typeof v === 'bigint') return fromDecimalText(v.toString());
-  if (typeof v === 'string') return fromDecimalText(v.trim() === v ? v : '\0');
+  if (typeof v === 'string') {
+    if (v.trim() !== v) return { ok: false, code: 'TALLY_ERR_VALUE_INVALID', message: `value ${JSON.stringify(v.slice(0, 40))} has white space around it` };
+    return fromDecimalText(v);
+  }
   return { ok: false, code: 'TALLY_ERR_VALUE_INVALID', message: `value must be a decimal string or a number, got ${typeName(v)}` };
 }
 

@@ -36,7 +36,7 @@ export const CreateCreditNote = z
     settle: z.enum(['credit_balance', 'refund', 'out_of_band']).optional(),
   })
   .superRefine((c, ctx) => {
-    if ((c.amount === undefined) === (c.lines === undefined)) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'give either amount or lines, not both' });
+    if ((c.amount === undefined) === (c.lines === undefined)) ctx.addIssue({ code: 'custom', path: ['amount'], message: c.amount === undefined ? 'give amount or lines' : 'give either amount or lines, not both' });
     const seen = new Set<number>();
     for (const [i, l] of (c.lines ?? []).entries()) {
       if (seen.has(l.line)) ctx.addIssue({ code: 'custom', path: ['lines', i, 'line'], message: 'names a line already given' });
@@ -154,13 +154,13 @@ export class CreditNotes {
         lines = input.lines.map((l, i) => {
           const charged = stored.get(l.line);
           if (charged === undefined || !charged.isPositive() || charged.isZero()) {
-            throw new TallyError('TALLY_ERR_INVALID_VALUE', `invoice ${invoiceId} has no charge line ${l.line} to credit`, { field: `lines.${i}.line` });
+            throw new TallyError('TALLY_ERR_INVALID_VALUE', `invoice ${invoiceId} has no charge line ${l.line} to credit`, { field: `lines[${i}].line` });
           }
           // A whole line is its amount at the minor unit, half-even (the rule of invoice totals).
           const whole = charged.toDecimalPlaces(minorUnits(currency), Dec.ROUND_HALF_EVEN).minus(taken.get(l.line) ?? 0);
-          if (!whole.isPositive() || whole.isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', `line ${l.line} of invoice ${invoiceId} is credited in full already`, { field: `lines.${i}.line` });
-          const credit = l.amount === undefined ? whole : money(l.amount, currency, `lines.${i}.amount`);
-          if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines.${i}.amount ${l.amount} is more than is left to credit on line ${l.line} (${atMinor(whole, currency)})`, { field: `lines.${i}.amount` });
+          if (!whole.isPositive() || whole.isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', `line ${l.line} of invoice ${invoiceId} is credited in full already`, { field: `lines[${i}].line` });
+          const credit = l.amount === undefined ? whole : money(l.amount, currency, `lines[${i}].amount`);
+          if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines[${i}].amount ${l.amount} is more than is left to credit on line ${l.line} (${atMinor(whole, currency)})`, { field: `lines[${i}].amount` });
           return { line: l.line, amount: atMinor(credit, currency) };
         });
         amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));

@@ -98,8 +98,9 @@ describe('credit notes', () => {
   it.each([
     ['more places than the currency has', { amount: '1.001', reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'amount'],
     ['both amount and lines', { amount: '1.00', lines: [{ line: 1 }], reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'amount'],
+    ['neither amount nor lines', { reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'amount'],
     ['an unknown reason', { amount: '1.00', reason: 'changed my mind' }, 'TALLY_ERR_INVALID_VALUE', 'reason'],
-    ['a line the invoice does not have', { lines: [{ line: 99 }], reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'lines.0.line'],
+    ['a line the invoice does not have', { lines: [{ line: 99 }], reason: 'duplicate' }, 'TALLY_ERR_INVALID_VALUE', 'lines[0].line'],
     ['settle on an open invoice', { amount: '1.00', reason: 'duplicate', settle: 'refund' }, 'TALLY_ERR_INVALID_VALUE', 'settle'],
   ])('refuses %s, and writes nothing', async (_what, body, code, field) => {
     const [, open] = await invoicesOf('net');
@@ -172,7 +173,7 @@ describe('credit notes and charges, when things race', () => {
     expect(first.body).toMatchObject({ amount: '30.00' });
     // 19.99 of the line is left to credit (and 10.00 of the invoice, after the first note's 9.99).
     const over = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { lines: [{ line: 1, amount: '20.00' }], reason: 'duplicate', settle: 'out_of_band' });
-    expect(over.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'lines.0.amount' });
+    expect(over.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'lines[0].amount' });
     const rest = await call('POST', `/v1/invoices/${inv!.id}/credit_notes`, { amount: '10.00', reason: 'duplicate', settle: 'out_of_band' });
     expect(rest.status).toBe(201);
     expect((await invoicesOf('card'))[0]).toMatchObject({ credited: '49.99' });

@@ -299,6 +299,10 @@ describe('invoice PDFs read back with pdftotext', () => {
       expect(((await r.json()) as any).error, what).toMatchObject({ code: 'TALLY_ERR_INVALID_BODY', field: 'body' });
     }
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    // A logo over the route's own limit: 413 naming that limit, not the TALLY_MAX_BODY_BYTES setting.
+    const big = await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: Buffer.alloc(600 * 1024) });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as any).error).toMatchObject({ code: 'TALLY_ERR_PAYLOAD_TOO_LARGE', field: 'body', message: 'request body is larger than the 524288 bytes this route takes' });
     // A valid RGBA PNG is kept.
     const rgba = craftedPng({ width: 2, height: 2, idat: deflateSync(Buffer.concat([rgbaRow(2), rgbaRow(2)])) });
     expect((await fetch(`${api.url}/v1/billing_profile/logo`, { method: 'PUT', headers: { authorization: t.auth.authorization!, 'content-type': 'image/png' }, body: rgba })).status).toBe(200);

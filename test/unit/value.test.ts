@@ -37,6 +37,11 @@ describe('event values', () => {
     expect(fromDecimalText(text)).toMatchObject({ ok: false, code });
   });
 
+  it('a string value with white space around it is refused quoting it as sent', () => {
+    expect(normalizeValue(' 1')).toEqual({ ok: false, code: 'TALLY_ERR_VALUE_INVALID', message: 'value " 1" has white space around it' });
+    expect(normalizeValue('1\n')).toMatchObject({ ok: false, code: 'TALLY_ERR_VALUE_INVALID' });
+  });
+
   it.each([
     [Number.NaN, 'TALLY_ERR_VALUE_INVALID'],
     [Number.POSITIVE_INFINITY, 'TALLY_ERR_VALUE_INVALID'],
