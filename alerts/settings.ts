@@ -1,6 +1,7 @@
 import { Dec } from '../core/money.js';
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
+import { METER_KEY, METER_KEY_RULE } from '../core/meter-key.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { periodAt, type Interval } from '../catalog/periods.js';
 import { DEFAULT_INCLUDED_PERCENTS, type AlertSettings } from './core.js';
@@ -28,7 +29,7 @@ export const SetAlerts = z.strictObject({
     .max(10)
     .optional(),
   spend: z
-    .array(z.strictObject({ meter: z.string().min(1).max(64).optional(), amount: z.string().regex(AMOUNT, { message: 'must be a decimal string such as "250.00"', abort: true }).refine((a) => new Dec(a).gt(0), 'must be above 0') }))
+    .array(z.strictObject({ meter: z.string().regex(METER_KEY, METER_KEY_RULE).optional(), amount: z.string().regex(AMOUNT, { message: 'must be a decimal string such as "250.00"', abort: true }).refine((a) => new Dec(a).gt(0), 'must be above 0') }))
     .max(20)
     .optional(),
 });
@@ -47,6 +48,7 @@ export class AlertService {
 
   async set(tenantId: string, subscriptionId: string, input: z.output<typeof SetAlerts>, actor: string, now: Date): Promise<AlertsView> {
     await this.subscription(tenantId, subscriptionId);
+    if (input.spend !== undefined) await this.checkCharged(tenantId, subscriptionId, input.spend, now);
     const was = await this.settings(tenantId, subscriptionId);
     const includedPercents = [...new Set((input.included_percents ?? was.includedPercents).map(plain))].sort((a, b) => new Dec(a).cmp(b));
     const spend = input.spend === undefined ? was.spend : input.spend.map((s) => ({ meter: s.meter ?? null, amount: plain(s.amount) }));
@@ -77,6 +79,27 @@ export class AlertService {
 
   private async settings(tenantId: string, subscriptionId: string): Promise<AlertSettings> {
     return (await settingsFor(this.pg, [{ tenantId, subscriptionId }])).get(`${tenantId}\n${subscriptionId}`) ?? { includedPercents: [...DEFAULT_INCLUDED_PERCENTS], spend: [] };
+  }
+
+  /**
+   * A spend threshold on a meter watches that meter's charge, so a meter the subscription's plan
+   * does not charge for (or no meter at all) could never fire: refused. The plan in force now and
+   * any change already scheduled count, so thresholds can be set ahead of a plan change.
+   */
+  private async checkCharged(tenantId: string, subscriptionId: string, spend: readonly { meter?: string | undefined }[], now: Date): Promise<void> {
+    const { rows } = await this.pg.query<{ meter: string }>(
+      `SELECT DISTINCT c->>'meter' AS meter FROM subscription_plans sp
+         JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
+         CROSS JOIN jsonb_array_elements(p.charges) AS c
+        WHERE sp.tenant_id = $1 AND sp.subscription_id = $2
+          AND sp.effective_from >= COALESCE((SELECT max(effective_from) FROM subscription_plans WHERE tenant_id = $1 AND subscription_id = $2 AND effective_from <= $3), '-infinity')`,
+      [tenantId, subscriptionId, now],
+    );
+    const charged = new Set(rows.map((r) => r.meter));
+    for (const [i, s] of spend.entries()) {
+      if (s.meter === undefined || charged.has(s.meter)) continue;
+      throw new TallyError('TALLY_ERR_METER_NOT_FOUND', `spend[${i}].meter: the subscription's plan charges for no meter with key ${JSON.stringify(s.meter)}`, { field: `spend[${i}].meter` });
+    }
   }
 
   private async subscription(tenantId: string, id: string): Promise<{ start_date: Date; interval: Interval }> {

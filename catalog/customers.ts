@@ -4,6 +4,7 @@ import type { PostgresStore } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
 import { AddressSchema, EMAIL, LocaleSchema, TimeZoneSchema, type Address } from './address.js';
+import { mergeMetadata, Metadata } from './metadata.js';
 
 /**
  * Customers, identified by the tenant's own id: the `customer` its events name. The currency
@@ -67,25 +68,6 @@ const daysUntilDue = z.number().int('must be a whole number of days').min(0).max
 const ONLY_WITH_SEND_INVOICE = 'applies only with collection_method send_invoice (net terms); charge_automatically invoices are charged when finalized';
 
 const stripeId = z.string().regex(/^cus_[A-Za-z0-9]{1,250}$/, 'must be a Stripe customer id (cus_...)');
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-/**
- * JSON.parse makes `__proto__` an own key, but a zod record skips it without a word (and
- * `constructor`/`prototype` invite prototype pollution wherever metadata is merged), so these
- * keys are refused by name before the record sees them.
- */
-const metadata = z.preprocess(
-  (m, ctx) => {
-    if (m !== null && typeof m === 'object' && !Array.isArray(m)) {
-      for (const k of Object.keys(m)) {
-        if (RESERVED_KEYS.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'is a reserved key name (__proto__, constructor and prototype are refused)' });
-      }
-    }
-    return m;
-  },
-  z
-    .record(z.string().min(1, 'keys must not be empty').max(40, 'keys are at most 40 characters'), z.string().max(500, 'values are at most 500 characters'))
-    .refine((m) => Object.keys(m).length <= 50, 'at most 50 keys'),
-);
 
 export const CreateCustomer = z.strictObject({
   id,
@@ -102,7 +84,7 @@ export const CreateCustomer = z.strictObject({
   days_until_due: daysUntilDue.optional(),
   purchase_order: purchaseOrder.optional(),
   stripe_customer_id: stripeId.optional(),
-  metadata: metadata.optional(),
+  metadata: Metadata.optional(),
 }).superRefine((c, ctx) => {
   if (c.days_until_due !== undefined && c.collection_method !== 'send_invoice') ctx.addIssue({ code: 'custom', path: ['days_until_due'], message: ONLY_WITH_SEND_INVOICE });
 });
@@ -123,7 +105,7 @@ export const UpdateCustomer = z
     days_until_due: daysUntilDue.optional(),
     purchase_order: purchaseOrder.nullable().optional(),
     stripe_customer_id: stripeId.nullable().optional(),
-    metadata: metadata.optional(),
+    metadata: Metadata.optional(),
   })
   .catchall(z.unknown())
   .superRefine((m, ctx) => {
@@ -227,43 +209,52 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
         const now = await pg.query<{ collection_method: CollectionMethod }>('SELECT collection_method FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
         if (now.rows[0]?.collection_method === 'charge_automatically') throw new TallyError('TALLY_ERR_INVALID_VALUE', `days_until_due ${ONLY_WITH_SEND_INVOICE}`, { field: 'days_until_due' });
       }
-      const { rows } = await pg.query<Row>(
-        `UPDATE customers SET
-           name = CASE WHEN $3 THEN $4 ELSE name END,
-           email = CASE WHEN $5 THEN $6 ELSE email END,
-           country = CASE WHEN $7 THEN $8 ELSE country END,
-           tax_exempt = CASE WHEN $9 THEN $10 ELSE tax_exempt END,
-           stripe_customer_id = CASE WHEN $11 THEN $12 ELSE stripe_customer_id END,
-           -- Stripe's rule: keys merge, and a key set to "" is removed.
-           region = CASE WHEN $15 THEN $16 ELSE region END,
-           -- Terms: days belong to send_invoice only; switching to it without days gives Net 30.
-           collection_method = COALESCE($17, collection_method),
-           days_until_due = CASE WHEN COALESCE($17, collection_method) = 'charge_automatically' THEN NULL
-                                 ELSE COALESCE($18, days_until_due, ${DEFAULT_DAYS_UNTIL_DUE}) END,
-           purchase_order = CASE WHEN $19 THEN $20 ELSE purchase_order END,
-           address = CASE WHEN $21 THEN $22::jsonb ELSE address END,
-           locale = CASE WHEN $23 THEN $24 ELSE locale END,
-           timezone = CASE WHEN $25 THEN $26 ELSE timezone END,
-           metadata = CASE WHEN $13 THEN jsonb_strip_nulls(metadata || (SELECT COALESCE(jsonb_object_agg(k, CASE WHEN v = '' THEN NULL ELSE v END), '{}') FROM jsonb_each_text($14::jsonb) AS e(k, v))) ELSE metadata END,
-           updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
-        [
-          tenantId, id,
-          set(u.name), u.name ?? null,
-          set(u.email), u.email ?? null,
-          set(u.country), u.country ?? null,
-          set(u.tax_exempt), u.tax_exempt ?? false,
-          set(u.stripe_customer_id), u.stripe_customer_id ?? null,
-          set(u.metadata), JSON.stringify(u.metadata ?? {}),
-          set(u.region), u.region ?? null,
-          u.collection_method ?? null, u.days_until_due ?? null,
-          set(u.purchase_order), u.purchase_order ?? null,
-          set(u.address), u.address == null ? null : JSON.stringify(u.address),
-          set(u.locale), u.locale ?? null,
-          set(u.timezone), u.timezone ?? null,
-        ],
-      );
-      return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+      return pg.transaction(async (tx) => {
+        // The metadata limits hold for what the customer ends up with: merged here, under the
+        // row lock, so that two PATCHes cannot each pass alone and break them together.
+        let metadata: Record<string, string> | undefined;
+        if (u.metadata !== undefined) {
+          const now = await tx.query<{ metadata: Record<string, string> }>('SELECT metadata FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE', [tenantId, id]);
+          if (now.rows[0] === undefined) return undefined;
+          metadata = mergeMetadata(now.rows[0].metadata, u.metadata);
+        }
+        const { rows } = await tx.query<Row>(
+          `UPDATE customers SET
+             name = CASE WHEN $3 THEN $4 ELSE name END,
+             email = CASE WHEN $5 THEN $6 ELSE email END,
+             country = CASE WHEN $7 THEN $8 ELSE country END,
+             tax_exempt = CASE WHEN $9 THEN $10 ELSE tax_exempt END,
+             stripe_customer_id = CASE WHEN $11 THEN $12 ELSE stripe_customer_id END,
+             region = CASE WHEN $15 THEN $16 ELSE region END,
+             -- Terms: days belong to send_invoice only; switching to it without days gives Net 30.
+             collection_method = COALESCE($17, collection_method),
+             days_until_due = CASE WHEN COALESCE($17, collection_method) = 'charge_automatically' THEN NULL
+                                   ELSE COALESCE($18, days_until_due, ${DEFAULT_DAYS_UNTIL_DUE}) END,
+             purchase_order = CASE WHEN $19 THEN $20 ELSE purchase_order END,
+             address = CASE WHEN $21 THEN $22::jsonb ELSE address END,
+             locale = CASE WHEN $23 THEN $24 ELSE locale END,
+             timezone = CASE WHEN $25 THEN $26 ELSE timezone END,
+             metadata = CASE WHEN $13 THEN $14::jsonb ELSE metadata END,
+             updated_at = now()
+           WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
+          [
+            tenantId, id,
+            set(u.name), u.name ?? null,
+            set(u.email), u.email ?? null,
+            set(u.country), u.country ?? null,
+            set(u.tax_exempt), u.tax_exempt ?? false,
+            set(u.stripe_customer_id), u.stripe_customer_id ?? null,
+            set(metadata), JSON.stringify(metadata ?? {}),
+            set(u.region), u.region ?? null,
+            u.collection_method ?? null, u.days_until_due ?? null,
+            set(u.purchase_order), u.purchase_order ?? null,
+            set(u.address), u.address == null ? null : JSON.stringify(u.address),
+            set(u.locale), u.locale ?? null,
+            set(u.timezone), u.timezone ?? null,
+          ],
+        );
+        return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+      });
     },
     remove: (tenantId, id) =>
       pg.transaction(async (tx) => {

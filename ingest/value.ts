@@ -1,4 +1,4 @@
-import { withoutTrailingZeros } from '../core/decimal-text.js';
+import { withoutTrailingZeros } from '../core/money.js';
 /**
  * Event values, exactly. A value is a decimal string (`"12.5"`) or a JSON/msgpack number; it
  * must be finite, have at most 6 decimal places and a magnitude below 10^20. Nothing is ever

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { METER_KEY, METER_KEY_RULE } from '../core/meter-key.js';
 import type { PostgresStore } from '../core/postgres.js';
 
 /**
@@ -27,14 +28,14 @@ export interface Meter {
   updated_at: string;
 }
 
-export const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export { METER_KEY };
 const PROPERTY = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 const property = z.string().regex(PROPERTY, 'must be a property name of 1 to 128 characters without control characters');
 
 export const CreateMeter = z
   .strictObject({
-    key: z.string().regex(METER_KEY, 'must be letters, digits and _ . : - (at most 128), starting with a letter or digit'),
+    key: z.string().regex(METER_KEY, METER_KEY_RULE),
     name: z.string().trim().min(1, 'must not be empty').max(200),
     aggregation: z.enum(AGGREGATIONS),
     value_property: property.optional(),

@@ -1,4 +1,4 @@
-import { withoutTrailingZeros } from '../core/decimal-text.js';
+import { withoutTrailingZeros } from '../core/money.js';
 import type { ChargeCard } from './core.js';
 
 /**

@@ -117,6 +117,33 @@ describe('usage alerts', () => {
     expect(r.body.error.field).toBe(field);
   });
 
+  it('take a spend meter by the meter key rule, and only one the plan charges for', async () => {
+    const long = `m${'x'.repeat(99)}`; // 100 characters: a meter key may have 128
+    expect((await call('POST', '/v1/meters', { key: long, name: 'Long', aggregation: 'sum' })).status).toBe(201);
+    expect((await call('POST', '/v1/meters', { key: 'storage', name: 'Storage', aggregation: 'sum' })).status).toBe(201);
+    await call('POST', '/v1/customers', { id: 'keys', name: 'Keys', currency: 'USD' });
+    await call('POST', '/v1/plans', { code: 'long', name: 'Long', currency: 'USD', interval: 'month', charges: [{ meter: long, model: 'per_unit', unit_price: '0.01' }] });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'keys', plan: 'long', start_date: start.toISOString() })).body.id as string;
+    const put = (spend: unknown) => call('PUT', `/v1/subscriptions/${sub}/alerts`, { spend });
+
+    const ok = await put([{ meter: long, amount: '5' }]);
+    expect(ok.status).toBe(200);
+    expect(ok.body.spend).toEqual([{ meter: long, amount: '5' }]);
+    for (const [spend, code, field] of [
+      [[{ meter: 'bad key!! é', amount: '5' }], 'TALLY_ERR_INVALID_VALUE', 'spend[0].meter'],
+      [[{ meter: `m${'x'.repeat(128)}`, amount: '5' }], 'TALLY_ERR_INVALID_VALUE', 'spend[0].meter'],
+      [[{ meter: '', amount: '5' }], 'TALLY_ERR_INVALID_VALUE', 'spend[0].meter'],
+      // A meter that exists but the plan does not charge for, and one that does not exist.
+      [[{ meter: 'storage', amount: '5' }], 'TALLY_ERR_METER_NOT_FOUND', 'spend[0].meter'],
+      [[{ meter: long, amount: '5' }, { meter: 'nope', amount: '1' }], 'TALLY_ERR_METER_NOT_FOUND', 'spend[1].meter'],
+    ] as const) {
+      const r = await put(spend);
+      expect(r.status, JSON.stringify(spend)).toBe(400);
+      expect(r.body.error, JSON.stringify(spend)).toMatchObject({ code, field });
+    }
+    expect((await call('GET', `/v1/subscriptions/${sub}/alerts`)).body.spend).toEqual([{ meter: long, amount: '5' }]);
+  });
+
   it('are another tenant’s business only', async () => {
     const other = await api.tenant('alerts-other');
     expect((await jsonRequest(api.url, other.auth, 'GET', `/v1/subscriptions/${subId}/alerts`)).status).toBe(404);

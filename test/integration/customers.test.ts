@@ -102,6 +102,27 @@ describe('customers', () => {
     expect(Date.parse(r.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(r.body.created_at));
   });
 
+  it('holds the 50-key metadata limit on the merged result: a PATCH that would pass it is refused and changes nothing', async () => {
+    const keys = (prefix: string, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+    await call('POST', '/v1/customers', { id: 'meta50', name: 'Before', currency: 'EUR' });
+    expect((await call('PATCH', '/v1/customers/meta50', { metadata: keys('a', 31) })).status).toBe(200);
+    // 31 + 31 keys: each request alone is within the limit, together they are not.
+    const refused = await call('PATCH', '/v1/customers/meta50', { name: 'After', metadata: keys('b', 31) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'metadata' });
+    const after = (await call('GET', '/v1/customers/meta50')).body;
+    expect(after.name).toBe('Before');
+    expect(after.metadata).toEqual(keys('a', 31));
+    // Removing keys in the same PATCH counts: 31 - 12 + 31 = 50 is allowed, one more is not.
+    const dropped = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`a${i}`, '']));
+    const fifty = await call('PATCH', '/v1/customers/meta50', { metadata: { ...dropped, ...keys('b', 31) } });
+    expect(fifty.status).toBe(200);
+    expect(Object.keys(fifty.body.metadata)).toHaveLength(50);
+    expect((await call('PATCH', '/v1/customers/meta50', { metadata: { c: 'v' } })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'metadata' });
+    // Changing a key already set adds none.
+    expect((await call('PATCH', '/v1/customers/meta50', { metadata: { b0: 'w' } })).body.metadata).toMatchObject({ b0: 'w' });
+  });
+
   it('collection terms: send_invoice defaults to Net 30, keeps its days, and charge_automatically drops them', async () => {
     const created = await call('POST', '/v1/customers', { id: 'net', name: 'Net', currency: 'EUR', collection_method: 'send_invoice' });
     expect(created.body).toMatchObject({ collection_method: 'send_invoice', days_until_due: 30 });
