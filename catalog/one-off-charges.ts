@@ -98,7 +98,10 @@ export class OneOffCharges {
     });
   }
 
-  async list(tenantId: string, subscriptionId: string): Promise<ChargeView[]> {
+  /** Undefined when there is no such subscription (as every other sub-resource answers: 404). */
+  async list(tenantId: string, subscriptionId: string): Promise<ChargeView[] | undefined> {
+    const found = await this.pg.query('SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND id = $2', [tenantId, subscriptionId]);
+    if (found.rows.length === 0) return undefined;
     const { rows } = await this.pg.query<Row>(`SELECT ${COLUMNS} FROM one_off_charges WHERE tenant_id = $1 AND subscription_id = $2 ORDER BY created_at, id`, [tenantId, subscriptionId]);
     return rows.map(view);
   }

@@ -125,7 +125,8 @@ function article(expected: string): string {
 /** `?limit=` of a list route: a whole number from 1 to `max`, `dflt` when absent. */
 export function listLimit(req: Request, dflt: number, max: number): number {
   const raw = req.query.get('limit');
-  const limit = raw === null ? dflt : Number(raw);
+  // Digits only: Number() would also take "0x10", " 1" and "1e2".
+  const limit = raw === null ? dflt : /^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > max) {
     throw new TallyError('TALLY_ERR_INVALID_VALUE', `limit must be a whole number from 1 to ${max}`, { field: 'limit' });
   }

@@ -47,8 +47,12 @@ export function chargeRoutes(charges: OneOffCharges, billing: Billing, clock: ()
       method: 'GET',
       pattern: '/v1/subscriptions/:id/charges',
       access: 'tenant',
-      doc: { operationId: 'listCharges', tag: 'Subscriptions', summary: 'The one-off charges of a subscription, billed or waiting', path: SUBSCRIPTION_ID, responses: { 200: json('Oldest first.', OneOffChargeList) } },
-      handler: async (req) => ({ status: 200, body: { data: await charges.list(tenantOf(req), req.params.id!) } }),
+      doc: { operationId: 'listCharges', tag: 'Subscriptions', summary: 'The one-off charges of a subscription, billed or waiting', path: SUBSCRIPTION_ID, responses: { 200: json('Oldest first.', OneOffChargeList) }, errors: ['TALLY_ERR_NOT_FOUND'] },
+      handler: async (req) => {
+        const data = await charges.list(tenantOf(req), req.params.id!);
+        if (data === undefined) throw notFound(req.params.id!);
+        return { status: 200, body: { data } };
+      },
     },
   ];
 }

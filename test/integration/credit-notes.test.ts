@@ -43,6 +43,7 @@ describe('one-off charges', () => {
     expect(added.body).toMatchObject({ amount: '250.005', currency: 'USD', invoice: null });
     expect((await call('POST', `/v1/subscriptions/${subs.net}/charges`, { amount: '0', description: 'nothing' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'amount' });
     expect((await call('POST', '/v1/subscriptions/sub_nope/charges', { amount: '1', description: 'x' })).status).toBe(404);
+    expect((await call('GET', '/v1/subscriptions/sub_nope/charges')).body.error).toMatchObject({ code: 'TALLY_ERR_NOT_FOUND', field: 'id' });
     await closeMonth(0);
     await closeMonth(1);
     const [first, second] = await invoicesOf('net');

@@ -188,6 +188,10 @@ describe('customers', () => {
     expect((rest.body.data as { id: string }[]).map((c) => c.id)).toEqual(['c', 'd', 'e']);
     expect(rest.body.has_more).toBe(false);
     expect((await call('GET', '/v1/customers?limit=0', undefined, other.auth)).status).toBe(400);
+    // Digits only: what Number() would also read is refused.
+    for (const limit of ['0x10', '%201', '1e2', '2.0', '-1']) {
+      expect((await call('GET', `/v1/customers?limit=${limit}`, undefined, other.auth)).body.error, limit).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'limit' });
+    }
   });
 
   it('deletes: then 404, gone from lists, and the id stays taken', async () => {
