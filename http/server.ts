@@ -139,8 +139,10 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     // uWS frames the body by the first Content-Length; with a second one, a body could be read
     // as another request (smuggling past a proxy that frames it by the other one).
     let lengths = 0;
+    let keys = 0;
     ureq.forEach((k, v) => {
       if (k === 'content-length') lengths++;
+      else if (k === 'authorization') keys++;
       headers[k] = v;
     });
     const rawParams = paramNames.map((_, i) => ureq.getParameter(i));
@@ -215,6 +217,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       return;
     }
     if (route.access !== 'public') {
+      if (keys > 1) {
+        // Which one a proxy or a log read is anybody's guess: no request acts on two keys.
+        refuse(new TallyError('TALLY_ERR_UNAUTHORIZED', 'the request has more than one Authorization header', { field: 'Authorization' }));
+        return;
+      }
       const known = opts.authenticator.authenticateFromMemory(headers.authorization ?? '');
       if (known instanceof TallyError) {
         refuse(known);

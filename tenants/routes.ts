@@ -7,6 +7,8 @@ import { TallyError } from '../core/errors.js';
 import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 import { ApiKey, ApiKeyList, NewApiKey, NewTenant, Tenant, TenantList } from './openapi.js';
 
+const NoFields = z.strictObject({});
+
 export const CreateTenant = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
 });
@@ -51,7 +53,11 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
       pattern: '/v1/tenant/api_keys',
       access: 'tenant',
       doc: { operationId: 'createApiKey', tag: 'Tenants', summary: 'Create another API key, for rotation', responses: { 201: json('The key, with its secret (shown only here).', NewApiKey) } },
-      handler: async (req) => ({ status: 201, body: await tenants.createKey(tenantOf(req)) }),
+      handler: async (req) => {
+        // Takes no fields: one sent anyway (a name, say) is refused rather than dropped unread.
+        jsonBody(req, NoFields);
+        return { status: 201, body: await tenants.createKey(tenantOf(req)) };
+      },
     },
     {
       method: 'GET',

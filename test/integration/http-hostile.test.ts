@@ -243,6 +243,18 @@ describe('the key is checked before the body is read', () => {
     expect(ok).toMatchObject({ kind: 'response', status: 200 });
   });
 
+  it('two Authorization headers are refused, whichever of them is valid', async () => {
+    const t = await api.tenant('two-keys');
+    for (const pair of [[t.auth.authorization!, 'Bearer tly_nope'], ['Bearer tly_nope', t.auth.authorization!]]) {
+      const c = await connect();
+      c.socket.write(`GET /v1/tenant HTTP/1.1\r\nHost: x\r\nAuthorization: ${pair[0]}\r\nAuthorization: ${pair[1]}\r\n\r\n`);
+      await until('the answer', () => /\r\n\r\n\{.*\}$/s.test(c.received()), 5_000);
+      expect(c.received()).toMatch(/^HTTP\/1.1 401/);
+      expect(c.received()).toContain('"field":"Authorization"');
+      c.socket.destroy();
+    }
+  });
+
   it('a chunked POST without a key is answered 401 and the connection closed (its end is unknown)', async () => {
     const c = await connect();
     c.socket.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');

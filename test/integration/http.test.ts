@@ -180,6 +180,10 @@ describe('tenants', () => {
     const t = await api.tenant('rotate');
     const first = (await call('GET', '/v1/tenant/api_keys', { headers: t.auth })).body.data as { id: string }[];
     expect(first).toHaveLength(1);
+    // It takes no fields: one sent anyway is refused, and no key is made.
+    const named = await call('POST', '/v1/tenant/api_keys', { headers: t.auth, body: JSON.stringify({ name: 'ci' }) });
+    expect(named.body.error).toMatchObject({ code: 'TALLY_ERR_UNKNOWN_FIELD', field: 'name' });
+    expect((await call('GET', '/v1/tenant/api_keys', { headers: t.auth })).body.data).toHaveLength(1);
     const made = await call('POST', '/v1/tenant/api_keys', { headers: t.auth });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ id: expect.any(String), revoked_at: null, api_key: expect.stringMatching(/^tly_/) });
