@@ -59,7 +59,7 @@ export class CommitmentService {
     );
     const sub = rows[0];
     if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(subscriptionId)}`, { field: 'id' });
-    if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot take a commitment');
+    if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot take a commitment', { field: 'id' });
     if (input.minimum_spend !== undefined && new Dec(input.minimum_spend).decimalPlaces() > minorUnits(sub.currency)) {
       throw new TallyError('TALLY_ERR_INVALID_VALUE', `${sub.currency} has ${minorUnits(sub.currency)} decimal places; minimum_spend has more`, { field: 'minimum_spend' });
     }

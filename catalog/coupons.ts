@@ -112,7 +112,7 @@ export class CouponService {
         [tenantId, subscriptionId],
       )).rows[0];
       if (sub === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no subscription ${JSON.stringify(subscriptionId)}`, { field: 'id' });
-      if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot redeem a coupon');
+      if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot redeem a coupon', { field: 'id' });
       // The coupon row is locked so that redemptions are counted one at a time.
       const locked = await tx.query('SELECT 1 FROM coupons WHERE tenant_id = $1 AND code = $2 FOR UPDATE', [tenantId, code]);
       if (locked.rowCount === 0) throw new TallyError('TALLY_ERR_COUPON_NOT_FOUND', `no coupon ${JSON.stringify(code)}`, { field: 'coupon' });

@@ -231,7 +231,7 @@ export class SubscriptionService {
     return this.pg.transaction(async (tx) => {
       const sub = await lock(tx, tenantId, id);
       if (sub === undefined) return undefined;
-      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'the subscription is already canceled');
+      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'the subscription is already canceled', { field: 'id' });
       const at = atPeriodEnd ? periodAt(sub.start_date, sub.interval, now).end : now;
       const changed = sub.canceled_at === null || sub.canceled_at.getTime() !== at.getTime();
       let seq = '';
@@ -252,7 +252,7 @@ export class SubscriptionService {
     return this.pg.transaction(async (tx) => {
       const sub = await lock(tx, tenantId, id);
       if (sub === undefined) return undefined;
-      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot change plan');
+      if (statusAt(sub, now) === 'canceled') throw new TallyError('TALLY_ERR_INVALID_TRANSITION', 'a canceled subscription cannot change plan', { field: 'id' });
       const current = await planAt(tx, tenantId, id, now);
       // Only the quantity changing keeps the plan version in force (it never moves to a newer one).
       const plan =

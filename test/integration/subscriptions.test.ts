@@ -112,8 +112,8 @@ describe('subscriptions', () => {
     expect(now.body).toMatchObject({ status: 'canceled', cancel_at: null, canceled_at: expect.any(String) });
     const again = await call('POST', `/v1/subscriptions/${sub.id}/cancel`, {});
     expect(again.status).toBe(409);
-    expect(again.body.error.code).toBe('TALLY_ERR_INVALID_TRANSITION');
-    expect((await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' })).body.error.code).toBe('TALLY_ERR_INVALID_TRANSITION');
+    expect(again.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TRANSITION', field: 'id' });
+    expect((await call('POST', `/v1/subscriptions/${sub.id}/change`, { plan: 'pro' })).body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TRANSITION', field: 'id' });
 
     const trail = (await call('GET', `/v1/subscriptions/${sub.id}/audit`)).body.data as { action: string; actor: string; at: string }[];
     expect(trail.map((e) => e.action)).toEqual(['created', 'cancel_scheduled', 'canceled']);
