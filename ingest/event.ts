@@ -2,6 +2,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { exactValue, stringifyExact } from './json.js';
 import { parseTimestamp } from '../core/time.js';
 import { isCanonical, typeName } from './value.js';
+import { METER_KEY } from '../core/meter-key.js';
 
 /**
  * One usage event, validated. This is the ingest hot path, so it is a hand-written validator
@@ -67,7 +68,6 @@ export interface ValidationContext {
 export type Validated = { ok: true; row: EventRow } | { ok: false; rejection: Rejection };
 
 const NATIVE_FIELDS = new Set(['id', 'customer', 'meter', 'value', 'timestamp', 'properties']);
-const METER_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * A lone UTF-16 surrogate: text that is not well-formed Unicode (`"\ud800"` in JSON). ClickHouse
