@@ -1,5 +1,5 @@
 import { ERRORS } from '../core/errors.js';
-import { METER_KEY } from '../metering/meters.js';
+import { METER_KEY } from '../core/meter-key.js';
 import { arr, decimal, int, obj, oneOfStrings, schemaRef, shape, str, type JsonSchema } from '../http/openapi-shapes.js';
 
 /**

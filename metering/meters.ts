@@ -28,7 +28,6 @@ export interface Meter {
   updated_at: string;
 }
 
-export { METER_KEY };
 const PROPERTY = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 const property = z.string().regex(PROPERTY, 'must be a property name of 1 to 128 characters without control characters');
