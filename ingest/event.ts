@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../core/errors.js';
-import { exactValue, stringifyExact } from './json.js';
+import { exactValue, stringifyExact, unreadableNumber } from './json.js';
 import { parseTimestamp } from '../core/time.js';
 import { isCanonical, typeName } from './value.js';
 import { METER_KEY } from '../core/meter-key.js';
@@ -214,11 +214,23 @@ function finish(
     if (count > ctx.limits.maxProperties) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_TOO_MANY', `${names.properties} has ${count} keys; the limit is ${ctx.limits.maxProperties} (TALLY_EVENT_MAX_PROPERTIES)`);
     }
+    let unreadable: ReturnType<typeof unreadableNumber>;
     try {
       properties = stringifyExact(p, lossless);
+      unreadable = lossless ? unreadableNumber(p) : undefined;
     } catch {
       // Only a structure nested deeper than the stack can fail here (the body parsed as JSON).
       return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} is nested too deeply`);
+    }
+    if (unreadable !== undefined) {
+      const { path, literal } = unreadable;
+      const shown = literal.length > 40 ? `${literal.slice(0, 40)}…` : literal;
+      return reject(
+        index,
+        id,
+        'TALLY_ERR_PROPERTIES_INVALID',
+        `${names.properties}.${path.length > 100 ? `${path.slice(0, 100)}…` : path} is the number ${shown}, which the event store cannot read exactly (an integer beyond 64 bits, or more digits than a double keeps); send it as a string`,
+      );
     }
     if (properties.includes('\\u') && LONE_SURROGATE_ESCAPE.test(properties)) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} holds text that is not well-formed Unicode (a lone UTF-16 surrogate)`);

@@ -53,3 +53,50 @@ export function exactValue(v: unknown): ValueResult {
 export function stringifyExact(v: unknown, lossless: boolean): string {
   return (lossless ? losslessStringify(v) : JSON.stringify(v)) ?? 'null';
 }
+
+/**
+ * The first number literal in a lossless-parsed properties object that the event store cannot
+ * read back exactly, with its path (`a.b[2]`). ClickHouse's JSON functions (simdjson) read a
+ * number as a 64-bit integer when it is one (from -2^63 to 2^64 - 1) and otherwise as a double:
+ * a longer integer makes the whole object unreadable (every property of the event would read as
+ * missing), and a literal a double does not keep (`0.1000000000000000001`,
+ * `123456789012345678.25`, `1e400`) would be read as another number. A literal the double keeps
+ * is one whose shortest form has the same value (`0.30000000000000004` is one). The fast path's
+ * numbers (at most 15 significant digits, small exponents) are always kept, so only the exact
+ * path's literals are looked at.
+ */
+export function unreadableNumber(v: unknown, path = ''): { path: string; literal: string } | undefined {
+  if (isLosslessNumber(v)) return storeReadsExactly(v.value) ? undefined : { path, literal: v.value };
+  if (v === null || typeof v !== 'object') return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const bad = unreadableNumber(v[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  for (const k in v) {
+    const bad = unreadableNumber((v as Record<string, unknown>)[k], path === '' ? k : `${path}.${k}`);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+function storeReadsExactly(literal: string): boolean {
+  if (/^-?\d+$/.test(literal)) {
+    // A long run of digits is out of range whatever it says: no BigInt of a million digits.
+    if (literal.length > 21) return false;
+    const n = BigInt(literal);
+    return n >= INT64_MIN && n <= UINT64_MAX;
+  }
+  const n = Number(literal);
+  if (!Number.isFinite(n)) return false;
+  try {
+    return new Dec(String(n)).eq(new Dec(literal));
+  } catch {
+    return false;
+  }
+}

@@ -12,7 +12,10 @@ import { arr, decimal, int, obj, oneOfStrings, schemaRef, shape, str, type JsonS
 const eventId = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]+$' };
 const meterKey = { type: 'string', pattern: METER_KEY.source };
 const eventTime = { type: 'string', format: 'date-time', description: 'RFC 3339 with a zone; at most 35 days old and 5 minutes ahead (configurable); default: receive time.' };
-const eventProperties = { type: 'object', description: 'At most 100 keys and 16 KiB as JSON (configurable).' };
+const eventProperties = {
+  type: 'object',
+  description: 'At most 100 keys and 16 KiB as JSON (configurable). Numbers: 64-bit integers, or literals a double keeps exactly; send longer ones as strings.',
+};
 /** The per-event rejections of the catalogue: the status an event alone would have earned, 422. */
 const EVENT_REJECTIONS = Object.entries(ERRORS).flatMap(([code, e]) => (e.status === 422 ? [code] : []));
 

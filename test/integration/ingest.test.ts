@@ -1,6 +1,6 @@
 import { pack } from '../support/msgpack.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { startTestApi, testAggregator, type TestApi } from '../support/api.js';
 
 let api: TestApi;
 let tenant: { id: string; key: string; auth: Record<string, string> };
@@ -239,10 +239,49 @@ describe('exact values', () => {
     expect(r.body.rejected[0].code).toBe('TALLY_ERR_VALUE_TOO_PRECISE');
   });
 
-  it('number literals in properties are kept exactly as written', async () => {
+  it('number literals in properties are kept exactly as written, and usage reads them back exactly', async () => {
+    const meter = `props_${seq++}`;
+    const created = await fetch(`${api.url}/v1/meters`, {
+      method: 'POST',
+      headers: { ...tenant.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: meter, name: 'props', aggregation: 'sum', value_property: 'gb', group_by: ['n'] }),
+    });
+    expect(created.status).toBe(201);
+    const [a, b] = [uid(), uid()];
+    // No value: the number is the value_property's. The 20-digit group value is a 64-bit integer.
+    const body = `[{"id":"${a}","customer":"c","meter":"${meter}","properties":{"gb":"12345678901234.123456","n":18446744073709551615}},
+                   {"id":"${b}","customer":"c","meter":"${meter}","properties":{"gb":0.5,"n":0.30000000000000004}}]`;
+    expect((await post(body)).body).toMatchObject({ accepted: 2, rejected: [] });
+    expect((await stored([a, b])).map((r) => r.properties).sort()).toEqual(
+      ['{"gb":"12345678901234.123456","n":18446744073709551615}', '{"gb":0.5,"n":0.30000000000000004}'].sort(),
+    );
+    await testAggregator(api).runOnce();
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const q = new URLSearchParams({ meter, group_by: 'n', from: new Date(hour - 3_600_000).toISOString(), to: new Date(hour + 3_600_000).toISOString() });
+    const usage = (await (await fetch(`${api.url}/v1/usage?${q.toString()}`, { headers: tenant.auth })).json()) as { data: { value: string; groups: { n: string } }[] };
+    expect(usage.data.map((r) => [r.groups.n, r.value]).sort()).toEqual([
+      ['0.30000000000000004', '0.5'],
+      ['18446744073709551615', '12345678901234.123456'],
+    ]);
+  });
+
+  it.each([
+    ['an integer beyond 64 bits', '{"big":123456789012345678901234567890}', 'properties.big is the number 123456789012345678901234567890'],
+    ['a decimal a double would round', '{"a":{"b":[1,123456789012345678.25]}}', 'properties.a.b[1] is the number 123456789012345678.25'],
+    ['a number beyond a double', '{"x":1e400}', 'properties.x is the number 1e400'],
+  ])('a number in properties the event store could not read exactly is refused, naming its path: %s', async (_what, props, message) => {
+    const [bad, good] = [uid(), uid()];
+    const r = await post(`[{"id":"${bad}","customer":"c","meter":"m","value":"1","properties":${props}},{"id":"${good}","customer":"c","meter":"m","value":"1"}]`);
+    expect(r.body).toMatchObject({ accepted: 1, rejected: [{ index: 0, id: bad, code: 'TALLY_ERR_PROPERTIES_INVALID' }] });
+    expect(r.body.rejected[0].message).toContain(message);
+    expect(r.body.rejected[0].message).toContain('send it as a string');
+    expect((await stored([bad, good])).map((row) => row.id)).toEqual([good]);
+  });
+
+  it('a CloudEvent names its data field', async () => {
     const id = uid();
-    await post(`{"id":"${id}","customer":"c","meter":"m","value":"1","properties":{"big":123456789012345678901234567890}}`);
-    expect((await stored([id]))[0]!.properties).toBe('{"big":123456789012345678901234567890}');
+    const r = await post(`{"specversion":"1.0","id":"${id}","source":"s","type":"m","subject":"c","data":{"tokens":99999999999999999999999}}`, 'application/cloudevents+json');
+    expect(r.body.rejected[0]).toMatchObject({ code: 'TALLY_ERR_PROPERTIES_INVALID', message: expect.stringContaining('data.tokens is the number 99999999999999999999999') });
   });
 });
 

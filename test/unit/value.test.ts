@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromDecimalText, normalizeValue } from '../../ingest/value.js';
-import { exactValue, parseJsonExact } from '../../ingest/json.js';
+import { exactValue, parseJsonExact, unreadableNumber } from '../../ingest/json.js';
 
 describe('event values', () => {
   it.each([
@@ -133,5 +133,41 @@ describe('fromDecimalText, fast path and general path', () => {
       checked++;
     }
     expect(checked).toBe(parts.length ** 3);
+  });
+});
+
+describe('numbers in properties the event store must read back exactly', () => {
+  const first = (text: string) => unreadableNumber(parseJsonExact(text).data);
+
+  it.each([
+    ['an integer of 64 bits', '{"id": 1234567890123456789}'],
+    ['the largest unsigned 64-bit integer', '{"n": 18446744073709551615}'],
+    ['the smallest signed 64-bit integer', '{"n": -9223372036854775808}'],
+    ['a double written shortest', '{"n": 0.30000000000000004}'],
+    ['a small number with a long run of zeros', '{"n": 0.0000000000000000012}'],
+    ['a large exponent a double holds', '{"n": 1e300, "m": 2.5E-300}'],
+    ['a long digit run inside a string only', '{"s": "12345678901234567890123"}'],
+  ])('%s is kept', (_what, text) => {
+    expect(parseJsonExact(text).lossless).toBe(true);
+    expect(first(text)).toBeUndefined();
+  });
+
+  it.each([
+    ['an integer beyond 64 bits', '{"big": 18446744073709551616}', 'big', '18446744073709551616'],
+    ['a negative integer beyond 64 bits', '{"n": -9223372036854775809}', 'n', '-9223372036854775809'],
+    ['a 30-digit integer', '{"a": {"b": [1, 123456789012345678901234567890]}}', 'a.b[1]', '123456789012345678901234567890'],
+    ['a decimal a double rounds', '{"v": 123456789012345678.25}', 'v', '123456789012345678.25'],
+    ['a fraction a double rounds', '{"v": 0.1000000000000000001}', 'v', '0.1000000000000000001'],
+    ['beyond a double', '{"v": 1e400}', 'v', '1e400'],
+    ['below a double', '{"v": 1e-400}', 'v', '1e-400'],
+  ])('%s is named with its path', (_what, text, path, literal) => {
+    expect(first(text)).toEqual({ path, literal });
+  });
+
+  it('a run of a million digits is judged without converting it', () => {
+    const text = `{"n": ${'9'.repeat(1_000_000)}}`;
+    const started = Date.now();
+    expect(first(text)?.path).toBe('n');
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
