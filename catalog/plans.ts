@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ErrorCode } from '../core/errors.js';
 import { isCurrency, minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
+import { METER_KEY, METER_KEY_RULE } from '../core/meter-key.js';
 
 /**
  * Plans and their rate cards. Prices carry up to 12 decimal places and quantities up to 6;
@@ -43,6 +44,9 @@ function decimalField(kind: 'price' | 'quantity') {
   });
 }
 
+/** A charge or a metered feature names its meter by the one meter-key rule: any other text could never match an event. */
+const meterKey = z.string().regex(METER_KEY, METER_KEY_RULE);
+
 const price = decimalField('price');
 const quantity = decimalField('quantity');
 
@@ -54,7 +58,7 @@ const Tier = z.strictObject({
 
 const Charge = z
   .strictObject({
-    meter: z.string().min(1).max(128),
+    meter: meterKey,
     model: z.enum(MODELS),
     unit_price: price.optional(),
     tiers: z.array(Tier).min(1).max(100).optional(),
@@ -125,7 +129,7 @@ const Feature = z.discriminatedUnion('type', [
     key: featureKey,
     name: featureName,
     type: z.literal('metered'),
-    meter: z.string().min(1).max(128),
+    meter: meterKey,
     limit: quantity,
     hard: z.boolean().default(true),
     reset: z.enum(RESETS).default('period'),

@@ -100,6 +100,7 @@ describe('plans', () => {
     ['a minimum above the maximum', charge({ minimum: '10', maximum: '5' }), 'TALLY_ERR_MINIMUM_ABOVE_MAXIMUM', 'charges[0].minimum'],
     ['two charges on one meter', { ...pro, code: 'x5', charges: [pro.charges[1], pro.charges[1]] }, 'TALLY_ERR_DUPLICATE_CHARGE', 'charges[1].meter'],
     ['a meter that does not exist', charge({ meter: 'nope' }), 'TALLY_ERR_METER_NOT_FOUND', 'charges[0].meter'],
+    ['a meter that no meter key could be', charge({ meter: 'bad key!! é' }), 'TALLY_ERR_INVALID_VALUE', 'charges[0].meter'],
     ['trial days that are negative', { ...pro, code: 'x6', trial_days: -1 }, 'TALLY_ERR_INVALID_VALUE', 'trial_days'],
     ['a missing interval (an enum)', { ...pro, code: 'x7', interval: undefined }, 'TALLY_ERR_MISSING_FIELD', 'interval'],
     ['a charge without its model', charge({ model: undefined }), 'TALLY_ERR_MISSING_FIELD', 'charges[0].model'],
