@@ -10,6 +10,8 @@ import { parseJsonExact } from './json.js';
  * structured-mode body holds, so one validator applies the same rules to both modes.
  */
 
+const BEYOND_ASCII = /[^\x00-\x7f]/;
+
 /** The context attributes Tally reads; other `ce-*` headers are extensions, allowed and not stored. */
 const ATTRIBUTES = ['id', 'source', 'specversion', 'type', 'subject', 'time'] as const;
 
@@ -31,6 +33,12 @@ export function binaryCloudEvent(headers: Readonly<Record<string, string>>, body
   for (const attribute of ATTRIBUTES) {
     const header = headers[`ce-${attribute}`];
     if (header === undefined) continue;
+    // The binding percent-encodes bytes beyond ASCII; sent raw, they reach here decoded by
+    // guesswork (U+FFFD for any that are not UTF-8), and the event would be stored under text its
+    // sender never wrote. (At the very end of a value the HTTP server drops them unseen.)
+    if (BEYOND_ASCII.test(header)) {
+      return [{ kind: 'malformed', code: 'TALLY_ERR_CLOUDEVENT_INVALID', message: `header ce-${attribute} holds bytes beyond ASCII; the binding percent-encodes them (é is %C3%A9)` }];
+    }
     const value = percentDecode(header);
     if (value === undefined) {
       return [{ kind: 'malformed', code: 'TALLY_ERR_CLOUDEVENT_INVALID', message: `header ce-${attribute} is not valid percent-encoded UTF-8` }];

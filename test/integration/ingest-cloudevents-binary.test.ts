@@ -129,6 +129,9 @@ describe('binary content mode: per-event rejections, as structured mode gives', 
     ['data that is not JSON (Content-Type text/plain)', { 'content-type': 'text/plain' }, 'TALLY_ERR_CLOUDEVENT_INVALID'],
     ['a ce-id whose percent-escapes are not UTF-8', { 'ce-id': 'x%ED%A0%80' }, 'TALLY_ERR_CLOUDEVENT_INVALID'],
     ['a ce-subject with a NUL', { 'ce-subject': 'a%00b' }, 'TALLY_ERR_CUSTOMER_INVALID'],
+    // Sent raw, as the byte E9 (Latin-1) and the bytes C3 A9 (UTF-8): the binding percent-encodes them.
+    ['a ce-id with a byte beyond ASCII', { 'ce-id': 'caf\u00e9-1' }, 'TALLY_ERR_CLOUDEVENT_INVALID'],
+    ['a ce-subject with UTF-8 bytes not percent-encoded', { 'ce-subject': Buffer.from('café bar').toString('latin1') }, 'TALLY_ERR_CLOUDEVENT_INVALID'],
   ])('%s → %s', async (_what, over, code) => {
     const r = await sendRaw(binaryHeaders(over), '{"n":1}');
     expect(r.status).toBe(202);
