@@ -155,7 +155,11 @@ export function parseParams<S extends Shape>(shape: S, raw: FormObject, unsuppor
   return object(shape, { unsupported }).parse(raw, '');
 }
 
-/** Applies a metadata parameter to stored metadata: null clears, an empty value drops the key. */
+/**
+ * Applies a metadata parameter to stored metadata: null clears, an empty value drops the key.
+ * The 50-key limit holds for the result, as on Stripe, so updates cannot pile keys up; callers
+ * merge before they change anything else, so a refused update leaves the object as it was.
+ */
 export function mergeMetadata(current: Record<string, string>, update: Record<string, string> | null | undefined): Record<string, string> {
   if (update === undefined) return current;
   if (update === null) return {};
@@ -164,5 +168,6 @@ export function mergeMetadata(current: Record<string, string>, update: Record<st
     if (v === '') delete next[k];
     else next[k] = v;
   }
+  if (Object.keys(next).length > 50) throw errors.invalidRequest('Invalid metadata: metadata can have at most 50 keys', 'metadata');
   return next;
 }

@@ -92,12 +92,13 @@ export const creditNoteRoutes: Route[] = [
     const entry = noteOf(ctx, path.id);
     const n = entry.obj;
     const previous: Record<string, unknown> = {};
+    const metadata = mergeMetadata(n.metadata, p.metadata);
     if (p.memo !== undefined && p.memo !== n.memo) {
       previous.memo = n.memo;
       n.memo = p.memo;
     }
     const metadataBefore = n.metadata;
-    n.metadata = mergeMetadata(n.metadata, p.metadata);
+    n.metadata = metadata;
     if (JSON.stringify(metadataBefore) !== JSON.stringify(n.metadata)) previous.metadata = metadataBefore;
     if (Object.keys(previous).length > 0) ctx.webhooks.emit('credit_note.updated', renderCreditNote(ctx.store, entry), { ...cause(ctx), previousAttributes: previous });
     return renderCreditNote(ctx.store, entry, { expand: expandList });

@@ -191,6 +191,7 @@ export const customerRoutes: Route[] = [
       const c = e.obj;
       const wantedDefault = p.invoice_settings?.default_payment_method;
       if (typeof wantedDefault === 'string') attachedTo(store, wantedDefault, c.id, DEFAULT_PM);
+      const metadata = mergeMetadata(c.metadata, p.metadata);
       const before = structuredClone(c);
       if (wantedDefault !== undefined) c.invoice_settings.default_payment_method = wantedDefault;
       if (p.name !== undefined) c.name = p.name;
@@ -200,7 +201,7 @@ export const customerRoutes: Route[] = [
       if (p.preferred_locales !== undefined) c.preferred_locales = p.preferred_locales;
       if (p.tax_exempt !== undefined) c.tax_exempt = p.tax_exempt ?? 'none';
       if (p.invoice_prefix !== undefined) c.invoice_prefix = p.invoice_prefix;
-      c.metadata = mergeMetadata(c.metadata, p.metadata);
+      c.metadata = metadata;
       const previous = previousAttributes(before, c);
       if (Object.keys(previous).length > 0) ctx.webhooks.emit('customer.updated', render(e), { ...cause(ctx), previousAttributes: previous });
       return render(e);

@@ -235,6 +235,7 @@ export const invoiceRoutes: Route[] = [
         throw errors.invalidRequest(`Invoice ${i.id} is ${i.status}; default_payment_method can only be changed on a draft or open invoice.`, 'default_payment_method', 'invoice_not_editable');
       }
       if (typeof p.default_payment_method === 'string') attachedTo(ctx.store, p.default_payment_method, i.customer, 'default_payment_method');
+      const metadata = mergeMetadata(i.metadata, p.metadata);
       if (p.default_payment_method !== undefined) i.default_payment_method = p.default_payment_method;
       if (p.auto_advance !== undefined) i.auto_advance = p.auto_advance;
       i.collection_method = method;
@@ -256,7 +257,7 @@ export const invoiceRoutes: Route[] = [
       if (p.effective_at !== undefined) i.effective_at = p.effective_at;
       if (p.number !== undefined) i.number = p.number;
       if (p.custom_fields !== undefined) i.custom_fields = p.custom_fields;
-      i.metadata = mergeMetadata(i.metadata, p.metadata);
+      i.metadata = metadata;
       return renderInvoice(ctx.store, inv, { expand: expandList });
     },
     { unsupported: UNSUPPORTED_CREATE },

@@ -114,6 +114,17 @@ describe('customers', () => {
     expect(fake.state.customer(c.id)?.name).toBe('Ada L.');
   });
 
+  it('metadata keeps at most 50 keys across updates; a refused update changes nothing', async () => {
+    const keys = (from: number, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${from + i}`, 'v']));
+    const c = await stripe.customers.create({ name: 'Many', metadata: keys(0, 30) });
+    const e = await stripeError(stripe.customers.update(c.id, { name: 'Renamed', metadata: keys(30, 21) }));
+    expect(e).toMatchObject({ statusCode: 400, param: 'metadata' });
+    expect(await stripe.customers.retrieve(c.id)).toMatchObject({ name: 'Many', metadata: keys(0, 30) });
+    // Dropping one while adding 21 keeps 50: allowed.
+    const u = await stripe.customers.update(c.id, { metadata: { ...keys(30, 21), k0: '' } });
+    expect(Object.keys(u.metadata)).toHaveLength(50);
+  });
+
   it('a missing customer is a 404 resource_missing', async () => {
     const e = await stripeError(stripe.customers.retrieve('cus_nope'));
     expect(e).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
