@@ -31,9 +31,10 @@ export function invoiceActionRoutes(actions: InvoiceActions, creditNotes: Credit
     handler: async (req) => {
       const input = jsonBody(req, schema) as Parameters<InvoiceActions['apply']>[3];
       const id = req.params.id!;
-      const done = await actions.apply(tenantOf(req), id, name, input, actorOf(req), new Date(clock()));
-      if (done === undefined) throw notFound(id);
-      return { status: 200, body: await invoices.get(tenantOf(req), id) };
+      const tenant = tenantOf(req);
+      const invoice = await actions.apply(tenant, id, name, input, actorOf(req), new Date(clock()), (tx) => invoices.get(tenant, id, tx));
+      if (invoice === undefined) throw notFound(id);
+      return { status: 200, body: invoice };
     },
   });
   return [

@@ -56,14 +56,18 @@ export class InvoiceActions {
     private readonly hooks: readonly InvoiceChangeHook[] = [],
   ) {}
 
-  /** Applies `action`; the invoice's id when it exists (changed or already there), else undefined. */
-  async apply(tenantId: string, id: string, action: InvoiceAction, input: ActionInput, actor: string, now: Date): Promise<string | undefined> {
+  /**
+   * Applies `action`; when the invoice exists (changed or already there), what `view` reads of it
+   * in the same transaction, under its row lock: the invoice as this action left it, not as a
+   * change committed just after it made it. Undefined when there is no such invoice.
+   */
+  async apply<T>(tenantId: string, id: string, action: InvoiceAction, input: ActionInput, actor: string, now: Date, view: (tx: Queryable) => Promise<T>): Promise<T | undefined> {
     return this.pg.transaction(async (tx) => {
       const { rows } = await tx.query<{ status: Status; subscription_id: string }>('SELECT status, subscription_id FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id]);
       const inv = rows[0];
       if (inv === undefined) return undefined;
       const to = TARGET[action];
-      if (inv.status === to) return id;
+      if (inv.status === to) return view(tx);
       if (!FROM[action].includes(inv.status)) {
         throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `invoice ${id} is ${inv.status}; ${action.replace('_', ' ')} applies to ${FROM[action].join(' or ')} invoices`, { field: 'id' });
       }
@@ -89,7 +93,7 @@ export class InvoiceActions {
       ]);
       const change: InvoiceChange = { tenantId, invoiceId: id, subscriptionId: inv.subscription_id, action, from: inv.status, to, actor, at: now };
       for (const hook of this.hooks) await hook(tx, change);
-      return id;
+      return view(tx);
     });
   }
 

@@ -96,9 +96,10 @@ export class InvoiceRepository {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async get(tenantId: string, id: string): Promise<InvoiceView | undefined> {
-    const { rows } = await this.pg.query<InvoiceRow>(`SELECT ${columns('$3::timestamptz')} FROM invoices WHERE tenant_id = $1 AND id = $2`, [tenantId, id, new Date(this.clock())]);
-    return rows[0] === undefined ? undefined : (await this.withLines(tenantId, rows))[0];
+  /** `q`: a transaction to read in (a change answers with the invoice as it left it). */
+  async get(tenantId: string, id: string, q: Queryable = this.pg): Promise<InvoiceView | undefined> {
+    const { rows } = await q.query<InvoiceRow>(`SELECT ${columns('$3::timestamptz')} FROM invoices WHERE tenant_id = $1 AND id = $2`, [tenantId, id, new Date(this.clock())]);
+    return rows[0] === undefined ? undefined : (await this.withLines(tenantId, rows, q))[0];
   }
 
   async list(tenantId: string, f: InvoiceFilter): Promise<{ data: InvoiceView[]; has_more: boolean }> {
@@ -113,9 +114,9 @@ export class InvoiceRepository {
     return { data: await this.withLines(tenantId, rows.slice(0, f.limit)), has_more: rows.length > f.limit };
   }
 
-  private async withLines(tenantId: string, invoices: InvoiceRow[]): Promise<InvoiceView[]> {
+  private async withLines(tenantId: string, invoices: InvoiceRow[], q: Queryable = this.pg): Promise<InvoiceView[]> {
     if (invoices.length === 0) return [];
-    const { rows } = await this.pg.query<LineRow>(
+    const { rows } = await q.query<LineRow>(
       `SELECT invoice_id, type, meter, quantity::text AS quantity, amount::text AS amount, description, plan_code, plan_version, line_start, line_end, adjusts_period_start, detail
          FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = ANY($2) ORDER BY invoice_id, line_no`,
       [tenantId, invoices.map((i) => i.id)],

@@ -10,6 +10,8 @@ import { type StripeBilling, startStripeBilling } from '../support/stripe-billin
 const DAY = 86_400_000;
 const start = new Date(Math.floor((Date.now() - 40 * DAY) / DAY) * DAY);
 
+const RACES = ['race1', 'race2', 'race3'];
+
 let b: StripeBilling;
 const call = (method: string, path: string, body?: unknown) => b.call(method, path, body);
 const invoiceOf = async (customer: string) => (await b.invoicesOf(customer))[0]!;
@@ -19,7 +21,7 @@ beforeAll(async () => {
   b = await startStripeBilling({ tenant: 'review', env: { TALLY_INVOICE_REVIEW: 'true' } });
   expect(b.api.stores.config.rater.invoiceReview).toBe(true);
   await call('POST', '/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', base_fee: '20.00' });
-  for (const c of ['keep', 'reject', 'third']) {
+  for (const c of ['keep', 'reject', 'third', ...RACES]) {
     await call('POST', '/v1/customers', { id: c, name: c, currency: 'USD', collection_method: 'send_invoice', days_until_due: 14 });
     await call('POST', '/v1/subscriptions', { customer: c, plan: 'pro', start_date: start.toISOString() });
   }
@@ -34,7 +36,7 @@ describe('invoice review', () => {
     for (const c of ['keep', 'reject', 'third']) expect(await invoiceOf(c)).toMatchObject({ status: 'draft', number: null, total: '20.00' });
     expect((await b.sync.runOnce()).claimed).toBe(0);
     expect(b.fake.state.invoices()).toEqual([]);
-    expect(await eventsOf('invoice.created')).toHaveLength(3);
+    expect(await eventsOf('invoice.created')).toHaveLength(3 + RACES.length);
     expect(await eventsOf('invoice.finalized')).toEqual([]);
     // Credit notes, payments and write-offs are for issued invoices.
     const draft = await invoiceOf('keep');
@@ -59,5 +61,22 @@ describe('invoice review', () => {
     ]);
     expect((await eventsOf('invoice.finalized')).sort()).toEqual([kept.body.id, third.body.id].sort());
     expect((await invoiceOf('keep')).due_at).not.toBeNull();
+  });
+
+  it('each finance action answers with the invoice as it left it, whatever runs beside it', async () => {
+    for (const c of RACES) {
+      const id = (await invoiceOf(c)).id;
+      const sent = ['approve', 'approve', 'approve', 'void'].map((a) => ({ a, r: call('POST', `/v1/invoices/${id}/${a}`, a === 'void' ? { reason: 'race' } : {}) }));
+      const answers = await Promise.all(sent.map(async ({ a, r }) => ({ a, ...(await r) })));
+      for (const { a, status, body } of answers) {
+        if (status === 409) {
+          expect(a).toBe('approve');
+          continue;
+        }
+        expect(status).toBe(200);
+        expect([a, body.status]).toEqual([a, a === 'void' ? 'void' : 'open']);
+      }
+      expect((await invoiceOf(c)).status).toBe('void');
+    }
   });
 });
