@@ -51,7 +51,7 @@ export function invoiceActionRoutes(actions: InvoiceActions, creditNotes: Credit
         tag: 'Invoices',
         summary: 'Credit all or part of an issued invoice',
         description:
-          'Give `amount` (at the currency\'s minor unit; more places are refused, never rounded) or `lines` (invoice line numbers, each in full at the minor unit half-even, or up to an `amount`). On an open invoice the credit lowers what is due (credited in full, the invoice is paid); on a paid one `settle` says where the money goes: `credit_balance` (a credit grant the next invoices use), `refund` (Stripe refunds it) or `out_of_band`. Mirrored to Stripe as a credit note, announced as `credit_note.created`, audited with the calling key.',
+          'Give `amount` (at the currency\'s minor unit; more places are refused, never rounded) or `lines` (invoice line numbers, each in full at the minor unit half-even, or up to an `amount`; the note that credits the last line in full takes exactly what is left of the total). On an open invoice the credit lowers what is due (credited in full, the invoice is paid); on a paid one `settle` says where the money goes: `credit_balance` (a credit grant the next invoices use), `refund` (Stripe refunds it) or `out_of_band`. Mirrored to Stripe as a credit note, announced as `credit_note.created`, audited with the calling key.',
         path: { id: 'The invoice id (`in_...`).' },
         body: { name: 'CreateCreditNote', schema: CreateCreditNote },
         responses: { 201: json('The credit note.', CreditNote) },

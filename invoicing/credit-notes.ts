@@ -9,7 +9,8 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
  * Credit notes: an issued invoice, or some of its lines, taken back with a reason. Amounts are
  * at the currency's minor unit (a credit note is money, as an invoice total is): an amount with
  * more places is refused, never rounded; a whole line credited is its amount rounded half-even
- * to the minor unit. Together an invoice's credit notes never exceed its total.
+ * to the minor unit (the note that credits the last line takes what is left: below).
+ * Together an invoice's credit notes never exceed its total.
  *
  * On an open invoice the credit lowers what is due (`reduce_due`); credited in full, the
  * invoice is paid. On a paid invoice the caller says where the money goes: `credit_balance`
@@ -120,6 +121,41 @@ function money(text: string, currency: string, field: string): Dec {
   return d;
 }
 
+/**
+ * Each whole line is credited at the minor unit on its own, but the invoice's total rounds the
+ * exact sum of its lines once, so the lines credited one by one may come to a minor unit or so
+ * more or less than the invoice holds (5.015 + 7.135 is 12.15, but 5.02 + 7.14 is 12.16). So
+ * the credit note that credits the last of an invoice's lines in full takes exactly what is
+ * left to credit, the difference going to its last whole line; a difference beyond that
+ * rounding (a discount on the invoice, say) is not a rounding difference and changes nothing.
+ */
+function lastLineTakesTheRest<L extends { line: number; amount: string; whole?: boolean }>(
+  lines: L[],
+  amount: Dec,
+  left: Dec,
+  stored: ReadonlyMap<number, Dec>,
+  taken: ReadonlyMap<number, Dec>,
+  currency: string,
+): L[] {
+  const last = lines.map((l) => l.whole === true).lastIndexOf(true);
+  if (last < 0 || amount.equals(left)) return lines;
+  const now = new Map<number, Dec>();
+  for (const l of lines) now.set(l.line, (now.get(l.line) ?? new Dec(0)).plus(l.amount));
+  let positive = 0;
+  for (const [line, charged] of stored) {
+    if (!charged.isPositive() || charged.isZero()) continue;
+    positive++;
+    const rest = charged.toDecimalPlaces(minorUnits(currency), Dec.ROUND_HALF_EVEN).minus(taken.get(line) ?? 0).minus(now.get(line) ?? 0);
+    if (!rest.isZero()) return lines;
+  }
+  // Each line's rounding moves it by at most half a minor unit.
+  const slack = new Dec(10).pow(-minorUnits(currency)).times(positive).div(2);
+  const difference = left.minus(amount);
+  const adjusted = new Dec(lines[last]!.amount).plus(difference);
+  if (difference.abs().greaterThan(slack) || !adjusted.isPositive() || adjusted.isZero()) return lines;
+  return lines.map((l, i) => (i === last ? { ...l, amount: atMinor(adjusted, currency) } : l));
+}
+
 export class CreditNotes {
   constructor(
     private readonly pg: PostgresStore,
@@ -140,7 +176,7 @@ export class CreditNotes {
         throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `invoice ${invoiceId} is ${inv.status}; credit notes are for open or paid invoices`, { field: 'id' });
       }
       const currency = inv.currency;
-      let lines: { line: number; amount: string }[] = [];
+      let lines: { line: number; amount: string; whole?: boolean }[] = [];
       let amount: Dec;
       if (input.lines !== undefined) {
         const stored = new Map(
@@ -161,8 +197,10 @@ export class CreditNotes {
           if (!whole.isPositive() || whole.isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', `line ${l.line} of invoice ${invoiceId} is credited in full already`, { field: `lines[${i}].line` });
           const credit = l.amount === undefined ? whole : money(l.amount, currency, `lines[${i}].amount`);
           if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines[${i}].amount ${l.amount} is more than is left to credit on line ${l.line} (${atMinor(whole, currency)})`, { field: `lines[${i}].amount` });
-          return { line: l.line, amount: atMinor(credit, currency) };
+          return { line: l.line, amount: atMinor(credit, currency), whole: l.amount === undefined };
         });
+        amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
+        lines = lastLineTakesTheRest(lines, amount, new Dec(inv.total).minus(inv.credited), stored, taken, currency);
         amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
       } else {
         amount = money(input.amount!, currency, 'amount');
@@ -190,7 +228,7 @@ export class CreditNotes {
       const { rows } = await tx.query<Row>(
         `INSERT INTO credit_notes (tenant_id, id, invoice_id, customer_id, currency, number, amount, settlement, reason, memo, lines, actor, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
-        [tenantId, id, invoiceId, inv.customer_id, currency, `${inv.number ?? invoiceId}-CN${count + 1}`, amount.toFixed(), settlement, input.reason, input.memo ?? null, JSON.stringify(lines), actor, now],
+        [tenantId, id, invoiceId, inv.customer_id, currency, `${inv.number ?? invoiceId}-CN${count + 1}`, amount.toFixed(), settlement, input.reason, input.memo ?? null, JSON.stringify(lines.map(({ line, amount }) => ({ line, amount }))), actor, now],
       );
       const settled = settlement === 'reduce_due' && amount.equals(left);
       await tx.query(

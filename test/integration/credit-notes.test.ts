@@ -180,6 +180,34 @@ describe('credit notes and charges, when things race', () => {
     expect((await invoicesOf('card'))[0]).toMatchObject({ credited: '49.99' });
   });
 
+  it('crediting every line of an invoice credits exactly its total, whatever each line rounds to', async () => {
+    await call('POST', '/v1/customers', { id: 'cents', name: 'Cents', currency: 'USD', collection_method: 'send_invoice', days_until_due: 15 });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'cents', plan: 'usd', start_date: new Date().toISOString() })).body.id as string;
+    const invoiced = async (a: string, b: string) => {
+      await call('POST', `/v1/subscriptions/${sub}/charges`, { amount: a, description: 'a' });
+      const id = (await call('POST', `/v1/subscriptions/${sub}/charges`, { amount: b, description: 'b', invoice_now: true })).body.invoice as string;
+      return (await call('GET', `/v1/invoices/${id}`)).body as Record<string, any>;
+    };
+    const credit = (id: string, lines: number[]) => call('POST', `/v1/invoices/${id}/credit_notes`, { lines: lines.map((line) => ({ line })), reason: 'duplicate' });
+    // 5.015 + 7.135 = 12.15, but the lines round to 5.02 and 7.14: the last one credited takes 7.13.
+    const up = await invoiced('5.015', '7.135');
+    expect(up).toMatchObject({ total: '12.15', status: 'open' });
+    expect((await credit(up.id as string, [1])).body).toMatchObject({ amount: '5.02' });
+    expect((await credit(up.id as string, [2])).body).toMatchObject({ amount: '7.13', lines: [{ line: 2, amount: '7.13' }] });
+    expect((await call('GET', `/v1/invoices/${up.id}`)).body).toMatchObject({ credited: '12.15', amount_due: '0.00', status: 'paid' });
+    // 5.005 + 7.125 = 12.13, but the lines round to 5.00 and 7.12: crediting both in one note takes 12.13.
+    const down = await invoiced('5.005', '7.125');
+    expect(down).toMatchObject({ total: '12.13' });
+    expect((await credit(down.id as string, [1, 2])).body).toMatchObject({ amount: '12.13', lines: [{ line: 1, amount: '5.00' }, { line: 2, amount: '7.13' }] });
+    expect((await call('GET', `/v1/invoices/${down.id}`)).body).toMatchObject({ credited: '12.13', status: 'paid' });
+    // Stripe agrees to the cent.
+    await syncAndDeliver();
+    for (const inv of [up, down]) {
+      const synced = (await call('GET', `/v1/invoices/${inv.id}`)).body as Record<string, any>;
+      expect(stripeOf(synced)).toMatchObject({ status: 'paid', amount_remaining: 0, pre_payment_credit_notes_amount: inv === up ? 1215 : 1213 });
+    }
+  });
+
   it('money paid outside Stripe cannot be refunded through it', async () => {
     const [, open] = await invoicesOf('net');
     await call('POST', `/v1/invoices/${open!.id}/mark_paid`, { method: 'bank_transfer' });
