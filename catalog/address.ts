@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { canonicalZone } from '../metering/time-zones.js';
 import { isCountry } from '../core/country.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /** A postal address, as customers and the tenant's billing profile carry it (Stripe's shape). */
 export interface Address {
@@ -12,16 +13,17 @@ export interface Address {
   country: string;
 }
 
-/** No control characters (C0, DEL, C1) and no bidirectional overrides or isolates, which could make an address read otherwise on a page than it is stored. */
-const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/;
 
 /**
  * One plain mailbox, `local@domain.tld`: none of the characters that make an address list or a
  * display name in a mail header (`,` `;` `:` `<` `>` `(` `)` `[` `]` `"` `\`), so the address
- * stored is the one mail goes to.
+ * stored is the one mail goes to; and a domain of two labels or more, none empty and none
+ * beginning or ending with `-` (`x@-bad-.com` and `x@example.com.` are refused by mail servers
+ * as syntax, so every mail to them would fail). Labels may be Unicode (IDN domains deliver).
  */
-export const EMAIL = /^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+\.[^\s@,;:<>()[\]"\\]+$/;
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(NO_CONTROL, 'must not contain control characters');
+const LABEL = '[^\\s@,;:<>()[\\]"\\\\.-](?:[^\\s@,;:<>()[\\]"\\\\.]*[^\\s@,;:<>()[\\]"\\\\.-])?';
+export const EMAIL = new RegExp(`^[^\\s@,;:<>()[\\]"\\\\]+@(?:${LABEL}\\.)+${LABEL}$`);
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(LINE_TEXT, LINE_TEXT_RULE);
 
 export const AddressSchema = z.strictObject({
   line1: text(200),

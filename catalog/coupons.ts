@@ -5,6 +5,7 @@ import { isCurrency, minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { parseTimestamp } from '../core/time.js';
 import { periodAt, type Interval, type Period } from './periods.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Coupons (see the 0011 migration) and their redemption by subscriptions. A coupon applies to
@@ -17,7 +18,7 @@ const DECIMAL = /^\d{1,20}(\.\d{1,6})?$/;
 export const CreateCoupon = z
   .strictObject({
     code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be letters, digits and _ . : - (at most 64)'),
-    name: z.string().trim().min(1).max(200),
+    name: z.string().trim().min(1).max(200).regex(LINE_TEXT, LINE_TEXT_RULE),
     percent_off: z.string().regex(DECIMAL, 'must be a decimal string such as "20"').optional(),
     amount_off: z.string().regex(DECIMAL, 'must be a decimal string such as "10.00"').optional(),
     currency: z

@@ -4,6 +4,7 @@ import { TallyError } from '../core/errors.js';
 import { minorUnits } from '../core/currency.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { LINES_TEXT, LINES_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Customer credits (see the 0010 and 0014 migrations): grants and the entries that use them,
@@ -17,7 +18,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
  */
 export const GrantCredit = z.strictObject({
   amount: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a positive decimal string such as "25.00"'),
-  reason: z.string().trim().min(1).max(500).optional(),
+  reason: z.string().trim().min(1).max(500).regex(LINES_TEXT, LINES_TEXT_RULE).optional(),
 });
 
 export interface GrantView {

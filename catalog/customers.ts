@@ -5,6 +5,7 @@ import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
 import { AddressSchema, EMAIL, LocaleSchema, TimeZoneSchema, type Address } from './address.js';
 import { mergeMetadata, Metadata } from './metadata.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Customers, identified by the tenant's own id: the `customer` its events name. The currency
@@ -46,7 +47,7 @@ export const DEFAULT_DAYS_UNTIL_DUE = 30;
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
 
 const id = z.string().min(1, 'must not be empty').max(256).regex(NO_CONTROL, 'must not contain control characters');
-const name = z.string().trim().min(1, 'must not be empty').max(200);
+const name = z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE);
 const email = z.string().trim().max(254).regex(EMAIL, 'must be an email address such as billing@example.com');
 const currency = z
   .string()
@@ -63,7 +64,7 @@ const country = z
   .transform((c) => c.toUpperCase())
   .refine(isCountry, 'must be an ISO 3166-1 alpha-2 country code such as US or DE');
 const collectionMethod = z.enum(COLLECTION_METHODS);
-const purchaseOrder = z.string().trim().min(1, 'must not be empty').max(100).regex(NO_CONTROL, 'must not contain control characters');
+const purchaseOrder = z.string().trim().min(1, 'must not be empty').max(100).regex(LINE_TEXT, LINE_TEXT_RULE);
 const daysUntilDue = z.number().int('must be a whole number of days').min(0).max(365);
 const ONLY_WITH_SEND_INVOICE = 'applies only with collection_method send_invoice (net terms); charge_automatically invoices are charged when finalized';
 

@@ -3,6 +3,7 @@ import { TallyError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { Dec, plain } from '../core/money.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * One-off charges (see the 0026 migration): an amount and a description added to a
@@ -13,7 +14,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 export const AddCharge = z.strictObject({
   // At most a trillion: more than any invoice Stripe takes, and far from what the stores hold.
   amount: z.string().regex(/^\d{1,12}(\.\d{1,6})?$/, 'must be a positive decimal string below 10^12 with at most 6 decimal places, such as "250.00"'),
-  description: z.string().trim().min(1, 'must not be empty').max(500).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
+  description: z.string().trim().min(1, 'must not be empty').max(500).regex(LINE_TEXT, LINE_TEXT_RULE),
 });
 
 export interface ChargeView {

@@ -4,6 +4,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { isCurrency, minorUnits } from '../core/currency.js';
 import type { PostgresStore } from '../core/postgres.js';
 import { METER_KEY, METER_KEY_RULE } from '../core/meter-key.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Plans and their rate cards. Prices carry up to 12 decimal places and quantities up to 6;
@@ -114,7 +115,7 @@ export const FEATURE_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 export const RESETS = ['period', 'day', 'week', 'month'] as const;
 
 const featureKey = z.string().regex(FEATURE_KEY, 'must be letters, digits and _ . : - (at most 64)');
-const featureName = z.string().trim().min(1, 'must not be empty').max(200).optional();
+const featureName = z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE).optional();
 
 /**
  * What a plan lets its customers use, versioned with the plan: a feature they have
@@ -140,7 +141,7 @@ export type Feature = z.output<typeof Feature>;
 export const CreatePlan = z
   .strictObject({
     code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be letters, digits and _ . : - (at most 64)'),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE),
     currency: z
       .string()
       .transform((c) => c.toUpperCase())

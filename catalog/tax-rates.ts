@@ -4,6 +4,7 @@ import { TallyError } from '../core/errors.js';
 import { isCountry } from '../core/country.js';
 import { newId } from '../core/ids.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Tax rates by country and, optionally, region. An invoice is taxed at its customer's rate:
@@ -26,7 +27,7 @@ export const CreateTaxRate = z.strictObject({
     // abort: zod runs later checks after a failed one, and the range check needs a decimal.
     .regex(/^\d{1,3}(\.\d{1,4})?$/, { message: 'must be a decimal string such as "8.25"', abort: true })
     .refine((p) => new Dec(p).gt(0) && new Dec(p).lte(100), 'must be above 0 and at most 100'),
-  name: z.string().trim().min(1).max(100),
+  name: z.string().trim().min(1).max(100).regex(LINE_TEXT, LINE_TEXT_RULE),
 });
 
 export interface TaxRate {

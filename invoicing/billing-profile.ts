@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
 import { AddressSchema, EMAIL, type Address } from '../catalog/address.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { LINE_TEXT, LINE_TEXT_RULE, LINES_TEXT, LINES_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * The tenant as the issuer of its invoices (see the 0023 migration): the details every invoice
@@ -31,14 +32,16 @@ export interface Issuer {
   footer: string | null;
 }
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(LINE_TEXT, LINE_TEXT_RULE);
+/** The footer may run over lines. */
+const lines = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(LINES_TEXT, LINES_TEXT_RULE);
 
 export const UpdateBillingProfile = z.strictObject({
   legal_name: text(200).nullable().optional(),
   address: AddressSchema.nullable().optional(),
   tax_id: text(64).nullable().optional(),
   email: z.string().trim().max(254).regex(EMAIL, 'must be an email address').nullable().optional(),
-  footer: text(5000).nullable().optional(),
+  footer: lines(5000).nullable().optional(),
   // Checked as given (ASCII letters and digits), then upper-cased: no letter may turn into
   // others on the way ("ß" would become "SS").
   invoice_prefix: z

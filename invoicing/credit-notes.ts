@@ -4,6 +4,7 @@ import { minorUnits } from '../core/currency.js';
 import { newId } from '../core/ids.js';
 import { Dec } from '../core/money.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
+import { LINES_TEXT, LINES_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Credit notes: an issued invoice, or some of its lines, taken back with a reason. Amounts are
@@ -33,7 +34,7 @@ export const CreateCreditNote = z
       .max(250)
       .optional(),
     reason: z.enum(REASONS),
-    memo: z.string().trim().min(1).max(500).optional(),
+    memo: z.string().trim().min(1).max(500).regex(LINES_TEXT, LINES_TEXT_RULE).optional(),
     settle: z.enum(['credit_balance', 'refund', 'out_of_band']).optional(),
   })
   .superRefine((c, ctx) => {

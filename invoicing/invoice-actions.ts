@@ -3,6 +3,7 @@ import { TallyError } from '../core/errors.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './invoice-view.js';
 import { takeNumbers } from './billing-profile.js';
+import { LINE_TEXT, LINE_TEXT_RULE, LINES_TEXT, LINES_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * What finance does to an invoice: approve a draft under review (TALLY_INVOICE_REVIEW: it is
@@ -26,13 +27,13 @@ const FROM: Record<InvoiceAction, readonly Status[]> = {
   mark_uncollectible: ['open'],
 };
 
-const reason = z.string().trim().min(1, 'must not be empty').max(500);
+const reason = z.string().trim().min(1, 'must not be empty').max(500).regex(LINES_TEXT, LINES_TEXT_RULE);
 export const ApproveInvoice = z.strictObject({});
 export const VoidInvoice = z.strictObject({ reason: reason.optional() });
 export const MarkUncollectible = z.strictObject({ reason: reason.optional() });
 export const MarkPaid = z.strictObject({
   method: z.enum(['bank_transfer', 'cheque', 'cash', 'other']),
-  reference: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+  reference: z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE).optional(),
 });
 export type ActionInput = { reason?: string | undefined } | z.output<typeof MarkPaid>;
 

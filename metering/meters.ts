@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { METER_KEY, METER_KEY_RULE } from '../core/meter-key.js';
 import type { PostgresStore } from '../core/postgres.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 /**
  * Meters: a key that events name, and the rule that turns those events into usage.
@@ -35,10 +36,10 @@ const property = z.string().regex(PROPERTY, 'must be a property name of 1 to 128
 export const CreateMeter = z
   .strictObject({
     key: z.string().regex(METER_KEY, METER_KEY_RULE),
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE),
     aggregation: z.enum(AGGREGATIONS),
     value_property: property.optional(),
-    unit: z.string().trim().min(1, 'must not be empty').max(32).optional(),
+    unit: z.string().trim().min(1, 'must not be empty').max(32).regex(LINE_TEXT, LINE_TEXT_RULE).optional(),
     group_by: z.array(property).max(5, 'at most 5 properties').optional(),
   })
   .superRefine((m, ctx) => {
@@ -52,8 +53,8 @@ export type CreateMeterInput = z.output<typeof CreateMeter>;
 
 export const UpdateMeter = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
-    unit: z.string().trim().min(1, 'must not be empty').max(32).nullable().optional(),
+    name: z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE).optional(),
+    unit: z.string().trim().min(1, 'must not be empty').max(32).regex(LINE_TEXT, LINE_TEXT_RULE).nullable().optional(),
   })
   .catchall(z.unknown())
   .superRefine((m, ctx) => {

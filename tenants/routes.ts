@@ -6,11 +6,12 @@ import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../core/errors.js';
 import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 import { ApiKey, ApiKeyList, NewApiKey, NewTenant, Tenant, TenantList } from './openapi.js';
+import { LINE_TEXT, LINE_TEXT_RULE } from '../core/display-text.js';
 
 const NoFields = z.strictObject({});
 
 export const CreateTenant = z.strictObject({
-  name: z.string().trim().min(1, 'must not be empty').max(200),
+  name: z.string().trim().min(1, 'must not be empty').max(200).regex(LINE_TEXT, LINE_TEXT_RULE),
 });
 
 /**

@@ -81,3 +81,30 @@ describe('customer metadata', () => {
     expect(r.body.metadata).toEqual({ proto: 'a', __constructor: 'b' });
   });
 });
+
+describe('text people read holds no line breaks (where it is one line) and no bidirectional overrides', () => {
+  it.each([
+    ['a customer name with a line break', 'PATCH', '/v1/customers/acme', { name: 'Acme\r\nBcc: x@y.z' }, 'name'],
+    ['a customer name with a right-to-left override', 'PATCH', '/v1/customers/acme', { name: 'Acme \u202eevil' }, 'name'],
+    ['an issuer name with a line break', 'PATCH', '/v1/billing_profile', { legal_name: 'ACME\r\nBcc: x@y.z' }, 'legal_name'],
+    ['an issuer tax id with an isolate', 'PATCH', '/v1/billing_profile', { tax_id: 'DE\u2066123' }, 'tax_id'],
+    ['a footer with an override', 'PATCH', '/v1/billing_profile', { footer: 'Thanks\u202e' }, 'footer'],
+    ['a plan name with a line break', 'POST', '/v1/plans', { code: 'nl', name: 'Pro\nPlan', currency: 'USD', interval: 'month' }, 'name'],
+    ['a one-off charge with an override', 'POST', 'charges', { amount: '1.00', description: 'Setup \u202e' }, 'description'],
+    ['a meter unit with a line break', 'POST', '/v1/meters', { key: 'm_nl', name: 'M', aggregation: 'count', unit: 'G\nB' }, 'unit'],
+    ['a customer email no mail server takes', 'PATCH', '/v1/customers/acme', { email: 'x@-bad-.com' }, 'email'],
+    ['a customer email ending in a dot', 'PATCH', '/v1/customers/acme', { email: 'x@example.com.' }, 'email'],
+  ] as const)('%s is a 400 on its field, and nothing changes', async (_what, method, path, body, field) => {
+    const before = (await call('GET', '/v1/customers/acme')).body;
+    const r = await call(method, path === 'charges' ? `/v1/subscriptions/${subId}/charges` : path, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field });
+    expect((await call('GET', '/v1/customers/acme')).body).toEqual(before);
+  });
+
+  it('a footer and a credit-note memo may run over lines', async () => {
+    const r = await call('PATCH', '/v1/billing_profile', { footer: 'Thank you.\nBank: DE89 3704 0044 0532 0130 00' });
+    expect(r.status).toBe(200);
+    expect(r.body.footer).toBe('Thank you.\nBank: DE89 3704 0044 0532 0130 00');
+  });
+});
