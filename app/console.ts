@@ -10,7 +10,8 @@ import { notModified, readStaticFiles, type StaticFile } from '../http/static-fi
  */
 const CSP =
   "default-src 'self'; img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'self' blob:; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-const COMMON = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+// X-Content-Type-Options: nosniff comes with every answer (http/exchange.ts).
+const COMMON = { 'Referrer-Policy': 'no-referrer' };
 
 /** Where `npm run build` writes the console (scripts/build-console.mjs). */
 export const CONSOLE_DIR = path.join(packageRoot(), 'dist', 'console');

@@ -69,6 +69,8 @@ export function send(exchange: Exchange, reply: Reply, requestId: string, closeC
     res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`);
     res.writeHeader('Content-Type', contentType);
     res.writeHeader('X-Request-Id', requestId);
+    // Every answer is what its Content-Type says: a browser never guesses it into a script.
+    res.writeHeader('X-Content-Type-Options', 'nosniff');
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
     if (closeConnection) {
       res.end(body, closeConnection);

@@ -77,6 +77,12 @@ describe('errors and routing', () => {
     expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_NOT_FOUND', message: expect.stringContaining('/v1/nothing') });
   });
 
+  it('every answer says its Content-Type is to be believed (nosniff), once', async () => {
+    for (const [method, path] of [['GET', '/v1/nothing'], ['GET', '/healthz'], ['GET', '/metrics'], ['POST', '/test/echo']] as const) {
+      expect((await call(method, path, method === 'POST' ? { body: '{}' } : {})).headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+  });
+
   it('known route, wrong method: 405 with Allow', async () => {
     const r = await call('DELETE', '/v1/tenants');
     expect(r.status).toBe(405);
