@@ -64,21 +64,24 @@ class Page {
 
   draw(doc: InvoiceDocument, logo: Logo | null): void {
     // Header: the logo (or the issuer's name) at the left, the title and its stamp at the right.
-    if (logo === null || !this.image(logo)) this.text(doc.issuer.name, MARGIN, MARGIN, { size: 14, weight: 'bold' }, 260);
+    if (logo === null || !this.image(logo)) this.headerName(doc.issuer.name);
     this.text(doc.title, MARGIN + 260, MARGIN, { size: 20, weight: 'bold' }, RIGHT - MARGIN - 260, 'right');
     if (doc.stamp !== null) this.text(doc.stamp.toUpperCase(), MARGIN + 260, MARGIN + 26, { size: 11, weight: 'bold', color: '#b00020' }, RIGHT - MARGIN - 260, 'right');
     this.y = MARGIN + 70;
 
-    // The issuer at the left, the document's facts at the right; then who is billed.
+    // The document's facts at the right, first (they fit the first page); then the issuer at
+    // the left and who is billed under it, which may run onto the next page: every field at
+    // its longest in a wide script does not fit one.
     const top = this.y;
-    let left = this.block(doc.labels.from, doc.issuer.name, doc.issuer.lines, MARGIN, top, 230);
     let right = top;
     for (const m of doc.meta) {
       this.text(m.label, MARGIN + 250, right, { size: 9, color: GREY }, 115);
       right = Math.max(right + 13, this.wrapped(m.value, MARGIN + 370, right, { size: 9 }, RIGHT - MARGIN - 370));
     }
+    const firstPage = this.pdf.bufferedPageRange().count;
+    let left = this.block(doc.labels.from, doc.issuer.name, doc.issuer.lines, MARGIN, top, 230);
     left = this.block(doc.labels.billTo, doc.billTo.name, doc.billTo.lines, MARGIN, left + 12, 230);
-    this.y = Math.max(left, right) + 18;
+    this.y = (this.pdf.bufferedPageRange().count === firstPage ? Math.max(left, right) : left) + 18;
 
     this.tableHeader(doc);
     for (const row of doc.rows) this.row(doc, row);
@@ -98,11 +101,48 @@ class Page {
     }
   }
 
+  /**
+   * The issuer's name in the header's left box, beside the title: as large as lets it fit in
+   * the box's height (14 pt down to 8), its last line cut with an ellipsis if even 8 pt does
+   * not (the From block below prints it whole).
+   */
+  private headerName(name: string): void {
+    const width = 250;
+    const height = 62;
+    for (const size of [14, 12, 10, 9, 8]) {
+      const style: Style = { size, weight: 'bold' };
+      const lines = this.wrap(name, width, style);
+      const fits = Math.max(1, Math.floor(height / (size + 3)));
+      if (lines.length <= fits || size === 8) {
+        const shown = lines.slice(0, fits);
+        if (lines.length > fits) shown[fits - 1] = this.cut(`${shown[fits - 1]!}…`, width, style);
+        shown.forEach((l, i) => this.text(l, MARGIN, MARGIN + i * (size + 3), style, width));
+        return;
+      }
+    }
+  }
+
+  /** `text` shortened from its end, keeping a final ellipsis, until it fits `width`. */
+  private cut(text: string, width: number, style: Style): string {
+    const chars = [...text.slice(0, -1)];
+    const widthOf = (s: string) => runs(s, style.weight ?? 'regular').reduce((w, r) => w + this.measure(r.font, r.text, style.size), 0);
+    while (chars.length > 0 && widthOf(`${chars.join('')}…`) > width) chars.pop();
+    return `${chars.join('')}…`;
+  }
+
   private block(heading: string, name: string, lines: readonly string[], x: number, y: number, width: number): number {
-    this.text(heading, x, y, { size: 8, color: GREY }, width);
-    let at = this.wrapped(name, x, y + 11, { size: 10, weight: 'bold' }, width);
+    let at = this.roomFor(y, 11 + 13);
+    this.text(heading, x, at, { size: 8, color: GREY }, width);
+    at = this.wrapped(name, x, at + 11, { size: 10, weight: 'bold' }, width);
     for (const l of lines) at = this.wrapped(l, x, at, { size: 9 }, width);
     return at;
+  }
+
+  /** `y`, or the top of a new page when `height` from `y` would pass the bottom. */
+  private roomFor(y: number, height: number): number {
+    if (y + height <= BOTTOM) return y;
+    this.pdf.addPage();
+    return MARGIN;
   }
 
   private tableHeader(doc: InvoiceDocument): void {
@@ -183,10 +223,11 @@ class Page {
     this.y += 4;
   }
 
-  /** Text wrapped to a width from (x, y); returns the y below it. */
+  /** Text wrapped to a width from (x, y), onto a new page when it reaches the bottom; returns the y below it. */
   private wrapped(text: string, x: number, y: number, style: Style, width: number): number {
     let at = y;
     for (const line of this.wrap(text, width, style)) {
+      at = this.roomFor(at, style.size + 3);
       this.text(line, x, at, style, width);
       at += style.size + 3;
     }
