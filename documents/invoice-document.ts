@@ -60,9 +60,17 @@ export interface BillTo {
   locale: string | null;
 }
 
-/** The issuer when the invoice carries none (an invoice issued before the billing profile existed). */
+/**
+ * The issuer when the invoice carries none: a draft (the billing profile as it stands, which
+ * approving it would stamp on it), or an invoice issued before the billing profile existed (the
+ * tenant's name only).
+ */
 export interface FallbackIssuer {
   legal_name: string;
+  address?: Address | null;
+  tax_id?: string | null;
+  email?: string | null;
+  footer?: string | null;
 }
 
 export function invoiceDocument(invoice: InvoiceView, customer: BillTo, fallback: FallbackIssuer): InvoiceDocument {
@@ -89,7 +97,7 @@ export function invoiceDocument(invoice: InvoiceView, customer: BillTo, fallback
   if (!new Dec(invoice.credited).isZero()) totals.push({ label: l.credited, value: f.amount(new Dec(invoice.credited).neg().toFixed()), strong: false });
   totals.push({ label: l.amountDue, value: f.amount(invoice.amount_due), strong: true });
 
-  const issuer = invoice.issuer ?? { legal_name: fallback.legal_name, address: null, tax_id: null, email: null, footer: null };
+  const issuer = invoice.issuer ?? { legal_name: fallback.legal_name, address: fallback.address ?? null, tax_id: fallback.tax_id ?? null, email: fallback.email ?? null, footer: fallback.footer ?? null };
   return {
     kind: 'invoice',
     locale: f.locale,

@@ -3,6 +3,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { Address } from '../catalog/address.js';
 import { InvoiceRepository } from '../invoicing/invoice-reads.js';
 import { creditNoteView } from '../invoicing/credit-notes.js';
+import { currentIssuer } from '../invoicing/billing-profile.js';
 import type { InvoiceView } from '../invoicing/invoice-view.js';
 import { creditNoteDocument, invoiceDocument, type BillTo, type InvoiceDocument } from './invoice-document.js';
 import type { Logo } from './pdf.js';
@@ -12,7 +13,8 @@ import { PdfTurns } from './pdf-turns.js';
 /**
  * Invoice and credit-note documents of a tenant, read from the stores: the invoice as the API
  * shows it, its customer as billed (a customer deleted since still has their invoices), the
- * tenant's name when the invoice has no issuer details and its logo. Undefined when the tenant
+ * billing profile as it stands for a draft (which has no issuer yet), the tenant's name for an
+ * invoice issued without issuer details, and its logo. Undefined when the tenant
  * has no such invoice: another tenant's id is as unknown as a made-up one.
  */
 export class InvoiceDocuments {
@@ -28,8 +30,13 @@ export class InvoiceDocuments {
   async invoice(tenantId: string, invoiceId: string): Promise<{ invoice: InvoiceView; document: InvoiceDocument } | undefined> {
     const invoice = await this.invoices.get(tenantId, invoiceId);
     if (invoice === undefined) return undefined;
-    const [customer, tenant] = await Promise.all([billTo(this.pg, tenantId, invoice.customer), tenantName(this.pg, tenantId)]);
-    return { invoice, document: invoiceDocument(invoice, customer, { legal_name: tenant }) };
+    // A draft carries no issuer yet: it shows the one approving it would stamp on it.
+    const [customer, tenant, current] = await Promise.all([
+      billTo(this.pg, tenantId, invoice.customer),
+      tenantName(this.pg, tenantId),
+      invoice.status === 'draft' ? currentIssuer(this.pg, tenantId) : undefined,
+    ]);
+    return { invoice, document: invoiceDocument(invoice, customer, current ?? { legal_name: tenant }) };
   }
 
   async invoicePdf(tenantId: string, invoiceId: string): Promise<{ invoice: InvoiceView; pdf: Buffer } | undefined> {

@@ -106,11 +106,25 @@ export async function takeNumbers(tx: Queryable, tenantId: string, count: number
   );
   const r = rows[0]!;
   const first = BigInt(r.first);
-  return {
-    numbers: Array.from({ length: count }, (_, i) => invoiceNumber(r.invoice_prefix, first + BigInt(i))),
-    issuer: { legal_name: r.legal_name ?? r.tenant_name, address: r.address, tax_id: r.tax_id, email: r.email, footer: r.footer },
-  };
+  return { numbers: Array.from({ length: count }, (_, i) => invoiceNumber(r.invoice_prefix, first + BigInt(i))), issuer: issuerOf(r) };
 }
+
+/** The issuer an invoice issued now would carry (a draft's preview shows it); no profile is made. */
+export async function currentIssuer(q: Queryable, tenantId: string): Promise<Issuer | undefined> {
+  const { rows } = await q.query<Row & { tenant_name: string }>(
+    `SELECT b.legal_name, b.address, b.tax_id, b.email, b.footer, t.name AS tenant_name FROM tenants t LEFT JOIN billing_profiles b ON b.tenant_id = t.id WHERE t.id = $1`,
+    [tenantId],
+  );
+  return rows[0] === undefined ? undefined : issuerOf(rows[0]);
+}
+
+const issuerOf = (r: Pick<Row, 'legal_name' | 'address' | 'tax_id' | 'email' | 'footer'> & { tenant_name: string }): Issuer => ({
+  legal_name: r.legal_name ?? r.tenant_name,
+  address: r.address,
+  tax_id: r.tax_id,
+  email: r.email,
+  footer: r.footer,
+});
 
 export class BillingProfileService {
   constructor(private readonly pg: PostgresStore) {}

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { period } from '../../catalog/periods.js';
 import { type StripeBilling, startStripeBilling } from '../support/stripe-billing.js';
@@ -21,7 +25,7 @@ beforeAll(async () => {
   b = await startStripeBilling({ tenant: 'review', env: { TALLY_INVOICE_REVIEW: 'true' } });
   expect(b.api.stores.config.rater.invoiceReview).toBe(true);
   await call('POST', '/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', base_fee: '20.00' });
-  for (const c of ['keep', 'reject', 'third', ...RACES]) {
+  for (const c of ['keep', 'reject', 'third', 'preview', ...RACES]) {
     await call('POST', '/v1/customers', { id: c, name: c, currency: 'USD', collection_method: 'send_invoice', days_until_due: 14 });
     await call('POST', '/v1/subscriptions', { customer: c, plan: 'pro', start_date: start.toISOString() });
   }
@@ -36,7 +40,7 @@ describe('invoice review', () => {
     for (const c of ['keep', 'reject', 'third']) expect(await invoiceOf(c)).toMatchObject({ status: 'draft', number: null, total: '20.00' });
     expect((await b.sync.runOnce()).claimed).toBe(0);
     expect(b.fake.state.invoices()).toEqual([]);
-    expect(await eventsOf('invoice.created')).toHaveLength(3 + RACES.length);
+    expect(await eventsOf('invoice.created')).toHaveLength(4 + RACES.length);
     expect(await eventsOf('invoice.finalized')).toEqual([]);
     // Credit notes, payments and write-offs are for issued invoices.
     const draft = await invoiceOf('keep');
@@ -78,5 +82,24 @@ describe('invoice review', () => {
       }
       expect((await invoiceOf(c)).status).toBe('void');
     }
+  });
+
+  it("a draft's PDF shows the issuer as the billing profile stands, as approving it will stamp it", async () => {
+    expect((await call('PATCH', '/v1/billing_profile', { legal_name: 'Review Issuer GmbH', tax_id: 'DE123456789' })).status).toBe(200);
+    const draft = await invoiceOf('preview');
+    expect(draft).toMatchObject({ status: 'draft', issuer: null });
+    const text = async () => {
+      const res = await fetch(`${b.api.url}/v1/invoices/${draft.id}/pdf`, { headers: b.tenant.auth });
+      expect(res.status).toBe(200);
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'draft-pdf-')), 'draft.pdf');
+      writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+      return execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' });
+    };
+    const before = await text();
+    expect(before).toContain('Review Issuer GmbH');
+    expect(before).toContain('DE123456789');
+    const approved = await call('POST', `/v1/invoices/${draft.id}/approve`, {});
+    expect(approved.body.issuer).toMatchObject({ legal_name: 'Review Issuer GmbH', tax_id: 'DE123456789' });
+    expect(await text()).toContain('Review Issuer GmbH');
   });
 });
