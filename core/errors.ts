@@ -53,6 +53,8 @@ export const ERRORS = {
   TALLY_ERR_PLAN_NOT_FOUND: { status: 400, retryable: false },
   TALLY_ERR_CURRENCY_MISMATCH: { status: 400, retryable: false },
   TALLY_ERR_INVALID_TRANSITION: { status: 409, retryable: false },
+  // A subscription whose usage rates to an amount (or a quantity) beyond what invoices hold.
+  TALLY_ERR_AMOUNT_OUT_OF_RANGE: { status: 409, retryable: false },
 
   // A usage query spanning more time than its window allows (GET /v1/usage); a Stripe webhook
   // event whose signature verifies but that is not an event as Stripe sends it, or is dated ahead.

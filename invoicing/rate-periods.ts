@@ -1,3 +1,4 @@
+import { TallyError } from '../core/errors.js';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { Meter } from '../metering/meters.js';
 import type { UsageQuerier } from '../metering/usage-querier.js';
@@ -120,6 +121,7 @@ export async function ratePeriods(deps: RatingDeps, work: readonly PeriodWork[],
         list.map((r) => r.series.count),
       );
       list.forEach(({ job, series }, i) => {
+        storable(job.charge.meter, series.last, total[i]!);
         results[job.period]!.segments[job.segment]!.charges.push({
           meter: job.charge.meter,
           charge: job.charge,
@@ -137,6 +139,24 @@ export async function ratePeriods(deps: RatingDeps, work: readonly PeriodWork[],
 
   if (opts.writeVersion !== undefined) await writeRated(deps.ch, results, opts.writeVersion);
   return results;
+}
+
+/**
+ * Rated quantities and amounts are kept as Decimal(38, 6), below 10^32. A price is below 10^12
+ * and an event's value below 10^20, but a period's usage is a sum of events, so an absurd one
+ * (10^23 units at the highest price) could rate past that: it is refused by name, for the
+ * subscription it belongs to (the rater sets it aside, counts and alerts; the upcoming invoice
+ * answers 409), rather than failing in the store with the engine's message.
+ */
+function storable(meter: string, quantity: string, amount: string): void {
+  const digits = (d: string) => (d.startsWith('-') ? d.slice(1) : d).split('.')[0]!.length;
+  if (digits(quantity) <= 32 && digits(amount) <= 32) return;
+  const shown = (d: string) => (d.length > 48 ? `${d.slice(0, 48)}…` : d);
+  throw new TallyError(
+    'TALLY_ERR_AMOUNT_OUT_OF_RANGE',
+    `the usage of ${meter} in the period (${shown(quantity)}) rates to ${shown(amount)}, beyond what invoices hold (amounts and quantities below 10^32)`,
+    { field: 'meter' },
+  );
 }
 
 /** Values (hours x series) per insert. */

@@ -22,7 +22,7 @@ export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clo
         summary: 'The open period rated up to now',
         path: SUBSCRIPTION_ID,
         responses: { 200: json('The draft invoice (`status: draft`, `id: null`).', Invoice) },
-        errors: ['TALLY_ERR_NO_UPCOMING_INVOICE'],
+        errors: ['TALLY_ERR_NO_UPCOMING_INVOICE', 'TALLY_ERR_AMOUNT_OUT_OF_RANGE'],
       },
       handler: async (req) => ({ status: 200, body: await billing.upcoming(tenantOf(req), req.params.id!, new Date(clock())) }),
     },
