@@ -22,8 +22,15 @@ export interface ParsedJson {
 }
 
 export function parseJsonExact(text: string): ParsedJson {
-  return LONG_NUMBER_RUN.test(text) ? { data: losslessParse(text), lossless: true } : { data: JSON.parse(text), lossless: false };
+  return LONG_NUMBER_RUN.test(text) ? { data: losslessParse(text, null, EXACT), lossless: true } : { data: JSON.parse(text), lossless: false };
 }
+
+/**
+ * A key given twice in one object: the last one wins, as `JSON.parse` has it (and every other
+ * route of the API), so an event means the same on either path. lossless-json would refuse the
+ * whole body, and so a batch's other events, for it.
+ */
+const EXACT = { onDuplicateKey: ({ newValue }: { newValue: unknown }) => newValue };
 
 /** A value parsed by `parseJsonExact`: a plain number, or a number literal kept as text. */
 export function exactValue(v: unknown): ValueResult {

@@ -171,3 +171,13 @@ describe('numbers in properties the event store must read back exactly', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('a key given twice in an event', () => {
+  it('the last one wins on both paths, as JSON.parse has it', () => {
+    const fast = parseJsonExact('{"value": "1", "value": "5"}');
+    const exact = parseJsonExact('{"value": "1", "value": "5", "id": "12345678901234567890"}');
+    expect([fast.lossless, exact.lossless]).toEqual([false, true]);
+    expect((fast.data as { value: string }).value).toBe('5');
+    expect((exact.data as { value: string }).value).toBe('5');
+  });
+});
