@@ -134,9 +134,14 @@ export function meterTotals(parts: readonly UsagePart[]): Map<string, MeterTotal
       acc.set(c.meter, { quantity: t.quantity.plus(c.quantity), usage: t.usage.plus(c.amount), charge: c.charge });
     }
   }
+  // The minimum is the one of the charge in force at the end: the last part's plan's. A meter
+  // that plan does not charge (changed to a plan without it) has no minimum, whatever an
+  // earlier plan's charge said.
+  const inForce = new Map((parts[parts.length - 1]?.charges ?? []).map((c) => [c.meter, c.charge]));
   const out = new Map<string, MeterTotal>();
   for (const [meter, t] of acc) {
-    const topUp = t.charge.minimum === undefined ? new Dec(0) : Dec.max(0, new Dec(t.charge.minimum).minus(t.usage));
+    const minimum = inForce.get(meter)?.minimum;
+    const topUp = minimum === undefined ? new Dec(0) : Dec.max(0, new Dec(minimum).minus(t.usage));
     out.set(meter, { quantity: t.quantity.toFixed(), usage: amount6(t.usage), topUp: amount6(topUp), billed: amount6(t.usage.plus(topUp)), charge: t.charge });
   }
   return out;

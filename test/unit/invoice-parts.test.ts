@@ -143,4 +143,17 @@ describe('invoice totals', () => {
     ]);
     expect(inv.total).toBe('10.00');
   });
+
+  it('the minimum is the charge in force at the end: none once the plan changed to one that does not charge the meter', () => {
+    const other = { meter: 'n', model: 'per_unit' as const, unit_price: '1' };
+    const changed = [part([{ meter: 'm', charge: perUnit, quantity: '2000', amount: '2.000000' }]), part([{ meter: 'n', charge: other, quantity: '0', amount: '0.000000' }])];
+    expect(meterTotals(changed).get('m')).toMatchObject({ usage: '2.000000', topUp: '0.000000', billed: '2.000000' });
+    expect(composeInvoice({ minorUnits: 2, baseFee: [], usage: changed, adjustments: [] }).lines.some((l) => l.type === 'minimum')).toBe(false);
+    // Changed to a plan that charges it with another minimum: that one.
+    const raised = [part([{ meter: 'm', charge: perUnit, quantity: '2000', amount: '2.000000' }]), part([{ meter: 'm', charge: { ...perUnit, minimum: '5' }, quantity: '1000', amount: '1.000000' }])];
+    expect(meterTotals(raised).get('m')).toMatchObject({ usage: '3.000000', topUp: '2.000000' });
+    // And from a plan without one to a plan with one: the new minimum counts the whole period's usage.
+    const added = [part([{ meter: 'm', charge: { ...other, meter: 'm' }, quantity: '4', amount: '4.000000' }]), part([{ meter: 'm', charge: perUnit, quantity: '1000', amount: '1.000000' }])];
+    expect(meterTotals(added).get('m')).toMatchObject({ usage: '5.000000', topUp: '5.000000' });
+  });
 });
