@@ -50,3 +50,16 @@ export async function billedUsage(q: Queryable, tenantIds: readonly string[], su
     updatedAt: r.updated_at,
   }));
 }
+
+/** What each invoiced period's commitment was held against (billed_commitments), keyed by subscription id and period start (ms). */
+export async function billedCommitments(q: Queryable, tenantIds: readonly string[], subscriptionIds: readonly string[]): Promise<Map<string, { minimumSpend: string; charges: string }>> {
+  const { rows } = await q.query<{ tenant_id: string; subscription_id: string; period_start: Date; minimum_spend: string; charges: string }>(
+    `SELECT tenant_id, subscription_id, period_start, minimum_spend::text AS minimum_spend, charges::text AS charges FROM billed_commitments
+      WHERE tenant_id = ANY($1) AND subscription_id = ANY($2)`,
+    [[...new Set(tenantIds)], subscriptionIds],
+  );
+  const wanted = new Set(tenantIds.map((t, i) => `${t}\n${subscriptionIds[i]}`));
+  return new Map(
+    rows.filter((r) => wanted.has(`${r.tenant_id}\n${r.subscription_id}`)).map((r) => [`${r.subscription_id}\n${r.period_start.getTime()}`, { minimumSpend: r.minimum_spend, charges: r.charges }]),
+  );
+}

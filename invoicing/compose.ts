@@ -92,11 +92,15 @@ export interface UsagePart {
   charges: { meter: string; charge: Charge; quantity: string; amount: string }[];
 }
 
+/**
+ * An earlier period's change billed now: a meter's usage (`meter`), or what that period's own
+ * commitment minimum spend makes of its changed charges (`meter` null, `quantity` null).
+ */
 export interface Adjustment {
-  meter: string;
+  meter: string | null;
   periodStart: Date;
   periodEnd: Date;
-  quantity: string;
+  quantity: string | null;
   amount: string;
 }
 
@@ -111,6 +115,8 @@ export interface ComposedInvoice {
   /** Credit grants used, and a credit carried to the balance (not shown in the API). */
   consumed?: { grantId: string; amount: string }[];
   carried?: string | null;
+  /** The minimum spend applied and the period's own charges it was held against (billed_commitments). */
+  commitment?: { minimumSpend: string; charges: string };
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -200,19 +206,24 @@ export function composeInvoice(input: {
       period: null,
     });
   }
+  // The period's own charges, which its minimum spend is held against: earlier periods'
+  // adjustments below are theirs (each with its own period's minimum spend applied).
+  const charges = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
   for (const a of input.adjustments) {
     lines.push({
       type: 'adjustment',
       meter: a.meter,
       quantity: a.quantity,
       amount: a.amount,
-      description: `${a.meter}: usage of ${day(a.periodStart)} to ${day(a.periodEnd)} that arrived after it was invoiced`,
+      description:
+        a.meter === null
+          ? `Commitment: minimum spend of ${day(a.periodStart)} to ${day(a.periodEnd)}, held against that period's charges as they are now`
+          : `${a.meter}: usage of ${day(a.periodStart)} to ${day(a.periodEnd)} that arrived after it was invoiced`,
       plan: null,
       period: { start: iso(a.periodStart), end: iso(a.periodEnd) },
       adjusts_period_start: iso(a.periodStart),
     });
   }
-  const charges = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
   const minimumSpend = input.commitment?.minimumSpend ?? null;
   if (minimumSpend !== null && charges.lt(minimumSpend)) {
     lines.push({
@@ -249,7 +260,9 @@ export function composeInvoice(input: {
     const percent = new Dec(input.tax!.percent).toFixed();
     lines.push({ type: 'tax', meter: null, quantity: null, amount: amount6(tax), description: `${input.tax!.name} (${percent} %)`, plan: null, period: null, tax_rate: { name: input.tax!.name, percent } });
   }
-  return { lines, subtotal, discount: money(new Dec(off.total)), credit: money(new Dec(credit.applied)), tax: money(tax), total: money(taxable.plus(tax)), consumed: credit.consumed, carried: credit.carried };
+  const composed: ComposedInvoice = { lines, subtotal, discount: money(new Dec(off.total)), credit: money(new Dec(credit.applied)), tax: money(tax), total: money(taxable.plus(tax)), consumed: credit.consumed, carried: credit.carried };
+  if (minimumSpend !== null) composed.commitment = { minimumSpend: new Dec(minimumSpend).toFixed(), charges: amount6(charges) };
+  return composed;
 }
 
 /**

@@ -56,7 +56,7 @@ export async function invoiceChargesNow(d: InvoiceNowDeps, tenantId: string, sub
       period: { index: -1, start: now, end: now },
       composed,
       totals: new Map(),
-      late: { lines: [], updates: [], mark: '' },
+      late: { lines: [], updates: [], commitments: [], mark: '' },
       expire: null,
       charges: charges.map((c) => c.id),
     };

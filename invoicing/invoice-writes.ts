@@ -175,6 +175,20 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       billedRows.map((b) => b.amount),
     ],
   );
+  // What each period's minimum spend was held against; then the changed charges of earlier ones.
+  const held = go.filter((c) => (c.kind ?? 'period') === 'period' && c.composed.commitment !== undefined);
+  await tx.query(
+    `INSERT INTO billed_commitments (tenant_id, subscription_id, period_start, minimum_spend, charges)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::numeric[])
+     ON CONFLICT (tenant_id, subscription_id, period_start) DO UPDATE SET minimum_spend = EXCLUDED.minimum_spend, charges = EXCLUDED.charges, updated_at = now()`,
+    [held.map((c) => c.sub.tenantId), held.map((c) => c.sub.id), held.map((c) => c.period.start), held.map((c) => c.composed.commitment!.minimumSpend), held.map((c) => c.composed.commitment!.charges)],
+  );
+  const changed = go.flatMap((c) => c.late.commitments.map((u) => ({ c, ...u })));
+  await tx.query(
+    `UPDATE billed_commitments b SET charges = x.ch, updated_at = now() FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[]) AS x(t, s, p, ch)
+      WHERE b.tenant_id = x.t AND b.subscription_id = x.s AND b.period_start = x.p`,
+    [changed.map((u) => u.c.sub.tenantId), changed.map((u) => u.c.sub.id), changed.map((u) => u.periodStart), changed.map((u) => u.charges)],
+  );
 }
 
 /**

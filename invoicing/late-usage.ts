@@ -5,7 +5,7 @@ import { usageParts } from './parts.js';
 import { ratePeriods, type PeriodWork, type RatingDeps } from './rate-periods.js';
 import { floorHour, HOUR_MS } from '../core/time.js';
 import type { SubscriptionFacts } from './subscription-facts.js';
-import { billedMarks, billedUsage } from './billed-usage.js';
+import { billedCommitments, billedMarks, billedUsage } from './billed-usage.js';
 
 /**
  * Late usage: usage of a subscription's earlier, invoiced periods that changed after they were
@@ -18,6 +18,8 @@ import { billedMarks, billedUsage } from './billed-usage.js';
 export interface LateUsage {
   lines: Adjustment[];
   updates: { periodStart: Date; meter: string; quantity: string; amount: string }[];
+  /** The changed charges of periods with a commitment (billed_commitments). */
+  commitments: { periodStart: Date; charges: string }[];
   mark: string;
 }
 
@@ -25,7 +27,7 @@ const RECHECK_MARGIN_MS = HOUR_MS;
 
 /** Late usage of each subscription's periods that start before `before`, keyed by subscription id. */
 export async function lateUsage(rd: RatingDeps, q: Queryable, items: readonly { sub: SubscriptionFacts; before: Date }[]): Promise<Map<string, LateUsage>> {
-  const out = new Map<string, LateUsage>(items.map((i) => [i.sub.id, { lines: [], updates: [], mark: '' }]));
+  const out = new Map<string, LateUsage>(items.map((i) => [i.sub.id, { lines: [], updates: [], commitments: [], mark: '' }]));
   if (items.length === 0) return out;
   const tenants = items.map((i) => i.sub.tenantId);
   const ids = items.map((i) => i.sub.id);
@@ -55,19 +57,31 @@ export async function lateUsage(rd: RatingDeps, q: Queryable, items: readonly { 
   }
   const touched = [...periods.values()];
   const work: PeriodWork[] = touched.map((p) => ({ sub: p.sub, period: { index: -1, start: p.start, end: p.end }, horizon: p.end.getTime() }));
-  const ratings = await ratePeriods(rd, work);
+  const [ratings, commitments] = await Promise.all([ratePeriods(rd, work), billedCommitments(q, tenants, ids)]);
   ratings.forEach((rating, i) => {
     const p = touched[i]!;
     const late = out.get(p.sub.id)!;
     const now = meterTotals(usageParts(rating));
+    let changed = new Dec(0);
     for (const meter of new Set([...now.keys(), ...p.meters.keys()])) {
       const was = p.meters.get(meter) ?? { quantity: '0', amount: '0' };
       const quantity = new Dec(now.get(meter)?.quantity ?? '0');
       const amount = new Dec(now.get(meter)?.billed ?? '0');
       if (quantity.eq(was.quantity) && amount.eq(was.amount)) continue;
-      late.lines.push({ meter, periodStart: p.start, periodEnd: p.end, quantity: quantity.minus(was.quantity).toFixed(), amount: amount6(amount.minus(was.amount)) });
+      const line = { meter, periodStart: p.start, periodEnd: p.end, quantity: quantity.minus(was.quantity).toFixed(), amount: amount6(amount.minus(was.amount)) };
+      late.lines.push(line);
       late.updates.push({ periodStart: p.start, meter, quantity: quantity.toFixed(), amount: amount6(amount) });
+      changed = changed.plus(line.amount);
     }
+    // The period's own minimum spend, held against its charges as they are now: usage taken
+    // back below it is topped up again (and usage added under it was paid for already).
+    const c = commitments.get(`${p.sub.id}\n${p.start.getTime()}`);
+    if (c === undefined || changed.isZero()) return;
+    const topUp = (charges: Dec) => Dec.max(0, new Dec(c.minimumSpend).minus(charges));
+    const charges = new Dec(c.charges).plus(changed);
+    const difference = topUp(charges).minus(topUp(new Dec(c.charges)));
+    if (!difference.isZero()) late.lines.push({ meter: null, periodStart: p.start, periodEnd: p.end, quantity: null, amount: amount6(difference) });
+    late.commitments.push({ periodStart: p.start, charges: amount6(charges) });
   });
   return out;
 }
