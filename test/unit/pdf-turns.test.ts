@@ -69,7 +69,7 @@ describe('PDFs drawn before', () => {
     // Another tenant's identical document, a stamp, another date: each is drawn.
     const again = [
       turns.render('b', doc('a1'), null, new Date(0)),
-      turns.render('a', { ...doc('a1'), stamp: 'Paid' } as InvoiceDocument, null, new Date(0)),
+      turns.render('a', { ...doc('a1'), stamp: 'Paid' }, null, new Date(0)),
       turns.render('a', doc('a1'), null, new Date(1)),
     ];
     for (let i = 0; i < 3; i++) {
