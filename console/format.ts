@@ -67,6 +67,19 @@ export function date(iso: string, timeZone?: string): string {
   return dateTimeFormat({ dateStyle: 'medium', ...(timeZone === undefined ? {} : { timeZone }) }).format(at);
 }
 
+/**
+ * A billing period, [start, end) in UTC as the API sends it, as the dates it covers: its first
+ * day to its last (the day before `end`), in UTC whatever the reader's zone, as the invoice's
+ * PDF shows it (`Oct 26 – Nov 25, 2026` for 2026-10-26 to 2026-11-26).
+ */
+export function period(start: string, end: string): string {
+  const from = new Date(start);
+  const to = new Date(end);
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return `${start} – ${end}`;
+  const last = new Date(Math.max(from.getTime(), to.getTime() - 1));
+  return dateTimeFormat({ dateStyle: 'medium', timeZone: 'UTC' }).formatRange(from, last);
+}
+
 /** An instant as a time of day with seconds (live views). */
 export function timeOfDay(iso: string): string {
   const at = new Date(iso);

@@ -38,6 +38,15 @@ function offsetAt(ms: number, zone: string): number {
   return Date.UTC(c.year, c.month - 1, c.day, c.hour, c.minute, c.second) - (ms - (ms % 1000));
 }
 
+/**
+ * Whether `zone` is a whole number of hours off UTC at each of these instants. Usage is kept
+ * by the UTC hour, so the API takes day and month windows only in such a zone (India's +5:30
+ * or Nepal's +5:45 start their days inside an hour).
+ */
+export function wholeHours(zone: string, at: readonly number[]): boolean {
+  return at.every((ms) => offsetAt(ms, zone) % 3_600_000 === 0);
+}
+
 /** The first instant of the day `date` (YYYY-MM-DD) in `zone`, as RFC 3339 UTC. */
 export function startOfDay(date: string, zone: string): string {
   const [y = 1970, m = 1, d = 1] = date.split('-').map(Number);

@@ -32,9 +32,13 @@ export function Entitlements({ customer }: { customer: string }) {
                   <td>
                     {e.type === 'metered' && e.usage !== undefined && e.limit !== undefined ? (
                       <div class="usage-bar">
+                        {/* Drawn only (the figures beside it are the API's text): low is good, from 80 % it warns, at the limit it alarms. */}
                         <meter
                           min={0}
                           max={Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
+                          low={0.8 * Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
+                          high={0.9999 * Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
+                          optimum={0}
                           value={drawn(e.usage) ?? 0}
                           aria-label={`${e.feature}: ${e.usage} of ${e.limit}`}
                         />

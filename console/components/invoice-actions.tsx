@@ -48,21 +48,30 @@ const text = (form: HTMLFormElement, name: string): string | undefined => {
  * outcome is unknown: the server applies it once) and renewed once the server has answered (it
  * would replay its refusal for the same key, or refuse the key for corrected fields).
  */
-export function InvoiceActions({ invoice, onChanged }: { invoice: Invoice; onChanged: (message: string) => void }) {
+export function InvoiceActions({ invoice, onChanged, onStale }: { invoice: Invoice; onChanged: (message: string) => void; onStale: () => void }) {
   const api = useApi();
   const [open, setOpen] = useState<Action | null>(null);
   const idempotency = useRef('');
+  // Refused for the invoice's status (409): someone changed it meanwhile; it is read again once the dialog closes.
+  const stale = useRef(false);
   const id = invoice.id;
   if (id === null) return null;
   const actions = (Object.keys(ALLOWED) as Action[]).filter((a) => ALLOWED[a].includes(invoice.status));
   const name = invoice.number ?? id;
-  const close = () => setOpen(null);
+  const close = () => {
+    setOpen(null);
+    if (stale.current) {
+      stale.current = false;
+      onStale();
+    }
+  };
   const is = (action: Action) => open === action;
   const attempt = async (run: (key: string) => Promise<unknown>, message: string) => {
     try {
       await run(idempotency.current);
     } catch (error) {
       if (error instanceof ApiError && error.status !== 0) idempotency.current = idempotencyKey();
+      if (error instanceof ApiError && error.status === 409) stale.current = true;
       throw error;
     }
     onChanged(message);

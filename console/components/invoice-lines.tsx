@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import type { Invoice } from '../api-types';
 import { words } from '../format';
 import { EmptyRow, Head, Table } from './table';
-import { Facts, Money, Quantity, Time } from './values';
+import { Facts, Money, Period, Quantity } from './values';
 
 /** An invoice's lines (or an upcoming invoice's), amounts exact in the invoice's currency. */
 export function InvoiceLines({ invoice, caption }: { invoice: Invoice; caption: string }) {
@@ -24,7 +24,7 @@ export function InvoiceLines({ invoice, caption }: { invoice: Invoice; caption: 
                   ''
                 ) : (
                   <>
-                    <Time at={line.period.start} dateOnly /> – <Time at={line.period.end} dateOnly />
+                    <Period start={line.period.start} end={line.period.end} />
                   </>
                 )}
               </td>

@@ -20,7 +20,9 @@ export function InvoiceTable({ invoices, caption, hiddenCaption = false }: { inv
                   <a href={link('invoices', inv.id)}>{inv.number ?? inv.id}</a>
                 </th>
                 <td>
-                  <a href={link('customers', inv.customer)}>{inv.customer}</a>
+                  <a class="clip" href={link('customers', inv.customer)} title={inv.customer}>
+                    {inv.customer}
+                  </a>
                 </td>
                 <td>
                   <Badge value={inv.status} />

@@ -14,8 +14,14 @@ export function RedeliverButton({ event, onDone }: { event: string; onDone?: () 
     setBusy(true);
     setMessage(null);
     try {
-      await api.redeliver(event, idempotencyKey());
-      setMessage({ ok: true, text: 'Queued for delivery again.' });
+      const after = await api.redeliver(event, idempotencyKey());
+      const queued = after.deliveries.filter((d) => d.state === 'pending').length;
+      // An event no endpoint took (none was subscribed, or they were deleted since) has nowhere to go.
+      setMessage(
+        queued === 0
+          ? { ok: false, text: 'Nothing to deliver it to: no endpoint of this tenant takes it.' }
+          : { ok: true, text: `Queued for delivery again to ${queued} endpoint${queued === 1 ? '' : 's'}.` },
+      );
       onDone?.();
     } catch (error) {
       setMessage({ ok: false, text: describeError(error) });

@@ -3,7 +3,7 @@ import type { Subscription } from '../api-types';
 import { useApi, useLoad } from '../hooks';
 import { InvoiceLines, InvoiceTotals } from './invoice-lines';
 import { ErrorMessage, Loading } from './status';
-import { Time } from './values';
+import { Period } from './values';
 
 /** A live subscription's open period, rated so far: its lines and total. */
 export function UpcomingInvoice({ subscription: s }: { subscription: Subscription }) {
@@ -26,7 +26,7 @@ export function UpcomingInvoice({ subscription: s }: { subscription: Subscriptio
       ) : (
         <>
           <p>
-            Period <Time at={upcoming.data.period_start} dateOnly /> – <Time at={upcoming.data.period_end} dateOnly />, {upcoming.data.currency}
+            Period <Period start={upcoming.data.period_start} end={upcoming.data.period_end} />, {upcoming.data.currency}
           </p>
           <InvoiceLines invoice={upcoming.data} caption={`Upcoming invoice lines of ${s.id}`} />
           <InvoiceTotals invoice={upcoming.data} />

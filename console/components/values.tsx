@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { dateTime, date as dateOnly, money, quantity, words } from '../format';
+import { dateTime, date as dateOnly, money, period, quantity, words } from '../format';
 
 /** An amount in its currency, exact (format.ts); the API's string stays in `data-value`. */
 export const Money = ({ amount, currency }: { amount: string; currency: string }) => (
@@ -20,6 +20,12 @@ export function Time({ at, zone, dateOnly: onlyDate = false }: { at: string | nu
       {onlyDate ? dateOnly(at, zone) : dateTime(at, zone)}
     </time>
   );
+}
+
+/** A billing period as the days it covers, in UTC (format.ts); the API's instants in the title. */
+export function Period({ start, end }: { start: string | null | undefined; end: string | null | undefined }) {
+  if (start === null || start === undefined || end === null || end === undefined) return <span class="muted">—</span>;
+  return <span title={`${start} – ${end} (UTC; the end is not included)`}>{period(start, end)}</span>;
 }
 
 /** A status as a labelled badge: its word is the meaning, the colour only repeats it. */

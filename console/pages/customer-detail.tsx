@@ -6,7 +6,7 @@ import { Page } from '../components/page';
 import { Show } from '../components/status';
 import { EmptyRow, Head, Table } from '../components/table';
 import { UpcomingInvoice } from '../components/upcoming-invoice';
-import { Badge, Facts, Money, Time, YesNo } from '../components/values';
+import { Badge, Facts, Money, Period, Time, YesNo } from '../components/values';
 import { words } from '../format';
 import { useApi, useLoad } from '../hooks';
 import { link } from '../router';
@@ -151,7 +151,7 @@ function SubscriptionTable({ subscriptions }: { subscriptions: Subscription[] })
               </td>
               <td class="num">{s.quantity}</td>
               <td>
-                <Time at={s.current_period.start} dateOnly /> – <Time at={s.current_period.end} dateOnly />
+                <Period start={s.current_period.start} end={s.current_period.end} />
               </td>
               <td>
                 <Time at={s.cancel_at} dateOnly />

@@ -39,10 +39,20 @@ function CustomerTable({ customers }: { customers: Customer[] }) {
           customers.map((c) => (
             <tr key={c.id} data-customer-id={c.id}>
               <th scope="row">
-                <a href={link('customers', c.id)}>{c.id}</a>
+                <a class="clip" href={link('customers', c.id)} title={c.id}>
+                  {c.id}
+                </a>
               </th>
-              <td>{c.name}</td>
-              <td>{c.email ?? ''}</td>
+              <td>
+                <span class="clip" title={c.name}>
+                  {c.name}
+                </span>
+              </td>
+              <td>
+                <span class="clip" title={c.email ?? ''}>
+                  {c.email ?? ''}
+                </span>
+              </td>
               <td>{c.currency}</td>
               <td>{c.country ?? ''}</td>
               <td>{words(c.collection_method)}</td>

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Invoice } from '../api-types';
 import { InvoiceActions } from '../components/invoice-actions';
 import { InvoiceDocument } from '../components/invoice-document';
@@ -6,7 +6,7 @@ import { InvoiceLines, InvoiceTotals } from '../components/invoice-lines';
 import { Page } from '../components/page';
 import { Show } from '../components/status';
 import { EmptyRow, Head, Table } from '../components/table';
-import { Badge, Facts, Money, Time } from '../components/values';
+import { Badge, Facts, Money, Period, Time } from '../components/values';
 import { words } from '../format';
 import { useApi, useLoad } from '../hooks';
 import { link } from '../router';
@@ -19,13 +19,18 @@ export function InvoiceDetail({ id }: { id: string }) {
   const api = useApi();
   const [invoice, reload] = useLoad((signal) => api.invoice(id, signal), [id]);
   const [done, setDone] = useState<string | null>(null);
+  const notice = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (done !== null) notice.current?.focus();
+  }, [done]);
   const title = invoice.state === 'ok' ? `Invoice ${invoice.data.number ?? invoice.data.id ?? id}` : `Invoice ${id}`;
   return (
     <Page title={title}>
       <p>
         <a href={link('invoices')}>← All invoices</a>
       </p>
-      <p role="status" class="notice" hidden={done === null}>
+      {/* Focus comes here after an action: the button that opened it may be gone (a voided invoice has no Void). */}
+      <p role="status" class="notice" hidden={done === null} tabIndex={-1} ref={notice}>
         {done ?? ''}
       </p>
       <Show loaded={invoice} what="the invoice">
@@ -36,6 +41,7 @@ export function InvoiceDetail({ id }: { id: string }) {
               setDone(message);
               reload();
             }}
+            onStale={reload}
           />
         )}
       </Show>
@@ -43,7 +49,7 @@ export function InvoiceDetail({ id }: { id: string }) {
   );
 }
 
-function InvoiceView({ invoice: inv, onChanged }: { invoice: Invoice; onChanged: (message: string) => void }) {
+function InvoiceView({ invoice: inv, onChanged, onStale }: { invoice: Invoice; onChanged: (message: string) => void; onStale: () => void }) {
   const id = inv.id ?? '';
   return (
     <>
@@ -57,7 +63,7 @@ function InvoiceView({ invoice: inv, onChanged }: { invoice: Invoice; onChanged:
             ['Customer', <a href={link('customers', inv.customer)}>{inv.customer}</a>],
             ['Subscription', <code>{inv.subscription}</code>],
             ['Kind', words(inv.kind)],
-            ['Period', <><Time at={inv.period_start} dateOnly /> – <Time at={inv.period_end} dateOnly /></>],
+            ['Period', <Period start={inv.period_start} end={inv.period_end} />],
             ['Issued', <Time at={inv.issued_at} />],
             ['Due', <Time at={inv.due_at} />],
             ['Paid', <Time at={inv.paid_at} />],
@@ -70,7 +76,7 @@ function InvoiceView({ invoice: inv, onChanged }: { invoice: Invoice; onChanged:
         />
         <InvoiceTotals invoice={inv} />
       </section>
-      <InvoiceActions invoice={inv} onChanged={onChanged} />
+      <InvoiceActions invoice={inv} onChanged={onChanged} onStale={onStale} />
       <section aria-labelledby="lines-heading">
         <h2 id="lines-heading">Lines</h2>
         <InvoiceLines invoice={inv} caption="Invoice lines" />

@@ -5,7 +5,7 @@ import { Page } from '../components/page';
 import { Show } from '../components/status';
 import { type UsageAnswer, UsageResult } from '../components/usage-result';
 import { useApi, useLoad } from '../hooks';
-import { addDays, browserZone, knownZone, monthStart, startOfDay, today } from '../zones';
+import { addDays, browserZone, knownZone, monthStart, startOfDay, today, wholeHours } from '../zones';
 
 /** The most pages of usage read for one view (10,000 rows each): past that the view says it stopped. */
 const MAX_PAGES = 10;
@@ -74,7 +74,9 @@ export function UsagePage() {
 
 function UsageExplorer({ meters }: { meters: Meter[] }) {
   const api = useApi();
-  const zone = browserZone();
+  // The reader's zone, unless it is not whole hours off UTC (usage is kept by the UTC hour): then UTC, said so.
+  const own = browserZone();
+  const zone = wholeHours(own, [Date.now()]) ? own : 'UTC';
   const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
   const [problem, setProblem] = useState<string | null>(null);
   // The first meter's last week is shown at once; a later query aborts whatever is still loading.
@@ -102,6 +104,9 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
   const run = (next: Form) => {
     if (!knownZone(next.tz)) return setProblem(`"${next.tz}" is not a time zone this browser knows (an IANA name such as Europe/Berlin).`);
     if (next.from === '' || next.to === '' || next.to < next.from) return setProblem('Choose a From date on or before the To date.');
+    if (!wholeHours(next.tz, [Date.parse(`${next.from}T12:00:00Z`), Date.parse(`${next.to}T12:00:00Z`)])) {
+      return setProblem(`${next.tz} is not a whole number of hours off UTC, and usage is kept by the UTC hour: choose a zone that is (UTC, or one near it such as Asia/Dubai).`);
+    }
     setProblem(null);
     const query = toQuery(next);
     setAsked({ query, windows: windowStarts(next, query) });
@@ -177,6 +182,7 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
         </div>
         <p id="usage-dates-hint" class="hint wide">
           Whole days in the time zone, both dates included (month windows take whole months).
+          {zone === own ? null : ` Your zone, ${own}, is not a whole number of hours off UTC and usage is kept by the UTC hour, so this starts in UTC.`}
         </p>
       </form>
       {problem === null ? null : (
@@ -184,11 +190,14 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
           {problem}
         </p>
       )}
-      <div aria-busy={answer.state === 'loading'}>
-        <Show loaded={answer} what="usage">
-          {(result) => <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />}
-        </Show>
-      </div>
+      {/* A refused query shows its problem alone, not the last answer under it as if it were the new one's. */}
+      {problem !== null ? null : (
+        <div aria-busy={answer.state === 'loading'}>
+          <Show loaded={answer} what="usage">
+            {(result) => <UsageResult answer={result} meter={meters.find((m) => m.key === result.query.meter)} />}
+          </Show>
+        </div>
+      )}
     </>
   );
 }

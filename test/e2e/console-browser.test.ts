@@ -253,6 +253,55 @@ describe('the console in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Void invoice' }).click();
     await expect.poll(() => status.getAttribute('data-status')).toBe('void');
     expect((await call('GET', `/v1/invoices/${invoice.id}`)).body.status).toBe('void');
+    // The Void button is gone with the open status: focus is on the notice saying what was done.
+    await expect.poll(() => page.evaluate("document.activeElement?.getAttribute('role')")).toBe('status');
+    await page.close();
+  });
+
+  it('an action refused because the invoice changed meanwhile shows why, and then the invoice as it is now', async () => {
+    const charged = await call('POST', `/v1/subscriptions/${subscriptionId}/charges`, { amount: '25.00', description: 'Onboarding', invoice_now: true });
+    const id = charged.body.invoice as string;
+    const page = await newPage();
+    await signIn(page, b.tenant.key);
+    await page.goto(`${b.api.url}/console/#/invoices/${id}`);
+    const status = page.getByTestId('invoice-status');
+    await expect.poll(() => status.getAttribute('data-status')).toBe('open');
+    // Someone else voids it.
+    expect((await call('POST', `/v1/invoices/${id}/void`, { reason: 'duplicate' })).status).toBe(200);
+    await page.getByRole('button', { name: 'Mark paid', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Mark invoice paid' }).click();
+    await expect.poll(() => dialog.textContent()).toContain('TALLY_ERR_INVALID_TRANSITION');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => status.getAttribute('data-status')).toBe('void');
+    expect(await page.getByRole('button', { name: 'Mark paid', exact: true }).count()).toBe(0);
+    await page.close();
+  });
+
+  it("shows billing periods as the invoice's PDF does in any zone, and opens usage in a zone a half hour off UTC", async () => {
+    const page = await newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'America/Los_Angeles' });
+    await signIn(page, b.tenant.key);
+    await page.goto(`${b.api.url}/console/#/invoices/${invoice.id}`);
+    await page.getByTestId('invoice-status').waitFor();
+    const last = new Date(Date.parse(invoice.period_end as string) - 1);
+    const days = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeZone: 'UTC' }).formatRange(new Date(invoice.period_start as string), last);
+    // Intl puts thin or narrow spaces around the dash, differently in Node and in Chromium.
+    const spaced = (t: string | null) => (t ?? '').replace(/\s+/g, ' ');
+    await expect.poll(async () => spaced(await page.locator('main').textContent())).toContain(spaced(days));
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Kolkata' });
+    await page.goto(`${b.api.url}/console/#/usage`);
+    await page.getByLabel('Time zone').waitFor();
+    await page.reload();
+    await expect.poll(() => page.getByLabel('Time zone').inputValue()).toBe('UTC');
+    // Chromium's ICU names the zone by its older name, Asia/Calcutta.
+    await expect.poll(() => page.locator('#usage-dates-hint').textContent()).toMatch(/Your zone, Asia\/(Kolkata|Calcutta), is not a whole number of hours/);
+    await expect.poll(() => page.locator('[role="alert"]').count()).toBe(0);
+    // Asking in the zone itself says why not, instead of the API's refusal.
+    await page.getByLabel('Time zone').fill('Asia/Kolkata');
+    await page.getByRole('button', { name: 'Show usage' }).click();
+    await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain('not a whole number of hours');
     await page.close();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { money, quantity } from '../../console/format.js';
-import { addDays, monthStart, startOfDay } from '../../console/zones.js';
+import { money, period, quantity } from '../../console/format.js';
+import { addDays, monthStart, startOfDay, wholeHours } from '../../console/zones.js';
 
 /**
  * The console's figures and dates (console/format.ts, console/zones.ts): amounts are shown
@@ -62,5 +62,44 @@ describe('console days in a time zone', () => {
     ['2026-01-31', -1, '2025-12-01'],
   ])('the month of %s moved by %i starts %s', (date, months, expected) => {
     expect(monthStart(date, months)).toBe(expected);
+  });
+});
+
+describe('console billing periods', () => {
+  it('shows the days a period covers, in UTC, as the invoice PDF does', () => {
+    const shown = period('2026-10-26T00:00:00.000Z', '2026-11-26T00:00:00.000Z');
+    expect(shown).toMatch(/Oct 26/);
+    expect(shown).toMatch(/Nov 25/);
+    expect(shown).not.toMatch(/Nov 26/);
+  });
+
+  it('reads the same in any zone: the period is anchored in UTC', () => {
+    const before = process.env.TZ;
+    try {
+      process.env.TZ = 'America/Los_Angeles';
+      expect(period('2026-10-26T00:00:00.000Z', '2026-11-26T00:00:00.000Z')).toMatch(/Oct 26.*Nov 25/);
+    } finally {
+      process.env.TZ = before;
+    }
+  });
+
+  it('a period of less than a day is that day; text that is not an instant is shown as it came', () => {
+    expect(period('2026-10-26T00:00:00.000Z', '2026-10-26T00:00:00.000Z')).toMatch(/Oct 26, 2026/);
+    expect(period('soon', 'later')).toBe('soon – later');
+  });
+});
+
+describe('zones the usage page can ask in', () => {
+  const jan = Date.parse('2026-01-15T12:00:00Z');
+  const jul = Date.parse('2026-07-15T12:00:00Z');
+  it.each([
+    ['UTC', true],
+    ['Europe/Berlin', true],
+    ['America/Los_Angeles', true],
+    ['Asia/Kolkata', false],
+    ['Asia/Kathmandu', false],
+    ['Australia/Adelaide', false],
+  ])('%s is whole hours off UTC: %s', (zone, whole) => {
+    expect(wholeHours(zone, [jan, jul])).toBe(whole);
   });
 });
