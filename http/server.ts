@@ -18,6 +18,12 @@ import type { Method, Reply, Request, Route } from './types.js';
  * then close every connection. Nothing thrown inside a uWS handler may escape it: uWS would
  * take the process down.
  */
+/** uSockets' listen option: fail rather than share the port (ListenOptions in uWS.js). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+interface ExclusiveListen {
+  listen(host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void): TemplatedApp;
+}
+
 export interface HttpServerOptions {
   host: string;
   port: number;
@@ -319,7 +325,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     },
     listen: () =>
       new Promise<number>((resolve, reject) => {
-        app.listen(opts.host, opts.port, (socket) => {
+        // Exclusive: uWS otherwise binds with SO_REUSEPORT, and a second process on a port in
+        // use (another node, an aggregator left on the default port) would share it silently,
+        // the kernel splitting requests and scrapes between the two.
+        // (The native listen takes host, port, options, callback; the typings list it without the host.)
+        (app as unknown as ExclusiveListen).listen(opts.host, opts.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
           if (socket === false) {
             reject(new Error(`cannot listen on ${opts.host}:${opts.port} (address in use or not allowed)`));
             return;

@@ -1,5 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../core/paths.js';
 import { startTestApi, type TestApi, textRequest } from '../support/api.js';
 
 let api: TestApi;
@@ -236,5 +239,65 @@ describe('tenants', () => {
     const r = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
     expect(r.status).toBe(415);
     expect(r.body.error.code).toBe('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+});
+
+describe('the port', () => {
+  /**
+   * A process holding `port` (0: any) with the server of dist/http/server.js, or with uWS's own
+   * defaults (SO_REUSEPORT: a second process may share such a port). It prints the port it
+   * holds, or "refused", and holds it until killed. Processes, not this one: what sharing a port
+   * does is between processes.
+   */
+  function holder(port: number, kind: 'tally' | 'uws'): Promise<{ port: number | 'refused'; child: ChildProcess }> {
+    const tally = `const { createHttpServer } = await import(${JSON.stringify(path.join(packageRoot(), 'dist/http/server.js'))});
+      const { createRegistry, httpMetrics } = await import(${JSON.stringify(path.join(packageRoot(), 'dist/core/metrics.js'))});
+      const { createLogger } = await import(${JSON.stringify(path.join(packageRoot(), 'dist/core/log.js'))});
+      const s = createHttpServer({ host: '127.0.0.1', port: ${port}, maxBodyBytes: 1024, shutdownTimeoutMs: 1000, authenticator: {}, adminEnabled: false,
+        metrics: httpMetrics(createRegistry()), logger: createLogger({ logLevel: 'silent' }), routes: [] });
+      s.listen().then((p) => console.log(p), () => { console.log('refused'); process.exit(0); });`;
+    const plain = `const { default: uws } = await import('@trufflesuite/uws-js-unofficial');
+      uws.App().listen('127.0.0.1', ${port}, (s) => { console.log(s ? uws.us_socket_local_port(s) : 'refused'); if (!s) process.exit(0); });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', kind === 'tally' ? tally : plain], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
+    return new Promise((resolve) =>
+      child.stdout.once('data', (d: Buffer) => {
+        const said = d.toString().trim();
+        resolve({ port: said === 'refused' ? 'refused' : Number(said), child });
+      }),
+    );
+  }
+
+  /** A port nothing holds now: bound by number, not as 0 (Linux never shares a port it chose itself). */
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+
+  it('a server is refused a port another process holds, even one that would share it', async () => {
+    const other = await holder(await freePort(), 'uws');
+    try {
+      expect(other.port).not.toBe('refused');
+      const second = await holder(other.port as number, 'tally');
+      second.child.kill();
+      expect(second.port).toBe('refused');
+    } finally {
+      other.child.kill();
+    }
+  });
+
+  it("and no other process shares a server's port", async () => {
+    const first = await holder(await freePort(), 'tally');
+    try {
+      for (const kind of ['tally', 'uws'] as const) {
+        const second = await holder(first.port as number, kind);
+        second.child.kill();
+        expect(second.port, kind).toBe('refused');
+      }
+    } finally {
+      first.child.kill();
+    }
   });
 });
