@@ -39,10 +39,13 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     TALLY_DATA_DIR=/var/lib/tally
 WORKDIR /app
-# Code and dependencies stay owned by root: the process reads them and writes only to the data dir
-# (used by the embedded stores; with CLICKHOUSE_URL and DATABASE_URL set nothing is written).
+# Code and dependencies stay owned by root: the process reads them and writes only to the data dir:
+# the embedded stores, and with servers for both stores still `tally serve`'s event log (what it
+# has acknowledged and not shipped yet), so the data dir is a volume: mount one that outlives the
+# container.
 COPY --from=build /app /app
 RUN mkdir -p /var/lib/tally && chown node:node /var/lib/tally
+VOLUME /var/lib/tally
 USER node
 EXPOSE 8080
 ENTRYPOINT ["node", "bin/tally.js"]

@@ -472,6 +472,15 @@ describe('the compose deployment', () => {
     expect(r.code, r.output).toBe(0);
   });
 
+  it("keeps serve's event log on a volume, and gives serve time to answer its requests and ship its log before it is killed", () => {
+    const config = dockerCompose(['config']).output;
+    const serve = /\n  serve:\n([\s\S]*?)(?=\n  [\w-]+:\n|\nvolumes:)/.exec(config)?.[1] ?? '';
+    expect(serve).toMatch(/- (source: )?serve-data[:\s][\s\S]*\/var\/lib\/tally|serve-data:\/var\/lib\/tally:rw/);
+    const grace = /stop_grace_period: (\d+)s/.exec(serve)?.[1];
+    // TALLY_SHUTDOWN_TIMEOUT_MS (10 s) and TALLY_EVENTLOG_DRAIN_MS (20 s) run one after the other.
+    expect(Number(grace)).toBeGreaterThan(10 + 20);
+  });
+
   it('Prometheus scrapes every long-running Tally service of it, and its config is valid', () => {
     const services = dockerCompose(['config', '--services']).output.split('\n').filter((s) => s !== '');
     expect(services).toEqual(expect.arrayContaining([...TALLY_SERVICES, 'migrate', 'clickhouse', 'postgres', 'stripe-mock', 'prometheus', 'grafana']));
