@@ -5,7 +5,13 @@ export const EXIT = {
   FAILURE: 1,
   /** The command line was wrong: unknown command or flag. */
   USAGE: 2,
-  /** The data dir is held by another live process. */
+  /**
+   * A one-shot run finished but left items it could not do: subscriptions set aside, rows or
+   * deliveries failed for good, or nothing got through while some wait to be retried. The
+   * others were done; the log names each item. A cron job sees it.
+   */
+  ITEMS_FAILED: 3,
+  /** Held by another live process (sysexits' EX_TEMPFAIL: try again later): the data dir, or the aggregator's lease. */
   LOCKED: 75,
   /** A configuration variable is invalid. */
   CONFIG: 78,

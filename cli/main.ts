@@ -71,8 +71,12 @@ const COMMANDS: Record<string, Command> = {
         const progress = progressReporter(logger, process.stderr);
         if (flags.once === true) {
           const r = await aggregator.runOnce(progress);
-          if (!r.ran) process.stderr.write('tally aggregate: another aggregator holds the lease; nothing done\n');
-          else process.stderr.write(`tally aggregate: ${r.hoursRecomputed} hours recomputed, ${r.metersBackfilled} meters backfilled, watermark ${r.watermark.toISOString()}\n`);
+          if (!r.ran) {
+            // Another aggregator, or one that died within its lease (TALLY_AGGREGATOR_LEASE_SECONDS): later.
+            process.stderr.write('tally aggregate: another aggregator holds the lease; nothing done\n');
+            return EXIT.LOCKED;
+          }
+          process.stderr.write(`tally aggregate: ${r.hoursRecomputed} hours recomputed, ${r.metersBackfilled} meters backfilled, watermark ${r.watermark.toISOString()}\n`);
           return EXIT.OK;
         }
         aggregatorLagGauge(registry, stores.postgres);
@@ -106,7 +110,7 @@ const COMMANDS: Record<string, Command> = {
           const progress = progressReporter(logger, process.stderr);
           const r = range === undefined ? await stack.rater.runOnce(progress) : await stack.rater.rateRange(range.from, range.to, progress);
           process.stderr.write(`tally rate: ${r.periods} periods rated, ${r.ratings} hourly ratings${r.setAside > 0 ? `, ${r.setAside} subscriptions set aside (see the log)` : ''}\n`);
-          return EXIT.OK;
+          return r.setAside > 0 ? EXIT.ITEMS_FAILED : EXIT.OK;
         } finally {
           await stack.pool.close();
         }
@@ -131,7 +135,7 @@ const COMMANDS: Record<string, Command> = {
           const r = await closeNow(stack, asOf, progressReporter(logger, process.stderr));
           const aside = (r.setAside ?? 0) > 0 ? `, ${r.setAside} subscriptions set aside (see the log)` : '';
           process.stderr.write(`tally close: ${r.invoices} invoices, ${r.adjustments} adjustment lines${r.waiting > 0 ? `, ${r.waiting} ended periods waiting for the aggregator` : ''}${aside}\n`);
-          return EXIT.OK;
+          return (r.setAside ?? 0) > 0 ? EXIT.ITEMS_FAILED : EXIT.OK;
         } finally {
           await stack.pool.close();
         }
@@ -160,7 +164,7 @@ const COMMANDS: Record<string, Command> = {
           const r = await sync.runOnce();
           const d = await sweepDunning(dunningSweepOf(config, stores, logger, registry), new Date());
           process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
-          return EXIT.OK;
+          return itemsFailed(r.done, r.retried, r.failed);
         }
         return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))), (worker) => out(`tally: billing sync running; ${probes(config, worker.port)}`));
       }),
@@ -185,12 +189,14 @@ const COMMANDS: Record<string, Command> = {
         if (flags.once === true) {
           const r = await dispatcher.runOnce();
           process.stderr.write(`tally deliver: ${r.delivered} delivered, ${r.retried} to retry, ${r.failed} failed\n`);
+          let code: number = itemsFailed(r.delivered, r.retried, r.failed);
           if (mail !== undefined) {
             const m = await mail.runOnce();
             mail.close();
             process.stderr.write(`tally deliver: email: ${m.sent} sent, ${m.retried} to retry, ${m.failed} failed, ${m.canceled} canceled; ${m.overdue} overdue reminders enqueued\n`);
+            code = Math.max(code, itemsFailed(m.sent, m.retried, m.failed));
           }
-          return EXIT.OK;
+          return code;
         }
         return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => {
           const loops = [startDeliverLoop(dispatcher, config.webhooks.intervalMs, logger), ...(mail === undefined ? [] : [startMailLoop(mail, config.mail.intervalMs, logger)])];
@@ -417,4 +423,12 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
     err(`tally ${name}: ${e instanceof Error ? e.message : String(e)}`);
     return EXIT.FAILURE;
   }
+}
+
+/**
+ * A one-shot run's exit code from what it did: EXIT.ITEMS_FAILED when something failed for good,
+ * or when nothing got through while some wait to be retried (an outage, not a blip).
+ */
+function itemsFailed(done: number, retried: number, failed: number): number {
+  return failed > 0 || (done === 0 && retried > 0) ? EXIT.ITEMS_FAILED : EXIT.OK;
 }

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -106,6 +107,27 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
     const close = await runTally(['close', '--as-of', '2026-11-01T00:00:00Z'], { TALLY_DATA_DIR: dataDir });
     expect(close.code).toBe(0);
     expect(close.stderr).toMatch(/tally close: 0 invoices, 0 adjustment lines/);
+  });
+
+  it('a one-shot run that leaves items it could not do exits 3, for the cron job that ran it', async () => {
+    const dataDir = tempDir(true);
+    const demo = await runTally(['demo', '--customers', '2'], { TALLY_DATA_DIR: dataDir, PORT: '0' });
+    expect(demo.code, demo.stderr).toBe(0);
+    // Stripe unreachable, and one attempt per row: every closed invoice fails for good.
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const env = { TALLY_DATA_DIR: dataDir, STRIPE_SECRET_KEY: 'sk_test_unreachable', STRIPE_API_BASE: `http://127.0.0.1:${closedPort}`, TALLY_SYNC_MAX_ATTEMPTS: '1' };
+    const sync = await runTally(['sync', '--once'], env);
+    expect(sync.stderr).toMatch(/tally sync: 0 synced, 0 to retry, [1-9]\d* failed/);
+    expect(sync.code).toBe(3);
+    // Nothing left to do: 0.
+    const again = await runTally(['sync', '--once'], env);
+    expect(again.stderr).toMatch(/tally sync: 0 synced, 0 to retry, 0 failed/);
+    expect(again.code).toBe(0);
   });
 
   it('a stop signal that arrives while it is still starting stops it gracefully once it has started', async () => {
