@@ -163,7 +163,8 @@ const COMMANDS: Record<string, Command> = {
         if (flags.once === true) {
           const r = await sync.runOnce();
           const d = await sweepDunning(dunningSweepOf(config, stores, logger, registry), new Date());
-          process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
+          const stopped = r.unreachable === true ? ' (stopped early: Stripe could not be reached; the rest wait for the next run)' : '';
+          process.stderr.write(`tally sync: ${r.done} synced, ${r.retried} to retry, ${r.failed} failed${stopped}; dunning: ${d.changed} of ${d.checked} unpaid subscriptions changed stage\n`);
           return itemsFailed(r.done, r.retried, r.failed);
         }
         return await untilStopped(logger, () => startWorker(config, stores, logger, registry, () => startSyncLoop(sync, config.sync.intervalMs, logger, dunningSweepOf(config, stores, logger, registry))), (worker) => out(`tally: billing sync running; ${probes(config, worker.port)}`));

@@ -133,6 +133,11 @@ export class Outbox {
     return rows.length > 0;
   }
 
+  /** Gives back a claimed row that was not tried: unlocked, due as it was, its claim's attempt not counted. */
+  async release(id: string): Promise<void> {
+    await this.pg.query('UPDATE stripe_outbox SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1, updated_at = now() WHERE id = $1 AND locked_by = $2', [id, this.owner]);
+  }
+
   async done(id: string): Promise<void> {
     await this.pg.query(
       "UPDATE stripe_outbox SET state = 'done', done_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND locked_by = $2",

@@ -69,7 +69,16 @@ export interface SyncReport {
   done: number;
   retried: number;
   failed: number;
+  /** The run stopped early: Stripe could not be reached for several rows in a row (the rest wait for the next run). */
+  unreachable?: true;
 }
+
+/**
+ * Rows in a row whose writes could not reach Stripe at all (connection refused, timed out):
+ * Stripe, or the way to it, is down, and every further row would spend its in-place retries
+ * (a second or so each) on the same, so the run stops and the next one tries again.
+ */
+const UNREACHABLE_ROWS = 5;
 
 /** After this long, Stripe may have forgotten an idempotency key: look objects up first. */
 const KEY_MEMORY_MS = 23 * 3_600_000;
@@ -102,19 +111,31 @@ export class BillingSync {
   async runOnce(batch = 20, deadline = Infinity): Promise<SyncReport> {
     const report: SyncReport = { claimed: 0, done: 0, retried: 0, failed: 0 };
     const setAside: string[] = [];
-    while (Date.now() < deadline) {
+    let unreachable = 0;
+    claiming: while (Date.now() < deadline) {
       const rows = await this.outbox.claim(batch, setAside);
       if (rows.length === 0) break;
       report.claimed += rows.length;
       for (const row of rows) {
+        if (unreachable >= UNREACHABLE_ROWS) {
+          // Claimed but not tried: given back as it was, due now, for the next run.
+          await this.outbox.release(row.id);
+          continue;
+        }
         // Its lease ran out while earlier rows of the batch were worked on, and another worker has it.
         if (!(await this.outbox.renew(row.id))) continue;
-        const outcome = await this.process(row);
+        const { outcome, connection } = await this.process(row);
         report[outcome]++;
+        unreachable = connection ? unreachable + 1 : 0;
         if (outcome !== 'done') {
           setAside.push(row.id);
           this.d.itemFailures?.inc({ loop: 'sync' });
         }
+      }
+      if (unreachable >= UNREACHABLE_ROWS) {
+        report.unreachable = true;
+        this.d.logger.warn({ rows: unreachable }, 'stripe could not be reached for several rows in a row; the run stops, the next one tries again');
+        break claiming;
       }
     }
     if (this.d.ch !== undefined) await this.pushMeters(this.d.ch, deadline);
@@ -159,7 +180,8 @@ export class BillingSync {
     this.d.metrics.lag.set(s.oldestPendingSeconds);
   }
 
-  private async process(row: OutboxRow): Promise<'done' | 'retried' | 'failed'> {
+  /** `connection`: the attempt failed without reaching Stripe at all. */
+  private async process(row: OutboxRow): Promise<{ outcome: 'done' | 'retried' | 'failed'; connection: boolean }> {
     this.reached = 0;
     try {
       // Attempts of any kind, including ones cut short by a crash, which never reach the count below.
@@ -169,7 +191,7 @@ export class BillingSync {
       else throw new Error(`unknown outbox kind ${row.kind}`);
       await this.outbox.done(row.id);
       this.d.metrics.rows.inc({ kind: row.kind, outcome: 'done' });
-      return 'done';
+      return { outcome: 'done', connection: false };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       // Getting further than any attempt before resets the count: the next attempt goes on from there, soon.
@@ -183,12 +205,12 @@ export class BillingSync {
           { row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, stalled, steps: this.reached, error: errorClass(e), delay_ms: delay },
           'stripe write failed; retrying',
         );
-        return 'retried';
+        return { outcome: 'retried', connection: errorClass(e) === 'connection' };
       }
       await this.outbox.fail(row.id, message);
       this.d.metrics.rows.inc({ kind: row.kind, outcome: 'failed' });
       this.d.logger.error({ row: row.id, tenant: row.tenant_id, kind: row.kind, ref: row.ref, attempts: row.attempts, error: errorClass(e), message }, 'stripe write refused; the outbox row is failed');
-      return 'failed';
+      return { outcome: 'failed', connection: errorClass(e) === 'connection' };
     }
   }
 

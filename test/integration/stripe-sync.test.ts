@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
@@ -197,6 +198,29 @@ describe('invoice sync', () => {
     await worker(2_000, 0, 2).runOnce(50);
     expect((await outbox()).every((r) => r.state === 'failed' && r.stalled_attempts === 1)).toBe(true);
     fake.faults.clear();
+  });
+
+  it('stops a run when Stripe cannot be reached for several rows in a row; the rows it did not try wait, untouched, for the next', async () => {
+    await resetSync();
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const started = Date.now();
+    const report = await testSync(api, `http://127.0.0.1:${closed}`, { timeoutMs: 2_000, backoffMs: 0 }).runOnce(50);
+    expect(report).toMatchObject({ done: 0, retried: 5, failed: 0, unreachable: true });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const { rows } = await api.stores.postgres.query<{ attempts: number; due: boolean; locked: boolean }>(
+      "SELECT attempts, next_attempt_at <= now() AS due, locked_by IS NOT NULL AS locked FROM stripe_outbox WHERE state = 'pending' ORDER BY attempts",
+    );
+    expect(rows.length).toBe(CUSTOMERS * 2);
+    // Five tried (and scheduled again), the rest given back as they were.
+    expect(rows.filter((r) => r.attempts === 0 && r.due && !r.locked).length).toBe(CUSTOMERS * 2 - 5);
+    await api.stores.postgres.query('UPDATE stripe_outbox SET next_attempt_at = now()');
+    await drain([worker()]);
+    await expectExactlyOnce();
   });
 
   it('fails a row Stripe refuses for good, keeping the error, and goes on with the others', async () => {
