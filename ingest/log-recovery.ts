@@ -89,6 +89,12 @@ export function recoverLog(dir: string, metrics: EventLogMetrics, logger: Logger
     const firstAppendAt = statSync(rowsPath).mtimeMs;
     recovered.push({ seq, id, rowsPath, framesPath, bytes: valid.dataBytes, rows: valid.rows, appends: valid.appends, firstAppendAt });
   }
+  if (recovered.length > 0) {
+    // Acknowledged events the last process did not ship (it stopped before its log drained, or crashed): they ship first.
+    const rows = recovered.reduce((n, s) => n + s.rows, 0);
+    const bytes = recovered.reduce((n, s) => n + s.bytes, 0);
+    logger.info({ segments: recovered.length, rows, bytes }, 'event log: found acknowledged events not shipped yet; shipping them first');
+  }
   return { nodeId, recovered, lastSeq };
 }
 

@@ -7,7 +7,7 @@ import { createRegistry } from '../../core/metrics.js';
 import { migrateClickHouse, loadMigrations, migrationsDir } from '../../core/migrate.js';
 import type { EventRow } from '../../ingest/event.js';
 import { IngestLog } from '../../ingest/event-log.js';
-import { segmentPath } from '../../ingest/log-recovery.js';
+import { recoverLog, segmentPath } from '../../ingest/log-recovery.js';
 import { nodeLogIo, type LogIo } from '../../ingest/log-io.js';
 import { eventLogMetrics } from '../../ingest/metrics.js';
 import { encodeRows } from '../../ingest/rowbinary.js';
@@ -104,6 +104,18 @@ describe('a torn tail', () => {
     await shipper.stop();
     expect(await countById(tenant)).toEqual({ a: 1, b: 1, c: 1 });
     expect(segmentFiles(dir)).toEqual([]);
+  });
+
+  it('a restart on a log with acknowledged events not shipped says so in its log', async () => {
+    const dir = logDir();
+    const tenant = `left${tenantSeq++}`;
+    const first = openLog(dir);
+    await first.log.append(encodeRows(rows(tenant, ['a', 'b', 'c'])), 3);
+    const said: { obj: Record<string, unknown>; msg: string }[] = [];
+    const recording = { ...logger, info: (obj: Record<string, unknown>, msg: string) => void said.push({ obj, msg }) } as unknown as typeof logger;
+    const { recovered } = recoverLog(dir, eventLogMetrics(createRegistry()), recording);
+    expect(recovered.map((r) => r.rows)).toEqual([3]);
+    expect(said).toEqual([{ obj: { segments: 1, rows: 3, bytes: recovered[0]!.bytes }, msg: expect.stringContaining('not shipped yet') }]);
   });
 
   it('a segment with rows but no whole append is dropped, and frames left by a shipped segment are removed', () => {
