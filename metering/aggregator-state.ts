@@ -26,9 +26,10 @@ export function aggregatorLagGauge(registry: Registry, pg: PostgresStore): Gauge
       try {
         known = await withTimeout(readWatermark(pg), 2_000, 'reading the aggregator watermark');
       } catch {
-        // Keep the last value read; with none yet, there is nothing to report.
+        // Keep the last value read.
       }
-      if (known !== undefined) this.set((Date.now() - known.getTime()) / 1000);
+      // With none read yet (Postgres unreachable since start), not a lag of 0 that looks healthy: NaN, unknown.
+      this.set(known === undefined ? Number.NaN : (Date.now() - known.getTime()) / 1000);
     },
   });
 }
