@@ -11,6 +11,25 @@ export function useApi(): Api {
   return api;
 }
 
+/**
+ * `useState` kept in the browser history's entry for this page (`history.state`), under `key`:
+ * a list's page and filters come back with Back, Forward or a reload, as people expect of a
+ * list they left to open one of its rows. Values must be plain data (structured-cloned).
+ */
+export function useKept<T>(key: string, initial: T): [T, (next: T | ((previous: T) => T)) => void] {
+  const [value, setValue] = useState<T>(() => {
+    const kept = (history.state as Record<string, unknown> | null)?.[key];
+    return kept === undefined ? initial : (kept as T);
+  });
+  const set = (next: T | ((previous: T) => T)) =>
+    setValue((previous) => {
+      const value = typeof next === 'function' ? (next as (p: T) => T)(previous) : next;
+      history.replaceState({ ...((history.state as Record<string, unknown> | null) ?? {}), [key]: value }, '');
+      return value;
+    });
+  return [value, set];
+}
+
 export type Loaded<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'error'; error: unknown };
 
 /**

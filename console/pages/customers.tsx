@@ -11,7 +11,7 @@ import { words } from '../format';
 /** The tenant's customers by id, 50 a page. */
 export function Customers() {
   const api = useApi();
-  const cursor = useCursor();
+  const cursor = useCursor('customers');
   const [customers] = useLoad((signal) => api.customers(cursor.cursor, signal), [cursor.cursor]);
   return (
     <Page title="Customers">

@@ -1,18 +1,17 @@
-import { useState } from 'preact/hooks';
 import type { InvoiceStatus } from '../api-types';
 import { InvoiceTable } from '../components/invoice-table';
 import { Page } from '../components/page';
 import { Pager, useCursor } from '../components/pager';
 import { Show } from '../components/status';
-import { useApi, useLoad } from '../hooks';
+import { useApi, useKept, useLoad } from '../hooks';
 
 const STATUSES: readonly InvoiceStatus[] = ['draft', 'open', 'paid', 'void', 'uncollectible'];
 
 /** Every invoice of the tenant, or those in one status, 50 a page. */
 export function Invoices() {
   const api = useApi();
-  const [status, setStatus] = useState<InvoiceStatus | ''>('');
-  const cursor = useCursor();
+  const [status, setStatus] = useKept<InvoiceStatus | ''>('invoices:status', '');
+  const cursor = useCursor('invoices');
   const [invoices] = useLoad((signal) => api.invoices({ status: status === '' ? undefined : status }, cursor.cursor, signal), [status, cursor.cursor]);
   return (
     <Page title="Invoices">

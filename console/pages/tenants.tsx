@@ -8,7 +8,7 @@ import { useApi, useLoad } from '../hooks';
 /** Every tenant (admin key), 50 a page. */
 export function Tenants() {
   const api = useApi();
-  const cursor = useCursor();
+  const cursor = useCursor('tenants');
   const [tenants] = useLoad((signal) => api.tenants(cursor.cursor, signal), [cursor.cursor]);
   const columns = ['ID', 'Name', 'Created'];
   return (

@@ -1,4 +1,3 @@
-import { useState } from 'preact/hooks';
 import { deliverySummary } from '../components/deliveries';
 import { Page } from '../components/page';
 import { Pager, useCursor } from '../components/pager';
@@ -6,7 +5,7 @@ import { RedeliverButton } from '../components/redeliver';
 import { Show } from '../components/status';
 import { EmptyRow, Head, Table } from '../components/table';
 import { Time } from '../components/values';
-import { useApi, useLoad } from '../hooks';
+import { useApi, useKept, useLoad } from '../hooks';
 import { link } from '../router';
 
 /** Outbound webhooks: the endpoints, and the events sent to them with how their deliveries went. */
@@ -62,8 +61,8 @@ function Endpoints() {
 
 function Events() {
   const api = useApi();
-  const [type, setType] = useState('');
-  const cursor = useCursor();
+  const [type, setType] = useKept('webhook-events:type', '');
+  const cursor = useCursor('webhook-events');
   const [events, reload] = useLoad((signal) => api.webhookEvents(type === '' ? undefined : type, cursor.cursor, signal), [type, cursor.cursor]);
   const [types] = useLoad((signal) => api.webhookEventTypes(signal), []);
   const columns = ['Event', 'Type', 'Created', 'Deliveries', 'Action'];

@@ -367,6 +367,32 @@ describe('the console in Chromium', () => {
     await page.close();
   });
 
+  it("a list's page and filter come back with Back from one of its rows, and with a reload", async () => {
+    for (let i = 0; i < 52; i++) await call('POST', '/v1/customers', { id: `zz-${String(i).padStart(2, '0')}`, name: `Paged ${i}`, currency: 'USD' });
+    const page = await newPage();
+    await signIn(page, b.tenant.key);
+    await page.goto(`${b.api.url}/console/#/customers`);
+    await page.getByRole('button', { name: 'Next page' }).first().click();
+    await expect.poll(() => page.getByText('Page 2').first().isVisible()).toBe(true);
+    const firstOnPage2 = await page.locator('[data-customer-id]').first().getAttribute('data-customer-id');
+    await page.locator(`a[href$="/customers/${firstOnPage2}"]`).first().click();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page.goBack();
+    await expect.poll(() => page.locator('[data-customer-id]').first().getAttribute('data-customer-id')).toBe(firstOnPage2);
+    await expect.poll(() => page.getByText('Page 2').first().isVisible()).toBe(true);
+    await page.reload();
+    await expect.poll(() => page.locator('[data-customer-id]').first().getAttribute('data-customer-id')).toBe(firstOnPage2);
+    // A filter too.
+    await page.goto(`${b.api.url}/console/#/invoices`);
+    await page.getByLabel('Status').selectOption('void');
+    await page.locator('[data-invoice-id]').first().waitFor();
+    await page.locator('[data-invoice-id] a').first().click();
+    await page.getByTestId('invoice-status').waitFor();
+    await page.goBack();
+    await expect.poll(() => page.getByLabel('Status').inputValue()).toBe('void');
+    await page.close();
+  });
+
   it('shows the tenants to the admin key, and nothing of theirs', async () => {
     const page = await newPage();
     await signIn(page, b.api.admin.authorization!.replace(/^Bearer /, ''));
