@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -6,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTally, startTally, TALLY_BIN } from '../support/cli.js';
 import { freshDatabaseUrl, preparedDataDir } from '../support/stores.js';
+import { freePort } from '../support/ports.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -114,12 +114,7 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
     const demo = await runTally(['demo', '--customers', '2'], { TALLY_DATA_DIR: dataDir, PORT: '0' });
     expect(demo.code, demo.stderr).toBe(0);
     // Stripe unreachable, and one attempt per row: every closed invoice fails for good.
-    const closedPort = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const env = { TALLY_DATA_DIR: dataDir, STRIPE_SECRET_KEY: 'sk_test_unreachable', STRIPE_API_BASE: `http://127.0.0.1:${closedPort}`, TALLY_SYNC_MAX_ATTEMPTS: '1' };
     const sync = await runTally(['sync', '--once'], env);
     expect(sync.stderr).toMatch(/tally sync: 0 synced, 0 to retry, [1-9]\d* failed/);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../core/paths.js';
 import { startTestApi, type TestApi, textRequest } from '../support/api.js';
+import { freePort } from '../support/ports.js';
 
 let api: TestApi;
 const LIMIT = 4096;
@@ -266,15 +267,6 @@ describe('the port', () => {
       }),
     );
   }
-
-  /** A port nothing holds now: bound by number, not as 0 (Linux never shares a port it chose itself). */
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
 
   it('a server is refused a port another process holds, even one that would share it', async () => {
     const other = await holder(await freePort(), 'uws');

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../../core/money.js';
 import { createRegistry } from '../../core/metrics.js';
@@ -8,6 +7,7 @@ import { BillingSync } from '../../stripe/sync.js';
 import { FAULT_KINDS, startStripeFake, type FaultKind, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
 import { testSync } from '../support/sync.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * Invoice sync against the local Stripe-compatible server: every closed invoice ends up in
@@ -202,12 +202,7 @@ describe('invoice sync', () => {
 
   it('stops a run when Stripe cannot be reached for several rows in a row; the rows it did not try wait, untouched, for the next', async () => {
     await resetSync();
-    const closed = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const closed = await freePort();
     const started = Date.now();
     const report = await testSync(api, `http://127.0.0.1:${closed}`, { timeoutMs: 2_000, backoffMs: 0 }).runOnce(50);
     expect(report).toMatchObject({ done: 0, retried: 5, failed: 0, unreachable: true });

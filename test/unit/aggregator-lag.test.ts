@@ -1,8 +1,8 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { openPostgres } from '../../core/postgres.js';
 import { aggregatorLagGauge } from '../../metering/aggregator-state.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * The aggregator's lag while Postgres cannot be reached from the start (a real client, a port
@@ -10,12 +10,7 @@ import { aggregatorLagGauge } from '../../metering/aggregator-state.js';
  */
 describe('the aggregator lag with Postgres unreachable', () => {
   it('is NaN until a watermark has been read', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as AddressInfo;
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const pg = await openPostgres({ url: `postgres://nobody@127.0.0.1:${port}/none`, poolSize: 1, dataDir: '/nonexistent' });
     try {
       const registry = createRegistry();
