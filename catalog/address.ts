@@ -13,7 +13,6 @@ export interface Address {
   country: string;
 }
 
-
 /**
  * One plain mailbox, `local@domain.tld`: none of the characters that make an address list or a
  * display name in a mail header (`,` `;` `:` `<` `>` `(` `)` `[` `]` `"` `\`), so the address

@@ -10,6 +10,12 @@ import { ClientAborted, readBody, tooLarge, type BodyRead } from './read.js';
 import { decodePathParameter, parseQuery } from './text.js';
 import type { Method, Reply, Request, Route } from './types.js';
 
+/** uSockets' listen option: fail rather than share the port (ListenOptions in uWS.js). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+interface ExclusiveListen {
+  listen(host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void): TemplatedApp;
+}
+
 /**
  * The HTTP server: uWebSockets.js underneath, plain `Request`/`Reply` objects above. It owns
  * what every route shares — request ids, authentication (from the headers, before any body is
@@ -18,12 +24,6 @@ import type { Method, Reply, Request, Route } from './types.js';
  * then close every connection. Nothing thrown inside a uWS handler may escape it: uWS would
  * take the process down.
  */
-/** uSockets' listen option: fail rather than share the port (ListenOptions in uWS.js). */
-const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
-interface ExclusiveListen {
-  listen(host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void): TemplatedApp;
-}
-
 export interface HttpServerOptions {
   host: string;
   port: number;

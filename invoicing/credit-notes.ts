@@ -132,13 +132,13 @@ function money(text: string, currency: string, field: string): Dec {
  */
 function lastLineTakesTheRest<L extends { line: number; amount: string; whole?: boolean }>(
   lines: L[],
-  amount: Dec,
   left: Dec,
   stored: ReadonlyMap<number, Dec>,
   taken: ReadonlyMap<number, Dec>,
   currency: string,
 ): L[] {
   const last = lines.map((l) => l.whole === true).lastIndexOf(true);
+  const amount = sumOf(lines);
   if (last < 0 || amount.equals(left)) return lines;
   const now = new Map<number, Dec>();
   for (const l of lines) now.set(l.line, (now.get(l.line) ?? new Dec(0)).plus(l.amount));
@@ -156,6 +156,8 @@ function lastLineTakesTheRest<L extends { line: number; amount: string; whole?: 
   if (difference.abs().greaterThan(slack) || !adjusted.isPositive() || adjusted.isZero()) return lines;
   return lines.map((l, i) => (i === last ? { ...l, amount: atMinor(adjusted, currency) } : l));
 }
+
+const sumOf = (lines: readonly { amount: string }[]): Dec => lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
 
 export class CreditNotes {
   constructor(
@@ -200,9 +202,8 @@ export class CreditNotes {
           if (credit.greaterThan(whole)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `lines[${i}].amount ${l.amount} is more than is left to credit on line ${l.line} (${atMinor(whole, currency)})`, { field: `lines[${i}].amount` });
           return { line: l.line, amount: atMinor(credit, currency), whole: l.amount === undefined };
         });
-        amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
-        lines = lastLineTakesTheRest(lines, amount, new Dec(inv.total).minus(inv.credited), stored, taken, currency);
-        amount = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));
+        lines = lastLineTakesTheRest(lines, new Dec(inv.total).minus(inv.credited), stored, taken, currency);
+        amount = sumOf(lines);
       } else {
         amount = money(input.amount!, currency, 'amount');
       }

@@ -112,7 +112,7 @@ export class BillingSync {
     const report: SyncReport = { claimed: 0, done: 0, retried: 0, failed: 0 };
     const setAside: string[] = [];
     let unreachable = 0;
-    claiming: while (Date.now() < deadline) {
+    while (Date.now() < deadline) {
       const rows = await this.outbox.claim(batch, setAside);
       if (rows.length === 0) break;
       report.claimed += rows.length;
@@ -135,7 +135,7 @@ export class BillingSync {
       if (unreachable >= UNREACHABLE_ROWS) {
         report.unreachable = true;
         this.d.logger.warn({ rows: unreachable }, 'stripe could not be reached for several rows in a row; the run stops, the next one tries again');
-        break claiming;
+        break;
       }
     }
     if (this.d.ch !== undefined) await this.pushMeters(this.d.ch, deadline);

@@ -4,6 +4,9 @@ import { Show } from './status';
 import { EmptyRow, Head, Table } from './table';
 import { Quantity, Time } from './values';
 
+/** A limit as the bar draws it: above zero, so a limit of 0 still makes a bar. */
+const limitDrawn = (limit: string): number => Math.max(drawn(limit) ?? 0, Number.MIN_VALUE);
+
 /**
  * A customer's entitlements now: access, and for metered features the usage against the limit
  * (exact figures; the bar only draws them), what remains and when the window resets.
@@ -35,9 +38,9 @@ export function Entitlements({ customer }: { customer: string }) {
                         {/* Drawn only (the figures beside it are the API's text): low is good, from 80 % it warns, at the limit it alarms. */}
                         <meter
                           min={0}
-                          max={Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
-                          low={0.8 * Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
-                          high={0.9999 * Math.max(drawn(e.limit) ?? 0, Number.MIN_VALUE)}
+                          max={limitDrawn(e.limit)}
+                          low={0.8 * limitDrawn(e.limit)}
+                          high={0.9999 * limitDrawn(e.limit)}
                           optimum={0}
                           value={drawn(e.usage) ?? 0}
                           aria-label={`${e.feature}: ${e.usage} of ${e.limit}`}

@@ -118,7 +118,6 @@ export const SETTINGS = [
     doc: 'how often a node reads again the usage behind the entitlement checks it answers from memory (0: every check reads the stores)',
   }),
   setting({ variable: 'TALLY_RATER_INTERVAL_MS', at: 'rater.intervalMs', kind: int(100, 3_600_000), default: 10_000, doc: 'pause between incremental rating runs' }),
-  // The default 0 (one per core but one) is below the bound: it can only be had by leaving the variable unset.
   setting({ variable: 'TALLY_RATER_THREADS', at: 'rater.threads', kind: int(0, 256), default: 0, doc: 'rating worker threads (0: one per core but one, at least 1)' }),
   setting({
     variable: 'TALLY_CLOSE_GRACE_SECONDS',
