@@ -108,13 +108,18 @@ export class Outbox {
    * again and again must not keep one run busy while other rows wait).
    */
   async claim(limit: number, skip: readonly string[] = []): Promise<OutboxRow[]> {
+    // Returned in the order they fell due: an invoice's row before its credit notes', which wait
+    // for it. UPDATE ... RETURNING gives rows in whatever order the update met them (on the
+    // PostgreSQL server, often not the subquery's), hence the outer ORDER BY.
     const { rows } = await this.pg.query<OutboxRow>(
-      `UPDATE stripe_outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
-        WHERE id IN (
-          SELECT id FROM stripe_outbox
-           WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AND id <> ALL($4::bigint[])
-           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id::text AS id, tenant_id, kind, ref, attempts, stalled_attempts, steps_done, created_at`,
+      `WITH claimed AS (
+         UPDATE stripe_outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now()
+          WHERE id IN (
+            SELECT id FROM stripe_outbox
+             WHERE state = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AND id <> ALL($4::bigint[])
+             ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+          RETURNING id, tenant_id, kind, ref, attempts, stalled_attempts, steps_done, created_at, next_attempt_at)
+       SELECT id::text AS id, tenant_id, kind, ref, attempts, stalled_attempts, steps_done, created_at FROM claimed ORDER BY next_attempt_at, id`,
       [this.owner, this.leaseSeconds, limit, skip],
     );
     return rows;
