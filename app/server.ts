@@ -19,6 +19,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** The address a process listens on, as a URL (an IPv6 literal in brackets). */
+export function listenUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export class PendingMigrationsError extends Error {
   constructor(pending: string[]) {
     super(`the stores are not migrated (pending: ${pending.join(', ')}); run \`tally migrate\` first`);
@@ -71,7 +76,7 @@ export async function runServer(config: Config, logger: Logger, opts: { migrate:
       opts.out('tally: admin routes disabled: set TALLY_ADMIN_KEY to create tenants');
     }
     // Last, so that a supervisor (or a test) reading this line knows start-up is complete.
-    opts.out(`tally: listening on http://${config.host}:${port}`);
+    opts.out(`tally: listening on ${listenUrl(config.host, port)}`);
     logger.info({ port, clickhouse: stores.clickhouse.kind, postgres: stores.postgres.kind }, 'listening');
 
     return {

@@ -1,10 +1,39 @@
 import type { Logger } from '../core/log.js';
 
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * Ends the process by `signal`'s default action, as if nothing had listened for it: a
+ * supervisor or shell sees it killed by that signal (exit status 128 + n). Unlike
+ * process.exit, this skips the embedded engines' exit-time teardown, which can crash while
+ * their threads are still running.
+ */
+export function dieBySignal(signal: NodeJS.Signals): void {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+}
+
+/**
+ * A stop signal while no long-running command listens for it (a one-shot run such as
+ * `tally close`, `sync --once` or `migrate`): says so in the log, then ends the process by the
+ * signal. What the run did so far is kept; every one-shot is idempotent, so running it again
+ * goes on from there. A long-running command's own listener (`listenForStop`) takes the signal
+ * instead while it exists.
+ */
+export function interruptOneShot(logger: Logger, command: string): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    logger.warn({ signal, command }, 'interrupted: the run ends here; what it wrote so far is kept');
+    dieBySignal(signal);
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+}
+
 /** SIGTERM and SIGINT, listened for from the moment this is made. */
 export interface StopSignal {
   /** The first signal received. */
   readonly received: Promise<NodeJS.Signals>;
-  /** What a further signal does (by default: exit at once, with 1). */
+  /** What a further signal does (by default: end the process by it at once, `dieBySignal`). */
   onAgain(handler: (signal: NodeJS.Signals) => void): void;
   /** Stops listening (a command that failed to start). */
   cancel(): void;
@@ -21,34 +50,32 @@ export interface StopSignal {
 export function listenForStop(): StopSignal {
   let first: NodeJS.Signals | undefined;
   let resolve!: (s: NodeJS.Signals) => void;
-  let again: (s: NodeJS.Signals) => void = () => process.exit(1);
+  let again: (s: NodeJS.Signals) => void = dieBySignal;
   const received = new Promise<NodeJS.Signals>((r) => (resolve = r));
   const onSignal = (s: NodeJS.Signals) => {
     if (first !== undefined) return again(s);
     first = s;
     resolve(s);
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   return {
     received,
     onAgain: (handler) => (again = handler),
     cancel: () => {
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
+      for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
     },
   };
 }
 
 /**
  * Keeps a long-running command alive until SIGTERM or SIGINT, then runs its graceful stop.
- * A second signal while stopping exits at once. `signal` is made before the command announced
+ * A second signal while stopping ends the process by it at once. `signal` is made before the command announced
  * that it is ready (see `listenForStop`).
  */
 export async function runUntilSignal(logger: Logger, stop: () => Promise<void>, signal: StopSignal): Promise<number> {
   signal.onAgain((s) => {
     logger.warn({ signal: s }, 'second signal: exiting now');
-    process.exit(1);
+    dieBySignal(s);
   });
   const received = await signal.received;
   logger.info({ signal: received }, 'shutting down: no new requests, finishing in-flight work');

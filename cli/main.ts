@@ -21,8 +21,8 @@ import { startRatingLoop } from '../app/rating-loop.js';
 import { runDemo } from './demo.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT } from './exit.js';
-import { listenForStop, runUntilSignal } from './lifecycle.js';
-import { PendingMigrationsError, runServer } from '../app/server.js';
+import { interruptOneShot, listenForStop, runUntilSignal } from './lifecycle.js';
+import { PendingMigrationsError, listenUrl, runServer } from '../app/server.js';
 
 interface Command {
   summary: string;
@@ -220,8 +220,8 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ config, logger, flags, out }) => {
       const int = (name: string, value: string | boolean | undefined, dflt: number, max: number) => {
         if (value === undefined) return dflt;
-        const n = Number(value);
-        if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
+        const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+        if (!(n >= 1 && n <= max)) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
         return n;
       };
       return runDemo(config, logger, out, { customers: int('customers', flags.customers, 240, 5000), seed: int('seed', flags.seed, 42, 2 ** 31 - 1) });
@@ -299,7 +299,7 @@ async function untilStopped<T extends { stop(): Promise<void> }>(logger: Logger,
 
 /** The line a worker prints once it listens (tests and supervisors wait for it). */
 function probes(config: Config, port: number): string {
-  return `/healthz, /readyz and /metrics listening on http://${config.host}:${port}`;
+  return `/healthz, /readyz and /metrics listening on ${listenUrl(config.host, port)}`;
 }
 
 function version(): string {
@@ -329,13 +329,18 @@ function commandHelp(name: string, c: Command): string {
   return [`Usage: ${c.usage}`, '', `${name}: ${c.summary}`, '', c.details, '', configHelp(), '', exitHelp()].join('\n');
 }
 
+/** After a usage error: the usage line and where the whole help is, not the whole help (the error would scroll away above it). */
+function seeHelp(name?: string, c?: Command): string {
+  return name === undefined || c === undefined ? "Usage: tally <command> [options]; see 'tally --help'" : `Usage: ${c.usage}; see 'tally ${name} --help'`;
+}
+
 function configHelp(): string {
   const w = Math.max(...CONFIG_DOC.map((d) => d.variable.length));
   return ['Environment:', ...CONFIG_DOC.map((d) => `  ${d.variable.padEnd(w)}  ${d.meaning} (default: ${d.default})`)].join('\n');
 }
 
 function exitHelp(): string {
-  return 'Exit codes: 0 ok, 1 failure, 2 bad command line, 75 data dir in use, 78 bad configuration';
+  return 'Exit codes: 0 ok, 1 failure, 2 bad command line, 3 a one-shot run left items it could not do, 75 held by another process (try later), 78 bad configuration';
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -355,7 +360,7 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
       },
     });
   } catch (e) {
-    err(`tally: ${(e as Error).message}\n\n${mainHelp()}`);
+    err(`tally: ${(e as Error).message}\n${seeHelp()}`);
     return EXIT.USAGE;
   }
   const [name, ...rest] = parsed.positionals;
@@ -369,7 +374,7 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    err(`tally: unknown command "${name}"\n\n${mainHelp()}`);
+    err(`tally: unknown command "${name}"\n${seeHelp()}`);
     return EXIT.USAGE;
   }
   if (parsed.values.help === true) {
@@ -377,14 +382,14 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
     return EXIT.OK;
   }
   if (rest.length > 0) {
-    err(`tally ${name}: unexpected argument "${rest[0]}"\n\n${commandHelp(name, command)}`);
+    err(`tally ${name}: unexpected argument "${rest[0]}"\n${seeHelp(name, command)}`);
     return EXIT.USAGE;
   }
   const flags: Record<string, string | boolean | undefined> = {};
   for (const [k, v] of Object.entries(parsed.values)) {
     if (k === 'help' || k === 'version') continue;
     if (command.options?.[k] === undefined) {
-      err(`tally ${name}: unknown option --${k}\n\n${commandHelp(name, command)}`);
+      err(`tally ${name}: unknown option --${k}\n${seeHelp(name, command)}`);
       return EXIT.USAGE;
     }
     flags[k] = v;
@@ -405,11 +410,12 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
     logger.fatal({ err: reason }, 'unhandled promise rejection');
     process.exit(EXIT.FAILURE);
   });
+  interruptOneShot(logger, name);
   try {
     return await command.run({ config, logger, out, flags });
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`tally ${name}: ${e.message}\n\n${commandHelp(name, command)}`);
+      err(`tally ${name}: ${e.message}\n${seeHelp(name, command)}`);
       return EXIT.USAGE;
     }
     if (e instanceof DataDirLockedError) {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * How the text of one environment variable becomes a value: what counts as unset (so the
  * setting's default applies) and what is refused, with a message saying what is allowed. A
@@ -44,6 +46,26 @@ export function bool(): Kind<boolean> {
 /** Any text, trimmed. */
 export function text(): Kind<string> {
   return { isUnset: blank, read: (raw) => raw.trim() };
+}
+
+/**
+ * An address to listen on: an IPv4 or IPv6 literal, or a host name (letters, digits and
+ * hyphens in dot-separated labels). Checked here, so a mistyped one stops the process before
+ * it opens its stores rather than when it comes to listen.
+ */
+export function listenHost(): Kind<string> {
+  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+  return {
+    isUnset: blank,
+    read: (raw) => {
+      const v = raw.trim();
+      if (isIP(v) !== 0) return v;
+      const labels = v.replace(/\.$/, '').split('.');
+      return v.length <= 253 && labels.every((l) => label.test(l))
+        ? v
+        : new Refusal(`must be an IP address (such as 0.0.0.0, 127.0.0.1 or ::) or a host name (got "${raw}")`);
+    },
+  };
 }
 
 /** Trimmed text matching `pattern`; `what` completes "must be ...". */

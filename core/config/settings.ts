@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { bool, chosenSecret, int, issuedSecret, matching, memoryBound, oneOf, showMemoryBound, text, url } from './kinds.js';
+import { bool, chosenSecret, int, issuedSecret, listenHost, matching, memoryBound, oneOf, showMemoryBound, text, url } from './kinds.js';
 import { setting } from './setting.js';
 
 /**
@@ -19,7 +19,7 @@ const daysToMs = (days: number): number => days * 86_400_000;
 
 export const SETTINGS = [
   setting({ variable: 'PORT', at: 'port', kind: int(0, 65535), default: 8080, doc: 'HTTP port (0 picks a free port)' }),
-  setting({ variable: 'HOST', at: 'host', kind: text(), default: '0.0.0.0', doc: 'HTTP bind address' }),
+  setting({ variable: 'HOST', at: 'host', kind: listenHost(), default: '0.0.0.0', doc: 'HTTP bind address' }),
   setting({
     variable: 'TALLY_DATA_DIR',
     at: 'dataDir',

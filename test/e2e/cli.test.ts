@@ -82,7 +82,9 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
   it('tally aggregate serves health and its metrics, and stops cleanly', async () => {
     const dataDir = tempDir(true);
     expect((await runTally(['migrate'], { TALLY_DATA_DIR: dataDir })).code).toBe(0);
-    const agg = await startTally(['aggregate'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: 'aggregate-admin-key-0123456789ab' });
+    // On IPv6 loopback: the address it prints is one a client can use ([::1], not ::1).
+    const agg = await startTally(['aggregate'], { TALLY_DATA_DIR: dataDir, TALLY_ADMIN_KEY: 'aggregate-admin-key-0123456789ab', HOST: '::1' });
+    expect(agg.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
     expect((await fetch(`${agg.url}/readyz`)).status).toBe(200);
     let metrics = '';
     for (let i = 0; i < 50 && !/tally_aggregator_runs_total\{outcome="ok"\} [1-9]/.test(metrics); i++) {
@@ -123,6 +125,21 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
     const again = await runTally(['sync', '--once'], env);
     expect(again.stderr).toMatch(/tally sync: 0 synced, 0 to retry, 0 failed/);
     expect(again.code).toBe(0);
+  });
+
+  it('a one-shot run stopped by SIGTERM says it was interrupted and ends by the signal; run again, it finishes', async () => {
+    const dataDir = tempDir();
+    const child = spawn(process.execPath, [TALLY_BIN, 'migrate'], { env: { PATH: process.env.PATH, TALLY_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // The data dir's lock is taken once the command runs (and creating the embedded Postgres takes seconds more).
+    for (let i = 0; i < 600 && !existsSync(path.join(dataDir, 'tally.pid')); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await ended).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(stdout).toMatch(/"signal":"SIGTERM","command":"migrate","msg":"interrupted: the run ends here; what it wrote so far is kept"/);
+    const again = await runTally(['migrate'], { TALLY_DATA_DIR: dataDir });
+    expect(again.code, again.stderr).toBe(0);
   });
 
   it('a stop signal that arrives while it is still starting stops it gracefully once it has started', async () => {
@@ -219,6 +236,12 @@ describe('command line', () => {
     const r = await runTally(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('a usage error says what was wrong and where the help is, without the whole help after it', async () => {
+    const r = await runTally(['close', '--as-of', 'yesterday']);
+    expect(r.stderr).toBe("tally close: --as-of must be an RFC 3339 timestamp with a time zone, e.g. 2026-10-01T00:00:00Z\nUsage: tally close [--as-of ISO]; see 'tally close --help'\n");
+    expect((await runTally(['bogus'])).stderr).toBe('tally: unknown command "bogus"\nUsage: tally <command> [options]; see \'tally --help\'\n');
   });
 
   it('a bad configuration exits 78 naming the variable', async () => {

@@ -63,6 +63,8 @@ describe('tally demo', () => {
   it.each([
     [['demo', '--customers', '0'], /--customers must be a whole number from 1 to 5000/],
     [['demo', '--seed', 'x'], /--seed must be a whole number/],
+    [['demo', '--customers', '1e2'], /--customers must be a whole number/],
+    [['demo', '--customers', '0x10'], /--customers must be a whole number/],
   ])('refuses %j (exit 2)', async (args, message) => {
     const r = await runTally(args, { TALLY_DATA_DIR: preparedDataDir() });
     expect(r.code).toBe(2);

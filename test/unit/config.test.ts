@@ -80,6 +80,10 @@ describe('config', () => {
     ['PORT', '70000', /whole number from 0 to 65535/],
     ['PORT', '-1', /whole number/],
     ['PORT', '80.5', /whole number/],
+    ['HOST', 'local host', /an IP address \(such as 0.0.0.0, 127.0.0.1 or ::\) or a host name/],
+    ['HOST', 'http://0.0.0.0', /an IP address/],
+    ['HOST', '0.0.0.0:8080', /an IP address/],
+    ['HOST', '-bad-.example', /a host name/],
     ['TALLY_ADMIN_KEY', 'short', /at least 24 characters/],
     ['TALLY_ADMIN_KEY', `${'a'.repeat(20)} ${'b'.repeat(10)}`, /no spaces/],
     ['CLICKHOUSE_URL', 'not a url', /must be a URL/],
@@ -117,6 +121,10 @@ describe('config', () => {
     expect(found).toHaveLength(1);
     expect(found[0]!.variable).toBe(variable);
     expect(found[0]!.message).toMatch(message);
+  });
+
+  it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'localhost', 'tally-1.internal', 'tally.example.com.'])('listens on HOST=%s', (host) => {
+    expect(loadConfig({ HOST: ` ${host} ` }).host).toBe(host);
   });
 
   it('reads memory bounds as sizes with binary units or as shares', () => {
