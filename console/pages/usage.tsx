@@ -4,7 +4,7 @@ import type { Meter, UsageRow, UsageWindow } from '../api-types';
 import { Page } from '../components/page';
 import { Show } from '../components/status';
 import { type UsageAnswer, UsageResult } from '../components/usage-result';
-import { useApi, useLoad } from '../hooks';
+import { useApi, useKept, useLoad } from '../hooks';
 import { addDays, browserZone, knownZone, monthStart, startOfDay, today, wholeHours } from '../zones';
 
 /** The most pages of usage read for one view (10,000 rows each): past that the view says it stopped. */
@@ -77,13 +77,17 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
   // The reader's zone, unless it is not whole hours off UTC (usage is kept by the UTC hour): then UTC, said so.
   const own = browserZone();
   const zone = wholeHours(own, [Date.now()]) ? own : 'UTC';
-  const [form, setForm] = useState<Form>(() => ({ meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' }));
+  const fresh: Form = { meter: meters[0]?.key ?? '', window: 'day', tz: zone, from: addDays(today(zone), -6), to: today(zone), groupBy: [], customer: '' };
+  // The form and the query last asked live in the browser history's entry (as a list's filters
+  // do): Back from another page, or a reload, shows the same usage again. A kept meter since
+  // deleted starts over.
+  const [kept, setForm] = useKept<Form>('usage:form', fresh);
+  const usable = (f: Form) => (meters.some((m) => m.key === f.meter) ? f : fresh);
+  const form = usable(kept);
   const [problem, setProblem] = useState<string | null>(null);
   // The first meter's last week is shown at once; a later query aborts whatever is still loading.
-  const [asked, setAsked] = useState<{ query: UsageQuery; windows: number[] | null }>(() => {
-    const query = toQuery(form);
-    return { query, windows: windowStarts(form, query) };
-  });
+  const [keptAsked, setAsked] = useKept<{ query: UsageQuery; windows: number[] | null } | null>('usage:asked', null);
+  const asked = keptAsked !== null && form === kept ? keptAsked : { query: toQuery(fresh), windows: windowStarts(fresh, toQuery(fresh)) };
   const meter = meters.find((m) => m.key === form.meter);
 
   const [answer] = useLoad(async (signal): Promise<UsageAnswer> => {
@@ -99,7 +103,7 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
       if (next_page_token === null || pages >= MAX_PAGES) return { query, windows, head, rows, truncated: next_page_token !== null };
       token = next_page_token;
     }
-  }, [asked]);
+  }, [JSON.stringify(asked)]);
 
   const run = (next: Form) => {
     if (!knownZone(next.tz)) return setProblem(`"${next.tz}" is not a time zone this browser knows (an IANA name such as Europe/Berlin).`);
@@ -112,7 +116,7 @@ function UsageExplorer({ meters }: { meters: Meter[] }) {
     setAsked({ query, windows: windowStarts(next, query) });
   };
 
-  const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
+  const update = (patch: Partial<Form>) => setForm((f) => ({ ...usable(f), ...patch }));
 
   return (
     <>

@@ -198,6 +198,16 @@ describe('the console in Chromium', () => {
     expect(asked.searchParams.get('tz')).toBe('UTC');
     expect(await page.locator('canvas').count()).toBeGreaterThan(0);
     await shoot(page, 'usage');
+    // The query comes back with Back from another page, and with a reload.
+    const figures = rows.map((r) => [r.window_start, r.groups.region, r.value]);
+    await page.goto(`${b.api.url}/console/#/customers`);
+    await page.getByRole('heading', { level: 1, name: 'Customers' }).waitFor();
+    await page.goBack();
+    await expect.poll(shownRows).toEqual(figures);
+    expect(await page.getByRole('checkbox', { name: 'region' }).isChecked()).toBe(true);
+    await page.reload();
+    await expect.poll(shownRows).toEqual(figures);
+    expect(await page.getByLabel('Time zone').inputValue()).toBe('UTC');
     await page.close();
   });
 
