@@ -16,8 +16,9 @@ import { Dec } from '../core/money.js';
  * raises the revision). Values are integers in millionths of the meter's unit (Stripe meter
  * values are whole numbers), so a Stripe price per unit is set per million of them.
  *
- * Exactly once: the push is recorded after Stripe accepted it; a crash in between repeats the
- * same identifier and idempotency key, which Stripe recognises for 24 hours. Stripe takes
+ * Exactly once: an event is written down before it is sent and recorded after Stripe accepted
+ * it; a crash in between sends the same event again (identifier, idempotency key and value),
+ * which Stripe recognises for 24 hours (see pushSubscription). Stripe takes
  * events up to 35 days old: hours older than 34 days are no longer pushed or corrected.
  */
 export const PUSH_WINDOW_MS = 34 * 86_400_000;
@@ -118,35 +119,74 @@ export async function pushMeterUsage(d: MeterPushDeps, deadline = Infinity): Pro
   return { events };
 }
 
-/** One subscription's hours not yet on Stripe's meter; the number of events pushed. */
+/** What was pushed for one hour, and the event on its way (written before it is sent). */
+interface HourPushed {
+  meter: string;
+  hour: Date;
+  pushed: string;
+  revision: number;
+  sending_revision: number | null;
+  sending_quantity: string | null;
+}
+
+/**
+ * One subscription's hours not yet on Stripe's meter; the number of events pushed.
+ *
+ * Each event is written down as on its way before it is sent, and recorded as pushed after
+ * Stripe took it, each step only over the state the push read. So an event cut short is sent
+ * again exactly as it was (never a new quantity under its revision, which Stripe would refuse
+ * for 24 hours and then take on top of the first); and of several sync processes pushing the
+ * subscription at once, one that finds the record moved on leaves the subscription to the
+ * process that moved it.
+ */
 async function pushSubscription(d: MeterPushDeps, sub: MeterSub, from: Date): Promise<number> {
   let events = 0;
   const hours = await hourlyQuantities(d.ch, sub, from);
-  if (hours.length === 0) return 0;
-  const { rows: pushed } = await d.pg.query<{ meter: string; hour: Date; pushed: string; revision: number }>(
-    'SELECT meter, hour, pushed::text AS pushed, revision FROM stripe_meter_pushes WHERE tenant_id = $1 AND subscription_id = $2 AND hour >= $3',
+  const { rows } = await d.pg.query<HourPushed>(
+    `SELECT meter, hour, pushed::text AS pushed, revision, sending_revision, sending_quantity::text AS sending_quantity
+       FROM stripe_meter_pushes WHERE tenant_id = $1 AND subscription_id = $2 AND hour >= $3`,
     [sub.tenant_id, sub.subscription_id, from],
   );
-  const done = new Map(pushed.map((p) => [`${p.meter}\n${p.hour.getTime()}`, p]));
+  const done = new Map(rows.map((p) => [`${p.meter}\n${p.hour.getTime()}`, p]));
   let customer: string | undefined;
-  for (const h of hours) {
-    const was = done.get(`${h.meter}\n${h.hour}`);
-    const value = meterValue(h.quantity, was?.pushed ?? '0');
-    if (value === '0') continue;
+  const send = async (meter: string, hour: number, quantity: string, was: { pushed: string; revision: number }, revision: number) => {
     customer ??= await d.stripeCustomer(sub.tenant_id, sub.customer_id);
-    const eventName = await ensureMeter(d, sub.tenant_id, h.meter);
-    const revision = (was?.revision ?? 0) + 1;
-    const identifier = meterEventIdentifier(sub.subscription_id, h.meter, h.hour / 1000, revision);
+    const eventName = await ensureMeter(d, sub.tenant_id, meter);
+    const identifier = meterEventIdentifier(sub.subscription_id, meter, hour / 1000, revision);
     await d.limiter.take();
     await d.gateway.createMeterEvent(
-      { eventName, stripeCustomer: customer, value, identifier, timestamp: h.hour / 1000 },
+      { eventName, stripeCustomer: customer, value: meterValue(quantity, was.pushed), identifier, timestamp: hour / 1000 },
       idempotencyKey(sub.tenant_id, 'meter_event', identifier),
     );
-    await d.pg.query(
-      `INSERT INTO stripe_meter_pushes (tenant_id, subscription_id, meter, hour, pushed, revision) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (tenant_id, subscription_id, meter, hour) DO UPDATE SET pushed = EXCLUDED.pushed, revision = EXCLUDED.revision, updated_at = now()`,
-      [sub.tenant_id, sub.subscription_id, h.meter, new Date(h.hour), h.quantity, revision],
+    const recorded = await d.pg.query(
+      `UPDATE stripe_meter_pushes SET pushed = sending_quantity, revision = sending_revision, sending_revision = NULL, sending_quantity = NULL, updated_at = now()
+        WHERE tenant_id = $1 AND subscription_id = $2 AND meter = $3 AND hour = $4 AND sending_revision = $5`,
+      [sub.tenant_id, sub.subscription_id, meter, new Date(hour), revision],
     );
+    return recorded.rowCount === 1;
+  };
+
+  // Events cut short by an earlier push: sent again as they were, before anything new.
+  for (const p of rows) {
+    if (p.sending_revision === null || p.sending_quantity === null) continue;
+    if (!(await send(p.meter, p.hour.getTime(), p.sending_quantity, p, p.sending_revision))) return events;
+    Object.assign(p, { pushed: p.sending_quantity, revision: p.sending_revision, sending_revision: null, sending_quantity: null });
+    events++;
+  }
+
+  for (const h of hours) {
+    const was = done.get(`${h.meter}\n${h.hour}`) ?? { pushed: '0', revision: 0 };
+    if (meterValue(h.quantity, was.pushed) === '0') continue;
+    const revision = was.revision + 1;
+    const onItsWay = await d.pg.query(
+      `INSERT INTO stripe_meter_pushes AS p (tenant_id, subscription_id, meter, hour, pushed, revision, sending_revision, sending_quantity)
+       VALUES ($1, $2, $3, $4, 0, 0, $5, $6)
+       ON CONFLICT (tenant_id, subscription_id, meter, hour) DO UPDATE SET sending_revision = EXCLUDED.sending_revision, sending_quantity = EXCLUDED.sending_quantity, updated_at = now()
+        WHERE p.revision = $5 - 1 AND p.sending_revision IS NULL`,
+      [sub.tenant_id, sub.subscription_id, h.meter, new Date(h.hour), revision, h.quantity],
+    );
+    // Another process moved this hour on since it was read: the subscription is in its hands.
+    if (onItsWay.rowCount !== 1 || !(await send(h.meter, h.hour, h.quantity, was, revision))) return events;
     events++;
   }
   return events;

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../core/metrics.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
-import { meterEventName } from '../../stripe/meter-usage.js';
+import { meterEventName, pushMeterUsage, type MeterPushDeps } from '../../stripe/meter-usage.js';
+import { stripeGateway } from '../../stripe/gateway.js';
+import { WriteLimiter } from '../../stripe/rate-limit.js';
 import { BillingSync } from '../../stripe/sync.js';
 import { startStripeFake, type StripeFake } from '../../stripe-fake/index.js';
 import { type TestApi, jsonRequest, startTestApi, testAggregator } from '../support/api.js';
@@ -111,5 +113,71 @@ describe('stripe billing meters', () => {
     expect(fake.requests.some((r) => r.fault !== null)).toBe(true);
     // No invoice goes to Stripe for a meter-mode plan.
     expect(fake.state.invoices()).toEqual([]);
+  });
+
+  it('send an event cut short again as it was, even once the hour has grown since', async () => {
+    const hour = start.getTime() + 2 * HOUR;
+    const revisions = () => fake.state.meterEvents().filter((e) => e.identifier.includes(`:${hour / 1000}:`)).map((e) => [e.identifier.split(':').at(-1), e.payload.value]);
+    const before = revisions().length;
+    await usage('1.5', hour + 180_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    // Stripe keeps the event but answers 500: the push does not know it got there.
+    fake.faults.set([{ kind: '500-after-write', rate: 1, pathPrefix: '/v1/billing/meter_events' }]);
+    await worker().runOnce();
+    fake.faults.clear();
+    await usage('2.25', hour + 240_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    await worker().runOnce();
+    // The cut-short event went again as it was (Stripe replayed it), then the rest under the next revision.
+    expect(revisions().slice(before)).toEqual([
+      [String(before + 1), '1500000'],
+      [String(before + 2), '2250000'],
+    ]);
+    const { tally, stripe } = await totals();
+    expect(stripe).toBe(tally);
+  });
+
+  it('of two sync processes pushing one subscription at once, neither sets back what the other recorded', async () => {
+    const hour = start.getTime() + 4 * HOUR;
+    const { rows } = await api.stores.postgres.query<{ stripe_customer_id: string }>("SELECT stripe_customer_id FROM customers WHERE id = 'metered'");
+    const failures: unknown[] = [];
+    const deps = (limiter: WriteLimiter): MeterPushDeps => ({
+      ch: api.stores.clickhouse,
+      pg: api.stores.postgres,
+      gateway: stripeGateway({ secretKey: 'sk_test_tally', apiBase: fake.url, timeoutMs: 2_000 }),
+      limiter,
+      stripeCustomer: () => Promise.resolve(rows[0]!.stripe_customer_id),
+      isRetryable: () => false,
+      onSubscriptionFailed: (_sub, e) => failures.push(e),
+    });
+    const free = new WriteLimiter(10_000);
+    const more = async (value: string, n: number) => {
+      await usage(value, hour + n * 60_000);
+      await testAggregator(api).runOnce();
+      await stack.rater.runOnce();
+    };
+    await more('1', 10);
+    // Process A reads the hour and waits for its turn to write to Stripe.
+    let waiting!: () => void;
+    const atGate = new Promise<void>((r) => (waiting = r));
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const gated = Object.assign(new WriteLimiter(10_000), { take: () => (waiting(), gate) });
+    const a = pushMeterUsage(deps(gated));
+    await atGate;
+    // Meanwhile process B pushes the hour, and again after more usage.
+    await pushMeterUsage(deps(free));
+    await more('2', 11);
+    await pushMeterUsage(deps(free));
+    open();
+    await a;
+    // More usage still: pushed under the revision after B's last, and Stripe's meter is exact.
+    await more('4', 12);
+    await pushMeterUsage(deps(free));
+    expect(failures).toEqual([]);
+    const { tally, stripe } = await totals();
+    expect(stripe).toBe(tally);
   });
 });
