@@ -49,11 +49,16 @@ export async function emit(q: Queryable, events: readonly NewEvent[]): Promise<n
     [events.map((e) => e.tenantId), ids, events.map((e) => e.type), events.map((e) => e.key), events.map((e) => JSON.stringify(e.data))],
   );
   if (rows.length === 0) return 0;
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Deliveries are numbered in the events' order: an endpoint is sent its deliveries one at a
+  // time by (due time, number), and a join gives its rows in no particular order (a hash join
+  // gave them newest first), so the order is asked for.
   await q.query(
     `INSERT INTO webhook_deliveries (tenant_id, event_id, endpoint_id)
      SELECT e.t, e.i, w.id
-       FROM unnest($1::text[], $2::text[], $3::text[]) AS e(t, i, ty)
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(t, i, ty, n)
        JOIN webhook_endpoints w ON w.tenant_id = e.t AND NOT w.disabled AND (e.ty = ANY (w.events) OR '*' = ANY (w.events))
+      ORDER BY e.n, w.id
      ON CONFLICT DO NOTHING`,
     [rows.map((r) => r.tenant_id), rows.map((r) => r.id), rows.map((r) => r.type)],
   );
