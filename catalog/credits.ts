@@ -41,7 +41,7 @@ type Source = 'purchase' | 'invoice_credit' | 'allowance' | 'credit_note';
 
 export interface LedgerEntry {
   at: string;
-  kind: 'grant' | 'consume' | 'expire';
+  kind: 'grant' | 'consume' | 'expire' | 'release';
   grant: string;
   amount: string;
   invoice: string | null;
@@ -163,6 +163,47 @@ export async function availableCredits(q: Queryable, tenantIds: readonly string[
     remaining: trim(r.remaining),
     allowance: r.subscription_id === null ? null : { subscription: r.subscription_id, periodStart: r.period_start!.getTime() },
   }));
+}
+
+/**
+ * The credit an invoice used follows its status. Voided, it was never owed: each purchased or
+ * carried grant it consumed gets a `release` entry of what the invoice took from it. (A period's
+ * allowance is not given back: it pays for that period only and expired when the invoice was
+ * written.) Paid after all once void (Stripe collected it before the void reached it), it takes
+ * that back, as far as each grant still has it. Both work from what the ledger holds for the
+ * invoice, so running one again changes nothing. Run in the transaction that changes the status.
+ */
+export async function invoiceCreditFollows(q: Queryable, tenantId: string, invoiceId: string, change: { from: string; to: string }): Promise<void> {
+  if (change.to === 'void') {
+    await q.query(
+      `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
+       SELECT e.tenant_id, e.grant_id, e.customer_id, 'release', -sum(e.amount), e.invoice_id
+         FROM credit_entries e JOIN credit_grants g ON g.tenant_id = e.tenant_id AND g.id = e.grant_id
+        WHERE e.tenant_id = $1 AND e.invoice_id = $2 AND e.kind IN ('consume', 'release') AND g.source <> 'allowance'
+        GROUP BY e.tenant_id, e.grant_id, e.customer_id, e.invoice_id
+       HAVING sum(e.amount) < 0
+        ORDER BY e.grant_id`,
+      [tenantId, invoiceId],
+    );
+  } else if (change.from === 'void' && change.to === 'paid') {
+    // Per grant, what the invoice still holds (consumes and releases) should come to what it
+    // released: the consume that brings it there, no more than the grant has left.
+    await q.query(
+      `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
+       SELECT x.tenant_id, x.grant_id, x.customer_id, 'consume', -LEAST(-x.owed, x.remaining), x.invoice_id
+         FROM (SELECT e.tenant_id, e.grant_id, e.customer_id, e.invoice_id,
+                      -sum(e.amount) FILTER (WHERE e.kind = 'release') - sum(e.amount) AS owed,
+                      (SELECT g.amount + COALESCE(sum(a.amount), 0) FROM credit_grants g LEFT JOIN credit_entries a ON a.tenant_id = g.tenant_id AND a.grant_id = g.id
+                        WHERE g.tenant_id = e.tenant_id AND g.id = e.grant_id GROUP BY g.amount) AS remaining
+                 FROM credit_entries e
+                WHERE e.tenant_id = $1 AND e.invoice_id = $2 AND e.kind IN ('consume', 'release')
+                GROUP BY e.tenant_id, e.grant_id, e.customer_id, e.invoice_id
+               HAVING bool_or(e.kind = 'release')) x
+        WHERE x.owed < 0 AND x.remaining > 0
+        ORDER BY x.grant_id`,
+      [tenantId, invoiceId],
+    );
+  }
 }
 
 /** A period's credit allowance to grant: the plan's amount for one subscription and period. */

@@ -57,7 +57,7 @@ export const CreditBalance = shape('CreditBalance', obj({ customer: str(), curre
 export const CreditLedger = shape(
   'CreditLedger',
   obj({
-    data: arr(obj({ at: instant, kind: oneOfStrings(['grant', 'consume', 'expire']), grant: str(), amount: decimal(), invoice: nullable(str()), balance: decimal('The balance after this entry.') })),
+    data: arr(obj({ at: instant, kind: oneOfStrings(['grant', 'consume', 'expire', 'release']), grant: str(), amount: decimal(), invoice: nullable(str()), balance: decimal('The balance after this entry.') })),
   }),
 );
 

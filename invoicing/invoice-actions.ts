@@ -4,6 +4,7 @@ import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { InvoiceView } from './invoice-view.js';
 import { takeNumbers } from './billing-profile.js';
 import { LINE_TEXT, LINE_TEXT_RULE, LINES_TEXT, LINES_TEXT_RULE } from '../core/display-text.js';
+import { invoiceCreditFollows } from '../catalog/credits.js';
 
 /**
  * What finance does to an invoice: approve a draft under review (TALLY_INVOICE_REVIEW: it is
@@ -92,6 +93,7 @@ export class InvoiceActions {
         action,
         JSON.stringify({ from: inv.status, to, ...input }),
       ]);
+      await invoiceCreditFollows(tx, tenantId, id, { from: inv.status, to });
       const change: InvoiceChange = { tenantId, invoiceId: id, subscriptionId: inv.subscription_id, action, from: inv.status, to, actor, at: now };
       for (const hook of this.hooks) await hook(tx, change);
       return view(tx);

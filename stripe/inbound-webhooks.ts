@@ -12,6 +12,7 @@ import { emit, type EventType } from '../webhooks/events.js';
 import { invoiceEvents } from '../webhooks/payloads.js';
 import { NO_DUNNING, subscriptionView, type DunningPolicy } from '../catalog/subscriptions.js';
 import { settleDunning } from './dunning.js';
+import { invoiceCreditFollows } from '../catalog/credits.js';
 
 /**
  * `POST /v1/stripe/webhooks`: Stripe events about what billing sync created. The raw body is
@@ -223,6 +224,7 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
           WHERE tenant_id = $1 AND id = $2`,
         [inv.tenant_id, inv.id, status, at],
       );
+      await invoiceCreditFollows(tx, inv.tenant_id, inv.id, { from: inv.status, to: status });
     } else {
       // A send_invoice invoice is unpaid for dunning once it is overdue, not when a payment
       // on its hosted page fails before it is due.

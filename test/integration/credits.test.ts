@@ -6,6 +6,7 @@ import { testSync } from '../support/sync.js';
 import { jsonRequest, startTestApi, testAggregator, type TestApi } from '../support/api.js';
 import { Dec } from '../../core/money.js';
 import { startStripeFake } from '../../stripe-fake/index.js';
+import { invoiceCreditFollows } from '../../catalog/credits.js';
 
 /**
  * Customer credits: granted through the API with a ledger that is its own audit trail, used by
@@ -173,6 +174,33 @@ describe('credits at period close', () => {
     expect([up.subtotal, up.credit, up.total]).toEqual(['40.00', '25.00', '15.00']);
   });
 
+  it('give back the purchased credit of a voided invoice, not a period’s allowance; Stripe collecting it after all takes it again', async () => {
+    const open = async (customer: string) =>
+      ((await call('GET', `/v1/invoices?customer=${customer}&status=open`)).body.data as (Invoice & { id: string })[]).sort((a, b) => a.period_start.localeCompare(b.period_start));
+    // Acme's second invoice used the last 31.00 of its purchased credit.
+    const [acme] = await open('acme');
+    expect([acme!.credit, acme!.total]).toEqual(['31.00', '18.00']);
+    expect((await call('POST', `/v1/invoices/${acme!.id}/void`, { reason: 'issued by mistake' })).body).toMatchObject({ status: 'void', credit: '31.00' });
+    expect((await call('GET', '/v1/customers/acme/credits')).body.balance).toBe('31.00');
+    const ledger = (await call('GET', '/v1/customers/acme/credits/ledger')).body.data as { kind: string; amount: string; invoice: string | null; balance: string }[];
+    expect(ledger.at(-1)).toMatchObject({ kind: 'release', amount: '31.00', invoice: acme!.id, balance: '31.00' });
+    // Voiding again changes nothing.
+    await call('POST', `/v1/invoices/${acme!.id}/void`, {});
+    expect((await call('GET', '/v1/customers/acme/credits/ledger')).body.data).toHaveLength(ledger.length);
+    // An invoice paid by a period's allowance keeps it used: the allowance was that period's.
+    const [allow] = await open('allow');
+    expect([allow!.credit, allow!.total]).toEqual(['25.00', '15.00']);
+    await call('POST', `/v1/invoices/${allow!.id}/void`, {});
+    expect((await call('GET', '/v1/customers/allow/credits')).body.balance).toBe('25.00');
+    // Stripe charged the voided invoice before the void reached it: the credit is used again, once.
+    for (let i = 0; i < 2; i++) await api.stores.postgres.transaction((tx) => invoiceCreditFollows(tx, t.id, acme!.id, { from: 'void', to: 'paid' }));
+    expect((await call('GET', '/v1/customers/acme/credits')).body.balance).toBe('0.00');
+    expect(((await call('GET', '/v1/customers/acme/credits/ledger')).body.data as { kind: string; amount: string }[]).slice(-2)).toMatchObject([
+      { kind: 'release', amount: '31.00' },
+      { kind: 'consume', amount: '-31.00' },
+    ]);
+  });
+
   it('show an allowance not granted yet on the upcoming invoice as it will be', async () => {
     await call('POST', '/v1/customers', { id: 'fresh', name: 'Fresh', currency: 'USD' });
     const sub = (await call('POST', '/v1/subscriptions', { customer: 'fresh', plan: 'allow', start_date: new Date(Math.floor(Date.now() / DAY) * DAY).toISOString() })).body;
@@ -198,7 +226,8 @@ describe('credits at period close', () => {
       const sync = testSync(api, fake.url, { maxAttempts: 3 });
       const r = await sync.runOnce();
       expect(r.failed).toBe(0);
-      const { rows } = await api.stores.postgres.query<{ id: string; total: string }>('SELECT id, total::text AS total FROM invoices WHERE tenant_id = $1', [t.id]);
+      // Invoices voided before they reached Stripe are never sent.
+      const { rows } = await api.stores.postgres.query<{ id: string; total: string }>("SELECT id, total::text AS total FROM invoices WHERE tenant_id = $1 AND status <> 'void'", [t.id]);
       const inStripe = fake.state.invoices();
       expect(inStripe).toHaveLength(rows.length);
       for (const inv of rows) {
