@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
-import type { PostgresStore } from '../core/postgres.js';
+import type { PostgresStore, Queryable } from '../core/postgres.js';
 import { isCountry } from '../core/country.js';
 import { isCurrency } from '../core/currency.js';
 import { AddressSchema, EMAIL, LocaleSchema, TimeZoneSchema, type Address } from './address.js';
@@ -163,31 +163,35 @@ function toCustomer(r: Row): Customer {
  * the Stripe account) would let one customer's invoices, cards and billing portal reach
  * another's. Refused with a 409 naming the field.
  */
-async function checkStripeCustomerFree(pg: PostgresStore, tenantId: string, id: string, stripeCustomerId: string | null | undefined): Promise<void> {
+async function checkStripeCustomerFree(tx: Queryable, tenantId: string, id: string, stripeCustomerId: string | null | undefined): Promise<void> {
   if (stripeCustomerId == null) return;
-  const { rows } = await pg.query('SELECT 1 FROM customers WHERE stripe_customer_id = $1 AND NOT (tenant_id = $2 AND id = $3) LIMIT 1', [stripeCustomerId, tenantId, id]);
+  // Held until the transaction that writes the id commits: two customers given the same Stripe
+  // customer at once are checked one after the other, and the second sees the first.
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('stripe_customer:' || $1, 0))", [stripeCustomerId]);
+  const { rows } = await tx.query('SELECT 1 FROM customers WHERE stripe_customer_id = $1 AND NOT (tenant_id = $2 AND id = $3) LIMIT 1', [stripeCustomerId, tenantId, id]);
   if (rows.length > 0) throw new TallyError('TALLY_ERR_ALREADY_EXISTS', `Stripe customer ${stripeCustomerId} belongs to another customer`, { field: 'stripe_customer_id' });
 }
 
 export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
   return {
-    async create(tenantId, c) {
-      await checkStripeCustomerFree(pg, tenantId, c.id, c.stripe_customer_id);
-      const { rows } = await pg.query<Row>(
-        `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order, address, locale, timezone)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
-        [
-          tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null,
-          c.collection_method ?? 'charge_automatically',
-          c.collection_method === 'send_invoice' ? (c.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE) : null,
-          c.purchase_order ?? null,
-          c.address === undefined ? null : JSON.stringify(c.address),
-          c.locale ?? null,
-          c.timezone ?? null,
-        ],
-      );
-      return rows[0] === undefined ? undefined : toCustomer(rows[0]);
-    },
+    create: (tenantId, c) =>
+      pg.transaction(async (tx) => {
+        await checkStripeCustomerFree(tx, tenantId, c.id, c.stripe_customer_id);
+        const { rows } = await tx.query<Row>(
+          `INSERT INTO customers (tenant_id, id, name, email, currency, country, tax_exempt, stripe_customer_id, metadata, region, collection_method, days_until_due, purchase_order, address, locale, timezone)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING ${COLUMNS}`,
+          [
+            tenantId, c.id, c.name, c.email ?? null, c.currency, c.country ?? null, c.tax_exempt ?? false, c.stripe_customer_id ?? null, JSON.stringify(c.metadata ?? {}), c.region ?? null,
+            c.collection_method ?? 'charge_automatically',
+            c.collection_method === 'send_invoice' ? (c.days_until_due ?? DEFAULT_DAYS_UNTIL_DUE) : null,
+            c.purchase_order ?? null,
+            c.address === undefined ? null : JSON.stringify(c.address),
+            c.locale ?? null,
+            c.timezone ?? null,
+          ],
+        );
+        return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+      }),
     async get(tenantId, id) {
       const { rows } = await pg.query<Row>(`SELECT ${COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL`, [tenantId, id]);
       return rows[0] === undefined ? undefined : toCustomer(rows[0]);
@@ -205,12 +209,12 @@ export function pgCustomerRepository(pg: PostgresStore): CustomerRepository {
     },
     async update(tenantId, id, u) {
       const set = (v: unknown) => v !== undefined;
-      await checkStripeCustomerFree(pg, tenantId, id, u.stripe_customer_id);
       if (u.days_until_due !== undefined && u.collection_method === undefined) {
         const now = await pg.query<{ collection_method: CollectionMethod }>('SELECT collection_method FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
         if (now.rows[0]?.collection_method === 'charge_automatically') throw new TallyError('TALLY_ERR_INVALID_VALUE', `days_until_due ${ONLY_WITH_SEND_INVOICE}`, { field: 'days_until_due' });
       }
       return pg.transaction(async (tx) => {
+        await checkStripeCustomerFree(tx, tenantId, id, u.stripe_customer_id);
         // The metadata limits hold for what the customer ends up with: merged here, under the
         // row lock, so that two PATCHes cannot each pass alone and break them together.
         let metadata: Record<string, string> | undefined;

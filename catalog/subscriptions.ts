@@ -157,7 +157,10 @@ export class SubscriptionService {
 
   async create(tenantId: string, input: z.output<typeof CreateSubscription>, actor: string, now: Date): Promise<SubscriptionView> {
     return this.pg.transaction(async (tx) => {
-      const customer = await tx.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, input.customer]);
+      // FOR SHARE: a deletion of the customer (which takes its row FOR UPDATE and refuses while
+      // it has a live subscription) waits for this one to commit, or this one for it, and then
+      // finds it deleted; neither can miss the other.
+      const customer = await tx.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR SHARE', [tenantId, input.customer]);
       if (customer.rows[0] === undefined) throw new TallyError('TALLY_ERR_CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(input.customer)}`, { field: 'customer' });
       const plan = await latestPlan(tx, tenantId, input.plan);
       if (plan.currency !== customer.rows[0].currency) {

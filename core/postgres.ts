@@ -44,7 +44,9 @@ export interface PostgresOptions {
 
 export async function openPostgres(opts: PostgresOptions): Promise<PostgresStore> {
   if (opts.url !== undefined) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: 30_000 });
+    // Sessions in UTC, as the embedded Postgres runs, whatever the server's or database's
+    // default: date arithmetic in SQL (a timestamp plus days) then means the same everywhere.
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: 30_000, options: '-c TimeZone=UTC' });
     return wrapPool(pool, 'server', async () => {
       await pool.end();
     });

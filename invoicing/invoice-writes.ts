@@ -35,7 +35,8 @@ export async function stillToWrite(tx: Queryable, closing: readonly Closing[], c
   );
   const billed = await billedMarks(tx, tenants, ids);
   // Credits used meanwhile by another close: those customers' invoices wait for the next run.
-  await tx.query('SELECT 1 FROM credit_grants WHERE tenant_id = ANY($1) AND customer_id = ANY($2) FOR UPDATE', [[...new Set(tenants)], closing.map((c) => c.sub.customer)]);
+  // In one order, as the subscriptions above: two closes sharing a customer never deadlock.
+  await tx.query('SELECT 1 FROM credit_grants WHERE tenant_id = ANY($1) AND customer_id = ANY($2) ORDER BY tenant_id, id FOR UPDATE', [[...new Set(tenants)], closing.map((c) => c.sub.customer)]);
   const now = new Map((await availableCredits(tx, tenants, closing.map((c) => c.sub.customer))).map((a) => [a.grantId, a.remaining]));
   const stale = new Set(credits.filter((a) => now.get(a.grantId) !== a.remaining).map((a) => a.customer));
   const periodOf = new Map(closing.map((c) => [`${c.sub.tenantId}\n${c.sub.id}`, c.period.start.getTime()]));

@@ -71,7 +71,7 @@ export async function enqueueOverdue(pg: PostgresStore, now: Date, s: EnqueueSet
     const { rows } = await pg.query<{ tenant_id: string; id: string }>(
       `SELECT i.tenant_id, i.id FROM invoices i JOIN customers c ON c.tenant_id = i.tenant_id AND c.id = i.customer_id
         WHERE i.status = 'open' AND i.collection_method = 'send_invoice'
-          AND COALESCE(i.due_at, i.created_at + make_interval(days => COALESCE(i.days_until_due, 0))) <= $1
+          AND COALESCE(i.due_at, i.created_at + COALESCE(i.days_until_due, 0) * interval '24 hours') <= $1
           AND ${collectorSql('i', '$2::boolean')} = 'tally'
           AND btrim(COALESCE(c.email, '')) <> ''
           AND NOT EXISTS (SELECT 1 FROM mail_outbox m WHERE m.tenant_id = i.tenant_id AND m.dedup_key = 'invoice.overdue:' || i.id)

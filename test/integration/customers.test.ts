@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minorUnits } from '../../core/currency.js';
 import { type TestApi, jsonRequest, startTestApi } from '../support/api.js';
+import type { PostgresStore, Queryable } from '../../core/postgres.js';
+import { pgCustomerRepository } from '../../catalog/customers.js';
+import { SubscriptionService } from '../../catalog/subscriptions.js';
 
 let api: TestApi;
 let t: { id: string; key: string; auth: Record<string, string> };
@@ -211,6 +214,52 @@ describe('customers', () => {
     expect((await call('DELETE', '/v1/customers/secret', undefined, other.auth)).status).toBe(404);
     expect((await call('GET', '/v1/customers', undefined, other.auth)).body.data).toEqual([]);
     expect((await call('GET', '/v1/customers/secret')).body.name).toBe('Mine');
+  });
+});
+
+describe('a customer deleted while a subscription is made for it', () => {
+  it('ends with one or the other, never a live subscription on a deleted customer', async () => {
+    await call('POST', '/v1/plans', { code: 'race', name: 'Race', currency: 'EUR', interval: 'month', base_fee: '10' });
+    await call('POST', '/v1/customers', { id: 'racer', name: 'Racer', currency: 'EUR' });
+    const pg = api.stores.postgres;
+    // The subscription's transaction pauses once it has read the customer.
+    let read!: () => void;
+    const customerRead = new Promise<void>((r) => (read = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    const paused: PostgresStore = {
+      ...pg,
+      query: pg.query.bind(pg),
+      transaction: (fn) =>
+        pg.transaction((tx) =>
+          fn({
+            query: async (text: string, params?: readonly unknown[]) => {
+              const r = await tx.query(text, params);
+              if (text.includes('FROM customers')) {
+                read();
+                await resumed;
+              }
+              return r;
+            },
+          } as Queryable),
+        ),
+    };
+    const creating = new SubscriptionService(paused).create(t.id, { customer: 'racer', plan: 'race' }, 'test', new Date());
+    await customerRead;
+    const removing = pgCustomerRepository(pg).remove(t.id, 'racer').then(
+      (removed) => ({ removed }),
+      (e: unknown) => ({ refused: (e as { code?: string }).code }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    resume();
+    expect((await creating).status).toBe('active');
+    expect(await removing).toEqual({ refused: 'TALLY_ERR_INVALID_TRANSITION' });
+    const { rows } = await pg.query<{ deleted: boolean; live: number }>(
+      `SELECT c.deleted_at IS NOT NULL AS deleted, (SELECT count(*)::int FROM subscriptions s WHERE s.tenant_id = c.tenant_id AND s.customer_id = c.id) AS live
+         FROM customers c WHERE c.tenant_id = $1 AND c.id = 'racer'`,
+      [t.id],
+    );
+    expect(rows[0]).toEqual({ deleted: false, live: 1 });
   });
 });
 

@@ -72,6 +72,24 @@ describe('payment-method link', () => {
     expect((await jsonRequest(api.url, other.auth, 'PATCH', '/v1/customers/spy', { stripe_customer_id: taken })).status).toBe(409);
   });
 
+  it('of customers given one Stripe customer at once, only one gets it', async () => {
+    for (let n = 0; n < 5; n++) {
+      const stripe = `cus_Race${n}`;
+      const made = await Promise.all(
+        ['a', 'b', 'c'].map((x) => call('POST', '/v1/customers', { id: `race-${n}-${x}`, name: 'Race', currency: 'EUR', stripe_customer_id: stripe })),
+      );
+      expect(made.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+      // A PATCH racing a create: one of them.
+      const winner = made.find((r) => r.status === 201)!.body.id as string;
+      const patched = await Promise.all([
+        call('POST', '/v1/customers', { id: `race-${n}-d`, name: 'Race', currency: 'EUR', stripe_customer_id: `${stripe}x` }),
+        call('PATCH', `/v1/customers/${winner}`, { stripe_customer_id: `${stripe}x` }),
+      ]);
+      const statuses = patched.map((r) => r.status);
+      expect([[201, 409], [409, 200]]).toContainEqual(statuses);
+    }
+  });
+
   it('a stripe_customer_id the Stripe account does not have is a 400 naming it', async () => {
     await call('POST', '/v1/customers', { id: 'ghost', name: 'Ghost', currency: 'EUR', stripe_customer_id: 'cus_NotInThisAccount' });
     const r = await link('ghost');
