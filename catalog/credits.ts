@@ -99,9 +99,9 @@ export class CreditService {
     return (await this.grants(tenantId, customerId)).find((g) => g.id === id)!;
   }
 
-  /** Every grant of the customer with its remaining balance, oldest first; undefined for an unknown customer. */
+  /** Every grant of the customer with its remaining balance, oldest first; undefined for an unknown (or deleted) customer. */
   async balance(tenantId: string, customerId: string): Promise<{ customer: string; currency: string; balance: string; grants: GrantView[] } | undefined> {
-    const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
+    const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, customerId]);
     if (rows[0] === undefined) return undefined;
     const grants = await this.grants(tenantId, customerId);
     const balance = grants.reduce((s, g) => s.plus(g.remaining), new Dec(0));
@@ -110,7 +110,7 @@ export class CreditService {
 
   /** The audit trail: every grant and use, oldest first, with the balance after each. */
   async ledger(tenantId: string, customerId: string): Promise<LedgerEntry[] | undefined> {
-    const { rows: c } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2', [tenantId, customerId]);
+    const { rows: c } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, customerId]);
     if (c[0] === undefined) return undefined;
     const { rows } = await this.pg.query<{ at: Date; kind: LedgerEntry['kind']; grant: string; amount: string; invoice: string | null }>(
       `SELECT created_at AS at, 'grant' AS kind, id AS grant, amount::text AS amount, invoice_id AS invoice, 0 AS seq FROM credit_grants WHERE tenant_id = $1 AND customer_id = $2

@@ -107,14 +107,16 @@ export class EventLog {
       const { rows } = await tx.query('SELECT 1 FROM webhook_events WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
       if (rows.length === 0) throw new TallyError('TALLY_ERR_NOT_FOUND', `no webhook event ${JSON.stringify(id)}`, { field: 'id' });
       if (endpoint !== undefined) {
-        const ep = await tx.query('SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2', [tenantId, endpoint]);
-        if (ep.rows.length === 0) throw new TallyError('TALLY_ERR_NOT_FOUND', `no webhook endpoint ${JSON.stringify(endpoint)}`, { field: 'endpoint' });
+        const ep = await tx.query<{ disabled: boolean }>('SELECT disabled FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2', [tenantId, endpoint]);
+        if (ep.rows[0] === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no webhook endpoint ${JSON.stringify(endpoint)}`, { field: 'endpoint' });
+        // Its deliveries would fail at once (a disabled endpoint is sent nothing): enable it first.
+        if (ep.rows[0].disabled) throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `webhook endpoint ${JSON.stringify(endpoint)} is disabled; enable it to redeliver to it`, { field: 'endpoint' });
         await tx.query('INSERT INTO webhook_deliveries (tenant_id, event_id, endpoint_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [tenantId, id, endpoint]);
       }
       await tx.query(
         `UPDATE webhook_deliveries d SET state = 'pending', next_attempt_at = now(), schedule_from = attempts, last_error = NULL, updated_at = now()
           WHERE d.tenant_id = $1 AND d.event_id = $2 AND ($3::text IS NULL OR d.endpoint_id = $3)
-            AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = d.tenant_id AND w.id = d.endpoint_id)`,
+            AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.tenant_id = d.tenant_id AND w.id = d.endpoint_id AND NOT w.disabled)`,
         [tenantId, id, endpoint ?? null],
       );
     });

@@ -203,6 +203,7 @@ describe('customers', () => {
     expect((await call('GET', '/v1/customers/gone')).status).toBe(404);
     expect((await call('PATCH', '/v1/customers/gone', { name: 'x' })).status).toBe(404);
     expect((await call('DELETE', '/v1/customers/gone')).status).toBe(404);
+    for (const sub of ['credits', 'credits/ledger', 'balance', 'entitlements']) expect((await call('GET', `/v1/customers/gone/${sub}`)).status, sub).toBe(404);
     expect((await call('POST', '/v1/customers', { id: 'gone', name: 'G', currency: 'USD' })).status).toBe(409);
   });
 

@@ -207,6 +207,14 @@ describe('events and their delivery', () => {
     expect(rcv.received).toHaveLength(6);
     expect((await call('GET', `/v1/webhook_events/${id}`)).body.deliveries[0]).toMatchObject({ state: 'delivered', attempts: 6, last_status: 200 });
     expect((await call('POST', '/v1/webhook_events/evt_nope/redeliver')).status).toBe(404);
+    // A disabled endpoint is sent nothing: redelivering to it is refused, naming it, and a
+    // redelivery of the whole event leaves its delivery as it was.
+    expect((await call('PATCH', `/v1/webhook_endpoints/${endpointId}`, { disabled: true })).status).toBe(200);
+    const refused = await call('POST', `/v1/webhook_events/${id}/redeliver`, { endpoint: endpointId });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_TRANSITION', field: 'endpoint' });
+    expect((await call('POST', `/v1/webhook_events/${id}/redeliver`)).body.deliveries[0]).toMatchObject({ state: 'delivered' });
+    expect((await call('PATCH', `/v1/webhook_endpoints/${endpointId}`, { disabled: false })).status).toBe(200);
   });
 
   it('send each delivery once when two dispatchers run at the same time', async () => {
