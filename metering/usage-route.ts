@@ -1,6 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { TallyError } from '../core/errors.js';
 import { tenantOf, type Route } from '../http/types.js';
+import { listLimit } from '../http/body.js';
 import { parseTimestamp } from '../core/time.js';
 import type { MeterRepository } from './meters.js';
 import type { UsageWindow } from './usage.js';
@@ -83,8 +84,7 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       const tz = timeZone(q.get('tz') ?? 'UTC', from, to, window);
       // Intl knows a few zones ClickHouse's own database lacks (the SystemV/ aliases, new ones).
       if (!(await storeZones()).has(tz)) throw bad('tz', `${tz} is not a time zone the usage store knows`);
-      const limit = q.get('limit') === null ? 1000 : Number(q.get('limit'));
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw bad('limit', 'must be a whole number from 1 to 10000');
+      const limit = listLimit(req, 1000, 10_000);
       const offset = pageOffset(q.get('page_token'));
 
       const meter = await deps.meters.record(tenantId, meterKey);
