@@ -4,6 +4,7 @@ import { TallyError } from '../core/errors.js';
 import { errorSummary, isolate, storesDown } from '../core/isolate.js';
 import type { Logger } from '../core/log.js';
 import { Dec, plain } from '../core/money.js';
+import { minorUnits } from '../core/currency.js';
 import type { PostgresStore, Queryable } from '../core/postgres.js';
 import type { BalanceView } from '../invoicing/balance.js';
 import type { PeriodRating } from '../invoicing/rate-periods.js';
@@ -19,7 +20,11 @@ import { emit } from '../webhooks/events.js';
  * customer without a level set gets neither (level `"0"`: only `balance.depleted`).
  */
 export const SetBalanceAlerts = z.strictObject({
-  low_balance_threshold: z.string().regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a decimal string at or above zero such as "10.00"'),
+  /** null: no balance alerts any more. */
+  low_balance_threshold: z
+    .string()
+    .regex(/^\d{1,20}(\.\d{1,6})?$/, 'must be a decimal string at or above zero such as "10.00"')
+    .nullable(),
 });
 
 export interface BalanceAlertsView {
@@ -33,11 +38,20 @@ export class BalanceAlertService {
   constructor(private readonly pg: PostgresStore) {}
 
   async set(tenantId: string, customerId: string, input: z.output<typeof SetBalanceAlerts>, actor: string): Promise<BalanceAlertsView> {
-    await this.customer(tenantId, customerId);
+    const currency = await this.customer(tenantId, customerId);
+    const level = input.low_balance_threshold;
+    if (level === null) {
+      await this.pg.query('DELETE FROM balance_alert_settings WHERE tenant_id = $1 AND customer_id = $2', [tenantId, customerId]);
+      return this.get(tenantId, customerId);
+    }
+    // A balance is in the currency's minor units: a level finer than that is a mistake.
+    if (new Dec(level).decimalPlaces() > minorUnits(currency)) {
+      throw new TallyError('TALLY_ERR_INVALID_VALUE', `${currency} has ${minorUnits(currency)} decimal places; low_balance_threshold has more`, { field: 'low_balance_threshold' });
+    }
     await this.pg.query(
       `INSERT INTO balance_alert_settings (tenant_id, customer_id, low_balance_threshold, actor) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id, customer_id) DO UPDATE SET low_balance_threshold = EXCLUDED.low_balance_threshold, actor = EXCLUDED.actor, updated_at = now()`,
-      [tenantId, customerId, input.low_balance_threshold, actor],
+      [tenantId, customerId, level, actor],
     );
     return this.get(tenantId, customerId);
   }
@@ -57,9 +71,11 @@ export class BalanceAlertService {
     };
   }
 
-  private async customer(tenantId: string, id: string): Promise<void> {
-    const { rows } = await this.pg.query('SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
+  /** The customer's currency; 404 for a customer the tenant does not have. */
+  private async customer(tenantId: string, id: string): Promise<string> {
+    const { rows } = await this.pg.query<{ currency: string }>('SELECT currency FROM customers WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id]);
     if (rows[0] === undefined) throw new TallyError('TALLY_ERR_NOT_FOUND', `no customer ${JSON.stringify(id)}`, { field: 'id' });
+    return rows[0].currency;
   }
 }
 

@@ -175,6 +175,15 @@ describe('balance.low and balance.depleted', () => {
     for (const level of ['-1', '1e3', 5, '']) expect((await liveCall('PUT', '/v1/customers/pre/balance_alerts', { low_balance_threshold: level })).status, String(level)).toBe(400);
     expect((await liveCall('PUT', '/v1/customers/nobody/balance_alerts', { low_balance_threshold: '1' })).status).toBe(404);
     expect((await liveCall('GET', '/v1/customers/pre/balance_alerts')).body).toEqual({ customer: 'pre', low_balance_threshold: null, fired: [] });
+    // Finer than the currency's cents: refused, naming the field.
+    const fine = await liveCall('PUT', '/v1/customers/pre/balance_alerts', { low_balance_threshold: '0.001' });
+    expect(fine.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'low_balance_threshold' });
+  });
+
+  it('removes a level with null', async () => {
+    expect((await liveCall('PUT', '/v1/customers/unwatched/balance_alerts', { low_balance_threshold: '1.00' })).body).toMatchObject({ low_balance_threshold: '1' });
+    expect((await liveCall('PUT', '/v1/customers/unwatched/balance_alerts', { low_balance_threshold: null })).body).toEqual({ customer: 'unwatched', low_balance_threshold: null, fired: [] });
+    expect((await liveCall('GET', '/v1/customers/unwatched/balance_alerts')).body.low_balance_threshold).toBeNull();
   });
 
   it('fire once per period each: low at the level, depleted at exactly zero; not without a level', async () => {
