@@ -15,6 +15,7 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   if (type !== '' && type !== 'application/json') {
     throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   }
+  refuseCharset(req.headers['content-type']);
   // Decoding would turn bytes that are not UTF-8 into U+FFFD without a word: another id or
   // name than the client sent (the event routes refuse them the same way).
   if (!isUtf8(req.body)) throw new TallyError('TALLY_ERR_INVALID_JSON', 'request body is not valid JSON: it is not UTF-8');
@@ -26,6 +27,18 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   }
   checkText(data);
   return validate(schema, data);
+}
+
+/**
+ * JSON is UTF-8 (RFC 8259): a body declared in another charset would be read as UTF-8 all the
+ * same, so the declaration is refused rather than ignored. `charset=utf-8` (any case, quoted or
+ * not) is fine, as is none.
+ */
+export function refuseCharset(contentType: string | undefined): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not supported; send UTF-8`, { field: 'Content-Type' });
+  }
 }
 
 /**

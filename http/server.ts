@@ -199,6 +199,13 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       refuse(tooLarge(limit, route.maxBodyBytes !== undefined), true);
       return;
     }
+    // A body is read as sent: a compressed one would be taken for its bytes (and refused as
+    // "not UTF-8", which tells the client nothing).
+    const encoding = headers['content-encoding']?.trim().toLowerCase();
+    if (hasBody && encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+      refuse(new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body uncompressed`, { field: 'Content-Encoding' }));
+      return;
+    }
 
     const params: Record<string, string> = {};
     let query: URLSearchParams;

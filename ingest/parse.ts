@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Unpackr as UnpackrClass } from 'msgpackr';
 import * as jsDecoder from 'msgpackr/unpack';
 import { TallyError } from '../core/errors.js';
+import { refuseCharset } from '../http/body.js';
 import { binaryCloudEvent, isBinaryCloudEvent } from './cloudevents-binary.js';
 import type { RawEvent } from './event.js';
 import { parseJsonExact } from './json.js';
@@ -39,6 +40,7 @@ export function formatOf(contentType: string | undefined): Format {
   if (format === undefined) {
     throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Type ${type}; use one of ${Object.keys(MEDIA_TYPES).join(', ')}`);
   }
+  refuseCharset(contentType);
   return format;
 }
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -240,6 +241,24 @@ describe('tenants', () => {
     const r = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
     expect(r.status).toBe(415);
     expect(r.body.error.code).toBe('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('refuses a compressed body and a charset other than UTF-8 with 415, naming the header; takes UTF-8 declared', async () => {
+    const gz = gzipSync('{"name":"x"}');
+    for (const path of ['/v1/tenants', '/v1/events']) {
+      const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { ...api.admin, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gz });
+      expect(res.status, path).toBe(415);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', field: 'Content-Encoding' });
+    }
+    const utf16 = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'application/json; charset=utf-16' }, body: '{"name":"x"}' });
+    expect(utf16.status).toBe(415);
+    expect(utf16.body.error).toMatchObject({ code: 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', field: 'Content-Type' });
+    const tenant = await api.tenant('charsets');
+    const latin1 = await call('POST', '/v1/events', { headers: { ...tenant.auth, 'content-type': 'application/x-ndjson; charset=ISO-8859-1' }, body: '{}' });
+    expect(latin1.status).toBe(415);
+    for (const type of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"']) {
+      expect((await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': type, 'content-encoding': 'identity' }, body: '{"name":"x"}' })).status, type).toBe(201);
+    }
   });
 });
 
