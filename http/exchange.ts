@@ -16,10 +16,12 @@ export interface Exchange {
   paused: boolean;
   /** Called once, when the exchange is aborted. */
   readonly onAbort: (() => void)[];
+  /** A HEAD request: answered with the headers a GET would have, and no body. */
+  readonly head: boolean;
 }
 
-export function openExchange(res: UwsResponse): Exchange {
-  const exchange: Exchange = { res, aborted: false, answered: false, paused: false, onAbort: [] };
+export function openExchange(res: UwsResponse, head = false): Exchange {
+  const exchange: Exchange = { res, aborted: false, answered: false, paused: false, onAbort: [], head };
   // Registered first, so that whatever happens next uWS never sees a handler return without
   // an abort handler (it terminates the process when that happens).
   res.onAborted(() => {
@@ -72,6 +74,16 @@ export function send(exchange: Exchange, reply: Reply, requestId: string, closeC
     // Every answer is what its Content-Type says: a browser never guesses it into a script.
     res.writeHeader('X-Content-Type-Options', 'nosniff');
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
+    if (exchange.head) {
+      // The length is written by hand, and endWithoutBody called with no arguments: given a
+      // length, this uWS waits for that many bytes and never finishes the answer (the
+      // connection's next request is never read); given undefined, it writes a length of its
+      // own. So the connection is closed by asking the client to.
+      res.writeHeader('Content-Length', String(body.length));
+      if (closeConnection) res.writeHeader('Connection', 'close');
+      res.endWithoutBody();
+      return;
+    }
     if (closeConnection) {
       res.end(body, closeConnection);
       return;

@@ -78,11 +78,13 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   for (const [pattern, routes] of byPattern) {
     const paramNames = [...pattern.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
     for (const route of routes) {
-      app[UWS_METHOD[route.method]](pattern, (res, req) => guarded(res, pattern, (exchange) => handle(exchange, req, route, paramNames)));
+      app[UWS_METHOD[route.method]](pattern, (res, req) => guarded(res, req, pattern, (exchange) => handle(exchange, req, route, paramNames)));
+      // HEAD is GET without the body (RFC 9110): health checks and link checkers use it.
+      if (route.method === 'GET') app.head(pattern, (res, req) => guarded(res, req, pattern, (exchange) => handle(exchange, req, route, paramNames)));
     }
-    const allow = routes.map((r) => r.method).join(', ');
+    const allow = routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])).join(', ');
     app.any(pattern, (res, req) =>
-      guarded(res, pattern, (exchange) => {
+      guarded(res, req, pattern, (exchange) => {
         const method = req.getCaseSensitiveMethod();
         const err = new TallyError('TALLY_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pattern}; allowed: ${allow}`, {
           headers: { Allow: allow },
@@ -92,7 +94,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     );
   }
   app.any('/*', (res, req) =>
-    guarded(res, 'unmatched', (exchange) => {
+    guarded(res, req, 'unmatched', (exchange) => {
       const method = req.getCaseSensitiveMethod();
       respondNow(exchange, method, 'unmatched', requestIdOf(req), new TallyError('TALLY_ERR_NOT_FOUND', `no route for ${method} ${req.getUrl()}`));
     }),
@@ -102,10 +104,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
    * Runs the synchronous part of a handler so that nothing it throws reaches uWS: the client
    * gets a 500 (or its connection is closed when even that fails) and the process lives on.
    */
-  function guarded(res: UwsResponse, route: string, body: (exchange: Exchange) => void): void {
+  function guarded(res: UwsResponse, req: UwsRequest, route: string, body: (exchange: Exchange) => void): void {
     let exchange: Exchange | undefined;
     try {
-      exchange = openExchange(res);
+      // (getMethod would lower-case the method in place, for the metrics too.)
+      exchange = openExchange(res, req.getCaseSensitiveMethod() === 'HEAD');
       body(exchange);
     } catch (e) {
       const requestId = newRequestId();

@@ -91,7 +91,7 @@ describe('errors and routing', () => {
   it('known route, wrong method: 405 with Allow', async () => {
     const r = await call('DELETE', '/v1/tenants');
     expect(r.status).toBe(405);
-    expect(r.headers.get('allow')).toBe('POST, GET');
+    expect(r.headers.get('allow')).toBe('POST, GET, HEAD');
     expect(r.body.error.code).toBe('TALLY_ERR_METHOD_NOT_ALLOWED');
   });
 
@@ -241,6 +241,22 @@ describe('tenants', () => {
     const r = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'text/plain' }, body: '{"name":"x"}' });
     expect(r.status).toBe(415);
     expect(r.body.error.code).toBe('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers HEAD as GET without the body, and the connection goes on after it', async () => {
+    const head = await fetch(`${api.url}/healthz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(JSON.stringify({ status: 'ok' }).length));
+    expect(await head.text()).toBe('');
+    expect((await fetch(`${api.url}/v1/tenants`, { method: 'HEAD' })).status).toBe(401);
+    // A HEAD and a GET on one connection: two answers, one body.
+    const both = await rawRequest('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(both.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    expect(both.match(/\{"status":"ok"\}/g)).toHaveLength(1);
+    // A route without GET refuses HEAD, and names what it takes.
+    const post = await fetch(`${api.url}/v1/events`, { method: 'HEAD' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('POST');
   });
 
   it('refuses a compressed body and a charset other than UTF-8 with 415, naming the header; takes UTF-8 declared', async () => {
