@@ -4,6 +4,7 @@ import { TallyError, type ErrorCode } from '../core/errors.js';
 import type { Request } from './types.js';
 import { parseTimestamp } from '../core/time.js';
 import { invalidText, printable, textFault } from './text.js';
+import { inexactNumber } from './json-numbers.js';
 
 /**
  * Request bodies: JSON only for the management API, parsed and validated against a zod schema.
@@ -19,13 +20,21 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   // Decoding would turn bytes that are not UTF-8 into U+FFFD without a word: another id or
   // name than the client sent (the event routes refuse them the same way).
   if (!isUtf8(req.body)) throw new TallyError('TALLY_ERR_INVALID_JSON', 'request body is not valid JSON: it is not UTF-8');
+  const text = req.body.length === 0 ? '{}' : req.body.toString('utf8');
   let data: unknown;
   try {
-    data = JSON.parse(req.body.length === 0 ? '{}' : req.body.toString('utf8'));
+    data = JSON.parse(text);
   } catch (e) {
     throw new TallyError('TALLY_ERR_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
   }
   checkText(data);
+  // A number JSON.parse would change is refused, as ingest refuses it: stored, it would be
+  // another number than the client sent, without a word.
+  const inexact = inexactNumber(text);
+  if (inexact !== undefined) {
+    const field = inexact.path.length === 0 ? undefined : formatPath(inexact.path);
+    throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field ?? 'body'} is the number ${inexact.literal.slice(0, 40)}, which cannot be kept exactly; send a smaller number, or a string`, { field });
+  }
   return validate(schema, data);
 }
 

@@ -259,6 +259,25 @@ describe('tenants', () => {
     expect(post.headers.get('allow')).toBe('POST');
   });
 
+  it('refuses a number JSON.parse would change, naming its field, and stores nothing', async () => {
+    const tenant = await api.tenant('numbers');
+    const headers = { ...tenant.auth, 'content-type': 'application/json' };
+    for (const [days, field] of [
+      ['1e-400', 'days_until_due'],
+      ['30.0000000000000001', 'days_until_due'],
+    ]) {
+      const r = await call('POST', '/v1/customers', { headers, body: `{"id":"n","name":"N","currency":"USD","collection_method":"send_invoice","days_until_due":${days}}` });
+      expect(r.status, days).toBe(400);
+      expect(r.body.error, days).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field });
+    }
+    const deep = await call('POST', '/v1/customers', { headers, body: '{"id":"n","name":"N","currency":"USD","metadata":{"a":[1,{"b":9007199254740993}]}}' });
+    expect(deep.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field: 'metadata.a[1].b' });
+    expect((await call('GET', '/v1/customers/n', { headers })).status).toBe(404);
+    // What a double keeps is taken as it is.
+    const ok = await call('POST', '/v1/customers', { headers, body: '{"id":"n","name":"N","currency":"USD","collection_method":"send_invoice","days_until_due":3e1}' });
+    expect(ok.body).toMatchObject({ days_until_due: 30 });
+  });
+
   it('refuses a compressed body and a charset other than UTF-8 with 415, naming the header; takes UTF-8 declared', async () => {
     const gz = gzipSync('{"name":"x"}');
     for (const path of ['/v1/tenants', '/v1/events']) {

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { inexactNumber } from '../../http/json-numbers.js';
+
+describe('number literals JSON.parse would change', () => {
+  it('are found, with the path of their value', () => {
+    expect(inexactNumber('{"a":1,"b":[1,2,{"c":9007199254740993}]}')).toEqual({ path: ['b', 2, 'c'], literal: '9007199254740993' });
+    expect(inexactNumber('{"x\\"y":{"z":1e-400}}')).toEqual({ path: ['x"y', 'z'], literal: '1e-400' });
+    expect(inexactNumber('[1e400]')).toEqual({ path: [0], literal: '1e400' });
+    expect(inexactNumber('12345678901234567890123')).toEqual({ path: [], literal: '12345678901234567890123' });
+    expect(inexactNumber('{"a":{},"b":[],"c":[[],{}],"d":123456789012345678.25}')).toEqual({ path: ['d'], literal: '123456789012345678.25' });
+  });
+
+  it('leave alone what comes back as written, and numbers inside strings', () => {
+    expect(inexactNumber('{"a":0.1,"b":-0,"c":1.5e3,"d":"9007199254740993","e":9007199254740992,"f":-123456789012345,"g":0.30000000000000004}')).toBeUndefined();
+  });
+});
