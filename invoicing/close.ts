@@ -16,6 +16,10 @@ import { invoicedPeriods } from './invoice-reads.js';
 import { planAtEnd } from './terms.js';
 import type { RatingDeps } from './rate-periods.js';
 import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.js';
+import { RepeatedWarnings } from '../core/repeated-warnings.js';
+
+/** A subscription set aside run after run is logged now and then, not every run (core/repeated-warnings.ts). */
+const closeWarnings = new RepeatedWarnings();
 
 /**
  * Period close, in batches: the invoices of every due period of a batch of subscriptions are
@@ -96,7 +100,8 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
     failed.add(keyOf(sub));
     report.setAside = (report.setAside ?? 0) + 1;
     d.itemFailures?.inc({ loop: 'close' });
-    d.logger?.warn({ tenant: sub.tenantId, subscription: sub.id, ...errorSummary(error) }, 'closing a subscription failed; it is set aside and tried again on the next run');
+    const { log, quiet } = closeWarnings.take(keyOf(sub));
+    if (log) d.logger?.warn({ tenant: sub.tenantId, subscription: sub.id, ...errorSummary(error), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'closing a subscription failed; it is set aside and tried again on the next run');
   };
   const live: SubscriptionFacts[] = [];
   for (const sub of subs) {

@@ -15,6 +15,10 @@ import { floorHour, HOUR_MS } from '../core/time.js';
 import { loadSubscriptions, type SubscriptionFacts } from './subscription-facts.js';
 import type { RaterMetrics } from './metrics.js';
 import { readRaterPosition, saveRaterPosition } from './rater-position.js';
+import { RepeatedWarnings } from '../core/repeated-warnings.js';
+
+/** A subscription set aside run after run is logged now and then, not every run (core/repeated-warnings.ts). */
+const raterWarnings = new RepeatedWarnings();
 
 /**
  * Keeps the hourly rated usage current.
@@ -200,7 +204,8 @@ export class Rater {
   private setAside(key: string, error: unknown): void {
     const [tenant, subscription] = key.split('\n');
     this.d.itemFailures?.inc({ loop: 'rater' });
-    this.d.logger?.warn({ tenant, subscription, ...errorSummary(error) }, 'rating a subscription failed; it is set aside and rated again on the next run');
+    const { log, quiet } = raterWarnings.take(key);
+    if (log) this.d.logger?.warn({ tenant, subscription, ...errorSummary(error), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'rating a subscription failed; it is set aside and rated again on the next run');
   }
 }
 

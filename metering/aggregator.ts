@@ -13,6 +13,10 @@ import { recordLaterCopies } from './later-copies.js';
 import { recomputeHours, type StatementLimits } from './rollup.js';
 import { affectedMeters, CLOCK_ALLOWANCE_MS, hoursOf, visibleRows, windowTenants } from './run-window.js';
 import { chTime } from './sql.js';
+import { RepeatedWarnings } from '../core/repeated-warnings.js';
+
+/** A meter set aside run after run is logged now and then, not every run (core/repeated-warnings.ts). */
+const aggregatorWarnings = new RepeatedWarnings();
 
 /**
  * The aggregator turns raw events into hourly usage. Each run:
@@ -164,7 +168,8 @@ export class Aggregator {
           if (await systemic()) throw e;
           failed.push({ tenantId, item: meterKey, since });
           this.o.itemFailures?.inc({ loop: 'aggregator' });
-          this.o.logger.warn({ tenant: tenantId, meter: meterKey, ...errorSummary(e) }, 'aggregating a meter failed; it is set aside and done again on the next run');
+          const { log, quiet } = aggregatorWarnings.take(`${tenantId}\n${meterKey}`);
+          if (log) this.o.logger.warn({ tenant: tenantId, meter: meterKey, ...errorSummary(e), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'aggregating a meter failed; it is set aside and done again on the next run');
           return false;
         }
       };
