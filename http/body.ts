@@ -33,7 +33,12 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
   const inexact = inexactNumber(text);
   if (inexact !== undefined) {
     const field = inexact.path.length === 0 ? undefined : formatPath(inexact.path);
-    throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field ?? 'body'} is the number ${inexact.literal.slice(0, 40)}, which cannot be kept exactly; send a smaller number, or a string`, { field });
+    const read = String(Number(inexact.literal));
+    throw new TallyError(
+      'TALLY_ERR_INVALID_VALUE',
+      `${field ?? 'body'} is the number ${inexact.literal.slice(0, 40)}, which would be read as ${read}; send a number that is kept as written, or a decimal string where the field takes one`,
+      { field },
+    );
   }
   return validate(schema, data);
 }
