@@ -61,4 +61,31 @@ describe('commitments', () => {
     ]);
     expect([inv.subtotal, inv.discount, inv.total]).toEqual(['250.00', '50.00', '200.00']);
   });
+
+  it('set again after a period ended but before it is closed, leave that period the commitment that covered it', async () => {
+    await call('POST', '/v1/customers', { id: 'again', name: 'Again', currency: 'USD' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'again', plan: 'basic', start_date: start.toISOString() })).body.id as string;
+    const until = new Date(Date.now() + 365 * DAY).toISOString();
+    await call('PUT', `/v1/subscriptions/${sub}/commitment`, { minimum_spend: '500.00', until });
+    // Made in the first period (set directly: the API starts a commitment in the current one).
+    await api.stores.postgres.query('UPDATE subscription_commitments SET starts_at = $3 WHERE tenant_id = $1 AND subscription_id = $2', [t.id, sub, start]);
+    // The first period has ended, not closed yet; the commitment is set again, now with a discount.
+    const replaced = await call('PUT', `/v1/subscriptions/${sub}/commitment`, { minimum_spend: '500.00', discount_percent: '10', until });
+    expect(replaced.body).toMatchObject({ discount_percent: '10', starts_at: period(start, 'month', 1).start.toISOString() });
+    expect((await call('GET', `/v1/subscriptions/${sub}/commitment`)).body).toEqual(replaced.body);
+    await stack.billing.close(new Date(period(start, 'month', 0).end.getTime() + 3_600_000));
+    const inv = (await call('GET', `/v1/invoices?subscription=${sub}`)).body.data[0] as { total: string; lines: { type: string; amount: string }[] };
+    expect(inv.lines.map((l) => [l.type, l.amount])).toEqual([
+      ['base_fee', '100.000000'],
+      ['minimum', '400.000000'],
+    ]);
+    expect(inv.total).toBe('500.00');
+    // The running period has the new one.
+    const upcoming = (await call('GET', `/v1/subscriptions/${sub}/upcoming`)).body as { lines: { type: string; amount: string }[] };
+    expect(upcoming.lines.map((l) => [l.type, l.amount])).toEqual([
+      ['base_fee', '100.000000'],
+      ['minimum', '400.000000'],
+      ['discount', '-50.000000'],
+    ]);
+  });
 });
