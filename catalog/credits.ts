@@ -174,6 +174,14 @@ export async function availableCredits(q: Queryable, tenantIds: readonly string[
  * invoice, so running one again changes nothing. Run in the transaction that changes the status.
  */
 export async function invoiceCreditFollows(q: Queryable, tenantId: string, invoiceId: string, change: { from: string; to: string }): Promise<void> {
+  if (change.to !== 'void' && !(change.from === 'void' && change.to === 'paid')) return;
+  // The grants the invoice used, locked (in close's order) before what they have left is read:
+  // two changes at once, or a close, must not both count on the same credit.
+  await q.query(
+    `SELECT 1 FROM credit_grants WHERE tenant_id = $1 AND id IN (SELECT grant_id FROM credit_entries WHERE tenant_id = $1 AND invoice_id = $2)
+      ORDER BY tenant_id, id FOR UPDATE`,
+    [tenantId, invoiceId],
+  );
   if (change.to === 'void') {
     await q.query(
       `INSERT INTO credit_entries (tenant_id, grant_id, customer_id, kind, amount, invoice_id)
@@ -185,7 +193,7 @@ export async function invoiceCreditFollows(q: Queryable, tenantId: string, invoi
         ORDER BY e.grant_id`,
       [tenantId, invoiceId],
     );
-  } else if (change.from === 'void' && change.to === 'paid') {
+  } else {
     // Per grant, what the invoice still holds (consumes and releases) should come to what it
     // released: the consume that brings it there, no more than the grant has left.
     await q.query(

@@ -70,6 +70,10 @@ export class InvoiceActions {
       if (inv === undefined) return undefined;
       const to = TARGET[action];
       if (inv.status === to) return view(tx);
+      // Then its subscription, before anything else is locked: close locks subscriptions, then
+      // numbers and credit grants, and so must every change here (a void gives credit back; an
+      // approval takes a number; dunning settles the subscription), or the two can deadlock.
+      await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, inv.subscription_id]);
       if (!FROM[action].includes(inv.status)) {
         throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `invoice ${id} is ${inv.status}; ${action.replace('_', ' ')} applies to ${FROM[action].join(' or ')} invoices`, { field: 'id' });
       }

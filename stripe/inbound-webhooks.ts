@@ -218,6 +218,8 @@ async function apply(tx: Queryable, event: Stripe.Event, policy: DunningPolicy, 
     // change billing sync has not sent to Stripe yet is not undone by Stripe's older view.
     if (!FROM_STATUS[event.type]!.includes(inv.status)) return 'ignored';
     if (status !== undefined) {
+      // Its subscription before the credit grants, in close's order (invoice-actions.ts).
+      await tx.query('SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [inv.tenant_id, inv.subscription_id]);
       await tx.query(
         `UPDATE invoices SET status = $3, stripe_status_at = $4, payment_failed_at = NULL,
                 paid_at = CASE WHEN $3 = 'paid' THEN COALESCE(paid_at, $4) ELSE paid_at END, updated_at = now()

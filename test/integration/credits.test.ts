@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { createRegistry } from '../../core/metrics.js';
 import { period } from '../../catalog/periods.js';
 import { createRatingStack, type RatingStack } from '../../app/rating-stack.js';
@@ -199,6 +200,30 @@ describe('credits at period close', () => {
       { kind: 'release', amount: '31.00' },
       { kind: 'consume', amount: '-31.00' },
     ]);
+  });
+
+  it.runIf(process.env.DATABASE_URL)('void an invoice while a close holds its subscription, without a deadlock', async () => {
+    await call('POST', '/v1/customers', { id: 'locks', name: 'Locks', currency: 'USD' });
+    await call('POST', '/v1/customers/locks/credits', { amount: '30.00' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'locks', plan: 'basic', start_date: start.toISOString() })).body.id as string;
+    await stack.billing.close(new Date(period(start, 'month', 0).end.getTime() + 2 * 3_600_000));
+    const inv = ((await call('GET', `/v1/invoices?subscription=${sub}`)).body.data as (Invoice & { id: string })[])[0]!;
+    expect([inv.credit, inv.status]).toEqual(['30.00', 'open']);
+    // A close, on a connection of its own, takes the subscription and then the credit grants.
+    const close = new pg.Client({ connectionString: api.stores.databaseUrl });
+    await close.connect();
+    try {
+      await close.query('BEGIN');
+      await close.query('SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [t.id, sub]);
+      const voiding = call('POST', `/v1/invoices/${inv.id}/void`, {});
+      await new Promise((r) => setTimeout(r, 300));
+      await close.query("SELECT 1 FROM credit_grants WHERE tenant_id = $1 AND customer_id = 'locks' ORDER BY tenant_id, id FOR UPDATE", [t.id]);
+      await close.query('COMMIT');
+      expect((await voiding).body).toMatchObject({ status: 'void' });
+    } finally {
+      await close.end();
+    }
+    expect((await call('GET', '/v1/customers/locks/credits')).body.balance).toBe('30.00');
   });
 
   it('show an allowance not granted yet on the upcoming invoice as it will be', async () => {
