@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import type { PostgresStore } from '../core/postgres.js';
-import type { StripeGateway } from './gateway.js';
+import { errorClass, type StripeGateway } from './gateway.js';
 import { idempotencyKey } from './keys.js';
 import type { WriteLimiter } from './rate-limit.js';
 import { Dec } from '../core/money.js';
@@ -154,10 +154,24 @@ async function pushSubscription(d: MeterPushDeps, sub: MeterSub, from: Date): Pr
     const eventName = await ensureMeter(d, sub.tenant_id, meter);
     const identifier = meterEventIdentifier(sub.subscription_id, meter, hour / 1000, revision);
     await d.limiter.take();
-    await d.gateway.createMeterEvent(
-      { eventName, stripeCustomer: customer, value: meterValue(quantity, was.pushed), identifier, timestamp: hour / 1000 },
-      idempotencyKey(sub.tenant_id, 'meter_event', identifier),
-    );
+    try {
+      await d.gateway.createMeterEvent(
+        { eventName, stripeCustomer: customer, value: meterValue(quantity, was.pushed), identifier, timestamp: hour / 1000 },
+        idempotencyKey(sub.tenant_id, 'meter_event', identifier),
+      );
+    } catch (e) {
+      // Refused outright (a 400: Stripe kept nothing, and would refuse the same again): the
+      // revision is used up with nothing pushed, so the next push sends the hour's difference
+      // then, under the next one, instead of this event for ever.
+      if (errorClass(e) === 'invalid') {
+        await d.pg.query(
+          `UPDATE stripe_meter_pushes SET revision = sending_revision, sending_revision = NULL, sending_quantity = NULL, updated_at = now()
+            WHERE tenant_id = $1 AND subscription_id = $2 AND meter = $3 AND hour = $4 AND sending_revision = $5`,
+          [sub.tenant_id, sub.subscription_id, meter, new Date(hour), revision],
+        );
+      }
+      throw e;
+    }
     const recorded = await d.pg.query(
       `UPDATE stripe_meter_pushes SET pushed = sending_quantity, revision = sending_revision, sending_revision = NULL, sending_quantity = NULL, updated_at = now()
         WHERE tenant_id = $1 AND subscription_id = $2 AND meter = $3 AND hour = $4 AND sending_revision = $5`,

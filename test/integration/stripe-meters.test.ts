@@ -139,6 +139,25 @@ describe('stripe billing meters', () => {
     expect(stripe).toBe(tally);
   });
 
+  it('use up the revision of an event Stripe refused outright, and push the hour again once it can be', async () => {
+    const hour = start.getTime() + 40 * HOUR;
+    // A mistaken event: 2e9 units in an hour is 2e15 millionths, more digits than Stripe takes (a 400).
+    await usage('2000000000', hour + 60_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    await worker().runOnce();
+    // Taken back, and a normal later hour comes in: both reach Stripe, and its meter is exact.
+    await usage('-2000000000', hour + 120_000);
+    await usage('5', hour + HOUR + 60_000);
+    await testAggregator(api).runOnce();
+    await stack.rater.runOnce();
+    await worker().runOnce();
+    const { tally, stripe } = await totals();
+    expect(stripe).toBe(tally);
+    const { rows } = await api.stores.postgres.query<{ sending: number | null }>('SELECT sending_revision AS sending FROM stripe_meter_pushes WHERE hour >= $1', [new Date(hour)]);
+    expect(rows.every((r) => r.sending === null)).toBe(true);
+  });
+
   it('of two sync processes pushing one subscription at once, neither sets back what the other recorded', async () => {
     const hour = start.getTime() + 4 * HOUR;
     const { rows } = await api.stores.postgres.query<{ stripe_customer_id: string }>("SELECT stripe_customer_id FROM customers WHERE id = 'metered'");
