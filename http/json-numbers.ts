@@ -27,6 +27,7 @@ export function inexactNumber(text: string): { path: (string | number)[]; litera
       stack.push({ key: 0 });
     } else if (c === 0x7d || c === 0x5d) {
       stack.pop();
+      expectKey = false;
     } else if (c === 0x2c) {
       const top = stack[stack.length - 1]!;
       if (typeof top.key === 'number') top.key++;
@@ -44,9 +45,26 @@ export function inexactNumber(text: string): { path: (string | number)[]; litera
 
 const isNumberChar = (c: number): boolean => (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 
+const LITERAL = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
 function keptAsWritten(literal: string): boolean {
-  // 15 digits or fewer, no exponent: a double holds every such decimal as written.
-  if (!/[eE]/.test(literal) && literal.length - (literal.startsWith('-') ? 1 : 0) - (literal.includes('.') ? 1 : 0) <= 15) return true;
+  const m = LITERAL.exec(literal);
+  if (m === null) return false;
+  const whole = m[1]!;
+  const fraction = m[2] ?? '';
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return true; // zero, however written
+  // 15 significant digits or fewer, of a magnitude well inside the normal doubles: such a
+  // decimal always comes back as written (most literals stop here, cheaply).
+  const significant = digits.replace(/0+$/, '').length;
+  const lead = whole.replace(/^0+/, '');
+  // The power of ten of the first significant digit: 2 for 123.4, -3 for 0.001, 10 for 5e10.
+  const exponent = Number(m[3] ?? '0') + (lead.length > 0 ? lead.length - 1 : -(fraction.length - fraction.replace(/^0+/, '').length) - 1);
+  if (significant <= 15 && exponent > -300 && exponent < 300) return true;
   const n = Number(literal);
-  return Number.isFinite(n) && new Dec(literal).eq(new Dec(String(n)));
+  // A whole number is kept when it prints back the same (a double prints integers below 1e21 in full).
+  if (m[2] === undefined && m[3] === undefined && whole.length <= 21) return String(n) === literal;
+  // (decimal.js would read a literal far below its range as 0 too.)
+  if (!Number.isFinite(n) || n === 0) return false;
+  return new Dec(literal).eq(new Dec(String(n)));
 }
