@@ -44,9 +44,14 @@ export interface PostgresOptions {
 
 export async function openPostgres(opts: PostgresOptions): Promise<PostgresStore> {
   if (opts.url !== undefined) {
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: 30_000 });
     // Sessions in UTC, as the embedded Postgres runs, whatever the server's or database's
     // default: date arithmetic in SQL (a timestamp plus days) then means the same everywhere.
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, idleTimeoutMillis: 30_000, options: '-c TimeZone=UTC' });
+    // Set on each new connection (a startup `options` would be replaced by one in DATABASE_URL,
+    // and older PgBouncers refuse it); pg runs it before the connection's first query.
+    pool.on('connect', (client) => {
+      client.query("SET TIME ZONE 'UTC'").catch(() => undefined);
+    });
     return wrapPool(pool, 'server', async () => {
       await pool.end();
     });

@@ -15,8 +15,13 @@ export class RepeatedWarnings {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Whether to log this failure of `key`; `quiet`: its failures not logged since the last that was. */
-  take(key: string): { log: boolean; quiet: number } {
+  /**
+   * Whether to log this failure of `item`; `quiet`: its failures not logged since the last that
+   * was. A failure of another kind (another error code or class) is logged at once: the item
+   * fails for a new reason.
+   */
+  take(item: string, error: unknown): { log: boolean; quiet: number } {
+    const key = `${item}\n${kindOf(error)}`;
     const now = this.clock();
     const seen = this.last.get(key);
     if (seen !== undefined && now - seen.at < this.everyMs) {
@@ -29,4 +34,11 @@ export class RepeatedWarnings {
     if (this.last.size > this.max) this.last.delete(this.last.keys().next().value!);
     return { log: true, quiet };
   }
+}
+
+/** An error's catalogue code when it has one, else its class. */
+function kindOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return e instanceof Error ? e.name : typeof e;
 }

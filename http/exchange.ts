@@ -75,12 +75,17 @@ export function send(exchange: Exchange, reply: Reply, requestId: string, closeC
     res.writeHeader('X-Content-Type-Options', 'nosniff');
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
     if (exchange.head) {
+      // An answer that closes the connection (a refusal with its body still arriving, shutdown)
+      // is ended as a GET's would be, with no body: a HEAD client reads no body whatever the
+      // length says.
+      if (closeConnection) {
+        res.end('', true);
+        return;
+      }
       // The length is written by hand, and endWithoutBody called with no arguments: given a
       // length, this uWS waits for that many bytes and never finishes the answer (the
-      // connection's next request is never read); given undefined, it writes a length of its
-      // own. So the connection is closed by asking the client to.
+      // connection's next request is never read); given undefined, it writes a length of its own.
       res.writeHeader('Content-Length', String(body.length));
-      if (closeConnection) res.writeHeader('Connection', 'close');
       res.endWithoutBody();
       return;
     }

@@ -100,7 +100,7 @@ export async function closePeriods(d: CloseDeps, rd: RatingDeps, asOf: Date, pro
     failed.add(keyOf(sub));
     report.setAside = (report.setAside ?? 0) + 1;
     d.itemFailures?.inc({ loop: 'close' });
-    const { log, quiet } = closeWarnings.take(keyOf(sub));
+    const { log, quiet } = closeWarnings.take(keyOf(sub), error);
     if (log) d.logger?.warn({ tenant: sub.tenantId, subscription: sub.id, ...errorSummary(error), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'closing a subscription failed; it is set aside and tried again on the next run');
   };
   const live: SubscriptionFacts[] = [];

@@ -204,7 +204,7 @@ export class Rater {
   private setAside(key: string, error: unknown): void {
     const [tenant, subscription] = key.split('\n');
     this.d.itemFailures?.inc({ loop: 'rater' });
-    const { log, quiet } = raterWarnings.take(key);
+    const { log, quiet } = raterWarnings.take(key, error);
     if (log) this.d.logger?.warn({ tenant, subscription, ...errorSummary(error), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'rating a subscription failed; it is set aside and rated again on the next run');
   }
 }

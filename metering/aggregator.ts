@@ -168,7 +168,7 @@ export class Aggregator {
           if (await systemic()) throw e;
           failed.push({ tenantId, item: meterKey, since });
           this.o.itemFailures?.inc({ loop: 'aggregator' });
-          const { log, quiet } = aggregatorWarnings.take(`${tenantId}\n${meterKey}`);
+          const { log, quiet } = aggregatorWarnings.take(`${tenantId}\n${meterKey}`, e);
           if (log) this.o.logger.warn({ tenant: tenantId, meter: meterKey, ...errorSummary(e), ...(quiet > 0 ? { failures_not_logged: quiet } : {}) }, 'aggregating a meter failed; it is set aside and done again on the next run');
           return false;
         }

@@ -253,6 +253,16 @@ describe('tenants', () => {
     const both = await rawRequest('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(both.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
     expect(both.match(/\{"status":"ok"\}/g)).toHaveLength(1);
+    // A HEAD refused with its body still to come closes the connection, as a GET's does.
+    const closed = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(api.url).port), '127.0.0.1');
+      let data = '';
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.write('HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n');
+      setTimeout(() => resolve(`still open: ${data}`), 3000);
+    });
+    expect(closed).toMatch(/^HTTP\/1\.1 413 /);
     // A route without GET refuses HEAD, and names what it takes.
     const post = await fetch(`${api.url}/v1/events`, { method: 'HEAD' });
     expect(post.status).toBe(405);

@@ -15,7 +15,9 @@ describe('Postgres sessions', () => {
         await admin.query(`ALTER DATABASE ${new URL(fresh.url).pathname.slice(1)} SET timezone = 'Pacific/Chatham'`);
         await admin.end();
       }
-      const store = await openPostgres({ url: fresh?.url, poolSize: 2, dataDir: preparedDataDir() });
+      // A URL with startup options of its own keeps them, and its sessions are in UTC all the same.
+      const url = fresh === undefined ? undefined : `${fresh.url}?options=${encodeURIComponent('-c search_path=public')}`;
+      const store = await openPostgres({ url, poolSize: 2, dataDir: preparedDataDir() });
       try {
         // (The embedded Postgres calls it GMT.)
         expect(['UTC', 'GMT']).toContain((await store.query<{ tz: string }>('SELECT current_setting($1) AS tz', ['TimeZone'])).rows[0]!.tz);
