@@ -88,15 +88,16 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
   if (go.length === 0) return;
   const numbers = await numbered(tx, go.filter((c) => !isDraft(c, review)));
   await tx.query(
-    // The customer's collection terms as they are now go with the invoice (a later change of
-    // terms does not change what was issued); an invoice with nothing due is paid as it is written.
+    // The customer's collection terms go with the invoice as they were read with its tax facts
+    // (a change of the customer meanwhile makes neither half of an invoice; a later one does not
+    // change what was issued); an invoice with nothing due is paid as it is written.
     `INSERT INTO invoices (tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer,
-                           kind, closed_as_of, collection_method, days_until_due, paid_at, purchase_order)
-     SELECT x.*, $16::timestamptz, c.collection_method, c.days_until_due, CASE WHEN x.status = 'paid' THEN $16::timestamptz END, c.purchase_order
+                           kind, collection_method, days_until_due, purchase_order, closed_as_of, paid_at)
+     SELECT x.*, $16::timestamptz, CASE WHEN x.status = 'paid' THEN $16::timestamptz END
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[],
-                   $14::text[], $15::jsonb[], $17::text[])
-            AS x(tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer, kind)
-       JOIN customers c ON c.tenant_id = x.tenant_id AND c.id = x.customer_id`,
+                   $14::text[], $15::jsonb[], $17::text[], $18::text[], $19::int[], $20::text[])
+            AS x(tenant_id, id, subscription_id, customer_id, currency, period_start, period_end, status, subtotal, discount, tax, total, credit, number, issuer, kind,
+                 collection_method, days_until_due, purchase_order)`,
     [
       go.map((c) => c.sub.tenantId),
       go.map((c) => c.id),
@@ -115,6 +116,9 @@ export async function writeInvoices(tx: Queryable, go: readonly Closing[], asOf:
       go.map((c) => (numbers.has(c.id) ? JSON.stringify(numbers.get(c.id)!.issuer) : null)),
       asOf,
       go.map((c) => c.kind ?? 'period'),
+      go.map((c) => c.sub.collection.method),
+      go.map((c) => c.sub.collection.daysUntilDue),
+      go.map((c) => c.sub.collection.purchaseOrder),
     ],
   );
   // The one-off charges these invoices bill, billed once: by the invoice written here.

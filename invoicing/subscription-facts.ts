@@ -36,8 +36,8 @@ export interface SubscriptionFacts {
   country: string | null;
   region: string | null;
   taxExempt: boolean;
-  /** The customer's collection terms (what an invoice closed now would carry). */
-  collection: { method: CollectionMethod; daysUntilDue: number | null };
+  /** The customer's collection terms and purchase order (what an invoice closed now would carry). */
+  collection: { method: CollectionMethod; daysUntilDue: number | null; purchaseOrder: string | null };
 }
 
 interface Row {
@@ -55,6 +55,7 @@ interface Row {
   tax_exempt: boolean;
   collection_method: CollectionMethod;
   days_until_due: number | null;
+  purchase_order: string | null;
   history: { effective_from: string; prorate: boolean; code: string; version: number; name: string; base_fee: string; seat_pricing: SeatPricing | null; quantity: number; currency: string; interval: Interval; charges: Charge[]; billing_mode: 'invoice' | 'meter'; credit_allowance: string }[];
 }
 
@@ -68,7 +69,7 @@ export interface SubscriptionFilter {
 
 export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}): Promise<SubscriptionFacts[]> {
   const { rows } = await q.query<Row>(
-    `SELECT s.tenant_id, s.id, s.customer_id, c.currency, s.interval, s.start_date, s.trial_end, s.canceled_at, s.updated_at, c.country, c.region, c.tax_exempt, c.collection_method, c.days_until_due,
+    `SELECT s.tenant_id, s.id, s.customer_id, c.currency, s.interval, s.start_date, s.trial_end, s.canceled_at, s.updated_at, c.country, c.region, c.tax_exempt, c.collection_method, c.days_until_due, c.purchase_order,
        (SELECT json_agg(json_build_object(
                  'effective_from', to_char(sp.effective_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'prorate', sp.prorate,
                  'code', p.code, 'version', p.version, 'name', p.name, 'base_fee', p.base_fee::text, 'seat_pricing', p.seat_pricing, 'quantity', sp.quantity,
@@ -96,7 +97,7 @@ export async function loadSubscriptions(q: Queryable, f: SubscriptionFilter = {}
     country: r.country,
     region: r.region,
     taxExempt: r.tax_exempt,
-    collection: { method: r.collection_method, daysUntilDue: r.days_until_due },
+    collection: { method: r.collection_method, daysUntilDue: r.days_until_due, purchaseOrder: r.purchase_order },
     history: r.history.map((h) => ({
       effective_from: new Date(h.effective_from),
       prorate: h.prorate,
