@@ -65,29 +65,42 @@ export class OneOffCharges {
   /** Undefined when there is no such subscription. */
   async add(tenantId: string, subscriptionId: string, input: z.output<typeof AddCharge>, actor: string, now: Date): Promise<ChargeView | undefined> {
     if (new Dec(input.amount).isZero()) throw new TallyError('TALLY_ERR_INVALID_VALUE', 'amount must be more than 0', { field: 'amount' });
-    const sub = (
-      await this.pg.query<{ customer_id: string; currency: string; canceled_at: Date | null }>(
-        'SELECT s.customer_id, c.currency, s.canceled_at FROM subscriptions s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.tenant_id = $1 AND s.id = $2',
-        [tenantId, subscriptionId],
-      )
-    ).rows[0];
-    if (sub === undefined) return undefined;
-    if (sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) {
-      throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is canceled: it has no next invoice to add a charge to`, { field: 'id' });
-    }
-    // A plan billed through Stripe Billing Meters is invoiced by Stripe: Tally's invoices of it
-    // are kept for reference and collect nothing, so a charge on them would never be paid.
-    const mode = (
-      await this.pg.query<{ billing_mode: string }>(
-        `SELECT p.billing_mode FROM subscription_plans sp JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
-          WHERE sp.tenant_id = $1 AND sp.subscription_id = $2 AND sp.effective_from <= $3 ORDER BY sp.effective_from DESC LIMIT 1`,
-        [tenantId, subscriptionId, now],
-      )
-    ).rows[0]?.billing_mode;
-    if (mode === 'meter') {
-      throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is on a plan Stripe invoices (billing_mode meter): add the charge in Stripe`, { field: 'id' });
-    }
     return this.pg.transaction(async (tx) => {
+      // Under the subscription's lock (FOR UPDATE: invoicing it now takes that lock next): a
+      // cancel, a plan change or a close waits for this one, or this one sees what they did.
+      const sub = (
+        await tx.query<{ customer_id: string; currency: string; canceled_at: Date | null }>(
+          'SELECT s.customer_id, c.currency, s.canceled_at FROM subscriptions s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.tenant_id = $1 AND s.id = $2 FOR UPDATE OF s',
+          [tenantId, subscriptionId],
+        )
+      ).rows[0];
+      if (sub === undefined) return undefined;
+      // Canceled by now, or its last period already invoiced (a cancel and its close committed
+      // while this waited for the lock): there is no next invoice to carry the charge.
+      const finalInvoiced =
+        sub.canceled_at !== null &&
+        (
+          await tx.query("SELECT 1 FROM invoices WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'period' AND period_end >= $3 LIMIT 1", [
+            tenantId,
+            subscriptionId,
+            sub.canceled_at,
+          ])
+        ).rows.length > 0;
+      if ((sub.canceled_at !== null && sub.canceled_at.getTime() <= now.getTime()) || finalInvoiced) {
+        throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is canceled: it has no next invoice to add a charge to`, { field: 'id' });
+      }
+      // A plan billed through Stripe Billing Meters is invoiced by Stripe: Tally's invoices of it
+      // are kept for reference and collect nothing, so a charge on them would never be paid.
+      const mode = (
+        await tx.query<{ billing_mode: string }>(
+          `SELECT p.billing_mode FROM subscription_plans sp JOIN plans p ON p.tenant_id = sp.tenant_id AND p.code = sp.plan_code AND p.version = sp.plan_version
+            WHERE sp.tenant_id = $1 AND sp.subscription_id = $2 AND sp.effective_from <= $3 ORDER BY sp.effective_from DESC LIMIT 1`,
+          [tenantId, subscriptionId, now],
+        )
+      ).rows[0]?.billing_mode;
+      if (mode === 'meter') {
+        throw new TallyError('TALLY_ERR_INVALID_TRANSITION', `subscription ${subscriptionId} is on a plan Stripe invoices (billing_mode meter): add the charge in Stripe`, { field: 'id' });
+      }
       const { rows } = await tx.query<Row>(
         `INSERT INTO one_off_charges (tenant_id, id, subscription_id, customer_id, currency, amount, description, actor, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { period } from '../../catalog/periods.js';
+import { OneOffCharges } from '../../catalog/one-off-charges.js';
 import { type StripeBilling, startStripeBilling } from '../support/stripe-billing.js';
 
 /**
@@ -206,6 +207,19 @@ describe('credit notes and charges, when things race', () => {
       const synced = (await call('GET', `/v1/invoices/${inv.id}`)).body as Record<string, any>;
       expect(stripeOf(synced)).toMatchObject({ status: 'paid', amount_remaining: 0, pre_payment_credit_notes_amount: inv === up ? 1215 : 1213 });
     }
+  });
+
+  it('a charge asked for before a cancel whose final invoice is written meanwhile is refused, not left unbilled', async () => {
+    await call('POST', '/v1/customers', { id: 'leaving', name: 'Leaving', currency: 'USD' });
+    const sub = (await call('POST', '/v1/subscriptions', { customer: 'leaving', plan: 'usd', start_date: start.toISOString() })).body.id as string;
+    const asked = new Date();
+    // While the charge waited for the subscription, it was canceled and its last period closed.
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await call('POST', `/v1/subscriptions/${sub}/cancel`, {})).status).toBe(200);
+    await b.close(new Date(Date.now() + 2 * 3_600_000));
+    const late = new OneOffCharges(b.api.stores.postgres).add(b.tenant.id, sub, { amount: '5.00', description: 'Late' }, 'test', asked);
+    await expect(late).rejects.toMatchObject({ code: 'TALLY_ERR_INVALID_TRANSITION' });
+    expect((await call('GET', `/v1/subscriptions/${sub}/charges`)).body.data).toEqual([]);
   });
 
   it('money paid outside Stripe cannot be refunded through it', async () => {
