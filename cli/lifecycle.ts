@@ -23,10 +23,22 @@ export function dieBySignal(signal: NodeJS.Signals): void {
 export function interruptOneShot(logger: Logger, command: string): void {
   const onSignal = (signal: NodeJS.Signals) => {
     if (process.listenerCount(signal) > 1) return;
-    logger.warn({ signal, command }, 'interrupted: the run ends here; what it wrote so far is kept');
-    dieBySignal(signal);
+    sayThenDie(logger, signal, { signal, command }, 'interrupted: the run ends here; what it wrote so far is kept');
   };
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
+}
+
+/**
+ * Logs a warning, then ends the process by `signal` once the line is out: the logger writes
+ * asynchronously, and a process ended by a signal writes nothing more. A second at most.
+ */
+function sayThenDie(logger: Logger, signal: NodeJS.Signals, fields: Record<string, unknown>, message: string): void {
+  logger.warn(fields, message);
+  const timer = setTimeout(() => dieBySignal(signal), 1000);
+  logger.flush(() => {
+    clearTimeout(timer);
+    dieBySignal(signal);
+  });
 }
 
 /** SIGTERM and SIGINT, listened for from the moment this is made. */
@@ -73,10 +85,7 @@ export function listenForStop(): StopSignal {
  * that it is ready (see `listenForStop`).
  */
 export async function runUntilSignal(logger: Logger, stop: () => Promise<void>, signal: StopSignal): Promise<number> {
-  signal.onAgain((s) => {
-    logger.warn({ signal: s }, 'second signal: exiting now');
-    dieBySignal(s);
-  });
+  signal.onAgain((s) => sayThenDie(logger, s, { signal: s }, 'second signal: exiting now'));
   const received = await signal.received;
   logger.info({ signal: received }, 'shutting down: no new requests, finishing in-flight work');
   try {

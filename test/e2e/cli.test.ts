@@ -132,7 +132,8 @@ describe('tally start on the embedded defaults', { timeout: 240_000 }, () => {
     const child = spawn(process.execPath, [TALLY_BIN, 'migrate'], { env: { PATH: process.env.PATH, TALLY_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': the child's output is read to its end by then.
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
     // The data dir's lock is taken once the command runs (and creating the embedded Postgres takes seconds more).
     for (let i = 0; i < 600 && !existsSync(path.join(dataDir, 'tally.pid')); i++) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
