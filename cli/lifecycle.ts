@@ -81,8 +81,8 @@ export function listenForStop(): StopSignal {
 
 /**
  * Keeps a long-running command alive until SIGTERM or SIGINT, then runs its graceful stop.
- * A second signal while stopping ends the process by it at once. `signal` is made before the command announced
- * that it is ready (see `listenForStop`).
+ * A second signal while stopping ends the process by it at once. `signal` is made before the
+ * command announced that it is ready (see `listenForStop`).
  */
 export async function runUntilSignal(logger: Logger, stop: () => Promise<void>, signal: StopSignal): Promise<number> {
   signal.onAgain((s) => sayThenDie(logger, s, { signal: s }, 'second signal: exiting now'));
