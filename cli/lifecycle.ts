@@ -29,16 +29,12 @@ export function interruptOneShot(logger: Logger, command: string): void {
 }
 
 /**
- * Logs a warning, then ends the process by `signal` once the line is out: the logger writes
- * asynchronously, and a process ended by a signal writes nothing more. A second at most.
+ * Logs a warning, then ends the process by `signal`. The logger writes each line before it
+ * returns (`createLogger`), so the line is out before the process goes.
  */
 function sayThenDie(logger: Logger, signal: NodeJS.Signals, fields: Record<string, unknown>, message: string): void {
   logger.warn(fields, message);
-  const timer = setTimeout(() => dieBySignal(signal), 1000);
-  logger.flush(() => {
-    clearTimeout(timer);
-    dieBySignal(signal);
-  });
+  dieBySignal(signal);
 }
 
 /** SIGTERM and SIGINT, listened for from the moment this is made. */
