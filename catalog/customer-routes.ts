@@ -1,5 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody, listLimit } from '../http/body.js';
+import { jsonBody, listLimit, queryText } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 import { Deleted } from '../http/openapi-shapes.js';
@@ -36,7 +36,7 @@ export function customerRoutes(customers: CustomerRepository): Route[] {
       doc: { operationId: 'listCustomers', tag: 'Customers', summary: 'List customers, by id', query: [limitParameter(100, 1000), startingAfter], responses: { 200: json('A page of customers.', CustomerList) } },
       handler: async (req) => {
         const limit = listLimit(req, 100, 1000);
-        const after = req.query.get('starting_after') ?? undefined;
+        const after = queryText(req, 'starting_after');
         return { status: 200, body: await customers.list(tenantOf(req), limit, after) };
       },
     },

@@ -1,5 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { jsonBody, listLimit } from '../http/body.js';
+import { jsonBody, listLimit, queryText } from '../http/body.js';
 import { actorOf, tenantOf, type Route } from '../http/types.js';
 import { customerFilter, json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 import { CancelSubscription, ChangeSubscription, CreateSubscription, type SubscriptionService } from './subscriptions.js';
@@ -43,7 +43,7 @@ export function subscriptionRoutes(subs: SubscriptionService, clock: () => numbe
       },
       handler: async (req) => {
         const limit = listLimit(req, 100, 1000);
-        const body = await subs.list(tenantOf(req), req.query.get('customer') ?? undefined, limit, req.query.get('starting_after') ?? undefined, new Date(clock()));
+        const body = await subs.list(tenantOf(req), queryText(req, 'customer'), limit, queryText(req, 'starting_after'), new Date(clock()));
         return { status: 200, body };
       },
     },

@@ -5,7 +5,16 @@
  */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
-/** Epoch milliseconds, or undefined when `text` is not an RFC 3339 timestamp of a real instant. */
+/** The instants RFC 3339 can write in UTC: years 0000 to 9999. */
+const EARLIEST_MS = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+const LATEST_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+/**
+ * Epoch milliseconds, or undefined when `text` is not an RFC 3339 timestamp of a real instant.
+ * An instant whose offset takes it out of years 0000–9999 in UTC (`9999-12-31T23:00:00-05:00`)
+ * is refused too: Tally answers in UTC, and such an instant would come back in the
+ * extended-year form (`+010000-…`) that RFC 3339 readers refuse.
+ */
 export function parseTimestamp(text: string): number | undefined {
   const m = RFC3339.exec(text);
   if (m === null) return undefined;
@@ -19,7 +28,8 @@ export function parseTimestamp(text: string): number | undefined {
     if (oh > 23 || om > 59) return undefined;
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  return utc(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+  const at = utc(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+  return at < EARLIEST_MS || at > LATEST_MS ? undefined : at;
 }
 
 /** Date.UTC, except that years 0–99 are those years, not 1900–1999. */

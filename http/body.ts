@@ -160,6 +160,18 @@ export function listLimit(req: Request, dflt: number, max: number): number {
   return limit;
 }
 
+/**
+ * `?<field>=` as text (an id to filter or page by): absent is undefined, and an empty one is a
+ * 400 naming it. No id is empty, so `?customer=` would otherwise quietly answer an empty list,
+ * as if the customer had nothing.
+ */
+export function queryText(req: Pick<Request, 'query'>, field: string): string | undefined {
+  const text = req.query.get(field);
+  if (text === null) return undefined;
+  if (text === '') throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} must not be empty; leave it out to mean any`, { field });
+  return text;
+}
+
 /** `?<field>=` as an instant: absent is undefined; anything but RFC 3339 with a zone is a 400 naming it. */
 export function queryInstant(req: Pick<Request, 'query'>, field: string): Date | undefined {
   const text = req.query.get(field);

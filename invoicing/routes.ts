@@ -1,5 +1,5 @@
 import { TallyError } from '../core/errors.js';
-import { listLimit, queryInstant } from '../http/body.js';
+import { listLimit, queryInstant, queryText } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import type { Billing } from './billing.js';
 import type { InvoiceRepository } from './invoice-reads.js';
@@ -53,14 +53,14 @@ export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clo
         const overdue = req.query.get('overdue') ?? undefined;
         if (overdue !== undefined && overdue !== 'true' && overdue !== 'false') throw new TallyError('TALLY_ERR_INVALID_VALUE', 'overdue must be true or false', { field: 'overdue' });
         const body = await invoices.list(tenantOf(req), {
-          customer: req.query.get('customer') ?? undefined,
-          subscription: req.query.get('subscription') ?? undefined,
+          customer: queryText(req, 'customer'),
+          subscription: queryText(req, 'subscription'),
           status: status as (typeof STATUSES)[number] | undefined,
           issuedFrom: queryInstant(req, 'issued_from'),
           issuedBefore: queryInstant(req, 'issued_before'),
           overdue: overdue === undefined ? undefined : overdue === 'true',
           limit: listLimit(req, 100, 1000),
-          startingAfter: req.query.get('starting_after') ?? undefined,
+          startingAfter: queryText(req, 'starting_after'),
         });
         return { status: 200, body };
       },

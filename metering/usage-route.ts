@@ -1,7 +1,7 @@
 import type { ClickHouseStore } from '../core/clickhouse.js';
 import { TallyError } from '../core/errors.js';
 import { tenantOf, type Route } from '../http/types.js';
-import { listLimit } from '../http/body.js';
+import { listLimit, queryText } from '../http/body.js';
 import { parseTimestamp } from '../core/time.js';
 import type { MeterRepository } from './meters.js';
 import type { UsageWindow } from './usage.js';
@@ -93,7 +93,7 @@ export function usageRoute(deps: UsageRouteDeps): Route {
       for (const g of groupBy) {
         if (!meter.group_by.includes(g)) throw bad('group_by', `${JSON.stringify(g)} is not a group_by property of meter ${meter.key} (${meter.group_by.join(', ') || 'none'})`);
       }
-      const customer = q.get('customer') ?? undefined;
+      const customer = queryText(req, 'customer');
 
       const watermark = await deps.watermark(tenantId, meter.key);
       const backfilled = meter.backfilled_through !== null;

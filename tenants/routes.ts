@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TenantRepository } from '../core/tenants.js';
 import type { Authenticator } from '../core/auth.js';
-import { jsonBody, listLimit } from '../http/body.js';
+import { jsonBody, listLimit, queryText } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { TallyError } from '../core/errors.js';
 import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
@@ -47,7 +47,7 @@ export function tenantRoutes(tenants: TenantRepository, auth: Pick<Authenticator
       pattern: '/v1/tenants',
       access: 'admin',
       doc: { operationId: 'listTenants', tag: 'Tenants', summary: 'List tenants, by id', query: [limitParameter(100, 1000), startingAfter], responses: { 200: json('A page of tenants.', TenantList) } },
-      handler: async (req) => ({ status: 200, body: await tenants.list(listLimit(req, 100, 1000), req.query.get('starting_after') ?? undefined) }),
+      handler: async (req) => ({ status: 200, body: await tenants.list(listLimit(req, 100, 1000), queryText(req, 'starting_after')) }),
     },
     {
       method: 'POST',

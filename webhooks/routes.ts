@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TallyError } from '../core/errors.js';
-import { jsonBody, listLimit } from '../http/body.js';
+import { jsonBody, listLimit, queryText } from '../http/body.js';
 import { tenantOf, type Route } from '../http/types.js';
 import { json, limitParameter, startingAfter } from '../http/openapi-doc.js';
 import { Deleted } from '../http/openapi-shapes.js';
@@ -80,9 +80,9 @@ export function webhookRoutes(endpoints: EndpointService, log: EventLog): Route[
         responses: { 200: json('A page of events.', WebhookEventList) },
       },
       handler: async (req) => {
-        const type = req.query.get('type') ?? undefined;
+        const type = queryText(req, 'type');
         if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type)) throw new TallyError('TALLY_ERR_INVALID_VALUE', `type must be one of ${EVENT_TYPES.join(', ')}`, { field: 'type' });
-        return { status: 200, body: await log.list(tenantOf(req), { type, limit: listLimit(req, 50, 500), after: req.query.get('starting_after') ?? undefined }) };
+        return { status: 200, body: await log.list(tenantOf(req), { type, limit: listLimit(req, 50, 500), after: queryText(req, 'starting_after') }) };
       },
     },
     {

@@ -126,6 +126,7 @@ describe('GET /v1/usage refuses bad queries with the field at fault', () => {
     [`meter=fall&${ok}&limit=0`, 'TALLY_ERR_INVALID_VALUE', 'limit'],
     [`meter=fall&${ok}&limit=1e3`, 'TALLY_ERR_INVALID_VALUE', 'limit'],
     [`meter=fall&${ok}&limit=0x10`, 'TALLY_ERR_INVALID_VALUE', 'limit'],
+    [`meter=fall&${ok}&customer=`, 'TALLY_ERR_INVALID_VALUE', 'customer'],
     [`meter=fall&${ok}&page_token=!!`, 'TALLY_ERR_INVALID_VALUE', 'page_token'],
   ])('%s → %s on %s', async (query, code, field) => {
     const r = await get(`/v1/usage?${query}`);

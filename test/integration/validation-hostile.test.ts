@@ -50,6 +50,30 @@ describe('a value failing its pattern never reaches the check after it', () => {
   });
 });
 
+describe('list filters', () => {
+  it.each([
+    ['/v1/invoices?customer=', 'customer'],
+    ['/v1/invoices?subscription=', 'subscription'],
+    ['/v1/invoices?starting_after=', 'starting_after'],
+    ['/v1/subscriptions?customer=', 'customer'],
+    ['/v1/subscriptions?starting_after=', 'starting_after'],
+    ['/v1/customers?starting_after=', 'starting_after'],
+    ['/v1/webhook_events?type=', 'type'],
+    ['/v1/webhook_events?starting_after=', 'starting_after'],
+  ])('an empty filter (%s) is a 400 on %s, not an empty list', async (path, field) => {
+    // No id is empty: an empty filter answered with an empty list would read as "nothing here".
+    const r = await call('GET', path);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'TALLY_ERR_INVALID_VALUE', field });
+  });
+
+  it('a filter that is given still filters', async () => {
+    const r = await call('GET', '/v1/subscriptions?customer=acme');
+    expect(r.status).toBe(200);
+    expect((r.body.data as { id: string }[]).map((s) => s.id)).toEqual([subId]);
+  });
+});
+
 describe('plan versions', () => {
   it.each(['99999999999999999999', '2147483648', '1e3', '0', '-1', '1.5', ' 1'])('version=%s is a 400 on version', async (version) => {
     const r = await call('GET', `/v1/plans/basic?version=${encodeURIComponent(version)}`);
