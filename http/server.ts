@@ -143,6 +143,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   function handle(exchange: Exchange, ureq: UwsRequest, route: Route, paramNames: readonly string[]): void {
     const started = process.hrtime.bigint();
+    // A HEAD runs its GET route but is counted as what it was: a health check probing with HEAD
+    // every second would otherwise swell the route's GET rate and latency.
+    const method = exchange.head ? 'HEAD' : route.method;
     // Everything from `ureq` is copied first: it is only valid until this function returns.
     const headers: Record<string, string> = {};
     // uWS frames the body by the first Content-Length; with a second one, a body could be read
@@ -181,7 +184,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const finish = (reply: Reply, closeConnection: boolean): void => {
       const status = exchange.aborted ? CLIENT_CLOSED : reply.status;
       send(exchange, reply, requestId, closeConnection || shuttingDown, backlog);
-      observe(route.method, route.pattern, status, started);
+      observe(method, route.pattern, status, started);
     };
     const refuse = (err: TallyError, closeConnection = bodyInTheWay()): void => finish(errorReply(err, requestId), closeConnection);
 
@@ -190,7 +193,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       // closed without an answer. (A 400 sent first does not do: after a complete reply uWS
       // goes on to parse what follows in its buffer, the smuggled request, and answers it.)
       logger.warn({ requestId, route: route.pattern }, 'a request with more than one Content-Length header; connection closed');
-      observe(route.method, route.pattern, 400, started);
+      observe(method, route.pattern, 400, started);
       exchange.res.close();
       return;
     }
@@ -308,7 +311,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         (reply) => finish(reply, false),
         (e: unknown) => {
           if (e instanceof ClientAborted) {
-            observe(route.method, route.pattern, CLIENT_CLOSED, started);
+            observe(method, route.pattern, CLIENT_CLOSED, started);
             return;
           }
           const err = toTallyError(e, logger, requestId, route.pattern);

@@ -267,6 +267,10 @@ describe('tenants', () => {
     const post = await fetch(`${api.url}/v1/events`, { method: 'HEAD' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('POST');
+    // Counted as HEAD, not as the GET it ran.
+    const { body } = await call('GET', '/metrics');
+    expect(body).toMatch(/^tally_http_requests_total\{method="HEAD",route="\/healthz",status="200"\} [1-9]/m);
+    expect(body).toMatch(/^tally_http_requests_total\{method="HEAD",route="\/healthz",status="413"\} 1$/m);
   });
 
   it('refuses a number JSON.parse would change, naming its field, and stores nothing', async () => {
