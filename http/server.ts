@@ -1,6 +1,7 @@
 import uws from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { TallyError, errorBody, isTallyError } from '../core/errors.js';
+import { storeUnavailable } from '../core/store-errors.js';
 import type { Authenticator, Principal } from '../core/auth.js';
 import type { HttpMetrics } from '../core/metrics.js';
 import type { Logger } from '../core/log.js';
@@ -385,6 +386,12 @@ function accessError(route: Route, principal: Principal): TallyError | undefined
 
 function toTallyError(e: unknown, logger: Logger, requestId: string, route: string): TallyError {
   if (isTallyError(e)) return e;
+  const unavailable = storeUnavailable(e);
+  if (unavailable !== undefined) {
+    logger.warn({ err: e, requestId, route }, `a store ${unavailable}; the request was refused with 503`);
+    // The reason is a category: the error itself may name hosts, paths or queries.
+    return new TallyError('TALLY_ERR_STORE_UNAVAILABLE', `a store ${unavailable}; retry shortly`, { cause: e, headers: { 'Retry-After': '5' } });
+  }
   logger.error({ err: e, requestId, route }, 'unhandled error in request');
   return new TallyError('TALLY_ERR_INTERNAL', 'internal error; the request id identifies it in the logs', { cause: e });
 }
