@@ -36,6 +36,7 @@ import { subscriptionRoutes } from '../catalog/subscription-routes.js';
 import { SubscriptionService } from '../catalog/subscriptions.js';
 import { pgMeterRepository } from '../metering/meters.js';
 import { clickhouseMemoryGauges } from '../core/clickhouse-memory.js';
+import { diskSpaceCheck, diskSpaceGauges } from '../core/disk-space.js';
 import { aggregatorLagGauge, metersSetAside, readMeterWatermark, readWatermark, setAsideGauges } from '../metering/aggregator-state.js';
 import { usageRoute } from '../metering/usage-route.js';
 import { clickhouseUsageQuerier } from '../metering/usage-querier.js';
@@ -139,6 +140,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
   aggregatorLagGauge(deps.registry, stores.postgres);
   setAsideGauges(deps.registry, stores.postgres);
   clickhouseMemoryGauges(deps.registry, stores.clickhouse);
+  diskSpaceGauges(deps.registry, config.dataDir);
   const im = ingestMetrics(deps.registry);
   // This node's event log of accepted events and the shipper that moves it into ClickHouse.
   const logDir = path.join(config.dataDir, 'eventlog');
@@ -209,6 +211,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
       degradedBy: {
         clickhouse: () => stores.clickhouse.ping(timeout),
         shipping: () => (shipper.isDown ? Promise.reject(new Error('segments do not ship to ClickHouse; the log holds them')) : Promise.resolve()),
+        disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes),
       },
       isShuttingDown: () => server?.shuttingDown ?? false,
     }),

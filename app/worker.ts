@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { createAuthenticator } from '../core/auth.js';
 import { clickhouseMemoryGauges } from '../core/clickhouse-memory.js';
+import { diskSpaceCheck, diskSpaceGauges } from '../core/disk-space.js';
 import { httpMetrics } from '../core/metrics.js';
 import { pgTenantRepository } from '../core/tenants.js';
 import { healthRoutes } from '../http/health.js';
@@ -17,6 +18,7 @@ import { createHttpServer, type HttpServer } from '../http/server.js';
 function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
   const timeout = config.http.healthTimeoutMs;
   clickhouseMemoryGauges(registry, stores.clickhouse);
+  diskSpaceGauges(registry, config.dataDir);
   const server: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,
@@ -30,6 +32,7 @@ function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Re
     routes: healthRoutes({
       registry,
       checks: { clickhouse: () => stores.clickhouse.ping(timeout), postgres: () => stores.postgres.ping(timeout) },
+      degradedBy: { disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes) },
       isShuttingDown: () => server.shuttingDown,
     }),
   });

@@ -77,6 +77,13 @@ export const SETTINGS = [
   }),
   setting({ variable: 'TALLY_HEALTH_TIMEOUT_MS', at: 'http.healthTimeoutMs', kind: int(50, 60_000), default: 2_000, doc: 'store ping timeout for /readyz' }),
   setting({
+    variable: 'TALLY_DISK_MIN_FREE_BYTES',
+    at: 'diskMinFreeBytes',
+    kind: int(0, 2 ** 50),
+    default: 256 * MIB,
+    doc: "below this many free bytes on the data dir's disk, /readyz says degraded, naming it (0: no check)",
+  }),
+  setting({
     variable: 'TALLY_CHDB_MAX_MEMORY',
     at: 'clickhouse.embeddedMaxMemory',
     kind: memoryBound(64 * MIB),

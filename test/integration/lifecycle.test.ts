@@ -136,6 +136,39 @@ describe('readiness', () => {
     await stores.cleanup();
   });
 
+  it("/readyz is degraded naming the disk while the data dir's disk has less free than TALLY_DISK_MIN_FREE_BYTES, and /metrics shows what is free", async () => {
+    // 1 PiB, more than the disk can have free: the check fails here as it would on a full disk.
+    const stores = await openTestStores({ TALLY_DISK_MIN_FREE_BYTES: String(2 ** 50) });
+    const server = createApi({ config: stores.config, stores, logger: createLogger(stores.config), registry: createRegistry(), adminKey: undefined });
+    const port = await server.listen();
+    try {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+      expect(body).toMatchObject({ status: 'degraded', checks: { postgres: 'ok', eventlog: 'ok', clickhouse: 'ok' } });
+      expect(body.checks.disk).toMatch(/^unreachable: [\d.]+ MiB free on the data dir's disk, below TALLY_DISK_MIN_FREE_BYTES \(1073741824\.0 MiB\)$/);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      expect(gauge('tally_data_dir_free_bytes')).toBeGreaterThan(0);
+      expect(gauge('tally_data_dir_size_bytes')).toBeGreaterThanOrEqual(gauge('tally_data_dir_free_bytes'));
+    } finally {
+      await server.stop();
+      await stores.cleanup();
+    }
+  });
+
+  it('/readyz names the disk ok with room to spare', async () => {
+    const stores = await openTestStores({ TALLY_DISK_MIN_FREE_BYTES: '1048576' });
+    const server = createApi({ config: stores.config, stores, logger: createLogger(stores.config), registry: createRegistry(), adminKey: undefined });
+    const port = await server.listen();
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()).toMatchObject({ status: 'ready', checks: { disk: 'ok' } });
+    } finally {
+      await server.stop();
+      await stores.cleanup();
+    }
+  });
+
   it('/metrics still answers while Postgres cannot be reached, and /readyz names it', async () => {
     const stores = await openTestStores({ TALLY_HEALTH_TIMEOUT_MS: '500' });
     const refused = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
