@@ -211,7 +211,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoutes {
       degradedBy: {
         clickhouse: () => stores.clickhouse.ping(timeout),
         shipping: () => (shipper.isDown ? Promise.reject(new Error('segments do not ship to ClickHouse; the log holds them')) : Promise.resolve()),
-        disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes),
+        disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes, timeout),
       },
       isShuttingDown: () => server?.shuttingDown ?? false,
     }),

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Config } from '../core/config.js';
+import { isEmbedded, type Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Stores } from '../core/stores.js';
 import { createAuthenticator } from '../core/auth.js';
@@ -18,7 +18,9 @@ import { createHttpServer, type HttpServer } from '../http/server.js';
 function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Registry): HttpServer {
   const timeout = config.http.healthTimeoutMs;
   clickhouseMemoryGauges(registry, stores.clickhouse);
-  diskSpaceGauges(registry, config.dataDir);
+  // On server stores a worker keeps nothing in its data dir: its disk would be the wrong one to watch.
+  const embedded = isEmbedded(config);
+  if (embedded) diskSpaceGauges(registry, config.dataDir);
   const server: HttpServer = createHttpServer({
     host: config.host,
     port: config.port,
@@ -32,7 +34,7 @@ function workerHttp(config: Config, stores: Stores, logger: Logger, registry: Re
     routes: healthRoutes({
       registry,
       checks: { clickhouse: () => stores.clickhouse.ping(timeout), postgres: () => stores.postgres.ping(timeout) },
-      degradedBy: { disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes) },
+      degradedBy: embedded ? { disk: diskSpaceCheck(config.dataDir, config.diskMinFreeBytes, timeout) } : {},
       isShuttingDown: () => server.shuttingDown,
     }),
   });

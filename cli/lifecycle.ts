@@ -1,4 +1,4 @@
-import type { Logger } from '../core/log.js';
+import { logsWritten, type Logger } from '../core/log.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -29,12 +29,12 @@ export function interruptOneShot(logger: Logger, command: string): void {
 }
 
 /**
- * Logs a warning, then ends the process by `signal`. The logger writes each line before it
- * returns (`createLogger`), so the line is out before the process goes.
+ * Logs a warning, then ends the process by `signal` once the line is written (a second at
+ * most): a process ended by a signal writes nothing more.
  */
 function sayThenDie(logger: Logger, signal: NodeJS.Signals, fields: Record<string, unknown>, message: string): void {
   logger.warn(fields, message);
-  dieBySignal(signal);
+  void logsWritten(logger).then(() => dieBySignal(signal));
 }
 
 /** SIGTERM and SIGINT, listened for from the moment this is made. */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_DOC, ConfigError, loadConfig, type Config, type Env } from '../core/config.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger, logsWritten, type Logger } from '../core/log.js';
 import { DataDirLockedError } from '../core/datadir.js';
 import { MigrationError, migrateAll, migrationStatus } from '../core/migrate.js';
 import { createRegistry } from '../core/metrics.js';
@@ -408,7 +408,7 @@ export async function run(argv: readonly string[], env: Env, out: (line: string)
   const logger = createLogger(config);
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
-    process.exit(EXIT.FAILURE);
+    void logsWritten(logger).then(() => process.exit(EXIT.FAILURE));
   });
   interruptOneShot(logger, name);
   try {

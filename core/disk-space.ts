@@ -1,11 +1,17 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
+import { withTimeout } from './clickhouse.js';
 
 export interface DiskSpace {
   /** Bytes an unprivileged process can still write. */
   readonly freeBytes: number;
   readonly sizeBytes: number;
+}
+
+/** The disk is there but nearly full: `/readyz` shows the check as `low: <reason>`, not `unreachable`. */
+export class LowDiskSpace extends Error {
+  readonly status = 'low';
 }
 
 /** The space left on the file system that holds `dir` (or will: a worker on server stores may not have made it). */
@@ -24,14 +30,15 @@ export async function diskSpace(dir: string): Promise<DiskSpace> {
  * A readiness check on the data dir's disk: it fails while less than `minFreeBytes` is left (0
  * turns it off). The data dir holds the event log and, on the embedded stores, both databases:
  * once it is full, ingest answers 503 and every write to the stores fails. The check says so
- * on `/readyz` before that point, while the node still works.
+ * on `/readyz` before that point, while the node still works. A disk that does not answer in
+ * `timeoutMs` (a hung network mount) fails it too.
  */
-export function diskSpaceCheck(dir: string, minFreeBytes: number): () => Promise<void> {
+export function diskSpaceCheck(dir: string, minFreeBytes: number, timeoutMs: number): () => Promise<void> {
   return async () => {
     if (minFreeBytes === 0) return;
-    const { freeBytes } = await diskSpace(dir);
+    const { freeBytes } = await withTimeout(diskSpace(dir), timeoutMs, "reading the data dir's free space");
     if (freeBytes < minFreeBytes) {
-      throw new Error(`${mib(freeBytes)} MiB free on the data dir's disk, below TALLY_DISK_MIN_FREE_BYTES (${mib(minFreeBytes)} MiB)`);
+      throw new LowDiskSpace(`${mib(freeBytes)} MiB free on the data dir's disk, below TALLY_DISK_MIN_FREE_BYTES (${mib(minFreeBytes)} MiB)`);
     }
   };
 }

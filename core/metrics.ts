@@ -1,4 +1,5 @@
 import { Registry, collectDefaultMetrics, Counter, Histogram, Gauge } from 'prom-client';
+import { STORE_TROUBLES } from './store-errors.js';
 
 /**
  * One registry per process (or per test server), holding prom-client's default process metrics
@@ -15,6 +16,8 @@ export interface HttpMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route'>;
   inFlight: Gauge;
+  /** Requests answered 503 because a store could not do the work (core/store-errors.ts). */
+  storeUnavailable: Counter<'trouble'>;
 }
 
 export function httpMetrics(registry: Registry): HttpMetrics {
@@ -37,7 +40,20 @@ export function httpMetrics(registry: Registry): HttpMetrics {
       help: 'Requests being handled right now.',
       registers: [registry],
     }),
+    storeUnavailable: storeUnavailableCounter(registry),
   };
+}
+
+function storeUnavailableCounter(registry: Registry): Counter<'trouble'> {
+  const counter = new Counter({
+    name: 'tally_http_store_unavailable_total',
+    help: 'Requests answered 503 because a store could not do the work, by what its trouble was.',
+    labelNames: ['trouble'] as const,
+    registers: [registry],
+  });
+  // Every trouble is exported from the start, at 0, so a rate over it is defined before the first.
+  for (const trouble of STORE_TROUBLES) counter.inc({ trouble }, 0);
+  return counter;
 }
 
 /** The label values of `tally_loop_item_failures_total`: one per background loop. */

@@ -177,6 +177,6 @@ export function queryInstant(req: Pick<Request, 'query'>, field: string): Date |
   const text = req.query.get(field);
   if (text === null) return undefined;
   const ms = parseTimestamp(text);
-  if (ms === undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} must be an RFC 3339 timestamp with a time zone`, { field });
+  if (ms === undefined) throw new TallyError('TALLY_ERR_INVALID_VALUE', `${field} must be an RFC 3339 timestamp with a time zone, in years 0000 to 9999 UTC`, { field });
   return new Date(ms);
 }

@@ -8,7 +8,7 @@ const Readiness = shape(
   'Readiness',
   obj({
     status: oneOfStrings(['ready', 'degraded', 'unready', 'shutting_down']),
-    checks: { type: 'object', additionalProperties: str('`ok`, or `unreachable: <reason>`') },
+    checks: { type: 'object', additionalProperties: str('`ok`, or `unreachable: <reason>` (`low: <reason>` for a nearly full disk)') },
   }),
 );
 
@@ -57,7 +57,7 @@ export function healthRoutes(deps: HealthDeps): Route[] {
         let degraded = false;
         results.forEach((r, i) => {
           const name = names[i]!;
-          checks[name] = r.status === 'fulfilled' ? 'ok' : `unreachable: ${errorText(r.reason)}`;
+          checks[name] = r.status === 'fulfilled' ? 'ok' : `${statusOf(r.reason)}: ${errorText(r.reason)}`;
           if (r.status === 'rejected') {
             if (name in deps.checks) unready = true;
             else degraded = true;
@@ -80,6 +80,12 @@ export function healthRoutes(deps: HealthDeps): Route[] {
       handler: async () => ({ status: 200, body: await deps.registry.metrics(), contentType: deps.registry.contentType }),
     },
   ];
+}
+
+/** How a failed check reads: `unreachable`, unless its error says otherwise (`low` for a nearly full disk). */
+function statusOf(e: unknown): string {
+  const status = (e as { status?: unknown } | null)?.status;
+  return typeof status === 'string' ? status : 'unreachable';
 }
 
 function errorText(e: unknown): string {

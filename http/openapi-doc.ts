@@ -68,7 +68,7 @@ export function limitParameter(dflt: number, max: number): Parameter {
 }
 
 /** `starting_after`, of the list routes paged by id. */
-export const startingAfter: Parameter = { name: 'starting_after', description: 'The last id of the previous page.', schema: { type: 'string' } };
+export const startingAfter: Parameter = { name: 'starting_after', description: 'The last id of the previous page.', schema: { type: 'string', minLength: 1 } };
 
 /** `customer`, of the list routes that can keep to one customer. */
-export const customerFilter: Parameter = { name: 'customer', description: 'Only this customer.', schema: { type: 'string' } };
+export const customerFilter: Parameter = { name: 'customer', description: 'Only this customer.', schema: { type: 'string', minLength: 1 } };

@@ -1,7 +1,8 @@
 import uws from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { TallyError, errorBody, isTallyError } from '../core/errors.js';
-import { storeUnavailable } from '../core/store-errors.js';
+import { storeUnavailable, TROUBLE_TEXT } from '../core/store-errors.js';
+import { RepeatedWarnings } from '../core/repeated-warnings.js';
 import type { Authenticator, Principal } from '../core/auth.js';
 import type { HttpMetrics } from '../core/metrics.js';
 import type { Logger } from '../core/log.js';
@@ -63,6 +64,8 @@ const CLIENT_CLOSED = 499;
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const app: TemplatedApp = uws.App();
   const { metrics, logger } = opts;
+  /** The store-trouble warnings of requests, one per route and trouble every 15 minutes. */
+  const storeWarnings = new RepeatedWarnings();
   let listenSocket: us_listen_socket | undefined;
   let shuttingDown = false;
   let inFlight = 0;
@@ -315,7 +318,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
             observe(method, route.pattern, CLIENT_CLOSED, started);
             return;
           }
-          const err = toTallyError(e, logger, requestId, route.pattern);
+          const err = toTallyError(e, logger, requestId, route, exchange.head, metrics, storeWarnings);
           // After a body overflow the rest of the body is still on the wire: close the connection.
           finish(errorReply(err, requestId), err.code === 'TALLY_ERR_PAYLOAD_TOO_LARGE' || bodyInTheWay());
         },
@@ -384,15 +387,21 @@ function accessError(route: Route, principal: Principal): TallyError | undefined
   return undefined;
 }
 
-function toTallyError(e: unknown, logger: Logger, requestId: string, route: string): TallyError {
+function toTallyError(e: unknown, logger: Logger, requestId: string, route: Route, head: boolean, metrics: HttpMetrics, warnings: RepeatedWarnings): TallyError {
   if (isTallyError(e)) return e;
   const unavailable = storeUnavailable(e);
-  if (unavailable !== undefined) {
-    logger.warn({ err: e, requestId, route }, `a store ${unavailable}; the request was refused with 503`);
+  // A write whose store went away mid-way may have been done: "retry" could do it twice, so it
+  // stays an internal error (the client checks before sending it again). A read is safe to retry.
+  if (unavailable !== undefined && (!unavailable.midway || route.method === 'GET' || head)) {
+    metrics.storeUnavailable.inc({ trouble: unavailable.trouble });
+    const text = TROUBLE_TEXT[unavailable.trouble];
+    // One line per route and trouble every 15 minutes: an outage fails every request.
+    const { log, quiet } = warnings.take(`${route.pattern}\n${unavailable.trouble}`, e);
+    if (log) logger.warn({ err: e, requestId, route: route.pattern, notLogged: quiet }, `a store ${text}; requests to the route are answered 503 (tally_http_store_unavailable_total counts them)`);
     // The reason is a category: the error itself may name hosts, paths or queries.
-    return new TallyError('TALLY_ERR_STORE_UNAVAILABLE', `a store ${unavailable}; retry shortly`, { cause: e, headers: { 'Retry-After': '5' } });
+    return new TallyError('TALLY_ERR_STORE_UNAVAILABLE', `a store ${text}; retry shortly`, { cause: e, headers: { 'Retry-After': '5' } });
   }
-  logger.error({ err: e, requestId, route }, 'unhandled error in request');
+  logger.error({ err: e, requestId, route: route.pattern }, 'unhandled error in request');
   return new TallyError('TALLY_ERR_INTERNAL', 'internal error; the request id identifies it in the logs', { cause: e });
 }
 

@@ -37,7 +37,7 @@ export function billingRoutes(billing: Billing, invoices: InvoiceRepository, clo
         description: 'Filters combine. `overdue=true` lists the open invoices past due now, each with `overdue_since` and `days_overdue`; `overdue=false` the others.',
         query: [
           customerFilter,
-          { name: 'subscription', description: 'Only this subscription.', schema: { type: 'string' } },
+          { name: 'subscription', description: 'Only this subscription.', schema: { type: 'string', minLength: 1 } },
           { name: 'status', description: 'Only invoices in this status.', schema: { type: 'string', enum: [...STATUSES] } },
           { name: 'issued_from', description: 'Issued at or after this instant (RFC 3339).', schema: { type: 'string', format: 'date-time' } },
           { name: 'issued_before', description: 'Issued before this instant (RFC 3339).', schema: { type: 'string', format: 'date-time' } },

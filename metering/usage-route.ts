@@ -134,7 +134,7 @@ function required(q: URLSearchParams, field: string): string {
 function instant(q: URLSearchParams, field: string): Date {
   const text = required(q, field);
   const ms = parseTimestamp(text);
-  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone');
+  if (ms === undefined) throw bad(field, 'must be an RFC 3339 timestamp with a time zone, in years 0000 to 9999 UTC');
   if (ms % HOUR_MS !== 0) throw bad(field, 'must be on a whole hour: usage is kept per hour');
   if (ms < USAGE_EARLIEST || ms > USAGE_LATEST) throw bad(field, `must be from ${new Date(USAGE_EARLIEST).toISOString()} to ${new Date(USAGE_LATEST).toISOString()}: usage is kept for those hours`);
   return new Date(ms);

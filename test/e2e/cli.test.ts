@@ -148,12 +148,19 @@ describe.skipIf(serverRun)('tally start on the embedded defaults', { timeout: 24
     expect(again.code, again.stderr).toBe(0);
   });
 
-  it('a line logged just before the process is killed is in its output', async () => {
-    // The last lines before a process dies say why. Written on a libuv thread (pino's default),
-    // a line logged just before a kill was lost about three times in four; the SIGTERM case
-    // above failed in CI that way.
+  it('a line logged just before the process is killed is in its output once logsWritten says so', async () => {
+    // The last lines before a process dies say why. pino writes on a libuv thread, and its
+    // flush(cb) does not wait for that: killed right after, a line was lost about three times
+    // in four. The SIGTERM case above failed in CI that way.
     const logModule = pathToFileURL(path.join(path.dirname(TALLY_BIN), '..', 'dist', 'core', 'log.js')).href;
-    const script = `const { createLogger } = await import(${JSON.stringify(logModule)}); createLogger({ logLevel: 'info' }).warn('last words'); process.kill(process.pid, 'SIGKILL');`;
+    const script = [
+      `const { createLogger, logsWritten } = await import(${JSON.stringify(logModule)});`,
+      "const logger = createLogger({ logLevel: 'info' });",
+      "for (let i = 0; i < 50; i++) logger.info({ i }, 'filler');",
+      "logger.warn('last words');",
+      'await logsWritten(logger);',
+      "process.kill(process.pid, 'SIGKILL');",
+    ].join('\n');
     for (let i = 0; i < 10; i++) {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       let stdout = '';
@@ -161,6 +168,7 @@ describe.skipIf(serverRun)('tally start on the embedded defaults', { timeout: 24
       const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, s) => resolve(s)));
       expect(signal).toBe('SIGKILL');
       expect(stdout, `attempt ${i + 1}`).toMatch(/"msg":"last words"/);
+      expect(stdout.match(/"msg":"filler"/g), `attempt ${i + 1}`).toHaveLength(50);
     }
   });
 

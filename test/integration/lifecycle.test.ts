@@ -146,7 +146,7 @@ describe('readiness', () => {
       expect(ready.status).toBe(200);
       const body = (await ready.json()) as { status: string; checks: Record<string, string> };
       expect(body).toMatchObject({ status: 'degraded', checks: { postgres: 'ok', eventlog: 'ok', clickhouse: 'ok' } });
-      expect(body.checks.disk).toMatch(/^unreachable: [\d.]+ MiB free on the data dir's disk, below TALLY_DISK_MIN_FREE_BYTES \(1073741824\.0 MiB\)$/);
+      expect(body.checks.disk).toMatch(/^low: [\d.]+ MiB free on the data dir's disk, below TALLY_DISK_MIN_FREE_BYTES \(1073741824\.0 MiB\)$/);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
       expect(gauge('tally_data_dir_free_bytes')).toBeGreaterThan(0);
