@@ -1,5 +1,5 @@
 import { minorUnits } from '../core/currency.js';
-import { Dec } from '../core/money.js';
+import { Dec, withoutTrailingZeros } from '../core/money.js';
 
 /**
  * Amounts, quantities, rates and dates as a customer's locale writes them, exactly.
@@ -89,7 +89,7 @@ export class Formatter {
   private write(nf: Intl.NumberFormat, value: string, minFraction: number): string {
     const d = new Dec(value);
     const [int, frac = ''] = d.abs().toFixed().split('.');
-    const digits = frac.replace(/0+$/, '').padEnd(minFraction, '0');
+    const digits = withoutTrailingZeros(frac).padEnd(minFraction, '0');
     const grouped = nf
       .formatToParts(BigInt(int!))
       .filter((p) => p.type === 'integer' || p.type === 'group')

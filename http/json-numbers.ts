@@ -1,4 +1,4 @@
-import { Dec } from '../core/money.js';
+import { Dec, withoutTrailingZeros } from '../core/money.js';
 
 /**
  * The first number literal of a JSON text that JSON.parse would change: one whose double, read
@@ -56,7 +56,7 @@ function keptAsWritten(literal: string): boolean {
   if (digits === '') return true; // zero, however written
   // 15 significant digits or fewer, of a magnitude well inside the normal doubles: such a
   // decimal always comes back as written (most literals stop here, cheaply).
-  const significant = digits.replace(/0+$/, '').length;
+  const significant = withoutTrailingZeros(digits).length;
   const lead = whole.replace(/^0+/, '');
   // The power of ten of the first significant digit: 2 for 123.4, -3 for 0.001, 10 for 5e10.
   const exponent = Number(m[3] ?? '0') + (lead.length > 0 ? lead.length - 1 : -(fraction.length - fraction.replace(/^0+/, '').length) - 1);
