@@ -92,7 +92,33 @@ export function validateEvent(raw: RawEvent, index: number, ctx: ValidationConte
   const o = e as Record<string, unknown>;
   if (raw.kind === 'cloudevent') return validateCloudEvent(o, index, ctx, raw.lossless);
   const v = validateNative(o, index, ctx, raw.lossless);
-  return v.ok && raw.invalidUtf8 !== undefined ? checkWireUtf8(v, index, raw.invalidUtf8) : v;
+  if (!v.ok || raw.invalidUtf8 === undefined) return v;
+  // msgpack: values JSON has no form for would be stored as another value (bytes as
+  // {"type":"Buffer",...}, NaN as null) rather than refused.
+  const foreign = o.properties !== null && typeof o.properties === 'object' ? nonJsonValue(o.properties, '') : undefined;
+  if (foreign !== undefined) {
+    return reject(index, v.row.id, 'TALLY_ERR_PROPERTIES_INVALID', `properties${foreign.path} is ${foreign.what}, which an event cannot store; send a string, a finite number, a boolean, nil, an array or a map`);
+  }
+  return checkWireUtf8(v, index, raw.invalidUtf8);
+}
+
+/** The first value under `v` a msgpack decoder made that JSON cannot write as it is. */
+function nonJsonValue(v: unknown, path: string): { path: string; what: string } | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : { path, what: String(v) };
+  if (v === null || typeof v !== 'object' || v instanceof Date) return undefined;
+  if (v instanceof Uint8Array) return { path, what: 'binary data (msgpack bin)' };
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const bad = nonJsonValue(v[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  for (const k in v) {
+    const bad = nonJsonValue((v as Record<string, unknown>)[k], `${path}.${k.length > 100 ? `${k.slice(0, 100)}…` : k}`);
+    if (bad) return bad;
+  }
+  return undefined;
 }
 
 const INVALID_UTF8_CODE: Record<string, ErrorCode> = {
@@ -140,6 +166,10 @@ function validateCloudEvent(o: Record<string, unknown>, index: number, ctx: Vali
     return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', `specversion must be "1.0", got ${got}`);
   }
   if (typeof o.source !== 'string' || o.source.length === 0) return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'source is required (a non-empty string)');
+  if (o.data_base64 !== undefined) {
+    // Binary data would be stored as no properties at all: the meter would read nothing from it.
+    return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'data_base64 is not taken: send the properties as JSON in data');
+  }
   if (o.datacontenttype !== undefined && (typeof o.datacontenttype !== 'string' || !/^application\/(.+\+)?json(;|$)/.test(o.datacontenttype))) {
     return reject(index, id, 'TALLY_ERR_CLOUDEVENT_INVALID', 'datacontenttype must be a JSON type when given');
   }
@@ -232,6 +262,9 @@ function finish(
         `${names.properties}.${path.length > 100 ? `${path.slice(0, 100)}…` : path} is the number ${shown}, which the event store cannot read exactly (an integer beyond 64 bits, or more digits than a double keeps); send it as a string`,
       );
     }
+    if (deeperThan(properties, MAX_PROPERTIES_DEPTH)) {
+      return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} is nested more than ${MAX_PROPERTIES_DEPTH} levels deep`);
+    }
     if (properties.includes('\\u') && LONE_SURROGATE_ESCAPE.test(properties)) {
       return reject(index, id, 'TALLY_ERR_PROPERTIES_INVALID', `${names.properties} holds text that is not well-formed Unicode (a lone UTF-16 surrogate)`);
     }
@@ -245,6 +278,31 @@ function finish(
     ok: true,
     row: { tenant_id: ctx.tenantId, id, customer, meter, value, timestamp: at, properties, ingested_at: ctx.ingestedAt },
   };
+}
+
+/**
+ * How deep properties may nest, counting the properties object as the first level. ClickHouse
+ * reads no property at all of an object nested about a thousand levels deep, so such an event
+ * would count as having none; no meter needs more than a few.
+ */
+const MAX_PROPERTIES_DEPTH = 64;
+
+/** Whether JSON text nests arrays and objects more than `max` deep (strings skipped). */
+function deeperThan(json: string, max: number): boolean {
+  // Flat properties (the usual case) have one opening bracket, the first character.
+  if (json.indexOf('{', 1) === -1 && json.indexOf('[') === -1) return false;
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; json.charCodeAt(i) !== 0x22; i++) if (json.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function text(v: unknown, field: string, missing: ErrorCode, invalid: ErrorCode): string | { code: ErrorCode; message: string } {

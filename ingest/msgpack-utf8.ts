@@ -8,8 +8,26 @@ import { isUtf8 } from 'node:buffer';
  *
  * The result maps an event's position (its index in a top-level array, 0 for a single map) to
  * the top-level field under which the bad string sits (a key, a value, or anything nested in
- * it). Extension payloads are opaque and skipped.
+ * it). Extension payloads are opaque and skipped (a body holds none but timestamps: see
+ * `foreignExtension`).
  */
+/**
+ * The first extension type in a body other than the timestamp (-1), or undefined. msgpackr
+ * decodes its own extensions on every unpacker: records (0x72), whose values follow outside the
+ * extension and hide strings from the UTF-8 reader below; references (0x69, 0x70), with which a
+ * few hundred bytes describe an object of millions; Sets, RegExps, typed arrays, `undefined`,
+ * none of which an event can store. So they are refused before msgpackr reads the body. Throws
+ * on bytes that are not msgpack.
+ */
+export function foreignExtension(body: Uint8Array): number | undefined {
+  let found: number | undefined;
+  const reader = new Reader(body, (type) => {
+    if (type !== -1 && found === undefined) found = type;
+  });
+  reader.skipRest(reader.head(), false);
+  return found;
+}
+
 export function invalidUtf8Fields(body: Uint8Array): Map<number, string> {
   const bad = new Map<number, string>();
   const reader = new Reader(body);
@@ -42,7 +60,11 @@ class Reader {
   private pos = 0;
   private readonly view: DataView;
 
-  constructor(private readonly buf: Uint8Array) {
+  constructor(
+    private readonly buf: Uint8Array,
+    /** Told the type of each extension value read. */
+    private readonly onExtension?: (type: number) => void,
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -57,20 +79,20 @@ class Reader {
       case 0xc4: return { kind: 'skip', n: this.u8() };
       case 0xc5: return { kind: 'skip', n: this.u16() };
       case 0xc6: return { kind: 'skip', n: this.u32() };
-      case 0xc7: return { kind: 'skip', n: this.u8() + 1 };
-      case 0xc8: return { kind: 'skip', n: this.u16() + 1 };
-      case 0xc9: return { kind: 'skip', n: this.u32() + 1 };
+      case 0xc7: return this.extension(this.u8());
+      case 0xc8: return this.extension(this.u16());
+      case 0xc9: return this.extension(this.u32());
       case 0xca: return { kind: 'skip', n: 4 };
       case 0xcb: return { kind: 'skip', n: 8 };
       case 0xcc: case 0xd0: return { kind: 'skip', n: 1 };
       case 0xcd: case 0xd1: return { kind: 'skip', n: 2 };
       case 0xce: case 0xd2: return { kind: 'skip', n: 4 };
       case 0xcf: case 0xd3: return { kind: 'skip', n: 8 };
-      case 0xd4: return { kind: 'skip', n: 2 };
-      case 0xd5: return { kind: 'skip', n: 3 };
-      case 0xd6: return { kind: 'skip', n: 5 };
-      case 0xd7: return { kind: 'skip', n: 9 };
-      case 0xd8: return { kind: 'skip', n: 17 };
+      case 0xd4: return this.extension(1);
+      case 0xd5: return this.extension(2);
+      case 0xd6: return this.extension(4);
+      case 0xd7: return this.extension(8);
+      case 0xd8: return this.extension(16);
       case 0xd9: return { kind: 'str', n: this.u8() };
       case 0xda: return { kind: 'str', n: this.u16() };
       case 0xdb: return { kind: 'str', n: this.u32() };
@@ -82,20 +104,31 @@ class Reader {
     }
   }
 
+  /** An extension value of `n` bytes of data after its type byte, which is read here. */
+  private extension(n: number): Head {
+    const type = this.view.getInt8(this.pos);
+    this.take(1);
+    this.onExtension?.(type);
+    return { kind: 'skip', n };
+  }
+
   /** The string of `n` bytes at the cursor, or undefined when they are not UTF-8. */
   text(n: number): string | undefined {
     const bytes = this.take(n);
     return isUtf8(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') : undefined;
   }
 
-  /** Passes over the rest of a value whose header was read; false if a string in it is not UTF-8. */
-  skipRest(head: Head): boolean {
+  /** Passes over the rest of a value whose header was read; false if a string in it is not UTF-8 (when `checkText`). */
+  skipRest(head: Head, checkText = true): boolean {
     let ok = true;
     // Iterative, so nesting depth costs no stack.
     let pending = 0;
     let current = head;
     for (;;) {
-      if (current.kind === 'str') ok = isUtf8(this.take(current.n)) && ok;
+      if (current.kind === 'str') {
+        const bytes = this.take(current.n);
+        if (checkText) ok = isUtf8(bytes) && ok;
+      }
       else if (current.kind === 'skip') this.take(current.n);
       else pending += current.kind === 'map' ? current.n * 2 : current.n;
       if (pending === 0) return ok;

@@ -6,12 +6,12 @@ import { isUtf8 } from 'node:buffer';
 // JavaScript each string is its own, at the same speed for event-sized strings.
 import type { Unpackr as UnpackrClass } from 'msgpackr';
 import * as jsDecoder from 'msgpackr/unpack';
-import { TallyError } from '../core/errors.js';
+import { TallyError, isTallyError } from '../core/errors.js';
 import { refuseCharset } from '../http/body.js';
 import { binaryCloudEvent, isBinaryCloudEvent } from './cloudevents-binary.js';
 import type { RawEvent } from './event.js';
 import { parseJsonExact } from './json.js';
-import { invalidUtf8Fields } from './msgpack-utf8.js';
+import { foreignExtension, invalidUtf8Fields } from './msgpack-utf8.js';
 import { typeName } from './value.js';
 
 /**
@@ -128,13 +128,21 @@ function splitLines(body: Buffer): Buffer[] {
 function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   let data: unknown;
   try {
+    const ext = foreignExtension(body);
+    if (ext !== undefined) {
+      throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack extension type ${ext} is not taken: events hold maps, arrays, strings, numbers, booleans, nil and timestamps (extension -1)`);
+    }
     data = unpackr.unpack(body);
   } catch (e) {
+    if (isTallyError(e)) throw e;
     throw new TallyError('TALLY_ERR_INVALID_BODY', `body is not valid msgpack: ${(e as Error).message}`);
   }
   // Read the body again for strings that were not UTF-8 only if an event asks (see RawEvent).
-  let bad: Map<number, string> | undefined;
-  const invalidUtf8 = (i: number) => (bad ??= invalidUtf8FieldsOrNone(body)).get(i);
+  let bad: Map<number, string> | 'unreadable' | undefined;
+  const invalidUtf8 = (i: number) => {
+    bad ??= invalidUtf8FieldsOrUnreadable(body);
+    return bad === 'unreadable' ? '' : bad.get(i);
+  };
   if (Array.isArray(data)) {
     checkCount(data.length, maxEvents);
     return (data as unknown[]).map((d) => ({ kind: 'native' as const, data: d, lossless: false, invalidUtf8 }));
@@ -143,12 +151,13 @@ function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack body must be a map or an array of maps, got ${typeName(data)}`);
 }
 
-function invalidUtf8FieldsOrNone(body: Buffer): Map<number, string> {
+function invalidUtf8FieldsOrUnreadable(body: Buffer): Map<number, string> | 'unreadable' {
   try {
     return invalidUtf8Fields(body);
   } catch {
-    // msgpackr decoded what this reader cannot follow (an extension it knows, say): nothing is known.
-    return new Map();
+    // Not reached: the same reader followed the whole body before msgpackr read it. Were it
+    // reached, no string could be vouched for, so every event asking is refused, not trusted.
+    return 'unreadable';
   }
 }
 
