@@ -49,9 +49,12 @@ export function jsonBody<S extends z.ZodType>(req: Request, schema: S): z.output
  * not) is fine, as is none.
  */
 export function refuseCharset(contentType: string | undefined): void {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not supported; send UTF-8`, { field: 'Content-Type' });
+  // Every one is looked at: `charset=utf-8; charset=latin1` declares latin1 too.
+  for (const m of (contentType ?? '').matchAll(/;\s*charset\s*=\s*"?([^";\s]*)"?/gi)) {
+    const charset = m[1]!.toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') {
+      throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not supported; send UTF-8`, { field: 'Content-Type' });
+    }
   }
 }
 

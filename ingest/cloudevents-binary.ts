@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { TallyError } from '../core/errors.js';
+import { refuseCharset } from '../http/body.js';
 import type { RawEvent } from './event.js';
 import { parseJsonExact } from './json.js';
 
@@ -48,6 +49,7 @@ export function binaryCloudEvent(headers: Readonly<Record<string, string>>, body
   // The binding makes Content-Type the datacontenttype; absent, the body is taken as JSON (as
   // POST /v1/events does), and the validator refuses any type that is not JSON.
   const contentType = headers['content-type']?.trim().toLowerCase();
+  refuseCharset(contentType);
   if (contentType !== undefined && contentType !== '') event.datacontenttype = contentType;
   const isJson = contentType === undefined || contentType === '' || /^application\/(.+\+)?json(;|$)/.test(contentType);
   if (body.length === 0 || !isJson) return [{ kind: 'cloudevent', data: event, lossless: false }];

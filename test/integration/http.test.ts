@@ -305,6 +305,14 @@ describe('tenants', () => {
     const tenant = await api.tenant('charsets');
     const latin1 = await call('POST', '/v1/events', { headers: { ...tenant.auth, 'content-type': 'application/x-ndjson; charset=ISO-8859-1' }, body: '{}' });
     expect(latin1.status).toBe(415);
+    // A second charset declares one too; a CloudEvent in binary mode is held to the same rule.
+    const twice = await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': 'application/json; charset=utf-8; charset=latin1' }, body: '{"name":"x"}' });
+    expect(twice.status).toBe(415);
+    const ceHeaders = { ...tenant.auth, 'ce-specversion': '1.0', 'ce-id': 'c1', 'ce-source': 's', 'ce-type': 'api_calls', 'ce-subject': 'acme' };
+    const binary = await call('POST', '/v1/events', { headers: { ...ceHeaders, 'content-type': 'application/json; charset=latin1' }, body: '{"k":"v"}' });
+    expect(binary.status).toBe(415);
+    expect(binary.body.error).toMatchObject({ code: 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', field: 'Content-Type' });
+    expect((await call('POST', '/v1/events', { headers: { ...ceHeaders, 'content-type': 'application/json; charset=utf-8' }, body: '{"k":"v"}' })).status).toBe(202);
     for (const type of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"']) {
       expect((await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': type, 'content-encoding': 'identity' }, body: '{"name":"x"}' })).status, type).toBe(201);
     }
