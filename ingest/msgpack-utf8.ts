@@ -20,11 +20,63 @@ import { isUtf8 } from 'node:buffer';
  * on bytes that are not msgpack.
  */
 export function foreignExtension(body: Uint8Array): number | undefined {
+  // Runs on every msgpack body before it is decoded, so it walks the bytes in one loop, with no
+  // object per value (the reader below makes one per value; it runs only when asked).
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const end = body.byteLength;
+  let pos = 0;
   let found: number | undefined;
-  const reader = new Reader(body, (type) => {
-    if (type !== -1 && found === undefined) found = type;
-  });
-  reader.skipRest(reader.head(), false);
+  const u8 = (): number => {
+    if (pos >= end) throw new Error('not msgpack: truncated');
+    return body[pos++]!;
+  };
+  const u16 = (): number => {
+    pos += 2;
+    return view.getUint16(pos - 2);
+  };
+  const u32 = (): number => {
+    pos += 4;
+    return view.getUint32(pos - 4);
+  };
+  const extension = (n: number): void => {
+    const type = view.getInt8(pos);
+    if (type !== -1) found ??= type;
+    pos += 1 + n;
+  };
+  for (let pending = 1; pending > 0; pending--) {
+    const b = u8();
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
+    if (b <= 0x8f) pending += (b & 0x0f) * 2;
+    else if (b <= 0x9f) pending += b & 0x0f;
+    else if (b <= 0xbf) pos += b & 0x1f;
+    else {
+      switch (b) {
+        case 0xc4: case 0xd9: pos += u8(); break;
+        case 0xc5: case 0xda: pos += u16(); break;
+        case 0xc6: case 0xdb: pos += u32(); break;
+        case 0xc7: extension(u8()); break;
+        case 0xc8: extension(u16()); break;
+        case 0xc9: extension(u32()); break;
+        case 0xca: pos += 4; break;
+        case 0xcb: pos += 8; break;
+        case 0xcc: case 0xd0: pos += 1; break;
+        case 0xcd: case 0xd1: pos += 2; break;
+        case 0xce: case 0xd2: pos += 4; break;
+        case 0xcf: case 0xd3: pos += 8; break;
+        case 0xd4: extension(1); break;
+        case 0xd5: extension(2); break;
+        case 0xd6: extension(4); break;
+        case 0xd7: extension(8); break;
+        case 0xd8: extension(16); break;
+        case 0xdc: pending += u16(); break;
+        case 0xdd: pending += u32(); break;
+        case 0xde: pending += u16() * 2; break;
+        case 0xdf: pending += u32() * 2; break;
+        default: throw new Error(`not msgpack: byte 0x${b.toString(16)}`);
+      }
+    }
+    if (pos > end) throw new Error('not msgpack: truncated');
+  }
   return found;
 }
 
@@ -60,11 +112,7 @@ class Reader {
   private pos = 0;
   private readonly view: DataView;
 
-  constructor(
-    private readonly buf: Uint8Array,
-    /** Told the type of each extension value read. */
-    private readonly onExtension?: (type: number) => void,
-  ) {
+  constructor(private readonly buf: Uint8Array) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -104,12 +152,9 @@ class Reader {
     }
   }
 
-  /** An extension value of `n` bytes of data after its type byte, which is read here. */
+  /** An extension value: its type byte, then `n` bytes of data, all passed over. */
   private extension(n: number): Head {
-    const type = this.view.getInt8(this.pos);
-    this.take(1);
-    this.onExtension?.(type);
-    return { kind: 'skip', n };
+    return { kind: 'skip', n: n + 1 };
   }
 
   /** The string of `n` bytes at the cursor, or undefined when they are not UTF-8. */
@@ -118,18 +163,15 @@ class Reader {
     return isUtf8(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') : undefined;
   }
 
-  /** Passes over the rest of a value whose header was read; false if a string in it is not UTF-8 (when `checkText`). */
-  skipRest(head: Head, checkText = true): boolean {
+  /** Passes over the rest of a value whose header was read; false if a string in it is not UTF-8. */
+  skipRest(head: Head): boolean {
     let ok = true;
     // Iterative, so nesting depth costs no stack.
     let pending = 0;
     let current = head;
     for (;;) {
-      if (current.kind === 'str') {
-        const bytes = this.take(current.n);
-        if (checkText) ok = isUtf8(bytes) && ok;
-      }
-      else if (current.kind === 'skip') this.take(current.n);
+      if (current.kind === 'str') ok = isUtf8(this.take(current.n)) && ok;
+      else if (current.kind === 'skip') this.pass(current.n);
       else pending += current.kind === 'map' ? current.n * 2 : current.n;
       if (pending === 0) return ok;
       pending--;
@@ -144,19 +186,26 @@ class Reader {
     return out;
   }
 
+  /** Moves past `n` bytes (no view of them is made: this runs for every value of a body). */
+  private pass(n: number): void {
+    if (this.pos + n > this.buf.byteLength) throw new Error('not msgpack: truncated');
+    this.pos += n;
+  }
+
   private u8(): number {
-    return this.take(1)[0]!;
+    if (this.pos >= this.buf.byteLength) throw new Error('not msgpack: truncated');
+    return this.buf[this.pos++]!;
   }
 
   private u16(): number {
     const at = this.pos;
-    this.take(2);
+    this.pass(2);
     return this.view.getUint16(at);
   }
 
   private u32(): number {
     const at = this.pos;
-    this.take(4);
+    this.pass(4);
     return this.view.getUint32(at);
   }
 }
