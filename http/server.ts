@@ -156,9 +156,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     // as another request (smuggling past a proxy that frames it by the other one).
     let lengths = 0;
     let keys = 0;
+    // A CloudEvents attribute has one value: of two `ce-id` headers, either could be the id.
+    let repeatedAttribute: string | undefined;
     ureq.forEach((k, v) => {
       if (k === 'content-length') lengths++;
       else if (k === 'authorization') keys++;
+      else if (k.startsWith('ce-') && headers[k] !== undefined) repeatedAttribute ??= k;
       headers[k] = v;
     });
     const rawParams = paramNames.map((_, i) => ureq.getParameter(i));
@@ -284,6 +287,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       metrics.inFlight.dec();
       if (inFlight === 0) drained?.();
     };
+
+    if (repeatedAttribute !== undefined) {
+      refuse(new TallyError('TALLY_ERR_INVALID_VALUE', `header ${repeatedAttribute} appears more than once; a CloudEvents attribute has one value`, { field: repeatedAttribute }));
+      return;
+    }
 
     const run = async (): Promise<Reply> => {
       if (pendingAuth !== undefined) {

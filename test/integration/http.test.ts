@@ -313,6 +313,13 @@ describe('tenants', () => {
     expect(binary.status).toBe(415);
     expect(binary.body.error).toMatchObject({ code: 'TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', field: 'Content-Type' });
     expect((await call('POST', '/v1/events', { headers: { ...ceHeaders, 'content-type': 'application/json; charset=utf-8' }, body: '{"k":"v"}' })).status).toBe(202);
+    // Of two ce-id headers either could be the id: refused, naming it (fetch would join them).
+    const body = '{"k":"v"}';
+    const twoIds = await rawRequest(
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: ${tenant.auth.authorization}\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nce-id: c2\r\nce-id: c3\r\nce-source: s\r\nce-type: api_calls\r\nce-subject: acme\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    expect(twoIds).toMatch(/^HTTP\/1\.1 400 /);
+    expect(twoIds).toContain('"field":"ce-id"');
     for (const type of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"']) {
       expect((await call('POST', '/v1/tenants', { headers: { ...api.admin, 'content-type': type, 'content-encoding': 'identity' }, body: '{"name":"x"}' })).status, type).toBe(201);
     }
