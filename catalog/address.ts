@@ -15,13 +15,15 @@ export interface Address {
 
 /**
  * One plain mailbox, `local@domain.tld`: none of the characters that make an address list or a
- * display name in a mail header (`,` `;` `:` `<` `>` `(` `)` `[` `]` `"` `\`), so the address
- * stored is the one mail goes to; and a domain of two labels or more, none empty and none
- * beginning or ending with `-` (`x@-bad-.com` and `x@example.com.` are refused by mail servers
- * as syntax, so every mail to them would fail). Labels may be Unicode (IDN domains deliver).
+ * display name in a mail header (`,` `;` `:` `<` `>` `(` `)` `[` `]` `"` `\`), and no control
+ * or invisible format character (U+0001, U+200B: the mail library drops them, so mail would go
+ * to another mailbox), so the address stored is the one mail goes to; and a domain of two
+ * labels or more, none empty and none beginning or ending with `-` (`x@-bad-.com` and
+ * `x@example.com.` are refused by mail servers as syntax, so every mail to them would fail).
+ * Labels may be Unicode (IDN domains deliver).
  */
-const LABEL = '[^\\s@,;:<>()[\\]"\\\\.-](?:[^\\s@,;:<>()[\\]"\\\\.]*[^\\s@,;:<>()[\\]"\\\\.-])?';
-export const EMAIL = new RegExp(`^[^\\s@,;:<>()[\\]"\\\\]+@(?:${LABEL}\\.)+${LABEL}$`);
+const LABEL = '[^\\s\\p{Cc}\\p{Cf}@,;:<>()[\\]"\\\\.-](?:[^\\s\\p{Cc}\\p{Cf}@,;:<>()[\\]"\\\\.]*[^\\s\\p{Cc}\\p{Cf}@,;:<>()[\\]"\\\\.-])?';
+export const EMAIL = new RegExp(`^[^\\s\\p{Cc}\\p{Cf}@,;:<>()[\\]"\\\\]+@(?:${LABEL}\\.)+${LABEL}$`, 'u');
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).regex(LINE_TEXT, LINE_TEXT_RULE);
 
 export const AddressSchema = z.strictObject({
