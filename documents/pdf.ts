@@ -271,35 +271,70 @@ class Page {
 
   /** Lines of at most `width`: broken at spaces, or anywhere in a word longer than a line (and between CJK characters). */
   private wrap(text: string, width: number, style: Style): string[] {
-    const widthOf = (s: string) => runs(s, style.weight ?? 'regular').reduce((w, r) => w + this.measure(r.font, r.text, style.size), 0);
-    const out: string[] = [];
-    let line = '';
-    for (const token of text.split(/(\s+)/u)) {
-      if (token === '') continue;
-      if (widthOf(line + token) <= width) {
-        line += token;
-        continue;
+    return wrapLines(text, width, (s) => runs(s, style.weight ?? 'regular').reduce((w, r) => w + this.measure(r.font, r.text, style.size), 0));
+  }
+
+}
+
+/**
+ * Lines of at most `width` as `widthOf` measures text: broken at spaces, or anywhere in a word
+ * longer than a line. Where a long word breaks is found by doubling then halving, not by
+ * measuring the line again after each character: a word of thousands of zero-width combining marks (a footer may
+ * hold 5,000 characters) then took minutes of the one PDF worker every tenant shares.
+ */
+export function wrapLines(text: string, width: number, widthOf: (s: string) => number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const token of text.split(/(\s+)/u)) {
+    if (token === '') continue;
+    if (widthOf(line + token) <= width) {
+      line += token;
+      continue;
+    }
+    if (/^\s+$/u.test(token)) {
+      out.push(line);
+      line = '';
+      continue;
+    }
+    if (line.trim() !== '' && widthOf(token) <= width) {
+      out.push(line.trimEnd());
+      line = token;
+      continue;
+    }
+    // A word wider than the line: cut it where it no longer fits.
+    const chars = [...token];
+    let start = 0;
+    while (start < chars.length) {
+      const fits = (n: number) => widthOf(line + chars.slice(start, start + n).join('')) <= width;
+      const left = chars.length - start;
+      // Doubling first, so each measure is about a line long, not the whole rest of the word.
+      let lo = 0;
+      let hi = 1;
+      while (fits(hi)) {
+        lo = hi;
+        if (hi === left) break;
+        hi = Math.min(hi * 2, left);
       }
-      if (/^\s+$/u.test(token)) {
-        out.push(line);
-        line = '';
-        continue;
+      if (lo === left) {
+        line += chars.slice(start).join('');
+        break;
       }
-      if (line.trim() !== '' && widthOf(token) <= width) {
+      // The most characters that fit after `line` (fits(lo), not fits(hi)); at least one on an empty line.
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (fits(mid)) lo = mid;
+        else hi = mid;
+      }
+      const take = lo === 0 && line === '' ? 1 : lo;
+      line += chars.slice(start, start + take).join('');
+      start += take;
+      // The word's last characters stay on the line (a character wider than a line, alone).
+      if (start < chars.length) {
         out.push(line.trimEnd());
-        line = token;
-        continue;
-      }
-      // A word wider than the line: cut it where it no longer fits.
-      for (const ch of token) {
-        if (line !== '' && widthOf(line + ch) > width) {
-          out.push(line.trimEnd());
-          line = '';
-        }
-        line += ch;
+        line = '';
       }
     }
-    if (line.trim() !== '' || out.length === 0) out.push(line.trimEnd());
-    return out;
   }
+  if (line.trim() !== '' || out.length === 0) out.push(line.trimEnd());
+  return out;
 }
