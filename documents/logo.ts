@@ -1,9 +1,7 @@
-import PDFDocument from 'pdfkit';
 import { TallyError } from '../core/errors.js';
 import type { Queryable } from '../core/postgres.js';
 import { ensureProfile } from '../invoicing/billing-profile.js';
 import type { Logo } from './pdf.js';
-import { jpegProblem, pngProblem } from './image-check.js';
 
 /** The largest logo accepted: a letterhead image, not a photo. */
 export const MAX_LOGO_BYTES = 512 * 1024;
@@ -15,43 +13,22 @@ const SIGNATURES: Record<Logo['type'], Buffer> = {
 
 /**
  * A logo as uploaded: PNG or JPEG by its declared type, its bytes starting as that type does,
- * read through whole (image-check.ts), and then embedded once by the PDF library (so no
- * document of the tenant fails on it later).
+ * then read through whole and embedded once by `read` (logo-read.ts, on the PDF worker), so no
+ * document of the tenant fails on it later.
  */
-export async function checkLogo(contentType: string | undefined, data: Buffer): Promise<Logo> {
+export async function checkLogo(contentType: string | undefined, data: Buffer, read: (logo: Logo) => Promise<string | undefined>): Promise<Logo> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'image/png' && type !== 'image/jpeg') throw new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'a logo is image/png or image/jpeg', { field: 'content-type' });
   if (data.length === 0) throw new TallyError('TALLY_ERR_INVALID_BODY', 'the logo is empty', { field: 'body' });
   if (data.length > MAX_LOGO_BYTES) throw new TallyError('TALLY_ERR_PAYLOAD_TOO_LARGE', `a logo is at most ${MAX_LOGO_BYTES} bytes`, { field: 'body' });
   if (!data.subarray(0, SIGNATURES[type].length).equals(SIGNATURES[type])) throw new TallyError('TALLY_ERR_INVALID_BODY', `the body is not a ${type === 'image/png' ? 'PNG' : 'JPEG'} image`, { field: 'body' });
-  // Read through first: the PDF library must never be handed an image it fails on (image-check.ts).
-  const problem = type === 'image/png' ? pngProblem(data) : jpegProblem(data);
+  const logo: Logo = { type, data };
+  const problem = await read(logo);
   if (problem !== undefined) throw new TallyError('TALLY_ERR_INVALID_BODY', problem, { field: 'body' });
-  try {
-    await embed(data);
-  } catch {
-    throw new TallyError('TALLY_ERR_INVALID_BODY', 'the image cannot be read (damaged, or a kind of PNG/JPEG PDF documents cannot hold)', { field: 'body' });
-  }
-  return { type, data };
+  return logo;
 }
 
 export async function setLogo(q: Queryable, tenantId: string, logo: Logo | null): Promise<void> {
   await ensureProfile(q, tenantId);
   await q.query('UPDATE billing_profiles SET logo = $2, logo_type = $3, updated_at = now() WHERE tenant_id = $1', [tenantId, logo?.data ?? null, logo?.type ?? null]);
-}
-
-/** A one-page PDF holding the image, made to the end: the image's data is read only then. */
-function embed(data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    try {
-      const pdf = new PDFDocument({ size: [60, 60], margin: 0 });
-      pdf.on('error', reject);
-      pdf.on('end', () => resolve());
-      pdf.on('data', () => undefined);
-      pdf.image(data, 0, 0, { fit: [60, 60] });
-      pdf.end();
-    } catch (e) {
-      reject(e instanceof Error ? e : new Error(String(e)));
-    }
-  });
 }

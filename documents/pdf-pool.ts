@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { packageRoot } from '../core/paths.js';
 import type { InvoiceDocument } from './invoice-document.js';
+import { logoProblem } from './logo-read.js';
 import { renderPdf, type Logo } from './pdf.js';
 import type { PdfTask } from './pdf-worker.js';
 
@@ -14,11 +15,14 @@ import type { PdfTask } from './pdf-worker.js';
  */
 export interface PdfRenderer {
   render(document: InvoiceDocument, logo: Logo | null, createdAt: Date): Promise<Buffer>;
+  /** Why an uploaded logo cannot be printed, or undefined (logo-read.ts): the same kind of work. */
+  readLogo(logo: Logo): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 export const inThreadPdfs: PdfRenderer = {
   render: (document, logo, createdAt) => renderPdf(document, logo, createdAt),
+  readLogo: (logo) => logoProblem(logo),
   close: () => Promise.resolve(),
 };
 
@@ -28,7 +32,7 @@ export const inThreadPdfs: PdfRenderer = {
  * drawing is bounded to one core.
  */
 export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (error: unknown) => void } = {}): PdfRenderer {
-  const pool = new Piscina<PdfTask, Uint8Array>({
+  const pool = new Piscina<PdfTask, Uint8Array | string | null>({
     filename: opts.workerFile ?? path.join(packageRoot(), 'dist', 'documents', 'pdf-worker-entry.cjs'),
     minThreads: 0,
     maxThreads: 1,
@@ -39,8 +43,13 @@ export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (erro
   return {
     render: async (document, logo, createdAt) => {
       const { labels: _labels, ...rest } = document;
-      const bytes = await pool.run({ document: rest, logo, createdAt: createdAt.getTime() });
+      const bytes = await pool.run({ kind: 'render', document: rest, logo, createdAt: createdAt.getTime() });
+      if (!(bytes instanceof Uint8Array)) throw new Error('the PDF worker answered a drawing with no document');
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    readLogo: async (logo) => {
+      const problem = await pool.run({ kind: 'logo', logo });
+      return typeof problem === 'string' ? problem : undefined;
     },
     close: () => pool.close(),
   };
@@ -74,6 +83,7 @@ export function measured(renderer: PdfRenderer, registry: Registry): PdfRenderer
         end();
       }
     },
+    readLogo: (logo) => renderer.readLogo(logo),
     close: () => renderer.close(),
   };
 }

@@ -55,6 +55,17 @@ export class PdfTurns {
     }
   }
 
+  /** Why an uploaded logo cannot be printed, or undefined: read on the renderer, in the tenant's turn like a drawing. */
+  async readLogo(tenantId: string, logo: Logo): Promise<string | undefined> {
+    await this.turn(tenantId);
+    try {
+      return await this.renderer.readLogo(logo);
+    } finally {
+      this.running--;
+      this.next();
+    }
+  }
+
   close(): Promise<void> {
     return this.renderer.close();
   }

@@ -76,6 +76,11 @@ export class InvoiceDocuments {
     }
   }
 
+  /** Why an uploaded logo cannot be printed, or undefined: read through on the PDF renderer, in the tenant's turn. */
+  readLogo(tenantId: string, logo: Logo): Promise<string | undefined> {
+    return this.pdfs.readLogo(tenantId, logo);
+  }
+
   logo(tenantId: string): Promise<Logo | null> {
     return logoOf(this.pg, tenantId);
   }

@@ -76,8 +76,9 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
         errors: ['TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INVALID_BODY'],
       },
       handler: async (req) => {
-        const logo = await checkLogo(req.headers['content-type'], req.body);
-        await setLogo(pg, tenantOf(req), logo);
+        const tenantId = tenantOf(req);
+        const logo = await checkLogo(req.headers['content-type'], req.body, (l) => documents.readLogo(tenantId, l));
+        await setLogo(pg, tenantId, logo);
         return { status: 200, body: { logo: { content_type: logo.type, bytes: logo.data.length } } };
       },
     },

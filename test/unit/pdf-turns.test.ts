@@ -16,6 +16,11 @@ function gated(): { renderer: PdfRenderer; order: string[]; finish: () => void }
           order.push(d.number!);
           pending.push(() => resolve(Buffer.from(d.number!)));
         }),
+      readLogo: (logo) =>
+        new Promise((resolve) => {
+          order.push(`logo ${logo.data.toString()}`);
+          pending.push(() => resolve(undefined));
+        }),
       close: () => Promise.resolve(),
     },
     finish: () => pending.shift()?.(),
@@ -25,6 +30,20 @@ const doc = (number: string) => ({ number }) as InvoiceDocument;
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('turns at the PDF renderer', () => {
+  it("a logo is read on the renderer in its tenant's turn, like a drawing, not on the thread taking requests", async () => {
+    const g = gated();
+    const turns = new PdfTurns(g.renderer, { concurrency: 1, maxWaiting: 16 });
+    const drawings = ['a1', 'a2'].map((n) => turns.render('a', doc(n), null, new Date(0)));
+    const read = turns.readLogo('b', { type: 'image/png', data: Buffer.from('b') });
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      g.finish();
+    }
+    expect(await read).toBeUndefined();
+    await Promise.all(drawings);
+    expect(g.order).toEqual(['a1', 'logo b', 'a2']);
+  });
+
   it('tenants take turns: one asking for many does not hold back another', async () => {
     const g = gated();
     const turns = new PdfTurns(g.renderer, { concurrency: 1, maxWaiting: 16 });
@@ -101,6 +120,7 @@ describe('PDFs drawn before', () => {
     const turns = new PdfTurns(
       {
         render: () => (++calls === 1 ? Promise.reject(new Error('worker died')) : Promise.resolve(Buffer.from('ok'))),
+        readLogo: () => Promise.resolve(undefined),
         close: () => Promise.resolve(),
       },
       { concurrency: 1, maxWaiting: 16 },
