@@ -219,6 +219,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       refuse(new TallyError('TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body uncompressed`, { field: 'Content-Encoding' }));
       return;
     }
+    // Refused with the other header faults: before a key lookup is pending, a body read begun or
+    // the request counted in flight, none of which a refusal here would settle.
+    if (repeatedAttribute !== undefined) {
+      refuse(new TallyError('TALLY_ERR_INVALID_VALUE', `header ${repeatedAttribute} appears more than once; a CloudEvents attribute has one value`, { field: repeatedAttribute }));
+      return;
+    }
 
     const params: Record<string, string> = {};
     let query: URLSearchParams;
@@ -287,11 +293,6 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       metrics.inFlight.dec();
       if (inFlight === 0) drained?.();
     };
-
-    if (repeatedAttribute !== undefined) {
-      refuse(new TallyError('TALLY_ERR_INVALID_VALUE', `header ${repeatedAttribute} appears more than once; a CloudEvents attribute has one value`, { field: repeatedAttribute }));
-      return;
-    }
 
     const run = async (): Promise<Reply> => {
       if (pendingAuth !== undefined) {
