@@ -48,7 +48,15 @@ export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (erro
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     readLogo: async (logo) => {
-      const problem = await pool.run({ kind: 'logo', logo });
+      let problem: Uint8Array | string | null;
+      try {
+        problem = await pool.run({ kind: 'logo', logo });
+      } catch (e) {
+        // The worker died on the image (the PDF library decodes some PNGs in a zlib callback,
+        // where an error ends the thread): the image is at fault, not the request or Tally.
+        opts.onWorkerError?.(e);
+        return 'the image cannot be read (damaged, or a kind of PNG/JPEG PDF documents cannot hold)';
+      }
       return typeof problem === 'string' ? problem : undefined;
     },
     close: () => pool.close(),

@@ -79,7 +79,7 @@ export class PdfTurns {
     const queue = this.waiting.get(tenantId) ?? [];
     if (queue.length >= this.o.maxWaiting) {
       return Promise.reject(
-        new TallyError('TALLY_ERR_DOCUMENTS_BUSY', `${queue.length} documents of this tenant are already waiting to be drawn; retry shortly`, { headers: { 'Retry-After': '1' } }),
+        new TallyError('TALLY_ERR_DOCUMENTS_BUSY', `${queue.length} documents (or logos) of this tenant are already waiting for the PDF worker; retry shortly`, { headers: { 'Retry-After': '1' } }),
       );
     }
     return new Promise((resolve) => {

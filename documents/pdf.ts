@@ -269,28 +269,32 @@ class Page {
     return this.pdf.font(font);
   }
 
-  /** Lines of at most `width`: broken at spaces, or anywhere in a word longer than a line (and between CJK characters). */
+  /** Lines of at most `width`: broken at spaces, or anywhere in a word longer than a line (a run of CJK characters too). */
   private wrap(text: string, width: number, style: Style): string[] {
     return wrapLines(text, width, (s) => runs(s, style.weight ?? 'regular').reduce((w, r) => w + this.measure(r.font, r.text, style.size), 0));
   }
-
 }
 
 /**
  * Lines of at most `width` as `widthOf` measures text: broken at spaces, or anywhere in a word
- * longer than a line. Where a long word breaks is found by doubling then halving, not by
- * measuring the line again after each character: a word of thousands of zero-width combining marks (a footer may
- * hold 5,000 characters) then took minutes of the one PDF worker every tenant shares.
+ * longer than a line. How many words, and then how many characters of a long word, still fit
+ * on a line is found by doubling then halving, not by measuring the line again after each one:
+ * a footer (up to 5,000 characters) of zero-width combining marks, or of marks between
+ * zero-width spaces, then took minutes of the one PDF worker every tenant shares. The lines are
+ * those the one-at-a-time way gives for any measure that grows with the text.
  */
 export function wrapLines(text: string, width: number, widthOf: (s: string) => number): string[] {
   const out: string[] = [];
   let line = '';
-  for (const token of text.split(/(\s+)/u)) {
-    if (token === '') continue;
-    if (widthOf(line + token) <= width) {
-      line += token;
-      continue;
-    }
+  const tokens = text.split(/(\s+)/u).filter((t) => t !== '');
+  let i = 0;
+  while (i < tokens.length) {
+    // The words and spaces from i on that still fit on the line, all at once.
+    const fitting = mostThatFit(tokens.length - i, (n) => widthOf(line + tokens.slice(i, i + n).join('')) <= width);
+    line += tokens.slice(i, i + fitting).join('');
+    i += fitting;
+    if (i === tokens.length) break;
+    const token = tokens[i++]!;
     if (/^\s+$/u.test(token)) {
       out.push(line);
       line = '';
@@ -305,30 +309,13 @@ export function wrapLines(text: string, width: number, widthOf: (s: string) => n
     const chars = [...token];
     let start = 0;
     while (start < chars.length) {
-      const fits = (n: number) => widthOf(line + chars.slice(start, start + n).join('')) <= width;
       const left = chars.length - start;
-      // Doubling first, so each measure is about a line long, not the whole rest of the word.
-      let lo = 0;
-      let hi = 1;
-      while (fits(hi)) {
-        lo = hi;
-        if (hi === left) break;
-        hi = Math.min(hi * 2, left);
-      }
-      if (lo === left) {
-        line += chars.slice(start).join('');
-        break;
-      }
-      // The most characters that fit after `line` (fits(lo), not fits(hi)); at least one on an empty line.
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        if (fits(mid)) lo = mid;
-        else hi = mid;
-      }
-      const take = lo === 0 && line === '' ? 1 : lo;
+      const fit = mostThatFit(left, (n) => widthOf(line + chars.slice(start, start + n).join('')) <= width);
+      // At least one character on an empty line (one wider than a line stands alone).
+      const take = fit === 0 && line === '' ? 1 : fit;
       line += chars.slice(start, start + take).join('');
       start += take;
-      // The word's last characters stay on the line (a character wider than a line, alone).
+      // The word's last characters stay on the line, for what follows them.
       if (start < chars.length) {
         out.push(line.trimEnd());
         line = '';
@@ -337,4 +324,25 @@ export function wrapLines(text: string, width: number, widthOf: (s: string) => n
   }
   if (line.trim() !== '' || out.length === 0) out.push(line.trimEnd());
   return out;
+}
+
+/**
+ * The largest n from 0 to `max` with `fits(n)`, for a `fits` true up to some n and false after
+ * (fits(0) is taken as true): doubling, then halving, so each test is about as long as the answer.
+ */
+function mostThatFit(max: number, fits: (n: number) => boolean): number {
+  let lo = 0;
+  let hi = 1;
+  while (hi <= max && fits(hi)) {
+    lo = hi;
+    if (hi === max) return max;
+    hi = Math.min(hi * 2, max);
+  }
+  if (max === 0) return 0;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -73,7 +73,7 @@ export function documentRoutes(documents: InvoiceDocuments, pg: PostgresStore): 
         description: `A PNG or JPEG of at most ${MAX_LOGO_BYTES} bytes, sent as the body with its Content-Type. Every document made from now on shows it, those of invoices issued earlier too.`,
         requestBody: { description: 'The image.', required: true, content: { 'image/png': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
         responses: { 200: { description: 'The logo now printed.', schema: LOGO } },
-        errors: ['TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INVALID_BODY'],
+        errors: ['TALLY_ERR_UNSUPPORTED_MEDIA_TYPE', 'TALLY_ERR_INVALID_BODY', 'TALLY_ERR_DOCUMENTS_BUSY'],
       },
       handler: async (req) => {
         const tenantId = tenantOf(req);

@@ -4,7 +4,7 @@ import { wrapLines } from '../../documents/pdf.js';
 /** A measure that adds up per-character widths: combining marks take none, CJK two. */
 function widthOf(s: string): number {
   let w = 0;
-  for (const ch of s) w += /\p{M}/u.test(ch) ? 0 : /\p{Script=Han}/u.test(ch) ? 2 : 1;
+  for (const ch of s) w += /[\p{M}\p{Cf}]/u.test(ch) ? 0 : /\p{Script=Han}/u.test(ch) ? 2 : 1;
   return w;
 }
 
@@ -44,7 +44,7 @@ describe('wrapping text into lines', () => {
   it('breaks where the first way did, on words, long words, spaces and marks', () => {
     let seed = 7;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const pieces = ['a', 'b', 'W', ' ', '  ', '\u0301', '漢', 'é'];
+    const pieces = ['a', 'b', 'W', ' ', '  ', '\u0301', '漢', 'é', '\ufeff', '\u00a0'];
     for (let i = 0; i < 2000; i++) {
       const length = Math.floor(random() * 80);
       let text = '';
@@ -65,6 +65,19 @@ describe('wrapping text into lines', () => {
     });
     expect(lines.map((l) => widthOf(l))).toEqual([40, 40, 20]);
     expect(lines.join('')).toBe(text);
+    expect(measured).toBeLessThan(500_000);
+  });
+
+  it.each([
+    ['marks between zero-width no-break spaces (a space to the splitter, no width on the page)', '\u0301\ufeff'.repeat(2500)],
+    ['marks between no-break spaces', `${'\u0301'.repeat(40)}\u00a0`.repeat(120)],
+  ])('measures %s a bounded number of times, not once a word', (_what, text) => {
+    let measured = 0;
+    const lines = wrapLines(text, 40, (s) => {
+      measured += s.length;
+      return widthOf(s);
+    });
+    expect(lines.join('').replace(/\s/gu, '')).toBe(text.replace(/\s/gu, ''));
     expect(measured).toBeLessThan(500_000);
   });
 });
