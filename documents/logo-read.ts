@@ -2,6 +2,9 @@ import PDFDocument from 'pdfkit';
 import { jpegProblem, pngProblem } from './image-check.js';
 import type { Logo } from './pdf.js';
 
+/** A logo the PDF library fails on, or that ends the thread reading it. */
+export const UNREADABLE_IMAGE = 'the image cannot be read (damaged, or a kind of PNG/JPEG PDF documents cannot hold)';
+
 /**
  * Why a logo cannot be printed, or undefined: read through whole (image-check.ts), then embedded
  * once by the PDF library, so no document of the tenant fails on it later. Synchronous work of
@@ -15,7 +18,7 @@ export async function logoProblem(logo: Logo): Promise<string | undefined> {
     await embed(logo.data);
     return undefined;
   } catch {
-    return 'the image cannot be read (damaged, or a kind of PNG/JPEG PDF documents cannot hold)';
+    return UNREADABLE_IMAGE;
   }
 }
 

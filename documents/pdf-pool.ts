@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { packageRoot } from '../core/paths.js';
 import type { InvoiceDocument } from './invoice-document.js';
-import { logoProblem } from './logo-read.js';
+import { logoProblem, UNREADABLE_IMAGE } from './logo-read.js';
 import { renderPdf, type Logo } from './pdf.js';
 import type { PdfTask } from './pdf-worker.js';
 
@@ -22,7 +22,7 @@ export interface PdfRenderer {
 
 export const inThreadPdfs: PdfRenderer = {
   render: (document, logo, createdAt) => renderPdf(document, logo, createdAt),
-  readLogo: (logo) => logoProblem(logo),
+  readLogo: logoProblem,
   close: () => Promise.resolve(),
 };
 
@@ -55,7 +55,7 @@ export function pdfWorkerPool(opts: { workerFile?: string; onWorkerError?: (erro
         // The worker died on the image (the PDF library decodes some PNGs in a zlib callback,
         // where an error ends the thread): the image is at fault, not the request or Tally.
         opts.onWorkerError?.(e);
-        return 'the image cannot be read (damaged, or a kind of PNG/JPEG PDF documents cannot hold)';
+        return UNREADABLE_IMAGE;
       }
       return typeof problem === 'string' ? problem : undefined;
     },

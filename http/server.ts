@@ -327,7 +327,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
             observe(method, route.pattern, CLIENT_CLOSED, started);
             return;
           }
-          const err = toTallyError(e, logger, requestId, route, exchange.head, metrics, storeWarnings);
+          const err = toTallyError(e, logger, requestId, route, metrics, storeWarnings);
           // After a body overflow the rest of the body is still on the wire: close the connection.
           finish(errorReply(err, requestId), err.code === 'TALLY_ERR_PAYLOAD_TOO_LARGE' || bodyInTheWay());
         },
@@ -396,12 +396,13 @@ function accessError(route: Route, principal: Principal): TallyError | undefined
   return undefined;
 }
 
-function toTallyError(e: unknown, logger: Logger, requestId: string, route: Route, head: boolean, metrics: HttpMetrics, warnings: RepeatedWarnings): TallyError {
+function toTallyError(e: unknown, logger: Logger, requestId: string, route: Route, metrics: HttpMetrics, warnings: RepeatedWarnings): TallyError {
   if (isTallyError(e)) return e;
   const unavailable = storeUnavailable(e);
   // A write whose store went away mid-way may have been done: "retry" could do it twice, so it
-  // stays an internal error (the client checks before sending it again). A read is safe to retry.
-  if (unavailable !== undefined && (!unavailable.midway || route.method === 'GET' || head)) {
+  // stays an internal error (the client checks before sending it again). A read (a GET, or the
+  // HEAD that runs one) is safe to retry.
+  if (unavailable !== undefined && (!unavailable.midway || route.method === 'GET')) {
     metrics.storeUnavailable.inc({ trouble: unavailable.trouble });
     const text = TROUBLE_TEXT[unavailable.trouble];
     // One line per route and trouble every 15 minutes: an outage fails every request.

@@ -1,17 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 
 /**
- * msgpack strings are meant to be UTF-8 but nothing enforces it, and msgpackr decodes bytes
- * that are not UTF-8 into U+FFFD: `"x\xff"` and `"x\xfe"` would both arrive as `"x\ufffd"` and
- * dedup would take one for a resend of the other. This reads a body msgpackr already decoded a
- * second time, looking only at strings, and says which events hold one that is not UTF-8.
- *
- * The result maps an event's position (its index in a top-level array, 0 for a single map) to
- * the top-level field under which the bad string sits (a key, a value, or anything nested in
- * it). Extension payloads are opaque and skipped (a body holds none but timestamps: see
- * `foreignExtension`).
- */
-/**
  * The first extension type in a body other than the timestamp (-1), or undefined. msgpackr
  * decodes its own extensions on every unpacker: records (0x72), whose values follow outside the
  * extension and hide strings from the UTF-8 reader below; references (0x69, 0x70), with which a
@@ -80,6 +69,17 @@ export function foreignExtension(body: Uint8Array): number | undefined {
   return found;
 }
 
+/**
+ * msgpack strings are meant to be UTF-8 but nothing enforces it, and msgpackr decodes bytes
+ * that are not UTF-8 into U+FFFD: `"x\xff"` and `"x\xfe"` would both arrive as `"x\ufffd"` and
+ * dedup would take one for a resend of the other. This reads a body msgpackr already decoded a
+ * second time, looking only at strings, and says which events hold one that is not UTF-8.
+ *
+ * The result maps an event's position (its index in a top-level array, 0 for a single map) to
+ * the top-level field under which the bad string sits (a key, a value, or anything nested in
+ * it). Extension payloads are opaque and skipped (a body holds none but timestamps: see
+ * `foreignExtension`).
+ */
 export function invalidUtf8Fields(body: Uint8Array): Map<number, string> {
   const bad = new Map<number, string>();
   const reader = new Reader(body);
@@ -127,20 +127,20 @@ class Reader {
       case 0xc4: return { kind: 'skip', n: this.u8() };
       case 0xc5: return { kind: 'skip', n: this.u16() };
       case 0xc6: return { kind: 'skip', n: this.u32() };
-      case 0xc7: return this.extension(this.u8());
-      case 0xc8: return this.extension(this.u16());
-      case 0xc9: return this.extension(this.u32());
+      case 0xc7: return { kind: 'skip', n: this.u8() + 1 };
+      case 0xc8: return { kind: 'skip', n: this.u16() + 1 };
+      case 0xc9: return { kind: 'skip', n: this.u32() + 1 };
       case 0xca: return { kind: 'skip', n: 4 };
       case 0xcb: return { kind: 'skip', n: 8 };
       case 0xcc: case 0xd0: return { kind: 'skip', n: 1 };
       case 0xcd: case 0xd1: return { kind: 'skip', n: 2 };
       case 0xce: case 0xd2: return { kind: 'skip', n: 4 };
       case 0xcf: case 0xd3: return { kind: 'skip', n: 8 };
-      case 0xd4: return this.extension(1);
-      case 0xd5: return this.extension(2);
-      case 0xd6: return this.extension(4);
-      case 0xd7: return this.extension(8);
-      case 0xd8: return this.extension(16);
+      case 0xd4: return { kind: 'skip', n: 2 };
+      case 0xd5: return { kind: 'skip', n: 3 };
+      case 0xd6: return { kind: 'skip', n: 5 };
+      case 0xd7: return { kind: 'skip', n: 9 };
+      case 0xd8: return { kind: 'skip', n: 17 };
       case 0xd9: return { kind: 'str', n: this.u8() };
       case 0xda: return { kind: 'str', n: this.u16() };
       case 0xdb: return { kind: 'str', n: this.u32() };
@@ -150,11 +150,6 @@ class Reader {
       case 0xdf: return { kind: 'map', n: this.u32() };
       default: throw new Error(`not msgpack: byte 0x${b.toString(16)}`);
     }
-  }
-
-  /** An extension value: its type byte, then `n` bytes of data, all passed over. */
-  private extension(n: number): Head {
-    return { kind: 'skip', n: n + 1 };
   }
 
   /** The string of `n` bytes at the cursor, or undefined when they are not UTF-8. */

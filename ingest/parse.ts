@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 // JavaScript each string is its own, at the same speed for event-sized strings.
 import type { Unpackr as UnpackrClass } from 'msgpackr';
 import * as jsDecoder from 'msgpackr/unpack';
-import { TallyError, isTallyError } from '../core/errors.js';
+import { TallyError } from '../core/errors.js';
 import { refuseCharset } from '../http/body.js';
 import { binaryCloudEvent, isBinaryCloudEvent } from './cloudevents-binary.js';
 import type { RawEvent } from './event.js';
@@ -127,15 +127,15 @@ function splitLines(body: Buffer): Buffer[] {
 
 function fromMsgpack(body: Buffer, maxEvents: number): RawEvent[] {
   let data: unknown;
+  let ext: number | undefined;
   try {
-    const ext = foreignExtension(body);
-    if (ext !== undefined) {
-      throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack extension type ${ext} is not taken: events hold maps, arrays, strings, numbers, booleans, nil and timestamps (extension -1)`);
-    }
-    data = unpackr.unpack(body);
+    ext = foreignExtension(body);
+    if (ext === undefined) data = unpackr.unpack(body);
   } catch (e) {
-    if (isTallyError(e)) throw e;
     throw new TallyError('TALLY_ERR_INVALID_BODY', `body is not valid msgpack: ${(e as Error).message}`);
+  }
+  if (ext !== undefined) {
+    throw new TallyError('TALLY_ERR_INVALID_BODY', `msgpack extension type ${ext} is not taken: events hold maps, arrays, strings, numbers, booleans, nil and timestamps (extension -1)`);
   }
   // Read the body again for strings that were not UTF-8 only if an event asks (see RawEvent).
   let bad: Map<number, string> | 'unreadable' | undefined;
@@ -155,8 +155,8 @@ function invalidUtf8FieldsOrUnreadable(body: Buffer): Map<number, string> | 'unr
   try {
     return invalidUtf8Fields(body);
   } catch {
-    // Not reached: the same reader followed the whole body before msgpackr read it. Were it
-    // reached, no string could be vouched for, so every event asking is refused, not trusted.
+    // Not reached: `foreignExtension` walked the same structure of the whole body before msgpackr
+    // read it. Were it reached, no string could be vouched for, so every event asking is refused.
     return 'unreadable';
   }
 }
